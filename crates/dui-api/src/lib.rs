@@ -1,0 +1,145 @@
+//! The HTTP API of dui.
+//!
+//! * `/api/v1/...`: the tenant API. The tenant comes from the token, never from the URL.
+//! * `/platform/v1/...`: the platform API, for platform operators.
+//! * `/livez`, `/readyz`, `/metrics`, `/.well-known/jwks.json`, `/api/v1/openapi.json`.
+//!
+//! Handlers are thin: they authenticate (extractors in [`auth`]), validate with the domain,
+//! decide with [`dui_domain::policy`], and call storage with the caller's scope.
+
+pub mod auth;
+pub mod extract;
+mod metrics;
+pub mod middleware;
+pub mod pagination;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use state::{ApiConfig, AppState};
+
+use crate::routes::{people, platform, structure, system};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dui",
+        description = "The dossier usager informatisé (DUI) server for social and medico-social services. \
+                       Errors are RFC 9457 problem details (application/problem+json).",
+        license(name = "EUPL-1.2")
+    ),
+    security(("bearer" = [])),
+    modifiers(&BearerScheme),
+    components(schemas(problem::Problem)),
+    tags(
+        (name = "system", description = "Probes, metrics, keys"),
+        (name = "structure", description = "Establishments and units of your tenant"),
+        (name = "people", description = "Users, roles and identities of your tenant"),
+        (name = "platform", description = "Tenants, for platform operators"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+fn tenant_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(people::me))
+        .routes(routes!(structure::list_establishments, structure::create_establishment))
+        .routes(routes!(structure::get_establishment, structure::update_establishment))
+        .routes(routes!(structure::list_units, structure::create_unit))
+        .routes(routes!(structure::get_unit, structure::update_unit))
+        .routes(routes!(people::list_users, people::create_user))
+        .routes(routes!(people::get_user, people::update_user))
+        .routes(routes!(people::list_memberships, people::create_membership))
+        .routes(routes!(people::end_membership))
+        .routes(routes!(people::list_external_identities))
+        .routes(routes!(people::link_external_identity, people::unlink_external_identity))
+        .routes(routes!(people::list_identity_providers))
+}
+
+fn platform_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(platform::list_tenants, platform::create_tenant))
+        .routes(routes!(platform::get_tenant))
+        .routes(routes!(platform::suspend_tenant))
+        .routes(routes!(platform::resume_tenant))
+        .routes(routes!(platform::create_tenant_admin))
+        .routes(routes!(platform::list_identity_providers, platform::create_identity_provider))
+        .routes(routes!(platform::delete_identity_provider))
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::livez))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::jwks))
+        .nest("/api/v1", tenant_routes())
+        .nest("/platform/v1", platform_routes())
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_router().split_for_parts();
+    // The probes and the key set are public.
+    for path in ["/livez", "/readyz", "/metrics", "/.well-known/jwks.json"] {
+        if let Some(item) = doc.paths.paths.get_mut(path)
+            && let Some(get) = item.get.as_mut()
+        {
+            get.security = Some(vec![utoipa::openapi::security::SecurityRequirement::default()]);
+        }
+    }
+    doc
+}
+
+/// The OpenAPI document as served and as committed in `docs/openapi.json`.
+pub fn openapi_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut text = openapi().to_pretty_json().unwrap_or_default();
+        text.push('\n');
+        text
+    })
+}
+
+async fn serve_openapi() -> Response {
+    let mut response = openapi_json().into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api_router().split_for_parts();
+    let body_limit = state.config().body_limit_bytes;
+    router
+        .route("/api/v1/openapi.json", axum::routing::get(serve_openapi))
+        .route_layer(axum::middleware::from_fn(middleware::capture_route))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::outer))
+        .with_state(state)
+}

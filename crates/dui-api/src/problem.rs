@@ -1,0 +1,293 @@
+//! RFC 9457 problem details: the one shape of every error the API returns.
+//!
+//! Handlers return [`ApiError`]. Its response carries the [`Problem`] in its extensions as well
+//! as in its body; the outermost middleware adds the request id and the request path to the body.
+//! Errors produced outside handlers (unknown route, wrong method, panics, timeouts, oversized
+//! bodies) are turned into problems by the same middleware, so no response with a 4xx or 5xx
+//! status ever has another shape.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dui_auth::AuthError;
+use dui_domain::validation::{FieldError, ValidationErrors};
+use dui_storage::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem details object (RFC 9457), with dui's extension members.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem (`urn:dui:problem:validation`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The short, fixed summary of the kind of problem.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong this time, in words meant for the person who sent the request.
+    pub detail: String,
+    /// The request path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The request id, as in the `x-request-id` header: quote it when asking for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For validation problems, each invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:dui:problem:{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            request_id: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The generic problem for a status produced outside a handler.
+    pub fn for_status(status: StatusCode) -> Self {
+        let (slug, title, detail) = match status {
+            StatusCode::NOT_FOUND => ("not-found", "Not found", "No resource exists at this address."),
+            StatusCode::UNAUTHORIZED => ("unauthenticated", "Unauthenticated", "A valid bearer token is required."),
+            StatusCode::FORBIDDEN => ("forbidden", "Forbidden", "You may not do this."),
+            StatusCode::UNPROCESSABLE_ENTITY => ("validation", "Invalid input", "The request has invalid fields."),
+            StatusCode::CONFLICT => ("conflict", "Conflict", "The request conflicts with existing data."),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method-not-allowed", "Method not allowed", "This resource does not accept this method; see the Allow header.")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Payload too large", "The request body is larger than allowed."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported-media-type", "Unsupported media type", "The request body must be application/json.")
+            }
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "Request timeout", "The request took too long to arrive."),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ("unavailable", "Service unavailable", "The service cannot answer right now; retry shortly.")
+            }
+            StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too many requests", "Too many requests; retry later."),
+            s if s.is_server_error() => ("internal", "Internal error", "The server failed to answer; the failure is logged."),
+            _ => ("bad-request", "Bad request", "The request cannot be processed."),
+        };
+        Self::new(status, slug, title, detail)
+    }
+
+    pub fn to_response(&self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed: {0}")]
+    Validation(ValidationErrors),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(AuthError),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("rejected input: {status}: {detail}")]
+    Rejected { status: StatusCode, detail: String, errors: Vec<FieldError> },
+    /// A failure whose cause is logged and never shown.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Validation(errors) => {
+                let mut problem = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "Invalid input",
+                    format!("The request has invalid fields: {errors}."),
+                );
+                problem.errors = errors.errors().to_vec();
+                problem
+            }
+            ApiError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail.clone()),
+            ApiError::Unauthenticated(error) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", format!("{}.", capitalise(&error.to_string())))
+            }
+            ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail.clone()),
+            ApiError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "No such resource."),
+            ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail.clone()),
+            ApiError::Unavailable(_) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Rejected { status, detail, errors } => {
+                let mut problem = Problem::for_status(*status);
+                problem.detail = detail.clone();
+                problem.errors = errors.clone();
+                problem
+            }
+            ApiError::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(cause, "dependency unavailable"),
+            ApiError::Unauthenticated(reason) => tracing::info!(%reason, "authentication refused"),
+            _ => {}
+        }
+        let mut response = self.problem().to_response();
+        match &self {
+            // RFC 6750 §3: say how to authenticate, and why the token was refused.
+            ApiError::Unauthenticated(reason) => {
+                let value = match reason {
+                    AuthError::Missing | AuthError::NotBearer => "Bearer".to_owned(),
+                    other => format!("Bearer error=\"invalid_token\", error_description=\"{other}\""),
+                };
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            ApiError::Unavailable(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        ApiError::Unauthenticated(error)
+    }
+}
+
+/// What a named constraint means to the person who hit it. Keyed by constraint name so that the
+/// message is precise without parsing database errors.
+fn constraint_message(constraint: &str) -> Option<&'static str> {
+    Some(match constraint {
+        "tenants_finess_juridique_unique" => "A tenant with this FINESS juridique already exists.",
+        "platform_operators_name_unique" => "An operator with this name already exists.",
+        "identity_providers_issuer_audience_unique" => {
+            "An identity provider with this issuer and audience is already configured (for this or another tenant)."
+        }
+        "establishments_finess_unique" => "An establishment with this FINESS already exists in this tenant.",
+        "units_name_unique" => "A unit with this name already exists in this establishment.",
+        "users_rpps_unique" => "A user with this RPPS number already exists in this tenant.",
+        "users_adeli_unique" => "A user with this ADELI number already exists in this tenant.",
+        "memberships_current_unique" => "The user already holds this role here.",
+        "user_external_identities_pkey" => "This external identity is already linked to another user.",
+        "user_external_identities_one_per_provider" => "The user is already linked to this identity provider.",
+        "user_external_identities_provider_id_fkey" | "user_external_identities_tenant_id_provider_id_fkey" => {
+            "The identity provider does not exist for this tenant."
+        }
+        "identity_providers_tenant_id_fkey" => "No such tenant.",
+        "memberships_tenant_admin_is_tenant_wide" => "The tenant_admin role is tenant-wide: leave establishment_id empty.",
+        _ => return None,
+    })
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict { constraint } => ApiError::Conflict(
+                constraint_message(&constraint).unwrap_or("The request conflicts with existing data.").to_owned(),
+            ),
+            StoreError::Invalid { constraint } => match constraint_message(&constraint) {
+                Some(message) => ApiError::Rejected {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    detail: message.to_owned(),
+                    errors: Vec::new(),
+                },
+                // Validation runs before the database; an unexplained constraint is a bug.
+                None => ApiError::Internal(format!("constraint {constraint} refused a validated write")),
+            },
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let text = rejection.body_text();
+        // axum reports data errors as "<prefix>: <path>: <message>"; keep the path as the field.
+        let errors = match &rejection {
+            JsonRejection::JsonDataError(_) => {
+                let rest = text.split_once(": ").map_or(text.as_str(), |(_, rest)| rest);
+                match rest.split_once(": ") {
+                    Some((field, message)) if !field.contains(' ') => {
+                        vec![FieldError { field: field.to_owned(), message: message.to_owned() }]
+                    }
+                    _ => vec![FieldError { field: String::new(), message: rest.to_owned() }],
+                }
+            }
+            _ => Vec::new(),
+        };
+        let detail = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => "The request body must be sent as application/json.".to_owned(),
+            JsonRejection::JsonSyntaxError(_) => format!("The request body is not valid JSON: {}", strip_prefix(&text)),
+            JsonRejection::JsonDataError(_) => format!("The request body does not match the expected shape: {}", strip_prefix(&text)),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than allowed.".to_owned(),
+            _ => format!("The request body cannot be read: {text}"),
+        };
+        ApiError::Rejected { status, detail, errors }
+    }
+}
+
+fn strip_prefix(text: &str) -> &str {
+    text.split_once(": ").map_or(text, |(_, rest)| rest)
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            detail: format!("The query string is invalid: {}", strip_prefix(&rejection.body_text())),
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            detail: format!("The address is invalid: {}", strip_prefix(&rejection.body_text())),
+            errors: Vec::new(),
+        }
+    }
+}

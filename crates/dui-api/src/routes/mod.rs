@@ -1,0 +1,6 @@
+//! The routes, grouped by audience.
+
+pub mod people;
+pub mod platform;
+pub mod structure;
+pub mod system;

@@ -1,0 +1,174 @@
+//! The platform API: tenants and their identity providers, for platform operators. Nothing here
+//! reads a tenant's residents or their records.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use dui_domain::people::{Membership, Role, User};
+use dui_domain::tenant::{IdentityProvider, NewIdentityProvider, NewTenant, Tenant, TenantStatus};
+use dui_domain::{IdentityProviderId, TenantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::PlatformAuth;
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{ListParams, PageBody};
+use crate::problem::{ApiError, Problem};
+use crate::routes::people::CreateUser;
+use crate::state::AppState;
+
+pub type TenantPage = PageBody<Tenant>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// The organisme gestionnaire's name.
+    pub name: String,
+    /// Its FINESS juridique (9 characters).
+    pub finess_juridique: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIdentityProvider {
+    pub label: String,
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+    /// Defaults to `sub`.
+    pub subject_claim: Option<String>,
+}
+
+/// A tenant administrator created by the platform, with their tenant-wide membership.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAdmin {
+    pub user: User,
+    pub membership: Membership,
+}
+
+#[utoipa::path(get, path = "/tenants", tag = "platform", params(ListParams),
+    responses((status = 200, body = TenantPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Query(params): Query<ListParams>,
+) -> Result<Json<TenantPage>, ApiError> {
+    Ok(Json(state.db().list_tenants(&scope, params.page()?).await?.into()))
+}
+
+#[utoipa::path(post, path = "/tenants", tag = "platform", request_body = CreateTenant,
+    responses((status = 201, body = Tenant), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Json(body): Json<CreateTenant>,
+) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    let new = NewTenant::validate(&body.name, &body.finess_juridique)?;
+    Ok((StatusCode::CREATED, Json(state.db().create_tenant(&scope, &new).await?)))
+}
+
+#[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "platform", params(("tenant_id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(state.db().get_tenant(&scope, id).await?))
+}
+
+/// Suspends a tenant: its users' tokens are refused from the next request on. Data is kept.
+#[utoipa::path(post, path = "/tenants/{tenant_id}/suspend", tag = "platform", params(("tenant_id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
+pub async fn suspend_tenant(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+) -> Result<Json<Tenant>, ApiError> {
+    let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Suspended).await?;
+    state.providers().invalidate();
+    Ok(Json(tenant))
+}
+
+#[utoipa::path(post, path = "/tenants/{tenant_id}/resume", tag = "platform", params(("tenant_id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
+pub async fn resume_tenant(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+) -> Result<Json<Tenant>, ApiError> {
+    let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Active).await?;
+    state.providers().invalidate();
+    Ok(Json(tenant))
+}
+
+/// Creates a tenant administrator: the first account of a new tenant, from which the
+/// organisation runs its own administration.
+#[utoipa::path(post, path = "/tenants/{tenant_id}/admins", tag = "platform", params(("tenant_id" = TenantId, Path)),
+    request_body = CreateUser,
+    responses((status = 201, body = CreatedAdmin), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_tenant_admin(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+    Json(body): Json<CreateUser>,
+) -> Result<(StatusCode, Json<CreatedAdmin>), ApiError> {
+    let new = body.validate()?;
+    state.db().get_tenant(&scope, id).await?;
+    let (user, membership) = state.db().create_user_with_role(id, &new, Role::TenantAdmin).await?;
+    Ok((StatusCode::CREATED, Json(CreatedAdmin { user, membership })))
+}
+
+#[utoipa::path(get, path = "/tenants/{tenant_id}/identity-providers", tag = "platform",
+    params(("tenant_id" = TenantId, Path)),
+    responses((status = 200, body = Vec<IdentityProvider>), (status = 404, body = Problem)))]
+pub async fn list_identity_providers(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+) -> Result<Json<Vec<IdentityProvider>>, ApiError> {
+    state.db().get_tenant(&scope, id).await?;
+    Ok(Json(state.db().list_identity_providers(id).await?))
+}
+
+/// Trusts an OpenID Connect issuer for a tenant. Its tokens must carry this audience; the
+/// pair (issuer, audience) designates the tenant.
+#[utoipa::path(post, path = "/tenants/{tenant_id}/identity-providers", tag = "platform",
+    params(("tenant_id" = TenantId, Path)), request_body = CreateIdentityProvider,
+    responses((status = 201, body = IdentityProvider), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_identity_provider(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path(id): Path<TenantId>,
+    Json(body): Json<CreateIdentityProvider>,
+) -> Result<(StatusCode, Json<IdentityProvider>), ApiError> {
+    let new = NewIdentityProvider::validate(
+        &body.label,
+        &body.issuer,
+        &body.audience,
+        &body.jwks_url,
+        body.subject_claim.as_deref(),
+    )?;
+    state.db().get_tenant(&scope, id).await?;
+    let created = state.db().create_identity_provider(&scope, id, &new).await?;
+    state.providers().invalidate();
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Stops trusting an issuer. Refused (409) while users are linked to it.
+#[utoipa::path(delete, path = "/tenants/{tenant_id}/identity-providers/{provider_id}", tag = "platform",
+    params(("tenant_id" = TenantId, Path), ("provider_id" = IdentityProviderId, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete_identity_provider(
+    State(state): State<AppState>,
+    PlatformAuth(scope): PlatformAuth,
+    Path((tenant, provider)): Path<(TenantId, IdentityProviderId)>,
+) -> Result<StatusCode, ApiError> {
+    match state.db().delete_identity_provider(&scope, tenant, provider).await {
+        Err(dui_storage::StoreError::Invalid { .. }) => {
+            return Err(ApiError::Conflict("Users are still linked to this identity provider: unlink them first.".to_owned()));
+        }
+        other => other?,
+    }
+    state.providers().invalidate();
+    Ok(StatusCode::NO_CONTENT)
+}

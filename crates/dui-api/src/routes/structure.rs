@@ -1,0 +1,175 @@
+//! Establishments and units of the caller's tenant.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use dui_domain::pagination::PageRequest;
+use dui_domain::policy;
+use dui_domain::structure::{
+    self, Establishment, EstablishmentCategory, EstablishmentChanges, NewEstablishment, StructureStatus, Unit,
+};
+use dui_domain::{EstablishmentId, UnitId};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::TenantAuth;
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{ListParams, PageBody};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub type EstablishmentPage = PageBody<Establishment>;
+pub type UnitPage = PageBody<Unit>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEstablishment {
+    /// FINESS géographique (9 characters).
+    pub finess: String,
+    pub name: String,
+    pub category: EstablishmentCategory,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEstablishment {
+    pub name: Option<String>,
+    pub category: Option<EstablishmentCategory>,
+    pub status: Option<StructureStatus>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUnit {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUnit {
+    pub name: Option<String>,
+    pub status: Option<StructureStatus>,
+}
+
+fn forbidden(what: &str) -> ApiError {
+    ApiError::Forbidden(format!("Your roles do not allow you to {what}."))
+}
+
+/// The establishments you work in (all of them for tenant-wide roles).
+#[utoipa::path(get, path = "/establishments", tag = "structure", params(ListParams),
+    responses((status = 200, body = EstablishmentPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list_establishments(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Query(params): Query<ListParams>,
+) -> Result<Json<EstablishmentPage>, ApiError> {
+    let page = state.db().list_establishments(&scope, params.page()?).await?;
+    Ok(Json(page.into()))
+}
+
+/// Creates an establishment or service (tenant admins).
+#[utoipa::path(post, path = "/establishments", tag = "structure", request_body = CreateEstablishment,
+    responses((status = 201, body = Establishment), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_establishment(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Json(body): Json<CreateEstablishment>,
+) -> Result<(StatusCode, Json<Establishment>), ApiError> {
+    if !policy::can_manage_establishments(&scope) {
+        return Err(forbidden("create establishments"));
+    }
+    let new = NewEstablishment::validate(&body.finess, &body.name, body.category)?;
+    let created = state.db().create_establishment(&scope, &new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/establishments/{establishment_id}", tag = "structure",
+    params(("establishment_id" = EstablishmentId, Path)),
+    responses((status = 200, body = Establishment), (status = 404, body = Problem)))]
+pub async fn get_establishment(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<EstablishmentId>,
+) -> Result<Json<Establishment>, ApiError> {
+    Ok(Json(state.db().get_establishment(&scope, id).await?))
+}
+
+/// Renames, recategorises, closes or reopens an establishment (tenant admins).
+#[utoipa::path(patch, path = "/establishments/{establishment_id}", tag = "structure",
+    params(("establishment_id" = EstablishmentId, Path)), request_body = UpdateEstablishment,
+    responses((status = 200, body = Establishment), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_establishment(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<EstablishmentId>,
+    Json(body): Json<UpdateEstablishment>,
+) -> Result<Json<Establishment>, ApiError> {
+    if !policy::can_manage_establishments(&scope) {
+        // Whether the establishment exists is not for this caller to learn by elimination.
+        state.db().get_establishment(&scope, id).await?;
+        return Err(forbidden("change establishments"));
+    }
+    let changes = EstablishmentChanges::validate(body.name.as_deref(), body.category, body.status)?;
+    Ok(Json(state.db().update_establishment(&scope, id, &changes).await?))
+}
+
+#[utoipa::path(get, path = "/establishments/{establishment_id}/units", tag = "structure",
+    params(("establishment_id" = EstablishmentId, Path), ListParams),
+    responses((status = 200, body = UnitPage), (status = 404, body = Problem)))]
+pub async fn list_units(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(establishment): Path<EstablishmentId>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<UnitPage>, ApiError> {
+    let page: PageRequest = params.page()?;
+    // An establishment the caller does not see is absent, not merely empty.
+    state.db().get_establishment(&scope, establishment).await?;
+    Ok(Json(state.db().list_units(&scope, establishment, page).await?.into()))
+}
+
+/// Creates a unit (tenant admins, and directors of the establishment).
+#[utoipa::path(post, path = "/establishments/{establishment_id}/units", tag = "structure",
+    params(("establishment_id" = EstablishmentId, Path)), request_body = CreateUnit,
+    responses((status = 201, body = Unit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_unit(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(establishment): Path<EstablishmentId>,
+    Json(body): Json<CreateUnit>,
+) -> Result<(StatusCode, Json<Unit>), ApiError> {
+    let name = structure::unit_name(&body.name)?;
+    if !policy::can_manage_units(&scope, establishment) {
+        state.db().get_establishment(&scope, establishment).await?;
+        return Err(forbidden("create units here"));
+    }
+    let created = state.db().create_unit(&scope, establishment, &name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/units/{unit_id}", tag = "structure", params(("unit_id" = UnitId, Path)),
+    responses((status = 200, body = Unit), (status = 404, body = Problem)))]
+pub async fn get_unit(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<UnitId>,
+) -> Result<Json<Unit>, ApiError> {
+    Ok(Json(state.db().get_unit(&scope, id).await?))
+}
+
+/// Renames, closes or reopens a unit (tenant admins, and directors of its establishment).
+#[utoipa::path(patch, path = "/units/{unit_id}", tag = "structure", params(("unit_id" = UnitId, Path)),
+    request_body = UpdateUnit,
+    responses((status = 200, body = Unit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn update_unit(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<UnitId>,
+    Json(body): Json<UpdateUnit>,
+) -> Result<Json<Unit>, ApiError> {
+    let name = body.name.as_deref().map(structure::unit_name).transpose()?;
+    let unit = state.db().get_unit(&scope, id).await?;
+    if !policy::can_manage_units(&scope, unit.establishment_id) {
+        return Err(forbidden("change this unit"));
+    }
+    Ok(Json(state.db().update_unit(&scope, id, name.as_deref(), body.status).await?))
+}

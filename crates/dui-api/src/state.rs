@@ -1,0 +1,107 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use dui_auth::external::JwksCache;
+use dui_auth::own::OwnIssuer;
+use dui_storage::Db;
+
+use crate::auth::ProviderCache;
+use crate::metrics::Metrics;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// A request that takes longer is answered 503 and its work cancelled.
+    pub request_timeout: Duration,
+    /// The largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub token_leeway_secs: u64,
+    /// How long an identity provider look-up (or a miss) is remembered.
+    pub provider_cache_ttl: Duration,
+    /// How long `/readyz` waits for PostgreSQL.
+    pub readiness_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+            token_leeway_secs: 30,
+            provider_cache_ttl: Duration::from_secs(30),
+            readiness_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    issuer: OwnIssuer,
+    jwks: JwksCache,
+    providers: ProviderCache,
+    metrics: Metrics,
+    config: ApiConfig,
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(db: Db, issuer: OwnIssuer, jwks: JwksCache, config: ApiConfig) -> Self {
+        let providers = ProviderCache::new(config.provider_cache_ttl);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                issuer,
+                jwks,
+                providers,
+                metrics: Metrics::new(),
+                config,
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn issuer(&self) -> &OwnIssuer {
+        &self.inner.issuer
+    }
+
+    pub(crate) fn jwks(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    pub(crate) fn providers(&self) -> &ProviderCache {
+        &self.inner.providers
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// From now on `/readyz` answers 503, so the load balancer stops sending traffic while
+    /// in-flight requests finish.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,90 @@
+//! Identifier newtypes. Every id is a UUID (version 7 when the server makes it, so ids sort by
+//! creation time and make good keyset-pagination cursors), wrapped so that a tenant id can never be
+//! passed where a user id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organisme gestionnaire: the legal body, and the unit of isolation.
+    TenantId
+);
+id_type!(
+    /// An establishment or service (one FINESS géographique) of a tenant.
+    EstablishmentId
+);
+id_type!(
+    /// A unit (wing, floor, home-help round) of an establishment.
+    UnitId
+);
+id_type!(
+    /// A professional or service account of a tenant.
+    UserId
+);
+id_type!(
+    /// A user's role in one establishment, or in the whole tenant.
+    MembershipId
+);
+id_type!(
+    /// A platform operator: administers tenants, never sees their residents.
+    OperatorId
+);
+id_type!(
+    /// An external OpenID Connect issuer configured for a tenant.
+    IdentityProviderId
+);

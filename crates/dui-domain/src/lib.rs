@@ -1,0 +1,17 @@
+//! The vocabulary of the DUI and the rules that need no outside world.
+//!
+//! This crate does no I/O, reads no clock and draws no random numbers: time and identifiers are
+//! passed in by the callers. Everything here can be tested with plain values.
+
+pub mod ids;
+pub mod pagination;
+pub mod people;
+pub mod policy;
+pub mod scope;
+pub mod secret;
+pub mod structure;
+pub mod tenant;
+pub mod validation;
+
+pub use ids::*;
+pub use validation::{FieldError, ValidationErrors};

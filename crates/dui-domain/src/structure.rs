@@ -1,0 +1,280 @@
+//! The structure of a tenant: establishments and services (one FINESS géographique each) and
+//! their units.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{self, ValidationErrors};
+
+/// A FINESS number (juridique or géographique): 9 characters, the first two being the
+/// department (`01`–`95`, `2A`, `2B`, or `97`/`98` for overseas), the rest digits.
+///
+/// Only the shape is checked: the control key's algorithm is not published in a form we could
+/// confirm, and refusing a real establishment's number would be worse than accepting a typo that
+/// the FINESS directory look-up will catch.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "750000523"))]
+pub struct Finess(String);
+
+impl Finess {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim().to_ascii_uppercase();
+        let bytes = value.as_bytes();
+        if bytes.len() != 9 {
+            return Err("a FINESS number has 9 characters".to_owned());
+        }
+        // Departments 01 to 95 (20 became 2A and 2B), 97 and 98 overseas.
+        let department_ok = match &bytes[..2] {
+            [b'2', b'A' | b'B'] => true,
+            [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+                let number = (a - b'0') * 10 + (b - b'0');
+                matches!(number, 1..=19 | 21..=95 | 97 | 98)
+            }
+            _ => false,
+        };
+        if !department_ok {
+            return Err("a FINESS number starts with a department code (01-95, 2A, 2B, 97, 98)".to_owned());
+        }
+        if !bytes[2..].iter().all(u8::is_ascii_digit) {
+            return Err("a FINESS number has digits after its department code".to_owned());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Finess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Finess({})", self.0)
+    }
+}
+
+impl fmt::Display for Finess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Finess {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Finess> for String {
+    fn from(value: Finess) -> Self {
+        value.0
+    }
+}
+
+/// The kind of an establishment or service, as the sector names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum EstablishmentCategory {
+    /// Établissement d'hébergement pour personnes âgées dépendantes (nursing home).
+    Ehpad,
+    /// Service de soins infirmiers à domicile (home nursing care).
+    Ssiad,
+    /// Service d'aide et d'accompagnement à domicile (home help).
+    Saad,
+    /// Service polyvalent d'aide et de soins à domicile (home help and care).
+    Spasad,
+    /// Institut médico-éducatif (children with disabilities).
+    Ime,
+    /// Service d'éducation spéciale et de soins à domicile.
+    Sessad,
+    /// Maison d'accueil spécialisée.
+    Mas,
+    /// Foyer d'accueil médicalisé.
+    Fam,
+    /// Établissement et service d'aide par le travail.
+    Esat,
+    /// Centre d'hébergement et de réinsertion sociale.
+    Chrs,
+    /// Centre de soins, d'accompagnement et de prévention en addictologie.
+    Csapa,
+    Other,
+}
+
+impl EstablishmentCategory {
+    pub const ALL: [Self; 12] = [
+        Self::Ehpad,
+        Self::Ssiad,
+        Self::Saad,
+        Self::Spasad,
+        Self::Ime,
+        Self::Sessad,
+        Self::Mas,
+        Self::Fam,
+        Self::Esat,
+        Self::Chrs,
+        Self::Csapa,
+        Self::Other,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ehpad => "ehpad",
+            Self::Ssiad => "ssiad",
+            Self::Saad => "saad",
+            Self::Spasad => "spasad",
+            Self::Ime => "ime",
+            Self::Sessad => "sessad",
+            Self::Mas => "mas",
+            Self::Fam => "fam",
+            Self::Esat => "esat",
+            Self::Chrs => "chrs",
+            Self::Csapa => "csapa",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == value)
+    }
+
+    /// Services that go to people's homes rather than host them.
+    pub const fn is_home_service(self) -> bool {
+        matches!(self, Self::Ssiad | Self::Saad | Self::Spasad | Self::Sessad)
+    }
+}
+
+/// Open establishments accept new stays; closed ones keep their history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StructureStatus {
+    Open,
+    Closed,
+}
+
+impl StructureStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// A validated establishment to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEstablishment {
+    pub finess: Finess,
+    pub name: String,
+    pub category: EstablishmentCategory,
+}
+
+impl NewEstablishment {
+    pub fn validate(finess: &str, name: &str, category: EstablishmentCategory) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let finess = errors.check("finess", Finess::parse(finess));
+        let name = errors.check("name", validation::text(name, 1, 200));
+        errors.into_result(|| NewEstablishment {
+            finess: finess.expect("checked"),
+            name: name.expect("checked"),
+            category,
+        })
+    }
+}
+
+/// A validated change to an establishment; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EstablishmentChanges {
+    pub name: Option<String>,
+    pub category: Option<EstablishmentCategory>,
+    pub status: Option<StructureStatus>,
+}
+
+impl EstablishmentChanges {
+    pub fn validate(
+        name: Option<&str>,
+        category: Option<EstablishmentCategory>,
+        status: Option<StructureStatus>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = name.and_then(|n| errors.check("name", validation::text(n, 1, 200)));
+        errors.into_result(|| EstablishmentChanges { name, category, status })
+    }
+}
+
+/// A validated unit name (a wing, a floor, a home-help round).
+pub fn unit_name(value: &str) -> Result<String, ValidationErrors> {
+    validation::text(value, 1, 120).map_err(|message| ValidationErrors::single("name", message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finess_shapes() {
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("750000523", Ok("750000523")),
+            (" 2a0000012 ", Ok("2A0000012")),
+            ("2B0000012", Ok("2B0000012")),
+            ("970000012", Ok("970000012")),
+            ("75000052", Err("a FINESS number has 9 characters")),
+            ("7500005231", Err("a FINESS number has 9 characters")),
+            ("000000523", Err("a FINESS number starts with a department code (01-95, 2A, 2B, 97, 98)")),
+            ("2C0000012", Err("a FINESS number starts with a department code (01-95, 2A, 2B, 97, 98)")),
+            ("200000012", Err("a FINESS number starts with a department code (01-95, 2A, 2B, 97, 98)")),
+            ("990000012", Err("a FINESS number starts with a department code (01-95, 2A, 2B, 97, 98)")),
+            ("75000A523", Err("a FINESS number has digits after its department code")),
+        ];
+        for (input, expected) in cases {
+            let got = Finess::parse(input).map(|f| f.as_str().to_owned());
+            assert_eq!(got, expected.map(str::to_owned).map_err(str::to_owned), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn categories_round_trip() {
+        for category in EstablishmentCategory::ALL {
+            assert_eq!(EstablishmentCategory::parse(category.as_str()), Some(category));
+        }
+        assert!(EstablishmentCategory::Saad.is_home_service());
+        assert!(!EstablishmentCategory::Ehpad.is_home_service());
+    }
+}
+
+/// An establishment or service as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Establishment {
+    pub id: crate::EstablishmentId,
+    pub finess: Finess,
+    pub name: String,
+    pub category: EstablishmentCategory,
+    pub status: StructureStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A unit as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Unit {
+    pub id: crate::UnitId,
+    pub establishment_id: crate::EstablishmentId,
+    pub name: String,
+    pub status: StructureStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}

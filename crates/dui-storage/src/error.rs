@@ -1,0 +1,68 @@
+use tokio_postgres::error::SqlState;
+
+/// What can go wrong in storage, in the terms the API needs to answer well.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist, or is not visible to this tenant (the two are never told apart).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; `constraint` names it.
+    #[error("conflict with an existing row ({constraint})")]
+    Conflict { constraint: String },
+    /// A check or foreign-key constraint refused the write; `constraint` names it.
+    #[error("constraint {constraint} refused the write")]
+    Invalid { constraint: String },
+    /// PostgreSQL cannot be reached, or no connection was free in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value that the code does not understand: a bug or a tampered row.
+    #[error("unexpected stored value in {column}: {value}")]
+    Corrupt { column: &'static str, value: String },
+    /// The database is reachable but not usable as it is: schema missing, or a role with powers
+    /// that would defeat tenant isolation.
+    #[error("{0}")]
+    Misconfigured(String),
+    /// A migration could not be applied.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Any other database error.
+    #[error(transparent)]
+    Database(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let Some(db) = error.as_db_error() else {
+            // No server error: the connection failed or closed.
+            return StoreError::Unavailable(error.to_string());
+        };
+        let constraint = db.constraint().unwrap_or("unknown").to_owned();
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::EXCLUSION_VIOLATION {
+            StoreError::Conflict { constraint }
+        } else if *code == SqlState::CHECK_VIOLATION
+            || *code == SqlState::FOREIGN_KEY_VIOLATION
+            || *code == SqlState::NOT_NULL_VIOLATION
+        {
+            StoreError::Invalid { constraint }
+        } else if *code == SqlState::ADMIN_SHUTDOWN
+            || *code == SqlState::CRASH_SHUTDOWN
+            || *code == SqlState::CANNOT_CONNECT_NOW
+            || *code == SqlState::TOO_MANY_CONNECTIONS
+            || code.code().starts_with("08")
+        {
+            StoreError::Unavailable(db.message().to_owned())
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}

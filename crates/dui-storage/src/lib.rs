@@ -1,0 +1,27 @@
+//! PostgreSQL storage for dui.
+//!
+//! * [`Db`] owns the connection pool. Every method that touches a tenant's rows takes a
+//!   [`TenantScope`](dui_domain::scope::TenantScope) (or a [`TenantId`](dui_domain::TenantId) for
+//!   the authentication look-ups) first and runs inside a [`tx::TenantTx`], which sets the
+//!   transaction-local `app.tenant_id` that the row-level security policies read. Queries also
+//!   filter on `tenant_id` explicitly: the policies are the safety net, not the mechanism.
+//! * [`migrate`] applies the embedded SQL migrations under an advisory lock.
+//! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
+
+pub mod cluster;
+mod error;
+pub mod migrate;
+mod people;
+mod platform;
+mod pool;
+mod rows;
+mod structure;
+mod tx;
+
+pub use error::StoreError;
+pub use people::{MembershipGrant, Principal, PrincipalKey};
+pub use platform::ResolvedProvider;
+pub use pool::{Db, DbConfig, PoolStatus};
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;

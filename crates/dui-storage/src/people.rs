@@ -1,0 +1,377 @@
+//! Users, memberships, external identities, and the principal loaded on every request.
+
+use dui_domain::pagination::{Page, PageRequest};
+use dui_domain::people::{ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus};
+use dui_domain::scope::{Grant, TenantScope};
+use dui_domain::tenant::TenantStatus;
+use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::rows::{parse, parse_opt};
+use crate::tx::{Access, TenantTx, single};
+use crate::{Db, StoreError, StoreResult};
+
+const USER_COLUMNS: &str = "id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
+const MEMBERSHIP_COLUMNS: &str = "id, user_id, establishment_id, role, started_at, ended_at";
+
+fn user(row: &Row) -> StoreResult<User> {
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id")?),
+        kind: parse(row, "kind", UserKind::parse)?,
+        family_name: row.try_get("family_name")?,
+        given_name: row.try_get("given_name")?,
+        profession: parse_opt(row, "profession", Profession::parse)?,
+        rpps: row.try_get("rpps")?,
+        adeli: row.try_get("adeli")?,
+        email: row.try_get("email")?,
+        status: parse(row, "status", UserStatus::parse)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn membership(row: &Row) -> StoreResult<Membership> {
+    Ok(Membership {
+        id: MembershipId::from_uuid(row.try_get("id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        establishment_id: row.try_get::<_, Option<Uuid>>("establishment_id")?.map(EstablishmentId::from_uuid),
+        role: parse(row, "role", Role::parse)?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+fn external_identity(row: &Row) -> StoreResult<ExternalIdentity> {
+    Ok(ExternalIdentity {
+        provider_id: IdentityProviderId::from_uuid(row.try_get("provider_id")?),
+        subject: row.try_get("subject")?,
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// How a token designates its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKey {
+    /// The server's own tokens carry the user id.
+    User(UserId),
+    /// An external provider's token carries its subject.
+    External { provider: IdentityProviderId, subject: String },
+}
+
+/// One current membership, as loaded for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipGrant {
+    pub establishment: Option<EstablishmentId>,
+    pub role: Role,
+}
+
+/// What authentication needs to know about a token's user: whether the tenant and the user may
+/// work, and the user's current memberships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_status: TenantStatus,
+    /// `None` when no such user exists in the tenant.
+    pub user: Option<(UserId, UserStatus)>,
+    pub grants: Vec<Grant>,
+}
+
+const INSERT_USER: &str = "INSERT INTO users (tenant_id, id, kind, family_name, given_name, profession, rpps, adeli, email) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     RETURNING id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
+
+/// The parameters of [`INSERT_USER`].
+struct UserInsert<'a> {
+    tenant: Uuid,
+    id: Uuid,
+    kind: &'static str,
+    profession: Option<&'static str>,
+    new: &'a NewUser,
+}
+
+impl<'a> UserInsert<'a> {
+    fn new(tenant: TenantId, new: &'a NewUser) -> Self {
+        Self {
+            tenant: tenant.as_uuid(),
+            id: Uuid::now_v7(),
+            kind: new.kind.as_str(),
+            profession: new.profession.map(Profession::as_str),
+            new,
+        }
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 9] {
+        [
+            &self.tenant,
+            &self.id,
+            &self.kind,
+            &self.new.family_name,
+            &self.new.given_name,
+            &self.profession,
+            &self.new.rpps,
+            &self.new.adeli,
+            &self.new.email,
+        ]
+    }
+}
+
+impl Db {
+    /// Loads the principal of a request: one statement, one round trip.
+    pub async fn load_principal(&self, tenant: TenantId, key: &PrincipalKey) -> StoreResult<Principal> {
+        let conn = self.conn().await?;
+        // The user is looked up under the tenant's own context: row-level security applies to
+        // authentication too.
+        const GRANTS: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.status AS user_status, \
+                coalesce(array_agg(m.establishment_id) FILTER (WHERE m.id IS NOT NULL), '{}') AS establishments, \
+                coalesce(array_agg(m.role) FILTER (WHERE m.id IS NOT NULL), '{}') AS roles \
+             FROM tenants t \
+             LEFT JOIN users u ON u.tenant_id = t.id AND u.id = (USER_ID) \
+             LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
+             WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
+        let tenant_uuid = tenant.as_uuid();
+        let rows = match key {
+            PrincipalKey::User(user) => {
+                let sql = GRANTS.replace("(USER_ID)", "$2");
+                single(&conn, tenant, Access::Read, &sql, &[&tenant_uuid, &user.as_uuid()]).await?
+            }
+            PrincipalKey::External { provider, subject } => {
+                let sql = GRANTS.replace(
+                    "(USER_ID)",
+                    "(SELECT x.user_id FROM user_external_identities x \
+                      WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.subject = $3)",
+                );
+                single(&conn, tenant, Access::Read, &sql, &[&tenant_uuid, &provider.as_uuid(), subject]).await?
+            }
+        };
+        let Some(row) = rows.first() else {
+            return Err(StoreError::NotFound);
+        };
+        let tenant_status = parse(row, "tenant_status", TenantStatus::parse)?;
+        let user = match row.try_get::<_, Option<Uuid>>("user_id")? {
+            Some(id) => Some((UserId::from_uuid(id), parse(row, "user_status", UserStatus::parse)?)),
+            None => None,
+        };
+        let establishments: Vec<Option<Uuid>> = row.try_get("establishments")?;
+        let roles: Vec<String> = row.try_get("roles")?;
+        let grants = establishments
+            .into_iter()
+            .zip(roles)
+            .map(|(establishment, role)| {
+                Ok(Grant {
+                    establishment: establishment.map(EstablishmentId::from_uuid),
+                    role: Role::parse(&role).ok_or(StoreError::Corrupt { column: "memberships.role", value: role })?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Principal { tenant_status, user, grants })
+    }
+
+    pub async fn create_user(&self, scope: &TenantScope, new: &NewUser) -> StoreResult<User> {
+        let conn = self.conn().await?;
+        let insert = UserInsert::new(scope.tenant_id(), new);
+        let rows = single(&conn, scope.tenant_id(), Access::Write, INSERT_USER, &insert.params()).await?;
+        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
+    /// new tenant (platform operators do this), or the demo's accounts.
+    pub async fn create_user_with_role(&self, tenant: TenantId, new: &NewUser, role: Role) -> StoreResult<(User, Membership)> {
+        let mut conn = self.conn().await?;
+        let tx = TenantTx::begin(&mut conn, tenant).await?;
+        let insert = UserInsert::new(tenant, new);
+        let row = tx.query_one(INSERT_USER, &insert.params()).await?;
+        let created = user(&row)?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
+                     VALUES ($1, $2, $3, NULL, $4) RETURNING {MEMBERSHIP_COLUMNS}"
+                ),
+                &[&insert.tenant, &Uuid::now_v7(), &insert.id, &role.as_str()],
+            )
+            .await?;
+        let granted = membership(&row)?;
+        tx.commit().await?;
+        Ok((created, granted))
+    }
+
+    pub async fn list_users(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<User>> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        );
+        let rows =
+            single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()])
+                .await?;
+        let items = rows.iter().map(user).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
+    }
+
+    pub async fn get_user(&self, scope: &TenantScope, id: UserId) -> StoreResult<User> {
+        let conn = self.conn().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn update_user(&self, scope: &TenantScope, id: UserId, changes: &UserChanges) -> StoreResult<User> {
+        let conn = self.conn().await?;
+        // For the nullable fields, a flag says whether to touch the column, so that null can be set.
+        let sql = format!(
+            "UPDATE users SET \
+               family_name = coalesce($3, family_name), given_name = coalesce($4, given_name), \
+               profession = CASE WHEN $5 THEN $6 ELSE profession END, \
+               rpps = CASE WHEN $7 THEN $8 ELSE rpps END, \
+               adeli = CASE WHEN $9 THEN $10 ELSE adeli END, \
+               email = CASE WHEN $11 THEN $12 ELSE email END, \
+               status = coalesce($13, status), updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {USER_COLUMNS}"
+        );
+        let profession = changes.profession.map(|p| p.map(Profession::as_str));
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[
+                &scope.tenant_id().as_uuid(),
+                &id.as_uuid(),
+                &changes.family_name,
+                &changes.given_name,
+                &profession.is_some(),
+                &profession.flatten(),
+                &changes.rpps.is_some(),
+                &changes.rpps.clone().flatten(),
+                &changes.adeli.is_some(),
+                &changes.adeli.clone().flatten(),
+                &changes.email.is_some(),
+                &changes.email.clone().flatten(),
+                &changes.status.map(UserStatus::as_str),
+            ],
+        )
+        .await?;
+        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Gives `user` the `role` in `establishment` (tenant-wide when `None`). Both must exist in
+    /// the scope's tenant; `NotFound` otherwise.
+    pub async fn add_membership(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        establishment: Option<EstablishmentId>,
+        role: Role,
+    ) -> StoreResult<Membership> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
+             SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u \
+             WHERE u.tenant_id = $1 AND u.id = $3 \
+               AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $4)) \
+             RETURNING {MEMBERSHIP_COLUMNS}"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[
+                &scope.tenant_id().as_uuid(),
+                &Uuid::now_v7(),
+                &user.as_uuid(),
+                &establishment.map(|e| e.as_uuid()),
+                &role.as_str(),
+            ],
+        )
+        .await?;
+        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// The memberships of a user, current first, then ended ones (most recent first).
+    pub async fn list_memberships(&self, scope: &TenantScope, user: UserId) -> StoreResult<Vec<Membership>> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND user_id = $2 \
+             ORDER BY ended_at DESC NULLS FIRST, started_at DESC, id"
+        );
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()]).await?;
+        rows.iter().map(membership).collect()
+    }
+
+    pub async fn get_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
+        let conn = self.conn().await?;
+        let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Ends a current membership. Ending an ended one is a no-op that returns it unchanged, so
+    /// a retried request gets the same answer.
+    pub async fn end_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
+        );
+        let rows = single(&conn, scope.tenant_id(), Access::Write, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Links a user to a provider's subject, replacing the user's previous subject for that
+    /// provider.
+    pub async fn link_external_identity(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        provider: IdentityProviderId,
+        subject: &str,
+    ) -> StoreResult<ExternalIdentity> {
+        let mut conn = self.conn().await?;
+        let tx = TenantTx::begin(&mut conn, scope.tenant_id()).await?;
+        let tenant = scope.tenant_id().as_uuid();
+        tx.query(
+            "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3",
+            &[&tenant, &provider.as_uuid(), &user.as_uuid()],
+        )
+        .await?;
+        let row = tx
+            .query_opt(
+                "INSERT INTO user_external_identities (tenant_id, provider_id, subject, user_id) \
+                 SELECT u.tenant_id, $2, $3, u.id FROM users u WHERE u.tenant_id = $1 AND u.id = $4 \
+                 RETURNING provider_id, subject, user_id, created_at",
+                &[&tenant, &provider.as_uuid(), &subject, &user.as_uuid()],
+            )
+            .await?;
+        let linked = row.as_ref().map(external_identity).transpose()?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(linked)
+    }
+
+    pub async fn list_external_identities(&self, scope: &TenantScope, user: UserId) -> StoreResult<Vec<ExternalIdentity>> {
+        let conn = self.conn().await?;
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            "SELECT provider_id, subject, user_id, created_at FROM user_external_identities \
+             WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at",
+            &[&scope.tenant_id().as_uuid(), &user.as_uuid()],
+        )
+        .await?;
+        rows.iter().map(external_identity).collect()
+    }
+
+    pub async fn unlink_external_identity(&self, scope: &TenantScope, user: UserId, provider: IdentityProviderId) -> StoreResult<()> {
+        let conn = self.conn().await?;
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 RETURNING subject",
+            &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
+        )
+        .await?;
+        if rows.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,148 @@
+//! The connection pool of the application role.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use dui_domain::secret::Secret;
+use tokio_postgres::NoTls;
+
+use crate::{StoreError, StoreResult};
+
+/// How to reach PostgreSQL as the application role.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// Connection string of the application role (`postgres://dui_app:...@host/db` or key=value).
+    pub url: Secret<String>,
+    pub pool_size: usize,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Server-side cap on any one statement.
+    pub statement_timeout: Duration,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: Secret::new(url.into()),
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Parses a connection string and applies the connection-level settings every dui connection
+/// shares.
+pub(crate) fn pg_config(url: &str, connect_timeout: Duration, statement_timeout: Option<Duration>) -> StoreResult<tokio_postgres::Config> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid database connection string: {e}")))?;
+    if config.get_application_name().is_none() {
+        config.application_name("dui");
+    }
+    config.connect_timeout(connect_timeout);
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(30));
+    if let Some(timeout) = statement_timeout {
+        config.options(format!("-c statement_timeout={}", timeout.as_millis()));
+    }
+    Ok(config)
+}
+
+/// Usage of the pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+/// The database: a pool of connections as the application role.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Builds the pool. No connection is opened until the first request, so the server can start
+    /// while PostgreSQL is still coming up (and `/readyz` says so).
+    pub fn new(config: &DbConfig) -> StoreResult<Self> {
+        let pg = pg_config(config.url.expose(), config.connect_timeout, Some(config.statement_timeout))?;
+        // Verified: every checkout runs an empty query first, so a connection broken by a
+        // PostgreSQL restart is discarded and replaced instead of failing a request.
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> StoreResult<Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Whether PostgreSQL answers now, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> StoreResult<()> {
+        let attempt = async {
+            let conn = self.conn().await?;
+            conn.simple_query("SELECT 1").await?;
+            Ok::<_, StoreError>(())
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| StoreError::Unavailable("no answer in time".to_owned()))?
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus { max_size: status.max_size, size: status.size, available: status.available, waiting: status.waiting }
+    }
+
+    /// Closes the pool: used at shutdown, after the last request.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// Checks that the application role is what it must be: not a superuser, not BYPASSRLS, and
+    /// unable to act as the owner of the tables (which could disable row-level security). The
+    /// server refuses to start otherwise.
+    pub async fn check_application_role(&self) -> StoreResult<()> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt(
+                "SELECT r.rolname::text AS role, r.rolsuper, r.rolbypassrls, pg_has_role(current_user, c.relowner, 'USAGE') AS acts_as_owner \
+                 FROM pg_roles r, pg_class c \
+                 WHERE r.rolname = current_user AND c.oid = to_regclass('public.establishments')",
+                &[],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Misconfigured("the database schema is missing: run `dui migrate` first".to_owned()));
+        };
+        let role: String = row.get("role");
+        let problems: Vec<&str> = [
+            (row.get::<_, bool>("rolsuper"), "is a superuser"),
+            (row.get::<_, bool>("rolbypassrls"), "has BYPASSRLS"),
+            (row.get::<_, bool>("acts_as_owner"), "owns the tables (or can act as their owner)"),
+        ]
+        .into_iter()
+        .filter_map(|(bad, why)| bad.then_some(why))
+        .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Misconfigured(format!(
+                "the application role {role} {}: row-level security would not protect tenants; connect as the application role (dui_app)",
+                problems.join(", ")
+            )))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Establishments and units of a tenant.
+
+use dui_domain::pagination::{Page, PageRequest};
+use dui_domain::scope::{EstablishmentVisibility, TenantScope};
+use dui_domain::structure::{
+    Establishment, EstablishmentCategory, EstablishmentChanges, Finess, NewEstablishment, StructureStatus, Unit,
+};
+use dui_domain::{EstablishmentId, UnitId};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::rows::parse;
+use crate::tx::{Access, single};
+use crate::{Db, StoreError, StoreResult};
+
+const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
+const UNIT_COLUMNS: &str = "id, establishment_id, name, status, created_at, updated_at";
+
+fn establishment(row: &Row) -> StoreResult<Establishment> {
+    let finess: String = row.try_get("finess")?;
+    Ok(Establishment {
+        id: EstablishmentId::from_uuid(row.try_get("id")?),
+        finess: Finess::parse(&finess).map_err(|_| StoreError::Corrupt { column: "establishments.finess", value: finess })?,
+        name: row.try_get("name")?,
+        category: parse(row, "category", EstablishmentCategory::parse)?,
+        status: parse(row, "status", StructureStatus::parse)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn unit(row: &Row) -> StoreResult<Unit> {
+    Ok(Unit {
+        id: UnitId::from_uuid(row.try_get("id")?),
+        establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
+        name: row.try_get("name")?,
+        status: parse(row, "status", StructureStatus::parse)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// `None` when the scope sees every establishment, else the ids it sees; bound as `$n::uuid[]`
+/// and tested with `($n IS NULL OR id = ANY($n))`.
+fn visible(scope: &TenantScope) -> Option<Vec<Uuid>> {
+    match scope.establishments() {
+        EstablishmentVisibility::All => None,
+        EstablishmentVisibility::Only(ids) => Some(ids.into_iter().map(|id| id.as_uuid()).collect()),
+    }
+}
+
+fn one<T>(rows: Vec<Row>, map: fn(&Row) -> StoreResult<T>) -> StoreResult<T> {
+    rows.first().map(map).transpose()?.ok_or(StoreError::NotFound)
+}
+
+impl Db {
+    pub async fn create_establishment(&self, scope: &TenantScope, new: &NewEstablishment) -> StoreResult<Establishment> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "INSERT INTO establishments (tenant_id, id, finess, name, category) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING {ESTABLISHMENT_COLUMNS}"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &new.finess.as_str(), &new.name, &new.category.as_str()],
+        )
+        .await?;
+        one(rows, establishment)
+    }
+
+    /// The establishments the scope sees.
+    pub async fn list_establishments(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Establishment>> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
+             WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR id > $3) \
+             ORDER BY id LIMIT $4"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
+        )
+        .await?;
+        let items = rows.iter().map(establishment).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page, |e| e.id.as_uuid()))
+    }
+
+    /// One establishment, if the scope sees it.
+    pub async fn get_establishment(&self, scope: &TenantScope, id: EstablishmentId) -> StoreResult<Establishment> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
+             WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR id = ANY($3))"
+        );
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)])
+            .await?;
+        one(rows, establishment)
+    }
+
+    pub async fn update_establishment(
+        &self,
+        scope: &TenantScope,
+        id: EstablishmentId,
+        changes: &EstablishmentChanges,
+    ) -> StoreResult<Establishment> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "UPDATE establishments SET name = coalesce($3, name), category = coalesce($4, category), \
+             status = coalesce($5, status), updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {ESTABLISHMENT_COLUMNS}"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[
+                &scope.tenant_id().as_uuid(),
+                &id.as_uuid(),
+                &changes.name,
+                &changes.category.map(EstablishmentCategory::as_str),
+                &changes.status.map(StructureStatus::as_str),
+            ],
+        )
+        .await?;
+        one(rows, establishment)
+    }
+
+    /// Creates a unit in an establishment the scope sees; `NotFound` otherwise.
+    pub async fn create_unit(&self, scope: &TenantScope, establishment_id: EstablishmentId, name: &str) -> StoreResult<Unit> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "INSERT INTO units (tenant_id, id, establishment_id, name) \
+             SELECT e.tenant_id, $2, e.id, $4 FROM establishments e \
+             WHERE e.tenant_id = $1 AND e.id = $3 AND ($5::uuid[] IS NULL OR e.id = ANY($5)) \
+             RETURNING {UNIT_COLUMNS}"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &establishment_id.as_uuid(), &name, &visible(scope)],
+        )
+        .await?;
+        one(rows, unit)
+    }
+
+    /// The units of an establishment the scope sees.
+    pub async fn list_units(&self, scope: &TenantScope, establishment_id: EstablishmentId, page: PageRequest) -> StoreResult<Page<Unit>> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM units \
+             WHERE tenant_id = $1 AND establishment_id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3)) \
+             AND ($4::uuid IS NULL OR id > $4) ORDER BY id LIMIT $5"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &establishment_id.as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
+        )
+        .await?;
+        let items = rows.iter().map(unit).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
+    }
+
+    /// One unit, if the scope sees its establishment.
+    pub async fn get_unit(&self, scope: &TenantScope, id: UnitId) -> StoreResult<Unit> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM units \
+             WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3))"
+        );
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)])
+            .await?;
+        one(rows, unit)
+    }
+
+    pub async fn update_unit(
+        &self,
+        scope: &TenantScope,
+        id: UnitId,
+        name: Option<&str>,
+        status: Option<StructureStatus>,
+    ) -> StoreResult<Unit> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "UPDATE units SET name = coalesce($3, name), status = coalesce($4, status), updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 AND ($5::uuid[] IS NULL OR establishment_id = ANY($5)) RETURNING {UNIT_COLUMNS}"
+        );
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Write,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &name, &status.map(StructureStatus::as_str), &visible(scope)],
+        )
+        .await?;
+        one(rows, unit)
+    }
+}

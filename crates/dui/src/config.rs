@@ -1,0 +1,335 @@
+//! Configuration: defaults in code, then a TOML file, then `DUI_<SECTION>__<KEY>` environment
+//! variables (as Kubernetes passes them, from config maps and mounted secrets). Unknown keys are
+//! errors, so a typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dui_domain::secret::Secret;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    /// After SIGTERM, how long `/readyz` fails before the listener closes (let the load balancer
+    /// notice).
+    pub shutdown_delay_secs: u64,
+    /// After the listener closes, how long in-flight requests may take to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connection string of the application role (`dui_app`).
+    pub url: Option<Secret<String>>,
+    /// Connection string of the owner role, for migrations.
+    pub owner_url: Option<Secret<String>>,
+    pub pool_size: usize,
+    pub acquire_timeout_ms: u64,
+    pub connect_timeout_secs: u64,
+    pub statement_timeout_secs: u64,
+    /// Apply pending migrations when the server starts (needs `owner_url`).
+    pub migrate_on_start: bool,
+    /// How long the server waits for PostgreSQL at start-up before giving up.
+    pub startup_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The `iss` of the server's own tokens: its public base URL.
+    pub issuer: String,
+    /// The `aud` the server's own tokens carry.
+    pub audience: String,
+    /// Ed25519 private key (PKCS#8 PEM) signing the server's own tokens: a file...
+    pub signing_key_file: Option<PathBuf>,
+    /// ... or the PEM itself (e.g. from a secret mounted as an environment variable).
+    pub signing_key: Option<Secret<String>>,
+    /// Previous keys (public or private PEM files) still accepted after a rotation.
+    pub previous_key_files: Vec<PathBuf>,
+    /// Lifetime of tokens minted by `dui token`.
+    pub token_ttl_secs: u64,
+    pub leeway_secs: u64,
+    pub jwks_cache_ttl_secs: u64,
+    pub jwks_refresh_min_interval_secs: u64,
+    pub jwks_fetch_timeout_secs: u64,
+    pub provider_cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `dui_api=debug,info`, ...).
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".to_owned(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_delay_secs: 0,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            owner_url: None,
+            pool_size: 16,
+            acquire_timeout_ms: 5000,
+            connect_timeout_secs: 5,
+            statement_timeout_secs: 30,
+            migrate_on_start: true,
+            startup_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".to_owned(),
+            audience: "dui".to_owned(),
+            signing_key_file: None,
+            signing_key: None,
+            previous_key_files: Vec::new(),
+            token_ttl_secs: 3600,
+            leeway_secs: 30,
+            jwks_cache_ttl_secs: 3600,
+            jwks_refresh_min_interval_secs: 30,
+            jwks_fetch_timeout_secs: 5,
+            provider_cache_ttl_secs: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Json, level: "info".to_owned() }
+    }
+}
+
+/// The environment variable prefix; nesting is written with a double underscore.
+const ENV_PREFIX: &str = "DUI_";
+
+impl Config {
+    /// Loads the configuration: `file` (if any) over the defaults, then the environment over that.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {}", path.display(), e.message())))?
+            }
+            None => toml::Table::new(),
+        };
+        let overrides: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key.contains("__"))
+            .collect();
+        for (key, raw) in overrides {
+            let path: Vec<String> = key[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, env_value(&raw)).map_err(|why| ConfigError::Invalid(format!("{key}: {why}")))?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!("http.listen: {:?} is not an address:port", self.http.listen));
+        }
+        if self.http.request_timeout_secs == 0 {
+            problems.push("http.request_timeout_secs must be at least 1".to_owned());
+        }
+        if self.http.body_limit_bytes < 1024 {
+            problems.push("http.body_limit_bytes must be at least 1024".to_owned());
+        }
+        if self.database.pool_size == 0 {
+            problems.push("database.pool_size must be at least 1".to_owned());
+        }
+        if self.database.acquire_timeout_ms == 0 || self.database.connect_timeout_secs == 0 {
+            problems.push("database timeouts must be positive".to_owned());
+        }
+        if !(self.auth.issuer.starts_with("https://") || self.auth.issuer.starts_with("http://")) {
+            problems.push("auth.issuer must be the server's public http(s) URL".to_owned());
+        }
+        if self.auth.audience.trim().is_empty() {
+            problems.push("auth.audience must not be empty".to_owned());
+        }
+        if self.auth.signing_key.is_some() && self.auth.signing_key_file.is_some() {
+            problems.push("set auth.signing_key or auth.signing_key_file, not both".to_owned());
+        }
+        if self.auth.token_ttl_secs == 0 {
+            problems.push("auth.token_ttl_secs must be at least 1".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
+    }
+
+    /// What serving needs on top of the shape checks: a database and a signing key.
+    pub fn require_serving(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.database.url.is_none() {
+            problems.push("database.url (DUI_DATABASE__URL) is required");
+        }
+        if self.database.migrate_on_start && self.database.owner_url.is_none() {
+            problems.push(
+                "database.owner_url (DUI_DATABASE__OWNER_URL) is required when database.migrate_on_start is true",
+            );
+        }
+        if self.auth.signing_key.is_none() && self.auth.signing_key_file.is_none() {
+            problems.push("auth.signing_key_file or auth.signing_key is required (create one with `dui keys generate`)");
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.http.listen.parse().expect("validated")
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+}
+
+/// An environment value: TOML syntax when it parses as a value (numbers, booleans, arrays,
+/// quoted strings), a plain string otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut table) => table.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".to_owned()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => set_path(inner, rest, value),
+                _ => Err(format!("{first} is not a section")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "[database]\npool_size = 4\nurl = \"postgres://file\"\n[http]\nlisten = \"127.0.0.1:9000\"").unwrap();
+        let config = Config::load(
+            Some(file.path()),
+            env(&[
+                ("DUI_DATABASE__POOL_SIZE", "8"),
+                ("DUI_AUTH__ISSUER", "https://dui.example.fr"),
+                ("DUI_AUTH__PREVIOUS_KEY_FILES", "[\"/a.pem\", \"/b.pem\"]"),
+                ("DUI_TEST_DATABASE_URL", "ignored: no double underscore"),
+                ("OTHER__THING", "ignored: no prefix"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database.pool_size, 8, "the environment wins over the file");
+        assert_eq!(config.database.url.as_ref().unwrap().expose(), "postgres://file");
+        assert_eq!(config.http.listen, "127.0.0.1:9000");
+        assert_eq!(config.auth.issuer, "https://dui.example.fr");
+        assert_eq!(config.auth.previous_key_files.len(), 2);
+        assert_eq!(config.http.request_timeout_secs, 30, "untouched keys keep their default");
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values_with_a_clear_message() {
+        let cases = [
+            (vec![("DUI_DATABASE__POOL_SIZ", "8")], "unknown field `pool_siz`"),
+            (vec![("DUI_DATABASE__POOL_SIZE", "many")], "invalid type"),
+            (vec![("DUI_DATABASE__POOL_SIZE", "0")], "database.pool_size must be at least 1"),
+            (vec![("DUI_HTTP__LISTEN", "localhost")], "http.listen"),
+            (vec![("DUI_AUTH__ISSUER", "dui")], "auth.issuer"),
+            (vec![("DUI_NOPE__X", "1")], "unknown field `nope`"),
+        ];
+        for (vars, expected) in cases {
+            let error = Config::load(None, env(&vars)).unwrap_err().to_string();
+            assert!(error.contains(expected), "{vars:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let config = Config::load(None, env(&[("DUI_DATABASE__URL", "postgres://dui_app:hunter2@db/dui")])).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn serving_needs_a_database_and_a_key() {
+        let error = Config::load(None, Vec::new()).unwrap().require_serving().unwrap_err().to_string();
+        assert!(error.contains("database.url"), "{error}");
+        assert!(error.contains("signing_key"), "{error}");
+    }
+}

@@ -1,0 +1,277 @@
+//! `dui demo`: everything needed to try dui on one machine, in one command.
+//!
+//! It finds (or starts, or creates) a local PostgreSQL, provisions the two roles and a
+//! `dui_demo` database, applies the migrations, creates a signing key, seeds a demo tenant (an
+//! organisation with two nursing homes and a home-help service, their units and staff), prints a
+//! token and a ready-to-run `curl` line for a few of its users, and serves. Running it again
+//! reuses all of that.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use dui_domain::pagination::PageRequest;
+use dui_domain::people::{NewUser, Profession, Role, User, UserInput, UserKind};
+use dui_domain::scope::{PlatformScope, TenantScope};
+use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
+use dui_domain::tenant::{NewTenant, Tenant};
+use dui_domain::{EstablishmentId, OperatorId};
+use dui_storage::{Db, cluster};
+use uuid::Uuid;
+
+use crate::config::{Config, LogFormat};
+use crate::server;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where the demo keeps its key and, when it has to create one, its PostgreSQL cluster.
+    #[arg(long, default_value = "target/dui-demo")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL superuser connection to use; when it does not work, a private cluster is
+    /// created under the data directory.
+    #[arg(long, env = "DUI_DEMO_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub admin_url: String,
+    /// Set everything up and print the tokens, but do not serve.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+const DEMO_FINESS_JURIDIQUE: &str = "750099990";
+
+/// One seeded user and what to show about them.
+#[derive(Debug, Clone)]
+pub struct DemoUser {
+    pub user: User,
+    pub role_label: &'static str,
+}
+
+/// What the demo seeded.
+#[derive(Debug, Clone)]
+pub struct DemoData {
+    pub tenant: Tenant,
+    pub operator: OperatorId,
+    pub users: Vec<DemoUser>,
+}
+
+struct StaffMember {
+    family: &'static str,
+    given: &'static str,
+    profession: Profession,
+    rpps: Option<&'static str>,
+    label: &'static str,
+    /// (index of establishment, role); `None` index: tenant-wide.
+    roles: &'static [(Option<usize>, Role)],
+}
+
+const STAFF: &[StaffMember] = &[
+    StaffMember {
+        family: "Lefebvre",
+        given: "Nathalie",
+        profession: Profession::Administrative,
+        rpps: None,
+        label: "tenant admin",
+        roles: &[(None, Role::TenantAdmin)],
+    },
+    StaffMember {
+        family: "Garnier",
+        given: "Olivier",
+        profession: Profession::Director,
+        rpps: None,
+        label: "director of both nursing homes",
+        roles: &[(Some(0), Role::Director), (Some(1), Role::Director)],
+    },
+    StaffMember {
+        family: "Rousseau",
+        given: "Hélène",
+        profession: Profession::Physician,
+        rpps: Some("10000000011"),
+        label: "coordinating physician, Les Tilleuls",
+        roles: &[(Some(0), Role::CoordinatingPhysician)],
+    },
+    StaffMember {
+        family: "Moreau",
+        given: "Claire",
+        profession: Profession::Nurse,
+        rpps: Some("10000000029"),
+        label: "nurse, Les Tilleuls",
+        roles: &[(Some(0), Role::Nurse)],
+    },
+    StaffMember {
+        family: "Diallo",
+        given: "Aminata",
+        profession: Profession::CareAssistant,
+        rpps: None,
+        label: "care assistant, Le Verger",
+        roles: &[(Some(1), Role::CareAssistant)],
+    },
+    StaffMember {
+        family: "Petit",
+        given: "Julien",
+        profession: Profession::HomeHelper,
+        rpps: None,
+        label: "home helper, home-help service",
+        roles: &[(Some(2), Role::HomeHelper)],
+    },
+];
+
+/// Seeds the demo tenant. Every step looks for what it would create first, so a run that was
+/// interrupted midway is completed by the next one, and later runs change nothing.
+pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
+    let platform = PlatformScope::new(OperatorId::from_uuid(Uuid::nil()));
+    let operator = match db.find_operator("demo-operator").await? {
+        Some(operator) => operator,
+        None => db.create_operator("demo-operator").await?,
+    };
+    let finess = Finess::parse(DEMO_FINESS_JURIDIQUE).map_err(anyhow::Error::msg)?;
+    let tenant = match db.tenant_by_finess(&finess).await? {
+        Some(tenant) => tenant,
+        None => {
+            db.create_tenant(&platform, &NewTenant::validate("Association Les Tilleuls (démonstration)", DEMO_FINESS_JURIDIQUE)?)
+                .await?
+        }
+    };
+    let scope = TenantScope::console(tenant.id);
+    let establishments = seed_structure(db, &scope).await?;
+    let mut users = db.list_users(&scope, PageRequest::first(200)).await?.items;
+    let mut seeded = Vec::new();
+    for member in STAFF {
+        let existing = users.iter().find(|u| u.family_name == member.family && u.given_name == member.given).cloned();
+        let user = match existing {
+            Some(user) => user,
+            None => {
+                let new = NewUser::validate(UserInput {
+                    kind: Some(UserKind::Person),
+                    family_name: Some(member.family),
+                    given_name: Some(member.given),
+                    profession: Some(member.profession),
+                    rpps: member.rpps,
+                    ..UserInput::default()
+                })?;
+                let user = db.create_user(&scope, &new).await?;
+                users.push(user.clone());
+                user
+            }
+        };
+        for (establishment, role) in member.roles {
+            match db.add_membership(&scope, user.id, establishment.map(|i| establishments[i]), *role).await {
+                Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        seeded.push(DemoUser { user, role_label: member.label });
+    }
+    Ok(DemoData { tenant, operator: operator.id, users: seeded })
+}
+
+/// The demo's establishments, with their units; returns their ids in order.
+async fn seed_structure(db: &Db, scope: &TenantScope) -> anyhow::Result<Vec<EstablishmentId>> {
+    let wanted = [
+        ("750099991", "EHPAD Les Tilleuls", EstablishmentCategory::Ehpad, &["Aile des Lilas", "Aile des Roses", "Unité protégée"][..]),
+        ("920099992", "EHPAD Le Verger", EstablishmentCategory::Ehpad, &["Rez-de-jardin", "Premier étage"][..]),
+        ("750099993", "Les Tilleuls à domicile", EstablishmentCategory::Saad, &["Tournée Nord", "Tournée Sud"][..]),
+    ];
+    let existing = db.list_establishments(scope, PageRequest::first(200)).await?.items;
+    let mut ids = Vec::new();
+    for (finess, name, category, units) in wanted {
+        let establishment = match existing.iter().find(|e| e.finess.as_str() == finess) {
+            Some(found) => found.clone(),
+            None => db.create_establishment(scope, &NewEstablishment::validate(finess, name, category)?).await?,
+        };
+        let existing_units = db.list_units(scope, establishment.id, PageRequest::first(200)).await?.items;
+        for unit in units {
+            if !existing_units.iter().any(|u| u.name == *unit) {
+                db.create_unit(scope, establishment.id, unit).await?;
+            }
+        }
+        ids.push(establishment.id);
+    }
+    Ok(ids)
+}
+
+pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
+    server::init_logging(LogFormat::Pretty, &config.log.level);
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+
+    eprintln!("Looking for PostgreSQL...");
+    let admin_url = cluster::ensure_server(&args.admin_url, &data_dir.join("pg")).await?;
+    let database = cluster::provision(&admin_url, "dui_demo").await?;
+
+    let key_file = data_dir.join("signing-key.pem");
+    if !key_file.exists() {
+        write_private_file(&key_file, dui_auth::keys::generate_pem()?.expose())?;
+    }
+    let base_url = format!("http://{}", args.listen);
+    config.http.listen = args.listen.clone();
+    config.auth.issuer = base_url.clone();
+    config.auth.signing_key_file = Some(key_file);
+    config.auth.signing_key = None;
+    config.database.url = Some(database.app_url.clone().into());
+    config.database.owner_url = Some(database.owner_url.clone().into());
+    config.database.migrate_on_start = true;
+    config.validate()?;
+
+    let state = server::build_state(&config).await?;
+    let demo = seed(state.db()).await?;
+    let issuer = state.issuer();
+    let ttl = chrono::Duration::hours(12);
+    let now = chrono::Utc::now();
+
+    let mut banner = String::new();
+    banner.push_str(&format!(
+        "\ndui demo: tenant \"{}\" ({})\nOpenAPI: {base_url}/api/v1/openapi.json\n\nTokens (valid 12 h):\n",
+        demo.tenant.name, demo.tenant.id
+    ));
+    let mut env_file = String::new();
+    for (i, demo_user) in demo.users.iter().enumerate() {
+        let token = issuer.mint(dui_auth::own::Subject::TenantUser { tenant: demo.tenant.id, user: demo_user.user.id }, now, ttl);
+        let variable = format!("DUI_DEMO_TOKEN_{}", i + 1);
+        banner.push_str(&format!(
+            "\n  {} {} — {}\n  export {variable}={token}\n  curl -s -H \"Authorization: Bearer ${variable}\" {base_url}/api/v1/me\n",
+            demo_user.user.given_name, demo_user.user.family_name, demo_user.role_label
+        ));
+        env_file.push_str(&format!("{variable}={token}\n"));
+    }
+    let operator_token = issuer.mint(dui_auth::own::Subject::Operator(demo.operator), now, ttl);
+    banner.push_str(&format!(
+        "\n  Platform operator (sees tenants, never their residents)\n  export DUI_DEMO_OPERATOR_TOKEN={operator_token}\n  curl -s -H \"Authorization: Bearer $DUI_DEMO_OPERATOR_TOKEN\" {base_url}/platform/v1/tenants\n"
+    ));
+    env_file.push_str(&format!("DUI_DEMO_OPERATOR_TOKEN={operator_token}\n"));
+    let env_path = data_dir.join("tokens.env");
+    write_private_file(&env_path, &env_file)?;
+    banner.push_str(&format!("\nThe same tokens are in {} (source it in your shell).\n", env_path.display()));
+    println!("{banner}");
+
+    if args.no_serve {
+        state.db().close();
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("Serving on {base_url} — Ctrl-C to stop.");
+    server::serve_until(
+        listener,
+        state,
+        server::termination_signal(),
+        std::time::Duration::ZERO,
+        std::time::Duration::from_secs(5),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Wiring: from a configuration to a running server, and back down again.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use dui_api::{ApiConfig, AppState};
+use dui_auth::external::JwksCache;
+use dui_auth::keys::{SigningKey, VerificationKey};
+use dui_auth::own::OwnIssuer;
+use dui_storage::{Db, DbConfig, migrate};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, LogFormat};
+
+/// Sets up structured logs: JSON lines (one per event, with the request span's fields such as
+/// the request id), or human-readable text.
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
+
+/// The server's own issuer, from the configured keys.
+pub fn own_issuer(config: &Config) -> anyhow::Result<OwnIssuer> {
+    let pem = match (&config.auth.signing_key, &config.auth.signing_key_file) {
+        (Some(pem), _) => pem.expose().clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the signing key {}", path.display()))?,
+        (None, None) => anyhow::bail!("no signing key configured (auth.signing_key_file or auth.signing_key)"),
+    };
+    let signing = SigningKey::from_pem(&pem).context("auth.signing_key")?;
+    let previous = config
+        .auth
+        .previous_key_files
+        .iter()
+        .map(|path| {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            VerificationKey::from_pem(&pem).with_context(|| format!("auth.previous_key_files: {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(OwnIssuer::new(&config.auth.issuer, &config.auth.audience, signing, previous, config.auth.leeway_secs))
+}
+
+pub fn db_config(config: &Config) -> anyhow::Result<DbConfig> {
+    let url = config.database.url.as_ref().context("database.url is required")?;
+    let mut db = DbConfig::new(url.expose().clone());
+    db.pool_size = config.database.pool_size;
+    db.acquire_timeout = Duration::from_millis(config.database.acquire_timeout_ms);
+    db.connect_timeout = Duration::from_secs(config.database.connect_timeout_secs);
+    db.statement_timeout = Duration::from_secs(config.database.statement_timeout_secs);
+    Ok(db)
+}
+
+/// Runs the migrations with the owner role, retrying while PostgreSQL is not up yet.
+pub async fn migrate_with_retry(owner_url: &str, wait: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match migrate::run(owner_url).await {
+            Ok(_) => return Ok(()),
+            Err(dui_storage::StoreError::Unavailable(why)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(why, "PostgreSQL not reachable yet; retrying the migrations");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error).context("applying the migrations"),
+        }
+    }
+}
+
+/// Builds everything a request needs. Checks the application role once PostgreSQL answers.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    config.require_serving()?;
+    if config.database.migrate_on_start {
+        let owner = config.database.owner_url.as_ref().context("database.owner_url")?;
+        migrate_with_retry(owner.expose(), Duration::from_secs(config.database.startup_timeout_secs)).await?;
+    }
+    let db = Db::new(&db_config(config)?)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.database.startup_timeout_secs);
+    loop {
+        match db.check_application_role().await {
+            Ok(()) => break,
+            Err(dui_storage::StoreError::Unavailable(why)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(why, "PostgreSQL not reachable yet; waiting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error).context("checking the database role"),
+        }
+    }
+    let issuer = own_issuer(config)?;
+    let jwks = JwksCache::new(
+        Duration::from_secs(config.auth.jwks_cache_ttl_secs),
+        Duration::from_secs(config.auth.jwks_refresh_min_interval_secs),
+        Duration::from_secs(config.auth.jwks_fetch_timeout_secs),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let api = ApiConfig {
+        request_timeout: config.request_timeout(),
+        body_limit_bytes: config.http.body_limit_bytes,
+        token_leeway_secs: config.auth.leeway_secs,
+        provider_cache_ttl: Duration::from_secs(config.auth.provider_cache_ttl_secs),
+        readiness_timeout: Duration::from_secs(2),
+    };
+    Ok(AppState::new(db, issuer, jwks, api))
+}
+
+/// A server running in the background (for tests and the demo).
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits for the end.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests for at
+/// most `grace`.
+pub async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    delay: Duration,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let app = dui_api::router(state.clone());
+    let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal_state = state.clone();
+    let graceful = async move {
+        shutdown.await;
+        signal_state.begin_shutdown();
+        tracing::info!(delay_secs = delay.as_secs(), "shutting down: readiness now fails");
+        tokio::time::sleep(delay).await;
+        let _ = drain_started_tx.send(());
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful);
+    let server = std::pin::pin!(server.into_future());
+    let result = tokio::select! {
+        result = server => result,
+        // Once draining starts, in-flight requests get `grace` to finish.
+        () = async {
+            let _ = drain_started_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+            Ok(())
+        }
+    };
+    state.db().close();
+    tracing::info!("server stopped");
+    result
+}
+
+/// Starts a server in the background on `listener`.
+pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task_state = state.clone();
+    let task = tokio::spawn(async move {
+        serve_until(
+            listener,
+            task_state,
+            async move {
+                let _ = rx.await;
+            },
+            Duration::ZERO,
+            Duration::from_secs(10),
+        )
+        .await
+    });
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+}
+
+/// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// `dui serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = build_state(&config).await?;
+    let listener = TcpListener::bind(config.listen_addr())
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "dui listening");
+    serve_until(
+        listener,
+        state,
+        termination_signal(),
+        Duration::from_secs(config.http.shutdown_delay_secs),
+        Duration::from_secs(config.http.shutdown_grace_secs),
+    )
+    .await?;
+    Ok(())
+}
