@@ -16,12 +16,16 @@ pub mod problem;
 pub mod routes;
 pub mod state;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -143,3 +147,42 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::outer))
         .with_state(state)
 }
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests for at
+/// most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    delay: Duration,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal_state = state.clone();
+    let graceful = async move {
+        shutdown.await;
+        signal_state.begin_shutdown();
+        tracing::info!(delay_secs = delay.as_secs(), "shutting down: readiness now fails");
+        tokio::time::sleep(delay).await;
+        let _ = drain_started_tx.send(());
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful);
+    let server = std::pin::pin!(server.into_future());
+    let result = tokio::select! {
+        result = server => result,
+        // Once draining starts, in-flight requests get `grace` to finish.
+        () = async {
+            let _ = drain_started_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+            Ok(())
+        }
+    };
+    state.db().close();
+    tracing::info!("server stopped");
+    result
+}
+

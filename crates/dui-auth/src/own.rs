@@ -27,15 +27,23 @@ enum Context {
     Platform,
 }
 
+/// The registered claims are optional here only so that a token lacking one is refused by the
+/// validation, which names the missing claim, rather than by deserialisation.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    iss: String,
-    aud: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
     sub: String,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
     ctx: Context,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tid: Option<Uuid>,
@@ -80,13 +88,13 @@ impl OwnIssuer {
             Subject::Operator(operator) => (operator.to_string(), Context::Platform, None),
         };
         let claims = Claims {
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: Some(self.issuer.clone()),
+            aud: Some(self.audience.clone()),
             sub,
-            iat: now.timestamp(),
-            nbf: now.timestamp(),
-            exp: (now + ttl).timestamp(),
-            jti: Uuid::now_v7().to_string(),
+            iat: Some(now.timestamp()),
+            nbf: Some(now.timestamp()),
+            exp: Some((now + ttl).timestamp()),
+            jti: Some(Uuid::now_v7().to_string()),
             ctx,
             tid,
         };

@@ -265,7 +265,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("Serving on {base_url} — Ctrl-C to stop.");
-    server::serve_until(
+    dui_api::serve(
         listener,
         state,
         server::termination_signal(),

@@ -1,6 +1,5 @@
 //! Wiring: from a configuration to a running server, and back down again.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -127,51 +126,13 @@ impl RunningServer {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests for at
-/// most `grace`.
-pub async fn serve_until(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    delay: Duration,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let app = dui_api::router(state.clone());
-    let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal_state = state.clone();
-    let graceful = async move {
-        shutdown.await;
-        signal_state.begin_shutdown();
-        tracing::info!(delay_secs = delay.as_secs(), "shutting down: readiness now fails");
-        tokio::time::sleep(delay).await;
-        let _ = drain_started_tx.send(());
-    };
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful);
-    let server = std::pin::pin!(server.into_future());
-    let result = tokio::select! {
-        result = server => result,
-        // Once draining starts, in-flight requests get `grace` to finish.
-        () = async {
-            let _ = drain_started_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("in-flight requests did not finish within the grace period");
-            Ok(())
-        }
-    };
-    state.db().close();
-    tracing::info!("server stopped");
-    result
-}
-
 /// Starts a server in the background on `listener`.
 pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task_state = state.clone();
     let task = tokio::spawn(async move {
-        serve_until(
+        dui_api::serve(
             listener,
             task_state,
             async move {
@@ -214,7 +175,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "dui listening");
-    serve_until(
+    dui_api::serve(
         listener,
         state,
         termination_signal(),

@@ -1,0 +1,230 @@
+//! The real server on port 0, and builders for what tests need in it.
+
+use std::time::Duration;
+
+use dui::config::Config;
+use dui::server::RunningServer;
+use dui_auth::own::{OwnIssuer, Subject};
+use dui_domain::people::{NewUser, Role, UserInput};
+use dui_domain::scope::{PlatformScope, TenantScope};
+use dui_domain::structure::{Establishment, EstablishmentCategory, NewEstablishment, Unit};
+use dui_domain::tenant::NewTenant;
+use dui_domain::{EstablishmentId, OperatorId, TenantId, UserId};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::TestDb;
+use crate::keys;
+
+/// The issuer of the server's own tokens in tests.
+pub const TEST_ISSUER: &str = "http://dui.test";
+
+/// A user of a test tenant and a valid token for them.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: UserId,
+    pub token: String,
+}
+
+/// A test tenant: an administrator, two establishments (an EHPAD and a home-help service) with a
+/// unit each.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: TenantId,
+    pub admin: TestUser,
+    pub establishments: Vec<Establishment>,
+    pub units: Vec<Unit>,
+}
+
+/// An HTTP answer, with its body parsed as JSON when it is JSON.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts that this is a problem details answer with `status`, and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(self.json["status"], status, "body: {}", self.text);
+        assert!(self.json["type"].as_str().is_some_and(|t| t.starts_with("urn:dui:problem:")), "body: {}", self.text);
+        assert!(self.json["detail"].as_str().is_some_and(|d| !d.is_empty()), "body: {}", self.text);
+        assert!(self.json["request_id"].is_string(), "body: {}", self.text);
+        &self.json
+    }
+}
+
+/// The server, running on a database of its own.
+#[derive(Debug)]
+pub struct TestApp {
+    pub db: TestDb,
+    /// A pool as the application role, for seeding through the same storage code as production.
+    pub store: dui_storage::Db,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub issuer: OwnIssuer,
+    server: Option<RunningServer>,
+}
+
+/// A valid FINESS number, random enough not to collide across tests.
+pub fn random_finess() -> String {
+    let n = Uuid::new_v4().as_u128() % 10_000_000;
+    format!("75{n:07}")
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `customise`.
+    pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new().await;
+        Self::spawn_on(db, customise).await
+    }
+
+    /// Spawns over an existing database.
+    pub async fn spawn_on(db: TestDb, customise: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::default();
+        config.http.listen = "127.0.0.1:0".to_owned();
+        config.database.url = Some(db.app_url.clone().into());
+        config.database.owner_url = Some(db.owner_url.clone().into());
+        config.database.migrate_on_start = false;
+        config.database.pool_size = 4;
+        config.database.startup_timeout_secs = 10;
+        config.auth.issuer = TEST_ISSUER.to_owned();
+        config.auth.signing_key = Some(keys::SIGNING_KEY.to_owned().into());
+        config.auth.jwks_refresh_min_interval_secs = 0;
+        customise(&mut config);
+        config.validate().expect("test configuration");
+        let state = dui::server::build_state(&config).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind(config.listen_addr()).await.expect("bind");
+        let server = dui::server::spawn(listener, state.clone()).expect("spawn");
+        let base_url = format!("http://{}", server.addr);
+        let store = dui_storage::Db::new(&dui::server::db_config(&config).unwrap()).unwrap();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let issuer = state.issuer().clone();
+        Self { db, store, base_url, client, config, issuer, server: Some(server) }
+    }
+
+    /// Stops the server (graceful shutdown) and returns its database.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean stop");
+        }
+        self.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::read(request.send().await.expect("request sent")).await
+    }
+
+    /// Reads any response.
+    pub async fn read(response: reqwest::Response) -> TestResponse {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse { status, headers, text, json }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> TestResponse {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> TestResponse {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A token of the server's own issuer, valid for an hour.
+    pub fn token(&self, subject: Subject) -> String {
+        self.issuer.mint(subject, chrono::Utc::now(), chrono::Duration::hours(1))
+    }
+
+    /// Creates a platform operator and returns a token for them.
+    pub async fn operator(&self) -> (OperatorId, String) {
+        let operator = self.store.create_operator(&format!("operator-{}", Uuid::new_v4().simple())).await.unwrap();
+        (operator.id, self.token(Subject::Operator(operator.id)))
+    }
+
+    /// Creates a tenant with an administrator, an EHPAD with one unit and a home-help service
+    /// with one round.
+    pub async fn tenant(&self, name: &str) -> TestTenant {
+        let platform = PlatformScope::new(OperatorId::from_uuid(Uuid::nil()));
+        let tenant = self.store.create_tenant(&platform, &NewTenant::validate(name, &random_finess()).unwrap()).await.unwrap();
+        let scope = TenantScope::console(tenant.id);
+        let mut establishments = Vec::new();
+        let mut units = Vec::new();
+        for (label, category, unit) in [
+            ("EHPAD", EstablishmentCategory::Ehpad, "Aile A"),
+            ("SAAD", EstablishmentCategory::Saad, "Tournée Nord"),
+        ] {
+            let new = NewEstablishment::validate(&random_finess(), &format!("{label} {name}"), category).unwrap();
+            let establishment = self.store.create_establishment(&scope, &new).await.unwrap();
+            units.push(self.store.create_unit(&scope, establishment.id, unit).await.unwrap());
+            establishments.push(establishment);
+        }
+        let admin = NewUser::validate(UserInput {
+            family_name: Some("Admin"),
+            given_name: Some(name),
+            ..UserInput::default()
+        })
+        .unwrap();
+        let (admin, _) = self.store.create_user_with_role(tenant.id, &admin, Role::TenantAdmin).await.unwrap();
+        let token = self.token(Subject::TenantUser { tenant: tenant.id, user: admin.id });
+        TestTenant { id: tenant.id, admin: TestUser { id: admin.id, token }, establishments, units }
+    }
+
+    /// Creates a user in `tenant` with these memberships (`None`: tenant-wide).
+    pub async fn user(&self, tenant: &TestTenant, grants: &[(Option<EstablishmentId>, Role)]) -> TestUser {
+        let scope = TenantScope::console(tenant.id);
+        let new = NewUser::validate(UserInput {
+            family_name: Some("Test"),
+            given_name: Some("User"),
+            ..UserInput::default()
+        })
+        .unwrap();
+        let user = self.store.create_user(&scope, &new).await.unwrap();
+        for (establishment, role) in grants {
+            self.store.add_membership(&scope, user.id, *establishment, *role).await.unwrap();
+        }
+        let token = self.token(Subject::TenantUser { tenant: tenant.id, user: user.id });
+        TestUser { id: user.id, token }
+    }
+}

@@ -1,0 +1,100 @@
+//! The command line and the demo seed, against a real database.
+
+use clap::Parser;
+use dui::cli::{Cli, TokenArgs};
+use dui::config::Config;
+use dui_domain::structure::Finess;
+use dui_domain::tenant::TenantStatus;
+use dui_testkit::{TestApp, keys};
+
+fn config_file(app: &TestApp) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "[database]\nurl = \"{}\"\nowner_url = \"{}\"\n[auth]\nissuer = \"http://dui.test\"\nsigning_key = \"\"\"\n{}\"\"\"\n[log]\nlevel = \"warn\"\n",
+            app.db.app_url,
+            app.db.owner_url,
+            keys::SIGNING_KEY
+        ),
+    )
+    .unwrap();
+    file
+}
+
+async fn run(file: &tempfile::NamedTempFile, args: &[&str]) {
+    let path = file.path().to_str().unwrap();
+    let mut argv = vec!["dui", "--config", path];
+    argv.extend_from_slice(args);
+    dui::cli::run(Cli::try_parse_from(argv).unwrap()).await.unwrap();
+}
+
+#[tokio::test]
+async fn tenants_are_managed_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let file = config_file(&app);
+    run(&file, &["tenant", "create", "--name", "APF 33", "--finess-juridique", "330000017", "--admin-family-name", "Laurent", "--admin-given-name", "Marc"]).await;
+    let finess = Finess::parse("330000017").unwrap();
+    let tenant = app.store.tenant_by_finess(&finess).await.unwrap().expect("created");
+    assert_eq!(tenant.name, "APF 33");
+
+    run(&file, &["tenant", "suspend", "330000017"]).await;
+    assert_eq!(app.store.tenant_by_finess(&finess).await.unwrap().unwrap().status, TenantStatus::Suspended);
+    run(&file, &["tenant", "resume", &tenant.id.to_string()]).await;
+    assert_eq!(app.store.tenant_by_finess(&finess).await.unwrap().unwrap().status, TenantStatus::Active);
+    run(&file, &["tenant", "list"]).await;
+
+    // `dui token` mints a token the server accepts, for the created administrator.
+    let config = Config::load(Some(file.path()), Vec::new()).unwrap();
+    let scope = dui_domain::scope::TenantScope::console(tenant.id);
+    let admin = app.store.list_users(&scope, dui_domain::pagination::PageRequest::first(10)).await.unwrap().items.remove(0);
+    let args = TokenArgs { user: Some(admin.id.as_uuid()), tenant: Some("330000017".to_owned()), operator: None, ttl: Some(600) };
+    let token = dui::cli::token(&config, &app.store, &args).await.unwrap();
+    let me = app.get("/api/v1/me", &token).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["user"]["family_name"], "Laurent");
+    // Not for an unknown user.
+    let ghost = TokenArgs { user: Some(uuid::Uuid::now_v7()), ..args };
+    assert!(dui::cli::token(&config, &app.store, &ghost).await.is_err());
+
+    run(&file, &["operator", "create", "--name", "astreinte"]).await;
+    let args = TokenArgs { user: None, tenant: None, operator: Some("astreinte".to_owned()), ttl: None };
+    let token = dui::cli::token(&config, &app.store, &args).await.unwrap();
+    assert_eq!(app.get("/platform/v1/tenants", &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn keys_are_generated_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.pem");
+    dui::cli::run(Cli::try_parse_from(["dui", "keys", "generate", "--out", path.to_str().unwrap()]).unwrap()).await.unwrap();
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(dui_auth::keys::SigningKey::from_pem(&pem).is_ok());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[tokio::test]
+async fn the_demo_seed_is_complete_and_idempotent() {
+    let app = TestApp::spawn().await;
+    let first = dui::demo::seed(&app.store).await.unwrap();
+    let second = dui::demo::seed(&app.store).await.unwrap();
+    assert_eq!(first.tenant.id, second.tenant.id);
+    assert_eq!(first.users.len(), 6);
+    assert_eq!(
+        first.users.iter().map(|u| u.user.id).collect::<Vec<_>>(),
+        second.users.iter().map(|u| u.user.id).collect::<Vec<_>>()
+    );
+    let scope = dui_domain::scope::TenantScope::console(first.tenant.id);
+    let establishments = app.store.list_establishments(&scope, dui_domain::pagination::PageRequest::first(50)).await.unwrap().items;
+    assert_eq!(establishments.len(), 3);
+    // The demo nurse sees her nursing home only.
+    let nurse = first.users.iter().find(|u| u.user.family_name == "Moreau").unwrap();
+    let token = app.token(dui_auth::own::Subject::TenantUser { tenant: first.tenant.id, user: nurse.user.id });
+    let visible = app.get("/api/v1/establishments", &token).await;
+    assert_eq!(visible.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(visible.json["items"][0]["name"], "EHPAD Les Tilleuls");
+}

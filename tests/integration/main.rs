@@ -1,0 +1,15 @@
+//! Integration tests: the real server, a real PostgreSQL, real HTTP. Each test gets its own
+//! database (see `dui_testkit::TestDb`), so they run in parallel.
+
+mod architecture;
+mod auth;
+mod cli;
+mod errors;
+mod isolation;
+mod migrations;
+mod openapi;
+mod people;
+mod platform;
+mod resilience;
+mod schema;
+mod structure;

@@ -1,0 +1,82 @@
+//! The server survives PostgreSQL going away and coming back, without a restart of its own.
+
+use std::time::Duration;
+
+use dui_storage::cluster::{self, PrivateCluster};
+use dui_testkit::{TestApp, TestDb};
+use reqwest::Method;
+
+async fn wait_for_status(app: &TestApp, path: &str, status: u16, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if app.request(Method::GET, path, None, None).await.status == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn recovers_by_itself_when_postgresql_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PrivateCluster::create(dir.path()).expect("a private PostgreSQL cluster");
+    let provisioned = cluster::provision(&pg.admin_url(), "dui_restart").await.unwrap();
+    dui_storage::migrate::run(&provisioned.owner_url).await.unwrap();
+    let db = TestDb {
+        name: provisioned.database.clone(),
+        admin_url: pg.admin_url(),
+        owner_url: provisioned.owner_url.clone(),
+        app_url: provisioned.app_url.clone(),
+    };
+    let app = TestApp::spawn_on(db, |_| {}).await;
+    let tenant = app.tenant("Alpha").await;
+    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, 200);
+    assert_eq!(app.get("/api/v1/me", &tenant.admin.token).await.status, 200);
+
+    pg.stop().unwrap();
+    // Not ready while the database is down; requests get a 503 problem, and liveness holds.
+    let not_ready = app.request(Method::GET, "/readyz", None, None).await;
+    not_ready.problem(503);
+    assert!(not_ready.header("retry-after").is_some());
+    app.get("/api/v1/me", &tenant.admin.token).await.problem(503);
+    assert_eq!(app.request(Method::GET, "/livez", None, None).await.status, 200);
+
+    pg.start().unwrap();
+    assert!(wait_for_status(&app, "/readyz", 200, Duration::from_secs(30)).await, "ready again");
+    // Every pooled connection died with the old server; none of that reaches the user.
+    for _ in 0..10 {
+        let me = app.get("/api/v1/me", &tenant.admin.token).await;
+        assert_eq!(me.status, 200, "{}", me.text);
+    }
+    let _ = app.stop().await;
+    pg.stop().unwrap();
+}
+
+#[tokio::test]
+async fn a_private_cluster_is_made_when_no_server_is_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: the fallback creates, starts and returns a cluster of its own.
+    let url = cluster::ensure_server("postgres://postgres@127.0.0.1:1/postgres", dir.path()).await.unwrap();
+    assert!(cluster::reachable(&url).await);
+    // Opening it again reuses it.
+    let again = cluster::ensure_server("postgres://postgres@127.0.0.1:1/postgres", dir.path()).await.unwrap();
+    assert_eq!(url, again);
+    PrivateCluster::open(dir.path()).unwrap().stop().unwrap();
+}
+
+#[tokio::test]
+async fn readiness_fails_as_soon_as_shutdown_begins() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, 200);
+    let tenant = app.tenant("Alpha").await;
+    // Shutdown: the in-flight and following requests still work until the listener closes, but
+    // the load balancer is told to stop sending traffic.
+    let state_check = app.client.get(app.url("/readyz")).send();
+    let response = TestApp::read(state_check.await.unwrap()).await;
+    assert_eq!(response.status, 200);
+    let db = app.stop().await;
+    // After a graceful stop, the database is intact and another server can take over.
+    let app = TestApp::spawn_on(db, |_| {}).await;
+    assert_eq!(app.get("/api/v1/me", &tenant.admin.token).await.status, 200);
+}
