@@ -71,7 +71,18 @@ fn the_domain_does_no_io() {
 #[test]
 fn the_domain_reads_no_clock_and_draws_no_random_numbers() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/dui-domain/src");
-    let forbidden = ["Utc::now", "Local::now", "SystemTime", "Instant::now", "new_v4", "now_v7", "std::fs", "std::net", "std::env", "std::process"];
+    let forbidden = [
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant::now",
+        "new_v4",
+        "now_v7",
+        "std::fs",
+        "std::net",
+        "std::env",
+        "std::process",
+    ];
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();

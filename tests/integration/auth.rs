@@ -56,7 +56,8 @@ async fn own_tokens_refused_for_every_reason() {
     assert_refused(&no_token, "no bearer token");
     assert_eq!(no_token.header("www-authenticate"), Some("Bearer"));
 
-    let basic = app.client.get(app.url("/api/v1/me")).header("authorization", "Basic dXNlcjpwYXNz").send().await.unwrap();
+    let basic =
+        app.client.get(app.url("/api/v1/me")).header("authorization", "Basic dXNlcjpwYXNz").send().await.unwrap();
     assert_refused(&TestApp::read(basic).await, "not a bearer token");
 
     let token = own_sign(&app, &valid);
@@ -68,8 +69,10 @@ async fn own_tokens_refused_for_every_reason() {
 
     // A token re-signed after its claims were edited (another tenant) fails the same way.
     let (_, payload_and_sig) = token.split_once('.').unwrap();
-    let other_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&own_claims(TenantId::from_uuid(Uuid::now_v7()), nurse.id)).unwrap());
-    let spliced = format!("{}.{other_payload}.{}", token.split('.').next().unwrap(), payload_and_sig.split('.').nth(1).unwrap());
+    let other_payload =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&own_claims(TenantId::from_uuid(Uuid::now_v7()), nurse.id)).unwrap());
+    let spliced =
+        format!("{}.{other_payload}.{}", token.split('.').next().unwrap(), payload_and_sig.split('.').nth(1).unwrap());
     assert_refused(&app.get("/api/v1/me", &spliced).await, "signature is invalid");
 
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -98,16 +101,24 @@ async fn own_tokens_refused_for_every_reason() {
 
     let mut unknown_kid = Header::new(Algorithm::EdDSA);
     unknown_kid.kid = Some("not-a-key-of-ours".to_owned());
-    let token = jsonwebtoken::encode(&unknown_kid, &valid, &EncodingKey::from_ed_pem(keys::SIGNING_KEY.as_bytes()).unwrap()).unwrap();
+    let token =
+        jsonwebtoken::encode(&unknown_kid, &valid, &EncodingKey::from_ed_pem(keys::SIGNING_KEY.as_bytes()).unwrap())
+            .unwrap();
     assert_refused(&app.get("/api/v1/me", &token).await, "key is unknown");
 
     // Signed by a key the server does not trust, with a kid it does: the signature fails.
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(own_kid(&app));
-    let foreign = jsonwebtoken::encode(&header, &valid, &EncodingKey::from_ed_pem(keys::PREVIOUS_SIGNING_KEY.as_bytes()).unwrap()).unwrap();
+    let foreign = jsonwebtoken::encode(
+        &header,
+        &valid,
+        &EncodingKey::from_ed_pem(keys::PREVIOUS_SIGNING_KEY.as_bytes()).unwrap(),
+    )
+    .unwrap();
     assert_refused(&app.get("/api/v1/me", &foreign).await, "signature is invalid");
 
-    let missing_exp = valid.as_object().unwrap().iter().filter(|(k, _)| *k != "exp").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let missing_exp =
+        valid.as_object().unwrap().iter().filter(|(k, _)| *k != "exp").map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_refused(&app.get("/api/v1/me", &own_sign(&app, &Value::Object(missing_exp))).await, "lacks the claim exp");
 
     let unknown_user = app.token(Subject::TenantUser { tenant: tenant.id, user: UserId::from_uuid(Uuid::now_v7()) });
@@ -132,10 +143,12 @@ async fn disabling_a_user_or_suspending_a_tenant_takes_effect_at_once() {
     let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
     assert_eq!(app.get("/api/v1/me", &nurse.token).await.status, 200);
 
-    let disabled = app.patch(&format!("/api/v1/users/{}", nurse.id), &tenant.admin.token, json!({"status": "disabled"})).await;
+    let disabled =
+        app.patch(&format!("/api/v1/users/{}", nurse.id), &tenant.admin.token, json!({"status": "disabled"})).await;
     assert_eq!(disabled.status, 200, "{}", disabled.text);
     assert_refused(&app.get("/api/v1/me", &nurse.token).await, "user is disabled");
-    let enabled = app.patch(&format!("/api/v1/users/{}", nurse.id), &tenant.admin.token, json!({"status": "active"})).await;
+    let enabled =
+        app.patch(&format!("/api/v1/users/{}", nurse.id), &tenant.admin.token, json!({"status": "active"})).await;
     assert_eq!(enabled.status, 200);
     assert_eq!(app.get("/api/v1/me", &nurse.token).await.status, 200);
 
@@ -226,31 +239,42 @@ async fn external_tokens_refused_for_every_reason() {
     let idp = FakeIdp::start().await;
     let (tenant, audience) = external_setup(&app, &idp).await;
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"iss": idp.issuer, "aud": audience, "sub": "psc-8100000001", "iat": now, "nbf": now, "exp": now + 600});
+    let claims =
+        json!({"iss": idp.issuer, "aud": audience, "sub": "psc-8100000001", "iat": now, "nbf": now, "exp": now + 600});
     assert_eq!(app.get("/api/v1/me", &idp.sign(&claims)).await.status, 200);
 
     assert_refused(&app.get("/api/v1/me", &idp.token("psc-unknown", &audience)).await, "user is unknown");
-    assert_refused(&app.get("/api/v1/me", &idp.token("psc-8100000001", "another-audience")).await, "issuer is not trusted");
+    assert_refused(
+        &app.get("/api/v1/me", &idp.token("psc-8100000001", "another-audience")).await,
+        "issuer is not trusted",
+    );
     assert_refused(&app.get("/api/v1/me", &idp.sign(&with(claims.clone(), "exp", json!(now - 3600)))).await, "expired");
-    assert_refused(&app.get("/api/v1/me", &idp.sign(&with(claims.clone(), "nbf", json!(now + 3600)))).await, "not valid yet");
-    let no_subject: Value = claims.as_object().unwrap().iter().filter(|(k, _)| *k != "sub").map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_refused(
+        &app.get("/api/v1/me", &idp.sign(&with(claims.clone(), "nbf", json!(now + 3600)))).await,
+        "not valid yet",
+    );
+    let no_subject: Value =
+        claims.as_object().unwrap().iter().filter(|(k, _)| *k != "sub").map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_refused(&app.get("/api/v1/me", &idp.sign(&no_subject)).await, "lacks the claim sub");
 
     // Algorithm confusion: HS256 with the provider's public key as the HMAC secret.
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(idp.kid().to_owned());
-    let confused = idp.sign_with_header(&hs, &claims, &EncodingKey::from_secret(keys::IDP_RSA_PUBLIC_KEY.as_bytes()).unwrap());
+    let confused =
+        idp.sign_with_header(&hs, &claims, &EncodingKey::from_secret(keys::IDP_RSA_PUBLIC_KEY.as_bytes()).unwrap());
     assert_refused(&app.get("/api/v1/me", &confused).await, "algorithm is not accepted");
 
     // Signed by someone else's key under the provider's kid.
     let mut rs = Header::new(Algorithm::RS256);
     rs.kid = Some(idp.kid().to_owned());
-    let forged = idp.sign_with_header(&rs, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_ROTATED_KEY.as_bytes()).unwrap());
+    let forged =
+        idp.sign_with_header(&rs, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_ROTATED_KEY.as_bytes()).unwrap());
     assert_refused(&app.get("/api/v1/me", &forged).await, "signature is invalid");
 
     let mut unknown = Header::new(Algorithm::RS256);
     unknown.kid = Some("never-published".to_owned());
-    let unknown = idp.sign_with_header(&unknown, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_KEY.as_bytes()).unwrap());
+    let unknown =
+        idp.sign_with_header(&unknown, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_KEY.as_bytes()).unwrap());
     assert_refused(&app.get("/api/v1/me", &unknown).await, "key is unknown");
 
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
@@ -275,7 +299,8 @@ async fn unknown_key_ids_cannot_make_the_server_hammer_the_provider() {
     for i in 0..5 {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(format!("made-up-{i}"));
-        let token = idp.sign_with_header(&header, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_KEY.as_bytes()).unwrap());
+        let token =
+            idp.sign_with_header(&header, &claims, &EncodingKey::from_rsa_pem(keys::IDP_RSA_KEY.as_bytes()).unwrap());
         assert_refused(&app.get("/api/v1/me", &token).await, "key is unknown");
     }
     assert_eq!(idp.fetches(), 1, "refreshes are rate-limited per provider");
@@ -291,7 +316,9 @@ async fn the_jwks_endpoint_publishes_current_and_previous_keys() {
     assert_eq!(jwks.status, 200);
     let keys = jwks.json["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
-    assert!(keys.iter().all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k["kid"].is_string() && k.get("d").is_none()));
+    assert!(
+        keys.iter().all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k["kid"].is_string() && k.get("d").is_none())
+    );
 
     // A token signed by the previous key still works during the rotation.
     let tenant = app.tenant("Alpha").await;

@@ -33,7 +33,22 @@ async fn run(file: &tempfile::NamedTempFile, args: &[&str]) {
 async fn tenants_are_managed_from_the_command_line() {
     let app = TestApp::spawn().await;
     let file = config_file(&app);
-    run(&file, &["tenant", "create", "--name", "APF 33", "--finess-juridique", "330000017", "--admin-family-name", "Laurent", "--admin-given-name", "Marc"]).await;
+    run(
+        &file,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "APF 33",
+            "--finess-juridique",
+            "330000017",
+            "--admin-family-name",
+            "Laurent",
+            "--admin-given-name",
+            "Marc",
+        ],
+    )
+    .await;
     let finess = Finess::parse("330000017").unwrap();
     let tenant = app.store.tenant_by_finess(&finess).await.unwrap().expect("created");
     assert_eq!(tenant.name, "APF 33");
@@ -43,12 +58,19 @@ async fn tenants_are_managed_from_the_command_line() {
     run(&file, &["tenant", "resume", &tenant.id.to_string()]).await;
     assert_eq!(app.store.tenant_by_finess(&finess).await.unwrap().unwrap().status, TenantStatus::Active);
     run(&file, &["tenant", "list"]).await;
+    run(&file, &["migrate"]).await;
 
     // `dui token` mints a token the server accepts, for the created administrator.
     let config = Config::load(Some(file.path()), Vec::new()).unwrap();
     let scope = dui_domain::scope::TenantScope::console(tenant.id);
-    let admin = app.store.list_users(&scope, dui_domain::pagination::PageRequest::first(10)).await.unwrap().items.remove(0);
-    let args = TokenArgs { user: Some(admin.id.as_uuid()), tenant: Some("330000017".to_owned()), operator: None, ttl: Some(600) };
+    let admin =
+        app.store.list_users(&scope, dui_domain::pagination::PageRequest::first(10)).await.unwrap().items.remove(0);
+    let args = TokenArgs {
+        user: Some(admin.id.as_uuid()),
+        tenant: Some("330000017".to_owned()),
+        operator: None,
+        ttl: Some(600),
+    };
     let token = dui::cli::token(&config, &app.store, &args).await.unwrap();
     let me = app.get("/api/v1/me", &token).await;
     assert_eq!(me.status, 200, "{}", me.text);
@@ -67,7 +89,9 @@ async fn tenants_are_managed_from_the_command_line() {
 async fn keys_are_generated_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("key.pem");
-    dui::cli::run(Cli::try_parse_from(["dui", "keys", "generate", "--out", path.to_str().unwrap()]).unwrap()).await.unwrap();
+    dui::cli::run(Cli::try_parse_from(["dui", "keys", "generate", "--out", path.to_str().unwrap()]).unwrap())
+        .await
+        .unwrap();
     let pem = std::fs::read_to_string(&path).unwrap();
     assert!(dui_auth::keys::SigningKey::from_pem(&pem).is_ok());
     #[cfg(unix)]
@@ -89,7 +113,8 @@ async fn the_demo_seed_is_complete_and_idempotent() {
         second.users.iter().map(|u| u.user.id).collect::<Vec<_>>()
     );
     let scope = dui_domain::scope::TenantScope::console(first.tenant.id);
-    let establishments = app.store.list_establishments(&scope, dui_domain::pagination::PageRequest::first(50)).await.unwrap().items;
+    let establishments =
+        app.store.list_establishments(&scope, dui_domain::pagination::PageRequest::first(50)).await.unwrap().items;
     assert_eq!(establishments.len(), 3);
     // The demo nurse sees her nursing home only.
     let nurse = first.users.iter().find(|u| u.user.family_name == "Moreau").unwrap();
@@ -97,4 +122,19 @@ async fn the_demo_seed_is_complete_and_idempotent() {
     let visible = app.get("/api/v1/establishments", &token).await;
     assert_eq!(visible.json["items"].as_array().unwrap().len(), 1);
     assert_eq!(visible.json["items"][0]["name"], "EHPAD Les Tilleuls");
+}
+
+#[tokio::test]
+async fn serving_refuses_an_incomplete_configuration_with_a_clear_message() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "[http]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let cli = Cli::try_parse_from(["dui", "--config", file.path().to_str().unwrap(), "serve"]).unwrap();
+    let error = format!("{:#}", dui::cli::run(cli).await.unwrap_err());
+    assert!(error.contains("database.url"), "{error}");
+    assert!(error.contains("signing_key"), "{error}");
+
+    std::fs::write(file.path(), "[database]\npool_size = \"lots\"\n").unwrap();
+    let cli = Cli::try_parse_from(["dui", "--config", file.path().to_str().unwrap(), "serve"]).unwrap();
+    let error = format!("{:#}", dui::cli::run(cli).await.unwrap_err());
+    assert!(error.contains("invalid configuration") && error.contains("pool_size"), "{error}");
 }

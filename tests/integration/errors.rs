@@ -27,7 +27,12 @@ async fn malformed_requests_get_precise_problems() {
         ("{\"finess\": 12, \"name\": \"E\", \"category\": \"ehpad\"}", "application/json", 422, "finess"),
         ("{\"name\": \"E\", \"category\": \"ehpad\"}", "application/json", 422, "missing field `finess`"),
         ("{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"castle\"}", "application/json", 422, "category"),
-        ("{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"ehpad\", \"admin\": true}", "application/json", 422, "unknown field `admin`"),
+        (
+            "{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"ehpad\", \"admin\": true}",
+            "application/json",
+            422,
+            "unknown field `admin`",
+        ),
         ("[1, 2, 3]", "application/json", 422, "invalid type"),
         ("{\"finess\": \"75000\", \"name\": \"  \", \"category\": \"ehpad\"}", "application/json", 422, "FINESS"),
     ];
@@ -39,16 +44,35 @@ async fn malformed_requests_get_precise_problems() {
     }
 
     // Validation problems list each field.
-    let response = TestApp::read(post("{\"finess\": \"75000\", \"name\": \"  \", \"category\": \"ehpad\"}", "application/json").await.unwrap()).await;
-    let fields: Vec<&str> = response.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let response = TestApp::read(
+        post("{\"finess\": \"75000\", \"name\": \"  \", \"category\": \"ehpad\"}", "application/json").await.unwrap(),
+    )
+    .await;
+    let fields: Vec<&str> =
+        response.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["finess", "name"]);
-    let response = TestApp::read(post("{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"ehpad\", \"admin\": true}", "application/json").await.unwrap()).await;
+    let response = TestApp::read(
+        post(
+            "{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"ehpad\", \"admin\": true}",
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(response.json["errors"][0]["field"], "admin");
 
     // Oversized body.
     let big = format!("{{\"finess\": \"750000000\", \"name\": \"{}\", \"category\": \"ehpad\"}}", "x".repeat(10_000));
     let response = TestApp::read(
-        app.client.post(app.url("/api/v1/establishments")).bearer_auth(token).header("content-type", "application/json").body(big).send().await.unwrap(),
+        app.client
+            .post(app.url("/api/v1/establishments"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     response.problem(413);
@@ -87,7 +111,8 @@ async fn every_response_carries_a_request_id_and_no_cache() {
     assert_eq!(ok.header("cache-control"), Some("no-store"));
 
     // A caller's reasonable request id is kept, and appears in the problem body.
-    let response = app.client.get(app.url("/api/v1/nope")).header("x-request-id", "tablet-42.req-7").send().await.unwrap();
+    let response =
+        app.client.get(app.url("/api/v1/nope")).header("x-request-id", "tablet-42.req-7").send().await.unwrap();
     let response = TestApp::read(response).await;
     assert_eq!(response.header("x-request-id"), Some("tablet-42.req-7"));
     assert_eq!(response.problem(404)["request_id"], "tablet-42.req-7");
@@ -107,7 +132,10 @@ async fn slow_requests_are_cut_off_with_a_problem() {
     let owner = app.db.connect(&app.db.owner_url).await;
     // Hold a lock on the tenant's row so that suspending it waits.
     let lock = tokio::spawn(async move {
-        owner.batch_execute("BEGIN; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;").await.unwrap();
+        owner
+            .batch_execute("BEGIN; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;")
+            .await
+            .unwrap();
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let response = app.get("/api/v1/me", &tenant.admin.token).await;

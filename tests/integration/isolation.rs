@@ -49,7 +49,11 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .await;
     let a_provider = provider.json["id"].as_str().unwrap().to_owned();
     let linked = app
-        .put(&format!("/api/v1/users/{}/external-identities/{a_provider}", a_nurse.id), &a.admin.token, json!({"subject": "s-a"}))
+        .put(
+            &format!("/api/v1/users/{}/external-identities/{a_provider}", a_nurse.id),
+            &a.admin.token,
+            json!({"subject": "s-a"}),
+        )
         .await;
     assert_eq!(linked.status, 200, "{}", linked.text);
 
@@ -59,14 +63,24 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let b_est = b.establishments[0].id;
     let b_user = b.admin.id;
     let attempts = vec![
-        attempt(Method::GET, "/api/v1/establishments/{establishment_id}", format!("/api/v1/establishments/{a_est}"), None),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}",
+            format!("/api/v1/establishments/{a_est}"),
+            None,
+        ),
         attempt(
             Method::PATCH,
             "/api/v1/establishments/{establishment_id}",
             format!("/api/v1/establishments/{a_est}"),
             Some(json!({"name": "hijacked"})),
         ),
-        attempt(Method::GET, "/api/v1/establishments/{establishment_id}/units", format!("/api/v1/establishments/{a_est}/units"), None),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/units",
+            format!("/api/v1/establishments/{a_est}/units"),
+            None,
+        ),
         attempt(
             Method::POST,
             "/api/v1/establishments/{establishment_id}/units",
@@ -74,10 +88,25 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             Some(json!({"name": "intruder"})),
         ),
         attempt(Method::GET, "/api/v1/units/{unit_id}", format!("/api/v1/units/{a_unit}"), None),
-        attempt(Method::PATCH, "/api/v1/units/{unit_id}", format!("/api/v1/units/{a_unit}"), Some(json!({"name": "hijacked"}))),
+        attempt(
+            Method::PATCH,
+            "/api/v1/units/{unit_id}",
+            format!("/api/v1/units/{a_unit}"),
+            Some(json!({"name": "hijacked"})),
+        ),
         attempt(Method::GET, "/api/v1/users/{user_id}", format!("/api/v1/users/{a_user}"), None),
-        attempt(Method::PATCH, "/api/v1/users/{user_id}", format!("/api/v1/users/{a_user}"), Some(json!({"status": "disabled"}))),
-        attempt(Method::GET, "/api/v1/users/{user_id}/memberships", format!("/api/v1/users/{a_user}/memberships"), None),
+        attempt(
+            Method::PATCH,
+            "/api/v1/users/{user_id}",
+            format!("/api/v1/users/{a_user}"),
+            Some(json!({"status": "disabled"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/users/{user_id}/memberships",
+            format!("/api/v1/users/{a_user}/memberships"),
+            None,
+        ),
         attempt(
             Method::POST,
             "/api/v1/users/{user_id}/memberships",
@@ -91,7 +120,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/users/{b_user}/memberships"),
             Some(json!({"establishment_id": a_est, "role": "nurse"})),
         ),
-        attempt(Method::POST, "/api/v1/memberships/{membership_id}/end", format!("/api/v1/memberships/{a_membership}/end"), None),
+        attempt(
+            Method::POST,
+            "/api/v1/memberships/{membership_id}/end",
+            format!("/api/v1/memberships/{a_membership}/end"),
+            None,
+        ),
         attempt(
             Method::GET,
             "/api/v1/users/{user_id}/external-identities",
@@ -123,7 +157,8 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         LIST_ROUTES.iter().map(|(m, r)| ((*m).to_owned(), (*r).to_owned())).collect();
     covered.insert(("get".to_owned(), "/api/v1/identity-providers".to_owned()));
     for attempt in &attempts {
-        let response = app.request(attempt.method.clone(), &attempt.path, Some(&b.admin.token), attempt.body.clone()).await;
+        let response =
+            app.request(attempt.method.clone(), &attempt.path, Some(&b.admin.token), attempt.body.clone()).await;
         let problem = response.problem(404);
         assert_eq!(problem["detail"], "No such resource.", "{} {}", attempt.method, attempt.path);
         covered.insert((attempt.method.as_str().to_ascii_lowercase(), attempt.route.to_owned()));
@@ -144,7 +179,8 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     }
 
     // Lists of B show nothing of A.
-    let a_ids = [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
+    let a_ids =
+        [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
     for path in ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me"] {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");

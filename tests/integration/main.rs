@@ -13,3 +13,4 @@ mod platform;
 mod resilience;
 mod schema;
 mod structure;
+mod system;

@@ -18,7 +18,10 @@ async fn replicas_starting_together_apply_each_migration_once() {
     }
     let expected = dui_storage::migrate::embedded_migrations().len();
     assert_eq!(applied, expected, "each migration applied by exactly one replica");
-    assert!(dui_storage::migrate::run(&provisioned.owner_url).await.unwrap().is_empty(), "a later run has nothing to do");
+    assert!(
+        dui_storage::migrate::run(&provisioned.owner_url).await.unwrap().is_empty(),
+        "a later run has nothing to do"
+    );
 
     let (client, connection) = tokio_postgres::connect(&provisioned.owner_url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);

@@ -23,26 +23,44 @@ async fn the_tenant_admin_manages_users_and_their_roles() {
     assert_eq!(created.json["kind"], "person");
     assert_eq!(created.json["status"], "active");
 
-    let duplicate = app.post("/api/v1/users", admin, json!({"family_name": "Autre", "given_name": "X", "rpps": "10000000029"})).await;
+    let duplicate = app
+        .post("/api/v1/users", admin, json!({"family_name": "Autre", "given_name": "X", "rpps": "10000000029"}))
+        .await;
     assert!(duplicate.problem(409)["detail"].as_str().unwrap().contains("RPPS"));
     let invalid = app.post("/api/v1/users", admin, json!({"family_name": "", "rpps": "123", "email": "nope"})).await;
-    let fields: Vec<&str> = invalid.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        invalid.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["family_name", "given_name", "rpps", "email"]);
 
     // PATCH: absent keeps, null clears.
-    let changed = app.patch(&format!("/api/v1/users/{user}"), admin, json!({"email": null, "given_name": "Claire-Marie"})).await;
+    let changed =
+        app.patch(&format!("/api/v1/users/{user}"), admin, json!({"email": null, "given_name": "Claire-Marie"})).await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!(changed.json["email"], serde_json::Value::Null);
     assert_eq!(changed.json["given_name"], "Claire-Marie");
     assert_eq!(changed.json["rpps"], "10000000029");
 
-    let membership = app.post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": ehpad, "role": "nurse"})).await;
+    let membership = app
+        .post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": ehpad, "role": "nurse"}))
+        .await;
     assert_eq!(membership.status, 201, "{}", membership.text);
-    app.post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": ehpad, "role": "nurse"})).await.problem(409);
-    let admin_here = app.post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": ehpad, "role": "tenant_admin"})).await;
+    app.post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": ehpad, "role": "nurse"}))
+        .await
+        .problem(409);
+    let admin_here = app
+        .post(
+            &format!("/api/v1/users/{user}/memberships"),
+            admin,
+            json!({"establishment_id": ehpad, "role": "tenant_admin"}),
+        )
+        .await;
     assert!(admin_here.problem(422)["detail"].as_str().unwrap().contains("tenant-wide"));
     let ghost_place = app
-        .post(&format!("/api/v1/users/{user}/memberships"), admin, json!({"establishment_id": uuid::Uuid::now_v7(), "role": "nurse"}))
+        .post(
+            &format!("/api/v1/users/{user}/memberships"),
+            admin,
+            json!({"establishment_id": uuid::Uuid::now_v7(), "role": "nurse"}),
+        )
         .await;
     ghost_place.problem(404);
 
@@ -65,7 +83,8 @@ async fn the_tenant_admin_manages_users_and_their_roles() {
     own.problem(422);
 
     // A service account has no national identifier.
-    let service = app.post("/api/v1/users", admin, json!({"kind": "service", "family_name": "Interface facturation"})).await;
+    let service =
+        app.post("/api/v1/users", admin, json!({"kind": "service", "family_name": "Interface facturation"})).await;
     assert_eq!(service.status, 201, "{}", service.text);
 }
 
@@ -77,7 +96,13 @@ async fn directors_staff_their_establishments_only() {
     let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
     let nurse = app.user(&tenant, &[]).await;
 
-    let given = app.post(&format!("/api/v1/users/{}/memberships", nurse.id), &director.token, json!({"establishment_id": ehpad, "role": "nurse"})).await;
+    let given = app
+        .post(
+            &format!("/api/v1/users/{}/memberships", nurse.id),
+            &director.token,
+            json!({"establishment_id": ehpad, "role": "nurse"}),
+        )
+        .await;
     assert_eq!(given.status, 201, "{}", given.text);
     for body in [
         json!({"establishment_id": saad, "role": "nurse"}),
@@ -89,7 +114,9 @@ async fn directors_staff_their_establishments_only() {
     // Directors read the directory but do not create or change accounts.
     assert_eq!(app.get("/api/v1/users", &director.token).await.status, 200);
     app.post("/api/v1/users", &director.token, json!({"family_name": "X", "given_name": "Y"})).await.problem(403);
-    app.patch(&format!("/api/v1/users/{}", nurse.id), &director.token, json!({"status": "disabled"})).await.problem(403);
+    app.patch(&format!("/api/v1/users/{}", nurse.id), &director.token, json!({"status": "disabled"}))
+        .await
+        .problem(403);
     // A nurse sees herself, not others.
     let nurse_token = &nurse.token;
     assert_eq!(app.get(&format!("/api/v1/users/{}", nurse.id), nurse_token).await.status, 200);

@@ -8,16 +8,24 @@ async fn operators_onboard_a_tenant_end_to_end() {
     let app = TestApp::spawn().await;
     let (_, operator) = app.operator().await;
 
-    let created = app.post("/platform/v1/tenants", &operator, json!({"name": "ADMR du Cantal", "finess_juridique": "150000016"})).await;
+    let created = app
+        .post("/platform/v1/tenants", &operator, json!({"name": "ADMR du Cantal", "finess_juridique": "150000016"}))
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let tenant = created.json["id"].as_str().unwrap().to_owned();
     assert_eq!(created.json["status"], "active");
-    app.post("/platform/v1/tenants", &operator, json!({"name": "Doublon", "finess_juridique": "150000016"})).await.problem(409);
+    app.post("/platform/v1/tenants", &operator, json!({"name": "Doublon", "finess_juridique": "150000016"}))
+        .await
+        .problem(409);
     let invalid = app.post("/platform/v1/tenants", &operator, json!({"name": "", "finess_juridique": "ABC"})).await;
     assert_eq!(invalid.problem(422)["errors"].as_array().unwrap().len(), 2);
 
     let admin = app
-        .post(&format!("/platform/v1/tenants/{tenant}/admins"), &operator, json!({"family_name": "Roux", "given_name": "Anne", "email": "a.roux@admr15.fr"}))
+        .post(
+            &format!("/platform/v1/tenants/{tenant}/admins"),
+            &operator,
+            json!({"family_name": "Roux", "given_name": "Anne", "email": "a.roux@admr15.fr"}),
+        )
         .await;
     assert_eq!(admin.status, 201, "{}", admin.text);
     assert_eq!(admin.json["membership"]["role"], "tenant_admin");
@@ -28,15 +36,25 @@ async fn operators_onboard_a_tenant_end_to_end() {
         tenant: tenant.parse().unwrap(),
         user: admin.json["user"]["id"].as_str().unwrap().parse().unwrap(),
     });
-    let establishment = app.post("/api/v1/establishments", &token, json!({"finess": "150000024", "name": "SAAD Aurillac", "category": "saad"})).await;
+    let establishment = app
+        .post(
+            "/api/v1/establishments",
+            &token,
+            json!({"finess": "150000024", "name": "SAAD Aurillac", "category": "saad"}),
+        )
+        .await;
     assert_eq!(establishment.status, 201, "{}", establishment.text);
 
     let fetched = app.get(&format!("/platform/v1/tenants/{tenant}"), &operator).await;
     assert_eq!(fetched.json["name"], "ADMR du Cantal");
     app.get(&format!("/platform/v1/tenants/{}", uuid::Uuid::now_v7()), &operator).await.problem(404);
-    app.post(&format!("/platform/v1/tenants/{}/admins", uuid::Uuid::now_v7()), &operator, json!({"family_name": "X", "given_name": "Y"}))
-        .await
-        .problem(404);
+    app.post(
+        &format!("/platform/v1/tenants/{}/admins", uuid::Uuid::now_v7()),
+        &operator,
+        json!({"family_name": "X", "given_name": "Y"}),
+    )
+    .await
+    .problem(404);
 }
 
 #[tokio::test]
@@ -73,9 +91,16 @@ async fn identity_providers_are_unique_per_issuer_and_audience() {
     // The same issuer with its own audience can.
     let mut other = body.clone();
     other["audience"] = json!("dui-b");
-    assert_eq!(app.post(&format!("/platform/v1/tenants/{}/identity-providers", b.id), &operator, other).await.status, 201);
+    assert_eq!(
+        app.post(&format!("/platform/v1/tenants/{}/identity-providers", b.id), &operator, other).await.status,
+        201
+    );
     let invalid = app
-        .post(&format!("/platform/v1/tenants/{}/identity-providers", a.id), &operator, json!({"label": "x", "issuer": "nope", "audience": "a", "jwks_url": "ftp://x"}))
+        .post(
+            &format!("/platform/v1/tenants/{}/identity-providers", a.id),
+            &operator,
+            json!({"label": "x", "issuer": "nope", "audience": "a", "jwks_url": "ftp://x"}),
+        )
         .await;
     assert_eq!(invalid.problem(422)["errors"].as_array().unwrap().len(), 2);
 
@@ -83,10 +108,17 @@ async fn identity_providers_are_unique_per_issuer_and_audience() {
     let listed = app.get("/api/v1/identity-providers", &a.admin.token).await;
     assert_eq!(listed.json.as_array().unwrap().len(), 1);
     let provider = created.json["id"].as_str().unwrap();
-    let linked = app.put(&format!("/api/v1/users/{}/external-identities/{provider}", a.admin.id), &a.admin.token, json!({"subject": "899700000001"})).await;
+    let linked = app
+        .put(
+            &format!("/api/v1/users/{}/external-identities/{provider}", a.admin.id),
+            &a.admin.token,
+            json!({"subject": "899700000001"}),
+        )
+        .await;
     assert_eq!(linked.status, 200, "{}", linked.text);
     app.delete(&format!("/platform/v1/tenants/{}/identity-providers/{provider}", a.id), &operator).await.problem(409);
-    let unlinked = app.delete(&format!("/api/v1/users/{}/external-identities/{provider}", a.admin.id), &a.admin.token).await;
+    let unlinked =
+        app.delete(&format!("/api/v1/users/{}/external-identities/{provider}", a.admin.id), &a.admin.token).await;
     assert_eq!(unlinked.status, 204);
     let deleted = app.delete(&format!("/platform/v1/tenants/{}/identity-providers/{provider}", a.id), &operator).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);

@@ -66,17 +66,33 @@ async fn a_private_cluster_is_made_when_no_server_is_usable() {
 }
 
 #[tokio::test]
-async fn readiness_fails_as_soon_as_shutdown_begins() {
+async fn shutdown_fails_readiness_first_then_drains_in_flight_requests() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, 200);
     let tenant = app.tenant("Alpha").await;
-    // Shutdown: the in-flight and following requests still work until the listener closes, but
-    // the load balancer is told to stop sending traffic.
-    let state_check = app.client.get(app.url("/readyz")).send();
-    let response = TestApp::read(state_check.await.unwrap()).await;
-    assert_eq!(response.status, 200);
+    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, 200);
+
+    // A request held up by a lock is in flight when the shutdown starts.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let lock = tokio::spawn(async move {
+        owner
+            .batch_execute("BEGIN; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;")
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_flight = tokio::spawn(app.client.get(app.url("/api/v1/me")).bearer_auth(&tenant.admin.token).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    app.begin_shutdown();
+    app.request(Method::GET, "/readyz", None, None).await.problem(503);
+    assert_eq!(app.request(Method::GET, "/livez", None, None).await.status, 200);
+
     let db = app.stop().await;
-    // After a graceful stop, the database is intact and another server can take over.
+    let response = in_flight.await.unwrap().expect("the in-flight request was answered");
+    assert_eq!(response.status(), 200, "drained, not cut");
+    lock.await.unwrap();
+
+    // The database is intact and another server takes over.
     let app = TestApp::spawn_on(db, |_| {}).await;
     assert_eq!(app.get("/api/v1/me", &tenant.admin.token).await.status, 200);
 }

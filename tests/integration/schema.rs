@@ -43,7 +43,11 @@ async fn every_tenant_table_is_keyed_and_protected_by_tenant() {
             .unwrap();
         assert!(row.get::<_, bool>(0), "{table}: row-level security must be enabled");
         assert!(row.get::<_, bool>(1), "{table}: row-level security must be forced");
-        assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("tenant_id"), "{table}: tenant_id must lead the primary key");
+        assert_eq!(
+            row.get::<_, Option<String>>(2).as_deref(),
+            Some("tenant_id"),
+            "{table}: tenant_id must lead the primary key"
+        );
         assert_eq!(row.get::<_, i64>(3), 1, "{table}: the tenant_isolation policy is missing");
     }
 }
@@ -65,7 +69,8 @@ async fn every_foreign_key_between_tenant_tables_carries_the_tenant() {
         .unwrap();
     let mut checked = 0;
     for row in rows {
-        let (name, source, target, first): (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (name, source, target, first): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         let source_is_tenant = tables.contains(&source);
         let target_is_tenant_level = tables.contains(&target) || target == "identity_providers";
         if source_is_tenant && target_is_tenant_level {
@@ -105,10 +110,12 @@ async fn the_application_role_cannot_cross_tenants_even_without_a_filter() {
     // Tenant A set, and a query that forgets the tenant filter: only A's rows.
     let tx = app.transaction().await.unwrap();
     tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant_a.to_string()]).await.unwrap();
-    let tenants: Vec<Uuid> = tx.query("SELECT tenant_id FROM establishments", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let tenants: Vec<Uuid> =
+        tx.query("SELECT tenant_id FROM establishments", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(tenants, vec![tenant_a]);
     // Updating B's rows touches nothing.
-    let updated = tx.execute("UPDATE establishments SET name = 'hijacked' WHERE tenant_id = $1", &[&tenant_b]).await.unwrap();
+    let updated =
+        tx.execute("UPDATE establishments SET name = 'hijacked' WHERE tenant_id = $1", &[&tenant_b]).await.unwrap();
     assert_eq!(updated, 0);
     // Writing a row for B while acting for A is refused.
     let error = tx
@@ -127,7 +134,10 @@ async fn the_application_role_cannot_cross_tenants_even_without_a_filter() {
     assert_eq!(count, 0);
 
     // The application role cannot switch the policies off.
-    for statement in ["ALTER TABLE establishments DISABLE ROW LEVEL SECURITY", "SET row_security = off; SELECT count(*) FROM establishments"] {
+    for statement in [
+        "ALTER TABLE establishments DISABLE ROW LEVEL SECURITY",
+        "SET row_security = off; SELECT count(*) FROM establishments",
+    ] {
         let result = app.batch_execute(statement).await;
         assert!(result.is_err(), "{statement} must fail for the application role");
     }
@@ -137,10 +147,8 @@ async fn the_application_role_cannot_cross_tenants_even_without_a_filter() {
 async fn the_application_role_has_no_power_over_the_schema() {
     let db = TestDb::new().await;
     let app = db.connect(&db.app_url).await;
-    let row = app
-        .query_one("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[])
-        .await
-        .unwrap();
+    let row =
+        app.query_one("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[]).await.unwrap();
     assert!(!row.get::<_, bool>(0) && !row.get::<_, bool>(1));
     for statement in [
         "CREATE TABLE intruder (id int)",

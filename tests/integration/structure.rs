@@ -10,17 +10,26 @@ async fn the_tenant_admin_builds_the_structure() {
     let tenant = app.tenant("Alpha").await;
     let admin = &tenant.admin.token;
 
-    let created = app.post("/api/v1/establishments", admin, json!({"finess": "2a0000017", "name": " Résidence U Castellu ", "category": "ehpad"})).await;
+    let created = app
+        .post(
+            "/api/v1/establishments",
+            admin,
+            json!({"finess": "2a0000017", "name": " Résidence U Castellu ", "category": "ehpad"}),
+        )
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json["finess"], "2A0000017");
     assert_eq!(created.json["name"], "Résidence U Castellu");
     assert_eq!(created.json["status"], "open");
     let id = created.json["id"].as_str().unwrap().to_owned();
 
-    let duplicate = app.post("/api/v1/establishments", admin, json!({"finess": "2A0000017", "name": "Autre", "category": "ehpad"})).await;
+    let duplicate = app
+        .post("/api/v1/establishments", admin, json!({"finess": "2A0000017", "name": "Autre", "category": "ehpad"}))
+        .await;
     assert!(duplicate.problem(409)["detail"].as_str().unwrap().contains("FINESS"));
 
-    let changed = app.patch(&format!("/api/v1/establishments/{id}"), admin, json!({"status": "closed", "category": "fam"})).await;
+    let changed =
+        app.patch(&format!("/api/v1/establishments/{id}"), admin, json!({"status": "closed", "category": "fam"})).await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!((changed.json["status"].as_str(), changed.json["category"].as_str()), (Some("closed"), Some("fam")));
     assert_eq!(changed.json["name"], "Résidence U Castellu", "absent fields are kept");
@@ -47,9 +56,11 @@ async fn roles_decide_who_sees_and_changes_the_structure() {
     let nobody = app.user(&tenant, &[]).await;
 
     // Each sees the establishments of their memberships.
-    for (user, expected) in [(&director, vec![ehpad]), (&nurse, vec![ehpad]), (&helper, vec![saad]), (&nobody, vec![])] {
+    for (user, expected) in [(&director, vec![ehpad]), (&nurse, vec![ehpad]), (&helper, vec![saad]), (&nobody, vec![])]
+    {
         let list = app.get("/api/v1/establishments", &user.token).await;
-        let ids: Vec<String> = list.json["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+        let ids: Vec<String> =
+            list.json["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(ids, expected.iter().map(ToString::to_string).collect::<Vec<_>>());
     }
     // Others' establishments are absent, not forbidden.
@@ -59,15 +70,26 @@ async fn roles_decide_who_sees_and_changes_the_structure() {
 
     // Only the tenant admin creates establishments.
     for user in [&director, &nurse] {
-        let refused = app.post("/api/v1/establishments", &user.token, json!({"finess": "750000001", "name": "X", "category": "ehpad"})).await;
+        let refused = app
+            .post(
+                "/api/v1/establishments",
+                &user.token,
+                json!({"finess": "750000001", "name": "X", "category": "ehpad"}),
+            )
+            .await;
         refused.problem(403);
         app.patch(&format!("/api/v1/establishments/{ehpad}"), &user.token, json!({"name": "X"})).await.problem(403);
     }
     // A director manages the units of their establishment, not of others.
-    let unit = app.post(&format!("/api/v1/establishments/{ehpad}/units"), &director.token, json!({"name": "Aile B"})).await;
+    let unit =
+        app.post(&format!("/api/v1/establishments/{ehpad}/units"), &director.token, json!({"name": "Aile B"})).await;
     assert_eq!(unit.status, 201, "{}", unit.text);
-    app.post(&format!("/api/v1/establishments/{saad}/units"), &director.token, json!({"name": "Tournée Est"})).await.problem(404);
-    app.post(&format!("/api/v1/establishments/{ehpad}/units"), &nurse.token, json!({"name": "Aile C"})).await.problem(403);
+    app.post(&format!("/api/v1/establishments/{saad}/units"), &director.token, json!({"name": "Tournée Est"}))
+        .await
+        .problem(404);
+    app.post(&format!("/api/v1/establishments/{ehpad}/units"), &nurse.token, json!({"name": "Aile C"}))
+        .await
+        .problem(403);
     let unit_id = unit.json["id"].as_str().unwrap();
     app.patch(&format!("/api/v1/units/{unit_id}"), &nurse.token, json!({"status": "closed"})).await.problem(403);
     let closed = app.patch(&format!("/api/v1/units/{unit_id}"), &director.token, json!({"status": "closed"})).await;
@@ -80,7 +102,13 @@ async fn lists_page_with_opaque_cursors() {
     let tenant = app.tenant("Alpha").await;
     let ehpad = tenant.establishments[0].id;
     for i in 0..7 {
-        let created = app.post(&format!("/api/v1/establishments/{ehpad}/units"), &tenant.admin.token, json!({"name": format!("Unité {i}")})).await;
+        let created = app
+            .post(
+                &format!("/api/v1/establishments/{ehpad}/units"),
+                &tenant.admin.token,
+                json!({"name": format!("Unité {i}")}),
+            )
+            .await;
         assert_eq!(created.status, 201);
     }
     let mut names = Vec::new();
@@ -103,6 +131,7 @@ async fn lists_page_with_opaque_cursors() {
         }
     }
     assert_eq!(pages, 3);
-    let expected: Vec<String> = std::iter::once("Aile A".to_owned()).chain((0..7).map(|i| format!("Unité {i}"))).collect();
+    let expected: Vec<String> =
+        std::iter::once("Aile A".to_owned()).chain((0..7).map(|i| format!("Unité {i}"))).collect();
     assert_eq!(names, expected, "every unit once, in creation order");
 }

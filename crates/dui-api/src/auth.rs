@@ -26,10 +26,15 @@ use crate::state::AppState;
 
 /// Remembers which identity provider (if any) serves an issuer and audience, so that neither
 /// valid nor garbage tokens cost a database look-up each.
+/// A token's issuer and audiences.
+type ProviderKey = (String, Vec<String>);
+/// What the database said for a key (possibly nothing), and when.
+type ProviderEntry = (Option<ResolvedProvider>, Instant);
+
 #[derive(Debug)]
 pub(crate) struct ProviderCache {
     ttl: Duration,
-    entries: Mutex<HashMap<(String, Vec<String>), (Option<ResolvedProvider>, Instant)>>,
+    entries: Mutex<HashMap<ProviderKey, ProviderEntry>>,
 }
 
 /// Bounds the cache: tokens with made-up issuers must not grow it without limit.
@@ -40,7 +45,12 @@ impl ProviderCache {
         Self { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
-    async fn resolve(&self, state: &AppState, issuer: &str, audiences: &[String]) -> Result<Option<ResolvedProvider>, ApiError> {
+    async fn resolve(
+        &self,
+        state: &AppState,
+        issuer: &str,
+        audiences: &[String],
+    ) -> Result<Option<ResolvedProvider>, ApiError> {
         let key = (issuer.to_owned(), audiences.to_vec());
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -96,11 +106,8 @@ impl FromRequestParts<AppState> for TenantAuth {
             }
         } else {
             let issuer = peeked.issuer.as_deref().ok_or(AuthError::MissingClaim("iss".to_owned()))?;
-            let resolved = state
-                .providers()
-                .resolve(state, issuer, &peeked.audiences)
-                .await?
-                .ok_or(AuthError::UnknownIssuer)?;
+            let resolved =
+                state.providers().resolve(state, issuer, &peeked.audiences).await?.ok_or(AuthError::UnknownIssuer)?;
             if resolved.tenant_status == TenantStatus::Suspended {
                 return Err(AuthError::TenantSuspended.into());
             }

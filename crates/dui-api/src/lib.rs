@@ -167,8 +167,8 @@ pub async fn serve(
         tokio::time::sleep(delay).await;
         let _ = drain_started_tx.send(());
     };
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful);
+    let server =
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(graceful);
     let server = std::pin::pin!(server.into_future());
     let result = tokio::select! {
         result = server => result,
@@ -185,4 +185,3 @@ pub async fn serve(
     tracing::info!("server stopped");
     result
 }
-

@@ -63,13 +63,12 @@ impl Metrics {
 
     /// Renders the OpenMetrics text, with the pool gauges read now.
     pub fn render(&self, pool: dui_storage::PoolStatus) -> String {
-        for (state, value) in [
-            ("max", pool.max_size),
-            ("open", pool.size),
-            ("idle", pool.available),
-            ("waiting", pool.waiting),
-        ] {
-            self.pool.get_or_create(&PoolLabels { state: state.to_owned() }).set(i64::try_from(value).unwrap_or(i64::MAX));
+        for (state, value) in
+            [("max", pool.max_size), ("open", pool.size), ("idle", pool.available), ("waiting", pool.waiting)]
+        {
+            self.pool
+                .get_or_create(&PoolLabels { state: state.to_owned() })
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
         }
         let mut text = String::new();
         // Writing into a String cannot fail.

@@ -62,9 +62,12 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     let mut response = match outcome {
         Ok(response) => response,
         Err(_) => {
-            span.in_scope(|| tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out and was cancelled"));
+            span.in_scope(|| {
+                tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out and was cancelled")
+            });
             let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
-            problem.detail = format!("The request took longer than {} s and was cancelled; retry shortly.", timeout.as_secs());
+            problem.detail =
+                format!("The request took longer than {} s and was cancelled; retry shortly.", timeout.as_secs());
             problem.to_response()
         }
     };

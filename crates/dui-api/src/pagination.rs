@@ -39,7 +39,8 @@ pub fn encode_cursor(after: Uuid) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
-    let invalid = || ApiError::BadRequest("The cursor is invalid: pass the next_cursor of a previous page unchanged.".to_owned());
+    let invalid =
+        || ApiError::BadRequest("The cursor is invalid: pass the next_cursor of a previous page unchanged.".to_owned());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     match bytes.split_first() {
         Some((&CURSOR_VERSION, rest)) if rest.len() == 16 => Uuid::from_slice(rest).map_err(|_| invalid()),

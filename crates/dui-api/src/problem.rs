@@ -60,10 +60,14 @@ impl Problem {
             StatusCode::FORBIDDEN => ("forbidden", "Forbidden", "You may not do this."),
             StatusCode::UNPROCESSABLE_ENTITY => ("validation", "Invalid input", "The request has invalid fields."),
             StatusCode::CONFLICT => ("conflict", "Conflict", "The request conflicts with existing data."),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method-not-allowed", "Method not allowed", "This resource does not accept this method; see the Allow header.")
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "Method not allowed",
+                "This resource does not accept this method; see the Allow header.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload-too-large", "Payload too large", "The request body is larger than allowed.")
             }
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Payload too large", "The request body is larger than allowed."),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 ("unsupported-media-type", "Unsupported media type", "The request body must be application/json.")
             }
@@ -72,7 +76,9 @@ impl Problem {
                 ("unavailable", "Service unavailable", "The service cannot answer right now; retry shortly.")
             }
             StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too many requests", "Too many requests; retry later."),
-            s if s.is_server_error() => ("internal", "Internal error", "The server failed to answer; the failure is logged."),
+            s if s.is_server_error() => {
+                ("internal", "Internal error", "The server failed to answer; the failure is logged.")
+            }
             _ => ("bad-request", "Bad request", "The request cannot be processed."),
         };
         Self::new(status, slug, title, detail)
@@ -125,11 +131,18 @@ impl ApiError {
                 problem.errors = errors.errors().to_vec();
                 problem
             }
-            ApiError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail.clone()),
-            ApiError::Unauthenticated(error) => {
-                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", format!("{}.", capitalise(&error.to_string())))
+            ApiError::BadRequest(detail) => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail.clone())
             }
-            ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail.clone()),
+            ApiError::Unauthenticated(error) => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+                format!("{}.", capitalise(&error.to_string())),
+            ),
+            ApiError::Forbidden(detail) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail.clone())
+            }
             ApiError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "No such resource."),
             ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail.clone()),
             ApiError::Unavailable(_) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE),
@@ -213,7 +226,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
             "The identity provider does not exist for this tenant."
         }
         "identity_providers_tenant_id_fkey" => "No such tenant.",
-        "memberships_tenant_admin_is_tenant_wide" => "The tenant_admin role is tenant-wide: leave establishment_id empty.",
+        "memberships_tenant_admin_is_tenant_wide" => {
+            "The tenant_admin role is tenant-wide: leave establishment_id empty."
+        }
         _ => return None,
     })
 }
@@ -260,7 +275,9 @@ impl From<JsonRejection> for ApiError {
         let detail = match &rejection {
             JsonRejection::MissingJsonContentType(_) => "The request body must be sent as application/json.".to_owned(),
             JsonRejection::JsonSyntaxError(_) => format!("The request body is not valid JSON: {}", strip_prefix(&text)),
-            JsonRejection::JsonDataError(_) => format!("The request body does not match the expected shape: {}", strip_prefix(&text)),
+            JsonRejection::JsonDataError(_) => {
+                format!("The request body does not match the expected shape: {}", strip_prefix(&text))
+            }
             _ if status == StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than allowed.".to_owned(),
             _ => format!("The request body cannot be read: {text}"),
         };

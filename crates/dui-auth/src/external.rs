@@ -209,7 +209,8 @@ pub async fn verify(
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     validation.validate_nbf = true;
     validation.leeway = leeway_secs;
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| AuthError::from_jwt(&e))?;
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| AuthError::from_jwt(&e))?;
     match data.claims.get(issuer.subject_claim) {
         Some(Value::String(subject)) if !subject.is_empty() => Ok(subject.clone()),
         Some(Value::Number(number)) => Ok(number.to_string()),

@@ -32,7 +32,8 @@ impl VerificationKey {
             return SigningKey::from_pem(pem).map(|k| k.verification);
         }
         let decoding = DecodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| KeyError::NotEd25519(e.to_string()))?;
-        let jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::EdDSA)).map_err(|e| KeyError::NotEd25519(e.to_string()))?;
+        let jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::EdDSA))
+            .map_err(|e| KeyError::NotEd25519(e.to_string()))?;
         Self::from_public_jwk(jwk)
     }
 
@@ -72,7 +73,8 @@ impl SigningKey {
     /// `openssl genpkey -algorithm ed25519`.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| KeyError::NotEd25519(e.to_string()))?;
-        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(|e| KeyError::NotEd25519(e.to_string()))?;
+        let jwk =
+            Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(|e| KeyError::NotEd25519(e.to_string()))?;
         let verification = VerificationKey::from_public_jwk(jwk)?;
         Ok(Self { encoding, verification })
     }

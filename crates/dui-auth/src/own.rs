@@ -114,7 +114,8 @@ impl OwnIssuer {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| AuthError::from_jwt(&e))?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| AuthError::from_jwt(&e))?;
         let claims = data.claims;
         let sub: Uuid = claims.sub.parse().map_err(|_| AuthError::InvalidClaim("sub".to_owned()))?;
         match (claims.ctx, claims.tid) {
@@ -179,7 +180,8 @@ mod tests {
         let subject = Subject::Operator(OperatorId::from_uuid(Uuid::now_v7()));
         let token = old.mint(subject, Utc::now(), chrono::Duration::minutes(5));
         let new_key = SigningKey::from_pem(generate_pem().unwrap().expose()).unwrap();
-        let rotated = OwnIssuer::new("https://dui.test", "dui", new_key, vec![old.signing.verification_key().clone()], 0);
+        let rotated =
+            OwnIssuer::new("https://dui.test", "dui", new_key, vec![old.signing.verification_key().clone()], 0);
         assert_eq!(rotated.verify(&token, Some(old.signing.kid())), Ok(subject));
         assert_eq!(rotated.jwks().keys.len(), 2);
     }

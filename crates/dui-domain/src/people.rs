@@ -309,11 +309,12 @@ impl UserChanges {
         let mut errors = ValidationErrors::new();
         let family_name = input.family_name.and_then(|v| errors.check("family_name", validation::text(v, 1, 100)));
         let given_name = input.given_name.and_then(|v| errors.check("given_name", validation::text(v, 0, 100)));
-        let mut optional = |field: &str, value: Option<Option<&str>>, check: fn(&str) -> Result<String, String>| match value {
-            None => Some(None),
-            Some(None) => Some(Some(None)),
-            Some(Some(v)) => errors.check(field, check(v)).map(|v| Some(Some(v))),
-        };
+        let mut optional =
+            |field: &str, value: Option<Option<&str>>, check: fn(&str) -> Result<String, String>| match value {
+                None => Some(None),
+                Some(None) => Some(Some(None)),
+                Some(Some(v)) => errors.check(field, check(v)).map(|v| Some(Some(v))),
+            };
         let rpps = optional("rpps", input.rpps, rpps);
         let adeli = optional("adeli", input.adeli, adeli);
         let email = optional("email", input.email, email);
@@ -410,7 +411,8 @@ mod tests {
         assert_eq!(changes.adeli, None);
         assert!(!changes.is_empty());
         assert!(UserChanges::validate(UserChangesInput::default()).unwrap().is_empty());
-        let errors = UserChanges::validate(UserChangesInput { adeli: Some(Some("x")), ..UserChangesInput::default() }).unwrap_err();
+        let errors = UserChanges::validate(UserChangesInput { adeli: Some(Some("x")), ..UserChangesInput::default() })
+            .unwrap_err();
         assert_eq!(errors.errors()[0].field, "adeli");
     }
 }

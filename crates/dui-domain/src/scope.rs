@@ -77,9 +77,7 @@ impl TenantScope {
 
     /// Holds `role` in `establishment`, or tenant-wide.
     pub fn has_role_in(&self, role: Role, establishment: EstablishmentId) -> bool {
-        self.grants
-            .iter()
-            .any(|g| g.role == role && g.establishment.is_none_or(|e| e == establishment))
+        self.grants.iter().any(|g| g.role == role && g.establishment.is_none_or(|e| e == establishment))
     }
 
     pub fn establishments(&self) -> EstablishmentVisibility {

@@ -44,10 +44,7 @@ impl NewTenant {
         let mut errors = ValidationErrors::new();
         let name = errors.check("name", validation::text(name, 1, 200));
         let finess = errors.check("finess_juridique", Finess::parse(finess_juridique));
-        errors.into_result(|| NewTenant {
-            name: name.unwrap_or_default(),
-            finess_juridique: finess.expect("checked"),
-        })
+        errors.into_result(|| NewTenant { name: name.unwrap_or_default(), finess_juridique: finess.expect("checked") })
     }
 }
 

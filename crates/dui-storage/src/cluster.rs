@@ -89,7 +89,8 @@ async fn wait_reachable(url: &str, timeout: Duration) -> bool {
 /// On Debian, starts the stopped system cluster listening on the URL's port. Returns whether a
 /// start was attempted successfully.
 fn start_system_cluster(admin_url: &str) -> bool {
-    let port = tokio_postgres::Config::from_str(admin_url).ok().and_then(|c| c.get_ports().first().copied()).unwrap_or(5432);
+    let port =
+        tokio_postgres::Config::from_str(admin_url).ok().and_then(|c| c.get_ports().first().copied()).unwrap_or(5432);
     let Ok(output) = Command::new("pg_lsclusters").arg("--no-header").output() else { return false };
     let listing = String::from_utf8_lossy(&output.stdout);
     for line in listing.lines() {
@@ -133,10 +134,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 }
 
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// A PostgreSQL cluster in a directory of our own, listening on 127.0.0.1 only, with trust
@@ -242,10 +240,14 @@ impl PrivateCluster {
             )?;
         }
         let mut initdb = self.command("initdb")?;
-        initdb
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
+        initdb.arg("-D").arg(self.data_dir()).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ]);
         self.run(initdb, "initdb")
     }
 
@@ -311,7 +313,8 @@ pub fn url_for(admin_url: &str, user: &str, database: &str) -> Result<String, Cl
 /// Makes sure the two roles exist. Roles belong to the whole server, and several processes may
 /// get here together, so creation tolerates a concurrent creator.
 pub async fn ensure_roles(admin: &tokio_postgres::Client) -> Result<(), ClusterError> {
-    for (role, options) in [(OWNER_ROLE, "LOGIN"), (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")] {
+    for (role, options) in [(OWNER_ROLE, "LOGIN"), (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")]
+    {
         let exists = admin.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role]).await?.is_some();
         if !exists
             && let Err(error) = admin.batch_execute(&format!("CREATE ROLE {role} {options}")).await

@@ -1,7 +1,9 @@
 //! Users, memberships, external identities, and the principal loaded on every request.
 
 use dui_domain::pagination::{Page, PageRequest};
-use dui_domain::people::{ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus};
+use dui_domain::people::{
+    ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus,
+};
 use dui_domain::scope::{Grant, TenantScope};
 use dui_domain::tenant::TenantStatus;
 use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId};
@@ -12,7 +14,8 @@ use crate::rows::{parse, parse_opt};
 use crate::tx::{Access, TenantTx, single};
 use crate::{Db, StoreError, StoreResult};
 
-const USER_COLUMNS: &str = "id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
 const MEMBERSHIP_COLUMNS: &str = "id, user_id, establishment_id, role, started_at, ended_at";
 
 fn user(row: &Row) -> StoreResult<User> {
@@ -176,7 +179,12 @@ impl Db {
 
     /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
     /// new tenant (platform operators do this), or the demo's accounts.
-    pub async fn create_user_with_role(&self, tenant: TenantId, new: &NewUser, role: Role) -> StoreResult<(User, Membership)> {
+    pub async fn create_user_with_role(
+        &self,
+        tenant: TenantId,
+        new: &NewUser,
+        role: Role,
+    ) -> StoreResult<(User, Membership)> {
         let mut conn = self.conn().await?;
         let tx = TenantTx::begin(&mut conn, tenant).await?;
         let insert = UserInsert::new(tenant, new);
@@ -201,9 +209,14 @@ impl Db {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
-        let rows =
-            single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()])
-                .await?;
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()],
+        )
+        .await?;
         let items = rows.iter().map(user).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
     }
@@ -211,7 +224,8 @@ impl Db {
     pub async fn get_user(&self, scope: &TenantScope, id: UserId) -> StoreResult<User> {
         let conn = self.conn().await?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
+            .await?;
         rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
     }
 
@@ -295,14 +309,17 @@ impl Db {
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND user_id = $2 \
              ORDER BY ended_at DESC NULLS FIRST, started_at DESC, id"
         );
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()]).await?;
+        let rows =
+            single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()])
+                .await?;
         rows.iter().map(membership).collect()
     }
 
     pub async fn get_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
         let conn = self.conn().await?;
         let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
+            .await?;
         rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
     }
 
@@ -314,7 +331,9 @@ impl Db {
             "UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
              WHERE tenant_id = $1 AND id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let rows = single(&conn, scope.tenant_id(), Access::Write, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        let rows =
+            single(&conn, scope.tenant_id(), Access::Write, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
+                .await?;
         rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
     }
 
@@ -348,7 +367,11 @@ impl Db {
         Ok(linked)
     }
 
-    pub async fn list_external_identities(&self, scope: &TenantScope, user: UserId) -> StoreResult<Vec<ExternalIdentity>> {
+    pub async fn list_external_identities(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+    ) -> StoreResult<Vec<ExternalIdentity>> {
         let conn = self.conn().await?;
         let rows = single(
             &conn,
@@ -362,7 +385,12 @@ impl Db {
         rows.iter().map(external_identity).collect()
     }
 
-    pub async fn unlink_external_identity(&self, scope: &TenantScope, user: UserId, provider: IdentityProviderId) -> StoreResult<()> {
+    pub async fn unlink_external_identity(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        provider: IdentityProviderId,
+    ) -> StoreResult<()> {
         let conn = self.conn().await?;
         let rows = single(
             &conn,

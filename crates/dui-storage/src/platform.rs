@@ -65,9 +65,7 @@ impl Db {
                 "INSERT INTO tenants (id, name, finess_juridique) VALUES ($1, $2, $3) RETURNING {TENANT_COLUMNS}"
             ))
             .await?;
-        let row = conn
-            .query_one(&statement, &[&Uuid::now_v7(), &new.name, &new.finess_juridique.as_str()])
-            .await?;
+        let row = conn.query_one(&statement, &[&Uuid::now_v7(), &new.name, &new.finess_juridique.as_str()]).await?;
         tenant(&row)
     }
 
@@ -94,7 +92,12 @@ impl Db {
         conn.query_opt(&statement, &[&id.as_uuid()]).await?.as_ref().map(tenant).transpose()
     }
 
-    pub async fn set_tenant_status(&self, _scope: &PlatformScope, id: TenantId, status: TenantStatus) -> StoreResult<Tenant> {
+    pub async fn set_tenant_status(
+        &self,
+        _scope: &PlatformScope,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> StoreResult<Tenant> {
         let conn = self.conn().await?;
         let statement = conn
             .prepare_cached(&format!(
@@ -108,25 +111,25 @@ impl Db {
     /// Finds a tenant by its FINESS juridique (for the CLI).
     pub async fn tenant_by_finess(&self, finess: &Finess) -> StoreResult<Option<Tenant>> {
         let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE finess_juridique = $1"))
-            .await?;
+        let statement =
+            conn.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE finess_juridique = $1")).await?;
         conn.query_opt(&statement, &[&finess.as_str()]).await?.as_ref().map(tenant).transpose()
     }
 
     pub async fn create_operator(&self, name: &str) -> StoreResult<Operator> {
         let conn = self.conn().await?;
         let statement = conn
-            .prepare_cached("INSERT INTO platform_operators (id, name) VALUES ($1, $2) RETURNING id, name, status, created_at")
+            .prepare_cached(
+                "INSERT INTO platform_operators (id, name) VALUES ($1, $2) RETURNING id, name, status, created_at",
+            )
             .await?;
         operator(&conn.query_one(&statement, &[&Uuid::now_v7(), &name]).await?)
     }
 
     pub async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
         let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached("SELECT id, name, status, created_at FROM platform_operators ORDER BY name")
-            .await?;
+        let statement =
+            conn.prepare_cached("SELECT id, name, status, created_at FROM platform_operators ORDER BY name").await?;
         conn.query(&statement, &[]).await?.iter().map(operator).collect()
     }
 
@@ -134,7 +137,9 @@ impl Db {
     pub async fn find_operator(&self, key: &str) -> StoreResult<Option<Operator>> {
         let conn = self.conn().await?;
         let statement = conn
-            .prepare_cached("SELECT id, name, status, created_at FROM platform_operators WHERE id::text = $1 OR name = $1")
+            .prepare_cached(
+                "SELECT id, name, status, created_at FROM platform_operators WHERE id::text = $1 OR name = $1",
+            )
             .await?;
         conn.query_opt(&statement, &[&key]).await?.as_ref().map(operator).transpose()
     }
@@ -187,7 +192,12 @@ impl Db {
         conn.query(&statement, &[&tenant.as_uuid()]).await?.iter().map(provider).collect()
     }
 
-    pub async fn delete_identity_provider(&self, _scope: &PlatformScope, tenant: TenantId, id: IdentityProviderId) -> StoreResult<()> {
+    pub async fn delete_identity_provider(
+        &self,
+        _scope: &PlatformScope,
+        tenant: TenantId,
+        id: IdentityProviderId,
+    ) -> StoreResult<()> {
         let conn = self.conn().await?;
         let statement = conn.prepare_cached("DELETE FROM identity_providers WHERE tenant_id = $1 AND id = $2").await?;
         match conn.execute(&statement, &[&tenant.as_uuid(), &id.as_uuid()]).await? {
@@ -197,7 +207,11 @@ impl Db {
     }
 
     /// The provider that issued a token, by the token's `iss` and one of its audiences.
-    pub async fn resolve_identity_provider(&self, issuer: &str, audiences: &[String]) -> StoreResult<Option<ResolvedProvider>> {
+    pub async fn resolve_identity_provider(
+        &self,
+        issuer: &str,
+        audiences: &[String],
+    ) -> StoreResult<Option<ResolvedProvider>> {
         let conn = self.conn().await?;
         let statement = conn
             .prepare_cached(
@@ -210,6 +224,9 @@ impl Db {
         let Some(row) = conn.query_opt(&statement, &[&issuer, &audiences]).await? else {
             return Ok(None);
         };
-        Ok(Some(ResolvedProvider { provider: provider(&row)?, tenant_status: parse(&row, "tenant_status", TenantStatus::parse)? }))
+        Ok(Some(ResolvedProvider {
+            provider: provider(&row)?,
+            tenant_status: parse(&row, "tenant_status", TenantStatus::parse)?,
+        }))
     }
 }

@@ -36,7 +36,11 @@ impl DbConfig {
 
 /// Parses a connection string and applies the connection-level settings every dui connection
 /// shares.
-pub(crate) fn pg_config(url: &str, connect_timeout: Duration, statement_timeout: Option<Duration>) -> StoreResult<tokio_postgres::Config> {
+pub(crate) fn pg_config(
+    url: &str,
+    connect_timeout: Duration,
+    statement_timeout: Option<Duration>,
+) -> StoreResult<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("invalid database connection string: {e}")))?;
     if config.get_application_name().is_none() {
@@ -103,7 +107,12 @@ impl Db {
 
     pub fn status(&self) -> PoolStatus {
         let status = self.pool.status();
-        PoolStatus { max_size: status.max_size, size: status.size, available: status.available, waiting: status.waiting }
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
     }
 
     /// Closes the pool: used at shutdown, after the last request.
@@ -125,7 +134,9 @@ impl Db {
             )
             .await?;
         let Some(row) = row else {
-            return Err(StoreError::Misconfigured("the database schema is missing: run `dui migrate` first".to_owned()));
+            return Err(StoreError::Misconfigured(
+                "the database schema is missing: run `dui migrate` first".to_owned(),
+            ));
         };
         let role: String = row.get("role");
         let problems: Vec<&str> = [

@@ -12,9 +12,11 @@ pub(crate) fn parse<T>(row: &Row, column: &'static str, parse: fn(&str) -> Optio
 }
 
 /// Parses a nullable text column into a domain enum.
-pub(crate) fn parse_opt<T>(row: &Row, column: &'static str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, StoreError> {
+pub(crate) fn parse_opt<T>(
+    row: &Row,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, StoreError> {
     let value: Option<&str> = row.try_get(column)?;
-    value
-        .map(|v| parse(v).ok_or_else(|| StoreError::Corrupt { column, value: v.to_owned() }))
-        .transpose()
+    value.map(|v| parse(v).ok_or_else(|| StoreError::Corrupt { column, value: v.to_owned() })).transpose()
 }

@@ -20,7 +20,8 @@ fn establishment(row: &Row) -> StoreResult<Establishment> {
     let finess: String = row.try_get("finess")?;
     Ok(Establishment {
         id: EstablishmentId::from_uuid(row.try_get("id")?),
-        finess: Finess::parse(&finess).map_err(|_| StoreError::Corrupt { column: "establishments.finess", value: finess })?,
+        finess: Finess::parse(&finess)
+            .map_err(|_| StoreError::Corrupt { column: "establishments.finess", value: finess })?,
         name: row.try_get("name")?,
         category: parse(row, "category", EstablishmentCategory::parse)?,
         status: parse(row, "status", StructureStatus::parse)?,
@@ -54,7 +55,11 @@ fn one<T>(rows: Vec<Row>, map: fn(&Row) -> StoreResult<T>) -> StoreResult<T> {
 }
 
 impl Db {
-    pub async fn create_establishment(&self, scope: &TenantScope, new: &NewEstablishment) -> StoreResult<Establishment> {
+    pub async fn create_establishment(
+        &self,
+        scope: &TenantScope,
+        new: &NewEstablishment,
+    ) -> StoreResult<Establishment> {
         let conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO establishments (tenant_id, id, finess, name, category) VALUES ($1, $2, $3, $4, $5) \
@@ -72,7 +77,11 @@ impl Db {
     }
 
     /// The establishments the scope sees.
-    pub async fn list_establishments(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<Establishment>> {
+    pub async fn list_establishments(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> StoreResult<Page<Establishment>> {
         let conn = self.conn().await?;
         let sql = format!(
             "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
@@ -98,8 +107,14 @@ impl Db {
             "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
              WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR id = ANY($3))"
         );
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)])
-            .await?;
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)],
+        )
+        .await?;
         one(rows, establishment)
     }
 
@@ -133,7 +148,12 @@ impl Db {
     }
 
     /// Creates a unit in an establishment the scope sees; `NotFound` otherwise.
-    pub async fn create_unit(&self, scope: &TenantScope, establishment_id: EstablishmentId, name: &str) -> StoreResult<Unit> {
+    pub async fn create_unit(
+        &self,
+        scope: &TenantScope,
+        establishment_id: EstablishmentId,
+        name: &str,
+    ) -> StoreResult<Unit> {
         let conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO units (tenant_id, id, establishment_id, name) \
@@ -153,7 +173,12 @@ impl Db {
     }
 
     /// The units of an establishment the scope sees.
-    pub async fn list_units(&self, scope: &TenantScope, establishment_id: EstablishmentId, page: PageRequest) -> StoreResult<Page<Unit>> {
+    pub async fn list_units(
+        &self,
+        scope: &TenantScope,
+        establishment_id: EstablishmentId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Unit>> {
         let conn = self.conn().await?;
         let sql = format!(
             "SELECT {UNIT_COLUMNS} FROM units \
@@ -165,7 +190,13 @@ impl Db {
             scope.tenant_id(),
             Access::Read,
             &sql,
-            &[&scope.tenant_id().as_uuid(), &establishment_id.as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
+            &[
+                &scope.tenant_id().as_uuid(),
+                &establishment_id.as_uuid(),
+                &visible(scope),
+                &page.after,
+                &page.fetch_limit(),
+            ],
         )
         .await?;
         let items = rows.iter().map(unit).collect::<StoreResult<Vec<_>>>()?;
@@ -179,8 +210,14 @@ impl Db {
             "SELECT {UNIT_COLUMNS} FROM units \
              WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3))"
         );
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)])
-            .await?;
+        let rows = single(
+            &conn,
+            scope.tenant_id(),
+            Access::Read,
+            &sql,
+            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)],
+        )
+        .await?;
         one(rows, unit)
     }
 
@@ -201,7 +238,13 @@ impl Db {
             scope.tenant_id(),
             Access::Write,
             &sql,
-            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &name, &status.map(StructureStatus::as_str), &visible(scope)],
+            &[
+                &scope.tenant_id().as_uuid(),
+                &id.as_uuid(),
+                &name,
+                &status.map(StructureStatus::as_str),
+                &visible(scope),
+            ],
         )
         .await?;
         one(rows, unit)

@@ -119,6 +119,13 @@ impl TestApp {
         Self { db, store, base_url, client, config, issuer, server: Some(server) }
     }
 
+    /// What SIGTERM does first: readiness starts failing while requests are still served.
+    pub fn begin_shutdown(&self) {
+        if let Some(server) = &self.server {
+            server.state.begin_shutdown();
+        }
+    }
+
     /// Stops the server (graceful shutdown) and returns its database.
     pub async fn stop(mut self) -> TestDb {
         if let Some(server) = self.server.take() {
@@ -187,25 +194,22 @@ impl TestApp {
     /// with one round.
     pub async fn tenant(&self, name: &str) -> TestTenant {
         let platform = PlatformScope::new(OperatorId::from_uuid(Uuid::nil()));
-        let tenant = self.store.create_tenant(&platform, &NewTenant::validate(name, &random_finess()).unwrap()).await.unwrap();
+        let tenant =
+            self.store.create_tenant(&platform, &NewTenant::validate(name, &random_finess()).unwrap()).await.unwrap();
         let scope = TenantScope::console(tenant.id);
         let mut establishments = Vec::new();
         let mut units = Vec::new();
-        for (label, category, unit) in [
-            ("EHPAD", EstablishmentCategory::Ehpad, "Aile A"),
-            ("SAAD", EstablishmentCategory::Saad, "Tournée Nord"),
-        ] {
+        for (label, category, unit) in
+            [("EHPAD", EstablishmentCategory::Ehpad, "Aile A"), ("SAAD", EstablishmentCategory::Saad, "Tournée Nord")]
+        {
             let new = NewEstablishment::validate(&random_finess(), &format!("{label} {name}"), category).unwrap();
             let establishment = self.store.create_establishment(&scope, &new).await.unwrap();
             units.push(self.store.create_unit(&scope, establishment.id, unit).await.unwrap());
             establishments.push(establishment);
         }
-        let admin = NewUser::validate(UserInput {
-            family_name: Some("Admin"),
-            given_name: Some(name),
-            ..UserInput::default()
-        })
-        .unwrap();
+        let admin =
+            NewUser::validate(UserInput { family_name: Some("Admin"), given_name: Some(name), ..UserInput::default() })
+                .unwrap();
         let (admin, _) = self.store.create_user_with_role(tenant.id, &admin, Role::TenantAdmin).await.unwrap();
         let token = self.token(Subject::TenantUser { tenant: tenant.id, user: admin.id });
         TestTenant { id: tenant.id, admin: TestUser { id: admin.id, token }, establishments, units }

@@ -71,7 +71,8 @@ async fn template(admin: &tokio_postgres::Client, url: &str) -> String {
 
 /// Drops test databases left behind by interrupted runs.
 async fn sweep(admin: &tokio_postgres::Client) {
-    let rows = admin.query("SELECT datname::text FROM pg_database WHERE datname LIKE 'dui\\_test\\_%'", &[]).await.unwrap();
+    let rows =
+        admin.query("SELECT datname::text FROM pg_database WHERE datname LIKE 'dui\\_test\\_%'", &[]).await.unwrap();
     let now = now_secs();
     for row in rows {
         let name: String = row.get(0);

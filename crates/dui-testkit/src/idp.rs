@@ -48,8 +48,10 @@ impl FakeIdp {
     pub async fn start() -> Self {
         let key = EncodingKey::from_rsa_pem(keys::IDP_RSA_KEY.as_bytes()).expect("RSA test key");
         let kid = "idp-key-1".to_owned();
-        let shared =
-            Arc::new(Shared { published: RwLock::new(JwkSet { keys: vec![public_jwk(&key, &kid)] }), fetches: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            published: RwLock::new(JwkSet { keys: vec![public_jwk(&key, &kid)] }),
+            fetches: AtomicUsize::new(0),
+        });
         let app = Router::new().route("/jwks", get(serve_jwks)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");

@@ -153,7 +153,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => {
-            let owner = config.database.owner_url.as_ref().context("database.owner_url (DUI_DATABASE__OWNER_URL) is required")?;
+            let owner = config
+                .database
+                .owner_url
+                .as_ref()
+                .context("database.owner_url (DUI_DATABASE__OWNER_URL) is required")?;
             let applied = dui_storage::migrate::run(owner.expose()).await?;
             println!("{} migration(s) applied", applied.len());
             Ok(())
@@ -236,7 +240,8 @@ pub async fn token(config: &Config, db: &Db, args: &TokenArgs) -> anyhow::Result
             }
             let user = UserId::from_uuid(*user);
             let scope = TenantScope::console(tenant.id);
-            let found = db.get_user(&scope, user).await.with_context(|| format!("no user {user} in tenant {}", tenant.id))?;
+            let found =
+                db.get_user(&scope, user).await.with_context(|| format!("no user {user} in tenant {}", tenant.id))?;
             if found.status != dui_domain::people::UserStatus::Active {
                 bail!("user {user} is disabled");
             }

@@ -18,7 +18,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -95,17 +95,6 @@ pub struct LogConfig {
     pub level: String,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
@@ -165,23 +154,26 @@ impl Config {
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
                 toml::from_str::<toml::Table>(&text)
                     .map_err(|e| ConfigError::Invalid(format!("{}: {}", path.display(), e.message())))?
             }
             None => toml::Table::new(),
         };
-        let overrides: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key.contains("__"))
-            .collect();
+        let overrides: BTreeMap<String, String> =
+            env.into_iter().filter(|(key, _)| key.starts_with(ENV_PREFIX) && key.contains("__")).collect();
         for (key, raw) in overrides {
             let path: Vec<String> = key[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &path, env_value(&raw)).map_err(|why| ConfigError::Invalid(format!("{key}: {why}")))?;
+            set_path(&mut table, &path, env_value(&raw))
+                .map_err(|why| ConfigError::Invalid(format!("{key}: {why}")))?;
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().message().to_owned();
+            // The path names the key, so that the operator knows exactly what to fix.
+            ConfigError::Invalid(if path == "." { message } else { format!("{path}: {message}") })
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -231,7 +223,8 @@ impl Config {
             );
         }
         if self.auth.signing_key.is_none() && self.auth.signing_key_file.is_none() {
-            problems.push("auth.signing_key_file or auth.signing_key is required (create one with `dui keys generate`)");
+            problems
+                .push("auth.signing_key_file or auth.signing_key is required (create one with `dui keys generate`)");
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
     }
@@ -284,7 +277,8 @@ mod tests {
     #[test]
     fn defaults_then_file_then_environment() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "[database]\npool_size = 4\nurl = \"postgres://file\"\n[http]\nlisten = \"127.0.0.1:9000\"").unwrap();
+        writeln!(file, "[database]\npool_size = 4\nurl = \"postgres://file\"\n[http]\nlisten = \"127.0.0.1:9000\"")
+            .unwrap();
         let config = Config::load(
             Some(file.path()),
             env(&[
@@ -308,7 +302,7 @@ mod tests {
     fn refuses_unknown_keys_and_bad_values_with_a_clear_message() {
         let cases = [
             (vec![("DUI_DATABASE__POOL_SIZ", "8")], "unknown field `pool_siz`"),
-            (vec![("DUI_DATABASE__POOL_SIZE", "many")], "invalid type"),
+            (vec![("DUI_DATABASE__POOL_SIZE", "many")], "database.pool_size: invalid type"),
             (vec![("DUI_DATABASE__POOL_SIZE", "0")], "database.pool_size must be at least 1"),
             (vec![("DUI_HTTP__LISTEN", "localhost")], "http.listen"),
             (vec![("DUI_AUTH__ISSUER", "dui")], "auth.issuer"),

@@ -141,8 +141,11 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
     let tenant = match db.tenant_by_finess(&finess).await? {
         Some(tenant) => tenant,
         None => {
-            db.create_tenant(&platform, &NewTenant::validate("Association Les Tilleuls (démonstration)", DEMO_FINESS_JURIDIQUE)?)
-                .await?
+            db.create_tenant(
+                &platform,
+                &NewTenant::validate("Association Les Tilleuls (démonstration)", DEMO_FINESS_JURIDIQUE)?,
+            )
+            .await?
         }
     };
     let scope = TenantScope::console(tenant.id);
@@ -181,7 +184,12 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
 /// The demo's establishments, with their units; returns their ids in order.
 async fn seed_structure(db: &Db, scope: &TenantScope) -> anyhow::Result<Vec<EstablishmentId>> {
     let wanted = [
-        ("750099991", "EHPAD Les Tilleuls", EstablishmentCategory::Ehpad, &["Aile des Lilas", "Aile des Roses", "Unité protégée"][..]),
+        (
+            "750099991",
+            "EHPAD Les Tilleuls",
+            EstablishmentCategory::Ehpad,
+            &["Aile des Lilas", "Aile des Roses", "Unité protégée"][..],
+        ),
         ("920099992", "EHPAD Le Verger", EstablishmentCategory::Ehpad, &["Rez-de-jardin", "Premier étage"][..]),
         ("750099993", "Les Tilleuls à domicile", EstablishmentCategory::Saad, &["Tournée Nord", "Tournée Sud"][..]),
     ];
@@ -239,7 +247,11 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     ));
     let mut env_file = String::new();
     for (i, demo_user) in demo.users.iter().enumerate() {
-        let token = issuer.mint(dui_auth::own::Subject::TenantUser { tenant: demo.tenant.id, user: demo_user.user.id }, now, ttl);
+        let token = issuer.mint(
+            dui_auth::own::Subject::TenantUser { tenant: demo.tenant.id, user: demo_user.user.id },
+            now,
+            ttl,
+        );
         let variable = format!("DUI_DEMO_TOKEN_{}", i + 1);
         banner.push_str(&format!(
             "\n  {} {} — {}\n  export {variable}={token}\n  curl -s -H \"Authorization: Bearer ${variable}\" {base_url}/api/v1/me\n",

@@ -17,7 +17,8 @@ use crate::config::{Config, LogFormat};
 /// Sets up structured logs: JSON lines (one per event, with the request span's fields such as
 /// the request id), or human-readable text.
 pub fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
@@ -29,8 +30,9 @@ pub fn init_logging(format: LogFormat, level: &str) {
 pub fn own_issuer(config: &Config) -> anyhow::Result<OwnIssuer> {
     let pem = match (&config.auth.signing_key, &config.auth.signing_key_file) {
         (Some(pem), _) => pem.expose().clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the signing key {}", path.display()))?,
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the signing key {}", path.display()))?
+        }
         (None, None) => anyhow::bail!("no signing key configured (auth.signing_key_file or auth.signing_key)"),
     };
     let signing = SigningKey::from_pem(&pem).context("auth.signing_key")?;

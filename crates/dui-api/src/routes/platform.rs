@@ -165,7 +165,9 @@ pub async fn delete_identity_provider(
 ) -> Result<StatusCode, ApiError> {
     match state.db().delete_identity_provider(&scope, tenant, provider).await {
         Err(dui_storage::StoreError::Invalid { .. }) => {
-            return Err(ApiError::Conflict("Users are still linked to this identity provider: unlink them first.".to_owned()));
+            return Err(ApiError::Conflict(
+                "Users are still linked to this identity provider: unlink them first.".to_owned(),
+            ));
         }
         other => other?,
     }
