@@ -1,190 +1,73 @@
 //! The people who work in a tenant: professionals and service accounts, their national
 //! professional identifiers, and their roles in establishments.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::validation::{self, ValidationErrors};
 
-/// What a user may do depends on their role in an establishment (or in the whole tenant). Roles
-/// are the sector's job families, not permissions: the permissions each role grants live in
-/// [`crate::policy`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Role {
-    /// Administers the tenant's structure and accounts.
-    TenantAdmin,
-    /// Directs one or several establishments.
-    Director,
-    /// Médecin coordonnateur.
-    CoordinatingPhysician,
-    /// Infirmier(ère), including the coordinating nurse.
-    Nurse,
-    /// Aide-soignant(e), accompagnant(e) éducatif et social.
-    CareAssistant,
-    Psychologist,
-    SocialWorker,
-    /// Éducateur spécialisé, moniteur-éducateur.
-    Educator,
-    /// Auxiliaire de vie, aide à domicile.
-    HomeHelper,
-    /// Secretariat, admissions, billing.
-    AdministrativeStaff,
-}
-
-impl Role {
-    pub const ALL: [Self; 10] = [
-        Self::TenantAdmin,
-        Self::Director,
-        Self::CoordinatingPhysician,
-        Self::Nurse,
-        Self::CareAssistant,
-        Self::Psychologist,
-        Self::SocialWorker,
-        Self::Educator,
-        Self::HomeHelper,
-        Self::AdministrativeStaff,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::TenantAdmin => "tenant_admin",
-            Self::Director => "director",
-            Self::CoordinatingPhysician => "coordinating_physician",
-            Self::Nurse => "nurse",
-            Self::CareAssistant => "care_assistant",
-            Self::Psychologist => "psychologist",
-            Self::SocialWorker => "social_worker",
-            Self::Educator => "educator",
-            Self::HomeHelper => "home_helper",
-            Self::AdministrativeStaff => "administrative_staff",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == value)
+crate::text_codes! {
+    /// What a user may do depends on their role in an establishment (or in the whole tenant). Roles
+    /// are the sector's job families, not permissions: the permissions each role grants live in
+    /// [`crate::policy`].
+    #[derive(PartialOrd, Ord)]
+        pub enum Role {
+        /// Administers the tenant's structure and accounts.
+        TenantAdmin = "tenant_admin",
+        /// Directs one or several establishments.
+        Director = "director",
+        /// Médecin coordonnateur.
+        CoordinatingPhysician = "coordinating_physician",
+        /// Infirmier(ère), including the coordinating nurse.
+        Nurse = "nurse",
+        /// Aide-soignant(e), accompagnant(e) éducatif et social.
+        CareAssistant = "care_assistant",
+        Psychologist = "psychologist",
+        SocialWorker = "social_worker",
+        /// Éducateur spécialisé, moniteur-éducateur.
+        Educator = "educator",
+        /// Auxiliaire de vie, aide à domicile.
+        HomeHelper = "home_helper",
+        /// Secretariat, admissions, billing.
+        AdministrativeStaff = "administrative_staff",
     }
 }
 
-/// The profession a user exercises (a local nomenclature; the national RPPS/ADELI number, when the
-/// user has one, identifies them nationally).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Profession {
-    Physician,
-    Nurse,
-    CareAssistant,
-    Psychologist,
-    SocialWorker,
-    Educator,
-    HomeHelper,
-    Physiotherapist,
-    OccupationalTherapist,
-    Psychomotorician,
-    Dietitian,
-    SpeechTherapist,
-    Pharmacist,
-    Director,
-    Administrative,
-    Other,
-}
-
-impl Profession {
-    pub const ALL: [Self; 16] = [
-        Self::Physician,
-        Self::Nurse,
-        Self::CareAssistant,
-        Self::Psychologist,
-        Self::SocialWorker,
-        Self::Educator,
-        Self::HomeHelper,
-        Self::Physiotherapist,
-        Self::OccupationalTherapist,
-        Self::Psychomotorician,
-        Self::Dietitian,
-        Self::SpeechTherapist,
-        Self::Pharmacist,
-        Self::Director,
-        Self::Administrative,
-        Self::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Physician => "physician",
-            Self::Nurse => "nurse",
-            Self::CareAssistant => "care_assistant",
-            Self::Psychologist => "psychologist",
-            Self::SocialWorker => "social_worker",
-            Self::Educator => "educator",
-            Self::HomeHelper => "home_helper",
-            Self::Physiotherapist => "physiotherapist",
-            Self::OccupationalTherapist => "occupational_therapist",
-            Self::Psychomotorician => "psychomotorician",
-            Self::Dietitian => "dietitian",
-            Self::SpeechTherapist => "speech_therapist",
-            Self::Pharmacist => "pharmacist",
-            Self::Director => "director",
-            Self::Administrative => "administrative",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == value)
+crate::text_codes! {
+    /// The profession a user exercises (a local nomenclature; the national RPPS/ADELI number, when the
+    /// user has one, identifies them nationally).
+    pub enum Profession {
+        Physician = "physician",
+        Nurse = "nurse",
+        CareAssistant = "care_assistant",
+        Psychologist = "psychologist",
+        SocialWorker = "social_worker",
+        Educator = "educator",
+        HomeHelper = "home_helper",
+        Physiotherapist = "physiotherapist",
+        OccupationalTherapist = "occupational_therapist",
+        Psychomotorician = "psychomotorician",
+        Dietitian = "dietitian",
+        SpeechTherapist = "speech_therapist",
+        Pharmacist = "pharmacist",
+        Director = "director",
+        Administrative = "administrative",
+        Other = "other",
     }
 }
 
-/// A person logs in; a service account is a machine (an interface, a migration job).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum UserKind {
-    Person,
-    Service,
-}
-
-impl UserKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Person => "person",
-            Self::Service => "service",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "person" => Some(Self::Person),
-            "service" => Some(Self::Service),
-            _ => None,
-        }
+crate::text_codes! {
+    /// A person logs in; a service account is a machine (an interface, a migration job).
+    pub enum UserKind {
+        Person = "person",
+        Service = "service",
     }
 }
 
-/// A disabled user's tokens are refused at once; the account and its history stay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum UserStatus {
-    Active,
-    Disabled,
-}
-
-impl UserStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(Self::Active),
-            "disabled" => Some(Self::Disabled),
-            _ => None,
-        }
+crate::text_codes! {
+    /// A disabled user's tokens are refused at once; the account and its history stay.
+    pub enum UserStatus {
+        Active = "active",
+        Disabled = "disabled",
     }
 }
 
@@ -341,10 +224,10 @@ mod tests {
     #[test]
     fn roles_and_professions_round_trip() {
         for role in Role::ALL {
-            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(Role::parse(role.as_str()), Some(*role));
         }
         for profession in Profession::ALL {
-            assert_eq!(Profession::parse(profession.as_str()), Some(profession));
+            assert_eq!(Profession::parse(profession.as_str()), Some(*profession));
         }
         assert_eq!(Role::parse("admin"), None);
     }

@@ -74,102 +74,47 @@ impl From<Finess> for String {
     }
 }
 
-/// The kind of an establishment or service, as the sector names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum EstablishmentCategory {
-    /// Établissement d'hébergement pour personnes âgées dépendantes (nursing home).
-    Ehpad,
-    /// Service de soins infirmiers à domicile (home nursing care).
-    Ssiad,
-    /// Service d'aide et d'accompagnement à domicile (home help).
-    Saad,
-    /// Service polyvalent d'aide et de soins à domicile (home help and care).
-    Spasad,
-    /// Institut médico-éducatif (children with disabilities).
-    Ime,
-    /// Service d'éducation spéciale et de soins à domicile.
-    Sessad,
-    /// Maison d'accueil spécialisée.
-    Mas,
-    /// Foyer d'accueil médicalisé.
-    Fam,
-    /// Établissement et service d'aide par le travail.
-    Esat,
-    /// Centre d'hébergement et de réinsertion sociale.
-    Chrs,
-    /// Centre de soins, d'accompagnement et de prévention en addictologie.
-    Csapa,
-    Other,
+crate::text_codes! {
+    /// The kind of an establishment or service, as the sector names it.
+    pub enum EstablishmentCategory {
+        /// Établissement d'hébergement pour personnes âgées dépendantes (nursing home).
+        Ehpad = "ehpad",
+        /// Service de soins infirmiers à domicile (home nursing care).
+        Ssiad = "ssiad",
+        /// Service d'aide et d'accompagnement à domicile (home help).
+        Saad = "saad",
+        /// Service polyvalent d'aide et de soins à domicile (home help and care).
+        Spasad = "spasad",
+        /// Institut médico-éducatif (children with disabilities).
+        Ime = "ime",
+        /// Service d'éducation spéciale et de soins à domicile.
+        Sessad = "sessad",
+        /// Maison d'accueil spécialisée.
+        Mas = "mas",
+        /// Foyer d'accueil médicalisé.
+        Fam = "fam",
+        /// Établissement et service d'aide par le travail.
+        Esat = "esat",
+        /// Centre d'hébergement et de réinsertion sociale.
+        Chrs = "chrs",
+        /// Centre de soins, d'accompagnement et de prévention en addictologie.
+        Csapa = "csapa",
+        Other = "other",
+    }
 }
 
 impl EstablishmentCategory {
-    pub const ALL: [Self; 12] = [
-        Self::Ehpad,
-        Self::Ssiad,
-        Self::Saad,
-        Self::Spasad,
-        Self::Ime,
-        Self::Sessad,
-        Self::Mas,
-        Self::Fam,
-        Self::Esat,
-        Self::Chrs,
-        Self::Csapa,
-        Self::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Ehpad => "ehpad",
-            Self::Ssiad => "ssiad",
-            Self::Saad => "saad",
-            Self::Spasad => "spasad",
-            Self::Ime => "ime",
-            Self::Sessad => "sessad",
-            Self::Mas => "mas",
-            Self::Fam => "fam",
-            Self::Esat => "esat",
-            Self::Chrs => "chrs",
-            Self::Csapa => "csapa",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == value)
-    }
-
     /// Services that go to people's homes rather than host them.
     pub const fn is_home_service(self) -> bool {
         matches!(self, Self::Ssiad | Self::Saad | Self::Spasad | Self::Sessad)
     }
 }
 
-/// Open establishments accept new stays; closed ones keep their history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum StructureStatus {
-    Open,
-    Closed,
-}
-
-impl StructureStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Closed => "closed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "open" => Some(Self::Open),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
+crate::text_codes! {
+    /// Open establishments accept new stays; closed ones keep their history.
+    pub enum StructureStatus {
+        Open = "open",
+        Closed = "closed",
     }
 }
 
@@ -247,7 +192,7 @@ mod tests {
     #[test]
     fn categories_round_trip() {
         for category in EstablishmentCategory::ALL {
-            assert_eq!(EstablishmentCategory::parse(category.as_str()), Some(category));
+            assert_eq!(EstablishmentCategory::parse(category.as_str()), Some(*category));
         }
         assert!(EstablishmentCategory::Saad.is_home_service());
         assert!(!EstablishmentCategory::Ehpad.is_home_service());

@@ -1,34 +1,16 @@
 //! Tenants: one organisme gestionnaire (OG) each, identified nationally by its FINESS juridique.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::structure::Finess;
 use crate::validation::{self, ValidationErrors};
 
-/// Whether a tenant's users may work. A suspended tenant keeps its data but every token of its
-/// users is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum TenantStatus {
-    Active,
-    Suspended,
-}
-
-impl TenantStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(Self::Active),
-            "suspended" => Some(Self::Suspended),
-            _ => None,
-        }
+crate::text_codes! {
+    /// Whether a tenant's users may work. A suspended tenant keeps its data but every token of its
+    /// users is refused.
+    pub enum TenantStatus {
+        Active = "active",
+        Suspended = "suspended",
     }
 }
 

@@ -1,5 +1,7 @@
 //! Users, memberships, external identities, and the principal loaded on every request.
 
+use std::sync::LazyLock;
+
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::people::{
     ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus,
@@ -10,8 +12,8 @@ use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, Us
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::rows::{parse, parse_opt};
-use crate::tx::{Access, TenantTx, single};
+use crate::rows::{all, one, parse, parse_opt};
+use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
 const USER_COLUMNS: &str =
@@ -119,32 +121,36 @@ impl<'a> UserInsert<'a> {
     }
 }
 
+/// The tenant's status, the user's, and the user's current memberships, in one statement.
+/// `(USER_ID)` is the expression designating the user.
+const PRINCIPAL: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.status AS user_status, \
+        coalesce(array_agg(m.establishment_id) FILTER (WHERE m.id IS NOT NULL), '{}') AS establishments, \
+        coalesce(array_agg(m.role) FILTER (WHERE m.id IS NOT NULL), '{}') AS roles \
+     FROM tenants t \
+     LEFT JOIN users u ON u.tenant_id = t.id AND u.id = (USER_ID) \
+     LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
+     WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
+
+static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
+
+static PRINCIPAL_BY_SUBJECT: LazyLock<String> = LazyLock::new(|| {
+    PRINCIPAL.replace(
+        "(USER_ID)",
+        "(SELECT x.user_id FROM user_external_identities x \
+          WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.subject = $3)",
+    )
+});
+
 impl Db {
     /// Loads the principal of a request: one statement, one round trip.
     pub async fn load_principal(&self, tenant: TenantId, key: &PrincipalKey) -> StoreResult<Principal> {
-        let conn = self.conn().await?;
         // The user is looked up under the tenant's own context: row-level security applies to
         // authentication too.
-        const GRANTS: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.status AS user_status, \
-                coalesce(array_agg(m.establishment_id) FILTER (WHERE m.id IS NOT NULL), '{}') AS establishments, \
-                coalesce(array_agg(m.role) FILTER (WHERE m.id IS NOT NULL), '{}') AS roles \
-             FROM tenants t \
-             LEFT JOIN users u ON u.tenant_id = t.id AND u.id = (USER_ID) \
-             LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
-             WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
         let tenant_uuid = tenant.as_uuid();
         let rows = match key {
-            PrincipalKey::User(user) => {
-                let sql = GRANTS.replace("(USER_ID)", "$2");
-                single(&conn, tenant, Access::Read, &sql, &[&tenant_uuid, &user.as_uuid()]).await?
-            }
+            PrincipalKey::User(user) => self.read(tenant, &PRINCIPAL_BY_ID, &[&tenant_uuid, &user.as_uuid()]).await?,
             PrincipalKey::External { provider, subject } => {
-                let sql = GRANTS.replace(
-                    "(USER_ID)",
-                    "(SELECT x.user_id FROM user_external_identities x \
-                      WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.subject = $3)",
-                );
-                single(&conn, tenant, Access::Read, &sql, &[&tenant_uuid, &provider.as_uuid(), subject]).await?
+                self.read(tenant, &PRINCIPAL_BY_SUBJECT, &[&tenant_uuid, &provider.as_uuid(), subject]).await?
             }
         };
         let Some(row) = rows.first() else {
@@ -171,10 +177,9 @@ impl Db {
     }
 
     pub async fn create_user(&self, scope: &TenantScope, new: &NewUser) -> StoreResult<User> {
-        let conn = self.conn().await?;
         let insert = UserInsert::new(scope.tenant_id(), new);
-        let rows = single(&conn, scope.tenant_id(), Access::Write, INSERT_USER, &insert.params()).await?;
-        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self.write(scope.tenant_id(), INSERT_USER, &insert.params()).await?;
+        one(rows, user)
     }
 
     /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
@@ -205,32 +210,23 @@ impl Db {
     }
 
     pub async fn list_users(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<User>> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()],
-        )
-        .await?;
-        let items = rows.iter().map(user).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()])
+            .await?;
+        let items = all(&rows, user)?;
         Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
     }
 
     pub async fn get_user(&self, scope: &TenantScope, id: UserId) -> StoreResult<User> {
-        let conn = self.conn().await?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
-            .await?;
-        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        one(rows, user)
     }
 
     pub async fn update_user(&self, scope: &TenantScope, id: UserId, changes: &UserChanges) -> StoreResult<User> {
-        let conn = self.conn().await?;
         // For the nullable fields, a flag says whether to touch the column, so that null can be set.
         let sql = format!(
             "UPDATE users SET \
@@ -243,29 +239,28 @@ impl Db {
              WHERE tenant_id = $1 AND id = $2 RETURNING {USER_COLUMNS}"
         );
         let profession = changes.profession.map(|p| p.map(Profession::as_str));
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[
-                &scope.tenant_id().as_uuid(),
-                &id.as_uuid(),
-                &changes.family_name,
-                &changes.given_name,
-                &profession.is_some(),
-                &profession.flatten(),
-                &changes.rpps.is_some(),
-                &changes.rpps.clone().flatten(),
-                &changes.adeli.is_some(),
-                &changes.adeli.clone().flatten(),
-                &changes.email.is_some(),
-                &changes.email.clone().flatten(),
-                &changes.status.map(UserStatus::as_str),
-            ],
-        )
-        .await?;
-        rows.first().map(user).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &id.as_uuid(),
+                    &changes.family_name,
+                    &changes.given_name,
+                    &profession.is_some(),
+                    &profession.flatten(),
+                    &changes.rpps.is_some(),
+                    &changes.rpps.clone().flatten(),
+                    &changes.adeli.is_some(),
+                    &changes.adeli.clone().flatten(),
+                    &changes.email.is_some(),
+                    &changes.email.clone().flatten(),
+                    &changes.status.map(UserStatus::as_str),
+                ],
+            )
+            .await?;
+        one(rows, user)
     }
 
     /// Gives `user` the `role` in `establishment` (tenant-wide when `None`). Both must exist in
@@ -277,7 +272,6 @@ impl Db {
         establishment: Option<EstablishmentId>,
         role: Role,
     ) -> StoreResult<Membership> {
-        let conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
              SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u \
@@ -285,56 +279,47 @@ impl Db {
                AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $4)) \
              RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[
-                &scope.tenant_id().as_uuid(),
-                &Uuid::now_v7(),
-                &user.as_uuid(),
-                &establishment.map(|e| e.as_uuid()),
-                &role.as_str(),
-            ],
-        )
-        .await?;
-        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &Uuid::now_v7(),
+                    &user.as_uuid(),
+                    &establishment.map(|e| e.as_uuid()),
+                    &role.as_str(),
+                ],
+            )
+            .await?;
+        one(rows, membership)
     }
 
     /// The memberships of a user, current first, then ended ones (most recent first).
     pub async fn list_memberships(&self, scope: &TenantScope, user: UserId) -> StoreResult<Vec<Membership>> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND user_id = $2 \
              ORDER BY ended_at DESC NULLS FIRST, started_at DESC, id"
         );
-        let rows =
-            single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()])
-                .await?;
-        rows.iter().map(membership).collect()
+        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()]).await?;
+        all(&rows, membership)
     }
 
     pub async fn get_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
-        let conn = self.conn().await?;
         let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
-        let rows = single(&conn, scope.tenant_id(), Access::Read, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
-            .await?;
-        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        one(rows, membership)
     }
 
     /// Ends a current membership. Ending an ended one is a no-op that returns it unchanged, so
     /// a retried request gets the same answer.
     pub async fn end_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
-        let conn = self.conn().await?;
         let sql = format!(
             "UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
              WHERE tenant_id = $1 AND id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let rows =
-            single(&conn, scope.tenant_id(), Access::Write, &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
-                .await?;
-        rows.first().map(membership).transpose()?.ok_or(StoreError::NotFound)
+        let rows = self.write(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        one(rows, membership)
     }
 
     /// Links a user to a provider's subject, replacing the user's previous subject for that
@@ -372,17 +357,15 @@ impl Db {
         scope: &TenantScope,
         user: UserId,
     ) -> StoreResult<Vec<ExternalIdentity>> {
-        let conn = self.conn().await?;
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            "SELECT provider_id, subject, user_id, created_at FROM user_external_identities \
+        let rows = self
+            .read(
+                scope.tenant_id(),
+                "SELECT provider_id, subject, user_id, created_at FROM user_external_identities \
              WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at",
-            &[&scope.tenant_id().as_uuid(), &user.as_uuid()],
-        )
-        .await?;
-        rows.iter().map(external_identity).collect()
+                &[&scope.tenant_id().as_uuid(), &user.as_uuid()],
+            )
+            .await?;
+        all(&rows, external_identity)
     }
 
     pub async fn unlink_external_identity(
@@ -391,12 +374,7 @@ impl Db {
         user: UserId,
         provider: IdentityProviderId,
     ) -> StoreResult<()> {
-        let conn = self.conn().await?;
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 RETURNING subject",
+        let rows = self.write(scope.tenant_id(), "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 RETURNING subject",
             &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
         )
         .await?;

@@ -9,7 +9,8 @@ use dui_domain::{IdentityProviderId, OperatorId, TenantId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::rows::parse;
+use crate::rows::{all, one, optional, parse};
+use crate::tx::Params;
 use crate::{Db, StoreError, StoreResult};
 
 const TENANT_COLUMNS: &str = "id, name, finess_juridique, status, created_at, updated_at";
@@ -58,27 +59,24 @@ pub struct ResolvedProvider {
 }
 
 impl Db {
-    pub async fn create_tenant(&self, _scope: &PlatformScope, new: &NewTenant) -> StoreResult<Tenant> {
+    /// Runs one statement on platform tables (no tenant context, autocommit).
+    async fn platform(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
         let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!(
-                "INSERT INTO tenants (id, name, finess_juridique) VALUES ($1, $2, $3) RETURNING {TENANT_COLUMNS}"
-            ))
-            .await?;
-        let row = conn.query_one(&statement, &[&Uuid::now_v7(), &new.name, &new.finess_juridique.as_str()]).await?;
-        tenant(&row)
+        let statement = conn.prepare_cached(sql).await?;
+        Ok(conn.query(&statement, params).await?)
+    }
+
+    pub async fn create_tenant(&self, _scope: &PlatformScope, new: &NewTenant) -> StoreResult<Tenant> {
+        let sql =
+            format!("INSERT INTO tenants (id, name, finess_juridique) VALUES ($1, $2, $3) RETURNING {TENANT_COLUMNS}");
+        one(self.platform(&sql, &[&Uuid::now_v7(), &new.name, &new.finess_juridique.as_str()]).await?, tenant)
     }
 
     pub async fn list_tenants(&self, _scope: &PlatformScope, page: PageRequest) -> StoreResult<Page<Tenant>> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!(
-                "SELECT {TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-            ))
-            .await?;
-        let rows = conn.query(&statement, &[&page.after, &page.fetch_limit()]).await?;
-        let tenants = rows.iter().map(tenant).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_rows(tenants, page, |t| t.id.as_uuid()))
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2");
+        let rows = self.platform(&sql, &[&page.after, &page.fetch_limit()]).await?;
+        Ok(Page::from_rows(all(&rows, tenant)?, page, |t| t.id.as_uuid()))
     }
 
     pub async fn get_tenant(&self, _scope: &PlatformScope, id: TenantId) -> StoreResult<Tenant> {
@@ -87,9 +85,8 @@ impl Db {
 
     /// The tenant a request runs for, read without any scope: used by authentication.
     pub async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
-        let conn = self.conn().await?;
-        let statement = conn.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1")).await?;
-        conn.query_opt(&statement, &[&id.as_uuid()]).await?.as_ref().map(tenant).transpose()
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        optional(self.platform(&sql, &[&id.as_uuid()]).await?, tenant)
     }
 
     pub async fn set_tenant_status(
@@ -98,98 +95,68 @@ impl Db {
         id: TenantId,
         status: TenantStatus,
     ) -> StoreResult<Tenant> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!(
-                "UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING {TENANT_COLUMNS}"
-            ))
-            .await?;
-        let row = conn.query_opt(&statement, &[&id.as_uuid(), &status.as_str()]).await?;
-        row.as_ref().map(tenant).transpose()?.ok_or(StoreError::NotFound)
+        let sql =
+            format!("UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING {TENANT_COLUMNS}");
+        one(self.platform(&sql, &[&id.as_uuid(), &status.as_str()]).await?, tenant)
     }
 
     /// Finds a tenant by its FINESS juridique (for the CLI).
     pub async fn tenant_by_finess(&self, finess: &Finess) -> StoreResult<Option<Tenant>> {
-        let conn = self.conn().await?;
-        let statement =
-            conn.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE finess_juridique = $1")).await?;
-        conn.query_opt(&statement, &[&finess.as_str()]).await?.as_ref().map(tenant).transpose()
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE finess_juridique = $1");
+        optional(self.platform(&sql, &[&finess.as_str()]).await?, tenant)
     }
 
     pub async fn create_operator(&self, name: &str) -> StoreResult<Operator> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(
-                "INSERT INTO platform_operators (id, name) VALUES ($1, $2) RETURNING id, name, status, created_at",
-            )
-            .await?;
-        operator(&conn.query_one(&statement, &[&Uuid::now_v7(), &name]).await?)
+        let sql = "INSERT INTO platform_operators (id, name) VALUES ($1, $2) RETURNING id, name, status, created_at";
+        one(self.platform(sql, &[&Uuid::now_v7(), &name]).await?, operator)
     }
 
     pub async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
-        let conn = self.conn().await?;
-        let statement =
-            conn.prepare_cached("SELECT id, name, status, created_at FROM platform_operators ORDER BY name").await?;
-        conn.query(&statement, &[]).await?.iter().map(operator).collect()
+        let rows =
+            self.platform("SELECT id, name, status, created_at FROM platform_operators ORDER BY name", &[]).await?;
+        all(&rows, operator)
     }
 
     /// An operator by id, or by name when `key` is not a UUID.
     pub async fn find_operator(&self, key: &str) -> StoreResult<Option<Operator>> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(
-                "SELECT id, name, status, created_at FROM platform_operators WHERE id::text = $1 OR name = $1",
-            )
-            .await?;
-        conn.query_opt(&statement, &[&key]).await?.as_ref().map(operator).transpose()
+        let sql = "SELECT id, name, status, created_at FROM platform_operators WHERE id::text = $1 OR name = $1";
+        optional(self.platform(sql, &[&key]).await?, operator)
     }
 
     /// Whether an operator exists and is active: checked on every platform request.
     pub async fn operator_is_active(&self, id: OperatorId) -> StoreResult<bool> {
-        let conn = self.conn().await?;
-        let statement = conn.prepare_cached("SELECT status = 'active' FROM platform_operators WHERE id = $1").await?;
-        Ok(conn.query_opt(&statement, &[&id.as_uuid()]).await?.is_some_and(|row| row.get::<_, bool>(0)))
+        let rows =
+            self.platform("SELECT status = 'active' FROM platform_operators WHERE id = $1", &[&id.as_uuid()]).await?;
+        Ok(rows.first().is_some_and(|row| row.get::<_, bool>(0)))
     }
 
     pub async fn create_identity_provider(
         &self,
         _scope: &PlatformScope,
         tenant: TenantId,
-        provider: &NewIdentityProvider,
+        new: &NewIdentityProvider,
     ) -> StoreResult<IdentityProvider> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!(
-                "INSERT INTO identity_providers (id, tenant_id, label, issuer, audience, jwks_url, subject_claim) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PROVIDER_COLUMNS}"
-            ))
-            .await?;
-        let row = conn
-            .query_one(
-                &statement,
-                &[
-                    &Uuid::now_v7(),
-                    &tenant.as_uuid(),
-                    &provider.label,
-                    &provider.issuer,
-                    &provider.audience,
-                    &provider.jwks_url,
-                    &provider.subject_claim,
-                ],
-            )
-            .await?;
-        self::provider(&row)
+        let sql = format!(
+            "INSERT INTO identity_providers (id, tenant_id, label, issuer, audience, jwks_url, subject_claim) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PROVIDER_COLUMNS}"
+        );
+        let params: Params<'_> = &[
+            &Uuid::now_v7(),
+            &tenant.as_uuid(),
+            &new.label,
+            &new.issuer,
+            &new.audience,
+            &new.jwks_url,
+            &new.subject_claim,
+        ];
+        one(self.platform(&sql, params).await?, provider)
     }
 
     /// The identity providers of one tenant. Platform operators and tenant admins both read them.
     pub async fn list_identity_providers(&self, tenant: TenantId) -> StoreResult<Vec<IdentityProvider>> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(&format!(
-                "SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE tenant_id = $1 ORDER BY created_at, id"
-            ))
-            .await?;
-        conn.query(&statement, &[&tenant.as_uuid()]).await?.iter().map(provider).collect()
+        let sql =
+            format!("SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE tenant_id = $1 ORDER BY created_at, id");
+        all(&self.platform(&sql, &[&tenant.as_uuid()]).await?, provider)
     }
 
     pub async fn delete_identity_provider(
@@ -198,9 +165,8 @@ impl Db {
         tenant: TenantId,
         id: IdentityProviderId,
     ) -> StoreResult<()> {
-        let conn = self.conn().await?;
-        let statement = conn.prepare_cached("DELETE FROM identity_providers WHERE tenant_id = $1 AND id = $2").await?;
-        match conn.execute(&statement, &[&tenant.as_uuid(), &id.as_uuid()]).await? {
+        let sql = "DELETE FROM identity_providers WHERE tenant_id = $1 AND id = $2 RETURNING id";
+        match self.platform(sql, &[&tenant.as_uuid(), &id.as_uuid()]).await?.len() {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
@@ -212,21 +178,16 @@ impl Db {
         issuer: &str,
         audiences: &[String],
     ) -> StoreResult<Option<ResolvedProvider>> {
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached(
-                "SELECT p.id, p.tenant_id, p.label, p.issuer, p.audience, p.jwks_url, p.subject_claim, p.created_at, \
-                        t.status AS tenant_status \
-                 FROM identity_providers p JOIN tenants t ON t.id = p.tenant_id \
-                 WHERE p.issuer = $1 AND p.audience = ANY($2) ORDER BY p.id LIMIT 1",
-            )
-            .await?;
-        let Some(row) = conn.query_opt(&statement, &[&issuer, &audiences]).await? else {
-            return Ok(None);
-        };
-        Ok(Some(ResolvedProvider {
-            provider: provider(&row)?,
-            tenant_status: parse(&row, "tenant_status", TenantStatus::parse)?,
-        }))
+        let sql = "SELECT p.id, p.tenant_id, p.label, p.issuer, p.audience, p.jwks_url, p.subject_claim, p.created_at, \
+                    t.status AS tenant_status \
+             FROM identity_providers p JOIN tenants t ON t.id = p.tenant_id \
+             WHERE p.issuer = $1 AND p.audience = ANY($2) ORDER BY p.id LIMIT 1";
+        let rows = self.platform(sql, &[&issuer, &audiences]).await?;
+        optional(rows, |row| {
+            Ok(ResolvedProvider {
+                provider: provider(row)?,
+                tenant_status: parse(row, "tenant_status", TenantStatus::parse)?,
+            })
+        })
     }
 }

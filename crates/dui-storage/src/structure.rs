@@ -9,8 +9,7 @@ use dui_domain::{EstablishmentId, UnitId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::rows::parse;
-use crate::tx::{Access, single};
+use crate::rows::{all, one, parse};
 use crate::{Db, StoreError, StoreResult};
 
 const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
@@ -50,29 +49,29 @@ fn visible(scope: &TenantScope) -> Option<Vec<Uuid>> {
     }
 }
 
-fn one<T>(rows: Vec<Row>, map: fn(&Row) -> StoreResult<T>) -> StoreResult<T> {
-    rows.first().map(map).transpose()?.ok_or(StoreError::NotFound)
-}
-
 impl Db {
     pub async fn create_establishment(
         &self,
         scope: &TenantScope,
         new: &NewEstablishment,
     ) -> StoreResult<Establishment> {
-        let conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO establishments (tenant_id, id, finess, name, category) VALUES ($1, $2, $3, $4, $5) \
              RETURNING {ESTABLISHMENT_COLUMNS}"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &new.finess.as_str(), &new.name, &new.category.as_str()],
-        )
-        .await?;
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &Uuid::now_v7(),
+                    &new.finess.as_str(),
+                    &new.name,
+                    &new.category.as_str(),
+                ],
+            )
+            .await?;
         one(rows, establishment)
     }
 
@@ -82,39 +81,30 @@ impl Db {
         scope: &TenantScope,
         page: PageRequest,
     ) -> StoreResult<Page<Establishment>> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
              WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR id > $3) \
              ORDER BY id LIMIT $4"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
-        )
-        .await?;
-        let items = rows.iter().map(establishment).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .read(
+                scope.tenant_id(),
+                &sql,
+                &[&scope.tenant_id().as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
+            )
+            .await?;
+        let items = all(&rows, establishment)?;
         Ok(Page::from_rows(items, page, |e| e.id.as_uuid()))
     }
 
     /// One establishment, if the scope sees it.
     pub async fn get_establishment(&self, scope: &TenantScope, id: EstablishmentId) -> StoreResult<Establishment> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
              WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR id = ANY($3))"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)],
-        )
-        .await?;
+        let rows =
+            self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)]).await?;
         one(rows, establishment)
     }
 
@@ -124,26 +114,24 @@ impl Db {
         id: EstablishmentId,
         changes: &EstablishmentChanges,
     ) -> StoreResult<Establishment> {
-        let conn = self.conn().await?;
         let sql = format!(
             "UPDATE establishments SET name = coalesce($3, name), category = coalesce($4, category), \
              status = coalesce($5, status), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {ESTABLISHMENT_COLUMNS}"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[
-                &scope.tenant_id().as_uuid(),
-                &id.as_uuid(),
-                &changes.name,
-                &changes.category.map(EstablishmentCategory::as_str),
-                &changes.status.map(StructureStatus::as_str),
-            ],
-        )
-        .await?;
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &id.as_uuid(),
+                    &changes.name,
+                    &changes.category.map(EstablishmentCategory::as_str),
+                    &changes.status.map(StructureStatus::as_str),
+                ],
+            )
+            .await?;
         one(rows, establishment)
     }
 
@@ -154,21 +142,19 @@ impl Db {
         establishment_id: EstablishmentId,
         name: &str,
     ) -> StoreResult<Unit> {
-        let conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO units (tenant_id, id, establishment_id, name) \
              SELECT e.tenant_id, $2, e.id, $4 FROM establishments e \
              WHERE e.tenant_id = $1 AND e.id = $3 AND ($5::uuid[] IS NULL OR e.id = ANY($5)) \
              RETURNING {UNIT_COLUMNS}"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &establishment_id.as_uuid(), &name, &visible(scope)],
-        )
-        .await?;
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &establishment_id.as_uuid(), &name, &visible(scope)],
+            )
+            .await?;
         one(rows, unit)
     }
 
@@ -179,45 +165,36 @@ impl Db {
         establishment_id: EstablishmentId,
         page: PageRequest,
     ) -> StoreResult<Page<Unit>> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {UNIT_COLUMNS} FROM units \
              WHERE tenant_id = $1 AND establishment_id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3)) \
              AND ($4::uuid IS NULL OR id > $4) ORDER BY id LIMIT $5"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            &sql,
-            &[
-                &scope.tenant_id().as_uuid(),
-                &establishment_id.as_uuid(),
-                &visible(scope),
-                &page.after,
-                &page.fetch_limit(),
-            ],
-        )
-        .await?;
-        let items = rows.iter().map(unit).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .read(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &establishment_id.as_uuid(),
+                    &visible(scope),
+                    &page.after,
+                    &page.fetch_limit(),
+                ],
+            )
+            .await?;
+        let items = all(&rows, unit)?;
         Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
     }
 
     /// One unit, if the scope sees its establishment.
     pub async fn get_unit(&self, scope: &TenantScope, id: UnitId) -> StoreResult<Unit> {
-        let conn = self.conn().await?;
         let sql = format!(
             "SELECT {UNIT_COLUMNS} FROM units \
              WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3))"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Read,
-            &sql,
-            &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)],
-        )
-        .await?;
+        let rows =
+            self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)]).await?;
         one(rows, unit)
     }
 
@@ -228,25 +205,23 @@ impl Db {
         name: Option<&str>,
         status: Option<StructureStatus>,
     ) -> StoreResult<Unit> {
-        let conn = self.conn().await?;
         let sql = format!(
             "UPDATE units SET name = coalesce($3, name), status = coalesce($4, status), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 AND ($5::uuid[] IS NULL OR establishment_id = ANY($5)) RETURNING {UNIT_COLUMNS}"
         );
-        let rows = single(
-            &conn,
-            scope.tenant_id(),
-            Access::Write,
-            &sql,
-            &[
-                &scope.tenant_id().as_uuid(),
-                &id.as_uuid(),
-                &name,
-                &status.map(StructureStatus::as_str),
-                &visible(scope),
-            ],
-        )
-        .await?;
+        let rows = self
+            .write(
+                scope.tenant_id(),
+                &sql,
+                &[
+                    &scope.tenant_id().as_uuid(),
+                    &id.as_uuid(),
+                    &name,
+                    &status.map(StructureStatus::as_str),
+                    &visible(scope),
+                ],
+            )
+            .await?;
         one(rows, unit)
     }
 }
