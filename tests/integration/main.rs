@@ -5,6 +5,7 @@ mod architecture;
 mod auth;
 mod cli;
 mod errors;
+mod idempotency;
 mod isolation;
 mod migrations;
 mod openapi;

@@ -1,10 +1,14 @@
 //! Extractors whose rejections are problem details.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use dui_domain::idempotency::{Created, IdempotencyKey};
 use serde::Serialize;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
+use sha2::{Digest, Sha256};
 
 use crate::problem::ApiError;
 
@@ -23,6 +27,62 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Json(value))
+    }
+}
+
+/// The header a client sets to make a create safe to retry.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on the answer to a retried create: the resource is the one the first attempt made.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The body of a create, and its `Idempotency-Key` if the client sent one. The key is bound to a
+/// fingerprint of the method, path and body, so reusing it for another request is refused.
+#[derive(Debug, Clone)]
+pub struct CreateRequest<T> {
+    pub body: T,
+    pub key: Option<IdempotencyKey>,
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<T, S> FromRequest<S> for CreateRequest<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::Rejected {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                detail: "The request body must be sent as application/json.".to_owned(),
+                errors: Vec::new(),
+            });
+        }
+        let key = req.headers().get(&IDEMPOTENCY_KEY).map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
+        let mut digest = Sha256::new();
+        digest.update(req.method().as_str().as_bytes());
+        digest.update(b" ");
+        digest.update(req.uri().path().as_bytes());
+        digest.update(b"\n");
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| ApiError::Rejected {
+            status: rejection.status(),
+            detail: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "The request body is larger than allowed.".to_owned()
+            } else {
+                format!("The request body cannot be read: {}", rejection.body_text())
+            },
+            errors: Vec::new(),
+        })?;
+        digest.update(&bytes);
+        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes)?;
+        let key = key.map(|key| IdempotencyKey::new(&key, digest.finalize().into())).transpose()?;
+        Ok(CreateRequest { body, key })
     }
 }
 
@@ -74,4 +134,26 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The answer to a create: 201 with the resource, marked when it is a replay.
+pub fn created<T: Serialize>(created: Created<T>) -> Response {
+    let mut response = (StatusCode::CREATED, axum::Json(created.value)).into_response();
+    if created.replayed {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The `Idempotency-Key` header, as documented in the OpenAPI document.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyHeader {
+    /// A key of your choice (a UUID is usual), 1 to 200 visible ASCII characters. Retrying the
+    /// same request with the same key within 24 hours returns the resource created the first
+    /// time (with `Idempotent-Replayed: true`) instead of creating another; the same key with a
+    /// different request is refused (422).
+    #[serde(rename = "Idempotency-Key")]
+    #[param(rename = "Idempotency-Key")]
+    pub idempotency_key: Option<String>,
 }

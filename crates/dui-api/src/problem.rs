@@ -250,6 +250,16 @@ impl From<StoreError> for ApiError {
                 None => ApiError::Internal(format!("constraint {constraint} refused a validated write")),
             },
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StoreError::IdempotencyMismatch => ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail:
+                    "This Idempotency-Key was already used for a different request: use a new key for a new request."
+                        .to_owned(),
+                errors: vec![FieldError {
+                    field: "Idempotency-Key".to_owned(),
+                    message: "already used for a different request".to_owned(),
+                }],
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -4,6 +4,7 @@
 //! passed in by the callers. Everything here can be tested with plain values.
 
 pub mod codes;
+pub mod idempotency;
 pub mod ids;
 pub mod pagination;
 pub mod people;

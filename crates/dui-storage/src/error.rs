@@ -22,6 +22,9 @@ pub enum StoreError {
     /// that would defeat tenant isolation.
     #[error("{0}")]
     Misconfigured(String),
+    /// An idempotency key was reused for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyMismatch,
     /// A migration could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),

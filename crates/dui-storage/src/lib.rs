@@ -10,6 +10,7 @@
 
 pub mod cluster;
 mod error;
+mod idempotency;
 pub mod migrate;
 mod people;
 mod platform;

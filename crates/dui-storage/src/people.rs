@@ -2,6 +2,7 @@
 
 use std::sync::LazyLock;
 
+use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::people::{
     ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus,
@@ -12,7 +13,9 @@ use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, Us
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::idempotency::CreateStatement;
 use crate::rows::{all, one, parse, parse_opt};
+use crate::tx::Params;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -176,10 +179,22 @@ impl Db {
         Ok(Principal { tenant_status, user, grants })
     }
 
-    pub async fn create_user(&self, scope: &TenantScope, new: &NewUser) -> StoreResult<User> {
+    pub async fn create_user(
+        &self,
+        scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
+        new: &NewUser,
+    ) -> StoreResult<Created<User>> {
         let insert = UserInsert::new(scope.tenant_id(), new);
-        let rows = self.write(scope.tenant_id(), INSERT_USER, &insert.params()).await?;
-        one(rows, user)
+        let reload = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+        let create = CreateStatement {
+            id: insert.id,
+            insert: INSERT_USER,
+            params: &insert.params(),
+            reload: &reload,
+            map: user,
+        };
+        self.create_once(scope, key, create).await
     }
 
     /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
@@ -268,31 +283,24 @@ impl Db {
     pub async fn add_membership(
         &self,
         scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
         user: UserId,
         establishment: Option<EstablishmentId>,
         role: Role,
-    ) -> StoreResult<Membership> {
-        let sql = format!(
+    ) -> StoreResult<Created<Membership>> {
+        let id = Uuid::now_v7();
+        let insert = format!(
             "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
              SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u \
              WHERE u.tenant_id = $1 AND u.id = $3 \
                AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $4)) \
              RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let rows = self
-            .write(
-                scope.tenant_id(),
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &Uuid::now_v7(),
-                    &user.as_uuid(),
-                    &establishment.map(|e| e.as_uuid()),
-                    &role.as_str(),
-                ],
-            )
-            .await?;
-        one(rows, membership)
+        let reload = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
+        let establishment = establishment.map(|e| e.as_uuid());
+        let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &user.as_uuid(), &establishment, &role.as_str()];
+        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: membership })
+            .await
     }
 
     /// The memberships of a user, current first, then ended ones (most recent first).

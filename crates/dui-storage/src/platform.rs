@@ -60,7 +60,7 @@ pub struct ResolvedProvider {
 
 impl Db {
     /// Runs one statement on platform tables (no tenant context, autocommit).
-    async fn platform(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
+    pub(crate) async fn platform(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
         let conn = self.conn().await?;
         let statement = conn.prepare_cached(sql).await?;
         Ok(conn.query(&statement, params).await?)

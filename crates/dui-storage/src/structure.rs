@@ -1,5 +1,6 @@
 //! Establishments and units of a tenant.
 
+use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::scope::{EstablishmentVisibility, TenantScope};
 use dui_domain::structure::{
@@ -9,7 +10,9 @@ use dui_domain::{EstablishmentId, UnitId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::idempotency::CreateStatement;
 use crate::rows::{all, one, parse};
+use crate::tx::Params;
 use crate::{Db, StoreError, StoreResult};
 
 const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
@@ -53,26 +56,23 @@ impl Db {
     pub async fn create_establishment(
         &self,
         scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
         new: &NewEstablishment,
-    ) -> StoreResult<Establishment> {
-        let sql = format!(
+    ) -> StoreResult<Created<Establishment>> {
+        let id = Uuid::now_v7();
+        let insert = format!(
             "INSERT INTO establishments (tenant_id, id, finess, name, category) VALUES ($1, $2, $3, $4, $5) \
              RETURNING {ESTABLISHMENT_COLUMNS}"
         );
-        let rows = self
-            .write(
-                scope.tenant_id(),
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &Uuid::now_v7(),
-                    &new.finess.as_str(),
-                    &new.name,
-                    &new.category.as_str(),
-                ],
-            )
-            .await?;
-        one(rows, establishment)
+        let reload = format!("SELECT {ESTABLISHMENT_COLUMNS} FROM establishments WHERE tenant_id = $1 AND id = $2");
+        let params: Params<'_> =
+            &[&scope.tenant_id().as_uuid(), &id, &new.finess.as_str(), &new.name, &new.category.as_str()];
+        self.create_once(
+            scope,
+            key,
+            CreateStatement { id, insert: &insert, params, reload: &reload, map: establishment },
+        )
+        .await
     }
 
     /// The establishments the scope sees.
@@ -139,23 +139,21 @@ impl Db {
     pub async fn create_unit(
         &self,
         scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
         establishment_id: EstablishmentId,
         name: &str,
-    ) -> StoreResult<Unit> {
-        let sql = format!(
+    ) -> StoreResult<Created<Unit>> {
+        let id = Uuid::now_v7();
+        let insert = format!(
             "INSERT INTO units (tenant_id, id, establishment_id, name) \
              SELECT e.tenant_id, $2, e.id, $4 FROM establishments e \
              WHERE e.tenant_id = $1 AND e.id = $3 AND ($5::uuid[] IS NULL OR e.id = ANY($5)) \
              RETURNING {UNIT_COLUMNS}"
         );
-        let rows = self
-            .write(
-                scope.tenant_id(),
-                &sql,
-                &[&scope.tenant_id().as_uuid(), &Uuid::now_v7(), &establishment_id.as_uuid(), &name, &visible(scope)],
-            )
-            .await?;
-        one(rows, unit)
+        let reload = format!("SELECT {UNIT_COLUMNS} FROM units WHERE tenant_id = $1 AND id = $2");
+        let visible = visible(scope);
+        let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &establishment_id.as_uuid(), &name, &visible];
+        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: unit }).await
     }
 
     /// The units of an establishment the scope sees.

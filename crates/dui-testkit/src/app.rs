@@ -203,8 +203,8 @@ impl TestApp {
             [("EHPAD", EstablishmentCategory::Ehpad, "Aile A"), ("SAAD", EstablishmentCategory::Saad, "Tournée Nord")]
         {
             let new = NewEstablishment::validate(&random_finess(), &format!("{label} {name}"), category).unwrap();
-            let establishment = self.store.create_establishment(&scope, &new).await.unwrap();
-            units.push(self.store.create_unit(&scope, establishment.id, unit).await.unwrap());
+            let establishment = self.store.create_establishment(&scope, None, &new).await.unwrap().value;
+            units.push(self.store.create_unit(&scope, None, establishment.id, unit).await.unwrap().value);
             establishments.push(establishment);
         }
         let admin =
@@ -224,9 +224,9 @@ impl TestApp {
             ..UserInput::default()
         })
         .unwrap();
-        let user = self.store.create_user(&scope, &new).await.unwrap();
+        let user = self.store.create_user(&scope, None, &new).await.unwrap().value;
         for (establishment, role) in grants {
-            self.store.add_membership(&scope, user.id, *establishment, *role).await.unwrap();
+            self.store.add_membership(&scope, None, user.id, *establishment, *role).await.unwrap();
         }
         let token = self.token(Subject::TenantUser { tenant: tenant.id, user: user.id });
         TestUser { id: user.id, token }

@@ -165,13 +165,13 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
                     rpps: member.rpps,
                     ..UserInput::default()
                 })?;
-                let user = db.create_user(&scope, &new).await?;
+                let user = db.create_user(&scope, None, &new).await?.value;
                 users.push(user.clone());
                 user
             }
         };
         for (establishment, role) in member.roles {
-            match db.add_membership(&scope, user.id, establishment.map(|i| establishments[i]), *role).await {
+            match db.add_membership(&scope, None, user.id, establishment.map(|i| establishments[i]), *role).await {
                 Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
                 Err(error) => return Err(error.into()),
             }
@@ -198,12 +198,14 @@ async fn seed_structure(db: &Db, scope: &TenantScope) -> anyhow::Result<Vec<Esta
     for (finess, name, category, units) in wanted {
         let establishment = match existing.iter().find(|e| e.finess.as_str() == finess) {
             Some(found) => found.clone(),
-            None => db.create_establishment(scope, &NewEstablishment::validate(finess, name, category)?).await?,
+            None => {
+                db.create_establishment(scope, None, &NewEstablishment::validate(finess, name, category)?).await?.value
+            }
         };
         let existing_units = db.list_units(scope, establishment.id, PageRequest::first(200)).await?.items;
         for unit in units {
             if !existing_units.iter().any(|u| u.name == *unit) {
-                db.create_unit(scope, establishment.id, unit).await?;
+                db.create_unit(scope, None, establishment.id, unit).await?;
             }
         }
         ids.push(establishment.id);
@@ -277,6 +279,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("Serving on {base_url} — Ctrl-C to stop.");
+    let _maintenance = server::spawn_maintenance(&state);
     dui_api::serve(
         listener,
         state,

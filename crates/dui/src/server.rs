@@ -109,6 +109,22 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, issuer, jwks, api))
 }
 
+/// Housekeeping that runs for as long as the server: expired idempotency keys are purged hourly.
+pub fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
+    let db = state.db().clone();
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            match db.purge_expired_idempotency_keys().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
+                Err(error) => tracing::warn!(%error, "purging expired idempotency keys failed"),
+            }
+        }
+    })
+}
+
 /// A server running in the background (for tests and the demo).
 #[derive(Debug)]
 pub struct RunningServer {
@@ -177,13 +193,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "dui listening");
-    dui_api::serve(
+    let maintenance = spawn_maintenance(&state);
+    let served = dui_api::serve(
         listener,
         state,
         termination_signal(),
         Duration::from_secs(config.http.shutdown_delay_secs),
         Duration::from_secs(config.http.shutdown_grace_secs),
     )
-    .await?;
+    .await;
+    maintenance.abort();
+    served?;
     Ok(())
 }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::TenantAuth;
-use crate::extract::{Json, Path, Query, nullable};
+use axum::response::Response;
+
+use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created, nullable};
 use crate::pagination::{ListParams, PageBody};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -139,18 +141,18 @@ pub async fn list_users(
 }
 
 /// Creates a user (tenant admins).
-#[utoipa::path(post, path = "/users", tag = "people", request_body = CreateUser,
+#[utoipa::path(post, path = "/users", tag = "people", params(IdempotencyHeader), request_body = CreateUser,
     responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
-    Json(body): Json<CreateUser>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<CreateUser>,
+) -> Result<Response, ApiError> {
     if !policy::can_manage_users(&scope) {
         return Err(forbidden("create users"));
     }
     let new = body.validate()?;
-    Ok((StatusCode::CREATED, Json(state.db().create_user(&scope, &new).await?)))
+    Ok(created(state.db().create_user(&scope, key.as_ref(), &new).await?))
 }
 
 /// One user: yourself, or anyone for tenant admins and directors.
@@ -212,22 +214,21 @@ pub async fn list_memberships(
 
 /// Gives a user a role in an establishment, or tenant-wide (tenant admins; directors in their
 /// establishments for care and support roles).
-#[utoipa::path(post, path = "/users/{user_id}/memberships", tag = "people", params(("user_id" = UserId, Path)),
+#[utoipa::path(post, path = "/users/{user_id}/memberships", tag = "people", params(("user_id" = UserId, Path), IdempotencyHeader),
     request_body = CreateMembership,
     responses((status = 201, body = Membership), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_membership(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Path(user): Path<UserId>,
-    Json(body): Json<CreateMembership>,
-) -> Result<(StatusCode, Json<Membership>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<CreateMembership>,
+) -> Result<Response, ApiError> {
     policy::membership_shape(body.establishment_id, body.role)
         .map_err(|message| ValidationErrors::single("establishment_id", message))?;
     if !policy::can_manage_membership(&scope, body.establishment_id, body.role) {
         return Err(forbidden("give this role here"));
     }
-    let created = state.db().add_membership(&scope, user, body.establishment_id, body.role).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(created(state.db().add_membership(&scope, key.as_ref(), user, body.establishment_id, body.role).await?))
 }
 
 /// Ends a membership. The record stays: who could see what, when, must remain known.

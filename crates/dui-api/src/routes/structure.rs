@@ -1,7 +1,6 @@
 //! Establishments and units of the caller's tenant.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use dui_domain::pagination::PageRequest;
 use dui_domain::policy;
 use dui_domain::structure::{
@@ -12,7 +11,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::TenantAuth;
-use crate::extract::{Json, Path, Query};
+use axum::response::Response;
+
+use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::pagination::{ListParams, PageBody};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -67,19 +68,18 @@ pub async fn list_establishments(
 }
 
 /// Creates an establishment or service (tenant admins).
-#[utoipa::path(post, path = "/establishments", tag = "structure", request_body = CreateEstablishment,
+#[utoipa::path(post, path = "/establishments", tag = "structure", params(IdempotencyHeader), request_body = CreateEstablishment,
     responses((status = 201, body = Establishment), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_establishment(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
-    Json(body): Json<CreateEstablishment>,
-) -> Result<(StatusCode, Json<Establishment>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<CreateEstablishment>,
+) -> Result<Response, ApiError> {
     if !policy::can_manage_establishments(&scope) {
         return Err(forbidden("create establishments"));
     }
     let new = NewEstablishment::validate(&body.finess, &body.name, body.category)?;
-    let created = state.db().create_establishment(&scope, &new).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(created(state.db().create_establishment(&scope, key.as_ref(), &new).await?))
 }
 
 #[utoipa::path(get, path = "/establishments/{establishment_id}", tag = "structure",
@@ -129,21 +129,20 @@ pub async fn list_units(
 
 /// Creates a unit (tenant admins, and directors of the establishment).
 #[utoipa::path(post, path = "/establishments/{establishment_id}/units", tag = "structure",
-    params(("establishment_id" = EstablishmentId, Path)), request_body = CreateUnit,
+    params(("establishment_id" = EstablishmentId, Path), IdempotencyHeader), request_body = CreateUnit,
     responses((status = 201, body = Unit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_unit(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Path(establishment): Path<EstablishmentId>,
-    Json(body): Json<CreateUnit>,
-) -> Result<(StatusCode, Json<Unit>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<CreateUnit>,
+) -> Result<Response, ApiError> {
     let name = structure::unit_name(&body.name)?;
     if !policy::can_manage_units(&scope, establishment) {
         state.db().get_establishment(&scope, establishment).await?;
         return Err(forbidden("create units here"));
     }
-    let created = state.db().create_unit(&scope, establishment, &name).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(created(state.db().create_unit(&scope, key.as_ref(), establishment, &name).await?))
 }
 
 #[utoipa::path(get, path = "/units/{unit_id}", tag = "structure", params(("unit_id" = UnitId, Path)),

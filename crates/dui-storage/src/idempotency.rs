@@ -1,0 +1,92 @@
+//! Creates that happen once per idempotency key.
+//!
+//! The key is claimed by inserting its row — with the id the new resource will have — in the
+//! same transaction as the resource. A concurrent request with the same key waits on the row's
+//! primary key until the first commits (then finds the key and returns the resource) or rolls
+//! back (then creates it itself). A key older than the lifetime is reclaimed.
+
+use dui_domain::TenantId;
+use dui_domain::idempotency::{Created, IdempotencyKey, KEY_LIFETIME_HOURS};
+use dui_domain::scope::TenantScope;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::rows::{all, one};
+use crate::tx::{Params, TenantTx};
+use crate::{Db, StoreError, StoreResult};
+
+/// Inserts the key pointing at `resource`, unless a live key exists; returns whether it did.
+const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, user_id, key, fingerprint, resource_id) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (tenant_id, user_id, key) DO UPDATE \
+       SET fingerprint = EXCLUDED.fingerprint, resource_id = EXCLUDED.resource_id, created_at = now() \
+       WHERE idempotency_keys.created_at < now() - make_interval(hours => $6) \
+     RETURNING resource_id";
+
+const EXISTING: &str = "SELECT fingerprint, resource_id FROM idempotency_keys \
+     WHERE tenant_id = $1 AND user_id = $2 AND key = $3";
+
+/// A create statement and how to read back what it made.
+pub(crate) struct CreateStatement<'a, T> {
+    /// The id the new row gets; the statement must use it.
+    pub id: Uuid,
+    pub insert: &'a str,
+    pub params: Params<'a>,
+    /// Reads the resource by `($1 tenant_id, $2 id)`, for replays.
+    pub reload: &'a str,
+    pub map: fn(&Row) -> StoreResult<T>,
+}
+
+impl Db {
+    /// Runs `create` once per idempotency key (every time when there is no key).
+    pub(crate) async fn create_once<T>(
+        &self,
+        scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
+        create: CreateStatement<'_, T>,
+    ) -> StoreResult<Created<T>> {
+        let Some(key) = key else {
+            let rows = self.write(scope.tenant_id(), create.insert, create.params).await?;
+            return Ok(Created { value: one(rows, create.map)?, replayed: false });
+        };
+        let mut conn = self.conn().await?;
+        let tx = TenantTx::begin(&mut conn, scope.tenant_id()).await?;
+        let (tenant, user) = (scope.tenant_id().as_uuid(), scope.user_id().as_uuid());
+        let fingerprint = key.fingerprint().as_slice();
+        let claimed = tx
+            .query(CLAIM, &[&tenant, &user, &key.key(), &fingerprint, &create.id, &(KEY_LIFETIME_HOURS as i32)])
+            .await?;
+        if claimed.is_empty() {
+            let existing = tx.query_one(EXISTING, &[&tenant, &user, &key.key()]).await?;
+            if existing.try_get::<_, &[u8]>("fingerprint")? != fingerprint {
+                return Err(StoreError::IdempotencyMismatch);
+            }
+            let resource: Uuid = existing.try_get("resource_id")?;
+            let value = one(tx.query(create.reload, &[&tenant, &resource]).await?, create.map)?;
+            tx.commit().await?;
+            return Ok(Created { value, replayed: true });
+        }
+        let value = one(tx.query(create.insert, create.params).await?, create.map)?;
+        tx.commit().await?;
+        Ok(Created { value, replayed: false })
+    }
+
+    /// Deletes idempotency keys past their lifetime, tenant by tenant. Returns how many.
+    pub async fn purge_expired_idempotency_keys(&self) -> StoreResult<u64> {
+        let tenants = self.platform("SELECT id FROM tenants", &[]).await?;
+        let tenants = all(&tenants, |row| Ok(TenantId::from_uuid(row.try_get(0)?)))?;
+        let mut purged = 0;
+        for tenant in tenants {
+            let rows = self
+                .write(
+                    tenant,
+                    "DELETE FROM idempotency_keys WHERE tenant_id = $1 \
+                     AND created_at < now() - make_interval(hours => $2) RETURNING 1",
+                    &[&tenant.as_uuid(), &(KEY_LIFETIME_HOURS as i32)],
+                )
+                .await?;
+            purged += rows.len() as u64;
+        }
+        Ok(purged)
+    }
+}
