@@ -55,7 +55,7 @@ fn graph() -> Graph {
     Graph { direct: normal, transitive }
 }
 
-const PRODUCTION: [&str; 5] = ["dui-domain", "dui-auth", "dui-storage", "dui-api", "dui"];
+const PRODUCTION: [&str; 6] = ["dui-domain", "dui-crypto", "dui-auth", "dui-storage", "dui-api", "dui"];
 
 #[test]
 fn the_domain_does_no_io() {
@@ -88,6 +88,20 @@ fn the_domain_reads_no_clock_and_draws_no_random_numbers() {
         let source = std::fs::read_to_string(&path).unwrap();
         for word in forbidden {
             assert!(!source.contains(word), "{} uses {word}", path.display());
+        }
+    }
+}
+
+#[test]
+fn encryption_does_no_io_and_is_the_only_one_with_ciphers() {
+    let graph = graph();
+    let pulled = &graph.transitive["dui-crypto"];
+    for forbidden in ["tokio", "tokio-postgres", "axum", "hyper", "reqwest"] {
+        assert!(!pulled.contains(forbidden), "dui-crypto must not depend on {forbidden} (even indirectly)");
+    }
+    for krate in PRODUCTION {
+        for cipher in ["aes-gcm", "hmac"] {
+            assert_eq!(graph.direct[krate].contains(cipher), krate == "dui-crypto", "{krate} and {cipher}");
         }
     }
 }
@@ -128,10 +142,11 @@ fn dependencies_point_inward() {
     let graph = graph();
     let inner: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("dui-domain", &[][..]),
+        ("dui-crypto", &["dui-domain"][..]),
         ("dui-auth", &["dui-domain"][..]),
-        ("dui-storage", &["dui-domain"][..]),
+        ("dui-storage", &["dui-domain", "dui-crypto"][..]),
         ("dui-api", &["dui-domain", "dui-auth", "dui-storage"][..]),
-        ("dui", &["dui-domain", "dui-auth", "dui-storage", "dui-api"][..]),
+        ("dui", &["dui-domain", "dui-crypto", "dui-auth", "dui-storage", "dui-api"][..]),
     ]);
     for (krate, allowed) in inner {
         let internal: Vec<&String> = graph.direct[krate].iter().filter(|d| d.starts_with("dui")).collect();

@@ -12,10 +12,11 @@ fn config_file(app: &TestApp) -> tempfile::NamedTempFile {
     std::fs::write(
         file.path(),
         format!(
-            "[database]\nurl = \"{}\"\nowner_url = \"{}\"\n[auth]\nissuer = \"http://dui.test\"\nsigning_key = \"\"\"\n{}\"\"\"\n[log]\nlevel = \"warn\"\n",
+            "[database]\nurl = \"{}\"\nowner_url = \"{}\"\n[auth]\nissuer = \"http://dui.test\"\nsigning_key = \"\"\"\n{}\"\"\"\n[crypto]\nactive_kek = 1\nkeks = {{ 1 = \"{}\" }}\n[log]\nlevel = \"warn\"\n",
             app.db.app_url,
             app.db.owner_url,
-            keys::SIGNING_KEY
+            keys::SIGNING_KEY,
+            keys::KEK_V1
         ),
     )
     .unwrap();
@@ -89,9 +90,11 @@ async fn tenants_are_managed_from_the_command_line() {
 async fn keys_are_generated_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("key.pem");
-    dui::cli::run(Cli::try_parse_from(["dui", "keys", "generate", "--out", path.to_str().unwrap()]).unwrap())
-        .await
-        .unwrap();
+    dui::cli::run(
+        Cli::try_parse_from(["dui", "keys", "generate-signing-key", "--out", path.to_str().unwrap()]).unwrap(),
+    )
+    .await
+    .unwrap();
     let pem = std::fs::read_to_string(&path).unwrap();
     assert!(dui_auth::keys::SigningKey::from_pem(&pem).is_ok());
     #[cfg(unix)]

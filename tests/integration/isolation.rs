@@ -22,12 +22,15 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 5] = [
+const LIST_ROUTES: [(&str, &str); 8] = [
     ("get", "/api/v1/me"),
     ("get", "/api/v1/establishments"),
     ("post", "/api/v1/establishments"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
+    ("get", "/api/v1/residents"),
+    ("post", "/api/v1/residents"),
+    ("post", "/api/v1/residents/search"),
 ];
 
 #[tokio::test]
@@ -56,6 +59,22 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         )
         .await;
     assert_eq!(linked.status, 200, "{}", linked.text);
+
+    let a_resident = app
+        .post(
+            "/api/v1/residents",
+            &a.admin.token,
+            json!({"establishment_id": a.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
+        )
+        .await;
+    assert_eq!(a_resident.status, 201, "{}", a_resident.text);
+    let a_resident = a_resident.json["id"].as_str().unwrap().to_owned();
+    let a_note = app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a.admin.token, json!({"text": "Note A"})).await;
+    // The tenant admin is not a carer: the note is written by a nurse of A.
+    assert_eq!(a_note.status, 403);
+    let a_note = app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
+    assert_eq!(a_note.status, 201, "{}", a_note.text);
 
     let a_est = a.establishments[0].id;
     let a_unit = a.units[0].id;
@@ -151,6 +170,22 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/users/{a_user}/external-identities/{a_provider}"),
             None,
         ),
+        attempt(Method::GET, "/api/v1/residents/{resident_id}", format!("/api/v1/residents/{a_resident}"), None),
+        attempt(Method::GET, "/api/v1/residents/{resident_id}/notes", format!("/api/v1/residents/{a_resident}/notes"), None),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/notes",
+            format!("/api/v1/residents/{a_resident}/notes"),
+            Some(json!({"text": "intrusion"})),
+        ),
+        // A resident admitted by B into A's establishment.
+        attempt(
+            Method::POST,
+            "/api/v1/residents",
+            "/api/v1/residents".to_owned(),
+            Some(json!({"establishment_id": a_est, "identity": {"birth_name": "Intrus", "first_names": "Paul",
+                        "sex": "male", "birth_date": "1940-01-01"}})),
+        ),
     ];
 
     let mut covered: BTreeSet<(String, String)> =
@@ -181,7 +216,27 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     // Lists of B show nothing of A.
     let a_ids =
         [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
-    for path in ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me"] {
+    // The same INS and the same identity searched from B find nothing of A.
+    for body in [
+        json!({"ins": "255081416802538"}),
+        json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"}),
+    ] {
+        let found = app.post("/api/v1/residents/search", &b.admin.token, body).await;
+        assert_eq!(found.status, 200, "{}", found.text);
+        assert_eq!(found.json, json!([]));
+    }
+    // B may even create its own record with the same INS: indexes are per tenant.
+    let b_resident = app
+        .post(
+            "/api/v1/residents",
+            &b.admin.token,
+            json!({"establishment_id": b_est, "identity": {"birth_name": "Isolée", "first_names": "Anne",
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
+        )
+        .await;
+    assert_eq!(b_resident.status, 201, "{}", b_resident.text);
+    let a_ids = [a_ids.to_vec(), vec![a_resident.clone()]].concat();
+    for path in ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me", "/api/v1/residents"] {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");
         for id in &a_ids {
@@ -201,6 +256,8 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert!(memberships.json.as_array().unwrap().iter().all(|m| m["ended_at"].is_null()));
     let identities = app.get(&format!("/api/v1/users/{a_user}/external-identities"), &a.admin.token).await;
     assert_eq!(identities.json[0]["subject"], "s-a");
+    let notes = app.get(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token).await;
+    assert_eq!(notes.json["items"].as_array().unwrap().len(), 1, "only A's own note");
     let b_memberships = app.get(&format!("/api/v1/users/{b_user}/memberships"), &b.admin.token).await;
     assert_eq!(b_memberships.json.as_array().unwrap().len(), 1, "only B's own tenant admin membership");
 }

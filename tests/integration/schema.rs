@@ -160,7 +160,9 @@ async fn the_application_role_has_no_power_over_the_schema() {
         assert!(app.batch_execute(statement).await.is_err(), "{statement} must be refused");
     }
     // And the server refuses to start as a role that could bypass the policies.
-    let store = dui_storage::Db::new(&dui_storage::DbConfig::new(db.owner_url.clone())).unwrap();
+    let store =
+        dui_storage::Db::new(&dui_storage::DbConfig::new(db.owner_url.clone(), dui_testkit::keys::crypto_config()))
+            .unwrap();
     let error = store.check_application_role().await.unwrap_err().to_string();
     assert!(error.contains("owns the tables"), "{error}");
 }

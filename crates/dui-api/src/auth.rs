@@ -108,7 +108,7 @@ impl FromRequestParts<AppState> for TenantAuth {
             let issuer = peeked.issuer.as_deref().ok_or(AuthError::MissingClaim("iss".to_owned()))?;
             let resolved =
                 state.providers().resolve(state, issuer, &peeked.audiences).await?.ok_or(AuthError::UnknownIssuer)?;
-            if resolved.tenant_status == TenantStatus::Suspended {
+            if resolved.tenant_status != TenantStatus::Active {
                 return Err(AuthError::TenantSuspended.into());
             }
             let provider = &resolved.provider;
@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for TenantAuth {
             Err(dui_storage::StoreError::NotFound) => return Err(AuthError::UnknownUser.into()),
             Err(other) => return Err(other.into()),
         };
-        if principal.tenant_status == TenantStatus::Suspended {
+        if principal.tenant_status != TenantStatus::Active {
             return Err(AuthError::TenantSuspended.into());
         }
         match principal.user {

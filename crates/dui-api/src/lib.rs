@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 
 pub use state::{ApiConfig, AppState};
 
-use crate::routes::{people, platform, structure, system};
+use crate::routes::{people, platform, residents, structure, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,6 +51,7 @@ use crate::routes::{people, platform, structure, system};
         (name = "system", description = "Probes, metrics, keys"),
         (name = "structure", description = "Establishments and units of your tenant"),
         (name = "people", description = "Users, roles and identities of your tenant"),
+        (name = "residents", description = "The people supported: their records and the professionals' notes"),
         (name = "platform", description = "Tenants, for platform operators"),
     )
 )]
@@ -82,6 +83,10 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(people::list_external_identities))
         .routes(routes!(people::link_external_identity, people::unlink_external_identity))
         .routes(routes!(people::list_identity_providers))
+        .routes(routes!(residents::list_residents, residents::create_resident))
+        .routes(routes!(residents::get_resident))
+        .routes(routes!(residents::search_residents))
+        .routes(routes!(residents::list_notes, residents::create_note))
 }
 
 fn platform_routes() -> OpenApiRouter<AppState> {

@@ -37,6 +37,9 @@ pub struct Problem {
     /// For validation problems, each invalid field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a record that would duplicate others, the ids of those records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<uuid::Uuid>,
 }
 
 impl Problem {
@@ -49,6 +52,7 @@ impl Problem {
             instance: None,
             request_id: None,
             errors: Vec::new(),
+            duplicates: Vec::new(),
         }
     }
 
@@ -109,6 +113,8 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("duplicate of {duplicates:?}")]
+    Duplicate { detail: String, duplicates: Vec<uuid::Uuid> },
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("rejected input: {status}: {detail}")]
@@ -145,6 +151,11 @@ impl ApiError {
             }
             ApiError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "No such resource."),
             ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail.clone()),
+            ApiError::Duplicate { detail, duplicates } => {
+                let mut problem = Problem::new(StatusCode::CONFLICT, "duplicate", "Possible duplicate", detail.clone());
+                problem.duplicates = duplicates.clone();
+                problem
+            }
             ApiError::Unavailable(_) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Rejected { status, detail, errors } => {
                 let mut problem = Problem::for_status(*status);
@@ -211,6 +222,7 @@ impl From<AuthError> for ApiError {
 fn constraint_message(constraint: &str) -> Option<&'static str> {
     Some(match constraint {
         "tenants_finess_juridique_unique" => "A tenant with this FINESS juridique already exists.",
+        "tenants_shredded_is_final" => "This tenant was shredded: its status can no longer change.",
         "platform_operators_name_unique" => "An operator with this name already exists.",
         "identity_providers_issuer_audience_unique" => {
             "An identity provider with this issuer and audience is already configured (for this or another tenant)."
@@ -220,6 +232,7 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         "users_rpps_unique" => "A user with this RPPS number already exists in this tenant.",
         "users_adeli_unique" => "A user with this ADELI number already exists in this tenant.",
         "memberships_current_unique" => "The user already holds this role here.",
+        "residents_ins_unique" => "A record with this INS already exists.",
         "user_external_identities_pkey" => "This external identity is already linked to another user.",
         "user_external_identities_one_per_provider" => "The user is already linked to this identity provider.",
         "user_external_identities_provider_id_fkey" | "user_external_identities_tenant_id_provider_id_fkey" => {
@@ -250,6 +263,18 @@ impl From<StoreError> for ApiError {
                 None => ApiError::Internal(format!("constraint {constraint} refused a validated write")),
             },
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            // Logged with the row's identity where it was detected; the client learns nothing.
+            StoreError::Tampered { table, column } => ApiError::Internal(format!("tampered value in {table}.{column}")),
+            StoreError::Duplicate { candidates, same_ins: true } => ApiError::Duplicate {
+                detail: "A record with this INS already exists: see duplicates.".to_owned(),
+                duplicates: candidates,
+            },
+            StoreError::Duplicate { candidates, same_ins: false } => ApiError::Duplicate {
+                detail: "A record with the same birth name and birth date exists: check that it is not the same \
+                         person (see duplicates), or set confirm_homonym to create another record."
+                    .to_owned(),
+                duplicates: candidates,
+            },
             StoreError::IdempotencyMismatch => ApiError::Rejected {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail:

@@ -88,3 +88,11 @@ id_type!(
     /// An external OpenID Connect issuer configured for a tenant.
     IdentityProviderId
 );
+id_type!(
+    /// A person supported by the tenant (usager, résident).
+    ResidentId
+);
+id_type!(
+    /// A professional note about a resident.
+    NoteId
+);

@@ -39,6 +39,35 @@ pub fn can_manage_membership(scope: &TenantScope, establishment: Option<Establis
     }
 }
 
+/// Open a resident's record in `establishment` (provisional rule until stays and teams are
+/// modelled: every member of the establishment, and tenant-wide roles).
+pub fn can_read_residents(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    scope.establishments().includes(establishment)
+}
+
+/// Admit a resident (create the record) in `establishment`.
+pub fn can_admit_residents(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    [Role::TenantAdmin, Role::Director, Role::CoordinatingPhysician, Role::Nurse, Role::AdministrativeStaff]
+        .into_iter()
+        .any(|role| scope.has_role_in(role, establishment))
+}
+
+/// Write professional notes about residents of `establishment`: the people who support them.
+pub fn can_write_notes(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    [
+        Role::Director,
+        Role::CoordinatingPhysician,
+        Role::Nurse,
+        Role::CareAssistant,
+        Role::Psychologist,
+        Role::SocialWorker,
+        Role::Educator,
+        Role::HomeHelper,
+    ]
+    .into_iter()
+    .any(|role| scope.has_role_in(role, establishment))
+}
+
 /// A membership's shape: the tenant admin role is tenant-wide by nature.
 pub fn membership_shape(establishment: Option<EstablishmentId>, role: Role) -> Result<(), String> {
     if role == Role::TenantAdmin && establishment.is_some() {

@@ -10,7 +10,10 @@ crate::text_codes! {
     /// users is refused.
     pub enum TenantStatus {
         Active = "active",
+        /// Kept, but its users are refused.
         Suspended = "suspended",
+        /// Offboarded: its keys are destroyed and its data unreadable. Final.
+        Shredded = "shredded",
     }
 }
 
@@ -46,8 +49,8 @@ mod tests {
 
     #[test]
     fn status_round_trips() {
-        for status in [TenantStatus::Active, TenantStatus::Suspended] {
-            assert_eq!(TenantStatus::parse(status.as_str()), Some(status));
+        for status in TenantStatus::ALL {
+            assert_eq!(TenantStatus::parse(status.as_str()), Some(*status));
         }
         assert_eq!(TenantStatus::parse("closed"), None);
     }

@@ -22,6 +22,20 @@ pub enum StoreError {
     /// that would defeat tenant isolation.
     #[error("{0}")]
     Misconfigured(String),
+    /// A sealed value failed authentication: altered, or moved from another place. The row's
+    /// identity is logged where it is detected; nothing of it is shown to the client.
+    #[error("sealed value of {table}.{column} failed authentication")]
+    Tampered { table: &'static str, column: &'static str },
+    /// A key could not be made, unwrapped or used.
+    #[error("encryption: {0}")]
+    Crypto(String),
+    /// The tenant's keys were destroyed (crypto-shredding).
+    #[error("the tenant's keys are destroyed")]
+    KeysDestroyed,
+    /// The record would duplicate existing ones: the same INS (`same_ins`), or the same birth
+    /// name and birth date.
+    #[error("possible duplicate of {candidates:?}")]
+    Duplicate { candidates: Vec<uuid::Uuid>, same_ins: bool },
     /// An idempotency key was reused for a different request.
     #[error("idempotency key reused for a different request")]
     IdempotencyMismatch,
@@ -29,7 +43,7 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migration(String),
     /// Any other database error.
-    #[error(transparent)]
+    #[error("database error: {}", describe(.0))]
     Database(tokio_postgres::Error),
 }
 
@@ -67,5 +81,13 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             deadpool_postgres::PoolError::Backend(error) => error.into(),
             other => StoreError::Unavailable(other.to_string()),
         }
+    }
+}
+
+/// A database error with the server's message and code, for the logs.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+        None => error.to_string(),
     }
 }

@@ -11,7 +11,7 @@ use dui_domain::scope::TenantScope;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::rows::{all, one};
+use crate::rows::all;
 use crate::tx::{Params, TenantTx};
 use crate::{Db, StoreError, StoreResult};
 
@@ -34,7 +34,7 @@ pub(crate) struct CreateStatement<'a, T> {
     pub params: Params<'a>,
     /// Reads the resource by `($1 tenant_id, $2 id)`, for replays.
     pub reload: &'a str,
-    pub map: fn(&Row) -> StoreResult<T>,
+    pub map: &'a (dyn Fn(&Row) -> StoreResult<T> + Sync),
 }
 
 impl Db {
@@ -47,7 +47,8 @@ impl Db {
     ) -> StoreResult<Created<T>> {
         let Some(key) = key else {
             let rows = self.write(scope.tenant_id(), create.insert, create.params).await?;
-            return Ok(Created { value: one(rows, create.map)?, replayed: false });
+            let row = rows.first().ok_or(StoreError::NotFound)?;
+            return Ok(Created { value: (create.map)(row)?, replayed: false });
         };
         let mut conn = self.conn().await?;
         let tx = TenantTx::begin(&mut conn, scope.tenant_id()).await?;
@@ -62,13 +63,36 @@ impl Db {
                 return Err(StoreError::IdempotencyMismatch);
             }
             let resource: Uuid = existing.try_get("resource_id")?;
-            let value = one(tx.query(create.reload, &[&tenant, &resource]).await?, create.map)?;
+            let value = (create.map)(&tx.query_one(create.reload, &[&tenant, &resource]).await?)?;
             tx.commit().await?;
             return Ok(Created { value, replayed: true });
         }
-        let value = one(tx.query(create.insert, create.params).await?, create.map)?;
+        let value = (create.map)(&tx.query_one(create.insert, create.params).await?)?;
         tx.commit().await?;
         Ok(Created { value, replayed: false })
+    }
+
+    /// The resource an earlier request with this key created, if the key is live: for creates
+    /// that must answer a retry before running checks the first attempt already passed.
+    pub(crate) async fn replay<T>(
+        &self,
+        scope: &TenantScope,
+        key: &IdempotencyKey,
+        reload: &str,
+        map: &(dyn Fn(&Row) -> StoreResult<T> + Sync),
+    ) -> StoreResult<Option<Created<T>>> {
+        let (tenant, user) = (scope.tenant_id().as_uuid(), scope.user_id().as_uuid());
+        let sql = format!("{EXISTING} AND created_at >= now() - make_interval(hours => $4)");
+        let rows =
+            self.read(scope.tenant_id(), &sql, &[&tenant, &user, &key.key(), &(KEY_LIFETIME_HOURS as i32)]).await?;
+        let Some(existing) = rows.first() else { return Ok(None) };
+        if existing.try_get::<_, &[u8]>("fingerprint")? != key.fingerprint().as_slice() {
+            return Err(StoreError::IdempotencyMismatch);
+        }
+        let resource: Uuid = existing.try_get("resource_id")?;
+        let rows = self.read(scope.tenant_id(), reload, &[&tenant, &resource]).await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        Ok(Some(Created { value: map(row)?, replayed: true }))
     }
 
     /// Deletes idempotency keys past their lifetime, tenant by tenant. Returns how many.

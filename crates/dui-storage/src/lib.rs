@@ -10,19 +10,26 @@
 
 pub mod cluster;
 mod error;
+pub mod export;
 mod idempotency;
+mod keys;
 pub mod migrate;
 mod people;
 mod platform;
 mod pool;
+mod reencrypt;
+mod residents;
 mod rows;
 mod structure;
 mod tx;
 
 pub use error::StoreError;
+pub use keys::{CryptoConfig, RewrapReport};
 pub use people::{MembershipGrant, Principal, PrincipalKey};
 pub use platform::ResolvedProvider;
 pub use pool::{Db, DbConfig, PoolStatus};
+pub use reencrypt::{ReencryptOptions, ReencryptProgress};
+pub use residents::sealed_columns;
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -19,11 +19,11 @@ use crate::tx::Params;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
-const USER_COLUMNS: &str =
+pub(crate) const USER_COLUMNS: &str =
     "id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
-const MEMBERSHIP_COLUMNS: &str = "id, user_id, establishment_id, role, started_at, ended_at";
+pub(crate) const MEMBERSHIP_COLUMNS: &str = "id, user_id, establishment_id, role, started_at, ended_at";
 
-fn user(row: &Row) -> StoreResult<User> {
+pub(crate) fn user(row: &Row) -> StoreResult<User> {
     Ok(User {
         id: UserId::from_uuid(row.try_get("id")?),
         kind: parse(row, "kind", UserKind::parse)?,
@@ -39,7 +39,7 @@ fn user(row: &Row) -> StoreResult<User> {
     })
 }
 
-fn membership(row: &Row) -> StoreResult<Membership> {
+pub(crate) fn membership(row: &Row) -> StoreResult<Membership> {
     Ok(Membership {
         id: MembershipId::from_uuid(row.try_get("id")?),
         user_id: UserId::from_uuid(row.try_get("user_id")?),
@@ -50,7 +50,7 @@ fn membership(row: &Row) -> StoreResult<Membership> {
     })
 }
 
-fn external_identity(row: &Row) -> StoreResult<ExternalIdentity> {
+pub(crate) fn external_identity(row: &Row) -> StoreResult<ExternalIdentity> {
     Ok(ExternalIdentity {
         provider_id: IdentityProviderId::from_uuid(row.try_get("provider_id")?),
         subject: row.try_get("subject")?,
@@ -192,7 +192,7 @@ impl Db {
             insert: INSERT_USER,
             params: &insert.params(),
             reload: &reload,
-            map: user,
+            map: &user,
         };
         self.create_once(scope, key, create).await
     }
@@ -299,7 +299,7 @@ impl Db {
         let reload = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
         let establishment = establishment.map(|e| e.as_uuid());
         let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &user.as_uuid(), &establishment, &role.as_str()];
-        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: membership })
+        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: &membership })
             .await
     }
 

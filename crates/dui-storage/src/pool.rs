@@ -1,6 +1,7 @@
 //! The connection pool of the application role.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -8,6 +9,7 @@ use dui_domain::TenantId;
 use dui_domain::secret::Secret;
 use tokio_postgres::{NoTls, Row};
 
+use crate::keys::{CryptoConfig, KeyStore};
 use crate::tx::{Access, Params, single};
 
 use crate::{StoreError, StoreResult};
@@ -23,16 +25,19 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// Server-side cap on any one statement.
     pub statement_timeout: Duration,
+    /// The KEK ring and key-handling settings.
+    pub crypto: CryptoConfig,
 }
 
 impl DbConfig {
-    pub fn new(url: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>, crypto: CryptoConfig) -> Self {
         Self {
             url: Secret::new(url.into()),
             pool_size: 16,
             acquire_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
+            crypto,
         }
     }
 }
@@ -67,10 +72,11 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-/// The database: a pool of connections as the application role.
+/// The database: a pool of connections as the application role, and the tenants' keys.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    pub(crate) keys: Arc<KeyStore>,
 }
 
 impl Db {
@@ -89,7 +95,7 @@ impl Db {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())) })
     }
 
     pub(crate) async fn conn(&self) -> StoreResult<Object> {

@@ -15,10 +15,10 @@ use crate::rows::{all, one, parse};
 use crate::tx::Params;
 use crate::{Db, StoreError, StoreResult};
 
-const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
-const UNIT_COLUMNS: &str = "id, establishment_id, name, status, created_at, updated_at";
+pub(crate) const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
+pub(crate) const UNIT_COLUMNS: &str = "id, establishment_id, name, status, created_at, updated_at";
 
-fn establishment(row: &Row) -> StoreResult<Establishment> {
+pub(crate) fn establishment(row: &Row) -> StoreResult<Establishment> {
     let finess: String = row.try_get("finess")?;
     Ok(Establishment {
         id: EstablishmentId::from_uuid(row.try_get("id")?),
@@ -32,7 +32,7 @@ fn establishment(row: &Row) -> StoreResult<Establishment> {
     })
 }
 
-fn unit(row: &Row) -> StoreResult<Unit> {
+pub(crate) fn unit(row: &Row) -> StoreResult<Unit> {
     Ok(Unit {
         id: UnitId::from_uuid(row.try_get("id")?),
         establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
@@ -70,7 +70,7 @@ impl Db {
         self.create_once(
             scope,
             key,
-            CreateStatement { id, insert: &insert, params, reload: &reload, map: establishment },
+            CreateStatement { id, insert: &insert, params, reload: &reload, map: &establishment },
         )
         .await
     }
@@ -153,7 +153,7 @@ impl Db {
         let reload = format!("SELECT {UNIT_COLUMNS} FROM units WHERE tenant_id = $1 AND id = $2");
         let visible = visible(scope);
         let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &establishment_id.as_uuid(), &name, &visible];
-        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: unit }).await
+        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: &unit }).await
     }
 
     /// The units of an establishment the scope sees.

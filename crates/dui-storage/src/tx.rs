@@ -31,6 +31,18 @@ impl<'a> TenantTx<'a> {
         Ok(Self { tx, tenant: tenant.to_string(), context_pending: AtomicBool::new(true) })
     }
 
+    /// A read-only transaction on one snapshot of the database (REPEATABLE READ): every
+    /// statement sees the same state, however long the reading takes.
+    pub(crate) async fn begin_snapshot(conn: &'a mut Object, tenant: TenantId) -> StoreResult<Self> {
+        let tx = conn
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        Ok(Self { tx, tenant: tenant.to_string(), context_pending: AtomicBool::new(true) })
+    }
+
     pub(crate) async fn query(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
         let statement = self.tx.prepare_cached(sql).await?;
         if self.context_pending.swap(false, Ordering::Relaxed) {

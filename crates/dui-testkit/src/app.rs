@@ -97,6 +97,10 @@ impl TestApp {
 
     /// Spawns over an existing database.
     pub async fn spawn_on(db: TestDb, customise: impl FnOnce(&mut Config)) -> Self {
+        // DUI_TEST_LOG=debug (or any filter) shows the server's logs when a test fails.
+        if let Ok(filter) = std::env::var("DUI_TEST_LOG") {
+            dui::server::init_logging(dui::config::LogFormat::Pretty, &filter);
+        }
         let mut config = Config::default();
         config.http.listen = "127.0.0.1:0".to_owned();
         config.database.url = Some(db.app_url.clone().into());
@@ -107,6 +111,8 @@ impl TestApp {
         config.auth.issuer = TEST_ISSUER.to_owned();
         config.auth.signing_key = Some(keys::SIGNING_KEY.to_owned().into());
         config.auth.jwks_refresh_min_interval_secs = 0;
+        config.crypto.active_kek = Some(1);
+        config.crypto.keks.insert("1".to_owned(), keys::KEK_V1.to_owned().into());
         customise(&mut config);
         config.validate().expect("test configuration");
         let state = dui::server::build_state(&config).await.expect("server state");

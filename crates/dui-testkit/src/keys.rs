@@ -10,3 +10,14 @@ pub const IDP_RSA_KEY: &str = include_str!("../keys/test-idp-rsa.pem");
 pub const IDP_RSA_PUBLIC_KEY: &str = include_str!("../keys/test-idp-rsa.pub.pem");
 /// The key the fake identity provider rotates to.
 pub const IDP_RSA_ROTATED_KEY: &str = include_str!("../keys/test-idp-rsa-rotated.pem");
+
+/// The key-encryption key of tests (version 1), base64.
+pub const KEK_V1: &str = "dGVzdC1rZWstdjEtZm9yLWR1aS10ZXN0cy1vbmx5ISE=";
+/// A second KEK, for KEK rotation tests.
+pub const KEK_V2: &str = "dGVzdC1rZWstdjItZm9yLWR1aS10ZXN0cy1vbmx5ISE=";
+
+/// The key settings of tests: the ring holds [`KEK_V1`], active.
+pub fn crypto_config() -> dui_storage::CryptoConfig {
+    let keks = std::collections::BTreeMap::from([(1, KEK_V1.to_owned())]);
+    dui_storage::CryptoConfig::new(dui_crypto::KekRing::from_base64(1, &keks).expect("test KEK"))
+}

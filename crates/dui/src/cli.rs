@@ -68,6 +68,24 @@ pub enum TenantCommand {
     Suspend { tenant: String },
     /// Resume a suspended tenant.
     Resume { tenant: String },
+    /// Write everything of a tenant, decrypted, as one JSON document (reversibility).
+    Export {
+        tenant: String,
+        /// The file to write (written aside first, then renamed: a partial export never has this name).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Offboard a tenant: export it, then destroy its keys. Its data is unreadable afterwards,
+    /// by anyone, for good.
+    Shred {
+        tenant: String,
+        /// Where to write the export first.
+        #[arg(long)]
+        export: PathBuf,
+        /// The tenant's FINESS juridique, typed again, to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,10 +119,36 @@ pub struct TokenArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Generate an Ed25519 signing key (PKCS#8 PEM) for auth.signing_key_file.
-    Generate {
+    GenerateSigningKey {
         /// Write to this file (mode 0600) instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Generate a key-encryption key (base64 of 32 random bytes) for crypto.keks.
+    GenerateKek,
+    /// Rewrap every tenant key under the active KEK (after adding a new KEK to the ring and
+    /// making it active on every server). Data rows are untouched; the server keeps serving.
+    RotateKek,
+    /// Start a new data-key version for a tenant; run `reencrypt` afterwards.
+    RotateDek {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Reseal every value still sealed with an older data key. Resumable and idempotent.
+    Reencrypt {
+        /// One tenant (default: all).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 500)]
+        batch_size: i64,
+        /// Stop after this many batches (a later run resumes).
+        #[arg(long)]
+        max_batches: Option<u64>,
+    },
+    /// Show a tenant's data-key versions and how many rows still use older ones.
+    Status {
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -135,7 +179,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     match cli.command {
         Command::Demo(args) => return crate::demo::run(args, config).await,
-        Command::Keys(KeysCommand::Generate { out }) => {
+        Command::Keys(KeysCommand::GenerateKek) => {
+            println!("{}", dui_crypto::KekRing::generate_base64()?);
+            return Ok(());
+        }
+        Command::Keys(KeysCommand::GenerateSigningKey { out }) => {
             let pem = dui_auth::keys::generate_pem()?;
             match out {
                 Some(path) => crate::demo::write_private_file(&path, pem.expose())?,
@@ -184,7 +232,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token(&config, &db, &args).await?);
             Ok(())
         }
-        Command::Demo(_) | Command::Keys(_) | Command::CheckConfig => unreachable!("handled above"),
+        Command::Keys(command) => keys(command, &connect(&config)?).await,
+        Command::Demo(_) | Command::CheckConfig => unreachable!("handled above"),
     }
 }
 
@@ -224,8 +273,109 @@ async fn tenant(command: TenantCommand, db: &Db) -> anyhow::Result<()> {
             let found = find_tenant(db, &tenant).await?;
             print_tenant(&db.set_tenant_status(&scope, found.id, TenantStatus::Active).await?);
         }
+        TenantCommand::Export { tenant, out } => {
+            let found = find_tenant(db, &tenant).await?;
+            export(db, &found, &out).await?;
+        }
+        TenantCommand::Shred { tenant, export: out, confirm } => {
+            let found = find_tenant(db, &tenant).await?;
+            shred(db, &found, &out, &confirm).await?;
+        }
     }
     Ok(())
+}
+
+/// Writes a tenant's export to `path`, through a temporary file that is synced and renamed only
+/// once complete.
+pub async fn export(db: &Db, tenant: &Tenant, path: &std::path::Path) -> anyhow::Result<()> {
+    let partial = path.with_extension("partial");
+    let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let summary = db.export_tenant(tenant.id, &mut writer).await?;
+    let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    for (table, rows) in &summary.tables {
+        eprintln!("  {table}: {rows}");
+    }
+    eprintln!("exported tenant {} to {}", tenant.id, path.display());
+    Ok(())
+}
+
+/// Exports a tenant, then destroys its keys.
+pub async fn shred(db: &Db, tenant: &Tenant, export_to: &std::path::Path, confirm: &str) -> anyhow::Result<()> {
+    if confirm.trim() != tenant.finess_juridique.as_str() {
+        bail!(
+            "not confirmed: --confirm must be the tenant's FINESS juridique ({}); nothing was done",
+            tenant.finess_juridique
+        );
+    }
+    if tenant.status == TenantStatus::Shredded {
+        bail!("tenant {} is already shredded", tenant.id);
+    }
+    export(db, tenant, export_to).await?;
+    db.destroy_tenant_keys(tenant.id).await?;
+    eprintln!("tenant {} shredded: its keys are destroyed and its data is unreadable", tenant.id);
+    Ok(())
+}
+
+async fn keys(command: KeysCommand, db: &Db) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::RotateKek => {
+            let report = db.rewrap_all_keys().await?;
+            println!(
+                "{} tenant(s): {} key(s) rewrapped, {} already under the active KEK",
+                report.tenants, report.rewrapped, report.already_current
+            );
+        }
+        KeysCommand::RotateDek { tenant } => {
+            let found = find_tenant(db, &tenant).await?;
+            let version = db.rotate_data_key(found.id).await?;
+            println!("tenant {}: data key version {version} is active; run `dui keys reencrypt`", found.id);
+        }
+        KeysCommand::Reencrypt { tenant, batch_size, max_batches } => {
+            let tenants = match tenant {
+                Some(tenant) => vec![find_tenant(db, &tenant).await?.id],
+                None => db.tenants_with_keys().await?,
+            };
+            let options = dui_storage::ReencryptOptions { batch_size: batch_size.clamp(1, 10_000), max_batches };
+            reencrypt(db, &tenants, options).await?;
+        }
+        KeysCommand::Status { tenant } => {
+            let found = find_tenant(db, &tenant).await?;
+            for (version, status, encryptions) in db.data_key_versions(found.id).await? {
+                println!("data key v{version}  {status:<9}  {encryptions} encryptions reserved");
+            }
+            println!("{} row(s) sealed with an older key", db.count_stale_rows(found.id).await?);
+        }
+        KeysCommand::GenerateKek | KeysCommand::GenerateSigningKey { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// Runs the re-encryption job with a progress bar per tenant.
+pub async fn reencrypt(db: &Db, tenants: &[TenantId], options: dui_storage::ReencryptOptions) -> anyhow::Result<u64> {
+    let mut resealed = 0;
+    for tenant in tenants {
+        let total = db.count_stale_rows(*tenant).await?;
+        if total == 0 {
+            continue;
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("tenant {tenant}"));
+        let mut report = |progress: dui_storage::ReencryptProgress| bar.set_position(progress.done);
+        resealed += db.reencrypt_tenant(*tenant, options, &mut report).await?;
+        bar.finish();
+        let left = db.count_stale_rows(*tenant).await?;
+        if left > 0 {
+            eprintln!("tenant {tenant}: {left} row(s) still to reseal (busy rows, or stopped early): run again");
+        }
+    }
+    Ok(resealed)
 }
 
 /// Mints a token after checking that its subject exists and may log in.
@@ -235,8 +385,8 @@ pub async fn token(config: &Config, db: &Db, args: &TokenArgs) -> anyhow::Result
     let subject = match (&args.user, &args.tenant, &args.operator) {
         (Some(user), Some(tenant), None) => {
             let tenant = find_tenant(db, tenant).await?;
-            if tenant.status == TenantStatus::Suspended {
-                bail!("tenant {} is suspended", tenant.id);
+            if tenant.status != TenantStatus::Active {
+                bail!("tenant {} is {}", tenant.id, tenant.status);
             }
             let user = UserId::from_uuid(*user);
             let scope = TenantScope::console(tenant.id);

@@ -24,7 +24,78 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub crypto: CryptoSection,
     pub log: LogConfig,
+}
+
+/// Encryption at rest. The key-encryption keys (KEKs) come from here — a file mounted from a
+/// secret, or the values themselves — and never reach the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoSection {
+    /// A TOML file holding `active_kek` and a `[keks]` table (version = base64 key).
+    pub kek_file: Option<PathBuf>,
+    /// The version of the KEK that wraps new keys.
+    pub active_kek: Option<u32>,
+    /// KEKs by version (`"1" = "base64 of 32 bytes"`); `dui keys generate-kek` makes one.
+    pub keks: BTreeMap<String, Secret<String>>,
+    /// How long a tenant's unwrapped keys are reused before being read again.
+    pub key_cache_ttl_secs: u64,
+    /// Encryptions reserved at a time on a data key.
+    pub reservation_block: u64,
+    /// A data key is rotated once this many encryptions were reserved on it (the bound for random
+    /// 96-bit nonces is 2^32).
+    pub max_encryptions_per_key: u64,
+}
+
+impl Default for CryptoSection {
+    fn default() -> Self {
+        Self {
+            kek_file: None,
+            active_kek: None,
+            keks: BTreeMap::new(),
+            key_cache_ttl_secs: 30,
+            reservation_block: 10_000,
+            max_encryptions_per_key: 1 << 31,
+        }
+    }
+}
+
+/// The KEK part of a `crypto.kek_file`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KekFile {
+    active_kek: u32,
+    keks: BTreeMap<String, Secret<String>>,
+}
+
+impl CryptoSection {
+    /// The active KEK version and the KEKs by version, from the file or the inline values.
+    pub fn keks(&self) -> Result<(u32, BTreeMap<u32, String>), ConfigError> {
+        let (active, keks) = match &self.kek_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let file: KekFile = toml::from_str(&text)
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {}", path.display(), e.message())))?;
+                (Some(file.active_kek), file.keks)
+            }
+            None => (self.active_kek, self.keks.clone()),
+        };
+        let active = active.ok_or_else(|| {
+            ConfigError::Invalid("crypto.active_kek and crypto.keks (or crypto.kek_file) are required".to_owned())
+        })?;
+        let keks = keks
+            .into_iter()
+            .map(|(version, key)| {
+                let version: u32 = version
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid(format!("crypto.keks: {version:?} is not a version number")))?;
+                Ok((version, key.expose().clone()))
+            })
+            .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
+        Ok((active, keks))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,6 +276,15 @@ impl Config {
         if self.auth.signing_key.is_some() && self.auth.signing_key_file.is_some() {
             problems.push("set auth.signing_key or auth.signing_key_file, not both".to_owned());
         }
+        if self.crypto.kek_file.is_some() && (self.crypto.active_kek.is_some() || !self.crypto.keks.is_empty()) {
+            problems.push("set crypto.kek_file or crypto.active_kek with crypto.keks, not both".to_owned());
+        }
+        if self.crypto.reservation_block == 0 || self.crypto.max_encryptions_per_key == 0 {
+            problems.push("crypto.reservation_block and crypto.max_encryptions_per_key must be positive".to_owned());
+        }
+        if self.crypto.max_encryptions_per_key > 1 << 32 {
+            problems.push("crypto.max_encryptions_per_key must not exceed 2^32 (NIST SP 800-38D)".to_owned());
+        }
         if self.auth.token_ttl_secs == 0 {
             problems.push("auth.token_ttl_secs must be at least 1".to_owned());
         }
@@ -221,6 +301,9 @@ impl Config {
             problems.push(
                 "database.owner_url (DUI_DATABASE__OWNER_URL) is required when database.migrate_on_start is true",
             );
+        }
+        if self.crypto.kek_file.is_none() && self.crypto.active_kek.is_none() {
+            problems.push("crypto.kek_file, or crypto.active_kek with crypto.keks, is required (create a KEK with `dui keys generate-kek`)");
         }
         if self.auth.signing_key.is_none() && self.auth.signing_key_file.is_none() {
             problems
@@ -316,8 +399,33 @@ mod tests {
 
     #[test]
     fn secrets_are_not_printed() {
-        let config = Config::load(None, env(&[("DUI_DATABASE__URL", "postgres://dui_app:hunter2@db/dui")])).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let config = Config::load(
+            None,
+            env(&[
+                ("DUI_DATABASE__URL", "postgres://dui_app:hunter2@db/dui"),
+                ("DUI_CRYPTO__KEKS", "{ 1 = \"c2VjcmV0LWtleS1tYXRlcmlhbA==\" }"),
+                ("DUI_CRYPTO__ACTIVE_KEK", "1"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("c2VjcmV0"), "{printed}");
+        let (active, keks) = config.crypto.keks().unwrap();
+        assert_eq!((active, keks[&1].as_str()), (1, "c2VjcmV0LWtleS1tYXRlcmlhbA=="));
+    }
+
+    #[test]
+    fn keks_come_from_a_file_or_inline_but_not_both() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "active_kek = 2\n[keks]\n1 = \"a\"\n2 = \"b\"").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        let config = Config::load(None, env(&[("DUI_CRYPTO__KEK_FILE", &path)])).unwrap();
+        let (active, keks) = config.crypto.keks().unwrap();
+        assert_eq!((active, keks.len()), (2, 2));
+        let both = Config::load(None, env(&[("DUI_CRYPTO__KEK_FILE", &path), ("DUI_CRYPTO__ACTIVE_KEK", "1")]));
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let none = Config::load(None, Vec::new()).unwrap();
+        assert!(none.crypto.keks().unwrap_err().to_string().contains("crypto.active_kek"));
     }
 
     #[test]
@@ -325,5 +433,6 @@ mod tests {
         let error = Config::load(None, Vec::new()).unwrap().require_serving().unwrap_err().to_string();
         assert!(error.contains("database.url"), "{error}");
         assert!(error.contains("signing_key"), "{error}");
+        assert!(error.contains("crypto.kek_file"), "{error}");
     }
 }

@@ -226,6 +226,14 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     if !key_file.exists() {
         write_private_file(&key_file, dui_auth::keys::generate_pem()?.expose())?;
     }
+    let kek_file = data_dir.join("keks.toml");
+    if !kek_file.exists() {
+        let kek = dui_crypto::KekRing::generate_base64()?;
+        write_private_file(&kek_file, &format!("active_kek = 1\n\n[keks]\n1 = \"{kek}\"\n"))?;
+    }
+    config.crypto.kek_file = Some(kek_file);
+    config.crypto.active_kek = None;
+    config.crypto.keks.clear();
     let base_url = format!("http://{}", args.listen);
     config.http.listen = args.listen.clone();
     config.auth.issuer = base_url.clone();

@@ -8,7 +8,8 @@ use dui_api::{ApiConfig, AppState};
 use dui_auth::external::JwksCache;
 use dui_auth::keys::{SigningKey, VerificationKey};
 use dui_auth::own::OwnIssuer;
-use dui_storage::{Db, DbConfig, migrate};
+use dui_crypto::KekRing;
+use dui_storage::{CryptoConfig, Db, DbConfig, migrate};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -48,9 +49,20 @@ pub fn own_issuer(config: &Config) -> anyhow::Result<OwnIssuer> {
     Ok(OwnIssuer::new(&config.auth.issuer, &config.auth.audience, signing, previous, config.auth.leeway_secs))
 }
 
+/// The KEK ring and key settings from the configuration.
+pub fn crypto_config(config: &Config) -> anyhow::Result<CryptoConfig> {
+    let (active, keks) = config.crypto.keks()?;
+    let ring = KekRing::from_base64(active, &keks).context("crypto.keks")?;
+    let mut crypto = CryptoConfig::new(ring);
+    crypto.cache_ttl = Duration::from_secs(config.crypto.key_cache_ttl_secs);
+    crypto.reservation_block = config.crypto.reservation_block;
+    crypto.max_encryptions_per_key = config.crypto.max_encryptions_per_key;
+    Ok(crypto)
+}
+
 pub fn db_config(config: &Config) -> anyhow::Result<DbConfig> {
     let url = config.database.url.as_ref().context("database.url is required")?;
-    let mut db = DbConfig::new(url.expose().clone());
+    let mut db = DbConfig::new(url.expose().clone(), crypto_config(config)?);
     db.pool_size = config.database.pool_size;
     db.acquire_timeout = Duration::from_millis(config.database.acquire_timeout_ms);
     db.connect_timeout = Duration::from_secs(config.database.connect_timeout_secs);

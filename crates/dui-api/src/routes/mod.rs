@@ -2,5 +2,6 @@
 
 pub mod people;
 pub mod platform;
+pub mod residents;
 pub mod structure;
 pub mod system;

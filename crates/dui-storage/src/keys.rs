@@ -1,0 +1,393 @@
+//! Tenants' keys: creation, unwrapping and caching, encryption budgets, rotation, KEK rewrap,
+//! destruction.
+//!
+//! A tenant's keys are created on first use: a data key (DEK) and a blind-index key, each random
+//! 256 bits, stored wrapped by the active KEK. Unwrapped keyrings are cached for `cache_ttl`.
+//!
+//! Random 96-bit nonces are safe for at most 2^32 encryptions per key (NIST SP 800-38D, 8.3).
+//! Before sealing, a server reserves a block of encryptions on the active data key in the
+//! database (one update per block), so the recorded count is never below the truth even if the
+//! server crashes; when the count passes `max_encryptions_per_key`, the key is rotated.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
+use dui_domain::TenantId;
+
+use crate::tx::TenantTx;
+use crate::{Db, StoreError, StoreResult};
+
+/// How the server handles tenants' keys.
+#[derive(Debug, Clone)]
+pub struct CryptoConfig {
+    pub ring: Arc<KekRing>,
+    /// How long an unwrapped keyring is reused before it is read again (rotations done by other
+    /// servers are picked up within this time).
+    pub cache_ttl: Duration,
+    /// Encryptions reserved at a time.
+    pub reservation_block: u64,
+    /// Rotate a data key once this many encryptions have been reserved on it.
+    pub max_encryptions_per_key: u64,
+}
+
+impl CryptoConfig {
+    pub fn new(ring: KekRing) -> Self {
+        Self {
+            ring: Arc::new(ring),
+            cache_ttl: Duration::from_secs(30),
+            reservation_block: 10_000,
+            max_encryptions_per_key: 1 << 31,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cached {
+    keyring: Arc<Keyring>,
+    loaded_at: Instant,
+    /// Encryptions reserved on the active key and not used yet.
+    budget: Arc<AtomicI64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct KeyStore {
+    config: CryptoConfig,
+    cache: Mutex<HashMap<TenantId, Cached>>,
+    /// One reservation at a time per tenant.
+    reserving: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyStore {
+    pub(crate) fn new(config: CryptoConfig) -> Self {
+        Self { config, cache: Mutex::new(HashMap::new()), reserving: Mutex::new(HashMap::new()) }
+    }
+
+    fn cached(&self, tenant: TenantId) -> Option<(Arc<Keyring>, Arc<AtomicI64>, Instant)> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&tenant).map(|c| (c.keyring.clone(), c.budget.clone(), c.loaded_at))
+    }
+
+    fn forget(&self, tenant: TenantId) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&tenant);
+    }
+
+    fn reservation_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        self.reserving.lock().unwrap_or_else(|e| e.into_inner()).entry(tenant).or_default().clone()
+    }
+}
+
+/// A stored key row.
+struct StoredKey {
+    purpose: KeyPurpose,
+    version: u32,
+    status: String,
+    wrapped: WrappedKey,
+}
+
+fn version(value: i32) -> StoreResult<u32> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt { column: "tenant_keys.version", value: value.to_string() })
+}
+
+/// What a KEK rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RewrapReport {
+    pub tenants: u64,
+    pub rewrapped: u64,
+    pub already_current: u64,
+}
+
+impl Db {
+    /// Drops a tenant's cached keyring.
+    pub(crate) fn forget_keyring(&self, tenant: TenantId) {
+        self.keys.forget(tenant);
+    }
+
+    async fn load_keys(&self, tenant: TenantId) -> StoreResult<Vec<StoredKey>> {
+        let rows = self
+            .read(
+                tenant,
+                "SELECT purpose, version, kek_version, wrapped, status FROM tenant_keys \
+                 WHERE tenant_id = $1 AND status <> 'destroyed'",
+                &[&tenant.as_uuid()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let purpose: &str = row.try_get("purpose")?;
+                Ok(StoredKey {
+                    purpose: KeyPurpose::parse(purpose)
+                        .ok_or(StoreError::Corrupt { column: "tenant_keys.purpose", value: purpose.to_owned() })?,
+                    version: version(row.try_get("version")?)?,
+                    status: row.try_get("status")?,
+                    wrapped: WrappedKey {
+                        kek_version: version(row.try_get("kek_version")?)?,
+                        bytes: row.try_get("wrapped")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Creates a tenant's first keys. Concurrent callers are harmless: the first insert wins and
+    /// the others insert nothing.
+    async fn create_first_keys(&self, tenant: TenantId) -> StoreResult<()> {
+        let ring = &self.keys.config.ring;
+        let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
+        let data = ring.wrap(tenant, KeyPurpose::Data, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
+        let index = ring.wrap(tenant, KeyPurpose::Index, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
+        let kek = ring.active_version() as i32;
+        self.write(
+            tenant,
+            "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
+             SELECT $1::uuid, 'data', 1, $2::integer, $3::bytea, 'active' WHERE NOT EXISTS \
+               (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data') \
+             UNION ALL \
+             SELECT $1::uuid, 'index', 1, $2::integer, $4::bytea, 'active' WHERE NOT EXISTS \
+               (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'index') \
+             ON CONFLICT DO NOTHING",
+            &[&tenant.as_uuid(), &kek, &data.bytes, &index.bytes],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Reads, unwraps and caches a tenant's keyring, creating its keys on first use.
+    async fn load_keyring(&self, tenant: TenantId) -> StoreResult<Arc<Keyring>> {
+        let mut stored = self.load_keys(tenant).await?;
+        if stored.is_empty() {
+            if self.tenant_by_id(tenant).await?.is_some_and(|t| t.status == dui_domain::tenant::TenantStatus::Shredded)
+            {
+                return Err(StoreError::KeysDestroyed);
+            }
+            self.create_first_keys(tenant).await?;
+            stored = self.load_keys(tenant).await?;
+        }
+        let ring = &self.keys.config.ring;
+        let unwrap = |key: &StoredKey| {
+            ring.unwrap(tenant, key.purpose, key.version, &key.wrapped).map_err(|e| {
+                tracing::error!(%tenant, purpose = key.purpose.as_str(), version = key.version, error = %e, "cannot unwrap a tenant key");
+                StoreError::Crypto(format!("tenant key {} v{}: {e}", key.purpose.as_str(), key.version))
+            })
+        };
+        let active = stored
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::Data && k.status == "active")
+            .map(|k| k.version)
+            .ok_or(StoreError::KeysDestroyed)?;
+        let index = stored
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::Index && k.status == "active")
+            .ok_or(StoreError::KeysDestroyed)?;
+        let data = stored
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::Data)
+            .map(|k| Ok((k.version, unwrap(k)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let keyring =
+            Keyring::new(tenant, active, data, &unwrap(index)?).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let keyring = Arc::new(keyring);
+        let mut cache = self.keys.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(
+            tenant,
+            Cached { keyring: keyring.clone(), loaded_at: Instant::now(), budget: Arc::new(AtomicI64::new(0)) },
+        );
+        Ok(keyring)
+    }
+
+    /// A tenant's keyring, for opening values. `needed` names the data-key versions the caller
+    /// is about to open: if the cached keyring lacks one (rotated by another server), it is read
+    /// again.
+    pub(crate) async fn keyring(
+        &self,
+        tenant: TenantId,
+        needed: impl IntoIterator<Item = u32>,
+    ) -> StoreResult<Arc<Keyring>> {
+        if let Some((keyring, _, loaded_at)) = self.keys.cached(tenant)
+            && loaded_at.elapsed() < self.keys.config.cache_ttl
+            && needed.into_iter().all(|v| keyring.holds(v))
+        {
+            return Ok(keyring);
+        }
+        self.load_keyring(tenant).await
+    }
+
+    /// A tenant's keyring for sealing `count` values, with that many encryptions reserved on its
+    /// active data key.
+    pub(crate) async fn keyring_for_sealing(&self, tenant: TenantId, count: u64) -> StoreResult<Arc<Keyring>> {
+        let count = count as i64;
+        loop {
+            let (keyring, budget) = match self.keys.cached(tenant) {
+                Some((keyring, budget, loaded_at)) if loaded_at.elapsed() < self.keys.config.cache_ttl => {
+                    (keyring, budget)
+                }
+                _ => {
+                    self.load_keyring(tenant).await?;
+                    continue;
+                }
+            };
+            if budget.fetch_sub(count, Ordering::SeqCst) >= count {
+                return Ok(keyring);
+            }
+            budget.fetch_add(count, Ordering::SeqCst);
+            let lock = self.keys.reservation_lock(tenant);
+            let _guard = lock.lock().await;
+            if budget.load(Ordering::SeqCst) >= count {
+                continue;
+            }
+            self.reserve(tenant, &keyring, &budget, count as u64).await?;
+        }
+    }
+
+    async fn reserve(&self, tenant: TenantId, keyring: &Keyring, budget: &AtomicI64, count: u64) -> StoreResult<()> {
+        let block = self.keys.config.reservation_block.max(count);
+        let active = keyring.active_version() as i32;
+        let rows = self
+            .write(
+                tenant,
+                "UPDATE tenant_keys SET encryptions = encryptions + $3 \
+                 WHERE tenant_id = $1 AND purpose = 'data' AND version = $2 AND status = 'active' \
+                 RETURNING encryptions",
+                &[&tenant.as_uuid(), &active, &(block as i64)],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            // Another server rotated the key: use the new one.
+            self.keys.forget(tenant);
+            return Ok(());
+        };
+        let reserved: i64 = row.try_get(0)?;
+        if reserved as u64 > self.keys.config.max_encryptions_per_key {
+            tracing::info!(%tenant, version = active, reserved, "data key reached its encryption budget; rotating");
+            self.rotate_data_key_from(tenant, Some(keyring.active_version())).await?;
+            return Ok(());
+        }
+        budget.fetch_add(block as i64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Starts a new data-key version for `tenant`; new values are sealed with it at once (in
+    /// this server; in others within the cache lifetime). Older versions stay, retired, to open
+    /// what they sealed until the re-encryption job has resealed it. Returns the new version.
+    pub async fn rotate_data_key(&self, tenant: TenantId) -> StoreResult<u32> {
+        self.rotate_data_key_from(tenant, None).await
+    }
+
+    /// Rotates only if `from` (when given) is still the active version, so that two servers
+    /// crossing the budget together rotate once.
+    async fn rotate_data_key_from(&self, tenant: TenantId, from: Option<u32>) -> StoreResult<u32> {
+        self.keyring(tenant, []).await?;
+        let mut conn = self.conn().await?;
+        let tx = TenantTx::begin(&mut conn, tenant).await?;
+        let current = tx
+            .query_opt(
+                "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active' FOR UPDATE",
+                &[&tenant.as_uuid()],
+            )
+            .await?
+            .ok_or(StoreError::KeysDestroyed)?;
+        let current = version(current.try_get(0)?)?;
+        if from.is_some_and(|from| from != current) {
+            self.keys.forget(tenant);
+            return Ok(current);
+        }
+        let next = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) + 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data'",
+                &[&tenant.as_uuid()],
+            )
+            .await?;
+        let next = version(next.try_get(0)?)?;
+        let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
+        let key = SecretKey::generate().map_err(crypto)?;
+        let wrapped = self.keys.config.ring.wrap(tenant, KeyPurpose::Data, next, &key).map_err(crypto)?;
+        tx.query(
+            "UPDATE tenant_keys SET status = 'retired', retired_at = now() \
+             WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active'",
+            &[&tenant.as_uuid()],
+        )
+        .await?;
+        tx.query(
+            "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
+             VALUES ($1, 'data', $2, $3, $4, 'active')",
+            &[&tenant.as_uuid(), &(next as i32), &(wrapped.kek_version as i32), &wrapped.bytes],
+        )
+        .await?;
+        tx.commit().await?;
+        self.keys.forget(tenant);
+        tracing::info!(%tenant, from = current, to = next, "data key rotated");
+        Ok(next)
+    }
+
+    /// The data-key versions of a tenant and their status, oldest first (for the CLI and tests).
+    pub async fn data_key_versions(&self, tenant: TenantId) -> StoreResult<Vec<(u32, String, i64)>> {
+        let rows = self
+            .read(
+                tenant,
+                "SELECT version, status, encryptions FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' ORDER BY version",
+                &[&tenant.as_uuid()],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((version(r.try_get(0)?)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+
+    /// KEK rotation: rewraps every tenant key not yet under the active KEK. Data rows are not
+    /// touched; the server keeps serving (cached keyrings stay valid, and every KEK of the ring
+    /// still unwraps). Safe to run again.
+    pub async fn rewrap_all_keys(&self) -> StoreResult<RewrapReport> {
+        let ring = &self.keys.config.ring;
+        let tenants = self.platform("SELECT id FROM tenants ORDER BY id", &[]).await?;
+        let mut report = RewrapReport::default();
+        for row in tenants {
+            let tenant = TenantId::from_uuid(row.try_get(0)?);
+            report.tenants += 1;
+            for key in self.load_keys(tenant).await? {
+                let rewrapped = ring.rewrap(tenant, key.purpose, key.version, &key.wrapped).map_err(|e| {
+                    StoreError::Crypto(format!("tenant {tenant} {} v{}: {e}", key.purpose.as_str(), key.version))
+                })?;
+                match rewrapped {
+                    None => report.already_current += 1,
+                    Some(wrapped) => {
+                        self.write(
+                            tenant,
+                            "UPDATE tenant_keys SET kek_version = $4, wrapped = $5 \
+                             WHERE tenant_id = $1 AND purpose = $2 AND version = $3 AND kek_version = $6",
+                            &[
+                                &tenant.as_uuid(),
+                                &key.purpose.as_str(),
+                                &(key.version as i32),
+                                &(wrapped.kek_version as i32),
+                                &wrapped.bytes,
+                                &(key.wrapped.kek_version as i32),
+                            ],
+                        )
+                        .await?;
+                        report.rewrapped += 1;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Crypto-shredding: destroys every key of the tenant and marks it shredded. Afterwards its
+    /// sealed values cannot be opened by anyone: the keys existed only wrapped, here.
+    pub async fn destroy_tenant_keys(&self, tenant: TenantId) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let tx = TenantTx::begin(&mut conn, tenant).await?;
+        tx.query(
+            "UPDATE tenant_keys SET status = 'destroyed', wrapped = NULL, destroyed_at = now() \
+             WHERE tenant_id = $1 AND status <> 'destroyed'",
+            &[&tenant.as_uuid()],
+        )
+        .await?;
+        tx.query("UPDATE tenants SET status = 'shredded', updated_at = now() WHERE id = $1", &[&tenant.as_uuid()])
+            .await?;
+        tx.commit().await?;
+        self.keys.forget(tenant);
+        tracing::warn!(%tenant, "tenant keys destroyed: the tenant's sealed data is unreadable from now on");
+        Ok(())
+    }
+}
