@@ -70,10 +70,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .await;
     assert_eq!(a_resident.status, 201, "{}", a_resident.text);
     let a_resident = a_resident.json["id"].as_str().unwrap().to_owned();
-    let a_note = app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a.admin.token, json!({"text": "Note A"})).await;
+    let a_note =
+        app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a.admin.token, json!({"text": "Note A"})).await;
     // The tenant admin is not a carer: the note is written by a nurse of A.
     assert_eq!(a_note.status, 403);
-    let a_note = app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
+    let a_note =
+        app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
     assert_eq!(a_note.status, 201, "{}", a_note.text);
 
     let a_est = a.establishments[0].id;
@@ -171,7 +173,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             None,
         ),
         attempt(Method::GET, "/api/v1/residents/{resident_id}", format!("/api/v1/residents/{a_resident}"), None),
-        attempt(Method::GET, "/api/v1/residents/{resident_id}/notes", format!("/api/v1/residents/{a_resident}/notes"), None),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/notes",
+            format!("/api/v1/residents/{a_resident}/notes"),
+            None,
+        ),
         attempt(
             Method::POST,
             "/api/v1/residents/{resident_id}/notes",
@@ -217,10 +224,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let a_ids =
         [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
     // The same INS and the same identity searched from B find nothing of A.
-    for body in [
-        json!({"ins": "255081416802538"}),
-        json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"}),
-    ] {
+    for body in [json!({"ins": "255081416802538"}), json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"})] {
         let found = app.post("/api/v1/residents/search", &b.admin.token, body).await;
         assert_eq!(found.status, 200, "{}", found.text);
         assert_eq!(found.json, json!([]));
@@ -236,7 +240,9 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .await;
     assert_eq!(b_resident.status, 201, "{}", b_resident.text);
     let a_ids = [a_ids.to_vec(), vec![a_resident.clone()]].concat();
-    for path in ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me", "/api/v1/residents"] {
+    for path in
+        ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me", "/api/v1/residents"]
+    {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");
         for id in &a_ids {

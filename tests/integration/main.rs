@@ -4,6 +4,7 @@
 mod architecture;
 mod auth;
 mod cli;
+mod encryption;
 mod errors;
 mod idempotency;
 mod isolation;
@@ -11,6 +12,7 @@ mod migrations;
 mod openapi;
 mod people;
 mod platform;
+mod residents;
 mod resilience;
 mod schema;
 mod structure;

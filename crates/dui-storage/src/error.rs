@@ -87,7 +87,12 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// A database error with the server's message and code, for the logs.
 fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
-        Some(db) => format!("{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+        Some(db) => format!(
+            "{} ({}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
         None => error.to_string(),
     }
 }

@@ -74,10 +74,19 @@ impl KeyStore {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&tenant);
     }
 
+    fn forget_all(&self) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn reservation_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
         self.reserving.lock().unwrap_or_else(|e| e.into_inner()).entry(tenant).or_default().clone()
     }
 }
+
+/// The channel on which key changes are announced, with the tenant id as payload. Delivered on
+/// commit, to every server listening.
+const KEYS_CHANGED_CHANNEL: &str = "dui_tenant_keys";
+const NOTIFY_KEYS_CHANGED: &str = "SELECT pg_notify('dui_tenant_keys', $1)";
 
 /// A stored key row.
 struct StoredKey {
@@ -100,6 +109,57 @@ pub struct RewrapReport {
 }
 
 impl Db {
+    /// Listens for key changes committed by other processes (a `dui keys rotate-dek`, a
+    /// shredding) and drops the affected cached keyrings at once, so that new values are sealed
+    /// with a new key immediately rather than when the cache expires. Reconnects by itself; while
+    /// it cannot listen, the cache lifetime bounds how stale a keyring can be.
+    pub fn spawn_key_listener(&self) -> tokio::task::JoinHandle<()> {
+        let keys = self.keys.clone();
+        let config = self.listen_config.clone();
+        tokio::spawn(async move {
+            loop {
+                match config.connect(tokio_postgres::NoTls).await {
+                    Ok((client, mut connection)) => {
+                        let listen = async {
+                            if let Err(error) = client.batch_execute(&format!("LISTEN {KEYS_CHANGED_CHANNEL}")).await {
+                                tracing::warn!(%error, "cannot listen for key changes");
+                            }
+                            // Notifications may have been missed while not listening.
+                            keys.forget_all();
+                            std::future::pending::<()>().await
+                        };
+                        let receive = async {
+                            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                                match message {
+                                    Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
+                                        match notification.payload().parse::<uuid::Uuid>() {
+                                            Ok(tenant) => {
+                                                tracing::debug!(%tenant, "keys changed elsewhere");
+                                                keys.forget(TenantId::from_uuid(tenant));
+                                            }
+                                            Err(_) => keys.forget_all(),
+                                        }
+                                    }
+                                    Ok(_) => {}
+                                    Err(error) => {
+                                        tracing::warn!(%error, "key-change listener lost its connection");
+                                        break;
+                                    }
+                                }
+                            }
+                        };
+                        tokio::select! {
+                            () = listen => {}
+                            () = receive => {}
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "key-change listener cannot connect yet"),
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    }
+
     /// Drops a tenant's cached keyring.
     pub(crate) fn forget_keyring(&self, tenant: TenantId) {
         self.keys.forget(tenant);
@@ -315,6 +375,7 @@ impl Db {
             &[&tenant.as_uuid(), &(next as i32), &(wrapped.kek_version as i32), &wrapped.bytes],
         )
         .await?;
+        tx.query(NOTIFY_KEYS_CHANGED, &[&tenant.to_string()]).await?;
         tx.commit().await?;
         self.keys.forget(tenant);
         tracing::info!(%tenant, from = current, to = next, "data key rotated");
@@ -385,6 +446,7 @@ impl Db {
         .await?;
         tx.query("UPDATE tenants SET status = 'shredded', updated_at = now() WHERE id = $1", &[&tenant.as_uuid()])
             .await?;
+        tx.query(NOTIFY_KEYS_CHANGED, &[&tenant.to_string()]).await?;
         tx.commit().await?;
         self.keys.forget(tenant);
         tracing::warn!(%tenant, "tenant keys destroyed: the tenant's sealed data is unreadable from now on");

@@ -89,15 +89,22 @@ impl Db {
         optional(self.platform(&sql, &[&id.as_uuid()]).await?, tenant)
     }
 
+    /// Suspends or resumes a tenant. A shredded tenant stays shredded (409).
     pub async fn set_tenant_status(
         &self,
         _scope: &PlatformScope,
         id: TenantId,
         status: TenantStatus,
     ) -> StoreResult<Tenant> {
-        let sql =
-            format!("UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING {TENANT_COLUMNS}");
-        one(self.platform(&sql, &[&id.as_uuid(), &status.as_str()]).await?, tenant)
+        let sql = format!(
+            "UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'shredded' \
+             RETURNING {TENANT_COLUMNS}"
+        );
+        let rows = self.platform(&sql, &[&id.as_uuid(), &status.as_str()]).await?;
+        if rows.is_empty() && self.tenant_by_id(id).await?.is_some() {
+            return Err(StoreError::Conflict { constraint: "tenants_shredded_is_final".to_owned() });
+        }
+        one(rows, tenant)
     }
 
     /// Finds a tenant by its FINESS juridique (for the CLI).

@@ -77,6 +77,8 @@ pub struct PoolStatus {
 pub struct Db {
     pool: Pool,
     pub(crate) keys: Arc<KeyStore>,
+    /// For the connection that listens for key changes (outside the pool).
+    pub(crate) listen_config: tokio_postgres::Config,
 }
 
 impl Db {
@@ -86,6 +88,7 @@ impl Db {
         let pg = pg_config(config.url.expose(), config.connect_timeout, Some(config.statement_timeout))?;
         // Verified: every checkout runs an empty query first, so a connection broken by a
         // PostgreSQL restart is discarded and replaced instead of failing a request.
+        let listen_config = pg.clone();
         let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
@@ -95,7 +98,7 @@ impl Db {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())) })
+        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())), listen_config })
     }
 
     pub(crate) async fn conn(&self) -> StoreResult<Object> {

@@ -69,7 +69,8 @@ impl TestResponse {
 #[derive(Debug)]
 pub struct TestApp {
     pub db: TestDb,
-    /// A pool as the application role, for seeding through the same storage code as production.
+    /// The server's storage (pool as the application role, and key cache), for seeding and
+    /// inspecting through the same code as production.
     pub store: dui_storage::Db,
     pub base_url: String,
     pub client: reqwest::Client,
@@ -119,7 +120,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind(config.listen_addr()).await.expect("bind");
         let server = dui::server::spawn(listener, state.clone()).expect("spawn");
         let base_url = format!("http://{}", server.addr);
-        let store = dui_storage::Db::new(&dui::server::db_config(&config).unwrap()).unwrap();
+        // The server's own storage: what tests do through it is what the server sees at once.
+        let store = state.db().clone();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let issuer = state.issuer().clone();
         Self { db, store, base_url, client, config, issuer, server: Some(server) }

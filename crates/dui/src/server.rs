@@ -121,8 +121,13 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, issuer, jwks, api))
 }
 
-/// Housekeeping that runs for as long as the server: expired idempotency keys are purged hourly.
-pub fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
+/// The tasks that run beside the server for as long as it does: the key-change listener, and
+/// the hourly purge of expired idempotency keys. Abort them when the server stops.
+pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
+    vec![state.db().spawn_key_listener(), spawn_maintenance(state)]
+}
+
+fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
     let db = state.db().clone();
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
@@ -144,6 +149,7 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -152,7 +158,9 @@ impl RunningServer {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.background.iter().for_each(JoinHandle::abort);
+        result
     }
 }
 
@@ -173,7 +181,8 @@ pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<RunningS
         )
         .await
     });
-    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+    let background = spawn_background(&state);
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task, background })
 }
 
 /// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
@@ -205,7 +214,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "dui listening");
-    let maintenance = spawn_maintenance(&state);
+    let background = spawn_background(&state);
     let served = dui_api::serve(
         listener,
         state,
@@ -214,7 +223,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.http.shutdown_grace_secs),
     )
     .await;
-    maintenance.abort();
+    background.iter().for_each(JoinHandle::abort);
     served?;
     Ok(())
 }

@@ -1,0 +1,418 @@
+//! Encryption at rest, end to end: nothing readable in a dump, values bound to their place,
+//! tampering detected, keys rotated and destroyed.
+
+use std::process::Command;
+
+use dui_domain::people::Role;
+use dui_storage::cluster;
+use dui_testkit::{TestApp, TestTenant, keys};
+use serde_json::json;
+
+use crate::residents::{admit, identity};
+
+/// Runs statements as the owner inside `tenant`'s context (the owner is bound by the policies
+/// too).
+async fn as_owner(app: &TestApp, tenant: &TestTenant, sql: &str) {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(&format!("BEGIN; SELECT set_config('app.tenant_id', '{}', true); {sql}; COMMIT;", tenant.id))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+}
+
+async fn seed_resident(app: &TestApp, tenant: &TestTenant, name: &str, ins: &str, note: &str) -> String {
+    let created = admit(
+        app,
+        tenant,
+        json!({"identity": {"birth_name": name, "first_names": "Bérénice Anatolie", "sex": "female",
+                            "birth_date": "1931-05-17", "birth_place": "2A004", "used_name": format!("{name}-Usage")},
+               "ins": {"matricule": ins, "oid": "1.2.250.1.213.1.4.10"}}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let written = app.post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": note})).await;
+    assert_eq!(written.status, 201, "{}", written.text);
+    id
+}
+
+#[tokio::test]
+async fn a_database_dump_reveals_no_name_no_ins_no_note() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let secrets = [
+        (
+            "Zébulonnière",
+            "255081416802538",
+            "Chute dans la salle de bain vers 3h, hématome au front, famille prévenue.",
+        ),
+        (
+            "Quetzalcoatlès",
+            "279035121518989",
+            "Refus de soin ce matin, agitation, Mme Quetzalcoatlès réclame sa fille.",
+        ),
+    ];
+    for (name, ins, note) in secrets {
+        seed_resident(&app, &tenant, name, ins, note).await;
+    }
+    let pg_dump = cluster::find_program("pg_dump").expect("pg_dump is installed with PostgreSQL");
+    let url = cluster::url_for(&app.db.admin_url, "postgres", &app.db.name).unwrap();
+    let output = Command::new(pg_dump).args(["--data-only", "--inserts", "--dbname", &url]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dump = String::from_utf8_lossy(&output.stdout).to_lowercase();
+    // The dump is real and complete: clear data of the same tenant is in it.
+    assert!(dump.contains(&tenant.establishments[0].name.to_lowercase()), "the dump holds the establishments");
+    assert!(dump.contains("insert into public.residents"), "the dump holds the residents' rows");
+    for (name, ins, note) in secrets {
+        let words =
+            [name.to_lowercase(), ins.to_owned(), note.to_lowercase(), "bérénice".to_owned(), "anatolie".to_owned()];
+        for word in words
+            .iter()
+            .chain(note.to_lowercase().split(' ').filter(|w| w.len() > 7).map(str::to_owned).collect::<Vec<_>>().iter())
+        {
+            assert!(!dump.contains(word.as_str()), "the dump reveals {word:?}");
+        }
+    }
+    assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");
+    assert!(!dump.contains("2a004"), "the dump reveals a birth place");
+    // Nor the keys: they are only wrapped, and the KEK never reaches the database.
+    assert!(!dump.contains(&keys::KEK_V1.to_lowercase()));
+}
+
+#[tokio::test]
+async fn a_sealed_value_moved_to_another_row_or_tenant_does_not_open() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let first = seed_resident(&app, &tenant, "Premier", "255081416802538", "note un").await;
+    let second = seed_resident(&app, &tenant, "Second", "279035121518989", "note deux").await;
+    // Swap the identities of two residents, as an attacker with write access to the database might.
+    as_owner(
+        &app,
+        &tenant,
+        &format!(
+            "UPDATE residents SET identity = (SELECT identity FROM residents WHERE id = '{first}') WHERE id = '{second}'"
+        ),
+    )
+    .await;
+    let response = app.get(&format!("/api/v1/residents/{second}"), &tenant.admin.token).await;
+    let problem = response.problem(500);
+    assert!(!response.text.contains("Premier"), "nothing of the value leaks");
+    assert_eq!(problem["detail"], "The server failed to answer; the failure is logged.");
+    // The untouched record still reads.
+    assert_eq!(app.get(&format!("/api/v1/residents/{first}"), &tenant.admin.token).await.status, 200);
+
+    // Another tenant's ciphertext, copied into this tenant's row.
+    let other = app.tenant("Beta").await;
+    let foreign = seed_resident(&app, &other, "Étranger", "255081416802538", "note d'ailleurs").await;
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let visible: i64 = owner.query_one("SELECT count(*) FROM residents", &[]).await.unwrap().get(0);
+    assert_eq!(visible, 0, "without a tenant context even the owner sees no row");
+    let tx_sql = format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{}', true); CREATE TEMP TABLE stolen AS SELECT identity FROM residents WHERE id = '{foreign}'; COMMIT; \
+         BEGIN; SELECT set_config('app.tenant_id', '{}', true); UPDATE residents SET identity = (SELECT identity FROM stolen) WHERE id = '{first}'; COMMIT;",
+        other.id, tenant.id
+    );
+    owner.batch_execute(&tx_sql).await.unwrap();
+    app.get(&format!("/api/v1/residents/{first}"), &tenant.admin.token).await.problem(500);
+}
+
+#[tokio::test]
+async fn altered_and_truncated_values_are_detected() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = seed_resident(&app, &tenant, "Altéré", "255081416802538", "texte intact").await;
+    // Flip one byte in the middle of the note's ciphertext.
+    as_owner(&app, &tenant, "UPDATE notes SET body = overlay(body placing decode(lpad(to_hex(get_byte(body, 20) # 1), 2, '0'), 'hex') from 21 for 1)").await;
+    let notes = app.get(&format!("/api/v1/residents/{id}/notes"), &tenant.admin.token).await;
+    notes.problem(500);
+    assert!(!notes.text.contains("texte"));
+    // Truncate the identity.
+    as_owner(&app, &tenant, "UPDATE residents SET identity = substring(identity from 1 for 30)").await;
+    app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.problem(500);
+    // A relabelled key version.
+    as_owner(&app, &tenant, "UPDATE residents SET ins = set_byte(ins, 4, 7)").await;
+    app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.problem(500);
+}
+
+#[tokio::test]
+async fn kek_rotation_rewraps_every_key_without_touching_data() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let other = app.tenant("Beta").await;
+    let id = seed_resident(&app, &tenant, "Rotation", "255081416802538", "avant la rotation").await;
+    seed_resident(&app, &other, "Autre", "279035121518989", "autre tenant").await;
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let residents_before: Vec<Vec<u8>> = owner
+        .query(&format!("SELECT identity FROM residents WHERE tenant_id = '{}'", tenant.id), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let db = app.stop().await;
+
+    // Every server gets the ring {1, 2} with 2 active; then the rotation runs.
+    let both = |config: &mut dui::config::Config| {
+        config.crypto.active_kek = Some(2);
+        config.crypto.keks.insert("2".to_owned(), keys::KEK_V2.to_owned().into());
+    };
+    let app = TestApp::spawn_on(db, both).await;
+    let report = app.store.rewrap_all_keys().await.unwrap();
+    assert_eq!((report.tenants, report.rewrapped, report.already_current), (2, 4, 0));
+    assert_eq!(app.store.rewrap_all_keys().await.unwrap().rewrapped, 0, "a second run has nothing to do");
+    let db = app.stop().await;
+
+    // KEK 1 can now be removed from every configuration: a server with only KEK 2 reads all.
+    let only_new = |config: &mut dui::config::Config| {
+        config.crypto.active_kek = Some(2);
+        config.crypto.keks.clear();
+        config.crypto.keks.insert("2".to_owned(), keys::KEK_V2.to_owned().into());
+    };
+    let app = TestApp::spawn_on(db, only_new).await;
+    let read = app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.json["identity"]["birth_name"], "Rotation");
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let residents_after: Vec<Vec<u8>> = owner
+        .query(&format!("SELECT identity FROM residents WHERE tenant_id = '{}'", tenant.id), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(residents_before, residents_after, "data rows are untouched by a KEK rotation");
+    let db = app.stop().await;
+
+    // And a server that only has the old KEK can no longer unwrap anything.
+    let app = TestApp::spawn_on(db, |_| {}).await;
+    app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.problem(500);
+}
+
+async fn stale_versions(app: &TestApp, tenant: &TestTenant) -> Vec<i32> {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let sql = format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{}', true); \
+         CREATE TEMP TABLE v AS SELECT dek_version FROM residents UNION ALL SELECT dek_version FROM notes; COMMIT;",
+        tenant.id
+    );
+    owner.batch_execute(&sql).await.unwrap();
+    let mut versions: Vec<i32> =
+        owner.query("SELECT dek_version FROM v", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    versions.sort();
+    versions
+}
+
+#[tokio::test]
+async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let mut ids = Vec::new();
+    let matricules = ["255081416802538", "279035121518989"];
+    for i in 0..6 {
+        let body = json!({"identity": identity(&format!("Famille{i}"), "Jeanne", "1940-01-01"), "confirm_homonym": true,
+                          "ins": matricules.get(i).map(|m| json!({"matricule": m, "oid": "1.2.250.1.213.1.4.10"}))});
+        let created = admit(&app, &tenant, body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.json["id"].as_str().unwrap().to_owned();
+        ids.push(id);
+    }
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    for id in &ids {
+        let note = app
+            .post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": format!("note de {id}")}))
+            .await;
+        assert_eq!(note.status, 201);
+    }
+    assert!(stale_versions(&app, &tenant).await.iter().all(|v| *v == 1));
+
+    // Rotate: new writes use version 2 at once.
+    assert_eq!(app.store.rotate_data_key(tenant.id).await.unwrap(), 2);
+    let after = app.post(&format!("/api/v1/residents/{}/notes", ids[0]), &nurse.token, json!({"text": "après"})).await;
+    assert_eq!(after.status, 201);
+    let versions = stale_versions(&app, &tenant).await;
+    assert_eq!(versions.iter().filter(|v| **v == 2).count(), 1);
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 12);
+
+    // The job stops after two batches of three (as if interrupted)...
+    let options = dui_storage::ReencryptOptions { batch_size: 3, max_batches: Some(2) };
+    let mut seen = Vec::new();
+    let done = app.store.reencrypt_tenant(tenant.id, options, &mut |p| seen.push(p.done)).await.unwrap();
+    assert_eq!(done, 6);
+    assert_eq!(seen, [3, 6]);
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 6);
+    // ...while everything stays readable, old and new versions alike...
+    for id in &ids {
+        assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await.status, 200);
+        let notes = app.get(&format!("/api/v1/residents/{id}/notes"), &nurse.token).await;
+        assert_eq!(notes.status, 200, "{}", notes.text);
+    }
+    // ...and a second run resumes and finishes; a third finds nothing.
+    let options = dui_storage::ReencryptOptions { batch_size: 4, max_batches: None };
+    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 6);
+    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 0);
+    assert!(stale_versions(&app, &tenant).await.iter().all(|v| *v == 2));
+    for id in &ids {
+        let read = app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await;
+        assert_eq!(read.status, 200);
+        assert!(read.json["identity"]["birth_name"].as_str().unwrap().starts_with("Famille"));
+        let notes = app.get(&format!("/api/v1/residents/{id}/notes"), &nurse.token).await;
+        assert!(notes.json["items"].as_array().unwrap().iter().any(|n| n["text"] == format!("note de {id}")));
+    }
+    let keys = app.store.data_key_versions(tenant.id).await.unwrap();
+    assert_eq!(keys.iter().map(|(v, s, _)| (*v, s.as_str())).collect::<Vec<_>>(), [(1, "retired"), (2, "active")]);
+    // Search through the blind indexes is unaffected by a data-key rotation.
+    let found = app.post("/api/v1/residents/search", &nurse.token, json!({"ins": "279035121518989"})).await;
+    assert_eq!(found.json.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rotation_by_another_process_reaches_the_server_at_once() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = seed_resident(&app, &tenant, "Avis", "255081416802538", "avant").await;
+    // Another process (as `dui keys rotate-dek` is): its own pool and key cache.
+    let cli = dui_storage::Db::new(&dui::server::db_config(&app.config).unwrap()).unwrap();
+    assert_eq!(cli.rotate_data_key(tenant.id).await.unwrap(), 2);
+    // The server was told: within moments (far less than its 30 s cache), new notes use v2.
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let note = app.post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": "après"})).await;
+        assert_eq!(note.status, 201, "{}", note.text);
+        if stale_versions(&app, &tenant).await.contains(&2) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the server kept sealing with the old key");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn data_keys_rotate_before_their_encryption_budget_runs_out() {
+    // A tiny budget: 10 encryptions per key, reserved 4 at a time.
+    let app = TestApp::spawn_with(|config| {
+        config.crypto.max_encryptions_per_key = 10;
+        config.crypto.reservation_block = 4;
+    })
+    .await;
+    let tenant = app.tenant("Alpha").await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        // Each record seals two values (identity and, here absent, no INS: one).
+        let created =
+            admit(&app, &tenant, json!({"identity": identity(&format!("Budget{i}"), "Anne", "1940-01-01")})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        ids.push(created.json["id"].as_str().unwrap().to_owned());
+    }
+    let keys = app.store.data_key_versions(tenant.id).await.unwrap();
+    assert!(keys.len() >= 2, "rotated at least once: {keys:?}");
+    for (version, status, reserved) in &keys {
+        assert!(*reserved <= 10 + 4, "v{version} ({status}) reserved {reserved}: the budget is respected");
+    }
+    for id in &ids {
+        assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn shredding_exports_then_makes_the_tenant_unreadable_for_good() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let bystander = app.tenant("Beta").await;
+    let id = seed_resident(&app, &tenant, "Départ", "255081416802538", "dernière transmission").await;
+    let kept = seed_resident(&app, &bystander, "Reste", "255081416802538", "transmission qui reste").await;
+    let record = app.store.tenant_by_id(tenant.id).await.unwrap().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.json");
+    // A wrong confirmation does nothing.
+    let refused = dui::cli::shred(&app.store, &record, &export, "000000000").await.unwrap_err();
+    assert!(refused.to_string().contains("not confirmed"), "{refused}");
+    assert!(!export.exists());
+    assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.status, 200);
+
+    dui::cli::shred(&app.store, &record, &export, record.finess_juridique.as_str()).await.unwrap();
+    // The export holds the data, opened.
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert_eq!(document["format"], "dui-tenant-export");
+    assert_eq!(document["tables"]["residents"][0]["identity"]["birth_name"], "Départ");
+    assert_eq!(document["tables"]["notes"][0]["text"], "dernière transmission");
+    assert_eq!(document["tables"]["establishments"].as_array().unwrap().len(), 2);
+
+    // The tenant is refused, its keys are gone, and nothing of it opens any more.
+    let refused = app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await;
+    assert!(refused.problem(401)["detail"].as_str().unwrap().contains("suspended"));
+    let scope = dui_domain::scope::TenantScope::console(tenant.id);
+    let unreadable = app.store.get_resident(&scope, id.parse().unwrap()).await.unwrap_err();
+    assert!(matches!(unreadable, dui_storage::StoreError::KeysDestroyed), "{unreadable:?}");
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let sql = format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{}', true); CREATE TEMP TABLE k AS SELECT wrapped, status FROM tenant_keys; COMMIT;",
+        tenant.id
+    );
+    owner.batch_execute(&sql).await.unwrap();
+    let keys = owner.query("SELECT wrapped IS NULL, status FROM k", &[]).await.unwrap();
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.get::<_, bool>(0) && k.get::<_, String>(1) == "destroyed"));
+    // It cannot be resumed, nor shredded twice.
+    let (_, operator) = app.operator().await;
+    app.post(&format!("/platform/v1/tenants/{}/resume", tenant.id), &operator, json!({})).await.problem(409);
+    let record = app.store.tenant_by_id(tenant.id).await.unwrap().unwrap();
+    assert!(dui::cli::shred(&app.store, &record, &export, record.finess_juridique.as_str()).await.is_err());
+    // Another tenant is untouched.
+    let other = app.get(&format!("/api/v1/residents/{kept}"), &bystander.admin.token).await;
+    assert_eq!(other.json["identity"]["birth_name"], "Reste");
+}
+
+#[tokio::test]
+async fn every_tenant_table_is_exported_or_deliberately_left_out() {
+    let db = dui_testkit::TestDb::new().await;
+    let owner = db.connect(&db.owner_url).await;
+    let tables: Vec<String> = owner
+        .query(
+            "SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' \
+             AND c.relrowsecurity ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let covered: Vec<&str> = dui_storage::export::EXPORTED_TABLES
+        .iter()
+        .copied()
+        .chain(dui_storage::export::NOT_EXPORTED.iter().map(|(t, _)| *t))
+        .collect();
+    for table in &tables {
+        assert!(covered.contains(&table.as_str()), "{table} is neither exported nor listed as left out");
+    }
+}
+
+#[tokio::test]
+async fn every_binary_column_is_sealed_a_blind_index_or_key_material() {
+    let db = dui_testkit::TestDb::new().await;
+    let owner = db.connect(&db.owner_url).await;
+    let columns: Vec<String> = owner
+        .query(
+            "SELECT table_name::text || '.' || column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND data_type = 'bytea' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let sealed = dui_storage::sealed_columns();
+    for column in &columns {
+        let accounted = sealed.contains(column)
+            || column.ends_with("_index")
+            || column == "tenant_keys.wrapped"
+            || column == "idempotency_keys.fingerprint";
+        assert!(accounted, "{column} is binary but neither sealed (and re-encrypted), nor a blind index");
+    }
+    for column in &sealed {
+        assert!(columns.contains(column), "the registry names {column}, which does not exist");
+    }
+}
