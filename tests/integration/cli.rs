@@ -141,3 +141,33 @@ async fn serving_refuses_an_incomplete_configuration_with_a_clear_message() {
     let error = format!("{:#}", dui::cli::run(cli).await.unwrap_err());
     assert!(error.contains("invalid configuration") && error.contains("pool_size"), "{error}");
 }
+
+#[tokio::test]
+async fn keys_are_rotated_and_data_resealed_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let body = serde_json::json!({"establishment_id": tenant.establishments[0].id,
+        "identity": {"birth_name": "Console", "first_names": "Ada", "sex": "female", "birth_date": "1935-12-10"}});
+    let created = app.post("/api/v1/residents", &tenant.admin.token, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let file = config_file(&app);
+    let finess = app.store.tenant_by_id(tenant.id).await.unwrap().unwrap().finess_juridique.to_string();
+
+    run(&file, &["keys", "rotate-dek", "--tenant", &finess]).await;
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 1);
+    run(&file, &["keys", "status", "--tenant", &finess]).await;
+    run(&file, &["keys", "reencrypt", "--batch-size", "10"]).await;
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 0);
+    run(&file, &["keys", "rotate-kek"]).await;
+    let read =
+        app.get(&format!("/api/v1/residents/{}", created.json["id"].as_str().unwrap()), &tenant.admin.token).await;
+    assert_eq!(read.json["identity"]["birth_name"], "Console");
+
+    // An export from the command line is complete and written atomically.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alpha.json");
+    run(&file, &["tenant", "export", &finess, "--out", out.to_str().unwrap()]).await;
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(document["tables"]["residents"][0]["identity"]["first_names"], "Ada");
+    assert!(!out.with_extension("partial").exists());
+}

@@ -24,7 +24,7 @@ pub struct Keyring {
     tenant: TenantId,
     active: u32,
     data: BTreeMap<u32, Aes256Gcm>,
-    index: HmacSha256,
+    index: SecretKey,
 }
 
 impl fmt::Debug for Keyring {
@@ -50,9 +50,7 @@ impl Keyring {
         if !data.contains_key(&active) {
             return Err(CryptoError::UnknownKeyVersion(active));
         }
-        let index = <HmacSha256 as hmac::KeyInit>::new_from_slice(index.as_bytes())
-            .map_err(|_| CryptoError::InvalidKey("index key".to_owned()))?;
-        Ok(Self { tenant, active, data, index })
+        Ok(Self { tenant, active, data, index: index.clone() })
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -136,7 +134,10 @@ impl Keyring {
 
     /// The blind index of an already normalised value.
     pub fn blind_index(&self, index: BlindIndex, normalised: &str) -> [u8; 32] {
-        let mut mac = self.index.clone();
+        // Built per call from the zeroized key (an HMAC set-up is two hash blocks), so that no
+        // long-lived hash state holds key material.
+        let mut mac =
+            <HmacSha256 as hmac::KeyInit>::new_from_slice(self.index.as_bytes()).expect("HMAC takes any key length");
         mac.update(index.label.as_bytes());
         mac.update(&[0]);
         mac.update(normalised.as_bytes());
@@ -264,6 +265,13 @@ mod tests {
             Keyring::new(a.tenant(), 1, vec![(1, SecretKey::from_bytes([1; 32]))], &SecretKey::from_bytes([8; 32]))
                 .unwrap();
         assert_ne!(a.blind_index(INS, "255081416802538"), other_index_key.blind_index(INS, "255081416802538"));
+    }
+
+    #[test]
+    fn key_material_is_wiped_when_dropped() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<Aes256Gcm>();
+        zeroized_on_drop::<SecretKey>();
     }
 
     #[test]

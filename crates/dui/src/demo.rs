@@ -178,7 +178,73 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
         }
         seeded.push(DemoUser { user, role_label: member.label });
     }
+    let nurse = seeded.iter().find(|u| u.user.family_name == "Moreau").map(|u| u.user.id);
+    seed_residents(db, tenant.id, establishments[0], nurse).await?;
     Ok(DemoData { tenant, operator: operator.id, users: seeded })
+}
+
+/// Fictional residents of the first nursing home, with the national test INS, and a few notes
+/// written by the demo nurse.
+async fn seed_residents(
+    db: &Db,
+    tenant: dui_domain::TenantId,
+    ehpad: EstablishmentId,
+    nurse: Option<dui_domain::UserId>,
+) -> anyhow::Result<()> {
+    use dui_domain::resident::{Identity, Ins, InsOid, NewResident, ResidentLookup, Sex};
+    let people = [
+        (
+            "Lefort",
+            "Madeleine Jeanne",
+            Sex::Female,
+            (1934, 3, 12),
+            Some("255081416802538"),
+            "Nuit calme. Lever à 7h30, petit-déjeuner pris en entier.",
+        ),
+        (
+            "Garcia",
+            "Antoine",
+            Sex::Male,
+            (1939, 11, 2),
+            Some("279035121518989"),
+            "Cible douleur — D : se plaint du genou droit (EVA 5). A : antalgique à 8h. R : EVA 2 à 9h.",
+        ),
+        (
+            "Nguyen",
+            "Thi Lan",
+            Sex::Female,
+            (1941, 6, 24),
+            None,
+            "Visite de sa fille l'après-midi, très souriante. Appétit conservé.",
+        ),
+    ];
+    let console = TenantScope::console(tenant);
+    for (birth_name, first_names, sex, (y, m, d), ins, note) in people {
+        let birth_date = chrono::NaiveDate::from_ymd_opt(y, m, d).context("demo birth date")?;
+        let lookup = ResidentLookup::BirthIdentity { birth_name: birth_name.to_owned(), birth_date };
+        if !db.find_residents(&console, &lookup).await?.is_empty() {
+            continue;
+        }
+        let identity = Identity {
+            birth_name: birth_name.to_owned(),
+            first_names: first_names.to_owned(),
+            first_first_name: None,
+            used_name: None,
+            used_first_name: None,
+            sex,
+            birth_date,
+            birth_place: Some("75056".to_owned()),
+        };
+        let ins = ins.map(|matricule| Ins { matricule: matricule.to_owned(), oid: InsOid::NirTest });
+        let new = NewResident::validate(ehpad, identity, ins, chrono::Utc::now().date_naive())?;
+        let resident = db.create_resident(&console, None, &new, true).await?.value;
+        if let Some(nurse) = nurse {
+            // The note is the nurse's; the console's tenant-wide view only decides what is visible.
+            let scope = TenantScope::new(tenant, nurse, console.grants().to_vec());
+            db.add_note(&scope, None, resident.id, note, None).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The demo's establishments, with their units; returns their ids in order.
@@ -252,7 +318,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
 
     let mut banner = String::new();
     banner.push_str(&format!(
-        "\ndui demo: tenant \"{}\" ({})\nOpenAPI: {base_url}/api/v1/openapi.json\n\nTokens (valid 12 h):\n",
+        "\ndui demo: tenant \"{}\" ({})\nOpenAPI: {base_url}/api/v1/openapi.json\n\
+         Residents of EHPAD Les Tilleuls: curl -s -H \"Authorization: Bearer $DUI_DEMO_TOKEN_4\" {base_url}/api/v1/residents\n\n\
+         Tokens (valid 12 h):\n",
         demo.tenant.name, demo.tenant.id
     ));
     let mut env_file = String::new();
