@@ -100,6 +100,15 @@ fn version(value: i32) -> StoreResult<u32> {
     u32::try_from(value).map_err(|_| StoreError::Corrupt { column: "tenant_keys.version", value: value.to_string() })
 }
 
+/// Why a data key is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rotation {
+    /// An operator asked: what the old keys sealed is to be resealed.
+    Operator,
+    /// The key's encryption budget is used up: it stops sealing, nothing needs resealing.
+    Exhausted,
+}
+
 /// What a KEK rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RewrapReport {
@@ -277,6 +286,12 @@ impl Db {
     /// A tenant's keyring for sealing `count` values, with that many encryptions reserved on its
     /// active data key.
     pub(crate) async fn keyring_for_sealing(&self, tenant: TenantId, count: u64) -> StoreResult<Arc<Keyring>> {
+        if count > self.keys.config.max_encryptions_per_key {
+            return Err(StoreError::Crypto(format!(
+                "{count} values cannot be sealed under one key whose budget is {}",
+                self.keys.config.max_encryptions_per_key
+            )));
+        }
         let count = count as i64;
         loop {
             let (keyring, budget) = match self.keys.cached(tenant) {
@@ -302,7 +317,8 @@ impl Db {
     }
 
     async fn reserve(&self, tenant: TenantId, keyring: &Keyring, budget: &AtomicI64, count: u64) -> StoreResult<()> {
-        let block = self.keys.config.reservation_block.max(count);
+        // Never more than a whole key's budget at once, or every new key would be rotated away.
+        let block = self.keys.config.reservation_block.max(count).min(self.keys.config.max_encryptions_per_key);
         let active = keyring.active_version() as i32;
         let rows = self
             .write(
@@ -321,7 +337,7 @@ impl Db {
         let reserved: i64 = row.try_get(0)?;
         if reserved as u64 > self.keys.config.max_encryptions_per_key {
             tracing::info!(%tenant, version = active, reserved, "data key reached its encryption budget; rotating");
-            self.rotate_data_key_from(tenant, Some(keyring.active_version())).await?;
+            self.rotate_data_key_from(tenant, Some(keyring.active_version()), Rotation::Exhausted).await?;
             return Ok(());
         }
         budget.fetch_add(block as i64, Ordering::SeqCst);
@@ -332,12 +348,12 @@ impl Db {
     /// this server; in others within the cache lifetime). Older versions stay, retired, to open
     /// what they sealed until the re-encryption job has resealed it. Returns the new version.
     pub async fn rotate_data_key(&self, tenant: TenantId) -> StoreResult<u32> {
-        self.rotate_data_key_from(tenant, None).await
+        self.rotate_data_key_from(tenant, None, Rotation::Operator).await
     }
 
     /// Rotates only if `from` (when given) is still the active version, so that two servers
     /// crossing the budget together rotate once.
-    async fn rotate_data_key_from(&self, tenant: TenantId, from: Option<u32>) -> StoreResult<u32> {
+    async fn rotate_data_key_from(&self, tenant: TenantId, from: Option<u32>, why: Rotation) -> StoreResult<u32> {
         self.keyring(tenant, []).await?;
         let mut conn = self.conn().await?;
         let tx = TenantTx::begin(&mut conn, tenant).await?;
@@ -363,12 +379,18 @@ impl Db {
         let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
         let key = SecretKey::generate().map_err(crypto)?;
         let wrapped = self.keys.config.ring.wrap(tenant, KeyPurpose::Data, next, &key).map_err(crypto)?;
-        tx.query(
-            "UPDATE tenant_keys SET status = 'retired', retired_at = now() \
-             WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active'",
-            &[&tenant.as_uuid()],
-        )
-        .await?;
+        let retire = match why {
+            // Everything older is resealed: the retired versions stay the oldest ones.
+            Rotation::Operator => {
+                "UPDATE tenant_keys SET status = 'retired', retired_at = coalesce(retired_at, now()) \
+                 WHERE tenant_id = $1 AND purpose = 'data' AND status IN ('active', 'exhausted')"
+            }
+            Rotation::Exhausted => {
+                "UPDATE tenant_keys SET status = 'exhausted', retired_at = now() \
+                 WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active'"
+            }
+        };
+        tx.query(retire, &[&tenant.as_uuid()]).await?;
         tx.query(
             "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
              VALUES ($1, 'data', $2, $3, $4, 'active')",
@@ -380,6 +402,21 @@ impl Db {
         self.keys.forget(tenant);
         tracing::info!(%tenant, from = current, to = next, "data key rotated");
         Ok(next)
+    }
+
+    /// The oldest data-key version a value may stay sealed with: values under older (retired)
+    /// versions are the re-encryption job's work.
+    pub(crate) async fn reseal_target(&self, tenant: TenantId) -> StoreResult<i32> {
+        self.keyring(tenant, []).await?;
+        let rows = self
+            .read(
+                tenant,
+                "SELECT min(version) FROM tenant_keys \
+                 WHERE tenant_id = $1 AND purpose = 'data' AND status IN ('active', 'exhausted')",
+                &[&tenant.as_uuid()],
+            )
+            .await?;
+        rows.first().and_then(|r| r.get::<_, Option<i32>>(0)).ok_or(StoreError::KeysDestroyed)
     }
 
     /// The data-key versions of a tenant and their status, oldest first (for the CLI and tests).

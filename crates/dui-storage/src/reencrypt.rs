@@ -39,15 +39,15 @@ impl Default for ReencryptOptions {
 }
 
 impl Db {
-    /// Rows of a tenant sealed with another key than the active one.
+    /// Rows of a tenant sealed with a retired key (one an operator rotated away).
     pub async fn count_stale_rows(&self, tenant: TenantId) -> StoreResult<u64> {
-        let active = self.load_keyring_fresh(tenant).await?.active_version() as i32;
+        let active = self.reseal_target(tenant).await?;
         let mut total = 0;
         for (table, _) in SEALED_TABLES {
             let rows = self
                 .read(
                     tenant,
-                    &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1 AND dek_version <> $2"),
+                    &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1 AND dek_version < $2"),
                     &[&tenant.as_uuid(), &active],
                 )
                 .await?;
@@ -64,14 +64,17 @@ impl Db {
         progress: &mut (dyn FnMut(ReencryptProgress) + Send),
     ) -> StoreResult<u64> {
         let total = self.count_stale_rows(tenant).await?;
-        let keys = self.load_keyring_fresh(tenant).await?;
-        let active = keys.active_version() as i32;
+        // The goal is fixed when the run starts: no row under a retired key. Rows are resealed
+        // under the active key, or a newer one if its budget runs out during the run (the
+        // exhausted key still counts as current); so a run touches each row at most once, and
+        // always ends. What a later operator rotation retires is the next run's.
+        let target = self.reseal_target(tenant).await?;
         let mut done = 0;
         let mut batches = 0;
         for (table, columns) in SEALED_TABLES {
             let names: Vec<&str> = columns.iter().map(|c| c.column).collect();
             let select = format!(
-                "SELECT id, {} FROM {table} WHERE tenant_id = $1 AND dek_version <> $2 \
+                "SELECT id, {} FROM {table} WHERE tenant_id = $1 AND dek_version < $2 \
                  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
                 names.join(", ")
             );
@@ -87,11 +90,15 @@ impl Db {
                 }
                 let mut conn = self.conn().await?;
                 let tx = TenantTx::begin(&mut conn, tenant).await?;
-                let rows = tx.query(&select, &[&tenant.as_uuid(), &active, &options.batch_size]).await?;
+                let rows = tx.query(&select, &[&tenant.as_uuid(), &target, &options.batch_size]).await?;
                 if rows.is_empty() {
                     break;
                 }
                 for row in &rows {
+                    // Resealing is encrypting: counted against the key's budget like any other
+                    // sealing (and it may rotate the key: the row then takes the newer one).
+                    let keys = self.keyring_for_sealing(tenant, columns.len() as u64).await?;
+                    let version = keys.active_version() as i32;
                     let id: uuid::Uuid = row.try_get("id")?;
                     let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(columns.len());
                     for column in columns.iter() {
@@ -109,7 +116,7 @@ impl Db {
                     let tenant_uuid = tenant.as_uuid();
                     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&tenant_uuid, &id];
                     params.extend(values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)));
-                    params.push(&active);
+                    params.push(&version);
                     tx.query(&update, &params).await?;
                 }
                 tx.commit().await?;
@@ -119,6 +126,34 @@ impl Db {
             }
         }
         Ok(done)
+    }
+
+    /// Whether any row of the tenant is sealed with a retired key (cheap: an index range probe
+    /// per table, retired versions being the oldest).
+    pub async fn has_stale_rows(&self, tenant: TenantId) -> StoreResult<bool> {
+        let active = self.reseal_target(tenant).await?;
+        for (table, _) in SEALED_TABLES {
+            let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = $1 AND dek_version < $2)");
+            let rows = self.read(tenant, &sql, &[&tenant.as_uuid(), &active]).await?;
+            if rows.first().is_some_and(|r| r.get::<_, bool>(0)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Reseals, tenant by tenant, whatever retired keys still seal. Run by every server's
+    /// maintenance task, so that after `dui keys rotate-dek` the data moves even if nobody runs
+    /// the job by hand; several servers doing it at once share the rows (`SKIP LOCKED`).
+    /// Returns the rows resealed.
+    pub async fn reencrypt_stale_tenants(&self) -> StoreResult<u64> {
+        let mut resealed = 0;
+        for tenant in self.tenants_with_keys().await? {
+            if self.has_stale_rows(tenant).await? {
+                resealed += self.reencrypt_tenant(tenant, ReencryptOptions::default(), &mut |_| {}).await?;
+            }
+        }
+        Ok(resealed)
     }
 
     /// Reads a tenant's keyring again, bypassing the cache (jobs must see the latest rotation).

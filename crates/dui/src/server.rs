@@ -122,7 +122,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 }
 
 /// The tasks that run beside the server for as long as it does: the key-change listener, and
-/// the hourly purge of expired idempotency keys. Abort them when the server stops.
+/// the hourly maintenance (purge of expired idempotency keys, re-encryption of rows still sealed
+/// with a rotated key). Abort them when the server stops.
 pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
     vec![state.db().spawn_key_listener(), spawn_maintenance(state)]
 }
@@ -137,6 +138,11 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
                 Err(error) => tracing::warn!(%error, "purging expired idempotency keys failed"),
+            }
+            match db.reencrypt_stale_tenants().await {
+                Ok(0) => {}
+                Ok(resealed) => tracing::info!(resealed, "rows resealed with their tenant's current data key"),
+                Err(error) => tracing::warn!(%error, "re-encryption pass failed; the next pass resumes it"),
             }
         }
     })
