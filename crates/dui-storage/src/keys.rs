@@ -169,11 +169,6 @@ impl Db {
         })
     }
 
-    /// Drops a tenant's cached keyring.
-    pub(crate) fn forget_keyring(&self, tenant: TenantId) {
-        self.keys.forget(tenant);
-    }
-
     async fn load_keys(&self, tenant: TenantId) -> StoreResult<Vec<StoredKey>> {
         let rows = self
             .read(

@@ -156,12 +156,6 @@ impl Db {
         Ok(resealed)
     }
 
-    /// Reads a tenant's keyring again, bypassing the cache (jobs must see the latest rotation).
-    async fn load_keyring_fresh(&self, tenant: TenantId) -> StoreResult<std::sync::Arc<dui_crypto::Keyring>> {
-        self.forget_keyring(tenant);
-        self.keyring(tenant, []).await
-    }
-
     /// Every tenant whose keys exist (shredded tenants have none left to use).
     pub async fn tenants_with_keys(&self) -> StoreResult<Vec<TenantId>> {
         let rows = self.platform("SELECT id FROM tenants WHERE status <> 'shredded' ORDER BY id", &[]).await?;
