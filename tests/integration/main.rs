@@ -17,3 +17,4 @@ mod resilience;
 mod schema;
 mod structure;
 mod system;
+mod tls;

@@ -145,6 +145,8 @@ pub struct PrivateCluster {
     dir: PathBuf,
     port: u16,
     run_as: Option<&'static str>,
+    /// Extra server settings (`-c name=value`).
+    settings: Vec<String>,
 }
 
 impl PrivateCluster {
@@ -164,7 +166,7 @@ impl PrivateCluster {
                 port
             }
         };
-        let cluster = Self { dir: dir.to_owned(), port, run_as };
+        let cluster = Self { dir: dir.to_owned(), port, run_as, settings: Vec::new() };
         if !cluster.data_dir().join("PG_VERSION").exists() {
             cluster.init()?;
         }
@@ -178,11 +180,26 @@ impl PrivateCluster {
     /// Creates a fresh cluster in a new directory and starts it (used by tests that stop and
     /// restart PostgreSQL under a running server).
     pub fn create(dir: &Path) -> Result<Self, ClusterError> {
+        Self::create_with(dir, &[])
+    }
+
+    /// [`PrivateCluster::create`] with extra server settings (`name=value`), e.g. to turn TLS on
+    /// with certificates placed in `dir` beforehand.
+    pub fn create_with(dir: &Path, settings: &[&str]) -> Result<Self, ClusterError> {
         fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
-        let cluster = Self { dir: dir.to_owned(), port: free_port()?, run_as: running_as_root().then_some("postgres") };
+        let cluster = Self {
+            dir: dir.to_owned(),
+            port: free_port()?,
+            run_as: running_as_root().then_some("postgres"),
+            settings: settings.iter().map(|s| format!(" -c {s}")).collect(),
+        };
         cluster.init()?;
         cluster.start()?;
         Ok(cluster)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn port(&self) -> u16 {
@@ -267,9 +284,10 @@ impl PrivateCluster {
             .arg(self.dir.join("postgresql.log"))
             .arg("-o")
             .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off{}",
                 self.port,
-                self.dir.display()
+                self.dir.display(),
+                self.settings.concat()
             ))
             .args(["-w", "-t", "60", "start"]);
         self.run(pg_ctl, "pg_ctl start")

@@ -50,8 +50,19 @@ pub enum StoreError {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
         let Some(db) = error.as_db_error() else {
-            // No server error: the connection failed or closed.
-            return StoreError::Unavailable(error.to_string());
+            // No server error: the connection failed or closed. Say why, cause by cause
+            // (a refused certificate, a refused connection...).
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            return StoreError::Unavailable(message);
         };
         let constraint = db.constraint().unwrap_or("unknown").to_owned();
         let code = db.code();

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
 use dui_domain::TenantId;
 
+use crate::pool::Tls;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -88,6 +89,46 @@ impl KeyStore {
 const KEYS_CHANGED_CHANNEL: &str = "dui_tenant_keys";
 const NOTIFY_KEYS_CHANGED: &str = "SELECT pg_notify('dui_tenant_keys', $1)";
 
+/// Listens on one connection until it fails, dropping cached keyrings as changes are announced.
+async fn listen<S, T>(keys: &KeyStore, client: tokio_postgres::Client, mut connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let subscribe = async {
+        if let Err(error) = client.batch_execute(&format!("LISTEN {KEYS_CHANGED_CHANNEL}")).await {
+            tracing::warn!(%error, "cannot listen for key changes");
+        }
+        // Notifications may have been missed while not listening.
+        keys.forget_all();
+        std::future::pending::<()>().await
+    };
+    let receive = async {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
+                    match notification.payload().parse::<uuid::Uuid>() {
+                        Ok(tenant) => {
+                            tracing::debug!(%tenant, "keys changed elsewhere");
+                            keys.forget(TenantId::from_uuid(tenant));
+                        }
+                        Err(_) => keys.forget_all(),
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "key-change listener lost its connection");
+                    break;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = subscribe => {}
+        () = receive => {}
+    }
+}
+
 /// A stored key row.
 struct StoredKey {
     purpose: KeyPurpose,
@@ -125,44 +166,21 @@ impl Db {
     pub fn spawn_key_listener(&self) -> tokio::task::JoinHandle<()> {
         let keys = self.keys.clone();
         let config = self.listen_config.clone();
+        let tls = self.tls.clone();
         tokio::spawn(async move {
             loop {
-                match config.connect(tokio_postgres::NoTls).await {
-                    Ok((client, mut connection)) => {
-                        let listen = async {
-                            if let Err(error) = client.batch_execute(&format!("LISTEN {KEYS_CHANGED_CHANNEL}")).await {
-                                tracing::warn!(%error, "cannot listen for key changes");
-                            }
-                            // Notifications may have been missed while not listening.
-                            keys.forget_all();
-                            std::future::pending::<()>().await
-                        };
-                        let receive = async {
-                            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                                match message {
-                                    Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
-                                        match notification.payload().parse::<uuid::Uuid>() {
-                                            Ok(tenant) => {
-                                                tracing::debug!(%tenant, "keys changed elsewhere");
-                                                keys.forget(TenantId::from_uuid(tenant));
-                                            }
-                                            Err(_) => keys.forget_all(),
-                                        }
-                                    }
-                                    Ok(_) => {}
-                                    Err(error) => {
-                                        tracing::warn!(%error, "key-change listener lost its connection");
-                                        break;
-                                    }
-                                }
-                            }
-                        };
-                        tokio::select! {
-                            () = listen => {}
-                            () = receive => {}
-                        }
-                    }
-                    Err(error) => tracing::debug!(%error, "key-change listener cannot connect yet"),
+                let outcome = match &tls {
+                    Tls::Plain => match config.connect(tokio_postgres::NoTls).await {
+                        Ok((client, connection)) => Ok(listen(&keys, client, connection).await),
+                        Err(error) => Err(error),
+                    },
+                    Tls::Verified(connector) => match config.connect(connector.clone()).await {
+                        Ok((client, connection)) => Ok(listen(&keys, client, connection).await),
+                        Err(error) => Err(error),
+                    },
+                };
+                if let Err(error) = outcome {
+                    tracing::debug!(%error, "key-change listener cannot connect yet");
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }

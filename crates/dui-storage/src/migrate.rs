@@ -7,9 +7,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
-
-use crate::pool::pg_config;
+use crate::pool::{connect_spawned, pg_config, tls_for};
 use crate::{StoreError, StoreResult};
 
 mod embedded {
@@ -49,13 +47,14 @@ pub fn fingerprint() -> u64 {
 
 /// Applies the pending migrations as the owner role (`owner_url`). Returns those applied now.
 pub async fn run(owner_url: &str) -> StoreResult<Vec<MigrationInfo>> {
+    run_with_ca(owner_url, None).await
+}
+
+/// [`run`], verifying a TLS connection (`sslmode=require`) against `ca_file`.
+pub async fn run_with_ca(owner_url: &str, ca_file: Option<&std::path::Path>) -> StoreResult<Vec<MigrationInfo>> {
     let config = pg_config(owner_url, Duration::from_secs(10), None)?;
-    let (mut client, connection) = config.connect(NoTls).await?;
-    let connection = tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "migration connection ended with an error");
-        }
-    });
+    let tls = tls_for(&config, ca_file)?;
+    let (mut client, connection) = connect_spawned(&config, &tls).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
     let mut runner = embedded::migrations::runner();
     runner.set_migration_table_name("dui_schema_history");

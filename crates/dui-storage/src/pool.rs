@@ -1,5 +1,6 @@
 //! The connection pool of the application role.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use dui_domain::TenantId;
 use dui_domain::secret::Secret;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::keys::{CryptoConfig, KeyStore};
 use crate::tx::{Access, Params, single};
@@ -27,6 +29,9 @@ pub struct DbConfig {
     pub statement_timeout: Duration,
     /// The KEK ring and key-handling settings.
     pub crypto: CryptoConfig,
+    /// CA certificates (PEM) that sign the database server's certificate, when the connection
+    /// string asks for TLS (`sslmode=require`); the system's roots otherwise.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl DbConfig {
@@ -38,6 +43,7 @@ impl DbConfig {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
             crypto,
+            ca_file: None,
         }
     }
 }
@@ -63,6 +69,91 @@ pub(crate) fn pg_config(
     Ok(config)
 }
 
+/// How connections are made: in clear, or over TLS with verified certificates.
+#[derive(Clone)]
+pub(crate) enum Tls {
+    Plain,
+    Verified(MakeRustlsConnect),
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tls::Plain => "Tls::Plain",
+            Tls::Verified(_) => "Tls::Verified",
+        })
+    }
+}
+
+/// TLS when the connection string asks for it (`sslmode=require`), verifying the server's
+/// certificate and name against `ca_file` (or the system's roots). Without `sslmode=require`,
+/// connections are in clear — on a local socket or a private network.
+pub(crate) fn tls_for(config: &tokio_postgres::Config, ca_file: Option<&Path>) -> StoreResult<Tls> {
+    if config.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+        return Ok(Tls::Plain);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            let certificates = CertificateDer::pem_file_iter(path)
+                .map_err(|e| StoreError::Misconfigured(format!("database CA file {}: {e}", path.display())))?;
+            for certificate in certificates {
+                let certificate = certificate
+                    .map_err(|e| StoreError::Misconfigured(format!("database CA file {}: {e}", path.display())))?;
+                roots
+                    .add(certificate)
+                    .map_err(|e| StoreError::Misconfigured(format!("database CA file {}: {e}", path.display())))?;
+            }
+        }
+        None => {
+            for certificate in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(certificate);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(StoreError::Misconfigured(
+            "sslmode=require, but no CA certificate to verify the database with".to_owned(),
+        ));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Misconfigured(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Tls::Verified(MakeRustlsConnect::new(client)))
+}
+
+/// Opens one connection outside the pool (migrations) and drives it in a task.
+pub(crate) async fn connect_spawned(
+    config: &tokio_postgres::Config,
+    tls: &Tls,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    fn drive<F>(connection: F) -> tokio::task::JoinHandle<()>
+    where
+        F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "database connection ended with an error");
+            }
+        })
+    }
+    Ok(match tls {
+        Tls::Plain => {
+            let (client, connection) = config.connect(NoTls).await?;
+            (client, drive(connection))
+        }
+        Tls::Verified(connector) => {
+            let (client, connection) = config.connect(connector.clone()).await?;
+            (client, drive(connection))
+        }
+    })
+}
+
 /// Usage of the pool, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -79,6 +170,7 @@ pub struct Db {
     pub(crate) keys: Arc<KeyStore>,
     /// For the connection that listens for key changes (outside the pool).
     pub(crate) listen_config: tokio_postgres::Config,
+    pub(crate) tls: Tls,
 }
 
 impl Db {
@@ -86,10 +178,15 @@ impl Db {
     /// while PostgreSQL is still coming up (and `/readyz` says so).
     pub fn new(config: &DbConfig) -> StoreResult<Self> {
         let pg = pg_config(config.url.expose(), config.connect_timeout, Some(config.statement_timeout))?;
+        let listen_config = pg.clone();
+        let tls = tls_for(&pg, config.ca_file.as_deref())?;
         // Verified: every checkout runs an empty query first, so a connection broken by a
         // PostgreSQL restart is discarded and replaced instead of failing a request.
-        let listen_config = pg.clone();
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Verified };
+        let manager = match &tls {
+            Tls::Plain => Manager::from_config(pg, NoTls, manager_config),
+            Tls::Verified(connector) => Manager::from_config(pg, connector.clone(), manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
@@ -98,7 +195,7 @@ impl Db {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())), listen_config })
+        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())), listen_config, tls })
     }
 
     pub(crate) async fn conn(&self) -> StoreResult<Object> {
@@ -113,6 +210,15 @@ impl Db {
     /// Runs one writing statement for `tenant` in its own transaction, in one round trip.
     pub(crate) async fn write(&self, tenant: TenantId, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
         single(&self.conn().await?, tenant, Access::Write, sql, params).await
+    }
+
+    /// Whether this server's database connections are encrypted (reported at start-up).
+    pub async fn connection_encrypted(&self) -> StoreResult<bool> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", &[])
+            .await?;
+        Ok(row.get(0))
     }
 
     /// Whether PostgreSQL answers now, within `timeout`.

@@ -206,7 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .owner_url
                 .as_ref()
                 .context("database.owner_url (DUI_DATABASE__OWNER_URL) is required")?;
-            let applied = dui_storage::migrate::run(owner.expose()).await?;
+            let applied = dui_storage::migrate::run_with_ca(owner.expose(), config.database.ca_file.as_deref()).await?;
             println!("{} migration(s) applied", applied.len());
             Ok(())
         }

@@ -119,6 +119,9 @@ pub struct DatabaseConfig {
     pub url: Option<Secret<String>>,
     /// Connection string of the owner role, for migrations.
     pub owner_url: Option<Secret<String>>,
+    /// With `sslmode=require` in the connection strings: the CA certificates (PEM) that sign the
+    /// database's certificate (default: the system's roots). The server's name is verified too.
+    pub ca_file: Option<PathBuf>,
     pub pool_size: usize,
     pub acquire_timeout_ms: u64,
     pub connect_timeout_secs: u64,
@@ -183,6 +186,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             owner_url: None,
+            ca_file: None,
             pool_size: 16,
             acquire_timeout_ms: 5000,
             connect_timeout_secs: 5,

@@ -67,14 +67,19 @@ pub fn db_config(config: &Config) -> anyhow::Result<DbConfig> {
     db.acquire_timeout = Duration::from_millis(config.database.acquire_timeout_ms);
     db.connect_timeout = Duration::from_secs(config.database.connect_timeout_secs);
     db.statement_timeout = Duration::from_secs(config.database.statement_timeout_secs);
+    db.ca_file = config.database.ca_file.clone();
     Ok(db)
 }
 
 /// Runs the migrations with the owner role, retrying while PostgreSQL is not up yet.
-pub async fn migrate_with_retry(owner_url: &str, wait: Duration) -> anyhow::Result<()> {
+pub async fn migrate_with_retry(
+    owner_url: &str,
+    ca_file: Option<&std::path::Path>,
+    wait: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match migrate::run(owner_url).await {
+        match migrate::run_with_ca(owner_url, ca_file).await {
             Ok(_) => return Ok(()),
             Err(dui_storage::StoreError::Unavailable(why)) if tokio::time::Instant::now() < deadline => {
                 tracing::warn!(why, "PostgreSQL not reachable yet; retrying the migrations");
@@ -90,7 +95,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     config.require_serving()?;
     if config.database.migrate_on_start {
         let owner = config.database.owner_url.as_ref().context("database.owner_url")?;
-        migrate_with_retry(owner.expose(), Duration::from_secs(config.database.startup_timeout_secs)).await?;
+        migrate_with_retry(
+            owner.expose(),
+            config.database.ca_file.as_deref(),
+            Duration::from_secs(config.database.startup_timeout_secs),
+        )
+        .await?;
     }
     let db = Db::new(&db_config(config)?)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(config.database.startup_timeout_secs);
@@ -104,6 +114,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             Err(error) => return Err(error).context("checking the database role"),
         }
     }
+    tracing::info!(encrypted = db.connection_encrypted().await?, "database connection established");
     let issuer = own_issuer(config)?;
     let jwks = JwksCache::new(
         Duration::from_secs(config.auth.jwks_cache_ttl_secs),
