@@ -169,17 +169,23 @@ impl Db {
         let tls = self.tls.clone();
         tokio::spawn(async move {
             loop {
-                let outcome = match &tls {
+                let failed = match &tls {
                     Tls::Plain => match config.connect(tokio_postgres::NoTls).await {
-                        Ok((client, connection)) => Ok(listen(&keys, client, connection).await),
-                        Err(error) => Err(error),
+                        Ok((client, connection)) => {
+                            listen(&keys, client, connection).await;
+                            None
+                        }
+                        Err(error) => Some(error),
                     },
                     Tls::Verified(connector) => match config.connect(connector.clone()).await {
-                        Ok((client, connection)) => Ok(listen(&keys, client, connection).await),
-                        Err(error) => Err(error),
+                        Ok((client, connection)) => {
+                            listen(&keys, client, connection).await;
+                            None
+                        }
+                        Err(error) => Some(error),
                     },
                 };
-                if let Err(error) = outcome {
+                if let Some(error) = failed {
                     tracing::debug!(%error, "key-change listener cannot connect yet");
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
