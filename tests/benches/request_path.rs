@@ -76,6 +76,7 @@ fn main() {
             1,
             vec![(1, SecretKey::generate().unwrap())],
             &SecretKey::generate().unwrap(),
+            &SecretKey::generate().unwrap(),
         )
         .unwrap();
         let row = Uuid::now_v7();

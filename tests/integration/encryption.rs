@@ -159,7 +159,8 @@ async fn kek_rotation_rewraps_every_key_without_touching_data() {
     };
     let app = TestApp::spawn_on(db, both).await;
     let report = app.store.rewrap_all_keys().await.unwrap();
-    assert_eq!((report.tenants, report.rewrapped, report.already_current), (2, 4, 0));
+    // Three keys per tenant: data, blind index and audit chain.
+    assert_eq!((report.tenants, report.rewrapped, report.already_current), (2, 6, 0));
     assert_eq!(app.store.rewrap_all_keys().await.unwrap().rewrapped, 0, "a second run has nothing to do");
     let db = app.stop().await;
 
@@ -232,7 +233,8 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     assert_eq!(after.status, 201);
     let versions = stale_versions(&app, &tenant).await;
     assert_eq!(versions.iter().filter(|v| **v == 2).count(), 1);
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 12);
+    // Six records, their first identity-status event, and six notes.
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 18);
 
     // The job stops after two batches of three (as if interrupted)...
     let options = dui_storage::ReencryptOptions { batch_size: 3, max_batches: Some(2) };
@@ -240,7 +242,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     let done = app.store.reencrypt_tenant(tenant.id, options, &mut |p| seen.push(p.done)).await.unwrap();
     assert_eq!(done, 6);
     assert_eq!(seen, [3, 6]);
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 6);
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 12);
     // ...while everything stays readable, old and new versions alike...
     for id in &ids {
         assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await.status, 200);
@@ -249,7 +251,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     }
     // ...and a second run resumes and finishes; a third finds nothing.
     let options = dui_storage::ReencryptOptions { batch_size: 4, max_batches: None };
-    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 6);
+    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 12);
     assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 0);
     assert!(stale_versions(&app, &tenant).await.iter().all(|v| *v == 2));
     for id in &ids {
@@ -313,8 +315,9 @@ async fn data_keys_rotate_before_their_encryption_budget_runs_out() {
     // An operator rotation retires every older key; the maintenance pass then moves all the data
     // in one pass, even though resealing itself exhausts keys on the way.
     app.store.rotate_data_key(tenant.id).await.unwrap();
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 9);
-    assert_eq!(app.store.reencrypt_stale_tenants().await.unwrap(), 9);
+    // Nine records and their first identity-status events.
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 18);
+    assert_eq!(app.store.reencrypt_stale_tenants().await.unwrap(), 18);
     assert!(!app.store.has_stale_rows(tenant.id).await.unwrap());
     for (version, status, reserved) in &keys {
         assert!(*reserved <= 10 + 4, "v{version} ({status}) reserved {reserved}: the budget is respected");
@@ -418,7 +421,11 @@ async fn every_binary_column_is_sealed_a_blind_index_or_key_material() {
         let accounted = sealed.contains(column)
             || column.ends_with("_index")
             || column == "tenant_keys.wrapped"
-            || column == "idempotency_keys.fingerprint";
+            || column == "idempotency_keys.fingerprint"
+            || dui_storage::APPEND_ONLY_SEALED.contains(&column.as_str())
+            // The audit chain's hashes and keyed links: integrity, not content.
+            || column == "audit_chain.event_hash"
+            || column == "audit_chain.link";
         assert!(accounted, "{column} is binary but neither sealed (and re-encrypted), nor a blind index");
     }
     for column in &sealed {

@@ -22,7 +22,9 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 8] = [
+const LIST_ROUTES: [(&str, &str); 10] = [
+    ("get", "/api/v1/emergency-accesses"),
+    ("get", "/api/v1/audit/export"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/establishments"),
     ("post", "/api/v1/establishments"),
@@ -77,6 +79,50 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let a_note =
         app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
     assert_eq!(a_note.status, 201, "{}", a_note.text);
+
+    // A's record gets a contact, a consent, and an emergency opening by a nurse of A's other
+    // establishment.
+    let a_contact = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/contacts"),
+            &a.admin.token,
+            json!({"kind": "relative", "details": {"family_name": "Isolée", "given_name": "Marc", "relationship": "fils"}}),
+        )
+        .await;
+    assert_eq!(a_contact.status, 201, "{}", a_contact.text);
+    let a_contact = a_contact.json["id"].as_str().unwrap().to_owned();
+    let a_consent = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/consents"),
+            &a.admin.token,
+            json!({"kind": "image_rights", "decision": "granted", "expressed_by": "person"}),
+        )
+        .await;
+    assert_eq!(a_consent.status, 201, "{}", a_consent.text);
+    let a_consent = a_consent.json["id"].as_str().unwrap().to_owned();
+    let a_stay = app.get(&format!("/api/v1/residents/{a_resident}/stays"), &a.admin.token).await;
+    let a_stay = a_stay.json[0]["id"].as_str().unwrap().to_owned();
+    let a_other_nurse = app.user(&a, &[(Some(a.establishments[1].id), Role::Nurse)]).await;
+    let a_emergency = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/emergency-access"),
+            &a_other_nurse.token,
+            json!({"reason": "Remplacement de nuit, chute signalée"}),
+        )
+        .await;
+    assert_eq!(a_emergency.status, 201, "{}", a_emergency.text);
+    let a_emergency = a_emergency.json["id"].as_str().unwrap().to_owned();
+    let b_resident = app
+        .post(
+            "/api/v1/residents",
+            &b.admin.token,
+            json!({"establishment_id": b.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
+        )
+        .await;
+    // B may have its own record with the same INS: indexes are per tenant.
+    assert_eq!(b_resident.status, 201, "{}", b_resident.text);
+    let b_resident = b_resident.json["id"].as_str().unwrap().to_owned();
 
     let a_est = a.establishments[0].id;
     let a_unit = a.units[0].id;
@@ -185,6 +231,155 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/notes"),
             Some(json!({"text": "intrusion"})),
         ),
+        attempt(
+            Method::PATCH,
+            "/api/v1/residents/{resident_id}",
+            format!("/api/v1/residents/{a_resident}"),
+            Some(json!({"identity": {"birth_name": "Volée", "first_names": "Anne", "sex": "female",
+                        "birth_date": "1930-01-01"}})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/identity-events",
+            format!("/api/v1/residents/{a_resident}/identity-events"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/identity-status",
+            format!("/api/v1/residents/{a_resident}/identity-status"),
+            Some(json!({"to_status": "PROV", "reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/stays",
+            format!("/api/v1/residents/{a_resident}/stays"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/stays",
+            format!("/api/v1/residents/{a_resident}/stays"),
+            Some(json!({"establishment_id": b_est, "mode": "temporary", "admitted_on": "2026-01-01"})),
+        ),
+        // B's own record, moved into A's establishment.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/stays",
+            format!("/api/v1/residents/{b_resident}/stays"),
+            Some(json!({"establishment_id": a_est, "mode": "temporary", "admitted_on": "2026-01-01"})),
+        ),
+        attempt(
+            Method::PATCH,
+            "/api/v1/residents/{resident_id}/stays/{stay_id}",
+            format!("/api/v1/residents/{a_resident}/stays/{a_stay}"),
+            Some(json!({"discharged_on": "2026-12-01", "discharge_mode": "death"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/assignments",
+            format!("/api/v1/residents/{a_resident}/assignments"),
+            Some(json!({"user_id": b_user})),
+        ),
+        // B's own record, given A's nurse.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/assignments",
+            format!("/api/v1/residents/{b_resident}/assignments"),
+            Some(json!({"user_id": a_user})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/contacts",
+            format!("/api/v1/residents/{a_resident}/contacts"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/contacts",
+            format!("/api/v1/residents/{a_resident}/contacts"),
+            Some(json!({"kind": "relative", "details": {"family_name": "Intrus"}})),
+        ),
+        attempt(
+            Method::PATCH,
+            "/api/v1/residents/{resident_id}/contacts/{contact_id}",
+            format!("/api/v1/residents/{a_resident}/contacts/{a_contact}"),
+            Some(json!({"ended": true})),
+        ),
+        // A's contact, reached through B's own record.
+        attempt(
+            Method::PATCH,
+            "/api/v1/residents/{resident_id}/contacts/{contact_id}",
+            format!("/api/v1/residents/{b_resident}/contacts/{a_contact}"),
+            Some(json!({"ended": true})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/consents",
+            format!("/api/v1/residents/{a_resident}/consents"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/consents",
+            format!("/api/v1/residents/{a_resident}/consents"),
+            Some(json!({"kind": "dmp_feeding", "decision": "refused", "expressed_by": "person"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/consents/{consent_id}/revoke",
+            format!("/api/v1/residents/{a_resident}/consents/{a_consent}/revoke"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/consents/{consent_id}/revoke",
+            format!("/api/v1/residents/{b_resident}/consents/{a_consent}/revoke"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/emergency-access",
+            format!("/api/v1/residents/{a_resident}/emergency-access"),
+            Some(json!({"reason": "Je veux voir ce dossier"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/emergency-accesses/{emergency_access_id}/review",
+            format!("/api/v1/emergency-accesses/{a_emergency}/review"),
+            Some(json!({"outcome": "unjustified", "comment": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/duplicates",
+            format!("/api/v1/residents/{a_resident}/duplicates"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/merge",
+            format!("/api/v1/residents/{a_resident}/merge"),
+            Some(json!({"duplicate_id": b_resident})),
+        ),
+        // A's record, swallowed by B's.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/merge",
+            format!("/api/v1/residents/{b_resident}/merge"),
+            Some(json!({"duplicate_id": a_resident})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/access-report",
+            format!("/api/v1/residents/{a_resident}/access-report"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/export",
+            format!("/api/v1/residents/{a_resident}/export"),
+            None,
+        ),
         // A resident admitted by B into A's establishment.
         attempt(
             Method::POST,
@@ -199,8 +394,16 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         LIST_ROUTES.iter().map(|(m, r)| ((*m).to_owned(), (*r).to_owned())).collect();
     covered.insert(("get".to_owned(), "/api/v1/identity-providers".to_owned()));
     for attempt in &attempts {
-        let response =
-            app.request(attempt.method.clone(), &attempt.path, Some(&b.admin.token), attempt.body.clone()).await;
+        // A plausible `If-Match`, so that updates are refused for the id, not for a missing header.
+        let response = app
+            .request_with(
+                attempt.method.clone(),
+                &attempt.path,
+                Some(&b.admin.token),
+                attempt.body.clone(),
+                &[("If-Match", "\"1\"")],
+            )
+            .await;
         let problem = response.problem(404);
         assert_eq!(problem["detail"], "No such resource.", "{} {}", attempt.method, attempt.path);
         covered.insert((attempt.method.as_str().to_ascii_lowercase(), attempt.route.to_owned()));
@@ -223,31 +426,55 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     // Lists of B show nothing of A.
     let a_ids =
         [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
-    // The same INS and the same identity searched from B find nothing of A.
+    // The same INS and the same identity searched from B find B's record, nothing of A.
     for body in [json!({"ins": "255081416802538"}), json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"})] {
         let found = app.post("/api/v1/residents/search", &b.admin.token, body).await;
         assert_eq!(found.status, 200, "{}", found.text);
-        assert_eq!(found.json, json!([]));
+        let found: Vec<&str> = found.json.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(found, [b_resident.as_str()], "only B's own record");
     }
-    // B may even create its own record with the same INS: indexes are per tenant.
-    let b_resident = app
-        .post(
-            "/api/v1/residents",
-            &b.admin.token,
-            json!({"establishment_id": b_est, "identity": {"birth_name": "Isolée", "first_names": "Anne",
-                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
-        )
-        .await;
-    assert_eq!(b_resident.status, 201, "{}", b_resident.text);
-    let a_ids = [a_ids.to_vec(), vec![a_resident.clone()]].concat();
-    for path in
-        ["/api/v1/establishments", "/api/v1/users", "/api/v1/identity-providers", "/api/v1/me", "/api/v1/residents"]
-    {
+    let a_ids = [a_ids.to_vec(), vec![a_resident.clone(), a_emergency.clone(), a_contact.clone()]].concat();
+    for path in [
+        "/api/v1/establishments",
+        "/api/v1/users",
+        "/api/v1/identity-providers",
+        "/api/v1/me",
+        "/api/v1/residents",
+        "/api/v1/emergency-accesses",
+    ] {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");
         for id in &a_ids {
             assert!(!response.text.contains(id.as_str()), "{path} shows {id} of tenant A");
         }
+    }
+
+    // B's audit trail holds B's events only; A's ids appear in it only as the targets of B's
+    // refused attempts.
+    let trail = app
+        .get(
+            &format!(
+                "/api/v1/audit/export?from={}&to={}",
+                (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+                (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            &b.admin.token,
+        )
+        .await;
+    assert_eq!(trail.status, 200, "{}", trail.text);
+    let events: Vec<Value> = trail.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Each attempt on A's record left exactly one refusal (one more: A's record as the
+    // duplicate merged into B's).
+    let refusals =
+        events.iter().filter(|e| e["resident_id"] == a_resident.as_str() && e["outcome"] == "denied").count();
+    assert_eq!(refusals, attempts.iter().filter(|a| a.path.contains(a_resident.as_str())).count() + 1);
+    for event in &events {
+        let line = event.to_string();
+        if a_ids.iter().any(|id| line.contains(id.as_str())) {
+            assert_eq!(event["outcome"], "denied", "{line}");
+            assert_eq!(event["actor_id"], b.admin.id.to_string(), "{line}");
+        }
+        assert!(!line.contains("Note de A") && !line.contains("Remplacement"), "{line}");
     }
 
     // A's data is untouched.
@@ -264,6 +491,23 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert_eq!(identities.json[0]["subject"], "s-a");
     let notes = app.get(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token).await;
     assert_eq!(notes.json["items"].as_array().unwrap().len(), 1, "only A's own note");
+    let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
+    assert_eq!(record.json["identity"]["birth_name"], "Isolée");
+    assert_eq!(record.json["record_status"], "active");
+    assert_eq!(record.json["identity_status"], "RECUP");
+    let stays = app.get(&format!("/api/v1/residents/{a_resident}/stays"), &a.admin.token).await;
+    assert_eq!(stays.json.as_array().unwrap().len(), 1);
+    assert!(stays.json[0]["discharged_on"].is_null());
+    let contacts = app.get(&format!("/api/v1/residents/{a_resident}/contacts"), &a.admin.token).await;
+    assert_eq!(contacts.json.as_array().unwrap().len(), 1);
+    assert!(contacts.json[0]["ended_at"].is_null(), "{}", contacts.text);
+    let consents = app.get(&format!("/api/v1/residents/{a_resident}/consents"), &a.admin.token).await;
+    assert_eq!(consents.json.as_array().unwrap().len(), 1);
+    assert!(consents.json[0]["revoked_at"].is_null(), "{}", consents.text);
+    let emergencies = app.get("/api/v1/emergency-accesses", &a.admin.token).await;
+    assert!(emergencies.json[0]["reviewed_at"].is_null(), "{}", emergencies.text);
+    let b_stays = app.get(&format!("/api/v1/residents/{b_resident}/stays"), &b.admin.token).await;
+    assert_eq!(b_stays.json.as_array().unwrap().len(), 1, "B's record was not moved into A");
     let b_memberships = app.get(&format!("/api/v1/users/{b_user}/memberships"), &b.admin.token).await;
     assert_eq!(b_memberships.json.as_array().unwrap().len(), 1, "only B's own tenant admin membership");
 }

@@ -4,8 +4,10 @@
 use dui_testkit::TestDb;
 use uuid::Uuid;
 
-/// Platform-level tables: they describe tenants, not their residents.
-const PLATFORM_TABLES: [&str; 4] = ["tenants", "platform_operators", "identity_providers", "dui_schema_history"];
+/// Platform-level tables: they describe tenants, not their residents, or record what happens
+/// before a tenant is known (refused authentications) or above tenants (operators' actions).
+const PLATFORM_TABLES: [&str; 6] =
+    ["tenants", "platform_operators", "identity_providers", "dui_schema_history", "platform_events", "auth_failures"];
 
 async fn tenant_tables(client: &tokio_postgres::Client) -> Vec<String> {
     client

@@ -157,3 +157,47 @@ pub struct IdempotencyHeader {
     #[param(rename = "Idempotency-Key")]
     pub idempotency_key: Option<String>,
 }
+
+/// The `If-Match` header of an update: the `row_version` the client read (sent back as the ETag).
+/// Updates of a record require it (428 without), so that a stale write is refused (412) rather
+/// than silently overwriting someone else's change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Err(ApiError::Rejected {
+                status: StatusCode::PRECONDITION_REQUIRED,
+                detail: "This update needs an If-Match header with the ETag of the version you read.".to_owned(),
+                errors: Vec::new(),
+            });
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text);
+        text.trim_matches('"').parse().map(IfMatch).map_err(|_| {
+            ApiError::BadRequest("The If-Match header is not an ETag this server gave (\"<version>\").".to_owned())
+        })
+    }
+}
+
+/// A JSON answer with the ETag of the version it shows.
+pub fn with_etag<T: Serialize>(status: StatusCode, body: T, version: i32) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// The `If-Match` header, as documented in the OpenAPI document.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The ETag of the version read (e.g. `"3"`). Required: a stale version is refused with 412.
+    #[serde(rename = "If-Match")]
+    #[param(rename = "If-Match")]
+    pub if_match: String,
+}

@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 
 pub use state::{ApiConfig, AppState};
 
-use crate::routes::{people, platform, residents, structure, system};
+use crate::routes::{audit, people, platform, residents, structure, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +52,7 @@ use crate::routes::{people, platform, residents, structure, system};
         (name = "structure", description = "Establishments and units of your tenant"),
         (name = "people", description = "Users, roles and identities of your tenant"),
         (name = "residents", description = "The people supported: their records and the professionals' notes"),
+        (name = "audit", description = "The tenant's audit trail"),
         (name = "platform", description = "Tenants, for platform operators"),
     )
 )]
@@ -84,9 +85,26 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(people::link_external_identity, people::unlink_external_identity))
         .routes(routes!(people::list_identity_providers))
         .routes(routes!(residents::list_residents, residents::create_resident))
-        .routes(routes!(residents::get_resident))
+        .routes(routes!(residents::get_resident, residents::correct_identity))
         .routes(routes!(residents::search_residents))
+        .routes(routes!(residents::list_identity_events))
+        .routes(routes!(residents::change_identity_status))
+        .routes(routes!(residents::list_stays, residents::create_stay))
+        .routes(routes!(residents::change_stay))
+        .routes(routes!(residents::create_assignment))
+        .routes(routes!(residents::list_contacts, residents::create_contact))
+        .routes(routes!(residents::change_contact))
+        .routes(routes!(residents::list_consents, residents::create_consent))
+        .routes(routes!(residents::revoke_consent))
         .routes(routes!(residents::list_notes, residents::create_note))
+        .routes(routes!(residents::open_emergency_access))
+        .routes(routes!(residents::list_emergency_accesses))
+        .routes(routes!(residents::review_emergency_access))
+        .routes(routes!(residents::find_duplicates))
+        .routes(routes!(residents::merge_residents))
+        .routes(routes!(residents::access_report))
+        .routes(routes!(residents::export_resident))
+        .routes(routes!(audit::export_audit))
 }
 
 fn platform_routes() -> OpenApiRouter<AppState> {

@@ -233,6 +233,15 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         "users_adeli_unique" => "A user with this ADELI number already exists in this tenant.",
         "memberships_current_unique" => "The user already holds this role here.",
         "residents_ins_unique" => "A record with this INS already exists.",
+        "residents_merged_is_final" => "This record was merged into another, or cannot be merged.",
+        "residents_merge_into_itself" => "A record cannot be merged into itself.",
+        "residents_change_refused" => "The identity status changed meanwhile: read the record again.",
+        "stays_change_refused" => {
+            "This stay cannot change so: it is closed, the date is before the admission, or the unit belongs to another establishment."
+        }
+        "contacts_change_refused" => "This contact cannot change so.",
+        "stays_tenant_id_unit_id_fkey" => "No such unit.",
+        "assignments_tenant_id_user_id_fkey" => "No such user.",
         "user_external_identities_pkey" => "This external identity is already linked to another user.",
         "user_external_identities_one_per_provider" => "The user is already linked to this identity provider.",
         "user_external_identities_provider_id_fkey" | "user_external_identities_tenant_id_provider_id_fkey" => {
@@ -274,6 +283,13 @@ impl From<StoreError> for ApiError {
                          person (see duplicates), or set confirm_homonym to create another record."
                     .to_owned(),
                 duplicates: candidates,
+            },
+            StoreError::StaleVersion { current } => ApiError::Rejected {
+                status: StatusCode::PRECONDITION_FAILED,
+                detail: format!(
+                    "This changed since you read it (now at version {current}): read it again, then redo your change."
+                ),
+                errors: Vec::new(),
             },
             StoreError::IdempotencyMismatch => ApiError::Rejected {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

@@ -24,6 +24,13 @@ pub struct ApiConfig {
     pub provider_cache_ttl: Duration,
     /// How long `/readyz` waits for PostgreSQL.
     pub readiness_timeout: Duration,
+    /// Take the client's address from `X-Forwarded-For` (behind a trusted reverse proxy only).
+    pub trust_forwarded_for: bool,
+    /// How long an emergency opening of a record lasts.
+    pub emergency_access_minutes: i32,
+    /// At most this many refused authentications are recorded per second (the rest are counted
+    /// in the logs only).
+    pub auth_failures_per_second: u32,
 }
 
 impl Default for ApiConfig {
@@ -34,6 +41,9 @@ impl Default for ApiConfig {
             token_leeway_secs: 30,
             provider_cache_ttl: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            trust_forwarded_for: false,
+            emergency_access_minutes: 240,
+            auth_failures_per_second: 50,
         }
     }
 }
@@ -53,6 +63,8 @@ struct Inner {
     metrics: Metrics,
     config: ApiConfig,
     shutting_down: AtomicBool,
+    /// (second, records in it) for the refused-authentication rate limit.
+    auth_failures: std::sync::Mutex<(u64, u32)>,
 }
 
 impl AppState {
@@ -67,6 +79,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 config,
                 shutting_down: AtomicBool::new(false),
+                auth_failures: std::sync::Mutex::new((0, 0)),
             }),
         }
     }
@@ -93,6 +106,22 @@ impl AppState {
 
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// Whether one more refused authentication may be recorded this second.
+    pub(crate) fn allow_auth_failure_record(&self) -> bool {
+        let second =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut window = self.inner.auth_failures.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        if window.1 >= self.inner.config.auth_failures_per_second {
+            tracing::warn!("refused authentications above the recording rate; not all are recorded");
+            return false;
+        }
+        window.1 += 1;
+        true
     }
 
     /// From now on `/readyz` answers 503, so the load balancer stops sending traffic while

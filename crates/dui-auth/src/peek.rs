@@ -15,6 +15,10 @@ pub struct UnverifiedToken {
     pub key_id: Option<String>,
     pub issuer: Option<String>,
     pub audiences: Vec<String>,
+    /// `sub`, for the record of a refusal only.
+    pub subject: Option<String>,
+    /// The server's own `tid` claim, for the record of a refusal only.
+    pub tenant: Option<uuid::Uuid>,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +32,10 @@ enum Audience {
 struct RoutingClaims {
     iss: Option<String>,
     aud: Option<Audience>,
+    #[serde(default)]
+    sub: Option<serde_json::Value>,
+    #[serde(default)]
+    tid: Option<serde_json::Value>,
 }
 
 /// Reads the header and the routing claims. A header whose `alg` is `none` or unknown fails
@@ -42,7 +50,12 @@ pub fn peek(token: &str) -> Result<UnverifiedToken, AuthError> {
         Some(Audience::One(aud)) => vec![aud],
         Some(Audience::Many(auds)) => auds,
     };
-    Ok(UnverifiedToken { algorithm: header.alg, key_id: header.kid, issuer: claims.iss, audiences })
+    let subject = claims.sub.map(|s| match s {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    });
+    let tenant = claims.tid.and_then(|t| t.as_str().and_then(|t| t.parse().ok()));
+    Ok(UnverifiedToken { algorithm: header.alg, key_id: header.kid, issuer: claims.iss, audiences, subject, tenant })
 }
 
 #[cfg(test)]

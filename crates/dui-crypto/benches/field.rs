@@ -10,7 +10,14 @@ use uuid::Uuid;
 
 fn keyring() -> Keyring {
     let tenant = TenantId::from_uuid(Uuid::now_v7());
-    Keyring::new(tenant, 1, vec![(1, SecretKey::generate().unwrap())], &SecretKey::generate().unwrap()).unwrap()
+    Keyring::new(
+        tenant,
+        1,
+        vec![(1, SecretKey::generate().unwrap())],
+        &SecretKey::generate().unwrap(),
+        &SecretKey::generate().unwrap(),
+    )
+    .unwrap()
 }
 
 fn fields(c: &mut Criterion) {

@@ -23,6 +23,8 @@ pub enum KeyPurpose {
     Data,
     /// Computes blind indexes.
     Index,
+    /// Links the audit trail's hash chain.
+    Audit,
 }
 
 impl KeyPurpose {
@@ -30,6 +32,7 @@ impl KeyPurpose {
         match self {
             Self::Data => "data",
             Self::Index => "index",
+            Self::Audit => "audit",
         }
     }
 
@@ -37,6 +40,7 @@ impl KeyPurpose {
         match value {
             "data" => Some(Self::Data),
             "index" => Some(Self::Index),
+            "audit" => Some(Self::Audit),
             _ => None,
         }
     }

@@ -25,6 +25,7 @@ pub struct Keyring {
     active: u32,
     data: BTreeMap<u32, Aes256Gcm>,
     index: SecretKey,
+    audit: SecretKey,
 }
 
 impl fmt::Debug for Keyring {
@@ -44,13 +45,14 @@ impl Keyring {
         active: u32,
         data: Vec<(u32, SecretKey)>,
         index: &SecretKey,
+        audit: &SecretKey,
     ) -> Result<Self, CryptoError> {
         let data: BTreeMap<u32, Aes256Gcm> =
             data.into_iter().map(|(version, key)| (version, Aes256Gcm::new(key.as_bytes().into()))).collect();
         if !data.contains_key(&active) {
             return Err(CryptoError::UnknownKeyVersion(active));
         }
-        Ok(Self { tenant, active, data, index: index.clone() })
+        Ok(Self { tenant, active, data, index: index.clone(), audit: audit.clone() })
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -132,6 +134,19 @@ impl Keyring {
         resealed.map(Some)
     }
 
+    /// A link of the tenant's audit chain: HMAC-SHA256 under the audit key of the previous link,
+    /// the sequence number and the event's hash. Without the key (so without the KEK), links
+    /// cannot be forged.
+    pub fn audit_link(&self, previous: &[u8; 32], seq: u64, event_hash: &[u8; 32]) -> [u8; 32] {
+        let mut mac =
+            <HmacSha256 as hmac::KeyInit>::new_from_slice(self.audit.as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"dui/audit/1");
+        mac.update(previous);
+        mac.update(&seq.to_be_bytes());
+        mac.update(event_hash);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The blind index of an already normalised value.
     pub fn blind_index(&self, index: BlindIndex, normalised: &str) -> [u8; 32] {
         // Built per call from the zeroized key (an HMAC set-up is two hash blocks), so that no
@@ -158,7 +173,7 @@ mod tests {
 
     fn keyring(tenant: TenantId, active: u32, versions: &[u32]) -> Keyring {
         let data = versions.iter().map(|v| (*v, SecretKey::from_bytes([*v as u8; 32]))).collect();
-        Keyring::new(tenant, active, data, &SecretKey::from_bytes([9; 32])).unwrap()
+        Keyring::new(tenant, active, data, &SecretKey::from_bytes([9; 32]), &SecretKey::from_bytes([7; 32])).unwrap()
     }
 
     fn tenant() -> TenantId {
@@ -261,10 +276,33 @@ mod tests {
         let same_tenant_other_dek = keyring(a.tenant(), 2, &[2]);
         assert_eq!(a.blind_index(INS, "255081416802538"), same_tenant_other_dek.blind_index(INS, "255081416802538"));
         assert_ne!(a.blind_index(INS, "255081416802538"), a.blind_index(BIRTH, "255081416802538"));
-        let other_index_key =
-            Keyring::new(a.tenant(), 1, vec![(1, SecretKey::from_bytes([1; 32]))], &SecretKey::from_bytes([8; 32]))
-                .unwrap();
+        let other_index_key = Keyring::new(
+            a.tenant(),
+            1,
+            vec![(1, SecretKey::from_bytes([1; 32]))],
+            &SecretKey::from_bytes([8; 32]),
+            &SecretKey::from_bytes([7; 32]),
+        )
+        .unwrap();
         assert_ne!(a.blind_index(INS, "255081416802538"), other_index_key.blind_index(INS, "255081416802538"));
+    }
+
+    #[test]
+    fn audit_links_depend_on_every_input_and_the_key() {
+        let keys = keyring(tenant(), 1, &[1]);
+        let base = keys.audit_link(&[0; 32], 1, &[1; 32]);
+        assert_ne!(base, keys.audit_link(&[1; 32], 1, &[1; 32]));
+        assert_ne!(base, keys.audit_link(&[0; 32], 2, &[1; 32]));
+        assert_ne!(base, keys.audit_link(&[0; 32], 1, &[2; 32]));
+        let other = Keyring::new(
+            keys.tenant(),
+            1,
+            vec![(1, SecretKey::from_bytes([1; 32]))],
+            &SecretKey::from_bytes([9; 32]),
+            &SecretKey::from_bytes([6; 32]),
+        )
+        .unwrap();
+        assert_ne!(base, other.audit_link(&[0; 32], 1, &[1; 32]));
     }
 
     #[test]

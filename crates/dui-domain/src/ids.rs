@@ -96,3 +96,23 @@ id_type!(
     /// A professional note about a resident.
     NoteId
 );
+id_type!(
+    /// A stay of a resident in an establishment or service.
+    StayId
+);
+id_type!(
+    /// A contact of a resident.
+    ContactId
+);
+id_type!(
+    /// A recorded consent or opposition.
+    ConsentId
+);
+id_type!(
+    /// An emergency (break-the-glass) opening of a record.
+    EmergencyAccessId
+);
+id_type!(
+    /// An entry of the audit trail.
+    AuditEventId
+);

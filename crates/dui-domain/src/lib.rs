@@ -9,6 +9,7 @@ pub mod ids;
 pub mod pagination;
 pub mod people;
 pub mod policy;
+pub mod record;
 pub mod resident;
 pub mod scope;
 pub mod secret;

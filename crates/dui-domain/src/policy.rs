@@ -3,6 +3,7 @@
 
 use crate::ids::EstablishmentId;
 use crate::people::Role;
+use crate::record::NoteScope;
 use crate::scope::TenantScope;
 
 /// Create establishments and change them.
@@ -39,22 +40,56 @@ pub fn can_manage_membership(scope: &TenantScope, establishment: Option<Establis
     }
 }
 
-/// Open a resident's record in `establishment` (provisional rule until stays and teams are
-/// modelled: every member of the establishment, and tenant-wide roles).
-pub fn can_read_residents(scope: &TenantScope, establishment: EstablishmentId) -> bool {
-    scope.establishments().includes(establishment)
+/// Who may read which notes, by role. One table, read by the rules below and by storage.
+///
+/// | role | whole team | care team | medical | social |
+/// |---|---|---|---|---|
+/// | tenant admin | ✓ | | | |
+/// | director | ✓ | ✓ | | ✓ |
+/// | coordinating physician | ✓ | ✓ | ✓ | |
+/// | nurse | ✓ | ✓ | ✓ | |
+/// | care assistant | ✓ | ✓ | | |
+/// | psychologist | ✓ | ✓ | | ✓ |
+/// | social worker | ✓ | | | ✓ |
+/// | educator | ✓ | ✓ | | ✓ |
+/// | home helper | ✓ | | | |
+/// | administrative staff | ✓ | | | |
+pub fn note_scopes(role: Role) -> &'static [NoteScope] {
+    use NoteScope::*;
+    match role {
+        Role::TenantAdmin | Role::HomeHelper | Role::AdministrativeStaff => &[WholeTeam],
+        Role::Director | Role::Psychologist | Role::Educator => &[WholeTeam, CareTeam, Social],
+        Role::CoordinatingPhysician | Role::Nurse => &[WholeTeam, CareTeam, Medical],
+        Role::CareAssistant => &[WholeTeam, CareTeam],
+        Role::SocialWorker => &[WholeTeam, Social],
+    }
 }
 
-/// Admit a resident (create the record) in `establishment`.
-pub fn can_admit_residents(scope: &TenantScope, establishment: EstablishmentId) -> bool {
-    [Role::TenantAdmin, Role::Director, Role::CoordinatingPhysician, Role::Nurse, Role::AdministrativeStaff]
-        .into_iter()
-        .any(|role| scope.has_role_in(role, establishment))
+/// For one note scope, where the user may read it: everywhere, or in these establishments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeReach {
+    pub all: bool,
+    pub establishments: Vec<EstablishmentId>,
 }
 
-/// Write professional notes about residents of `establishment`: the people who support them.
-pub fn can_write_notes(scope: &TenantScope, establishment: EstablishmentId) -> bool {
-    [
+/// Where the user may read notes of `note_scope` (the roles held there grant it).
+pub fn scope_reach(scope: &TenantScope, note_scope: NoteScope) -> ScopeReach {
+    let mut reach = ScopeReach::default();
+    for grant in scope.grants().iter().filter(|g| note_scopes(g.role).contains(&note_scope)) {
+        match grant.establishment {
+            None => reach.all = true,
+            Some(e) => reach.establishments.push(e),
+        }
+    }
+    reach.establishments.sort();
+    reach.establishments.dedup();
+    reach
+}
+
+/// Write a note of `note_scope` about a resident supported in `establishments`: a role there
+/// that writes notes at all (the people supporting the person) and reads that scope.
+pub fn can_write_note(scope: &TenantScope, establishments: &[EstablishmentId], note_scope: NoteScope) -> bool {
+    const WRITERS: [Role; 8] = [
         Role::Director,
         Role::CoordinatingPhysician,
         Role::Nurse,
@@ -63,9 +98,89 @@ pub fn can_write_notes(scope: &TenantScope, establishment: EstablishmentId) -> b
         Role::SocialWorker,
         Role::Educator,
         Role::HomeHelper,
-    ]
-    .into_iter()
-    .any(|role| scope.has_role_in(role, establishment))
+    ];
+    scope.grants().iter().any(|g| {
+        WRITERS.contains(&g.role)
+            && note_scopes(g.role).contains(&note_scope)
+            && g.establishment.is_none_or(|e| establishments.contains(&e))
+    })
+}
+
+/// Holds one of `roles` in one of `establishments` (or tenant-wide).
+fn holds_any(scope: &TenantScope, roles: &[Role], establishments: &[EstablishmentId]) -> bool {
+    scope
+        .grants()
+        .iter()
+        .any(|g| roles.contains(&g.role) && g.establishment.is_none_or(|e| establishments.contains(&e)))
+}
+
+/// Admit a resident in `establishment`: create the record, or a new stay.
+pub fn can_admit_residents(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    holds_any(
+        scope,
+        &[Role::TenantAdmin, Role::Director, Role::CoordinatingPhysician, Role::Nurse, Role::AdministrativeStaff],
+        &[establishment],
+    )
+}
+
+/// Manage a resident's record (stays, contacts, consents, identity) where the resident is
+/// supported.
+pub fn can_manage_record(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(
+        scope,
+        &[
+            Role::TenantAdmin,
+            Role::Director,
+            Role::CoordinatingPhysician,
+            Role::Nurse,
+            Role::SocialWorker,
+            Role::Educator,
+            Role::Psychologist,
+            Role::AdministrativeStaff,
+        ],
+        establishments,
+    )
+}
+
+/// Change the identity status (identitovigilance): staff who check identity documents and query
+/// the INSi service.
+pub fn can_manage_identity(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(
+        scope,
+        &[Role::TenantAdmin, Role::Director, Role::CoordinatingPhysician, Role::Nurse, Role::AdministrativeStaff],
+        establishments,
+    )
+}
+
+/// Assign home-help staff to people of `establishment`.
+pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])
+}
+
+/// Review emergency openings of records of residents supported in `establishments`, see who
+/// accessed a record (GDPR access report), export a resident's whole record.
+pub fn can_oversee_records(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(scope, &[Role::TenantAdmin, Role::Director], establishments)
+}
+
+/// Where the scope oversees records (reviews emergency openings): as director there, or
+/// everywhere as tenant admin or tenant-wide director.
+pub fn oversight_reach(scope: &TenantScope) -> ScopeReach {
+    let mut reach = ScopeReach::default();
+    for grant in scope.grants().iter().filter(|g| matches!(g.role, Role::TenantAdmin | Role::Director)) {
+        match grant.establishment {
+            None => reach.all = true,
+            Some(e) => reach.establishments.push(e),
+        }
+    }
+    reach.establishments.sort();
+    reach.establishments.dedup();
+    reach
+}
+
+/// Export the tenant's audit trail (for its data-protection officer).
+pub fn can_export_audit(scope: &TenantScope) -> bool {
+    scope.has_tenant_wide_role(Role::TenantAdmin)
 }
 
 /// A membership's shape: the tenant admin role is tenant-wide by nature.
@@ -127,6 +242,22 @@ mod tests {
         assert!(!can_manage_membership(&director, None, Role::Nurse));
         let admin = scope(&[(None, Role::TenantAdmin)]);
         assert!(can_manage_membership(&admin, None, Role::Director));
+    }
+
+    #[test]
+    fn note_scopes_follow_roles_where_they_are_held() {
+        let nurse_here_helper_there = scope(&[(Some(10), Role::Nurse), (Some(20), Role::HomeHelper)]);
+        assert_eq!(scope_reach(&nurse_here_helper_there, NoteScope::Medical).establishments, [est(10)]);
+        assert!(scope_reach(&nurse_here_helper_there, NoteScope::Social).establishments.is_empty());
+        assert!(can_write_note(&nurse_here_helper_there, &[est(10)], NoteScope::Medical));
+        assert!(!can_write_note(&nurse_here_helper_there, &[est(20)], NoteScope::Medical));
+        assert!(can_write_note(&nurse_here_helper_there, &[est(20)], NoteScope::WholeTeam));
+        let admin = scope(&[(None, Role::TenantAdmin)]);
+        assert!(!can_write_note(&admin, &[est(10)], NoteScope::WholeTeam), "administrators do not write care notes");
+        assert!(scope_reach(&admin, NoteScope::WholeTeam).all);
+        for role in Role::ALL {
+            assert!(note_scopes(*role).contains(&NoteScope::WholeTeam), "{role:?} reads whole-team notes");
+        }
     }
 
     #[test]

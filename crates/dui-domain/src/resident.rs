@@ -199,10 +199,10 @@ pub fn birth_identity_key(birth_name: &str, birth_date: NaiveDate) -> String {
     format!("{}|{}", normalise_name(birth_name), birth_date.format("%Y-%m-%d"))
 }
 
-/// A validated resident to create.
+/// A validated resident to create, with their first stay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewResident {
-    pub establishment_id: EstablishmentId,
+    pub stay: crate::record::NewStay,
     pub identity: Identity,
     pub ins: Option<Ins>,
     pub identity_status: IdentityStatus,
@@ -212,7 +212,7 @@ impl NewResident {
     /// A new record starts provisional, or retrieved when an INS (from the INSi service) comes
     /// with it. Validation and qualification are later, evidenced changes.
     pub fn validate(
-        establishment_id: EstablishmentId,
+        stay: crate::record::NewStay,
         identity: Identity,
         ins: Option<Ins>,
         today: NaiveDate,
@@ -226,19 +226,36 @@ impl NewResident {
             None => None,
         };
         let identity_status = if ins.is_some() { IdentityStatus::Retrieved } else { IdentityStatus::Provisional };
-        errors.into_result(|| NewResident { establishment_id, identity, ins, identity_status })
+        errors.into_result(|| NewResident { stay, identity, ins, identity_status })
     }
 }
 
-/// A resident's record, opened.
+crate::text_codes! {
+    /// A record is active, or was merged into another (a duplicate).
+    pub enum RecordStatus {
+        Active = "active",
+        Merged = "merged",
+    }
+}
+
+/// A resident's record, opened: identity, and where the person is supported now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resident {
     pub id: ResidentId,
-    pub establishment_id: EstablishmentId,
     pub identity_status: IdentityStatus,
     pub identity: Identity,
     pub ins: Option<Ins>,
+    /// The stay in progress, if any.
+    pub current_stay: Option<crate::record::Stay>,
+    pub record_status: RecordStatus,
+    /// For a merged duplicate: the record that holds everything now.
+    pub merged_into: Option<ResidentId>,
+    /// Changes with every update; send it back as `If-Match` to update.
+    pub row_version: i32,
+    /// Whether this read went through an emergency opening.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emergency: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -260,6 +277,7 @@ pub struct Note {
     pub resident_id: ResidentId,
     pub author_id: UserId,
     pub establishment_id: EstablishmentId,
+    pub scope: crate::record::NoteScope,
     /// When the note was written.
     pub written_at: chrono::DateTime<chrono::Utc>,
     /// When what it reports happened.
@@ -349,8 +367,14 @@ mod tests {
     #[test]
     fn new_residents_are_validated_and_start_provisional_or_retrieved() {
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let establishment = EstablishmentId::from_uuid(uuid::Uuid::nil());
-        let resident = NewResident::validate(establishment, identity(), None, today).unwrap();
+        let establishment = crate::record::NewStay {
+            establishment_id: EstablishmentId::from_uuid(uuid::Uuid::nil()),
+            unit_id: None,
+            mode: crate::record::StayMode::Permanent,
+            admitted_on: today,
+            admission_mode: crate::record::AdmissionMode::New,
+        };
+        let resident = NewResident::validate(establishment.clone(), identity(), None, today).unwrap();
         assert_eq!(resident.identity.birth_name, "Dupont");
         assert_eq!(resident.identity.first_first_name.as_deref(), Some("Marie"));
         assert_eq!(resident.identity.birth_place.as_deref(), Some("2A004"));
@@ -358,7 +382,7 @@ mod tests {
         assert_eq!(resident.identity.display_name(), "Marie Martin");
 
         let ins = Ins { matricule: "255081416802538".to_owned(), oid: InsOid::NirTest };
-        let retrieved = NewResident::validate(establishment, identity(), Some(ins), today).unwrap();
+        let retrieved = NewResident::validate(establishment.clone(), identity(), Some(ins), today).unwrap();
         assert_eq!(retrieved.identity_status, IdentityStatus::Retrieved);
 
         let mut bad = identity();

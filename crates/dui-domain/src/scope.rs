@@ -29,17 +29,53 @@ impl EstablishmentVisibility {
     }
 }
 
+/// Where a request comes from, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub client_address: Option<core::net::IpAddr>,
+}
+
+/// The residents a scope reaches through its memberships (see [`TenantScope::resident_access`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResidentAccess {
+    /// Every establishment of the tenant, fully.
+    pub all: bool,
+    /// These establishments, fully.
+    pub full: Vec<EstablishmentId>,
+    /// Home help: the people of these establishments (or of all, with `assigned_all`) the user
+    /// is assigned to.
+    pub assigned_all: bool,
+    pub assigned: Vec<EstablishmentId>,
+}
+
 /// An authenticated user of a tenant, with the roles they currently hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantScope {
     tenant_id: TenantId,
     user_id: UserId,
     grants: Vec<Grant>,
+    request: RequestContext,
 }
 
 impl TenantScope {
     pub fn new(tenant_id: TenantId, user_id: UserId, grants: Vec<Grant>) -> Self {
-        Self { tenant_id, user_id, grants }
+        Self { tenant_id, user_id, grants, request: RequestContext::default() }
+    }
+
+    /// The same scope, tagged with where its request comes from.
+    pub fn with_request(mut self, request: RequestContext) -> Self {
+        self.request = request;
+        self
+    }
+
+    pub fn request(&self) -> &RequestContext {
+        &self.request
+    }
+
+    /// Whether this is the console's scope (set-up code), not a user's.
+    pub fn is_console(&self) -> bool {
+        self.user_id.as_uuid().is_nil()
     }
 
     /// The scope of set-up code run at the server's console (the demo seed, `dui tenant create`):
@@ -50,6 +86,7 @@ impl TenantScope {
             tenant_id,
             user_id: UserId::from_uuid(uuid::Uuid::nil()),
             grants: vec![Grant { establishment: None, role: Role::TenantAdmin }],
+            request: RequestContext::default(),
         }
     }
 
@@ -78,6 +115,27 @@ impl TenantScope {
     /// Holds `role` in `establishment`, or tenant-wide.
     pub fn has_role_in(&self, role: Role, establishment: EstablishmentId) -> bool {
         self.grants.iter().any(|g| g.role == role && g.establishment.is_none_or(|e| e == establishment))
+    }
+
+    /// Which residents the user reaches: those with a current or recent stay in an
+    /// establishment where the user has a role (tenant-wide roles: every establishment), except
+    /// that home helpers reach only the people they are assigned to.
+    pub fn resident_access(&self) -> ResidentAccess {
+        let mut access = ResidentAccess::default();
+        for grant in &self.grants {
+            let assigned_only = grant.role == Role::HomeHelper;
+            match (grant.establishment, assigned_only) {
+                (None, false) => access.all = true,
+                (None, true) => access.assigned_all = true,
+                (Some(e), false) => access.full.push(e),
+                (Some(e), true) => access.assigned.push(e),
+            }
+        }
+        for list in [&mut access.full, &mut access.assigned] {
+            list.sort();
+            list.dedup();
+        }
+        access
     }
 
     pub fn establishments(&self) -> EstablishmentVisibility {
@@ -141,5 +199,17 @@ mod tests {
 
         let nobody = scope(vec![]);
         assert_eq!(nobody.establishments(), EstablishmentVisibility::Only(vec![]));
+    }
+
+    #[test]
+    fn home_helpers_reach_assigned_people_only() {
+        let mixed = scope(vec![
+            Grant { establishment: Some(est(1)), role: Role::HomeHelper },
+            Grant { establishment: Some(est(2)), role: Role::Nurse },
+        ]);
+        let access = mixed.resident_access();
+        assert_eq!((access.all, access.full, access.assigned), (false, vec![est(2)], vec![est(1)]));
+        let admin = scope(vec![Grant { establishment: None, role: Role::TenantAdmin }]);
+        assert!(admin.resident_access().all);
     }
 }

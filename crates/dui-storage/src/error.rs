@@ -36,6 +36,9 @@ pub enum StoreError {
     /// name and birth date.
     #[error("possible duplicate of {candidates:?}")]
     Duplicate { candidates: Vec<uuid::Uuid>, same_ins: bool },
+    /// The row changed since the version the caller read (`If-Match` mismatch).
+    #[error("stale version (current is {current})")]
+    StaleVersion { current: i32 },
     /// An idempotency key was reused for a different request.
     #[error("idempotency key reused for a different request")]
     IdempotencyMismatch,

@@ -17,20 +17,40 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::audit::{EVENT_COLUMNS, event};
 use crate::people::{MEMBERSHIP_COLUMNS, USER_COLUMNS, external_identity, membership, user};
+use crate::record::{
+    CONSENT_FIELDS, CONTACT_FIELDS, EMERGENCY_FIELDS, EVENT_FIELDS, STAY_FIELDS, consent, contact, emergency,
+    identity_event, stay,
+};
 use crate::residents::{NOTE_COLUMNS, RESIDENT_COLUMNS, note, resident};
 use crate::structure::{ESTABLISHMENT_COLUMNS, UNIT_COLUMNS, establishment, unit};
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
 /// Tenant tables in the export, in order.
-pub const EXPORTED_TABLES: &[&str] =
-    &["establishments", "units", "users", "memberships", "user_external_identities", "residents", "notes"];
+pub const EXPORTED_TABLES: &[&str] = &[
+    "establishments",
+    "units",
+    "users",
+    "memberships",
+    "user_external_identities",
+    "residents",
+    "stays",
+    "assignments",
+    "contacts",
+    "consents",
+    "identity_events",
+    "notes",
+    "emergency_accesses",
+    "audit_events",
+];
 
 /// Tenant tables deliberately left out, and why.
 pub const NOT_EXPORTED: &[(&str, &str)] = &[
     ("tenant_keys", "keys protect the data; the export carries the data itself, opened"),
     ("idempotency_keys", "a day's retry bookkeeping, not the organisation's data"),
+    ("audit_chain", "an integrity proof under the tenant's audit key; each exported event carries its place in it"),
 ];
 
 const PAGE: i64 = 500;
@@ -55,7 +75,22 @@ enum Mapper {
 }
 
 fn plain<T: Serialize>(map: fn(&Row) -> StoreResult<T>, row: &Row) -> StoreResult<serde_json::Value> {
-    serde_json::to_value(map(row)?).map_err(|e| StoreError::Crypto(e.to_string()))
+    to_json(map(row))
+}
+
+fn to_json<T: Serialize>(value: StoreResult<T>) -> StoreResult<serde_json::Value> {
+    serde_json::to_value(value?).map_err(|e| StoreError::Crypto(e.to_string()))
+}
+
+fn assignment(row: &Row) -> StoreResult<serde_json::Value> {
+    Ok(serde_json::json!({
+        "id": row.try_get::<_, Uuid>("id")?,
+        "resident_id": row.try_get::<_, Uuid>("resident_id")?,
+        "user_id": row.try_get::<_, Uuid>("user_id")?,
+        "starts_on": row.try_get::<_, chrono::NaiveDate>("starts_on")?,
+        "ends_on": row.try_get::<_, Option<chrono::NaiveDate>>("ends_on")?,
+        "created_at": row.try_get::<_, chrono::DateTime<chrono::Utc>>("created_at")?,
+    }))
 }
 
 impl Db {
@@ -74,38 +109,90 @@ impl Db {
         // One snapshot for the whole export: it is consistent even while the tenant works.
         let mut conn = self.conn().await?;
         let tx = TenantTx::begin_snapshot(&mut conn, tenant).await?;
-        let tables: [(&str, String, Mapper); 7] = [
-            ("establishments", format!("SELECT {ESTABLISHMENT_COLUMNS}"), Mapper::Plain(|r| plain(establishment, r))),
-            ("units", format!("SELECT {UNIT_COLUMNS}"), Mapper::Plain(|r| plain(unit, r))),
-            ("users", format!("SELECT {USER_COLUMNS}"), Mapper::Plain(|r| plain(user, r))),
-            ("memberships", format!("SELECT {MEMBERSHIP_COLUMNS}"), Mapper::Plain(|r| plain(membership, r))),
+        let sealed = |map: fn(&Row, &Keyring) -> StoreResult<serde_json::Value>| Mapper::Sealed(map);
+        // (table, SELECT ... FROM table alias, alias, mapper)
+        let tables: Vec<(&str, String, &str, Mapper)> = vec![
+            (
+                "establishments",
+                format!("SELECT {ESTABLISHMENT_COLUMNS} FROM establishments t"),
+                "t",
+                Mapper::Plain(|r| plain(establishment, r)),
+            ),
+            ("units", format!("SELECT {UNIT_COLUMNS} FROM units t"), "t", Mapper::Plain(|r| plain(unit, r))),
+            ("users", format!("SELECT {USER_COLUMNS} FROM users t"), "t", Mapper::Plain(|r| plain(user, r))),
+            (
+                "memberships",
+                format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships t"),
+                "t",
+                Mapper::Plain(|r| plain(membership, r)),
+            ),
             (
                 "user_external_identities",
-                "SELECT provider_id AS id, provider_id, subject, user_id, created_at".to_owned(),
+                "SELECT provider_id, subject, user_id, created_at FROM user_external_identities t".to_owned(),
+                "t",
                 Mapper::Plain(|r| plain(external_identity, r)),
             ),
             (
                 "residents",
-                format!("SELECT {RESIDENT_COLUMNS}"),
-                Mapper::Sealed(|r, k| {
-                    serde_json::to_value(resident(r, k)?).map_err(|e| StoreError::Crypto(e.to_string()))
-                }),
+                format!("SELECT {RESIDENT_COLUMNS} FROM residents r"),
+                "r",
+                sealed(|r, k| to_json(resident(r, k))),
+            ),
+            ("stays", format!("SELECT {STAY_FIELDS} FROM stays t"), "t", Mapper::Plain(|r| plain(stay, r))),
+            (
+                "assignments",
+                "SELECT id, resident_id, user_id, starts_on, ends_on, created_at FROM assignments t".to_owned(),
+                "t",
+                Mapper::Plain(assignment),
             ),
             (
-                "notes",
-                format!("SELECT {NOTE_COLUMNS}"),
-                Mapper::Sealed(|r, k| serde_json::to_value(note(r, k)?).map_err(|e| StoreError::Crypto(e.to_string()))),
+                "contacts",
+                format!("SELECT {CONTACT_FIELDS} FROM contacts t"),
+                "t",
+                sealed(|r, k| to_json(contact(r, k))),
+            ),
+            (
+                "consents",
+                format!("SELECT {CONSENT_FIELDS} FROM consents t"),
+                "t",
+                sealed(|r, k| to_json(consent(r, k))),
+            ),
+            (
+                "identity_events",
+                format!("SELECT {EVENT_FIELDS}, resident_id FROM identity_events t"),
+                "t",
+                sealed(|r, k| {
+                    let mut value = to_json(identity_event(r, k))?;
+                    value["resident_id"] = serde_json::json!(r.try_get::<_, Uuid>("resident_id")?);
+                    Ok(value)
+                }),
+            ),
+            ("notes", format!("SELECT {NOTE_COLUMNS} FROM notes n"), "n", sealed(|r, k| to_json(note(r, k)))),
+            (
+                "emergency_accesses",
+                format!("SELECT {EMERGENCY_FIELDS} FROM emergency_accesses t"),
+                "t",
+                sealed(|r, k| to_json(emergency(r, k))),
+            ),
+            (
+                "audit_events",
+                format!(
+                    "SELECT {EVENT_COLUMNS}, c.seq AS chain_seq FROM audit_events e \
+                     LEFT JOIN audit_chain c ON c.tenant_id = e.tenant_id AND c.event_id = e.id"
+                ),
+                "e",
+                sealed(|r, k| to_json(event(r, k))),
             ),
         ];
         debug_assert_eq!(tables.iter().map(|t| t.0).collect::<Vec<_>>(), EXPORTED_TABLES);
-        for (index, (table, select, mapper)) in tables.iter().enumerate() {
+        for (index, (table, select, alias, mapper)) in tables.iter().enumerate() {
             if index > 0 {
                 write!(out, ",").map_err(io)?;
             }
             write!(out, "\"{table}\":[").map_err(io)?;
             let count = if *table == "user_external_identities" {
                 // Keyed by (provider, subject), and few: one read.
-                let sql = format!("{select} FROM {table} WHERE tenant_id = $1 ORDER BY provider_id, subject");
+                let sql = format!("{select} WHERE t.tenant_id = $1 ORDER BY t.provider_id, t.subject");
                 let rows = tx.query(&sql, &[&tenant.as_uuid()]).await?;
                 self.write_rows(out, &rows, mapper, &keys, 0)?
             } else {
@@ -113,15 +200,15 @@ impl Db {
                 let mut count = 0;
                 loop {
                     let sql = format!(
-                        "{select} FROM {table} WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                        "{select} WHERE {alias}.tenant_id = $1 AND ($2::uuid IS NULL OR {alias}.id > $2) \
+                         ORDER BY {alias}.id LIMIT $3"
                     );
                     let rows = tx.query(&sql, &[&tenant.as_uuid(), &after, &PAGE]).await?;
                     if rows.is_empty() {
                         break;
                     }
                     let keys = if matches!(mapper, Mapper::Sealed(_)) {
-                        let versions: Vec<u32> = rows.iter().map(|r| r.get::<_, i32>("dek_version") as u32).collect();
-                        self.keyring(tenant, versions).await?
+                        self.keyring(tenant, crate::residents::versions(&rows)?).await?
                     } else {
                         keys.clone()
                     };

@@ -35,6 +35,9 @@ pub(crate) struct CreateStatement<'a, T> {
     /// Reads the resource by `($1 tenant_id, $2 id)`, for replays.
     pub reload: &'a str,
     pub map: &'a (dyn Fn(&Row) -> StoreResult<T> + Sync),
+    /// For a statement that does not record itself: the action and resource type to record, in
+    /// the same statement (the insert must return the new row's `id`).
+    pub audit: Option<(&'a str, &'a str)>,
 }
 
 impl Db {
@@ -45,8 +48,22 @@ impl Db {
         key: Option<&IdempotencyKey>,
         create: CreateStatement<'_, T>,
     ) -> StoreResult<Created<T>> {
+        let wrapped;
+        let all_params;
+        let who;
+        let (insert, params): (&str, Params<'_>) = match create.audit {
+            None => (create.insert, create.params),
+            Some((action, resource_type)) => {
+                who = self.who(scope);
+                wrapped = crate::audit::audited_statement(create.insert, action, resource_type);
+                let mut p = who.params();
+                p.extend_from_slice(create.params);
+                all_params = p;
+                (&wrapped, &all_params)
+            }
+        };
         let Some(key) = key else {
-            let rows = self.write(scope.tenant_id(), create.insert, create.params).await?;
+            let rows = self.write(scope.tenant_id(), insert, params).await?;
             let row = rows.first().ok_or(StoreError::NotFound)?;
             return Ok(Created { value: (create.map)(row)?, replayed: false });
         };
@@ -67,7 +84,7 @@ impl Db {
             tx.commit().await?;
             return Ok(Created { value, replayed: true });
         }
-        let value = (create.map)(&tx.query_one(create.insert, create.params).await?)?;
+        let value = (create.map)(&tx.query_one(insert, params).await?)?;
         tx.commit().await?;
         Ok(Created { value, replayed: false })
     }

@@ -219,38 +219,40 @@ impl Db {
             .collect()
     }
 
-    /// Creates a tenant's first keys. Concurrent callers are harmless: the first insert wins and
-    /// the others insert nothing.
-    async fn create_first_keys(&self, tenant: TenantId) -> StoreResult<()> {
+    /// Creates whichever of a tenant's keys do not exist yet (all of them on first use; the
+    /// audit key for tenants older than the audit trail). Concurrent callers are harmless: the
+    /// first insert wins and the others insert nothing.
+    async fn create_missing_keys(&self, tenant: TenantId) -> StoreResult<()> {
         let ring = &self.keys.config.ring;
         let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
-        let data = ring.wrap(tenant, KeyPurpose::Data, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
-        let index = ring.wrap(tenant, KeyPurpose::Index, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
         let kek = ring.active_version() as i32;
-        self.write(
-            tenant,
-            "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
-             SELECT $1::uuid, 'data', 1, $2::integer, $3::bytea, 'active' WHERE NOT EXISTS \
-               (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data') \
-             UNION ALL \
-             SELECT $1::uuid, 'index', 1, $2::integer, $4::bytea, 'active' WHERE NOT EXISTS \
-               (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'index') \
-             ON CONFLICT DO NOTHING",
-            &[&tenant.as_uuid(), &kek, &data.bytes, &index.bytes],
-        )
-        .await?;
+        for purpose in [KeyPurpose::Data, KeyPurpose::Index, KeyPurpose::Audit] {
+            let wrapped = ring.wrap(tenant, purpose, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
+            self.write(
+                tenant,
+                "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
+                 SELECT $1::uuid, $2::text, 1, $3::integer, $4::bytea, 'active' WHERE NOT EXISTS \
+                   (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = $2) \
+                 ON CONFLICT DO NOTHING",
+                &[&tenant.as_uuid(), &purpose.as_str(), &kek, &wrapped.bytes],
+            )
+            .await?;
+        }
         Ok(())
     }
 
     /// Reads, unwraps and caches a tenant's keyring, creating its keys on first use.
     async fn load_keyring(&self, tenant: TenantId) -> StoreResult<Arc<Keyring>> {
         let mut stored = self.load_keys(tenant).await?;
-        if stored.is_empty() {
+        let complete = [KeyPurpose::Data, KeyPurpose::Index, KeyPurpose::Audit]
+            .iter()
+            .all(|purpose| stored.iter().any(|k| k.purpose == *purpose && k.status == "active"));
+        if !complete {
             if self.tenant_by_id(tenant).await?.is_some_and(|t| t.status == dui_domain::tenant::TenantStatus::Shredded)
             {
                 return Err(StoreError::KeysDestroyed);
             }
-            self.create_first_keys(tenant).await?;
+            self.create_missing_keys(tenant).await?;
             stored = self.load_keys(tenant).await?;
         }
         let ring = &self.keys.config.ring;
@@ -269,13 +271,17 @@ impl Db {
             .iter()
             .find(|k| k.purpose == KeyPurpose::Index && k.status == "active")
             .ok_or(StoreError::KeysDestroyed)?;
+        let audit = stored
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::Audit && k.status == "active")
+            .ok_or(StoreError::KeysDestroyed)?;
         let data = stored
             .iter()
             .filter(|k| k.purpose == KeyPurpose::Data)
             .map(|k| Ok((k.version, unwrap(k)?)))
             .collect::<StoreResult<Vec<_>>>()?;
-        let keyring =
-            Keyring::new(tenant, active, data, &unwrap(index)?).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let keyring = Keyring::new(tenant, active, data, &unwrap(index)?, &unwrap(audit)?)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
         let keyring = Arc::new(keyring);
         let mut cache = self.keys.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(

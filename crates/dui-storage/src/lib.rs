@@ -8,6 +8,8 @@
 //! * [`migrate`] applies the embedded SQL migrations under an advisory lock.
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
+mod access;
+pub mod audit;
 pub mod cluster;
 mod error;
 pub mod export;
@@ -17,6 +19,7 @@ pub mod migrate;
 mod people;
 mod platform;
 mod pool;
+pub mod record;
 mod reencrypt;
 mod residents;
 mod rows;
@@ -29,7 +32,7 @@ pub use people::{MembershipGrant, Principal, PrincipalKey};
 pub use platform::ResolvedProvider;
 pub use pool::{Db, DbConfig, PoolStatus};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
-pub use residents::sealed_columns;
+pub use residents::{APPEND_ONLY_SEALED, ResidentContext, ResidentFilter, sealed_columns};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;

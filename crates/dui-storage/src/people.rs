@@ -193,6 +193,7 @@ impl Db {
             params: &insert.params(),
             reload: &reload,
             map: &user,
+            audit: Some(("user.create", "user")),
         };
         self.create_once(scope, key, create).await
     }
@@ -255,8 +256,10 @@ impl Db {
         );
         let profession = changes.profession.map(|p| p.map(Profession::as_str));
         let rows = self
-            .write(
-                scope.tenant_id(),
+            .write_audited(
+                scope,
+                "user.update",
+                "user",
                 &sql,
                 &[
                     &scope.tenant_id().as_uuid(),
@@ -299,8 +302,19 @@ impl Db {
         let reload = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
         let establishment = establishment.map(|e| e.as_uuid());
         let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &user.as_uuid(), &establishment, &role.as_str()];
-        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: &membership })
-            .await
+        self.create_once(
+            scope,
+            key,
+            CreateStatement {
+                id,
+                insert: &insert,
+                params,
+                reload: &reload,
+                map: &membership,
+                audit: Some(("membership.create", "membership")),
+            },
+        )
+        .await
     }
 
     /// The memberships of a user, current first, then ended ones (most recent first).
@@ -326,7 +340,9 @@ impl Db {
             "UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
              WHERE tenant_id = $1 AND id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
         );
-        let rows = self.write(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
+        let rows = self
+            .write_audited(scope, "membership.end", "membership", &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
+            .await?;
         one(rows, membership)
     }
 
@@ -356,6 +372,7 @@ impl Db {
             )
             .await?;
         let linked = row.as_ref().map(external_identity).transpose()?.ok_or(StoreError::NotFound)?;
+        crate::audit::trace_in(&tx, &self.who(scope), "external_identity.link", "user", user.as_uuid()).await?;
         tx.commit().await?;
         Ok(linked)
     }
@@ -382,10 +399,16 @@ impl Db {
         user: UserId,
         provider: IdentityProviderId,
     ) -> StoreResult<()> {
-        let rows = self.write(scope.tenant_id(), "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 RETURNING subject",
-            &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
-        )
-        .await?;
+        let rows = self
+            .write_audited(
+                scope,
+                "external_identity.unlink",
+                "user",
+                "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 \
+             RETURNING user_id AS id",
+                &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
+            )
+            .await?;
         if rows.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

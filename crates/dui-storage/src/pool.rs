@@ -32,6 +32,8 @@ pub struct DbConfig {
     /// CA certificates (PEM) that sign the database server's certificate, when the connection
     /// string asks for TLS (`sslmode=require`); the system's roots otherwise.
     pub ca_file: Option<PathBuf>,
+    /// A discharged resident stays visible to the team for this many days.
+    pub recent_stay_days: i32,
 }
 
 impl DbConfig {
@@ -44,6 +46,7 @@ impl DbConfig {
             statement_timeout: Duration::from_secs(30),
             crypto,
             ca_file: None,
+            recent_stay_days: 30,
         }
     }
 }
@@ -171,6 +174,7 @@ pub struct Db {
     /// For the connection that listens for key changes (outside the pool).
     pub(crate) listen_config: tokio_postgres::Config,
     pub(crate) tls: Tls,
+    pub(crate) recent_stay_days: i32,
 }
 
 impl Db {
@@ -195,7 +199,13 @@ impl Db {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool, keys: Arc::new(KeyStore::new(config.crypto.clone())), listen_config, tls })
+        Ok(Self {
+            pool,
+            keys: Arc::new(KeyStore::new(config.crypto.clone())),
+            listen_config,
+            tls,
+            recent_stay_days: config.recent_stay_days,
+        })
     }
 
     pub(crate) async fn conn(&self) -> StoreResult<Object> {

@@ -70,7 +70,14 @@ impl Db {
         self.create_once(
             scope,
             key,
-            CreateStatement { id, insert: &insert, params, reload: &reload, map: &establishment },
+            CreateStatement {
+                id,
+                insert: &insert,
+                params,
+                reload: &reload,
+                map: &establishment,
+                audit: Some(("establishment.create", "establishment")),
+            },
         )
         .await
     }
@@ -120,8 +127,10 @@ impl Db {
              WHERE tenant_id = $1 AND id = $2 RETURNING {ESTABLISHMENT_COLUMNS}"
         );
         let rows = self
-            .write(
-                scope.tenant_id(),
+            .write_audited(
+                scope,
+                "establishment.update",
+                "establishment",
                 &sql,
                 &[
                     &scope.tenant_id().as_uuid(),
@@ -153,7 +162,19 @@ impl Db {
         let reload = format!("SELECT {UNIT_COLUMNS} FROM units WHERE tenant_id = $1 AND id = $2");
         let visible = visible(scope);
         let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &establishment_id.as_uuid(), &name, &visible];
-        self.create_once(scope, key, CreateStatement { id, insert: &insert, params, reload: &reload, map: &unit }).await
+        self.create_once(
+            scope,
+            key,
+            CreateStatement {
+                id,
+                insert: &insert,
+                params,
+                reload: &reload,
+                map: &unit,
+                audit: Some(("unit.create", "unit")),
+            },
+        )
+        .await
     }
 
     /// The units of an establishment the scope sees.
@@ -208,8 +229,10 @@ impl Db {
              WHERE tenant_id = $1 AND id = $2 AND ($5::uuid[] IS NULL OR establishment_id = ANY($5)) RETURNING {UNIT_COLUMNS}"
         );
         let rows = self
-            .write(
-                scope.tenant_id(),
+            .write_audited(
+                scope,
+                "unit.update",
+                "unit",
                 &sql,
                 &[
                     &scope.tenant_id().as_uuid(),

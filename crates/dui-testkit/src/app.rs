@@ -148,7 +148,22 @@ impl TestApp {
 
     /// Sends a request; `body` is sent as JSON.
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        self.request_with(method, path, token, body, &[]).await
+    }
+
+    /// Sends a request with extra headers (`If-Match`, `Idempotency-Key`...).
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -25,7 +25,24 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub crypto: CryptoSection,
+    pub access: AccessConfig,
     pub log: LogConfig,
+}
+
+/// Who sees which records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// After a discharge, the team still sees the record for this many days.
+    pub recent_stay_days: i32,
+    /// How long an emergency (break-the-glass) opening lasts.
+    pub emergency_access_minutes: i32,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self { recent_stay_days: 30, emergency_access_minutes: 240 }
+    }
 }
 
 /// Encryption at rest. The key-encryption keys (KEKs) come from here — a file mounted from a
@@ -110,6 +127,9 @@ pub struct HttpConfig {
     pub shutdown_delay_secs: u64,
     /// After the listener closes, how long in-flight requests may take to finish.
     pub shutdown_grace_secs: u64,
+    /// Take the client's address (recorded in the audit trail) from `X-Forwarded-For`: only
+    /// behind a reverse proxy that sets it.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +197,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 1024 * 1024,
             shutdown_delay_secs: 0,
             shutdown_grace_secs: 30,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -288,6 +309,12 @@ impl Config {
         }
         if self.crypto.max_encryptions_per_key > 1 << 32 {
             problems.push("crypto.max_encryptions_per_key must not exceed 2^32 (NIST SP 800-38D)".to_owned());
+        }
+        if !(0..=3650).contains(&self.access.recent_stay_days) {
+            problems.push("access.recent_stay_days must be between 0 and 3650".to_owned());
+        }
+        if !(5..=24 * 60).contains(&self.access.emergency_access_minutes) {
+            problems.push("access.emergency_access_minutes must be between 5 and 1440".to_owned());
         }
         if self.auth.token_ttl_secs == 0 {
             problems.push("auth.token_ttl_secs must be at least 1".to_owned());

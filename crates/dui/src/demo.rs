@@ -191,7 +191,10 @@ async fn seed_residents(
     ehpad: EstablishmentId,
     nurse: Option<dui_domain::UserId>,
 ) -> anyhow::Result<()> {
+    use dui_domain::people::Role;
+    use dui_domain::record::{AdmissionMode, NewStay, NoteScope, StayMode};
     use dui_domain::resident::{Identity, Ins, InsOid, NewResident, ResidentLookup, Sex};
+    use dui_domain::scope::Grant;
     let people = [
         (
             "Lefort",
@@ -236,12 +239,15 @@ async fn seed_residents(
             birth_place: Some("75056".to_owned()),
         };
         let ins = ins.map(|matricule| Ins { matricule: matricule.to_owned(), oid: InsOid::NirTest });
-        let new = NewResident::validate(ehpad, identity, ins, chrono::Utc::now().date_naive())?;
+        let today = chrono::Utc::now().date_naive();
+        let stay = NewStay::validate(ehpad, None, StayMode::Permanent, today, AdmissionMode::New, today)?;
+        let new = NewResident::validate(stay, identity, ins, today)?;
         let resident = db.create_resident(&console, None, &new, true).await?.value;
         if let Some(nurse) = nurse {
-            // The note is the nurse's; the console's tenant-wide view only decides what is visible.
-            let scope = TenantScope::new(tenant, nurse, console.grants().to_vec());
-            db.add_note(&scope, None, resident.id, note, None).await?;
+            // The note is the nurse's, written under her own membership.
+            let grant = Grant { establishment: Some(ehpad), role: Role::Nurse };
+            let scope = TenantScope::new(tenant, nurse, vec![grant]);
+            db.add_note(&scope, None, resident.id, NoteScope::WholeTeam, note, None).await?;
         }
     }
     Ok(())

@@ -68,6 +68,7 @@ pub fn db_config(config: &Config) -> anyhow::Result<DbConfig> {
     db.connect_timeout = Duration::from_secs(config.database.connect_timeout_secs);
     db.statement_timeout = Duration::from_secs(config.database.statement_timeout_secs);
     db.ca_file = config.database.ca_file.clone();
+    db.recent_stay_days = config.access.recent_stay_days;
     Ok(db)
 }
 
@@ -128,6 +129,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         token_leeway_secs: config.auth.leeway_secs,
         provider_cache_ttl: Duration::from_secs(config.auth.provider_cache_ttl_secs),
         readiness_timeout: Duration::from_secs(2),
+        trust_forwarded_for: config.http.trust_forwarded_for,
+        emergency_access_minutes: config.access.emergency_access_minutes,
+        auth_failures_per_second: 50,
     };
     Ok(AppState::new(db, issuer, jwks, api))
 }
@@ -136,7 +140,22 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 /// the hourly maintenance (purge of expired idempotency keys, re-encryption of rows still sealed
 /// with a rotated key). Abort them when the server stops.
 pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
-    vec![state.db().spawn_key_listener(), spawn_maintenance(state)]
+    vec![state.db().spawn_key_listener(), spawn_maintenance(state), spawn_chainer(state)]
+}
+
+/// Links new audit events into each tenant's hash chain, every two seconds. Several servers
+/// may run it: each tenant's chain is extended by one at a time.
+fn spawn_chainer(state: &AppState) -> JoinHandle<()> {
+    let db = state.db().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(error) = db.chain_audit().await {
+                tracing::warn!(%error, "audit chaining failed; the next pass resumes it");
+            }
+        }
+    })
 }
 
 fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {

@@ -1,5 +1,6 @@
 //! The routes, grouped by audience.
 
+pub mod audit;
 pub mod people;
 pub mod platform;
 pub mod residents;

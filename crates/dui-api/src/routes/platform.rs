@@ -18,6 +18,18 @@ use crate::state::AppState;
 
 pub type TenantPage = PageBody<Tenant>;
 
+/// Records an operator's action in the platform's trail.
+async fn record(
+    state: &AppState,
+    scope: &dui_domain::scope::PlatformScope,
+    action: &str,
+    tenant: Option<TenantId>,
+    resource: Option<uuid::Uuid>,
+    request: &dui_domain::scope::RequestContext,
+) -> Result<(), ApiError> {
+    Ok(state.db().record_platform_event(Some(scope.operator_id().as_uuid()), action, tenant, resource, request).await?)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
@@ -49,9 +61,10 @@ pub struct CreatedAdmin {
     responses((status = 200, body = TenantPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Query(params): Query<ListParams>,
 ) -> Result<Json<TenantPage>, ApiError> {
+    let _ = request;
     Ok(Json(state.db().list_tenants(&scope, params.page()?).await?.into()))
 }
 
@@ -59,20 +72,23 @@ pub async fn list_tenants(
     responses((status = 201, body = Tenant), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_tenant(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Json(body): Json<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
     let new = NewTenant::validate(&body.name, &body.finess_juridique)?;
-    Ok((StatusCode::CREATED, Json(state.db().create_tenant(&scope, &new).await?)))
+    let created = state.db().create_tenant(&scope, &new).await?;
+    record(&state, &scope, "tenant.create", Some(created.id), None, &request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "platform", params(("tenant_id" = TenantId, Path)),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
 pub async fn get_tenant(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
+    let _ = request;
     Ok(Json(state.db().get_tenant(&scope, id).await?))
 }
 
@@ -81,11 +97,12 @@ pub async fn get_tenant(
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
 pub async fn suspend_tenant(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
     let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Suspended).await?;
     state.providers().invalidate();
+    record(&state, &scope, "tenant.suspend", Some(id), None, &request).await?;
     Ok(Json(tenant))
 }
 
@@ -93,11 +110,12 @@ pub async fn suspend_tenant(
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
 pub async fn resume_tenant(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
     let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Active).await?;
     state.providers().invalidate();
+    record(&state, &scope, "tenant.resume", Some(id), None, &request).await?;
     Ok(Json(tenant))
 }
 
@@ -108,13 +126,14 @@ pub async fn resume_tenant(
     responses((status = 201, body = CreatedAdmin), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_tenant_admin(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
     Json(body): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedAdmin>), ApiError> {
     let new = body.validate()?;
     state.db().get_tenant(&scope, id).await?;
     let (user, membership) = state.db().create_user_with_role(id, &new, Role::TenantAdmin).await?;
+    record(&state, &scope, "tenant.create_admin", Some(id), Some(user.id.as_uuid()), &request).await?;
     Ok((StatusCode::CREATED, Json(CreatedAdmin { user, membership })))
 }
 
@@ -123,9 +142,10 @@ pub async fn create_tenant_admin(
     responses((status = 200, body = Vec<IdentityProvider>), (status = 404, body = Problem)))]
 pub async fn list_identity_providers(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Vec<IdentityProvider>>, ApiError> {
+    let _ = request;
     state.db().get_tenant(&scope, id).await?;
     Ok(Json(state.db().list_identity_providers(id).await?))
 }
@@ -137,7 +157,7 @@ pub async fn list_identity_providers(
     responses((status = 201, body = IdentityProvider), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_identity_provider(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
     Json(body): Json<CreateIdentityProvider>,
 ) -> Result<(StatusCode, Json<IdentityProvider>), ApiError> {
@@ -151,6 +171,7 @@ pub async fn create_identity_provider(
     state.db().get_tenant(&scope, id).await?;
     let created = state.db().create_identity_provider(&scope, id, &new).await?;
     state.providers().invalidate();
+    record(&state, &scope, "identity_provider.create", Some(id), Some(created.id.as_uuid()), &request).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -160,7 +181,7 @@ pub async fn create_identity_provider(
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_identity_provider(
     State(state): State<AppState>,
-    PlatformAuth(scope): PlatformAuth,
+    PlatformAuth(scope, request): PlatformAuth,
     Path((tenant, provider)): Path<(TenantId, IdentityProviderId)>,
 ) -> Result<StatusCode, ApiError> {
     match state.db().delete_identity_provider(&scope, tenant, provider).await {
@@ -172,5 +193,6 @@ pub async fn delete_identity_provider(
         other => other?,
     }
     state.providers().invalidate();
+    record(&state, &scope, "identity_provider.delete", Some(tenant), Some(provider.as_uuid()), &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,528 @@
+//! The audit trail: administrative actions, the hash chain, its verification, the access report
+//! and the export for the data-protection officer.
+//!
+//! Events are written by the statements that do the access (see `access::audit_insert`). The
+//! chainer links each tenant's events, in the order it finds them, into a chain: link n is
+//! HMAC-SHA256 under the tenant's audit key of link n−1, n and the SHA-256 of event n's canonical
+//! encoding. `verify_audit` recomputes it all and names the first broken link.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use dui_crypto::{Column, Keyring};
+use dui_domain::scope::TenantScope;
+use dui_domain::{ResidentId, TenantId, UserId};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::access::{WHO, WHO_PARAMS, audit_insert};
+use crate::residents::open_json;
+use crate::tx::TenantTx;
+use crate::{Db, StoreError, StoreResult};
+
+pub(crate) const AUDIT_REASON: Column = Column::new("audit_events", "reason");
+
+/// Events younger than this may still be waiting to be chained (a transaction can commit late);
+/// older unchained events are reported by verification.
+const CHAIN_MARGIN_MINUTES: i32 = 10;
+
+/// Rewrites `$n` into `$(n + by)`, so that a statement can be nested after the `who` parameters.
+pub(crate) fn shift_params(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
+            let mut number = 0usize;
+            while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+                number = number * 10 + (d as usize - '0' as usize);
+                chars.next();
+            }
+            out.push('$');
+            out.push_str(&(number + by).to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An event as stored, for verification and export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_kind: String,
+    pub action: String,
+    pub outcome: String,
+    pub resident_id: Option<Uuid>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+    pub emergency: bool,
+    /// Opened, when a reason was given.
+    pub reason: Option<String>,
+    /// Position in the tenant's chain, once chained.
+    pub chain_seq: Option<i64>,
+}
+
+pub(crate) const EVENT_COLUMNS: &str = "e.id, e.occurred_at, e.actor_id, e.actor_kind, e.action, e.outcome, e.resident_id, \
+     e.resource_type, e.resource_id, e.request_id, host(e.client_address) AS client_address, e.emergency, e.reason, \
+     e.dek_version";
+
+/// The canonical encoding of an event (every column, length-prefixed) and its SHA-256.
+fn event_hash(tenant: TenantId, row: &Row) -> StoreResult<[u8; 32]> {
+    let mut hash = Sha256::new();
+    let mut field = |bytes: Option<&[u8]>| match bytes {
+        None => hash.update([0u8]),
+        Some(bytes) => {
+            hash.update([1u8]);
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        }
+    };
+    let id: Uuid = row.try_get("id")?;
+    let occurred: DateTime<Utc> = row.try_get("occurred_at")?;
+    field(Some(tenant.as_uuid().as_bytes()));
+    field(Some(id.as_bytes()));
+    field(Some(&occurred.timestamp_micros().to_be_bytes()));
+    field(row.try_get::<_, Option<Uuid>>("actor_id")?.as_ref().map(|u| u.as_bytes().as_slice()));
+    for column in ["actor_kind", "action", "outcome"] {
+        field(Some(row.try_get::<_, &str>(column)?.as_bytes()));
+    }
+    field(row.try_get::<_, Option<Uuid>>("resident_id")?.as_ref().map(|u| u.as_bytes().as_slice()));
+    field(row.try_get::<_, Option<&str>>("resource_type")?.map(str::as_bytes));
+    field(row.try_get::<_, Option<Uuid>>("resource_id")?.as_ref().map(|u| u.as_bytes().as_slice()));
+    field(row.try_get::<_, Option<&str>>("request_id")?.map(str::as_bytes));
+    field(row.try_get::<_, Option<&str>>("client_address")?.map(str::as_bytes));
+    field(Some(&[u8::from(row.try_get::<_, bool>("emergency")?)]));
+    field(row.try_get::<_, Option<&[u8]>>("reason")?);
+    field(row.try_get::<_, Option<i32>>("dek_version")?.map(|v| v.to_be_bytes()).as_ref().map(|b| b.as_slice()));
+    Ok(hash.finalize().into())
+}
+
+pub(crate) fn event(row: &Row, keys: &Keyring) -> StoreResult<AuditEvent> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(AuditEvent {
+        id,
+        occurred_at: row.try_get("occurred_at")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_kind: row.try_get("actor_kind")?,
+        action: row.try_get("action")?,
+        outcome: row.try_get("outcome")?,
+        resident_id: row.try_get("resident_id")?,
+        resource_type: row.try_get("resource_type")?,
+        resource_id: row.try_get("resource_id")?,
+        request_id: row.try_get("request_id")?,
+        client_address: row.try_get("client_address")?,
+        emergency: row.try_get("emergency")?,
+        reason: match row.try_get::<_, Option<&[u8]>>("reason")? {
+            Some(sealed) => Some(open_json(keys, AUDIT_REASON, id, sealed)?),
+            None => None,
+        },
+        chain_seq: row.try_get("chain_seq")?,
+    })
+}
+
+/// Where the chain of a tenant breaks, if it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ChainBreak {
+    /// Link `seq` names an event that no longer exists: the event was deleted.
+    EventMissing { seq: i64, event: Uuid },
+    /// The event of link `seq` differs from what was chained: it was edited.
+    EventAltered { seq: i64, event: Uuid },
+    /// Link `seq` does not follow from the previous one: the chain was edited.
+    LinkAltered { seq: i64 },
+    /// Link `seq` is missing: the chain was cut.
+    Gap { seq: i64 },
+    /// An event older than the chaining margin is not in the chain.
+    Unchained { event: Uuid, occurred_at: DateTime<Utc> },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EventMissing { seq, event } => write!(f, "link {seq}: event {event} is missing (deleted)"),
+            Self::EventAltered { seq, event } => write!(f, "link {seq}: event {event} was altered"),
+            Self::LinkAltered { seq } => write!(f, "link {seq} does not follow from the previous one (chain edited)"),
+            Self::Gap { seq } => write!(f, "link {seq} is missing (chain cut)"),
+            Self::Unchained { event, occurred_at } => {
+                write!(f, "event {event} of {occurred_at} was never chained (inserted behind the chain's back?)")
+            }
+        }
+    }
+}
+
+/// The result of verifying a tenant's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    pub tenant: TenantId,
+    pub links: i64,
+    /// The first break found, if any.
+    pub broken: Option<ChainBreak>,
+}
+
+/// One line of a resident's access report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessEntry {
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<UserId>,
+    /// The professional's name, as the directory has it now.
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub emergency: bool,
+}
+
+const NIL: Uuid = Uuid::nil();
+
+/// `sql` (a data-modifying statement with its own `$1`.., returning the affected row with an
+/// `id`) nested after the `who` parameters, recording `action` on its row in the same statement.
+pub(crate) fn audited_statement(sql: &str, action: &str, resource_type: &str) -> String {
+    format!(
+        "WITH {WHO}, x AS ({}), trace AS ({}) SELECT * FROM x",
+        shift_params(sql, WHO_PARAMS),
+        audit_insert(action, "'success'", "NULL::uuid", resource_type, "x.id", "false", "who, x")
+    )
+}
+
+/// Records `action` on `resource` inside an open transaction.
+pub(crate) async fn trace_in(
+    tx: &TenantTx<'_>,
+    who: &crate::access::Who,
+    action: &str,
+    resource_type: &str,
+    resource: Uuid,
+) -> StoreResult<()> {
+    let sql =
+        format!("WITH {WHO} {}", audit_insert(action, "'success'", "NULL::uuid", resource_type, "$17", "false", "who"));
+    let mut params = who.params();
+    params.push(&resource);
+    tx.query(&sql, &params).await?;
+    Ok(())
+}
+
+impl Db {
+    /// Runs a data-modifying `sql` (its own parameters `$1`.. as usual, RETURNING the affected
+    /// row with an `id`) and records `action` on it, in the same statement.
+    pub(crate) async fn write_audited(
+        &self,
+        scope: &TenantScope,
+        action: &str,
+        resource_type: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<Row>> {
+        let wrapped = audited_statement(sql, action, resource_type);
+        let who = self.who(scope);
+        let mut all = who.params();
+        all.extend_from_slice(params);
+        self.write(scope.tenant_id(), &wrapped, &all).await
+    }
+
+    /// Records an action of a platform operator.
+    pub async fn record_platform_event(
+        &self,
+        operator: Option<Uuid>,
+        action: &str,
+        tenant: Option<TenantId>,
+        resource: Option<Uuid>,
+        request: &dui_domain::scope::RequestContext,
+    ) -> StoreResult<()> {
+        self.platform(
+            "INSERT INTO platform_events (id, operator_id, action, tenant_id, resource_id, request_id, client_address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &Uuid::now_v7(),
+                &operator,
+                &action,
+                &tenant.map(|t| t.as_uuid()),
+                &resource,
+                &request.request_id,
+                &request.client_address,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records a refused authentication (platform-wide: the token's claims are not trusted), and,
+    /// when the token was genuine but its user or tenant refused, in that tenant's trail too.
+    pub async fn record_auth_failure(
+        &self,
+        reason: &str,
+        claimed_issuer: Option<&str>,
+        claimed_tenant: Option<TenantId>,
+        claimed_subject: Option<&str>,
+        verified_user: Option<(TenantId, Uuid)>,
+        request: &dui_domain::scope::RequestContext,
+    ) -> StoreResult<()> {
+        let clip = |s: &str| s.chars().take(200).collect::<String>();
+        self.platform(
+            "INSERT INTO auth_failures (id, reason, claimed_issuer, claimed_tenant, claimed_subject, request_id, client_address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &Uuid::now_v7(),
+                &reason,
+                &claimed_issuer.map(clip),
+                &claimed_tenant.map(|t| t.as_uuid()),
+                &claimed_subject.map(clip),
+                &request.request_id,
+                &request.client_address,
+            ],
+        )
+        .await?;
+        if let Some((tenant, user)) = verified_user
+            && self.tenant_by_id(tenant).await?.is_some()
+        {
+            self.write(
+                tenant,
+                "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id, \
+                 request_id, client_address) VALUES ($1, gen_random_uuid(), $2, 'user', 'auth.login', 'denied', 'user', $2, $3, $4)",
+                &[&tenant.as_uuid(), &user, &request.request_id, &request.client_address],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Chains the tenants' new events. One server at a time does it (a transaction-level
+    /// advisory lock per tenant); returns how many events were chained.
+    pub async fn chain_audit(&self) -> StoreResult<u64> {
+        let mut chained = 0;
+        for tenant in self.tenants_with_keys().await? {
+            chained += self.chain_tenant(tenant).await?;
+        }
+        Ok(chained)
+    }
+
+    pub async fn chain_tenant(&self, tenant: TenantId) -> StoreResult<u64> {
+        let keys = self.keyring(tenant, []).await?;
+        let mut total = 0;
+        loop {
+            let mut conn = self.conn().await?;
+            let tx = TenantTx::begin(&mut conn, tenant).await?;
+            let lock = tx
+                .query_one("SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))", &[&tenant.to_string()])
+                .await?;
+            if !lock.get::<_, bool>(0) {
+                return Ok(total);
+            }
+            let head = tx
+                .query_opt(
+                    "SELECT c.seq, c.link, e.occurred_at FROM audit_chain c LEFT JOIN audit_events e \
+                     ON e.tenant_id = c.tenant_id AND e.id = c.event_id \
+                     WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
+                    &[&tenant.as_uuid()],
+                )
+                .await?;
+            let (mut seq, mut link, since) = match &head {
+                Some(row) => {
+                    let link: Vec<u8> = row.try_get(1)?;
+                    (row.try_get::<_, i64>(0)?, link_array(&link)?, row.try_get::<_, Option<DateTime<Utc>>>(2)?)
+                }
+                None => (0, [0u8; 32], None),
+            };
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 \
+                         AND ($2::timestamptz IS NULL OR e.occurred_at >= $2 - make_interval(mins => $3)) \
+                         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+                         ORDER BY e.occurred_at, e.id LIMIT 1000"
+                    ),
+                    &[&tenant.as_uuid(), &since, &CHAIN_MARGIN_MINUTES],
+                )
+                .await?;
+            if rows.is_empty() {
+                tx.commit().await?;
+                return Ok(total);
+            }
+            for row in &rows {
+                let hash = event_hash(tenant, row)?;
+                seq += 1;
+                link = keys.audit_link(&link, seq as u64, &hash);
+                let id: Uuid = row.try_get("id")?;
+                tx.query(
+                    "INSERT INTO audit_chain (tenant_id, seq, event_id, event_hash, link) VALUES ($1, $2, $3, $4, $5)",
+                    &[&tenant.as_uuid(), &seq, &id, &hash.as_slice(), &link.as_slice()],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            total += rows.len() as u64;
+        }
+    }
+
+    /// Recomputes a tenant's chain from the first link and reports the first break.
+    pub async fn verify_audit(&self, tenant: TenantId) -> StoreResult<ChainReport> {
+        let keys = self.keyring(tenant, []).await?;
+        let mut previous = [0u8; 32];
+        let mut expected_seq = 1i64;
+        let mut links = 0;
+        loop {
+            let rows = self
+                .read(
+                    tenant,
+                    &format!(
+                        "SELECT c.seq, c.event_id, c.event_hash, c.link, e.id IS NOT NULL AS present, {} \
+                         FROM audit_chain c LEFT JOIN audit_events e ON e.tenant_id = c.tenant_id AND e.id = c.event_id \
+                         WHERE c.tenant_id = $1 AND c.seq >= $2 ORDER BY c.seq LIMIT 2000",
+                        EVENT_COLUMNS.replace("e.id,", "coalesce(e.id, c.event_id) AS id,")
+                    ),
+                    &[&tenant.as_uuid(), &expected_seq],
+                )
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let seq: i64 = row.try_get("seq")?;
+                let event: Uuid = row.try_get("event_id")?;
+                if seq != expected_seq {
+                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::Gap { seq: expected_seq }) });
+                }
+                if !row.try_get::<_, bool>("present")? {
+                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::EventMissing { seq, event }) });
+                }
+                let stored_hash: Vec<u8> = row.try_get("event_hash")?;
+                if event_hash(tenant, row)?.as_slice() != stored_hash.as_slice() {
+                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::EventAltered { seq, event }) });
+                }
+                let stored_link = link_array(&row.try_get::<_, Vec<u8>>("link")?)?;
+                let hash = link_array(&stored_hash)?;
+                if keys.audit_link(&previous, seq as u64, &hash) != stored_link {
+                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::LinkAltered { seq }) });
+                }
+                previous = stored_link;
+                expected_seq += 1;
+                links += 1;
+            }
+        }
+        let unchained = self
+            .read(
+                tenant,
+                "SELECT e.id, e.occurred_at FROM audit_events e WHERE e.tenant_id = $1 \
+                 AND e.occurred_at < now() - make_interval(mins => $2) \
+                 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+                 ORDER BY e.occurred_at LIMIT 1",
+                &[&tenant.as_uuid(), &CHAIN_MARGIN_MINUTES],
+            )
+            .await?;
+        let broken = match unchained.first() {
+            Some(row) => Some(ChainBreak::Unchained { event: row.try_get(0)?, occurred_at: row.try_get(1)? }),
+            None => None,
+        };
+        Ok(ChainReport { tenant, links, broken })
+    }
+
+    /// Who accessed a resident's record, and how, over a period (GDPR access report). The report
+    /// is itself recorded.
+    pub async fn access_report(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<AccessEntry>> {
+        let sql = format!(
+            "WITH {WHO}, \
+             events AS (SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
+                          (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
+                           WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
+                        FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = $17 \
+                        AND ($18::timestamptz IS NULL OR e.occurred_at >= $18) AND ($19::timestamptz IS NULL OR e.occurred_at < $19) \
+                        ORDER BY e.occurred_at, e.id LIMIT 10000), \
+             trace AS ({}) \
+             SELECT * FROM events ORDER BY occurred_at",
+            audit_insert("audit.access_report", "'success'", "$17", "resident", "$17", "false", "who")
+        );
+        let who = self.who(scope);
+        let id = resident.as_uuid();
+        let mut params = who.params();
+        params.extend::<[&(dyn ToSql + Sync); 3]>([&id, &from, &to]);
+        let rows = self.write(scope.tenant_id(), &sql, &params).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccessEntry {
+                    occurred_at: row.try_get("occurred_at")?,
+                    actor_id: row.try_get::<_, Option<Uuid>>("actor_id")?.map(UserId::from_uuid),
+                    actor_name: row.try_get("actor_name")?,
+                    action: row.try_get("action")?,
+                    outcome: row.try_get("outcome")?,
+                    emergency: row.try_get("emergency")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a tenant's audit trail over a period as JSON lines (one event per line, with its
+    /// place in the chain), for its data-protection officer. The export is itself recorded.
+    pub async fn export_audit(
+        &self,
+        scope: &TenantScope,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        out: &mut (dyn Write + Send),
+    ) -> StoreResult<u64> {
+        let tenant = scope.tenant_id();
+        self.write_audited(
+            scope,
+            "audit.export",
+            "tenant",
+            "SELECT id FROM tenants WHERE id = $1",
+            &[&tenant.as_uuid()],
+        )
+        .await?;
+        let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+        let mut count = 0;
+        loop {
+            let rows = self
+                .read(
+                    tenant,
+                    &format!(
+                        "SELECT {EVENT_COLUMNS}, c.seq AS chain_seq FROM audit_events e \
+                         LEFT JOIN audit_chain c ON c.tenant_id = e.tenant_id AND c.event_id = e.id \
+                         WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR e.occurred_at >= $2) \
+                         AND ($3::timestamptz IS NULL OR e.occurred_at < $3) \
+                         AND ($4::timestamptz IS NULL OR (e.occurred_at, e.id) > ($4, $5)) \
+                         ORDER BY e.occurred_at, e.id LIMIT 1000"
+                    ),
+                    &[&tenant.as_uuid(), &from, &to, &after.map(|a| a.0), &after.map(|a| a.1).unwrap_or(NIL)],
+                )
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let keys = self.keyring(tenant, crate::residents::versions(&rows)?).await?;
+            for row in &rows {
+                let entry = event(row, &keys)?;
+                serde_json::to_writer(&mut *out, &entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                out.write_all(b"\n").map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                after = Some((entry.occurred_at, entry.id));
+                count += 1;
+            }
+        }
+        out.flush().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(count)
+    }
+}
+
+fn link_array(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt { column: "audit_chain", value: format!("{} bytes", bytes.len()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shift_params;
+
+    #[test]
+    fn parameters_shift_past_the_who_block() {
+        assert_eq!(shift_params("SELECT $1, $2 WHERE x = $10", 16), "SELECT $17, $18 WHERE x = $26");
+        assert_eq!(shift_params("SELECT '$' || $1::text, $$x$$", 16), "SELECT '$' || $17::text, $$x$$");
+    }
+}

@@ -1,0 +1,1073 @@
+//! The rest of a resident's record: stays, assignments, contacts, consents, identity-status
+//! events, emergency openings, identity corrections, duplicates and merges. Each write checks the
+//! access rule and records itself in the audit trail, in one statement.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dui_crypto::{Column, Keyring};
+use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::record::{
+    Consent, ConsentDecision, ConsentKind, Contact, ContactChange, ContactKind, DischargeMode, EmergencyAccess,
+    ExpressedBy, IdentityDocument, NewConsent, NewContact, NewStay, ProtectionMeasure, ReviewOutcome, StatusChange,
+    Stay,
+};
+use dui_domain::resident::{Identity, IdentityStatus, Ins, Resident, birth_identity_key};
+use dui_domain::scope::TenantScope;
+use dui_domain::{ConsentId, ContactId, EmergencyAccessId, ResidentId, StayId, UserId};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::access::{WHO, audit_insert, urgent, visible};
+use crate::idempotency::CreateStatement;
+use crate::residents::{
+    BIRTH_IDENTITY_INDEX, CURRENT_STAY, INS_INDEX, RESIDENT_COLUMNS, RESIDENT_IDENTITY, RESIDENT_INS, STAY_COLUMNS,
+    open_json, seal_json, stay_with_prefix,
+};
+use crate::rows::{parse, parse_opt};
+use crate::{Db, StoreError, StoreResult};
+
+pub(crate) const CONTACT_DETAILS: Column = Column::new("contacts", "details");
+pub(crate) const CONSENT_DETAILS: Column = Column::new("consents", "details");
+pub(crate) const IDENTITY_EVENT_DETAILS: Column = Column::new("identity_events", "details");
+pub(crate) const EMERGENCY_REASON: Column = Column::new("emergency_accesses", "reason");
+pub(crate) const EMERGENCY_REVIEW: Column = Column::new("emergency_accesses", "review_comment");
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// `target` (the resident `$17`, if `who` may see it) for a statement, with `normal` telling
+/// whether it is visible without an emergency opening.
+fn target(resident: &str) -> String {
+    format!(
+        "target AS (SELECT r.tenant_id, r.id, r.record_status, {} AS normal FROM residents r, who \
+         WHERE r.tenant_id = who.tenant_id AND r.id = {resident} AND ({} OR {}))",
+        visible("r"),
+        visible("r"),
+        urgent("r")
+    )
+}
+
+pub(crate) const STAY_FIELDS: &str = "id, establishment_id, unit_id, mode, admitted_on, admission_mode, discharged_on, \
+     discharge_mode, transferred_from, row_version, resident_id";
+
+pub(crate) fn stay(row: &Row) -> StoreResult<Stay> {
+    let resident: Uuid = row.try_get("resident_id")?;
+    stay_with_prefix(row, "", resident)?.ok_or(StoreError::NotFound)
+}
+
+pub(crate) const CONTACT_FIELDS: &str =
+    "id, resident_id, kind, protection_measure, details, emergency_contact, ended_at, row_version, dek_version";
+
+pub(crate) fn contact(row: &Row, keys: &Keyring) -> StoreResult<Contact> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(Contact {
+        id: ContactId::from_uuid(id),
+        resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
+        kind: parse(row, "kind", ContactKind::parse)?,
+        protection_measure: parse_opt(row, "protection_measure", ProtectionMeasure::parse)?,
+        details: open_json(keys, CONTACT_DETAILS, id, row.try_get("details")?)?,
+        emergency_contact: row.try_get("emergency_contact")?,
+        ended_at: row.try_get("ended_at")?,
+        row_version: row.try_get("row_version")?,
+    })
+}
+
+pub(crate) const CONSENT_FIELDS: &str = "id, resident_id, kind, decision, expressed_on, expressed_by, recorded_by, recorded_at, \
+     revoked_at, revoked_by, details, dek_version";
+
+pub(crate) fn consent(row: &Row, keys: &Keyring) -> StoreResult<Consent> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(Consent {
+        id: ConsentId::from_uuid(id),
+        resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
+        kind: parse(row, "kind", ConsentKind::parse)?,
+        decision: parse(row, "decision", ConsentDecision::parse)?,
+        expressed_on: row.try_get("expressed_on")?,
+        expressed_by: parse(row, "expressed_by", ExpressedBy::parse)?,
+        recorded_by: UserId::from_uuid(row.try_get("recorded_by")?),
+        recorded_at: row.try_get("recorded_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by: row.try_get::<_, Option<Uuid>>("revoked_by")?.map(UserId::from_uuid),
+        comment: match row.try_get::<_, Option<&[u8]>>("details")? {
+            Some(sealed) => open_json(keys, CONSENT_DETAILS, id, sealed)?,
+            None => None,
+        },
+    })
+}
+
+/// An identity-status change, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityEvent {
+    pub id: Uuid,
+    pub from_status: Option<IdentityStatus>,
+    pub to_status: IdentityStatus,
+    pub document: Option<IdentityDocument>,
+    pub insi_lookup: bool,
+    pub comment: Option<String>,
+    pub recorded_by: Option<UserId>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub(crate) const EVENT_FIELDS: &str =
+    "id, from_status, to_status, document, insi_lookup, details, recorded_by, recorded_at, dek_version";
+
+pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(IdentityEvent {
+        id,
+        from_status: parse_opt(row, "from_status", IdentityStatus::parse)?,
+        to_status: parse(row, "to_status", IdentityStatus::parse)?,
+        document: parse_opt(row, "document", IdentityDocument::parse)?,
+        insi_lookup: row.try_get("insi_lookup")?,
+        comment: match row.try_get::<_, Option<&[u8]>>("details")? {
+            Some(sealed) => open_json(keys, IDENTITY_EVENT_DETAILS, id, sealed)?,
+            None => None,
+        },
+        recorded_by: row.try_get::<_, Option<Uuid>>("recorded_by")?.map(UserId::from_uuid),
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+pub(crate) const EMERGENCY_FIELDS: &str = "id, resident_id, user_id, reason, opened_at, expires_at, reviewed_by, reviewed_at, \
+     review_outcome, review_comment, dek_version";
+
+pub(crate) fn emergency(row: &Row, keys: &Keyring) -> StoreResult<EmergencyAccess> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(EmergencyAccess {
+        id: EmergencyAccessId::from_uuid(id),
+        resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        reason: open_json(keys, EMERGENCY_REASON, id, row.try_get("reason")?)?,
+        opened_at: row.try_get("opened_at")?,
+        expires_at: row.try_get("expires_at")?,
+        reviewed_by: row.try_get::<_, Option<Uuid>>("reviewed_by")?.map(UserId::from_uuid),
+        reviewed_at: row.try_get("reviewed_at")?,
+        review_outcome: parse_opt(row, "review_outcome", ReviewOutcome::parse)?,
+        review_comment: match row.try_get::<_, Option<&[u8]>>("review_comment")? {
+            Some(sealed) => Some(open_json(keys, EMERGENCY_REVIEW, id, sealed)?),
+            None => None,
+        },
+    })
+}
+
+/// A change to a stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StayChange {
+    Discharge {
+        on: NaiveDate,
+        mode: DischargeMode,
+    },
+    /// Moves to another unit of the same establishment.
+    MoveUnit {
+        unit: Option<dui_domain::UnitId>,
+    },
+}
+
+/// A correction of identity traits (the INS, if given, replaces the stored one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCorrection {
+    pub identity: Identity,
+    pub ins: Option<Ins>,
+}
+
+impl Db {
+    /// Runs one audited statement over resident `$17` (and `extra` parameters from `$18`), in one
+    /// round trip.
+    async fn on_resident(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        sql: &str,
+        extra: &[Param<'_>],
+    ) -> StoreResult<Vec<Row>> {
+        let who = self.who(scope);
+        let id = resident.as_uuid();
+        let mut params = who.params();
+        params.push(&id);
+        params.extend_from_slice(extra);
+        self.write(scope.tenant_id(), sql, &params).await
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Stays
+    // ------------------------------------------------------------------------------------------
+
+    /// A resident's stays, most recent first.
+    pub async fn list_stays(&self, scope: &TenantScope, resident: ResidentId) -> StoreResult<Vec<Stay>> {
+        let sql = format!(
+            "WITH {WHO}, {}, data AS (SELECT s.* FROM stays s, target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id), \
+             trace AS ({}) SELECT {STAY_FIELDS} FROM data ORDER BY admitted_on DESC, id DESC",
+            target("$17"),
+            audit_insert(
+                "stay.read",
+                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+                "$17",
+                "resident",
+                "$17",
+                "coalesce(NOT target.normal, false)",
+                "who LEFT JOIN target ON true"
+            )
+        );
+        let rows = self.on_resident(scope, resident, &sql, &[]).await?;
+        if rows.is_empty() {
+            self.ensure_visible(scope, resident).await?;
+        }
+        rows.iter().map(stay).collect()
+    }
+
+    /// Admits a resident already known into a new stay (a return, a temporary stay, another
+    /// service). A transfer closes `transferred_from` (discharged the day of the admission, mode
+    /// transfer) in the same transaction.
+    pub async fn admit(
+        &self,
+        scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
+        resident: ResidentId,
+        new: &NewStay,
+        transferred_from: Option<StayId>,
+    ) -> StoreResult<Created<Stay>> {
+        let who = self.who(scope);
+        let id = Uuid::now_v7();
+        let insert = format!(
+            "WITH {WHO}, {}, \
+             place AS (SELECT e.id FROM establishments e, who WHERE e.tenant_id = who.tenant_id AND e.id = $19 \
+                       AND ($20::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id \
+                            AND u.id = $20 AND u.establishment_id = e.id))), \
+             closed AS (UPDATE stays s SET discharged_on = $22, discharge_mode = 'transfer', row_version = row_version + 1, \
+                        updated_at = now() FROM target t \
+                        WHERE $24::uuid IS NOT NULL AND s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $24 \
+                        AND s.discharged_on IS NULL AND s.admitted_on <= $22 RETURNING s.id), \
+             st AS (INSERT INTO stays (tenant_id, id, resident_id, establishment_id, unit_id, mode, admitted_on, admission_mode, \
+                                       transferred_from) \
+                    SELECT t.tenant_id, $18, t.id, place.id, $20, $21, $22, $23, (SELECT id FROM closed) FROM target t, place \
+                    WHERE t.record_status = 'active' AND ($24::uuid IS NULL OR EXISTS (SELECT 1 FROM closed)) RETURNING *), \
+             trace AS ({}) SELECT {STAY_FIELDS} FROM st",
+            target("$17"),
+            audit_insert(
+                "stay.create",
+                "'success'",
+                "st.resident_id",
+                "stay",
+                "st.id",
+                "NOT target.normal",
+                "who, st, target"
+            )
+        );
+        let reload = format!("SELECT {STAY_FIELDS} FROM stays WHERE tenant_id = $1 AND id = $2");
+        let resident_id = resident.as_uuid();
+        let establishment = new.establishment_id.as_uuid();
+        let unit = new.unit_id.map(|u| u.as_uuid());
+        let from = transferred_from.map(|s| s.as_uuid());
+        let (mode, admission_mode) = (new.mode.as_str(), new.admission_mode.as_str());
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 8]>([
+            &resident_id,
+            &id,
+            &establishment,
+            &unit,
+            &mode,
+            &new.admitted_on,
+            &admission_mode,
+            &from,
+        ]);
+        self.create_once(
+            scope,
+            key,
+            CreateStatement { id, insert: &insert, params: &params, reload: &reload, map: &stay, audit: None },
+        )
+        .await
+    }
+
+    /// Changes a stay (discharge, unit), if it is still at `expected_version`.
+    pub async fn change_stay(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        stay_id: StayId,
+        expected_version: Option<i32>,
+        change: StayChange,
+    ) -> StoreResult<Stay> {
+        let (on, mode, unit, move_unit) = match change {
+            StayChange::Discharge { on, mode } => (Some(on), Some(mode.as_str()), None, false),
+            StayChange::MoveUnit { unit } => (None, None, unit.map(|u| u.as_uuid()), true),
+        };
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             changed AS (UPDATE stays s SET \
+                           discharged_on = CASE WHEN $21 THEN s.discharged_on ELSE $19 END, \
+                           discharge_mode = CASE WHEN $21 THEN s.discharge_mode ELSE $20 END, \
+                           unit_id = CASE WHEN $21 THEN $22 ELSE s.unit_id END, \
+                           row_version = s.row_version + 1, updated_at = now() \
+                         FROM target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $18 \
+                         AND ($23::int IS NULL OR s.row_version = $23) \
+                         AND ($21 OR (s.discharged_on IS NULL AND $19 >= s.admitted_on)) \
+                         AND (NOT $21 OR $22::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = s.tenant_id \
+                              AND u.id = $22 AND u.establishment_id = s.establishment_id)) \
+                         RETURNING s.*), \
+             trace AS ({}) SELECT {STAY_FIELDS} FROM changed",
+            target("$17"),
+            audit_insert(
+                "stay.update",
+                "'success'",
+                "changed.resident_id",
+                "stay",
+                "changed.id",
+                "NOT target.normal",
+                "who, changed, target"
+            )
+        );
+        let stay_param = stay_id.as_uuid();
+        let rows = self
+            .on_resident(scope, resident, &sql, &[&stay_param, &on, &mode, &move_unit, &unit, &expected_version])
+            .await?;
+        match rows.first() {
+            Some(row) => stay(row),
+            None => Err(self
+                .why_unchanged(scope, resident, "stays", stay_id.as_uuid(), expected_version, "stay.update")
+                .await),
+        }
+    }
+
+    /// Why an update touched nothing: not visible (404), stale version (412), or refused by its
+    /// own conditions (a closed stay, a unit elsewhere: 422).
+    async fn why_unchanged(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        table: &'static str,
+        row: Uuid,
+        expected: Option<i32>,
+        action: &str,
+    ) -> StoreError {
+        if let Err(error) = self.resident_context(scope, resident, action).await {
+            return error;
+        }
+        let sql = format!("SELECT row_version FROM {table} WHERE tenant_id = $1 AND resident_id = $2 AND id = $3");
+        match self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &resident.as_uuid(), &row]).await {
+            Ok(rows) => match rows.first().map(|r| r.get::<_, i32>(0)) {
+                None => StoreError::NotFound,
+                Some(current) if expected.is_some_and(|e| e != current) => StoreError::StaleVersion { current },
+                Some(_) => StoreError::Invalid { constraint: format!("{table}_change_refused") },
+            },
+            Err(error) => error,
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Assignments (home help)
+    // ------------------------------------------------------------------------------------------
+
+    /// Assigns a user to a resident (home help reaches only assigned people).
+    pub async fn assign(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        user: UserId,
+        starts_on: NaiveDate,
+        ends_on: Option<NaiveDate>,
+    ) -> StoreResult<Uuid> {
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             a AS (INSERT INTO assignments (tenant_id, id, resident_id, user_id, starts_on, ends_on) \
+                   SELECT t.tenant_id, gen_random_uuid(), t.id, u.id, $19, $20 FROM target t \
+                   JOIN users u ON u.tenant_id = t.tenant_id AND u.id = $18 RETURNING *), \
+             trace AS ({}) SELECT id FROM a",
+            target("$17"),
+            audit_insert(
+                "assignment.create",
+                "'success'",
+                "a.resident_id",
+                "user",
+                "a.user_id",
+                "NOT target.normal",
+                "who, a, target"
+            )
+        );
+        let user_param = user.as_uuid();
+        let rows = self.on_resident(scope, resident, &sql, &[&user_param, &starts_on, &ends_on]).await?;
+        rows.first().map(|r| r.get(0)).ok_or(StoreError::NotFound)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Contacts
+    // ------------------------------------------------------------------------------------------
+
+    pub async fn list_contacts(&self, scope: &TenantScope, resident: ResidentId) -> StoreResult<Vec<Contact>> {
+        let sql = format!(
+            "WITH {WHO}, {}, data AS (SELECT c.* FROM contacts c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
+             trace AS ({}) SELECT {CONTACT_FIELDS} FROM data ORDER BY ended_at NULLS FIRST, created_at, id",
+            target("$17"),
+            audit_insert(
+                "contact.read",
+                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+                "$17",
+                "resident",
+                "$17",
+                "coalesce(NOT target.normal, false)",
+                "who LEFT JOIN target ON true"
+            )
+        );
+        let rows = self.on_resident(scope, resident, &sql, &[]).await?;
+        if rows.is_empty() {
+            self.ensure_visible(scope, resident).await?;
+        }
+        self.open_rows(scope.tenant_id(), &rows, contact).await
+    }
+
+    pub async fn add_contact(
+        &self,
+        scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
+        resident: ResidentId,
+        new: &NewContact,
+    ) -> StoreResult<Created<Contact>> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
+        let id = Uuid::now_v7();
+        let sealed = seal_json(&keys, CONTACT_DETAILS, id, &new.details)?;
+        let who = self.who(scope);
+        let insert = format!(
+            "WITH {WHO}, {}, \
+             c AS (INSERT INTO contacts (tenant_id, id, resident_id, kind, protection_measure, details, emergency_contact, dek_version) \
+                   SELECT t.tenant_id, $18, t.id, $19, $20, $21, $22, $23 FROM target t WHERE t.record_status = 'active' RETURNING *), \
+             trace AS ({}) SELECT {CONTACT_FIELDS} FROM c",
+            target("$17"),
+            audit_insert(
+                "contact.create",
+                "'success'",
+                "c.resident_id",
+                "contact",
+                "c.id",
+                "NOT target.normal",
+                "who, c, target"
+            )
+        );
+        let reload = format!("SELECT {CONTACT_FIELDS} FROM contacts WHERE tenant_id = $1 AND id = $2");
+        let resident_id = resident.as_uuid();
+        let dek = keys.active_version() as i32;
+        let measure = new.protection_measure.map(ProtectionMeasure::as_str);
+        let kind = new.kind.as_str();
+        let emergency_contact = new.emergency_contact;
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 7]>([&resident_id, &id, &kind, &measure, &sealed, &emergency_contact, &dek]);
+        let map = |row: &Row| contact(row, &keys);
+        self.create_once(
+            scope,
+            key,
+            CreateStatement { id, insert: &insert, params: &params, reload: &reload, map: &map, audit: None },
+        )
+        .await
+    }
+
+    /// Replaces a contact's details (or ends it), if it is still at `expected_version`.
+    pub async fn update_contact(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        contact_id: ContactId,
+        expected_version: Option<i32>,
+        change: &ContactChange,
+    ) -> StoreResult<Contact> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
+        let id = contact_id.as_uuid();
+        let sealed = change.details.as_ref().map(|d| seal_json(&keys, CONTACT_DETAILS, id, d)).transpose()?;
+        let (emergency_contact, end) = (change.emergency_contact, change.end);
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             changed AS (UPDATE contacts c SET details = coalesce($19, c.details), \
+                           dek_version = CASE WHEN $19 IS NULL THEN c.dek_version ELSE $20 END, \
+                           emergency_contact = coalesce($21, c.emergency_contact), \
+                           ended_at = CASE WHEN $22 THEN coalesce(c.ended_at, now()) ELSE c.ended_at END, \
+                           row_version = c.row_version + 1, updated_at = now() \
+                         FROM target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $18 \
+                         AND ($23::int IS NULL OR c.row_version = $23) RETURNING c.*), \
+             trace AS ({}) SELECT {CONTACT_FIELDS} FROM changed",
+            target("$17"),
+            audit_insert(
+                "contact.update",
+                "'success'",
+                "changed.resident_id",
+                "contact",
+                "changed.id",
+                "NOT target.normal",
+                "who, changed, target"
+            )
+        );
+        let dek = keys.active_version() as i32;
+        let rows = self
+            .on_resident(scope, resident, &sql, &[&id, &sealed, &dek, &emergency_contact, &end, &expected_version])
+            .await?;
+        match rows.first() {
+            Some(row) => contact(row, &keys),
+            None => Err(self.why_unchanged(scope, resident, "contacts", id, expected_version, "contact.update").await),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Consents
+    // ------------------------------------------------------------------------------------------
+
+    pub async fn list_consents(&self, scope: &TenantScope, resident: ResidentId) -> StoreResult<Vec<Consent>> {
+        let sql = format!(
+            "WITH {WHO}, {}, data AS (SELECT c.* FROM consents c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
+             trace AS ({}) SELECT {CONSENT_FIELDS} FROM data ORDER BY recorded_at DESC, id DESC",
+            target("$17"),
+            audit_insert(
+                "consent.read",
+                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+                "$17",
+                "resident",
+                "$17",
+                "coalesce(NOT target.normal, false)",
+                "who LEFT JOIN target ON true"
+            )
+        );
+        let rows = self.on_resident(scope, resident, &sql, &[]).await?;
+        if rows.is_empty() {
+            self.ensure_visible(scope, resident).await?;
+        }
+        self.open_rows(scope.tenant_id(), &rows, consent).await
+    }
+
+    pub async fn record_consent(
+        &self,
+        scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
+        resident: ResidentId,
+        new: &NewConsent,
+    ) -> StoreResult<Created<Consent>> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
+        let id = Uuid::now_v7();
+        let sealed = new.comment.as_ref().map(|c| seal_json(&keys, CONSENT_DETAILS, id, &Some(c))).transpose()?;
+        let expressed_on = new.expressed_on;
+        let who = self.who(scope);
+        let insert = format!(
+            "WITH {WHO}, {}, \
+             c AS (INSERT INTO consents (tenant_id, id, resident_id, kind, decision, expressed_on, expressed_by, recorded_by, \
+                                         details, dek_version) \
+                   SELECT t.tenant_id, $18, t.id, $19, $20, $21, $22, who.user_id, $23, $24 FROM target t, who \
+                   WHERE t.record_status = 'active' RETURNING *), \
+             trace AS ({}) SELECT {CONSENT_FIELDS} FROM c",
+            target("$17"),
+            audit_insert(
+                "consent.create",
+                "'success'",
+                "c.resident_id",
+                "consent",
+                "c.id",
+                "NOT target.normal",
+                "who, c, target"
+            )
+        );
+        let reload = format!("SELECT {CONSENT_FIELDS} FROM consents WHERE tenant_id = $1 AND id = $2");
+        let resident_id = resident.as_uuid();
+        let dek = keys.active_version() as i32;
+        let (kind, decision, expressed_by) = (new.kind.as_str(), new.decision.as_str(), new.expressed_by.as_str());
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 8]>([
+            &resident_id,
+            &id,
+            &kind,
+            &decision,
+            &expressed_on,
+            &expressed_by,
+            &sealed,
+            &dek,
+        ]);
+        let map = |row: &Row| consent(row, &keys);
+        self.create_once(
+            scope,
+            key,
+            CreateStatement { id, insert: &insert, params: &params, reload: &reload, map: &map, audit: None },
+        )
+        .await
+    }
+
+    /// Revokes a consent decision (idempotent: revoking twice keeps the first revocation).
+    pub async fn revoke_consent(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        consent_id: ConsentId,
+    ) -> StoreResult<Consent> {
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             changed AS (UPDATE consents c SET revoked_at = coalesce(c.revoked_at, now()), revoked_by = coalesce(c.revoked_by, who.user_id) \
+                         FROM target t, who WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $18 RETURNING c.*), \
+             trace AS ({}) SELECT {CONSENT_FIELDS} FROM changed",
+            target("$17"),
+            audit_insert(
+                "consent.revoke",
+                "'success'",
+                "changed.resident_id",
+                "consent",
+                "changed.id",
+                "NOT target.normal",
+                "who, changed, target"
+            )
+        );
+        let id = consent_id.as_uuid();
+        let rows = self.on_resident(scope, resident, &sql, &[&id]).await?;
+        if rows.is_empty() {
+            self.resident_context(scope, resident, "consent.revoke").await?;
+            return Err(StoreError::NotFound);
+        }
+        self.open_rows(scope.tenant_id(), &rows, consent).await?.pop().ok_or(StoreError::NotFound)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Identity: status events, corrections
+    // ------------------------------------------------------------------------------------------
+
+    pub async fn list_identity_events(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+    ) -> StoreResult<Vec<IdentityEvent>> {
+        let sql = format!(
+            "WITH {WHO}, {}, data AS (SELECT e.* FROM identity_events e, target t WHERE e.tenant_id = t.tenant_id AND e.resident_id = t.id), \
+             trace AS ({}) SELECT {EVENT_FIELDS} FROM data ORDER BY recorded_at, id",
+            target("$17"),
+            audit_insert(
+                "identity.read_history",
+                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+                "$17",
+                "resident",
+                "$17",
+                "coalesce(NOT target.normal, false)",
+                "who LEFT JOIN target ON true"
+            )
+        );
+        let rows = self.on_resident(scope, resident, &sql, &[]).await?;
+        if rows.is_empty() {
+            self.ensure_visible(scope, resident).await?;
+        }
+        self.open_rows(scope.tenant_id(), &rows, identity_event).await
+    }
+
+    /// The evidence already on a record, and its INS: what a status change is checked against.
+    pub async fn identity_evidence(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+    ) -> StoreResult<(IdentityStatus, dui_domain::record::Evidence, Option<Ins>, i32)> {
+        let rows = self
+            .read(
+                scope.tenant_id(),
+                "SELECT r.identity_status, r.ins, r.dek_version, r.row_version, \
+                   EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id AND e.document IS NOT NULL) AS has_document, \
+                   EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id AND e.insi_lookup) AS has_insi \
+                 FROM residents r WHERE r.tenant_id = $1 AND r.id = $2",
+                &[&scope.tenant_id().as_uuid(), &resident.as_uuid()],
+            )
+            .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        let keys = self.keyring(scope.tenant_id(), [row.try_get::<_, i32>("dek_version")? as u32]).await?;
+        let ins = match row.try_get::<_, Option<&[u8]>>("ins")? {
+            Some(sealed) => Some(open_json(&keys, RESIDENT_INS, resident.as_uuid(), sealed)?),
+            None => None,
+        };
+        let evidence = dui_domain::record::Evidence {
+            document: row.try_get("has_document")?,
+            insi_lookup: row.try_get("has_insi")?,
+        };
+        Ok((parse(row, "identity_status", IdentityStatus::parse)?, evidence, ins, row.try_get("row_version")?))
+    }
+
+    /// Records a change of identity status with its evidence, and updates the record, if it is
+    /// still at `expected_version` (the caller checked the transition).
+    pub async fn change_identity_status(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        expected_version: i32,
+        change: &StatusChange,
+    ) -> StoreResult<Resident> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
+        let event_id = Uuid::now_v7();
+        let sealed =
+            change.reason.as_ref().map(|c| seal_json(&keys, IDENTITY_EVENT_DETAILS, event_id, &Some(c))).transpose()?;
+        let insi_lookup = change.insi_lookup;
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             changed AS (UPDATE residents r SET identity_status = $20, row_version = r.row_version + 1, updated_at = now() \
+                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $18 \
+                         AND r.identity_status = $19 AND r.record_status = 'active' RETURNING r.*), \
+             ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, from_status, to_status, document, insi_lookup, details, \
+                                                 recorded_by, dek_version) \
+                    SELECT c.tenant_id, $21, c.id, $19, $20, $22, $23, $24, who.user_id, $25 FROM changed c, who RETURNING id), \
+             trace AS ({}) \
+             SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
+            target("$17"),
+            audit_insert(
+                "identity.change_status",
+                "'success'",
+                "changed.id",
+                "identity_event",
+                "$21",
+                "NOT target.normal",
+                "who, changed, target"
+            )
+        );
+        let dek = keys.active_version() as i32;
+        let document = change.document.map(IdentityDocument::as_str);
+        let (from, to) = (change.from.as_str(), change.to.as_str());
+        let rows = self
+            .on_resident(
+                scope,
+                resident,
+                &sql,
+                &[&expected_version, &from, &to, &event_id, &document, &insi_lookup, &sealed, &dek],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(self
+                .why_resident_unchanged(scope, resident, Some(expected_version), "identity.change_status")
+                .await);
+        }
+        self.open_rows(scope.tenant_id(), &rows, crate::residents::resident).await?.pop().ok_or(StoreError::NotFound)
+    }
+
+    async fn why_resident_unchanged(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        expected: Option<i32>,
+        action: &str,
+    ) -> StoreError {
+        match self.resident_context(scope, resident, action).await {
+            Err(error) => error,
+            Ok(context) if context.record_status != dui_domain::resident::RecordStatus::Active => {
+                StoreError::Invalid { constraint: "residents_merged_is_final".to_owned() }
+            }
+            Ok(_) => match self.identity_evidence(scope, resident).await {
+                Ok((_, _, _, current)) if expected.is_some_and(|e| e != current) => {
+                    StoreError::StaleVersion { current }
+                }
+                Ok(_) => StoreError::Invalid { constraint: "residents_change_refused".to_owned() },
+                Err(error) => error,
+            },
+        }
+    }
+
+    /// Corrects identity traits (and the INS), if the record is still at `expected_version`.
+    /// The blind indexes follow; another record with the same INS refuses it.
+    pub async fn correct_identity(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        expected_version: i32,
+        correction: &IdentityCorrection,
+    ) -> StoreResult<Resident> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 2).await?;
+        let id = resident.as_uuid();
+        let identity = seal_json(&keys, RESIDENT_IDENTITY, id, &correction.identity)?;
+        let ins = correction.ins.as_ref().map(|ins| seal_json(&keys, RESIDENT_INS, id, ins)).transpose()?;
+        let ins_index = correction.ins.as_ref().map(|ins| keys.blind_index(INS_INDEX, &ins.matricule).to_vec());
+        let birth_index = keys
+            .blind_index(
+                BIRTH_IDENTITY_INDEX,
+                &birth_identity_key(&correction.identity.birth_name, correction.identity.birth_date),
+            )
+            .to_vec();
+        // Resealing re-encrypts the values of both columns: the old INS (if kept) is resealed too.
+        let sql = format!(
+            "WITH {WHO}, {}, \
+             changed AS (UPDATE residents r SET identity = $19, ins = $20, ins_index = $21, birth_identity_index = $22, \
+                           dek_version = $23, row_version = r.row_version + 1, updated_at = now() \
+                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $18 \
+                         AND r.record_status = 'active' RETURNING r.*), \
+             trace AS ({}) \
+             SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
+            target("$17"),
+            audit_insert(
+                "resident.update",
+                "'success'",
+                "changed.id",
+                "resident",
+                "changed.id",
+                "NOT target.normal",
+                "who, changed, target"
+            )
+        );
+        let dek = keys.active_version() as i32;
+        let rows = self
+            .on_resident(scope, resident, &sql, &[&expected_version, &identity, &ins, &ins_index, &birth_index, &dek])
+            .await?;
+        if rows.is_empty() {
+            return Err(self.why_resident_unchanged(scope, resident, Some(expected_version), "resident.update").await);
+        }
+        self.open_rows(scope.tenant_id(), &rows, crate::residents::resident).await?.pop().ok_or(StoreError::NotFound)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Emergency access
+    // ------------------------------------------------------------------------------------------
+
+    /// Opens a record outside the user's scope for `minutes`, with a written reason. The record
+    /// must exist in the tenant; the opening is recorded (and flagged for review).
+    pub async fn open_emergency_access(
+        &self,
+        scope: &TenantScope,
+        resident: ResidentId,
+        reason: &str,
+        minutes: i32,
+    ) -> StoreResult<EmergencyAccess> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 2).await?;
+        let id = Uuid::now_v7();
+        let sealed = seal_json(&keys, EMERGENCY_REASON, id, reason)?;
+        let audit_reason = seal_json(&keys, crate::audit::AUDIT_REASON, id, reason)?;
+        let sql = format!(
+            "WITH {WHO}, \
+             r AS (SELECT r.tenant_id, r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $17 \
+                   AND r.record_status = 'active'), \
+             e AS (INSERT INTO emergency_accesses (tenant_id, id, resident_id, user_id, reason, expires_at, dek_version) \
+                   SELECT r.tenant_id, $18, r.id, who.user_id, $19, now() + make_interval(mins => $20), $21 FROM r, who \
+                   RETURNING *), \
+             trace AS (INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resident_id, \
+                         resource_type, resource_id, request_id, client_address, emergency, reason, dek_version) \
+                       SELECT who.tenant_id, $18, who.user_id, 'user', 'emergency_access.open', 'success', e.resident_id, \
+                         'emergency_access', e.id, who.request_id, who.client_address, true, $22, $21 FROM who, e) \
+             SELECT {EMERGENCY_FIELDS} FROM e"
+        );
+        let dek = keys.active_version() as i32;
+        let rows = self.on_resident(scope, resident, &sql, &[&id, &sealed, &minutes, &dek, &audit_reason]).await?;
+        let Some(row) = rows.first() else {
+            self.record_denial(scope, "emergency_access.open", resident).await?;
+            return Err(StoreError::NotFound);
+        };
+        emergency(row, &keys)
+    }
+
+    /// Emergency openings of records of residents supported in establishments the scope
+    /// oversees (all, for tenant-wide roles), most recent first; `pending` keeps those not
+    /// reviewed yet. The listing is recorded.
+    pub async fn list_emergency_accesses(
+        &self,
+        scope: &TenantScope,
+        pending: bool,
+    ) -> StoreResult<Vec<EmergencyAccess>> {
+        let sql = format!(
+            "WITH {WHO}, \
+             data AS (SELECT e.* FROM emergency_accesses e, who WHERE e.tenant_id = who.tenant_id \
+                      AND (NOT $17 OR e.reviewed_at IS NULL) \
+                      AND ($18 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
+                           AND s.resident_id = e.resident_id AND s.establishment_id = ANY($19))) \
+                      ORDER BY e.opened_at DESC LIMIT 500), \
+             trace AS ({}) SELECT {EMERGENCY_FIELDS} FROM data ORDER BY opened_at DESC",
+            audit_insert(
+                "emergency_access.list",
+                "'success'",
+                "data.resident_id",
+                "emergency_access",
+                "data.id",
+                "false",
+                "who, data"
+            )
+        );
+        let who = self.who(scope);
+        let reach = dui_domain::policy::oversight_reach(scope);
+        let establishments: Vec<Uuid> = reach.establishments.iter().map(|e| e.as_uuid()).collect();
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 3]>([&pending, &reach.all, &establishments]);
+        let rows = self.write(scope.tenant_id(), &sql, &params).await?;
+        self.open_rows(scope.tenant_id(), &rows, emergency).await
+    }
+
+    /// Records a director's review of an emergency opening.
+    pub async fn review_emergency_access(
+        &self,
+        scope: &TenantScope,
+        id: EmergencyAccessId,
+        outcome: ReviewOutcome,
+        comment: &str,
+    ) -> StoreResult<EmergencyAccess> {
+        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
+        let sealed = seal_json(&keys, EMERGENCY_REVIEW, id.as_uuid(), comment)?;
+        let sql = format!(
+            "WITH {WHO}, \
+             changed AS (UPDATE emergency_accesses e SET reviewed_by = who.user_id, reviewed_at = now(), review_outcome = $18, \
+                           review_comment = $19 FROM who WHERE e.tenant_id = who.tenant_id AND e.id = $17 AND e.reviewed_at IS NULL \
+                         AND e.user_id <> who.user_id \
+                         AND ($20 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
+                              AND s.resident_id = e.resident_id AND s.establishment_id = ANY($21))) RETURNING e.*), \
+             trace AS ({}) SELECT {EMERGENCY_FIELDS} FROM changed",
+            audit_insert(
+                "emergency_access.review",
+                "'success'",
+                "changed.resident_id",
+                "emergency_access",
+                "changed.id",
+                "false",
+                "who, changed"
+            )
+        );
+        let who = self.who(scope);
+        let id_param = id.as_uuid();
+        let reach = dui_domain::policy::oversight_reach(scope);
+        let establishments: Vec<Uuid> = reach.establishments.iter().map(|e| e.as_uuid()).collect();
+        let outcome = outcome.as_str();
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 5]>([&id_param, &outcome, &sealed, &reach.all, &establishments]);
+        let rows = self.write(scope.tenant_id(), &sql, &params).await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        emergency(row, &keys)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Duplicates and merges
+    // ------------------------------------------------------------------------------------------
+
+    /// Other active records sharing this one's INS or birth identity (ids only, with whether the
+    /// INS is the same). Recorded as a read of the record.
+    pub async fn find_duplicates(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<Vec<(ResidentId, bool)>> {
+        let record = self.get_resident(scope, id).await?;
+        self.duplicate_candidates(scope, &record.identity, record.ins.as_ref(), Some(id)).await
+    }
+
+    /// Merges `duplicate` into `survivor`: stays, contacts, consents, notes, identity events,
+    /// assignments and emergency openings move over (their seals bind their own row, not the
+    /// resident, so they open as before); the duplicate is marked merged and points at the
+    /// survivor. Both must be visible and active. Recorded on both.
+    pub async fn merge_residents(
+        &self,
+        scope: &TenantScope,
+        survivor: ResidentId,
+        duplicate: ResidentId,
+    ) -> StoreResult<Resident> {
+        if survivor == duplicate {
+            return Err(StoreError::Invalid { constraint: "residents_merge_into_itself".to_owned() });
+        }
+        let sql = format!(
+            "WITH {WHO}, \
+             pair AS (SELECT r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id IN ($17, $18) \
+                      AND r.record_status = 'active' AND ({}) FOR UPDATE OF r), \
+             ok AS (SELECT count(*) = 2 AS both FROM pair), \
+             moved_stays AS (UPDATE stays SET resident_id = $17 FROM ok, who WHERE ok.both AND stays.tenant_id = who.tenant_id AND stays.resident_id = $18 RETURNING 1), \
+             moved_contacts AS (UPDATE contacts SET resident_id = $17 FROM ok, who WHERE ok.both AND contacts.tenant_id = who.tenant_id AND contacts.resident_id = $18 RETURNING 1), \
+             moved_assignments AS (UPDATE assignments SET resident_id = $17 FROM ok, who WHERE ok.both AND assignments.tenant_id = who.tenant_id AND assignments.resident_id = $18 RETURNING 1), \
+             moved_emergencies AS (UPDATE emergency_accesses SET resident_id = $17 FROM ok, who WHERE ok.both AND emergency_accesses.tenant_id = who.tenant_id AND emergency_accesses.resident_id = $18 RETURNING 1), \
+             moved_notes AS (UPDATE notes SET resident_id = $17 FROM ok, who WHERE ok.both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $18 RETURNING 1), \
+             moved_consents AS (UPDATE consents SET resident_id = $17 FROM ok, who WHERE ok.both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $18 RETURNING 1), \
+             moved_events AS (UPDATE identity_events SET resident_id = $17 FROM ok, who WHERE ok.both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $18 RETURNING 1), \
+             merged AS (UPDATE residents SET record_status = 'merged', merged_into = $17, row_version = row_version + 1, updated_at = now() \
+                        FROM ok, who WHERE ok.both AND residents.tenant_id = who.tenant_id AND residents.id = $18 RETURNING residents.id), \
+             trace AS ({}), \
+             trace2 AS ({}) \
+             SELECT (SELECT both FROM ok) AS merged",
+            visible("r"),
+            audit_insert("resident.merge", "'success'", "$17", "resident", "$18", "false", "who, merged"),
+            audit_insert("resident.merge", "'success'", "$18", "resident", "$17", "false", "who, merged")
+        );
+        let who = self.who(scope);
+        let (a, b) = (survivor.as_uuid(), duplicate.as_uuid());
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 2]>([&a, &b]);
+        let mut conn = self.conn().await?;
+        let tx = crate::tx::TenantTx::begin(&mut conn, scope.tenant_id()).await?;
+        let row = tx.query_one(&sql, &params).await?;
+        if !row.get::<_, bool>("merged") {
+            drop(tx);
+            self.resident_context(scope, survivor, "resident.merge").await?;
+            self.resident_context(scope, duplicate, "resident.merge").await?;
+            return Err(StoreError::Invalid { constraint: "residents_merged_is_final".to_owned() });
+        }
+        tx.commit().await?;
+        self.get_resident(scope, survivor).await
+    }
+}
+
+/// A resident's whole record, opened: what the person may ask for (GDPR right of access).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResidentRecord {
+    pub resident: Resident,
+    pub identity_events: Vec<IdentityEvent>,
+    pub stays: Vec<Stay>,
+    pub contacts: Vec<Contact>,
+    pub consents: Vec<Consent>,
+    /// Every note, whatever its confidentiality scope: the right of access covers them all.
+    pub notes: Vec<dui_domain::resident::Note>,
+    pub emergency_accesses: Vec<EmergencyAccess>,
+}
+
+impl Db {
+    /// Reads a resident's whole record in one snapshot. The export is recorded first (so that
+    /// no export goes unrecorded), on a visible resident only.
+    pub async fn resident_record(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<ResidentRecord> {
+        let sql = format!(
+            "WITH {WHO}, {}, trace AS ({}) SELECT t.id FROM target t",
+            target("$17"),
+            audit_insert(
+                "resident.export",
+                "'success'",
+                "target.id",
+                "resident",
+                "target.id",
+                "NOT target.normal",
+                "who, target"
+            )
+        );
+        if self.on_resident(scope, id, &sql, &[]).await?.is_empty() {
+            self.resident_context(scope, id, "resident.export").await?;
+            return Err(StoreError::NotFound);
+        }
+        let tenant = scope.tenant_id();
+        let (t, r) = (tenant.as_uuid(), id.as_uuid());
+        let mut conn = self.conn().await?;
+        let tx = crate::tx::TenantTx::begin_snapshot(&mut conn, tenant).await?;
+        let params: [Param<'_>; 2] = [&t, &r];
+        let resident_rows = tx
+            .query(&format!("SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM residents r {CURRENT_STAY} WHERE r.tenant_id = $1 AND r.id = $2"), &params)
+            .await?;
+        let events = tx
+            .query(&format!("SELECT {EVENT_FIELDS} FROM identity_events WHERE tenant_id = $1 AND resident_id = $2 ORDER BY recorded_at, id"), &params)
+            .await?;
+        let stays = tx
+            .query(
+                &format!(
+                    "SELECT {STAY_FIELDS} FROM stays WHERE tenant_id = $1 AND resident_id = $2 ORDER BY admitted_on, id"
+                ),
+                &params,
+            )
+            .await?;
+        let contacts = tx
+            .query(&format!("SELECT {CONTACT_FIELDS} FROM contacts WHERE tenant_id = $1 AND resident_id = $2 ORDER BY created_at, id"), &params)
+            .await?;
+        let consents = tx
+            .query(&format!("SELECT {CONSENT_FIELDS} FROM consents WHERE tenant_id = $1 AND resident_id = $2 ORDER BY recorded_at, id"), &params)
+            .await?;
+        let notes = tx
+            .query(
+                &format!(
+                    "SELECT {} FROM notes n WHERE n.tenant_id = $1 AND n.resident_id = $2 ORDER BY n.id",
+                    crate::residents::NOTE_COLUMNS
+                ),
+                &params,
+            )
+            .await?;
+        let emergencies = tx
+            .query(&format!("SELECT {EMERGENCY_FIELDS} FROM emergency_accesses WHERE tenant_id = $1 AND resident_id = $2 ORDER BY opened_at, id"), &params)
+            .await?;
+        tx.commit().await?;
+        let mut versions = Vec::new();
+        for rows in [&resident_rows, &events, &contacts, &consents, &notes, &emergencies] {
+            versions.extend(crate::residents::versions(rows)?);
+        }
+        let keys = self.keyring(tenant, versions).await?;
+        Ok(ResidentRecord {
+            resident: resident_rows
+                .first()
+                .map(|r| crate::residents::resident(r, &keys))
+                .transpose()?
+                .ok_or(StoreError::NotFound)?,
+            identity_events: open_all(&events, &keys, identity_event)?,
+            stays: stays.iter().map(stay).collect::<StoreResult<Vec<_>>>()?,
+            contacts: open_all(&contacts, &keys, contact)?,
+            consents: open_all(&consents, &keys, consent)?,
+            notes: open_all(&notes, &keys, crate::residents::note)?,
+            emergency_accesses: open_all(&emergencies, &keys, emergency)?,
+        })
+    }
+}
+
+fn open_all<T>(rows: &[Row], keys: &Keyring, map: fn(&Row, &Keyring) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(|row| map(row, keys)).collect()
+}
