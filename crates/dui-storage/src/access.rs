@@ -4,18 +4,20 @@
 //! the first [`WHO_PARAMS`] parameters: the tenant, the user, where they reach residents, which
 //! note scopes they read where, and the request's identity for the audit trail. A resident is
 //! visible ([`visible`]) when one of their stays is current or recent in an establishment the
-//! user reaches (home helpers: only if assigned to the person), or ([`urgent`]) through an
-//! emergency opening by this user that has not expired.
+//! user reaches (home helpers: only if assigned to the person), when the user oversees an
+//! establishment where the person ever stayed (directors and tenant admins keep the records of
+//! former residents: archives, requests of access), or ([`urgent`]) through an emergency opening
+//! by this user that has not expired.
 
 use std::net::IpAddr;
 
-use dui_domain::policy::{ScopeReach, scope_reach};
+use dui_domain::policy::{ScopeReach, oversight_reach, scope_reach};
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-/// The parameters `$1`..`$16` of every resident statement.
+/// The parameters `$1`..`$18` of every resident statement.
 #[derive(Debug)]
 pub(crate) struct Who {
     tenant: Uuid,
@@ -34,16 +36,19 @@ pub(crate) struct Who {
     request_id: Option<String>,
     client: Option<IpAddr>,
     console: bool,
+    archive: ScopeReach,
+    archive_ids: Vec<Uuid>,
 }
 
-pub(crate) const WHO_PARAMS: usize = 16;
+pub(crate) const WHO_PARAMS: usize = 18;
 
-/// The `who` expression. Statements write `WITH {WHO}, ...` and continue at `$17`.
+/// The `who` expression. Statements write `WITH {WHO}, ...` and continue at `$19`.
 pub(crate) const WHO: &str = "who AS (SELECT $1::uuid AS tenant_id, $2::uuid AS user_id, \
      $3::bool AS all_est, $4::uuid[] AS full_est, $5::bool AS assigned_all, $6::uuid[] AS assigned_est, \
      $7::int AS recent_days, $8::bool AS care_all, $9::uuid[] AS care_est, $10::bool AS medical_all, \
      $11::uuid[] AS medical_est, $12::bool AS social_all, $13::uuid[] AS social_est, \
-     $14::text AS request_id, $15::inet AS client_address, $16::bool AS console)";
+     $14::text AS request_id, $15::inet AS client_address, $16::bool AS console, \
+     $17::bool AS archive_all, $18::uuid[] AS archive_est)";
 
 fn ids(reach: &ScopeReach) -> Vec<Uuid> {
     reach.establishments.iter().map(|e| e.as_uuid()).collect()
@@ -55,6 +60,7 @@ impl Who {
         let care = scope_reach(scope, NoteScope::CareTeam);
         let medical = scope_reach(scope, NoteScope::Medical);
         let social = scope_reach(scope, NoteScope::Social);
+        let archive = oversight_reach(scope);
         Self {
             tenant: scope.tenant_id().as_uuid(),
             user: scope.user_id().as_uuid(),
@@ -72,10 +78,12 @@ impl Who {
             request_id: scope.request().request_id.clone(),
             client: scope.request().client_address,
             console: scope.is_console(),
+            archive_ids: ids(&archive),
+            archive,
         }
     }
 
-    /// `$1`..`$16`, to which a statement appends its own parameters.
+    /// `$1`..`$18`, to which a statement appends its own parameters.
     pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         vec![
             &self.tenant,
@@ -94,6 +102,8 @@ impl Who {
             &self.request_id,
             &self.client,
             &self.console,
+            &self.archive.all,
+            &self.archive_ids,
         ]
     }
 }
@@ -102,13 +112,15 @@ impl Who {
 pub(crate) fn visible(r: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {r}.tenant_id AND s.resident_id = {r}.id \
-           AND s.admitted_on <= current_date + 366 \
-           AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days) \
-           AND (who.all_est OR s.establishment_id = ANY(who.full_est) \
-                OR ((who.assigned_all OR s.establishment_id = ANY(who.assigned_est)) \
-                    AND EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = {r}.tenant_id AND a.resident_id = {r}.id \
-                                AND a.user_id = who.user_id AND a.starts_on <= current_date \
-                                AND (a.ends_on IS NULL OR a.ends_on >= current_date)))))"
+           AND ((who.archive_all OR s.establishment_id = ANY(who.archive_est)) \
+                OR (s.admitted_on <= current_date + 366 \
+                    AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days) \
+                    AND (who.all_est OR s.establishment_id = ANY(who.full_est) \
+                         OR ((who.assigned_all OR s.establishment_id = ANY(who.assigned_est)) \
+                             AND EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = {r}.tenant_id \
+                                         AND a.resident_id = {r}.id AND a.user_id = who.user_id \
+                                         AND a.starts_on <= current_date \
+                                         AND (a.ends_on IS NULL OR a.ends_on >= current_date)))))))"
     )
 }
 

@@ -162,6 +162,9 @@ impl std::fmt::Display for ChainBreak {
 pub struct ChainReport {
     pub tenant: TenantId,
     pub links: i64,
+    /// The last verified link, in hexadecimal: noted somewhere else, it lets a later check see
+    /// that the chain was not cut short (events removed from its end with their links).
+    pub head: Option<String>,
     /// The first break found, if any.
     pub broken: Option<ChainBreak>,
 }
@@ -199,7 +202,7 @@ pub(crate) async fn trace_in(
     resource: Uuid,
 ) -> StoreResult<()> {
     let sql =
-        format!("WITH {WHO} {}", audit_insert(action, "'success'", "NULL::uuid", resource_type, "$17", "false", "who"));
+        format!("WITH {WHO} {}", audit_insert(action, "'success'", "NULL::uuid", resource_type, "$19", "false", "who"));
     let mut params = who.params();
     params.push(&resource);
     tx.query(&sql, &params).await?;
@@ -384,19 +387,19 @@ impl Db {
                 let seq: i64 = row.try_get("seq")?;
                 let event: Uuid = row.try_get("event_id")?;
                 if seq != expected_seq {
-                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::Gap { seq: expected_seq }) });
+                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::Gap { seq: expected_seq }) });
                 }
                 if !row.try_get::<_, bool>("present")? {
-                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::EventMissing { seq, event }) });
+                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::EventMissing { seq, event }) });
                 }
                 let stored_hash: Vec<u8> = row.try_get("event_hash")?;
                 if event_hash(tenant, row)?.as_slice() != stored_hash.as_slice() {
-                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::EventAltered { seq, event }) });
+                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::EventAltered { seq, event }) });
                 }
                 let stored_link = link_array(&row.try_get::<_, Vec<u8>>("link")?)?;
                 let hash = link_array(&stored_hash)?;
                 if keys.audit_link(&previous, seq as u64, &hash) != stored_link {
-                    return Ok(ChainReport { tenant, links, broken: Some(ChainBreak::LinkAltered { seq }) });
+                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::LinkAltered { seq }) });
                 }
                 previous = stored_link;
                 expected_seq += 1;
@@ -417,7 +420,8 @@ impl Db {
             Some(row) => Some(ChainBreak::Unchained { event: row.try_get(0)?, occurred_at: row.try_get(1)? }),
             None => None,
         };
-        Ok(ChainReport { tenant, links, broken })
+        let head = (links > 0).then(|| previous.iter().map(|b| format!("{b:02x}")).collect());
+        Ok(ChainReport { tenant, links, head, broken })
     }
 
     /// Who accessed a resident's record, and how, over a period (GDPR access report). The report
@@ -434,12 +438,12 @@ impl Db {
              events AS (SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
                           (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
                            WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
-                        FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = $17 \
-                        AND ($18::timestamptz IS NULL OR e.occurred_at >= $18) AND ($19::timestamptz IS NULL OR e.occurred_at < $19) \
+                        FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = $19 \
+                        AND ($20::timestamptz IS NULL OR e.occurred_at >= $20) AND ($21::timestamptz IS NULL OR e.occurred_at < $21) \
                         ORDER BY e.occurred_at, e.id LIMIT 10000), \
              trace AS ({}) \
              SELECT * FROM events ORDER BY occurred_at",
-            audit_insert("audit.access_report", "'success'", "$17", "resident", "$17", "false", "who")
+            audit_insert("audit.access_report", "'success'", "$19", "resident", "$19", "false", "who")
         );
         let who = self.who(scope);
         let id = resident.as_uuid();

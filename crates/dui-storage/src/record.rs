@@ -34,7 +34,7 @@ pub(crate) const EMERGENCY_REVIEW: Column = Column::new("emergency_accesses", "r
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
-/// `target` (the resident `$17`, if `who` may see it) for a statement, with `normal` telling
+/// `target` (the resident `$19`, if `who` may see it) for a statement, with `normal` telling
 /// whether it is visible without an emergency opening.
 fn target(resident: &str) -> String {
     format!(
@@ -170,7 +170,7 @@ pub struct IdentityCorrection {
 }
 
 impl Db {
-    /// Runs one audited statement over resident `$17` (and `extra` parameters from `$18`), in one
+    /// Runs one audited statement over resident `$19` (and `extra` parameters from `$20`), in one
     /// round trip.
     async fn on_resident(
         &self,
@@ -196,13 +196,13 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, data AS (SELECT s.* FROM stays s, target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id), \
              trace AS ({}) SELECT {STAY_FIELDS} FROM data ORDER BY admitted_on DESC, id DESC",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "stay.read",
                 "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT target.normal, false)",
                 "who LEFT JOIN target ON true"
             )
@@ -229,19 +229,19 @@ impl Db {
         let id = Uuid::now_v7();
         let insert = format!(
             "WITH {WHO}, {}, \
-             place AS (SELECT e.id FROM establishments e, who WHERE e.tenant_id = who.tenant_id AND e.id = $19 \
-                       AND ($20::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id \
-                            AND u.id = $20 AND u.establishment_id = e.id))), \
-             closed AS (UPDATE stays s SET discharged_on = $22, discharge_mode = 'transfer', row_version = row_version + 1, \
+             place AS (SELECT e.id FROM establishments e, who WHERE e.tenant_id = who.tenant_id AND e.id = $21 \
+                       AND ($22::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id \
+                            AND u.id = $22 AND u.establishment_id = e.id))), \
+             closed AS (UPDATE stays s SET discharged_on = $24, discharge_mode = 'transfer', row_version = row_version + 1, \
                         updated_at = now() FROM target t \
-                        WHERE $24::uuid IS NOT NULL AND s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $24 \
-                        AND s.discharged_on IS NULL AND s.admitted_on <= $22 RETURNING s.id), \
+                        WHERE $26::uuid IS NOT NULL AND s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $26 \
+                        AND s.discharged_on IS NULL AND s.admitted_on <= $24 RETURNING s.id), \
              st AS (INSERT INTO stays (tenant_id, id, resident_id, establishment_id, unit_id, mode, admitted_on, admission_mode, \
                                        transferred_from) \
-                    SELECT t.tenant_id, $18, t.id, place.id, $20, $21, $22, $23, (SELECT id FROM closed) FROM target t, place \
-                    WHERE t.record_status = 'active' AND ($24::uuid IS NULL OR EXISTS (SELECT 1 FROM closed)) RETURNING *), \
+                    SELECT t.tenant_id, $20, t.id, place.id, $22, $23, $24, $25, (SELECT id FROM closed) FROM target t, place \
+                    WHERE t.record_status = 'active' AND ($26::uuid IS NULL OR EXISTS (SELECT 1 FROM closed)) RETURNING *), \
              trace AS ({}) SELECT {STAY_FIELDS} FROM st",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "stay.create",
                 "'success'",
@@ -293,18 +293,18 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, \
              changed AS (UPDATE stays s SET \
-                           discharged_on = CASE WHEN $21 THEN s.discharged_on ELSE $19 END, \
-                           discharge_mode = CASE WHEN $21 THEN s.discharge_mode ELSE $20 END, \
-                           unit_id = CASE WHEN $21 THEN $22 ELSE s.unit_id END, \
+                           discharged_on = CASE WHEN $23 THEN s.discharged_on ELSE $21 END, \
+                           discharge_mode = CASE WHEN $23 THEN s.discharge_mode ELSE $22 END, \
+                           unit_id = CASE WHEN $23 THEN $24 ELSE s.unit_id END, \
                            row_version = s.row_version + 1, updated_at = now() \
-                         FROM target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $18 \
-                         AND ($23::int IS NULL OR s.row_version = $23) \
-                         AND ($21 OR (s.discharged_on IS NULL AND $19 >= s.admitted_on)) \
-                         AND (NOT $21 OR $22::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = s.tenant_id \
-                              AND u.id = $22 AND u.establishment_id = s.establishment_id)) \
+                         FROM target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id AND s.id = $20 \
+                         AND ($25::int IS NULL OR s.row_version = $25) \
+                         AND ($23 OR (s.discharged_on IS NULL AND $21 >= s.admitted_on)) \
+                         AND (NOT $23 OR $24::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = s.tenant_id \
+                              AND u.id = $24 AND u.establishment_id = s.establishment_id)) \
                          RETURNING s.*), \
              trace AS ({}) SELECT {STAY_FIELDS} FROM changed",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "stay.update",
                 "'success'",
@@ -368,10 +368,10 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, \
              a AS (INSERT INTO assignments (tenant_id, id, resident_id, user_id, starts_on, ends_on) \
-                   SELECT t.tenant_id, gen_random_uuid(), t.id, u.id, $19, $20 FROM target t \
-                   JOIN users u ON u.tenant_id = t.tenant_id AND u.id = $18 RETURNING *), \
+                   SELECT t.tenant_id, gen_random_uuid(), t.id, u.id, $21, $22 FROM target t \
+                   JOIN users u ON u.tenant_id = t.tenant_id AND u.id = $20 RETURNING *), \
              trace AS ({}) SELECT id FROM a",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "assignment.create",
                 "'success'",
@@ -395,13 +395,13 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, data AS (SELECT c.* FROM contacts c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
              trace AS ({}) SELECT {CONTACT_FIELDS} FROM data ORDER BY ended_at NULLS FIRST, created_at, id",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "contact.read",
                 "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT target.normal, false)",
                 "who LEFT JOIN target ON true"
             )
@@ -427,9 +427,9 @@ impl Db {
         let insert = format!(
             "WITH {WHO}, {}, \
              c AS (INSERT INTO contacts (tenant_id, id, resident_id, kind, protection_measure, details, emergency_contact, dek_version) \
-                   SELECT t.tenant_id, $18, t.id, $19, $20, $21, $22, $23 FROM target t WHERE t.record_status = 'active' RETURNING *), \
+                   SELECT t.tenant_id, $20, t.id, $21, $22, $23, $24, $25 FROM target t WHERE t.record_status = 'active' RETURNING *), \
              trace AS ({}) SELECT {CONTACT_FIELDS} FROM c",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "contact.create",
                 "'success'",
@@ -472,15 +472,15 @@ impl Db {
         let (emergency_contact, end) = (change.emergency_contact, change.end);
         let sql = format!(
             "WITH {WHO}, {}, \
-             changed AS (UPDATE contacts c SET details = coalesce($19, c.details), \
-                           dek_version = CASE WHEN $19 IS NULL THEN c.dek_version ELSE $20 END, \
-                           emergency_contact = coalesce($21, c.emergency_contact), \
-                           ended_at = CASE WHEN $22 THEN coalesce(c.ended_at, now()) ELSE c.ended_at END, \
+             changed AS (UPDATE contacts c SET details = coalesce($21, c.details), \
+                           dek_version = CASE WHEN $21 IS NULL THEN c.dek_version ELSE $22 END, \
+                           emergency_contact = coalesce($23, c.emergency_contact), \
+                           ended_at = CASE WHEN $24 THEN coalesce(c.ended_at, now()) ELSE c.ended_at END, \
                            row_version = c.row_version + 1, updated_at = now() \
-                         FROM target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $18 \
-                         AND ($23::int IS NULL OR c.row_version = $23) RETURNING c.*), \
+                         FROM target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $20 \
+                         AND ($25::int IS NULL OR c.row_version = $25) RETURNING c.*), \
              trace AS ({}) SELECT {CONTACT_FIELDS} FROM changed",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "contact.update",
                 "'success'",
@@ -509,13 +509,13 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, data AS (SELECT c.* FROM consents c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
              trace AS ({}) SELECT {CONSENT_FIELDS} FROM data ORDER BY recorded_at DESC, id DESC",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "consent.read",
                 "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT target.normal, false)",
                 "who LEFT JOIN target ON true"
             )
@@ -543,10 +543,10 @@ impl Db {
             "WITH {WHO}, {}, \
              c AS (INSERT INTO consents (tenant_id, id, resident_id, kind, decision, expressed_on, expressed_by, recorded_by, \
                                          details, dek_version) \
-                   SELECT t.tenant_id, $18, t.id, $19, $20, $21, $22, who.user_id, $23, $24 FROM target t, who \
+                   SELECT t.tenant_id, $20, t.id, $21, $22, $23, $24, who.user_id, $25, $26 FROM target t, who \
                    WHERE t.record_status = 'active' RETURNING *), \
              trace AS ({}) SELECT {CONSENT_FIELDS} FROM c",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "consent.create",
                 "'success'",
@@ -591,9 +591,9 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, \
              changed AS (UPDATE consents c SET revoked_at = coalesce(c.revoked_at, now()), revoked_by = coalesce(c.revoked_by, who.user_id) \
-                         FROM target t, who WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $18 RETURNING c.*), \
+                         FROM target t, who WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = $20 RETURNING c.*), \
              trace AS ({}) SELECT {CONSENT_FIELDS} FROM changed",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "consent.revoke",
                 "'success'",
@@ -625,13 +625,13 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, {}, data AS (SELECT e.* FROM identity_events e, target t WHERE e.tenant_id = t.tenant_id AND e.resident_id = t.id), \
              trace AS ({}) SELECT {EVENT_FIELDS} FROM data ORDER BY recorded_at, id",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "identity.read_history",
                 "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT target.normal, false)",
                 "who LEFT JOIN target ON true"
             )
@@ -688,21 +688,21 @@ impl Db {
         let insi_lookup = change.insi_lookup;
         let sql = format!(
             "WITH {WHO}, {}, \
-             changed AS (UPDATE residents r SET identity_status = $20, row_version = r.row_version + 1, updated_at = now() \
-                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $18 \
-                         AND r.identity_status = $19 AND r.record_status = 'active' RETURNING r.*), \
+             changed AS (UPDATE residents r SET identity_status = $22, row_version = r.row_version + 1, updated_at = now() \
+                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $20 \
+                         AND r.identity_status = $21 AND r.record_status = 'active' RETURNING r.*), \
              ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, from_status, to_status, document, insi_lookup, details, \
                                                  recorded_by, dek_version) \
-                    SELECT c.tenant_id, $21, c.id, $19, $20, $22, $23, $24, who.user_id, $25 FROM changed c, who RETURNING id), \
+                    SELECT c.tenant_id, $23, c.id, $21, $22, $24, $25, $26, who.user_id, $27 FROM changed c, who RETURNING id), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "identity.change_status",
                 "'success'",
                 "changed.id",
                 "identity_event",
-                "$21",
+                "$23",
                 "NOT target.normal",
                 "who, changed, target"
             )
@@ -771,13 +771,13 @@ impl Db {
         // Resealing re-encrypts the values of both columns: the old INS (if kept) is resealed too.
         let sql = format!(
             "WITH {WHO}, {}, \
-             changed AS (UPDATE residents r SET identity = $19, ins = $20, ins_index = $21, birth_identity_index = $22, \
-                           dek_version = $23, row_version = r.row_version + 1, updated_at = now() \
-                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $18 \
+             changed AS (UPDATE residents r SET identity = $21, ins = $22, ins_index = $23, birth_identity_index = $24, \
+                           dek_version = $25, row_version = r.row_version + 1, updated_at = now() \
+                         FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = $20 \
                          AND r.record_status = 'active' RETURNING r.*), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "resident.update",
                 "'success'",
@@ -817,15 +817,15 @@ impl Db {
         let audit_reason = seal_json(&keys, crate::audit::AUDIT_REASON, id, reason)?;
         let sql = format!(
             "WITH {WHO}, \
-             r AS (SELECT r.tenant_id, r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $17 \
+             r AS (SELECT r.tenant_id, r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $19 \
                    AND r.record_status = 'active'), \
              e AS (INSERT INTO emergency_accesses (tenant_id, id, resident_id, user_id, reason, expires_at, dek_version) \
-                   SELECT r.tenant_id, $18, r.id, who.user_id, $19, now() + make_interval(mins => $20), $21 FROM r, who \
+                   SELECT r.tenant_id, $20, r.id, who.user_id, $21, now() + make_interval(mins => $22), $23 FROM r, who \
                    RETURNING *), \
              trace AS (INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resident_id, \
                          resource_type, resource_id, request_id, client_address, emergency, reason, dek_version) \
-                       SELECT who.tenant_id, $18, who.user_id, 'user', 'emergency_access.open', 'success', e.resident_id, \
-                         'emergency_access', e.id, who.request_id, who.client_address, true, $22, $21 FROM who, e) \
+                       SELECT who.tenant_id, $20, who.user_id, 'user', 'emergency_access.open', 'success', e.resident_id, \
+                         'emergency_access', e.id, who.request_id, who.client_address, true, $24, $23 FROM who, e) \
              SELECT {EMERGENCY_FIELDS} FROM e"
         );
         let dek = keys.active_version() as i32;
@@ -848,9 +848,9 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, \
              data AS (SELECT e.* FROM emergency_accesses e, who WHERE e.tenant_id = who.tenant_id \
-                      AND (NOT $17 OR e.reviewed_at IS NULL) \
-                      AND ($18 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
-                           AND s.resident_id = e.resident_id AND s.establishment_id = ANY($19))) \
+                      AND (NOT $19 OR e.reviewed_at IS NULL) \
+                      AND ($20 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
+                           AND s.resident_id = e.resident_id AND s.establishment_id = ANY($21))) \
                       ORDER BY e.opened_at DESC LIMIT 500), \
              trace AS ({}) SELECT {EMERGENCY_FIELDS} FROM data ORDER BY opened_at DESC",
             audit_insert(
@@ -884,11 +884,11 @@ impl Db {
         let sealed = seal_json(&keys, EMERGENCY_REVIEW, id.as_uuid(), comment)?;
         let sql = format!(
             "WITH {WHO}, \
-             changed AS (UPDATE emergency_accesses e SET reviewed_by = who.user_id, reviewed_at = now(), review_outcome = $18, \
-                           review_comment = $19 FROM who WHERE e.tenant_id = who.tenant_id AND e.id = $17 AND e.reviewed_at IS NULL \
+             changed AS (UPDATE emergency_accesses e SET reviewed_by = who.user_id, reviewed_at = now(), review_outcome = $20, \
+                           review_comment = $21 FROM who WHERE e.tenant_id = who.tenant_id AND e.id = $19 AND e.reviewed_at IS NULL \
                          AND e.user_id <> who.user_id \
-                         AND ($20 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
-                              AND s.resident_id = e.resident_id AND s.establishment_id = ANY($21))) RETURNING e.*), \
+                         AND ($22 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
+                              AND s.resident_id = e.resident_id AND s.establishment_id = ANY($23))) RETURNING e.*), \
              trace AS ({}) SELECT {EMERGENCY_FIELDS} FROM changed",
             audit_insert(
                 "emergency_access.review",
@@ -938,24 +938,24 @@ impl Db {
         }
         let sql = format!(
             "WITH {WHO}, \
-             pair AS (SELECT r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id IN ($17, $18) \
+             pair AS (SELECT r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id IN ($19, $20) \
                       AND r.record_status = 'active' AND ({}) FOR UPDATE OF r), \
              ok AS (SELECT count(*) = 2 AS both FROM pair), \
-             moved_stays AS (UPDATE stays SET resident_id = $17 FROM ok, who WHERE ok.both AND stays.tenant_id = who.tenant_id AND stays.resident_id = $18 RETURNING 1), \
-             moved_contacts AS (UPDATE contacts SET resident_id = $17 FROM ok, who WHERE ok.both AND contacts.tenant_id = who.tenant_id AND contacts.resident_id = $18 RETURNING 1), \
-             moved_assignments AS (UPDATE assignments SET resident_id = $17 FROM ok, who WHERE ok.both AND assignments.tenant_id = who.tenant_id AND assignments.resident_id = $18 RETURNING 1), \
-             moved_emergencies AS (UPDATE emergency_accesses SET resident_id = $17 FROM ok, who WHERE ok.both AND emergency_accesses.tenant_id = who.tenant_id AND emergency_accesses.resident_id = $18 RETURNING 1), \
-             moved_notes AS (UPDATE notes SET resident_id = $17 FROM ok, who WHERE ok.both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $18 RETURNING 1), \
-             moved_consents AS (UPDATE consents SET resident_id = $17 FROM ok, who WHERE ok.both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $18 RETURNING 1), \
-             moved_events AS (UPDATE identity_events SET resident_id = $17 FROM ok, who WHERE ok.both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $18 RETURNING 1), \
-             merged AS (UPDATE residents SET record_status = 'merged', merged_into = $17, row_version = row_version + 1, updated_at = now() \
-                        FROM ok, who WHERE ok.both AND residents.tenant_id = who.tenant_id AND residents.id = $18 RETURNING residents.id), \
+             moved_stays AS (UPDATE stays SET resident_id = $19 FROM ok, who WHERE ok.both AND stays.tenant_id = who.tenant_id AND stays.resident_id = $20 RETURNING 1), \
+             moved_contacts AS (UPDATE contacts SET resident_id = $19 FROM ok, who WHERE ok.both AND contacts.tenant_id = who.tenant_id AND contacts.resident_id = $20 RETURNING 1), \
+             moved_assignments AS (UPDATE assignments SET resident_id = $19 FROM ok, who WHERE ok.both AND assignments.tenant_id = who.tenant_id AND assignments.resident_id = $20 RETURNING 1), \
+             moved_emergencies AS (UPDATE emergency_accesses SET resident_id = $19 FROM ok, who WHERE ok.both AND emergency_accesses.tenant_id = who.tenant_id AND emergency_accesses.resident_id = $20 RETURNING 1), \
+             moved_notes AS (UPDATE notes SET resident_id = $19 FROM ok, who WHERE ok.both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $20 RETURNING 1), \
+             moved_consents AS (UPDATE consents SET resident_id = $19 FROM ok, who WHERE ok.both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $20 RETURNING 1), \
+             moved_events AS (UPDATE identity_events SET resident_id = $19 FROM ok, who WHERE ok.both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $20 RETURNING 1), \
+             merged AS (UPDATE residents SET record_status = 'merged', merged_into = $19, row_version = row_version + 1, updated_at = now() \
+                        FROM ok, who WHERE ok.both AND residents.tenant_id = who.tenant_id AND residents.id = $20 RETURNING residents.id), \
              trace AS ({}), \
              trace2 AS ({}) \
              SELECT (SELECT both FROM ok) AS merged",
             visible("r"),
-            audit_insert("resident.merge", "'success'", "$17", "resident", "$18", "false", "who, merged"),
-            audit_insert("resident.merge", "'success'", "$18", "resident", "$17", "false", "who, merged")
+            audit_insert("resident.merge", "'success'", "$19", "resident", "$20", "false", "who, merged"),
+            audit_insert("resident.merge", "'success'", "$20", "resident", "$19", "false", "who, merged")
         );
         let who = self.who(scope);
         let (a, b) = (survivor.as_uuid(), duplicate.as_uuid());
@@ -994,7 +994,7 @@ impl Db {
     pub async fn resident_record(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<ResidentRecord> {
         let sql = format!(
             "WITH {WHO}, {}, trace AS ({}) SELECT t.id FROM target t",
-            target("$17"),
+            target("$19"),
             audit_insert(
                 "resident.export",
                 "'success'",

@@ -263,13 +263,13 @@ impl Db {
         // its first identity event, and the trace.
         let insert = format!(
             "WITH {WHO}, \
-             place AS (SELECT e.id FROM establishments e, who WHERE e.tenant_id = who.tenant_id AND e.id = $19 \
-                       AND ($20::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id \
-                            AND u.id = $20 AND u.establishment_id = e.id))), \
+             place AS (SELECT e.id FROM establishments e, who WHERE e.tenant_id = who.tenant_id AND e.id = $21 \
+                       AND ($22::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id \
+                            AND u.id = $22 AND u.establishment_id = e.id))), \
              r AS (INSERT INTO residents (tenant_id, id, identity_status, identity, ins, ins_index, birth_identity_index, dek_version) \
-                   SELECT who.tenant_id, $17, $21, $22, $23, $24, $25, $26 FROM who, place RETURNING *), \
+                   SELECT who.tenant_id, $19, $23, $24, $25, $26, $27, $28 FROM who, place RETURNING *), \
              st AS (INSERT INTO stays (tenant_id, id, resident_id, establishment_id, unit_id, mode, admitted_on, admission_mode) \
-                    SELECT r.tenant_id, $18, r.id, $19, $20, $27, $28, $29 FROM r RETURNING *), \
+                    SELECT r.tenant_id, $20, r.id, $21, $22, $29, $30, $31 FROM r RETURNING *), \
              ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, to_status, insi_lookup, recorded_by, dek_version) \
                     SELECT r.tenant_id, gen_random_uuid(), r.id, r.identity_status, r.ins IS NOT NULL, \
                            CASE WHEN who.console THEN NULL ELSE who.user_id END, r.dek_version FROM r, who RETURNING id), \
@@ -323,7 +323,7 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, \
              target AS (SELECT r.*, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $17), \
+                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
              data AS (SELECT * FROM target WHERE normal OR urgent), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY}",
@@ -332,9 +332,9 @@ impl Db {
             audit_insert(
                 "resident.read",
                 "CASE WHEN data.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT data.normal, false)",
                 "who LEFT JOIN data ON true"
             )
@@ -372,18 +372,19 @@ impl Db {
     ) -> StoreResult<ResidentContext> {
         let who = self.who(scope);
         let refusal = match action {
-            Some(action) => format!(", refusal AS ({} WHERE NOT EXISTS (SELECT 1 FROM data))", denial(action, "$17")),
+            Some(action) => format!(", refusal AS ({} WHERE NOT EXISTS (SELECT 1 FROM data))", denial(action, "$19")),
             None => String::new(),
         };
         let sql = format!(
             "WITH {WHO}, \
              target AS (SELECT r.id, r.record_status, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $17), \
+                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
              data AS (SELECT * FROM target WHERE normal OR urgent){refusal} \
              SELECT d.record_status, NOT d.normal AS via_emergency, \
                coalesce((SELECT array_agg(DISTINCT s.establishment_id) FROM stays s, who \
                          WHERE s.tenant_id = who.tenant_id AND s.resident_id = d.id \
-                         AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days)), '{{}}') \
+                         AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days \
+                              OR who.archive_all OR s.establishment_id = ANY(who.archive_est))), '{{}}') \
                  AS establishments \
              FROM data d",
             visible("r"),
@@ -407,7 +408,7 @@ impl Db {
     /// roles do not allow the action).
     pub async fn record_denial(&self, scope: &TenantScope, action: &str, resident: ResidentId) -> StoreResult<()> {
         let who = self.who(scope);
-        let sql = format!("WITH {WHO} {}", denial(action, "$17"));
+        let sql = format!("WITH {WHO} {}", denial(action, "$19"));
         let id = resident.as_uuid();
         let mut params = who.params();
         params.push(&id);
@@ -427,14 +428,14 @@ impl Db {
             "WITH {WHO}, \
              data AS (SELECT r.*, {} AS normal FROM residents r, who \
                       WHERE r.tenant_id = who.tenant_id AND r.record_status = 'active' \
-                      AND ($20::uuid IS NULL OR r.id > $20) \
-                      AND ($17::uuid IS NULL AND $18::uuid IS NULL AND $19::bool IS NULL \
+                      AND ($22::uuid IS NULL OR r.id > $22) \
+                      AND ($19::uuid IS NULL AND $20::uuid IS NULL AND $21::bool IS NULL \
                            OR EXISTS (SELECT 1 FROM stays f WHERE f.tenant_id = r.tenant_id AND f.resident_id = r.id \
-                                      AND ($17::uuid IS NULL OR f.establishment_id = $17) \
-                                      AND ($18::uuid IS NULL OR f.unit_id = $18) \
-                                      AND ($19::bool IS NULL OR ($19 = (f.admitted_on <= current_date \
+                                      AND ($19::uuid IS NULL OR f.establishment_id = $19) \
+                                      AND ($20::uuid IS NULL OR f.unit_id = $20) \
+                                      AND ($21::bool IS NULL OR ($21 = (f.admitted_on <= current_date \
                                            AND (f.discharged_on IS NULL OR f.discharged_on > current_date)))))) \
-                      AND ({} OR {}) ORDER BY r.id LIMIT $21), \
+                      AND ({} OR {}) ORDER BY r.id LIMIT $23), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
             visible("r"),
@@ -485,7 +486,7 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, \
              data AS (SELECT r.*, {} AS normal FROM residents r, who \
-                      WHERE r.tenant_id = who.tenant_id AND r.{column} = $17 AND r.record_status = 'active' \
+                      WHERE r.tenant_id = who.tenant_id AND r.{column} = $19 AND r.record_status = 'active' \
                       AND ({} OR {}) ORDER BY r.id LIMIT 50), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
@@ -530,10 +531,10 @@ impl Db {
              target AS (SELECT r.tenant_id, r.id, {} AS normal, \
                           (SELECT s.establishment_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
                            ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS establishment_id \
-                        FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $18 \
+                        FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $20 \
                         AND r.record_status = 'active' AND ({} OR {})), \
              n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, scope, facts_at, body, dek_version) \
-                   SELECT t.tenant_id, $17, t.id, who.user_id, t.establishment_id, $19, coalesce($20, now()), $21, $22 \
+                   SELECT t.tenant_id, $19, t.id, who.user_id, t.establishment_id, $21, coalesce($22, now()), $23, $24 \
                    FROM target t, who WHERE t.establishment_id IS NOT NULL RETURNING *), \
              trace AS ({}) \
              SELECT {NOTE_COLUMNS} FROM n",
@@ -584,10 +585,10 @@ impl Db {
         let sql = format!(
             "WITH {WHO}, \
              target AS (SELECT r.tenant_id, r.id, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $17), \
+                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
              allowed AS (SELECT * FROM target WHERE normal OR urgent), \
              data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
-                      AND {} AND ($18::uuid IS NULL OR n.id < $18) ORDER BY n.id DESC LIMIT $19), \
+                      AND {} AND ($20::uuid IS NULL OR n.id < $20) ORDER BY n.id DESC LIMIT $21), \
              trace AS ({}) \
              SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
             visible("r"),
@@ -596,9 +597,9 @@ impl Db {
             audit_insert(
                 "note.read",
                 "CASE WHEN allowed.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$17",
+                "$19",
                 "resident",
-                "$17",
+                "$19",
                 "coalesce(NOT allowed.normal, false)",
                 "who LEFT JOIN allowed ON true"
             )
@@ -620,7 +621,7 @@ impl Db {
     async fn resident_exists_for(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<()> {
         let who = self.who(scope);
         let sql = format!(
-            "WITH {WHO} SELECT 1 FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $17 AND ({} OR {})",
+            "WITH {WHO} SELECT 1 FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $19 AND ({} OR {})",
             visible("r"),
             urgent("r")
         );

@@ -44,8 +44,36 @@ pub enum Command {
     /// Signing keys of the server's own tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit trail: verify its hash chains, export it.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Check the configuration and print it (secrets redacted).
     CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Chain what is pending, then recompute each tenant's hash chain from its first link and
+    /// name the first broken one. Exits with an error if any chain is broken.
+    Verify {
+        /// One tenant (id or FINESS juridique); default: every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Write a tenant's audit trail as JSON lines, one event per line (for its data-protection
+    /// officer). The export is itself recorded.
+    Export {
+        tenant: String,
+        /// The file to write (written aside first, then renamed).
+        #[arg(long)]
+        out: PathBuf,
+        /// From (inclusive, RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// To (exclusive, RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(command) => keys(command, &connect(&config)?).await,
+        Command::Audit(command) => audit(command, &connect(&config)?).await,
         Command::Demo(_) | Command::CheckConfig => unreachable!("handled above"),
     }
 }
@@ -349,6 +378,48 @@ async fn keys(command: KeysCommand, db: &Db) -> anyhow::Result<()> {
             println!("{} row(s) sealed with an older key", db.count_stale_rows(found.id).await?);
         }
         KeysCommand::GenerateKek | KeysCommand::GenerateSigningKey { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+async fn audit(command: AuditCommand, db: &Db) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { tenant } => {
+            let tenants = match tenant {
+                Some(tenant) => vec![find_tenant(db, &tenant).await?.id],
+                None => db.tenants_with_keys().await?,
+            };
+            let mut broken = 0;
+            for tenant in tenants {
+                db.chain_tenant(tenant).await?;
+                let report = db.verify_audit(tenant).await?;
+                match &report.broken {
+                    None => println!(
+                        "tenant {tenant}: intact, {} link(s); head {}",
+                        report.links,
+                        report.head.as_deref().unwrap_or("(empty)")
+                    ),
+                    Some(found) => {
+                        broken += 1;
+                        println!("tenant {tenant}: BROKEN after {} intact link(s): {found}", report.links);
+                    }
+                }
+            }
+            if broken > 0 {
+                bail!("{broken} audit chain(s) broken");
+            }
+        }
+        AuditCommand::Export { tenant, out, from, to } => {
+            let found = find_tenant(db, &tenant).await?;
+            let partial = out.with_extension("partial");
+            let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+            let mut writer = std::io::BufWriter::new(file);
+            let events = db.export_audit(&TenantScope::console(found.id), from, to, &mut writer).await?;
+            let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;
+            file.sync_all()?;
+            std::fs::rename(&partial, &out)?;
+            eprintln!("{events} event(s) of tenant {} written to {}", found.id, out.display());
+        }
     }
     Ok(())
 }
