@@ -1,6 +1,7 @@
 //! Integration tests: the real server, a real PostgreSQL, real HTTP. Each test gets its own
 //! database (see `dui_testkit::TestDb`), so they run in parallel.
 
+mod access;
 mod architecture;
 mod auth;
 mod cli;
@@ -12,6 +13,7 @@ mod migrations;
 mod openapi;
 mod people;
 mod platform;
+mod record;
 mod residents;
 mod resilience;
 mod schema;

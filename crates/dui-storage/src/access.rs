@@ -108,10 +108,12 @@ impl Who {
     }
 }
 
-/// Whether resident `r` is visible to `who` through a stay (the normal way).
+/// Whether resident `r` is visible to `who` through a stay (the normal way). A merged record
+/// is visible with the record it was merged into (its stays moved there).
 pub(crate) fn visible(r: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {r}.tenant_id AND s.resident_id = {r}.id \
+        "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {r}.tenant_id \
+           AND s.resident_id = coalesce({r}.merged_into, {r}.id) \
            AND ((who.archive_all OR s.establishment_id = ANY(who.archive_est)) \
                 OR (s.admitted_on <= current_date + 366 \
                     AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days) \

@@ -387,19 +387,39 @@ impl Db {
                 let seq: i64 = row.try_get("seq")?;
                 let event: Uuid = row.try_get("event_id")?;
                 if seq != expected_seq {
-                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::Gap { seq: expected_seq }) });
+                    return Ok(ChainReport {
+                        tenant,
+                        links,
+                        head: None,
+                        broken: Some(ChainBreak::Gap { seq: expected_seq }),
+                    });
                 }
                 if !row.try_get::<_, bool>("present")? {
-                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::EventMissing { seq, event }) });
+                    return Ok(ChainReport {
+                        tenant,
+                        links,
+                        head: None,
+                        broken: Some(ChainBreak::EventMissing { seq, event }),
+                    });
                 }
                 let stored_hash: Vec<u8> = row.try_get("event_hash")?;
                 if event_hash(tenant, row)?.as_slice() != stored_hash.as_slice() {
-                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::EventAltered { seq, event }) });
+                    return Ok(ChainReport {
+                        tenant,
+                        links,
+                        head: None,
+                        broken: Some(ChainBreak::EventAltered { seq, event }),
+                    });
                 }
                 let stored_link = link_array(&row.try_get::<_, Vec<u8>>("link")?)?;
                 let hash = link_array(&stored_hash)?;
                 if keys.audit_link(&previous, seq as u64, &hash) != stored_link {
-                    return Ok(ChainReport { tenant, links, head: None, broken: Some(ChainBreak::LinkAltered { seq }) });
+                    return Ok(ChainReport {
+                        tenant,
+                        links,
+                        head: None,
+                        broken: Some(ChainBreak::LinkAltered { seq }),
+                    });
                 }
                 previous = stored_link;
                 expected_seq += 1;

@@ -926,7 +926,8 @@ impl Db {
     /// Merges `duplicate` into `survivor`: stays, contacts, consents, notes, identity events,
     /// assignments and emergency openings move over (their seals bind their own row, not the
     /// resident, so they open as before); the duplicate is marked merged and points at the
-    /// survivor. Both must be visible and active. Recorded on both.
+    /// survivor (as do records merged into the duplicate before). Both must be visible and
+    /// active. Recorded on both.
     pub async fn merge_residents(
         &self,
         scope: &TenantScope,
@@ -940,19 +941,21 @@ impl Db {
             "WITH {WHO}, \
              pair AS (SELECT r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id IN ($19, $20) \
                       AND r.record_status = 'active' AND ({}) FOR UPDATE OF r), \
-             ok AS (SELECT count(*) = 2 AS both FROM pair), \
-             moved_stays AS (UPDATE stays SET resident_id = $19 FROM ok, who WHERE ok.both AND stays.tenant_id = who.tenant_id AND stays.resident_id = $20 RETURNING 1), \
-             moved_contacts AS (UPDATE contacts SET resident_id = $19 FROM ok, who WHERE ok.both AND contacts.tenant_id = who.tenant_id AND contacts.resident_id = $20 RETURNING 1), \
-             moved_assignments AS (UPDATE assignments SET resident_id = $19 FROM ok, who WHERE ok.both AND assignments.tenant_id = who.tenant_id AND assignments.resident_id = $20 RETURNING 1), \
-             moved_emergencies AS (UPDATE emergency_accesses SET resident_id = $19 FROM ok, who WHERE ok.both AND emergency_accesses.tenant_id = who.tenant_id AND emergency_accesses.resident_id = $20 RETURNING 1), \
-             moved_notes AS (UPDATE notes SET resident_id = $19 FROM ok, who WHERE ok.both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $20 RETURNING 1), \
-             moved_consents AS (UPDATE consents SET resident_id = $19 FROM ok, who WHERE ok.both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $20 RETURNING 1), \
-             moved_events AS (UPDATE identity_events SET resident_id = $19 FROM ok, who WHERE ok.both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $20 RETURNING 1), \
+             ok AS (SELECT count(*) = 2 AS found_both FROM pair), \
+             moved_stays AS (UPDATE stays SET resident_id = $19 FROM ok, who WHERE ok.found_both AND stays.tenant_id = who.tenant_id AND stays.resident_id = $20 RETURNING 1), \
+             moved_contacts AS (UPDATE contacts SET resident_id = $19 FROM ok, who WHERE ok.found_both AND contacts.tenant_id = who.tenant_id AND contacts.resident_id = $20 RETURNING 1), \
+             moved_assignments AS (UPDATE assignments SET resident_id = $19 FROM ok, who WHERE ok.found_both AND assignments.tenant_id = who.tenant_id AND assignments.resident_id = $20 RETURNING 1), \
+             moved_emergencies AS (UPDATE emergency_accesses SET resident_id = $19 FROM ok, who WHERE ok.found_both AND emergency_accesses.tenant_id = who.tenant_id AND emergency_accesses.resident_id = $20 RETURNING 1), \
+             moved_notes AS (UPDATE notes SET resident_id = $19 FROM ok, who WHERE ok.found_both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $20 RETURNING 1), \
+             moved_consents AS (UPDATE consents SET resident_id = $19 FROM ok, who WHERE ok.found_both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $20 RETURNING 1), \
+             moved_events AS (UPDATE identity_events SET resident_id = $19 FROM ok, who WHERE ok.found_both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $20 RETURNING 1), \
              merged AS (UPDATE residents SET record_status = 'merged', merged_into = $19, row_version = row_version + 1, updated_at = now() \
-                        FROM ok, who WHERE ok.both AND residents.tenant_id = who.tenant_id AND residents.id = $20 RETURNING residents.id), \
+                        FROM ok, who WHERE ok.found_both AND residents.tenant_id = who.tenant_id AND residents.id = $20 RETURNING residents.id), \
+             earlier AS (UPDATE residents SET merged_into = $19 FROM ok, who WHERE ok.found_both \
+                         AND residents.tenant_id = who.tenant_id AND residents.merged_into = $20 RETURNING 1), \
              trace AS ({}), \
              trace2 AS ({}) \
-             SELECT (SELECT both FROM ok) AS merged",
+             SELECT (SELECT found_both FROM ok) AS merged",
             visible("r"),
             audit_insert("resident.merge", "'success'", "$19", "resident", "$20", "false", "who, merged"),
             audit_insert("resident.merge", "'success'", "$20", "resident", "$19", "false", "who, merged")

@@ -412,7 +412,8 @@ async fn audit(command: AuditCommand, db: &Db) -> anyhow::Result<()> {
         AuditCommand::Export { tenant, out, from, to } => {
             let found = find_tenant(db, &tenant).await?;
             let partial = out.with_extension("partial");
-            let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+            let file =
+                std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
             let mut writer = std::io::BufWriter::new(file);
             let events = db.export_audit(&TenantScope::console(found.id), from, to, &mut writer).await?;
             let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;

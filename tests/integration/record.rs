@@ -1,0 +1,469 @@
+//! The resident record beyond identity: stays and transfers, contacts, consents, the identity
+//! status and its evidence, optimistic concurrency, duplicates and merges, the GDPR export.
+
+use dui_domain::people::Role;
+use dui_testkit::{TestApp, TestResponse, TestTenant};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::residents::{admit, identity};
+
+const INS: &str = "255081416802538";
+const OID_TEST: &str = "1.2.250.1.213.1.4.10";
+
+async fn new_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> String {
+    let mut body = json!({"identity": identity(birth_name, "Jeanne", "1938-05-06"), "confirm_homonym": true});
+    if let Some(ins) = ins {
+        body["ins"] = json!({"matricule": ins, "oid": OID_TEST});
+    }
+    let created = admit(app, tenant, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.json["id"].as_str().unwrap().to_owned()
+}
+
+/// A write with `If-Match: "<version>"`.
+async fn send_if(app: &TestApp, method: Method, path: &str, token: &str, version: &Value, body: Value) -> TestResponse {
+    let etag = format!("\"{version}\"");
+    app.request_with(method, path, Some(token), Some(body), &[("If-Match", &etag)]).await
+}
+
+#[tokio::test]
+async fn stays_transfers_and_the_current_stay() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let wing = tenant.units[0].id;
+    let created = app
+        .post(
+            "/api/v1/residents",
+            &tenant.admin.token,
+            json!({"establishment_id": ehpad, "unit_id": wing, "mode": "temporary", "admitted_on": "2026-11-02",
+                   "identity": identity("Séjour", "Lucie", "1937-01-01")}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let first = created.json["current_stay"].clone();
+    assert_eq!(first["establishment_id"], ehpad.to_string());
+    assert_eq!(first["unit_id"], wing.to_string());
+    assert_eq!((first["mode"].as_str(), first["admission_mode"].as_str()), (Some("temporary"), Some("new")));
+    let first_id = first["id"].as_str().unwrap().to_owned();
+
+    // A unit of another establishment is refused; so is an admission years ahead.
+    let other_unit = tenant.units[1].id;
+    let refused = app
+        .post(
+            &format!("/api/v1/residents/{id}/stays"),
+            &tenant.admin.token,
+            json!({"establishment_id": ehpad, "unit_id": other_unit, "mode": "permanent", "admitted_on": "2026-12-01"}),
+        )
+        .await;
+    assert!(matches!(refused.status, 404 | 422), "{}", refused.text);
+    app.post(
+        &format!("/api/v1/residents/{id}/stays"),
+        &tenant.admin.token,
+        json!({"establishment_id": ehpad, "mode": "permanent", "admitted_on": "2030-01-01"}),
+    )
+    .await
+    .problem(422);
+
+    // A transfer to the home-care service closes the first stay the same day.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let transfer = app
+        .post(
+            &format!("/api/v1/residents/{id}/stays"),
+            &tenant.admin.token,
+            json!({"establishment_id": saad, "mode": "at_home", "admitted_on": today, "transferred_from": first_id}),
+        )
+        .await;
+    assert_eq!(transfer.status, 201, "{}", transfer.text);
+    assert_eq!(transfer.json["admission_mode"], "transfer");
+    assert_eq!(transfer.json["transferred_from"], first_id.as_str());
+    let stays = app.get(&format!("/api/v1/residents/{id}/stays"), &tenant.admin.token).await;
+    let stays = stays.json.as_array().unwrap().clone();
+    assert_eq!(stays.len(), 2);
+    let closed = stays.iter().find(|s| s["id"] == first_id.as_str()).unwrap();
+    assert_eq!(
+        (closed["discharged_on"].as_str(), closed["discharge_mode"].as_str()),
+        (Some(today.as_str()), Some("transfer"))
+    );
+    let record = app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await;
+    assert_eq!(record.json["current_stay"]["id"], transfer.json["id"]);
+
+    // Listing by establishment, unit, and stay status.
+    let other = new_record(&app, &tenant, "Resté", None).await;
+    let in_saad = app.get(&format!("/api/v1/residents?establishment_id={saad}"), &tenant.admin.token).await;
+    let ids: Vec<&str> = in_saad.json["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [id.as_str()]);
+    let in_wing = app.get(&format!("/api/v1/residents?unit_id={wing}"), &tenant.admin.token).await;
+    assert_eq!(in_wing.json["items"].as_array().unwrap().len(), 1, "the first stay was in the wing");
+
+    // Discharge: If-Match is required, a stale version is refused, then it closes.
+    let stay_id = transfer.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/residents/{id}/stays/{stay_id}");
+    let discharge = json!({"discharged_on": today, "discharge_mode": "hospital"});
+    app.patch(&path, &tenant.admin.token, discharge.clone()).await.problem(428);
+    send_if(&app, Method::PATCH, &path, &tenant.admin.token, &json!(7), discharge.clone()).await.problem(412);
+    let bad = json!({"discharged_on": "2020-01-01", "discharge_mode": "hospital"});
+    send_if(&app, Method::PATCH, &path, &tenant.admin.token, &json!(1), bad).await.problem(422);
+    let closed = send_if(&app, Method::PATCH, &path, &tenant.admin.token, &json!(1), discharge.clone()).await;
+    assert_eq!(closed.status, 200, "{}", closed.text);
+    assert_eq!(closed.header("etag"), Some("\"2\""));
+    send_if(&app, Method::PATCH, &path, &tenant.admin.token, &json!(2), discharge).await.problem(422);
+
+    // Discharged today: no stay in progress tomorrow, but today the stay still counts.
+    let current = app.get("/api/v1/residents?current=true", &tenant.admin.token).await;
+    let current: Vec<&str> =
+        current.json["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(current, [other.as_str()]);
+    let former = app.get("/api/v1/residents?current=false", &tenant.admin.token).await;
+    assert!(former.text.contains(&id));
+}
+
+#[tokio::test]
+async fn contacts_are_sealed_checked_and_versioned() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = new_record(&app, &tenant, "Contact", None).await;
+    let path = format!("/api/v1/residents/{id}/contacts");
+    let trusted = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "trusted_person", "emergency_contact": true,
+                   "details": {"family_name": "Bernardin", "given_name": "Paul", "relationship": "neveu",
+                               "phones": ["06 12 34 56 78"], "email": "paul.bernardin@example.org"}}),
+        )
+        .await;
+    assert_eq!(trusted.status, 201, "{}", trusted.text);
+    assert_eq!(trusted.json["details"]["family_name"], "Bernardin");
+
+    // A legal representative acts under a protection measure; nobody else has one.
+    let problem = app
+        .post(&path, &tenant.admin.token, json!({"kind": "legal_representative", "details": {"family_name": "Tuteur"}}))
+        .await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "protection_measure");
+    let problem = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "relative", "protection_measure": "tutelle", "details": {"family_name": "Fils"}}),
+        )
+        .await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "protection_measure");
+    let guardian = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "legal_representative", "protection_measure": "curatelle_renforcee",
+                   "details": {"family_name": "UDAF 33", "relationship": "mandataire judiciaire"}}),
+        )
+        .await;
+    assert_eq!(guardian.status, 201, "{}", guardian.text);
+    // Every bad field is named.
+    let problem = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "relative", "details": {"family_name": "", "email": "pas un courriel", "phones": ["abc"]}}),
+        )
+        .await;
+    let fields: Vec<&str> =
+        problem.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["details/family_name", "details/phones/0", "details/email"]);
+
+    // Details are sealed at rest.
+    let mut owner = app.db.connect(&app.db.owner_url).await;
+    let tx = owner.transaction().await.unwrap();
+    tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await.unwrap();
+    let raw: Vec<Vec<u8>> =
+        tx.query("SELECT details FROM contacts", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(raw.len(), 2);
+    assert!(
+        raw.iter()
+            .all(|r| !String::from_utf8_lossy(r).contains("Bernardin") && !String::from_utf8_lossy(r).contains("UDAF"))
+    );
+    tx.commit().await.unwrap();
+
+    // Updates are versioned; ending a contact keeps it in the history.
+    let contact = format!("{path}/{}", trusted.json["id"].as_str().unwrap());
+    app.patch(&contact, &tenant.admin.token, json!({"ended": true})).await.problem(428);
+    let changed = send_if(
+        &app,
+        Method::PATCH,
+        &contact,
+        &tenant.admin.token,
+        &json!(1),
+        json!({"details": {"family_name": "Bernardin", "phones": ["05 56 00 00 00"]}}),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.json["details"]["phones"], json!(["05 56 00 00 00"]));
+    send_if(&app, Method::PATCH, &contact, &tenant.admin.token, &json!(1), json!({"ended": true})).await.problem(412);
+    let ended = send_if(&app, Method::PATCH, &contact, &tenant.admin.token, &json!(2), json!({"ended": true})).await;
+    assert!(ended.json["ended_at"].is_string(), "{}", ended.text);
+    let listed = app.get(&path, &tenant.admin.token).await;
+    assert_eq!(listed.json.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn consents_and_oppositions_are_recorded_never_edited() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = new_record(&app, &tenant, "Consent", None).await;
+    let path = format!("/api/v1/residents/{id}/consents");
+    let opposition = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "dmp_feeding", "decision": "refused", "expressed_on": "2026-11-20", "expressed_by": "person"}),
+        )
+        .await;
+    assert_eq!(opposition.status, 201, "{}", opposition.text);
+    assert_eq!(opposition.json["recorded_by"], tenant.admin.id.to_string());
+    let problem = app
+        .post(&path, &tenant.admin.token, json!({"kind": "other", "decision": "granted", "expressed_by": "person"}))
+        .await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "comment");
+    let problem = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "image_rights", "decision": "granted", "expressed_by": "person", "expressed_on": "2999-01-01"}),
+        )
+        .await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "expressed_on");
+    app.post(&path, &tenant.admin.token, json!({"kind": "dmp_feeding", "decision": "maybe", "expressed_by": "person"}))
+        .await
+        .problem(422);
+    let other = app
+        .post(
+            &path,
+            &tenant.admin.token,
+            json!({"kind": "other", "decision": "granted", "expressed_by": "legal_representative",
+                   "comment": "Sorties accompagnées au marché"}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    assert_eq!(other.json["comment"], "Sorties accompagnées au marché");
+
+    // Revoking is idempotent: the first revocation stays.
+    let revoke = format!("{path}/{}/revoke", opposition.json["id"].as_str().unwrap());
+    let revoked = app.post(&revoke, &tenant.admin.token, json!(null)).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let first = revoked.json["revoked_at"].clone();
+    assert!(first.is_string());
+    let again = app.post(&revoke, &tenant.admin.token, json!(null)).await;
+    assert_eq!(again.json["revoked_at"], first);
+    let listed = app.get(&path, &tenant.admin.token).await;
+    assert_eq!(listed.json.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_identity_status_changes_only_with_its_evidence() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = new_record(&app, &tenant, "Statut", None).await;
+    let record = format!("/api/v1/residents/{id}");
+    let status = format!("{record}/identity-status");
+    let admin = &tenant.admin.token;
+
+    // Provisional: the identity may be corrected, and the INS added.
+    let read = app.get(&record, admin).await;
+    assert_eq!(read.json["identity_status"], "PROV");
+    assert_eq!(read.header("etag"), Some("\"1\""));
+    let correction = json!({"identity": identity("Statut", "Jeanne Marie", "1938-05-06"), "ins": {"matricule": INS, "oid": OID_TEST}});
+    app.patch(&record, admin, correction.clone()).await.problem(428);
+    let corrected = send_if(&app, Method::PATCH, &record, admin, &json!(1), correction.clone()).await;
+    assert_eq!(corrected.status, 200, "{}", corrected.text);
+    assert_eq!(corrected.json["identity"]["first_names"], "Jeanne Marie");
+    assert_eq!(corrected.header("etag"), Some("\"2\""));
+    // A wrong INS key is named.
+    let wrong = json!({"identity": identity("Statut", "Jeanne", "1938-05-06"), "ins": {"matricule": "255081416802539", "oid": OID_TEST}});
+    let problem = send_if(&app, Method::PATCH, &record, admin, &json!(2), wrong).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "ins/matricule");
+
+    // RECUP needs the INSi look-up; QUAL needs an identity document as well.
+    let problem = send_if(&app, Method::POST, &status, admin, &json!(2), json!({"to_status": "RECUP"})).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "insi_lookup");
+    send_if(&app, Method::POST, &status, admin, &json!(1), json!({"to_status": "RECUP", "insi_lookup": true}))
+        .await
+        .problem(412);
+    let retrieved =
+        send_if(&app, Method::POST, &status, admin, &json!(2), json!({"to_status": "RECUP", "insi_lookup": true}))
+            .await;
+    assert_eq!(retrieved.status, 200, "{}", retrieved.text);
+    assert_eq!(retrieved.json["identity_status"], "RECUP");
+    let problem = send_if(&app, Method::POST, &status, admin, &json!(3), json!({"to_status": "QUAL"})).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "document");
+    let qualified = send_if(
+        &app,
+        Method::POST,
+        &status,
+        admin,
+        &json!(3),
+        json!({"to_status": "QUAL", "document": "national_identity_card"}),
+    )
+    .await;
+    assert_eq!(qualified.status, 200, "{}", qualified.text);
+    assert_eq!(qualified.json["identity_status"], "QUAL");
+
+    // A qualified identity is not edited; going back to provisional needs a reason.
+    let problem = send_if(&app, Method::PATCH, &record, admin, &json!(4), correction).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "identity");
+    let problem = send_if(&app, Method::POST, &status, admin, &json!(4), json!({"to_status": "PROV"})).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "reason");
+    let back = send_if(
+        &app,
+        Method::POST,
+        &status,
+        admin,
+        &json!(4),
+        json!({"to_status": "PROV", "reason": "Doute sur la date de naissance (collision signalée)"}),
+    )
+    .await;
+    assert_eq!(back.json["identity_status"], "PROV");
+
+    // Each change is an event with who, when and the evidence; nothing was overwritten.
+    let events = app.get(&format!("{record}/identity-events"), admin).await;
+    let events = events.json.as_array().unwrap().clone();
+    let steps: Vec<(Value, Value, Value, Value)> = events
+        .iter()
+        .map(|e| (e["from_status"].clone(), e["to_status"].clone(), e["document"].clone(), e["insi_lookup"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (json!(null), json!("PROV"), json!(null), json!(false)),
+            (json!("PROV"), json!("RECUP"), json!(null), json!(true)),
+            (json!("RECUP"), json!("QUAL"), json!("national_identity_card"), json!(false)),
+            (json!("QUAL"), json!("PROV"), json!(null), json!(false)),
+        ]
+    );
+    assert!(events.iter().skip(1).all(|e| e["recorded_by"] == tenant.admin.id.to_string()));
+    assert_eq!(events[3]["comment"], "Doute sur la date de naissance (collision signalée)");
+
+    // A care assistant sees the record but does not manage identities.
+    let assistant = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::CareAssistant)]).await;
+    send_if(
+        &app,
+        Method::POST,
+        &status,
+        &assistant.token,
+        &json!(5),
+        json!({"to_status": "VALI", "document": "passport"}),
+    )
+    .await
+    .problem(403);
+}
+
+#[tokio::test]
+async fn duplicates_are_found_on_demand_and_merged() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let kept = new_record(&app, &tenant, "Doublon", Some(INS)).await;
+    let duplicate = new_record(&app, &tenant, "Doublon", None).await;
+    let unrelated = new_record(&app, &tenant, "Autre", None).await;
+    for (id, text) in [(&kept, "note du dossier gardé"), (&duplicate, "note du doublon")] {
+        let note = app.post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": text})).await;
+        assert_eq!(note.status, 201, "{}", note.text);
+    }
+    let contact = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/contacts"),
+            &tenant.admin.token,
+            json!({"kind": "relative", "details": {"family_name": "Doublon", "given_name": "Marc"}}),
+        )
+        .await;
+    assert_eq!(contact.status, 201);
+
+    let found = app.get(&format!("/api/v1/residents/{kept}/duplicates"), &tenant.admin.token).await;
+    assert_eq!(found.json, json!([{"id": duplicate, "same_ins": false}]));
+    let none = app.get(&format!("/api/v1/residents/{unrelated}/duplicates"), &tenant.admin.token).await;
+    assert_eq!(none.json, json!([]));
+
+    // Merging needs identity rights; a record is not merged into itself.
+    let merge = format!("/api/v1/residents/{kept}/merge");
+    let assistant = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::CareAssistant)]).await;
+    app.post(&merge, &assistant.token, json!({"duplicate_id": duplicate})).await.problem(403);
+    app.post(&merge, &tenant.admin.token, json!({"duplicate_id": kept})).await.problem(422);
+    let merged = app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate})).await;
+    assert_eq!(merged.status, 200, "{}", merged.text);
+
+    // Everything moved; the duplicate remains, marked, pointing at the record kept.
+    let notes = app.get(&format!("/api/v1/residents/{kept}/notes"), &nurse.token).await;
+    assert_eq!(notes.json["items"].as_array().unwrap().len(), 2);
+    let contacts = app.get(&format!("/api/v1/residents/{kept}/contacts"), &tenant.admin.token).await;
+    assert_eq!(contacts.json[0]["details"]["given_name"], "Marc");
+    let stays = app.get(&format!("/api/v1/residents/{kept}/stays"), &tenant.admin.token).await;
+    assert_eq!(stays.json.as_array().unwrap().len(), 2);
+    let old = app.get(&format!("/api/v1/residents/{duplicate}"), &tenant.admin.token).await;
+    assert_eq!(
+        (old.json["record_status"].as_str(), old.json["merged_into"].as_str()),
+        (Some("merged"), Some(kept.as_str()))
+    );
+    // A merged record takes no more writes, and is merged only once.
+    app.post(&format!("/api/v1/residents/{duplicate}/notes"), &nurse.token, json!({"text": "trop tard"}))
+        .await
+        .problem(409);
+    let again = app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate})).await;
+    assert!(matches!(again.status, 404 | 409), "{}", again.text);
+    // Lists show the surviving record only.
+    let listed = app.get("/api/v1/residents", &tenant.admin.token).await;
+    assert!(!listed.text.contains(&duplicate));
+}
+
+#[tokio::test]
+async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = new_record(&app, &tenant, "Portabilité", Some(INS)).await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    app.post(
+        &format!("/api/v1/residents/{id}/notes"),
+        &nurse.token,
+        json!({"text": "Transmission exportée", "scope": "medical"}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/residents/{id}/contacts"),
+        &tenant.admin.token,
+        json!({"kind": "trusted_person", "details": {"family_name": "Confiance"}}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/residents/{id}/consents"),
+        &tenant.admin.token,
+        json!({"kind": "image_rights", "decision": "refused", "expressed_by": "person"}),
+    )
+    .await;
+
+    // Carers do not export; the director of the establishment does.
+    app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);
+    let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
+    let export = app.get(&format!("/api/v1/residents/{id}/export"), &director.token).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    let document = &export.json;
+    assert_eq!((document["format"].as_str(), document["version"].as_i64()), (Some("dui-resident-export"), Some(1)));
+    let record = &document["record"];
+    assert_eq!(record["resident"]["identity"]["birth_name"], "Portabilité");
+    assert_eq!(record["resident"]["ins"]["matricule"], INS);
+    for (section, count) in [("stays", 1), ("contacts", 1), ("consents", 1), ("identity_events", 1), ("notes", 1)] {
+        assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
+    }
+    // Every note is in it, whatever its confidentiality scope: it is the person's record.
+    assert_eq!(record["notes"][0]["text"], "Transmission exportée");
+
+    // Both the refusal and the export are in the trail.
+    let report = app.get(&format!("/api/v1/residents/{id}/access-report"), &director.token).await;
+    let actions: Vec<(&str, &str)> = report
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "resident.export")
+        .map(|e| (e["outcome"].as_str().unwrap(), e["actor_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("denied", nurse.id.to_string().as_str()), ("success", director.id.to_string().as_str())]);
+}
