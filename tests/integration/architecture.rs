@@ -156,3 +156,29 @@ fn dependencies_point_inward() {
         assert!(!graph.transitive[krate].contains("dui-testkit"), "{krate} must not depend on the testkit");
     }
 }
+
+/// The unrecorded reads exist for the audit-cost benchmark only: no production crate calls them,
+/// and no production crate turns on the feature that compiles them.
+#[test]
+fn only_the_benchmark_reads_without_recording() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.ends_with(".rs") || name == "Cargo.toml") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            let defining = path.ends_with("dui-storage/src/residents.rs") || path.ends_with("dui-storage/Cargo.toml");
+            for word in ["_untraced(", "bench-untraced"] {
+                assert!(defining || !source.contains(word), "{} uses {word}", path.display());
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 mod access;
 mod architecture;
+mod audit;
 mod auth;
 mod cli;
 mod encryption;

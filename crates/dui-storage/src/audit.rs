@@ -26,8 +26,13 @@ use crate::{Db, StoreError, StoreResult};
 pub(crate) const AUDIT_REASON: Column = Column::new("audit_events", "reason");
 
 /// Events younger than this may still be waiting to be chained (a transaction can commit late);
-/// older unchained events are reported by verification.
+/// older unchained events are reported by verification. A full pass looks this far back behind
+/// the chain's head.
 const CHAIN_MARGIN_MINUTES: i32 = 10;
+
+/// How far behind the head a quick pass looks: statements that record events are short, so
+/// an event committed later than this is rare, and the next full pass chains it.
+pub const QUICK_PASS_SECONDS: i32 = 30;
 
 /// Rewrites `$n` into `$(n + by)`, so that a statement can be nested after the `who` parameters.
 pub(crate) fn shift_params(sql: &str, by: usize) -> String {
@@ -296,14 +301,26 @@ impl Db {
     /// Chains the tenants' new events. One server at a time does it (a transaction-level
     /// advisory lock per tenant); returns how many events were chained.
     pub async fn chain_audit(&self) -> StoreResult<u64> {
+        self.chain_audit_behind(CHAIN_MARGIN_MINUTES * 60).await
+    }
+
+    /// A pass that looks only `seconds` behind each chain's head for events committed late:
+    /// cheaper than a full pass, which must still run from time to time.
+    pub async fn chain_audit_behind(&self, seconds: i32) -> StoreResult<u64> {
         let mut chained = 0;
         for tenant in self.tenants_with_keys().await? {
-            chained += self.chain_tenant(tenant).await?;
+            chained += self.chain_tenant_behind(tenant, seconds).await?;
         }
         Ok(chained)
     }
 
+    /// A full pass over one tenant.
     pub async fn chain_tenant(&self, tenant: TenantId) -> StoreResult<u64> {
+        self.chain_tenant_behind(tenant, CHAIN_MARGIN_MINUTES * 60).await
+    }
+
+    async fn chain_tenant_behind(&self, tenant: TenantId, seconds: i32) -> StoreResult<u64> {
+        let seconds = f64::from(seconds.clamp(0, CHAIN_MARGIN_MINUTES * 60));
         let keys = self.keyring(tenant, []).await?;
         let mut total = 0;
         loop {
@@ -317,9 +334,9 @@ impl Db {
             }
             let head = tx
                 .query_opt(
-                    "SELECT c.seq, c.link, e.occurred_at FROM audit_chain c LEFT JOIN audit_events e \
-                     ON e.tenant_id = c.tenant_id AND e.id = c.event_id \
-                     WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
+                    "SELECT c.seq, c.link, (SELECT e.occurred_at FROM audit_events e \
+                       WHERE e.tenant_id = c.tenant_id AND e.id = c.event_id) AS occurred_at \
+                     FROM audit_chain c WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
                     &[&tenant.as_uuid()],
                 )
                 .await?;
@@ -334,28 +351,34 @@ impl Db {
                 .query(
                     &format!(
                         "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 \
-                         AND ($2::timestamptz IS NULL OR e.occurred_at >= $2 - make_interval(mins => $3)) \
+                         AND ($2::timestamptz IS NULL OR e.occurred_at >= $2 - make_interval(secs => $3)) \
                          AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
                          ORDER BY e.occurred_at, e.id LIMIT 1000"
                     ),
-                    &[&tenant.as_uuid(), &since, &CHAIN_MARGIN_MINUTES],
+                    &[&tenant.as_uuid(), &since, &seconds],
                 )
                 .await?;
             if rows.is_empty() {
                 tx.commit().await?;
                 return Ok(total);
             }
+            // One statement for the whole batch: the links are computed here, written at once.
+            let (mut seqs, mut ids, mut hashes, mut links) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for row in &rows {
                 let hash = event_hash(tenant, row)?;
                 seq += 1;
                 link = keys.audit_link(&link, seq as u64, &hash);
-                let id: Uuid = row.try_get("id")?;
-                tx.query(
-                    "INSERT INTO audit_chain (tenant_id, seq, event_id, event_hash, link) VALUES ($1, $2, $3, $4, $5)",
-                    &[&tenant.as_uuid(), &seq, &id, &hash.as_slice(), &link.as_slice()],
-                )
-                .await?;
+                seqs.push(seq);
+                ids.push(row.try_get::<_, Uuid>("id")?);
+                hashes.push(hash.to_vec());
+                links.push(link.to_vec());
             }
+            tx.query(
+                "INSERT INTO audit_chain (tenant_id, seq, event_id, event_hash, link) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], $4::bytea[], $5::bytea[])",
+                &[&tenant.as_uuid(), &seqs, &ids, &hashes, &links],
+            )
+            .await?;
             tx.commit().await?;
             total += rows.len() as u64;
         }

@@ -319,16 +319,19 @@ impl Db {
 
     /// One resident, if visible; the read (or the refusal) is recorded.
     pub async fn get_resident(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<Resident> {
+        self.resident_read(scope, id, true).await
+    }
+
+    /// The same read, not recorded: for the benchmark that measures what recording costs, and
+    /// nothing else (an architecture test checks that no crate's code calls it).
+    #[cfg(feature = "bench-untraced")]
+    pub async fn get_resident_untraced(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<Resident> {
+        self.resident_read(scope, id, false).await
+    }
+
+    async fn resident_read(&self, scope: &TenantScope, id: ResidentId, traced: bool) -> StoreResult<Resident> {
         let who = self.who(scope);
-        let sql = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.*, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
-             data AS (SELECT * FROM target WHERE normal OR urgent), \
-             trace AS ({}) \
-             SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY}",
-            visible("r"),
-            urgent("r"),
+        let trace = traced.then(|| {
             audit_insert(
                 "resident.read",
                 "CASE WHEN data.id IS NULL THEN 'denied' ELSE 'success' END",
@@ -336,8 +339,18 @@ impl Db {
                 "resident",
                 "$19",
                 "coalesce(NOT data.normal, false)",
-                "who LEFT JOIN data ON true"
+                "who LEFT JOIN data ON true",
             )
+        });
+        let sql = format!(
+            "WITH {WHO}, \
+             target AS (SELECT r.*, {} AS normal, {} AS urgent FROM residents r, who \
+                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
+             data AS MATERIALIZED (SELECT * FROM target WHERE normal OR urgent){} \
+             SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY}",
+            visible("r"),
+            urgent("r"),
+            trace.map(|t| format!(", trace AS ({t})")).unwrap_or_default()
         );
         let id_param = id.as_uuid();
         let mut params = who.params();
@@ -581,19 +594,30 @@ impl Db {
         resident_id: ResidentId,
         page: PageRequest,
     ) -> StoreResult<Page<Note>> {
+        self.notes_read(scope, resident_id, page, true).await
+    }
+
+    /// The same read, not recorded: for the audit-cost benchmark only (see
+    /// [`Db::get_resident_untraced`]).
+    #[cfg(feature = "bench-untraced")]
+    pub async fn list_notes_untraced(
+        &self,
+        scope: &TenantScope,
+        resident_id: ResidentId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Note>> {
+        self.notes_read(scope, resident_id, page, false).await
+    }
+
+    async fn notes_read(
+        &self,
+        scope: &TenantScope,
+        resident_id: ResidentId,
+        page: PageRequest,
+        traced: bool,
+    ) -> StoreResult<Page<Note>> {
         let who = self.who(scope);
-        let sql = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.tenant_id, r.id, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
-             allowed AS (SELECT * FROM target WHERE normal OR urgent), \
-             data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
-                      AND {} AND ($20::uuid IS NULL OR n.id < $20) ORDER BY n.id DESC LIMIT $21), \
-             trace AS ({}) \
-             SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
-            visible("r"),
-            urgent("r"),
-            note_readable("n", "NOT t.normal"),
+        let trace = traced.then(|| {
             audit_insert(
                 "note.read",
                 "CASE WHEN allowed.id IS NULL THEN 'denied' ELSE 'success' END",
@@ -601,8 +625,22 @@ impl Db {
                 "resident",
                 "$19",
                 "coalesce(NOT allowed.normal, false)",
-                "who LEFT JOIN allowed ON true"
+                "who LEFT JOIN allowed ON true",
             )
+        });
+        let sql = format!(
+            "WITH {WHO}, \
+             target AS (SELECT r.tenant_id, r.id, {} AS normal, {} AS urgent FROM residents r, who \
+                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
+             allowed AS MATERIALIZED (SELECT * FROM target WHERE normal OR urgent), \
+             data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
+                      AND n.resident_id = $19 AND {} AND ($20::uuid IS NULL OR n.id < $20) \
+                      ORDER BY n.id DESC LIMIT $21){} \
+             SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
+            visible("r"),
+            urgent("r"),
+            note_readable("n", "NOT t.normal"),
+            trace.map(|t| format!(", trace AS ({t})")).unwrap_or_default()
         );
         let resident_param = resident_id.as_uuid();
         let limit = page.fetch_limit();

@@ -14,6 +14,6 @@ mod db;
 mod idp;
 pub mod keys;
 
-pub use app::{TestApp, TestResponse, TestTenant, TestUser};
+pub use app::{TestApp, TestResponse, TestTenant, TestUser, random_finess};
 pub use db::{TestDb, admin_url};
 pub use idp::FakeIdp;

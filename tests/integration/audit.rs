@@ -1,0 +1,456 @@
+//! The audit trail: a scripted day leaves exactly the expected trace; the trail is append-only
+//! for the application, chained, and `dui audit verify` finds edited, deleted and slipped-in
+//! rows; no trace means no data; refused logins and operators' actions are recorded.
+
+use clap::Parser;
+use dui_domain::people::Role;
+use dui_storage::audit::ChainBreak;
+use dui_testkit::{TestApp, TestTenant, keys};
+use serde_json::{Value, json};
+
+use crate::residents::identity;
+
+const INS: &str = "255081416802538";
+
+fn period() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "from={}&to={}",
+        (now - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        (now + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+/// The tenant's trail, as its administrator exports it.
+async fn trail(app: &TestApp, tenant: &TestTenant) -> Vec<Value> {
+    let export = app.get(&format!("/api/v1/audit/export?{}", period()), &tenant.admin.token).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    assert_eq!(export.header("content-type"), Some("application/x-ndjson"));
+    export.text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// Runs SQL as the owner inside the tenant (row-level security is forced on the owner too).
+async fn as_owner(app: &TestApp, tenant: &TestTenant, sql: &str) {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(&format!("BEGIN; SELECT set_config('app.tenant_id', '{}', true); {sql}; COMMIT;", tenant.id))
+        .await
+        .unwrap();
+}
+
+async fn admit(app: &TestApp, tenant: &TestTenant, birth_name: &str) -> String {
+    let created = app
+        .post(
+            "/api/v1/residents",
+            &tenant.admin.token,
+            json!({"establishment_id": tenant.establishments[0].id, "identity": identity(birth_name, "Anne", "1934-02-02"),
+                   "confirm_homonym": true}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.json["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_scripted_day_leaves_exactly_the_expected_trace() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let assistant = app.user(&tenant, &[(Some(ehpad), Role::CareAssistant)]).await;
+    let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
+    let helper = app.user(&tenant, &[(Some(saad), Role::HomeHelper)]).await;
+    let night = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
+    let admin = &tenant.admin;
+
+    // The day.
+    let created = app
+        .post(
+            "/api/v1/residents",
+            &admin.token,
+            json!({"establishment_id": ehpad, "identity": identity("Journée", "Anne", "1934-02-02"),
+                   "ins": {"matricule": INS, "oid": "1.2.250.1.213.1.4.10"}}),
+        )
+        .await;
+    let r = created.json["id"].as_str().unwrap().to_owned();
+    let record = format!("/api/v1/residents/{r}");
+    app.get("/api/v1/residents", &nurse.token).await;
+    app.get(&record, &nurse.token).await;
+    let note =
+        app.post(&format!("{record}/notes"), &nurse.token, json!({"text": "Toilette faite, bonne humeur."})).await;
+    let note_id = note.json["id"].as_str().unwrap().to_owned();
+    app.get(&format!("{record}/notes"), &assistant.token).await;
+    app.get(&record, &helper.token).await.problem(404);
+    let contact = app
+        .post(
+            &format!("{record}/contacts"),
+            &admin.token,
+            json!({"kind": "relative", "details": {"family_name": "Fils"}}),
+        )
+        .await;
+    let contact_id = contact.json["id"].as_str().unwrap().to_owned();
+    app.get(&format!("{record}/contacts"), &nurse.token).await;
+    let consent = app
+        .post(
+            &format!("{record}/consents"),
+            &admin.token,
+            json!({"kind": "dmp_feeding", "decision": "refused", "expressed_by": "person"}),
+        )
+        .await;
+    let consent_id = consent.json["id"].as_str().unwrap().to_owned();
+    app.request_with(
+        reqwest::Method::POST,
+        &format!("{record}/identity-status"),
+        Some(&assistant.token),
+        Some(json!({"to_status": "QUAL", "document": "passport"})),
+        &[("If-Match", "\"1\"")],
+    )
+    .await
+    .problem(403);
+    let qualified = app
+        .request_with(
+            reqwest::Method::POST,
+            &format!("{record}/identity-status"),
+            Some(&admin.token),
+            Some(json!({"to_status": "QUAL", "document": "passport"})),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(qualified.status, 200, "{}", qualified.text);
+    app.post("/api/v1/residents/search", &nurse.token, json!({"ins": INS})).await;
+    let opening = app
+        .post(
+            &format!("{record}/emergency-access"),
+            &night.token,
+            json!({"reason": "Appel de nuit, chute, antécédents"}),
+        )
+        .await;
+    let opening_id = opening.json["id"].as_str().unwrap().to_owned();
+    app.get(&record, &night.token).await;
+    app.get("/api/v1/emergency-accesses", &director.token).await;
+    app.post(
+        &format!("/api/v1/emergency-accesses/{opening_id}/review"),
+        &director.token,
+        json!({"outcome": "justified", "comment": "Chute confirmée"}),
+    )
+    .await;
+    app.get(&format!("{record}/access-report"), &director.token).await;
+    app.get(&format!("{record}/export"), &director.token).await;
+    app.patch(&format!("/api/v1/users/{}", helper.id), &admin.token, json!({"status": "disabled"})).await;
+    app.get("/api/v1/me", &helper.token).await.problem(401);
+    let events = trail(&app, &tenant).await;
+
+    // What happened, event by event: (actor, action, outcome, resident, resource, emergency).
+    let who = |id: &str| -> &str {
+        [
+            (admin.id.to_string(), "admin"),
+            (nurse.id.to_string(), "nurse"),
+            (assistant.id.to_string(), "assistant"),
+            (director.id.to_string(), "director"),
+            (helper.id.to_string(), "helper"),
+            (night.id.to_string(), "night"),
+        ]
+        .into_iter()
+        .find(|(known, _)| known == id)
+        .map_or("?", |(_, name)| name)
+    };
+    let what = |id: &Value| -> String {
+        let id = id.as_str().unwrap_or("-");
+        [
+            (r.as_str(), "R"),
+            (note_id.as_str(), "note"),
+            (contact_id.as_str(), "contact"),
+            (consent_id.as_str(), "consent"),
+            (opening_id.as_str(), "opening"),
+            (tenant.id.to_string().as_str(), "tenant"),
+            (helper.id.to_string().as_str(), "helper"),
+        ]
+        .into_iter()
+        .find(|(known, _)| *known == id)
+        .map_or(if id == "-" { "-".to_owned() } else { "other".to_owned() }, |(_, name)| name.to_owned())
+    };
+    let day: Vec<String> = events
+        .iter()
+        .filter(|e| e["actor_kind"] != "console")
+        .map(|e| {
+            format!(
+                "{} {} {} {} {}{}",
+                who(e["actor_id"].as_str().unwrap_or("")),
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                what(&e["resident_id"]),
+                what(&e["resource_id"]),
+                if e["emergency"] == true { " EMERGENCY" } else { "" }
+            )
+        })
+        .collect();
+    let expected = [
+        "admin resident.create success R R",
+        "nurse resident.list success R R",
+        "nurse resident.read success R R",
+        "nurse note.create success R note",
+        "assistant note.read success R R",
+        "helper resident.read denied R R",
+        "admin contact.create success R contact",
+        "nurse contact.read success R R",
+        "admin consent.create success R consent",
+        "assistant identity.change_status denied R R",
+        "admin identity.change_status success R other",
+        "nurse resident.search success R R",
+        "night emergency_access.open success R opening EMERGENCY",
+        "night resident.read success R R EMERGENCY",
+        "director emergency_access.list success R opening",
+        "director emergency_access.review success R opening",
+        "director audit.access_report success R R",
+        "director resident.export success R R",
+        "admin user.update success - helper",
+        "helper auth.login denied - helper",
+        "admin audit.export success - tenant",
+    ];
+    assert_eq!(day, expected, "\n{}", day.join("\n"));
+    // Every event of a request carries its request id and the client's address.
+    for event in events.iter().filter(|e| e["actor_kind"] != "console") {
+        assert!(event["request_id"].as_str().is_some_and(|id| id.len() > 10), "{event}");
+        assert_eq!(event["client_address"], "127.0.0.1", "{event}");
+    }
+    // The emergency opening keeps its reason (sealed at rest).
+    let open = events.iter().find(|e| e["action"] == "emergency_access.open").unwrap();
+    assert_eq!(open["reason"], "Appel de nuit, chute, antécédents");
+
+    // The chain covers it all and holds.
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let report = app.store.verify_audit(tenant.id).await.unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.links, trail(&app, &tenant).await.len() as i64 - 1, "all but the export just recorded");
+    let chained = trail(&app, &tenant).await;
+    assert!(chained.iter().rev().skip(2).all(|e| e["chain_seq"].is_i64()), "chained events say where");
+}
+
+#[tokio::test]
+async fn verify_finds_an_edited_a_deleted_a_slipped_in_row_and_a_forged_link() {
+    let app = TestApp::spawn().await;
+    let mut tenants = Vec::new();
+    for name in ["Édité", "Effacé", "Glissé", "Forgé", "Intact"] {
+        let tenant = app.tenant(name).await;
+        let id = admit(&app, &tenant, name).await;
+        for _ in 0..3 {
+            app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await;
+        }
+        app.store.chain_tenant(tenant.id).await.unwrap();
+        assert_eq!(app.store.verify_audit(tenant.id).await.unwrap().broken, None);
+        tenants.push(tenant);
+    }
+    let read_event = |tenant: &TestTenant| {
+        format!(
+            "(SELECT id FROM audit_events WHERE action = 'resident.read' AND tenant_id = '{}' ORDER BY occurred_at LIMIT 1 OFFSET 1)",
+            tenant.id
+        )
+    };
+    as_owner(
+        &app,
+        &tenants[0],
+        &format!("UPDATE audit_events SET outcome = 'denied' WHERE id = {}", read_event(&tenants[0])),
+    )
+    .await;
+    as_owner(&app, &tenants[1], &format!("DELETE FROM audit_events WHERE id = {}", read_event(&tenants[1]))).await;
+    as_owner(
+        &app,
+        &tenants[2],
+        &format!(
+            "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome) \
+             VALUES ('{}', gen_random_uuid(), now() - interval '2 hours', 'system', 'resident.read', 'success')",
+            tenants[2].id
+        ),
+    )
+    .await;
+    as_owner(&app, &tenants[3], "UPDATE audit_chain SET link = sha256(link) WHERE seq = 3").await;
+
+    let seq_of = |report: &dui_storage::audit::ChainReport| report.links + 1;
+    let edited = app.store.verify_audit(tenants[0].id).await.unwrap();
+    assert!(
+        matches!(edited.broken, Some(ChainBreak::EventAltered { seq, .. }) if seq == seq_of(&edited)),
+        "{edited:?}"
+    );
+    let deleted = app.store.verify_audit(tenants[1].id).await.unwrap();
+    assert!(
+        matches!(deleted.broken, Some(ChainBreak::EventMissing { seq, .. }) if seq == seq_of(&deleted)),
+        "{deleted:?}"
+    );
+    // The slipped-in row is older than the chainer's margin: it is never chained, and named.
+    app.store.chain_tenant(tenants[2].id).await.unwrap();
+    let slipped = app.store.verify_audit(tenants[2].id).await.unwrap();
+    assert!(matches!(slipped.broken, Some(ChainBreak::Unchained { .. })), "{slipped:?}");
+    let forged = app.store.verify_audit(tenants[3].id).await.unwrap();
+    assert_eq!(forged.broken, Some(ChainBreak::LinkAltered { seq: 3 }));
+    assert_eq!(forged.links, 2);
+    let intact = app.store.verify_audit(tenants[4].id).await.unwrap();
+    assert_eq!(intact.broken, None);
+    assert_eq!(intact.head.as_ref().map(String::len), Some(64));
+
+    // The command line says the same, and fails.
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!(
+            "[database]\nurl = \"{}\"\n[auth]\nissuer = \"http://dui.test\"\nsigning_key = \"\"\"\n{}\"\"\"\n[crypto]\nactive_kek = 1\nkeks = {{ 1 = \"{}\" }}\n[log]\nlevel = \"warn\"\n",
+            app.db.app_url,
+            keys::SIGNING_KEY,
+            keys::KEK_V1
+        ),
+    )
+    .unwrap();
+    let path = config.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut argv = vec!["dui", "--config", path, "audit"];
+        argv.extend_from_slice(args);
+        dui::cli::run(dui::cli::Cli::try_parse_from(argv).unwrap())
+    };
+    let error = format!("{:#}", run(&["verify"]).await.unwrap_err());
+    assert!(error.contains("4 audit chain(s) broken"), "{error}");
+    run(&["verify", "--tenant", &tenants[4].id.to_string()]).await.unwrap();
+    let error = format!("{:#}", run(&["verify", "--tenant", &tenants[0].id.to_string()]).await.unwrap_err());
+    assert!(error.contains("1 audit chain(s) broken"), "{error}");
+
+    // The export, from the command line, for the data-protection officer.
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("trail.ndjson");
+    run(&["export", &tenants[4].id.to_string(), "--out", file.to_str().unwrap()]).await.unwrap();
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().filter(|e| e["action"] == "resident.read").count() == 3, "{lines:?}");
+    assert_eq!(lines.last().unwrap()["action"], "audit.export");
+    assert_eq!(lines.last().unwrap()["actor_kind"], "console");
+}
+
+#[tokio::test]
+async fn the_application_cannot_rewrite_the_trail() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    admit(&app, &tenant, "Immuable").await;
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let mut client = app.db.connect(&app.db.app_url).await;
+    for sql in [
+        "UPDATE audit_events SET outcome = 'denied'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "UPDATE audit_chain SET link = link",
+        "DELETE FROM audit_chain",
+        "DELETE FROM platform_events",
+        "UPDATE auth_failures SET reason = 'x'",
+    ] {
+        let tx = client.transaction().await.unwrap();
+        tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await.unwrap();
+        let error = tx.batch_execute(sql).await.unwrap_err();
+        assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn no_trace_no_data() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let id = admit(&app, &tenant, "Tracée").await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(
+            "CREATE FUNCTION refuse_trace() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'the audit store refuses writes'; END $$; \
+             CREATE TRIGGER refuse_trace BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_trace();",
+        )
+        .await
+        .unwrap();
+    // Reads are not served, writes are not made.
+    let read = app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await;
+    assert_eq!(read.status, 500, "{}", read.text);
+    assert!(!read.text.contains("Tracée"));
+    let listed = app.get("/api/v1/residents", &nurse.token).await;
+    assert!(listed.status >= 500 && !listed.text.contains("Tracée"), "{}", listed.text);
+    let note = app.post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": "non tracée"})).await;
+    assert_eq!(note.status, 500);
+    let admitted = app
+        .post(
+            "/api/v1/residents",
+            &tenant.admin.token,
+            json!({"establishment_id": tenant.establishments[0].id, "identity": identity("Fantôme", "Paul", "1930-01-01")}),
+        )
+        .await;
+    assert_eq!(admitted.status, 500);
+    owner.batch_execute("DROP TRIGGER refuse_trace ON audit_events").await.unwrap();
+    let notes = app.get(&format!("/api/v1/residents/{id}/notes"), &nurse.token).await;
+    assert_eq!(notes.json["items"], json!([]));
+    let found = app
+        .post(
+            "/api/v1/residents/search",
+            &tenant.admin.token,
+            json!({"birth_name": "Fantôme", "birth_date": "1930-01-01"}),
+        )
+        .await;
+    assert_eq!(found.json, json!([]));
+}
+
+#[tokio::test]
+async fn refused_logins_and_operators_actions_are_recorded() {
+    let app = TestApp::spawn().await;
+    let (operator_id, operator) = app.operator().await;
+    let created = app
+        .post(
+            "/platform/v1/tenants",
+            &operator,
+            json!({"name": "Tracé", "finess_juridique": dui_testkit::random_finess()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let tenant_id = created.json["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/platform/v1/tenants/{tenant_id}/suspend"), &operator, json!(null)).await;
+    app.get("/api/v1/me", "not-a-token").await.problem(401);
+
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let actions: Vec<(String, Option<uuid::Uuid>, Option<uuid::Uuid>)> = owner
+        .query("SELECT action, operator_id, tenant_id FROM platform_events ORDER BY occurred_at", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let tenant = Some(tenant_id.parse().unwrap());
+    let operator_id = Some(operator_id.as_uuid());
+    assert_eq!(
+        actions,
+        [("tenant.create".to_owned(), operator_id, tenant), ("tenant.suspend".to_owned(), operator_id, tenant)]
+    );
+    let failures: Vec<(String, Option<String>)> = owner
+        .query("SELECT reason, host(client_address) FROM auth_failures", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].1.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn the_trail_is_exported_by_tenant_admins_over_a_bounded_period() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    admit(&app, &tenant, "Export").await;
+    let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
+    app.get(&format!("/api/v1/audit/export?{}", period()), &director.token).await.problem(403);
+    app.get("/api/v1/audit/export", &tenant.admin.token).await.problem(422);
+    app.get("/api/v1/audit/export?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", &tenant.admin.token)
+        .await
+        .problem(422);
+    app.get("/api/v1/audit/export?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z", &tenant.admin.token)
+        .await
+        .problem(422);
+    let empty =
+        app.get("/api/v1/audit/export?from=2026-01-01T00:00:00Z&to=2026-01-31T00:00:00Z", &tenant.admin.token).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.text, "");
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let events = trail(&app, &tenant).await;
+    assert!(events.iter().any(|e| e["action"] == "resident.create"));
+    let seqs: Vec<i64> = events.iter().filter_map(|e| e["chain_seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]) && !seqs.is_empty(), "{seqs:?}");
+}
