@@ -439,6 +439,16 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     )
     .await;
 
+    let visitor = app.user(&tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
+    let opened = app
+        .post(
+            &format!("/api/v1/residents/{id}/emergency-access"),
+            &visitor.token,
+            json!({"reason": "Remplacement de nuit, chute"}),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+
     // Carers do not export; the director of the establishment does.
     app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);
     let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
@@ -449,11 +459,27 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     let record = &document["record"];
     assert_eq!(record["resident"]["identity"]["birth_name"], "Portabilité");
     assert_eq!(record["resident"]["ins"]["matricule"], INS);
-    for (section, count) in [("stays", 1), ("contacts", 1), ("consents", 1), ("identity_events", 1), ("notes", 1)] {
+    for (section, count) in [
+        ("stays", 1),
+        ("contacts", 1),
+        ("consents", 1),
+        ("identity_events", 1),
+        ("notes", 1),
+        ("emergency_accesses", 1),
+    ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
     }
     // Every note is in it, whatever its confidentiality scope: it is the person's record.
     assert_eq!(record["notes"][0]["text"], "Transmission exportée");
+    // Every field it holds is documented, in its section of the schema.
+    let schema = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/resident-export.md")).unwrap();
+    for (section, value) in record.as_object().unwrap() {
+        let text = schema_section(&schema, section);
+        let sample = value.as_array().map_or(value, |items| &items[0]);
+        if let Some(object) = sample.as_object() {
+            assert_documented(text, section, object);
+        }
+    }
 
     // Both the refusal and the export are in the trail.
     let report = app.get(&format!("/api/v1/residents/{id}/access-report"), &director.token).await;
@@ -466,4 +492,28 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         .map(|e| (e["outcome"].as_str().unwrap(), e["actor_id"].as_str().unwrap()))
         .collect();
     assert_eq!(actions, [("denied", nurse.id.to_string().as_str()), ("success", director.id.to_string().as_str())]);
+}
+
+/// The part of the export's schema under `### \`section\``.
+fn schema_section<'a>(schema: &'a str, section: &str) -> &'a str {
+    let heading = format!("### `{section}");
+    let start = schema.find(&heading).unwrap_or_else(|| panic!("{section} is not documented"));
+    let rest = &schema[start + heading.len()..];
+    &rest[..rest.find("\n#").unwrap_or(rest.len())]
+}
+
+fn assert_documented(text: &str, path: &str, object: &serde_json::Map<String, Value>) {
+    for (key, value) in object {
+        assert!(
+            text.contains(&format!("`{key}`"))
+                || text.contains(&format!(".{key}`"))
+                || text.contains(&format!("`{key},")),
+            "{path}.{key} is exported but not documented"
+        );
+        // Nested objects (identity, INS, contact details) are documented field by field, except
+        // the current stay, which has the shape documented under `stays`.
+        if let Some(inner) = value.as_object().filter(|_| key != "current_stay") {
+            assert_documented(text, &format!("{path}.{key}"), inner);
+        }
+    }
 }
