@@ -156,3 +156,83 @@ async fn keys_expire_after_a_day_and_are_purged() {
     assert_eq!(app.store.purge_expired_idempotency_keys().await.unwrap(), 1);
     assert_eq!(app.store.purge_expired_idempotency_keys().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn every_create_on_a_record_happens_once() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let token = &tenant.admin.token;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let admitted = crate::residents::admit(
+        &app,
+        &tenant,
+        json!({"identity": crate::residents::identity("Reprise", "Anne", "1941-02-03")}),
+    )
+    .await;
+    assert_eq!(admitted.status, 201, "{}", admitted.text);
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let helper = app.user(&tenant, &[(Some(saad), Role::HomeHelper)]).await;
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let night_nurse = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
+    let today = chrono::Utc::now().date_naive().to_string();
+
+    // (path, caller, body, a field to change for a misuse of the key) of every create on a record.
+    let creates = [
+        // First, while the record is outside the night nurse's reach.
+        (format!("{record}/emergency-access"), &night_nurse.token, json!({"reason": "Appel de nuit, chute"}), "reason"),
+        (
+            format!("{record}/stays"),
+            token,
+            json!({"establishment_id": saad, "mode": "at_home", "admitted_on": today}),
+            "mode",
+        ),
+        (format!("{record}/contacts"), token, json!({"kind": "relative", "details": {"family_name": "Fille"}}), "kind"),
+        (
+            format!("{record}/consents"),
+            token,
+            json!({"kind": "image_rights", "decision": "granted", "expressed_by": "person"}),
+            "decision",
+        ),
+        (format!("{record}/notes"), &nurse.token, json!({"text": "Une seule fois"}), "text"),
+        (format!("{record}/assignments"), token, json!({"user_id": helper.id}), "starts_on"),
+    ];
+    for (path, caller, body, changed) in &creates {
+        let key = uuid::Uuid::new_v4().to_string();
+        let first = post_with_key(&app, path, caller, &key, body).await;
+        assert_eq!(first.status, 201, "{path}: {}", first.text);
+        let retry = post_with_key(&app, path, caller, &key, body).await;
+        assert_eq!(retry.status, 201, "{path}: {}", retry.text);
+        assert_eq!(retry.header("idempotent-replayed"), Some("true"), "{path}");
+        assert_eq!(retry.json["id"], first.json["id"], "{path}");
+        assert_eq!(retry.json, first.json, "{path}: a replay answers what the first attempt did");
+
+        let mut other = body.clone();
+        other[*changed] = match *changed {
+            "mode" => json!("day_care"),
+            "kind" => json!("carer"),
+            "decision" => json!("refused"),
+            "starts_on" => json!(today),
+            _ => json!("Un autre texte, assez long"),
+        };
+        let misuse = post_with_key(&app, path, caller, &key, &other).await;
+        assert_eq!(misuse.problem(422)["errors"][0]["field"], "Idempotency-Key", "{path}");
+    }
+
+    // Exactly one of each: the trail shows one creation per create, however many attempts.
+    let trail = app.get(&format!("{record}/access-report"), token).await;
+    assert_eq!(trail.status, 200, "{}", trail.text);
+    for action in
+        ["stay.create", "contact.create", "consent.create", "note.create", "assignment.create", "emergency_access.open"]
+    {
+        let count = trail.json.as_array().unwrap().iter().filter(|e| e["action"] == action).count();
+        assert_eq!(count, 1, "{action}: {}", trail.text);
+    }
+
+    // An opening refused (no such record) does not use up its key, and is a plain 404.
+    let missing = format!("/api/v1/residents/{}/emergency-access", uuid::Uuid::now_v7());
+    let body = json!({"reason": "Appel de nuit, chute"});
+    post_with_key(&app, &missing, &night_nurse.token, "k-missing", &body).await.problem(404);
+    let retried =
+        post_with_key(&app, &format!("{record}/emergency-access"), &night_nurse.token, "k-missing", &body).await;
+    assert_eq!(retried.status, 201, "{}", retried.text);
+}

@@ -84,7 +84,9 @@ impl Db {
             tx.commit().await?;
             return Ok(Created { value, replayed: true });
         }
-        let value = (create.map)(&tx.query_one(insert, params).await?)?;
+        // No row: the target is gone or out of reach; the claim is rolled back with the rest.
+        let rows = tx.query(insert, params).await?;
+        let value = (create.map)(rows.first().ok_or(StoreError::NotFound)?)?;
         tx.commit().await?;
         Ok(Created { value, replayed: false })
     }

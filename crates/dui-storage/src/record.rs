@@ -360,15 +360,17 @@ impl Db {
     pub async fn assign(
         &self,
         scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
         resident: ResidentId,
         user: UserId,
         starts_on: NaiveDate,
         ends_on: Option<NaiveDate>,
-    ) -> StoreResult<Uuid> {
-        let sql = format!(
+    ) -> StoreResult<Created<Uuid>> {
+        let id = Uuid::now_v7();
+        let insert = format!(
             "WITH {WHO}, {}, \
              a AS (INSERT INTO assignments (tenant_id, id, resident_id, user_id, starts_on, ends_on) \
-                   SELECT t.tenant_id, gen_random_uuid(), t.id, u.id, $21, $22 FROM target t \
+                   SELECT t.tenant_id, $23, t.id, u.id, $21, $22 FROM target t \
                    JOIN users u ON u.tenant_id = t.tenant_id AND u.id = $20 RETURNING *), \
              trace AS ({}) SELECT id FROM a",
             target("$19"),
@@ -382,9 +384,24 @@ impl Db {
                 "who, a, target"
             )
         );
-        let user_param = user.as_uuid();
-        let rows = self.on_resident(scope, resident, &sql, &[&user_param, &starts_on, &ends_on]).await?;
-        rows.first().map(|r| r.get(0)).ok_or(StoreError::NotFound)
+        let who = self.who(scope);
+        let (resident_param, user_param) = (resident.as_uuid(), user.as_uuid());
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 5]>([&resident_param, &user_param, &starts_on, &ends_on, &id]);
+        let map = |row: &Row| Ok(row.try_get::<_, Uuid>(0)?);
+        self.create_once(
+            scope,
+            key,
+            CreateStatement {
+                id,
+                insert: &insert,
+                params: &params,
+                reload: "SELECT id FROM assignments WHERE tenant_id = $1 AND id = $2",
+                map: &map,
+                audit: None,
+            },
+        )
+        .await
     }
 
     // ------------------------------------------------------------------------------------------
@@ -807,15 +824,16 @@ impl Db {
     pub async fn open_emergency_access(
         &self,
         scope: &TenantScope,
+        key: Option<&IdempotencyKey>,
         resident: ResidentId,
         reason: &str,
         minutes: i32,
-    ) -> StoreResult<EmergencyAccess> {
+    ) -> StoreResult<Created<EmergencyAccess>> {
         let keys = self.keyring_for_sealing(scope.tenant_id(), 2).await?;
         let id = Uuid::now_v7();
         let sealed = seal_json(&keys, EMERGENCY_REASON, id, reason)?;
         let audit_reason = seal_json(&keys, crate::audit::AUDIT_REASON, id, reason)?;
-        let sql = format!(
+        let insert = format!(
             "WITH {WHO}, \
              r AS (SELECT r.tenant_id, r.id FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $19 \
                    AND r.record_status = 'active'), \
@@ -828,13 +846,24 @@ impl Db {
                          'emergency_access', e.id, who.request_id, who.client_address, true, $24, $23 FROM who, e) \
              SELECT {EMERGENCY_FIELDS} FROM e"
         );
+        let reload = format!("SELECT {EMERGENCY_FIELDS} FROM emergency_accesses WHERE tenant_id = $1 AND id = $2");
         let dek = keys.active_version() as i32;
-        let rows = self.on_resident(scope, resident, &sql, &[&id, &sealed, &minutes, &dek, &audit_reason]).await?;
-        let Some(row) = rows.first() else {
+        let who = self.who(scope);
+        let resident_param = resident.as_uuid();
+        let mut params = who.params();
+        params.extend::<[Param<'_>; 6]>([&resident_param, &id, &sealed, &minutes, &dek, &audit_reason]);
+        let map = |row: &Row| emergency(row, &keys);
+        let opened = self
+            .create_once(
+                scope,
+                key,
+                CreateStatement { id, insert: &insert, params: &params, reload: &reload, map: &map, audit: None },
+            )
+            .await;
+        if matches!(opened, Err(StoreError::NotFound)) {
             self.record_denial(scope, "emergency_access.open", resident).await?;
-            return Err(StoreError::NotFound);
-        };
-        emergency(row, &keys)
+        }
+        opened
     }
 
     /// Emergency openings of records of residents supported in establishments the scope

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use dui_domain::idempotency::Created;
 use dui_domain::pagination::PageRequest;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactChange, ContactDetails, ContactKind,
@@ -417,14 +418,14 @@ pub struct Assignment {
 
 /// Assigns a professional to the person: home helpers reach only the people they are assigned to.
 #[utoipa::path(post, path = "/residents/{resident_id}/assignments", tag = "residents",
-    params(("resident_id" = ResidentId, Path)), request_body = CreateAssignment,
+    params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = CreateAssignment,
     responses((status = 201, body = Assignment), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_assignment(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
-    Json(body): Json<CreateAssignment>,
-) -> Result<(StatusCode, Json<Assignment>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<CreateAssignment>,
+) -> Result<Response, ApiError> {
     let context = context(&state, &scope, id, "assignment.create").await?;
     if !context.establishments.iter().any(|e| policy::can_assign(&scope, *e)) {
         return Err(refuse(&state, &scope, "assignment.create", id, "assign professionals").await);
@@ -433,8 +434,8 @@ pub async fn create_assignment(
     if body.ends_on.is_some_and(|end| end < starts_on) {
         return Err(ValidationErrors::single("ends_on", "is before starts_on").into());
     }
-    let assignment = state.db().assign(&scope, id, body.user_id, starts_on, body.ends_on).await?;
-    Ok((StatusCode::CREATED, Json(Assignment { id: assignment })))
+    let assignment = state.db().assign(&scope, key.as_ref(), id, body.user_id, starts_on, body.ends_on).await?;
+    Ok(created(Created { value: Assignment { id: assignment.value }, replayed: assignment.replayed }))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -663,20 +664,20 @@ pub struct EmergencyListParams {
 /// Break-the-glass: opens a record outside your reach, for a limited time, with a written
 /// reason. Flagged in the audit trail and listed for the directors' review.
 #[utoipa::path(post, path = "/residents/{resident_id}/emergency-access", tag = "residents",
-    params(("resident_id" = ResidentId, Path)), request_body = OpenEmergencyAccess,
+    params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = OpenEmergencyAccess,
     responses((status = 201, body = EmergencyAccess), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn open_emergency_access(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
-    Json(body): Json<OpenEmergencyAccess>,
-) -> Result<(StatusCode, Json<EmergencyAccess>), ApiError> {
+    CreateRequest { body, key }: CreateRequest<OpenEmergencyAccess>,
+) -> Result<Response, ApiError> {
     let reason = free_text("reason", &body.reason, 10)?;
     if scope.grants().is_empty() {
         return Err(ApiError::Forbidden("Only a professional of the organisation may open a record.".to_owned()));
     }
     let minutes = state.config().emergency_access_minutes;
-    Ok((StatusCode::CREATED, Json(state.db().open_emergency_access(&scope, id, &reason, minutes).await?)))
+    Ok(created(state.db().open_emergency_access(&scope, key.as_ref(), id, &reason, minutes).await?))
 }
 
 /// Emergency openings of records of the people of your establishments (directors; all for
