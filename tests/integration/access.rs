@@ -346,7 +346,16 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
     assert_eq!(reviewed.json["reviewed_by"], director.id.to_string());
     let pending = app.get("/api/v1/emergency-accesses?pending=true", &director.token).await;
     assert_eq!(pending.json, json!([]));
-    app.post(&review, &director.token, json!({"outcome": "unjustified", "comment": "second avis"})).await.problem(404);
+    // A review is final; and a director's own opening is reviewed by someone else.
+    let again = app.post(&review, &director.token, json!({"outcome": "unjustified", "comment": "second avis"})).await;
+    assert!(again.problem(409)["detail"].as_str().unwrap().contains("reviewed already"));
+    let own = app.post(&format!("{record}/emergency-access"), &director.token, json!({"reason": reason})).await;
+    assert_eq!(own.status, 201, "{}", own.text);
+    let own_review = format!("/api/v1/emergency-accesses/{}/review", own.json["id"].as_str().unwrap());
+    let refused = app.post(&own_review, &director.token, json!({"outcome": "justified", "comment": "moi"})).await;
+    assert!(refused.problem(403)["detail"].as_str().unwrap().contains("someone else"));
+    // Out of reach, the review is as absent as ever.
+    app.post(&own_review, &other_director.token, json!({"outcome": "justified", "comment": "vu"})).await.problem(404);
 
     // Once expired, the record is closed again.
     let owner = app.db.connect(&app.db.owner_url).await;

@@ -941,6 +941,27 @@ impl Db {
         emergency(row, &keys)
     }
 
+    /// Why a review did not apply, for an opening the scope oversees: `Some((own, reviewed))`
+    /// (the reviewer opened it; it was reviewed already), `None` when out of reach or absent.
+    pub async fn emergency_access_review_state(
+        &self,
+        scope: &TenantScope,
+        id: EmergencyAccessId,
+    ) -> StoreResult<Option<(bool, bool)>> {
+        let reach = dui_domain::policy::oversight_reach(scope);
+        let establishments: Vec<Uuid> = reach.establishments.iter().map(|e| e.as_uuid()).collect();
+        let rows = self
+            .read(
+                scope.tenant_id(),
+                "SELECT e.user_id = $3 AS own, e.reviewed_at IS NOT NULL AS reviewed FROM emergency_accesses e \
+                 WHERE e.tenant_id = $1 AND e.id = $2 AND ($4 OR EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = e.tenant_id \
+                   AND s.resident_id = e.resident_id AND s.establishment_id = ANY($5)))",
+                &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &scope.user_id().as_uuid(), &reach.all, &establishments],
+            )
+            .await?;
+        rows.first().map(|row| Ok((row.try_get("own")?, row.try_get("reviewed")?))).transpose()
+    }
+
     // ------------------------------------------------------------------------------------------
     // Duplicates and merges
     // ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ use dui_domain::{
 };
 use dui_storage::audit::AccessEntry;
 use dui_storage::record::{IdentityCorrection, StayChange};
-use dui_storage::{ResidentContext, ResidentFilter};
+use dui_storage::{ResidentContext, ResidentFilter, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -699,7 +699,7 @@ pub async fn list_emergency_accesses(
 /// Records the review of an emergency opening (not by the person who opened it).
 #[utoipa::path(post, path = "/emergency-accesses/{emergency_access_id}/review", tag = "residents",
     params(("emergency_access_id" = EmergencyAccessId, Path)), request_body = ReviewEmergencyAccess,
-    responses((status = 200, body = EmergencyAccess), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = EmergencyAccess), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn review_emergency_access(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -711,7 +711,16 @@ pub async fn review_emergency_access(
         return Err(ApiError::Forbidden("Reviewing emergency openings is for directors.".to_owned()));
     }
     let comment = free_text("comment", &body.comment, 1)?;
-    Ok(Json(state.db().review_emergency_access(&scope, id, body.outcome, &comment).await?))
+    match state.db().review_emergency_access(&scope, id, body.outcome, &comment).await {
+        Err(StoreError::NotFound) => Err(match state.db().emergency_access_review_state(&scope, id).await? {
+            Some((true, _)) => {
+                ApiError::Forbidden("An emergency opening is reviewed by someone else than who opened it.".to_owned())
+            }
+            Some((false, true)) => ApiError::Conflict("This emergency opening was reviewed already.".to_owned()),
+            _ => ApiError::NotFound,
+        }),
+        reviewed => Ok(Json(reviewed?)),
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
