@@ -11,6 +11,7 @@ use dui_domain::pagination::PageRequest;
 use dui_domain::people::Role;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::{Grant, TenantScope};
+use dui_domain::transmission::{NewNote, NoteContent, NoteDraft};
 use dui_testkit::TestApp;
 use serde_json::json;
 
@@ -45,7 +46,13 @@ fn main() {
         let text = "Transmission ciblée — douleur : EVA 6 au lever, antalgique donné à 7h30, EVA 3 à 8h30.";
         for id in residents.iter().take(20) {
             for _ in 0..NOTES_PER_RESIDENT {
-                app.store.add_note(&scope, None, *id, NoteScope::WholeTeam, text, None).await.unwrap();
+                let draft = NoteDraft {
+                    scope: Some(NoteScope::WholeTeam),
+                    content: NoteContent { text: Some(text.to_owned()), ..NoteContent::default() },
+                    ..NoteDraft::default()
+                };
+                let note = NewNote::validate(draft, chrono::Utc::now()).unwrap();
+                app.store.add_note(&scope, None, *id, &note).await.unwrap();
             }
         }
         // Statistics as autovacuum would have them by now, so that plans are those of a live

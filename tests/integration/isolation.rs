@@ -79,6 +79,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let a_note =
         app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
     assert_eq!(a_note.status, 201, "{}", a_note.text);
+    let a_note = a_note.json["id"].as_str().unwrap().to_owned();
 
     // A's record gets a contact, a consent, and an emergency opening by a nurse of A's other
     // establishment.
@@ -380,6 +381,30 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/export"),
             None,
         ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/notes/{note_id}/amendments",
+            format!("/api/v1/residents/{a_resident}/notes/{a_note}/amendments"),
+            Some(json!({"text": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/notes/{note_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/notes/{a_note}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/handover",
+            format!("/api/v1/establishments/{a_est}/handover"),
+            None,
+        ),
+        attempt(
+            Method::PUT,
+            "/api/v1/establishments/{establishment_id}/handover/read-marker",
+            format!("/api/v1/establishments/{a_est}/handover/read-marker"),
+            Some(json!({"up_to": a_note})),
+        ),
         // A resident admitted by B into A's establishment.
         attempt(
             Method::POST,
@@ -393,6 +418,15 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let mut covered: BTreeSet<(String, String)> =
         LIST_ROUTES.iter().map(|(m, r)| ((*m).to_owned(), (*r).to_owned())).collect();
     covered.insert(("get".to_owned(), "/api/v1/identity-providers".to_owned()));
+    // Instruments are reference definitions and stateless scoring: no tenant data behind them.
+    for (method, route) in [
+        ("get", "/api/v1/instruments"),
+        ("get", "/api/v1/instruments/{code}"),
+        ("post", "/api/v1/instruments/aggir/score"),
+        ("post", "/api/v1/instruments/{code}/score"),
+    ] {
+        covered.insert((method.to_owned(), route.to_owned()));
+    }
     for attempt in &attempts {
         // A plausible `If-Match`, so that updates are refused for the id, not for a missing header.
         let response = app

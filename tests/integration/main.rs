@@ -21,3 +21,4 @@ mod schema;
 mod structure;
 mod system;
 mod tls;
+mod transmissions;

@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 
 pub use state::{ApiConfig, AppState};
 
-use crate::routes::{audit, people, platform, residents, structure, system};
+use crate::routes::{audit, instruments, notes, people, platform, residents, structure, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -96,7 +96,15 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(residents::change_contact))
         .routes(routes!(residents::list_consents, residents::create_consent))
         .routes(routes!(residents::revoke_consent))
-        .routes(routes!(residents::list_notes, residents::create_note))
+        .routes(routes!(instruments::list_instruments))
+        .routes(routes!(instruments::get_instrument))
+        .routes(routes!(instruments::score_aggir))
+        .routes(routes!(instruments::score_instrument))
+        .routes(routes!(notes::list_notes, notes::create_note))
+        .routes(routes!(notes::amend_note))
+        .routes(routes!(notes::flag_note_error))
+        .routes(routes!(notes::handover))
+        .routes(routes!(notes::set_read_marker))
         .routes(routes!(residents::open_emergency_access))
         .routes(routes!(residents::list_emergency_accesses))
         .routes(routes!(residents::review_emergency_access))

@@ -3,6 +3,7 @@
 //! This crate does no I/O, reads no clock and draws no random numbers: time and identifiers are
 //! passed in by the callers. Everything here can be tested with plain values.
 
+pub mod assessment;
 pub mod codes;
 pub mod idempotency;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod scope;
 pub mod secret;
 pub mod structure;
 pub mod tenant;
+pub mod transmission;
 pub mod validation;
 
 pub use ids::*;

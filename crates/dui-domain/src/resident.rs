@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+use crate::ResidentId;
 use crate::validation::{self, ValidationErrors};
-use crate::{EstablishmentId, NoteId, ResidentId, UserId};
 
 crate::text_codes! {
     /// Sex as recorded in the national identity (RNIV).
@@ -269,37 +269,12 @@ pub enum ResidentLookup {
     BirthIdentity { birth_name: String, birth_date: NaiveDate },
 }
 
-/// A professional note, opened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Note {
-    pub id: NoteId,
-    pub resident_id: ResidentId,
-    pub author_id: UserId,
-    pub establishment_id: EstablishmentId,
-    pub scope: crate::record::NoteScope,
-    /// When the note was written.
-    pub written_at: chrono::DateTime<chrono::Utc>,
-    /// When what it reports happened.
-    pub facts_at: chrono::DateTime<chrono::Utc>,
-    pub text: String,
-}
-
-/// A professional note's text.
-pub fn note_text(value: &str) -> Result<String, ValidationErrors> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(ValidationErrors::single("text", "must not be empty"));
-    }
-    if trimmed.chars().count() > 20_000 {
-        return Err(ValidationErrors::single("text", "must be at most 20000 characters"));
-    }
-    Ok(trimmed.to_owned())
-}
+pub use crate::transmission::Note;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EstablishmentId;
 
     #[test]
     fn ins_keys() {

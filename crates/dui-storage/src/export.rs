@@ -18,12 +18,13 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::audit::{EVENT_COLUMNS, event};
+use crate::notes::{NOTE_COLUMNS, note};
 use crate::people::{MEMBERSHIP_COLUMNS, USER_COLUMNS, external_identity, membership, user};
 use crate::record::{
     CONSENT_FIELDS, CONTACT_FIELDS, EMERGENCY_FIELDS, EVENT_FIELDS, STAY_FIELDS, consent, contact, emergency,
     identity_event, stay,
 };
-use crate::residents::{NOTE_COLUMNS, RESIDENT_COLUMNS, note, resident};
+use crate::residents::{RESIDENT_COLUMNS, resident};
 use crate::structure::{ESTABLISHMENT_COLUMNS, UNIT_COLUMNS, establishment, unit};
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
@@ -50,6 +51,7 @@ pub const EXPORTED_TABLES: &[&str] = &[
 pub const NOT_EXPORTED: &[(&str, &str)] = &[
     ("tenant_keys", "keys protect the data; the export carries the data itself, opened"),
     ("idempotency_keys", "a day's retry bookkeeping, not the organisation's data"),
+    ("read_markers", "where each user stopped reading a hand-over feed: working state, not the organisation's data"),
     ("audit_chain", "an integrity proof under the tenant's audit key; each exported event carries its place in it"),
 ];
 

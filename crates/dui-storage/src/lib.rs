@@ -16,6 +16,7 @@ pub mod export;
 mod idempotency;
 mod keys;
 pub mod migrate;
+pub mod notes;
 mod people;
 mod platform;
 mod pool;

@@ -1091,7 +1091,7 @@ impl Db {
             .query(
                 &format!(
                     "SELECT {} FROM notes n WHERE n.tenant_id = $1 AND n.resident_id = $2 ORDER BY n.id",
-                    crate::residents::NOTE_COLUMNS
+                    crate::notes::NOTE_COLUMNS
                 ),
                 &params,
             )
@@ -1115,7 +1115,7 @@ impl Db {
             stays: stays.iter().map(stay).collect::<StoreResult<Vec<_>>>()?,
             contacts: open_all(&contacts, &keys, contact)?,
             consents: open_all(&consents, &keys, consent)?,
-            notes: open_all(&notes, &keys, crate::residents::note)?,
+            notes: open_all(&notes, &keys, crate::notes::note)?,
             emergency_accesses: open_all(&emergencies, &keys, emergency)?,
         })
     }

@@ -1,30 +1,27 @@
 //! Residents' records: identity (sealed, with blind indexes), stays, notes; every access checked
 //! against the access rule and recorded in the audit trail in the same statement.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use dui_crypto::{BlindIndex, Column, CryptoError, Keyring};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::pagination::{Page, PageRequest};
-use dui_domain::record::{AdmissionMode, DischargeMode, NoteScope, Stay, StayMode};
+use dui_domain::record::{AdmissionMode, DischargeMode, Stay, StayMode};
 use dui_domain::resident::{
-    Identity, IdentityStatus, Ins, NewResident, Note, RecordStatus, Resident, ResidentLookup, birth_identity_key,
-    matricule,
+    Identity, IdentityStatus, Ins, NewResident, RecordStatus, Resident, ResidentLookup, birth_identity_key, matricule,
 };
 use dui_domain::scope::TenantScope;
-use dui_domain::{EstablishmentId, NoteId, ResidentId, StayId, TenantId, UnitId, UserId};
+use dui_domain::{EstablishmentId, ResidentId, StayId, TenantId, UnitId};
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, WHO_PARAMS, Who, audit_insert, note_readable, urgent, visible};
+use crate::access::{WHO, WHO_PARAMS, Who, audit_insert, urgent, visible};
 use crate::idempotency::CreateStatement;
 use crate::rows::parse;
-use crate::tx::Params;
 use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const RESIDENT_IDENTITY: Column = Column::new("residents", "identity");
 pub(crate) const RESIDENT_INS: Column = Column::new("residents", "ins");
-pub(crate) const NOTE_BODY: Column = Column::new("notes", "body");
 
 pub(crate) const INS_INDEX: BlindIndex = BlindIndex::new("ins");
 pub(crate) const BIRTH_IDENTITY_INDEX: BlindIndex = BlindIndex::new("birth_identity");
@@ -43,8 +40,6 @@ pub(crate) const CURRENT_STAY: &str = "LEFT JOIN LATERAL (SELECT * FROM stays s 
      AND s.resident_id = r.id AND s.admitted_on <= current_date \
      AND (s.discharged_on IS NULL OR s.discharged_on > current_date) \
      ORDER BY s.admitted_on DESC, s.id DESC LIMIT 1) st ON true";
-pub(crate) const NOTE_COLUMNS: &str =
-    "n.id, n.resident_id, n.author_id, n.establishment_id, n.scope, n.written_at, n.facts_at, n.body, n.dek_version";
 
 /// Records that `who` was refused `action` on a resident.
 pub(crate) fn denial(action: &str, resident: &str) -> String {
@@ -134,20 +129,6 @@ pub(crate) fn resident(row: &Row, keys: &Keyring) -> StoreResult<Resident> {
         emergency: has_column(row, "via_emergency") && row.try_get::<_, bool>("via_emergency")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-    })
-}
-
-pub(crate) fn note(row: &Row, keys: &Keyring) -> StoreResult<Note> {
-    let id: Uuid = row.try_get("id")?;
-    Ok(Note {
-        id: NoteId::from_uuid(id),
-        resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
-        author_id: UserId::from_uuid(row.try_get("author_id")?),
-        establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
-        scope: parse(row, "scope", NoteScope::parse)?,
-        written_at: row.try_get("written_at")?,
-        facts_at: row.try_get("facts_at")?,
-        text: open_json(keys, NOTE_BODY, id, row.try_get("body")?)?,
     })
 }
 
@@ -523,140 +504,8 @@ impl Db {
         self.open_rows(scope.tenant_id(), &rows, resident).await
     }
 
-    /// Adds a note about a visible resident, in the establishment of their current stay; the
-    /// write is recorded.
-    pub async fn add_note(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        resident_id: ResidentId,
-        note_scope: NoteScope,
-        text: &str,
-        facts_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<Created<Note>> {
-        let tenant = scope.tenant_id();
-        let keys = self.keyring_for_sealing(tenant, 1).await?;
-        let id = Uuid::now_v7();
-        let body = seal_json(&keys, NOTE_BODY, id, text)?;
-        let who = self.who(scope);
-        let insert = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.tenant_id, r.id, {} AS normal, \
-                          (SELECT s.establishment_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
-                           ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS establishment_id \
-                        FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $20 \
-                        AND r.record_status = 'active' AND ({} OR {})), \
-             n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, scope, facts_at, body, dek_version) \
-                   SELECT t.tenant_id, $19, t.id, who.user_id, t.establishment_id, $21, coalesce($22, now()), $23, $24 \
-                   FROM target t, who WHERE t.establishment_id IS NOT NULL RETURNING *), \
-             trace AS ({}) \
-             SELECT {NOTE_COLUMNS} FROM n",
-            visible("r"),
-            visible("r"),
-            urgent("r"),
-            audit_insert(
-                "note.create",
-                "'success'",
-                "n.resident_id",
-                "note",
-                "n.id",
-                "NOT target.normal",
-                "who, n, target"
-            )
-        );
-        let reload = format!("SELECT {NOTE_COLUMNS} FROM notes n WHERE n.tenant_id = $1 AND n.id = $2");
-        let resident_param = resident_id.as_uuid();
-        let dek = keys.active_version() as i32;
-        let note_scope = note_scope.as_str();
-        let mut params = who.params();
-        params.extend::<[&(dyn tokio_postgres::types::ToSql + Sync); 6]>([
-            &id,
-            &resident_param,
-            &note_scope,
-            &facts_at,
-            &body,
-            &dek,
-        ]);
-        let map = |row: &Row| note(row, &keys);
-        let params: Params<'_> = &params;
-        self.create_once(
-            scope,
-            key,
-            CreateStatement { id, insert: &insert, params, reload: &reload, map: &map, audit: None },
-        )
-        .await
-    }
-
-    /// A resident's notes that the scope may read, newest first; the reading is recorded.
-    pub async fn list_notes(
-        &self,
-        scope: &TenantScope,
-        resident_id: ResidentId,
-        page: PageRequest,
-    ) -> StoreResult<Page<Note>> {
-        self.notes_read(scope, resident_id, page, true).await
-    }
-
-    /// The same read, not recorded: for the audit-cost benchmark only (see
-    /// [`Db::get_resident_untraced`]).
-    #[cfg(feature = "bench-untraced")]
-    pub async fn list_notes_untraced(
-        &self,
-        scope: &TenantScope,
-        resident_id: ResidentId,
-        page: PageRequest,
-    ) -> StoreResult<Page<Note>> {
-        self.notes_read(scope, resident_id, page, false).await
-    }
-
-    async fn notes_read(
-        &self,
-        scope: &TenantScope,
-        resident_id: ResidentId,
-        page: PageRequest,
-        traced: bool,
-    ) -> StoreResult<Page<Note>> {
-        let who = self.who(scope);
-        let trace = traced.then(|| {
-            audit_insert(
-                "note.read",
-                "CASE WHEN allowed.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT allowed.normal, false)",
-                "who LEFT JOIN allowed ON true",
-            )
-        });
-        let sql = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.tenant_id, r.id, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
-             allowed AS MATERIALIZED (SELECT * FROM target WHERE normal OR urgent), \
-             data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
-                      AND n.resident_id = $19 AND {} AND ($20::uuid IS NULL OR n.id < $20) \
-                      ORDER BY n.id DESC LIMIT $21){} \
-             SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
-            visible("r"),
-            urgent("r"),
-            note_readable("n", "NOT t.normal"),
-            trace.map(|t| format!(", trace AS ({t})")).unwrap_or_default()
-        );
-        let resident_param = resident_id.as_uuid();
-        let limit = page.fetch_limit();
-        let mut params = who.params();
-        params.extend::<[&(dyn tokio_postgres::types::ToSql + Sync); 3]>([&resident_param, &page.after, &limit]);
-        let rows = self.write(scope.tenant_id(), &sql, &params).await?;
-        if rows.is_empty() {
-            // Nothing to show: the resident is not visible, or has no note the user may read.
-            self.resident_exists_for(scope, resident_id).await?;
-        }
-        let items = self.open_rows(scope.tenant_id(), &rows, note).await?;
-        Ok(Page::from_rows(items, page, |n| n.id.as_uuid()))
-    }
-
     /// `NotFound` unless the resident is visible (no trace: the caller has recorded its access).
-    async fn resident_exists_for(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<()> {
+    pub(crate) async fn resident_exists_for(&self, scope: &TenantScope, id: ResidentId) -> StoreResult<()> {
         let who = self.who(scope);
         let sql = format!(
             "WITH {WHO} SELECT 1 FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $19 AND ({} OR {})",
@@ -675,7 +524,7 @@ impl Db {
 /// sealed column is forgotten).
 pub(crate) const SEALED_TABLES: &[(&str, &[Column])] = &[
     ("residents", &[RESIDENT_IDENTITY, RESIDENT_INS]),
-    ("notes", &[NOTE_BODY]),
+    ("notes", &[crate::notes::NOTE_BODY, crate::notes::NOTE_ERROR_REASON]),
     ("contacts", &[crate::record::CONTACT_DETAILS]),
     ("consents", &[crate::record::CONSENT_DETAILS]),
     ("identity_events", &[crate::record::IDENTITY_EVENT_DETAILS]),

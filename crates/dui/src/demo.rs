@@ -15,6 +15,7 @@ use dui_domain::people::{NewUser, Profession, Role, User, UserInput, UserKind};
 use dui_domain::scope::{PlatformScope, TenantScope};
 use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
 use dui_domain::tenant::{NewTenant, Tenant};
+use dui_domain::transmission::{NewNote, NoteContent, NoteDraft};
 use dui_domain::{EstablishmentId, OperatorId};
 use dui_storage::{Db, cluster};
 use uuid::Uuid;
@@ -247,7 +248,12 @@ async fn seed_residents(
             // The note is the nurse's, written under her own membership.
             let grant = Grant { establishment: Some(ehpad), role: Role::Nurse };
             let scope = TenantScope::new(tenant, nurse, vec![grant]);
-            db.add_note(&scope, None, resident.id, NoteScope::WholeTeam, note, None).await?;
+            let draft = NoteDraft {
+                scope: Some(NoteScope::WholeTeam),
+                content: NoteContent { text: Some(note.to_owned()), ..NoteContent::default() },
+                ..NoteDraft::default()
+            };
+            db.add_note(&scope, None, resident.id, &NewNote::validate(draft, chrono::Utc::now())?).await?;
         }
     }
     Ok(())

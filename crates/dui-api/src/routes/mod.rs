@@ -1,6 +1,8 @@
 //! The routes, grouped by audience.
 
 pub mod audit;
+pub mod instruments;
+pub mod notes;
 pub mod people;
 pub mod platform;
 pub mod residents;

@@ -10,15 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::idempotency::Created;
-use dui_domain::pagination::PageRequest;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactChange, ContactDetails, ContactKind,
-    DischargeMode, EmergencyAccess, ExpressedBy, IdentityDocument, NewConsent, NewContact, NewStay, NoteScope,
-    ProtectionMeasure, ReviewOutcome, StatusChange, Stay, StayMode, free_text, validate_discharge,
+    DischargeMode, EmergencyAccess, ExpressedBy, IdentityDocument, NewConsent, NewContact, NewStay, ProtectionMeasure,
+    ReviewOutcome, StatusChange, Stay, StayMode, free_text, validate_discharge,
 };
-use dui_domain::resident::{
-    Identity, IdentityStatus, Ins, NewResident, Note, Resident, ResidentLookup, matricule, note_text,
-};
+use dui_domain::resident::{Identity, IdentityStatus, Ins, NewResident, Resident, ResidentLookup, matricule};
 use dui_domain::scope::TenantScope;
 use dui_domain::validation::ValidationErrors;
 use dui_domain::{
@@ -37,7 +34,6 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub type ResidentPage = PageBody<Resident>;
-pub type NotePage = PageBody<Note>;
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -45,7 +41,13 @@ fn today() -> NaiveDate {
 
 /// Refuses (403) an action the caller's roles do not allow on a record they see, and records the
 /// refusal.
-async fn refuse(state: &AppState, scope: &TenantScope, action: &str, resident: ResidentId, what: &str) -> ApiError {
+pub(crate) async fn refuse(
+    state: &AppState,
+    scope: &TenantScope,
+    action: &str,
+    resident: ResidentId,
+    what: &str,
+) -> ApiError {
     if let Err(error) = state.db().record_denial(scope, action, resident).await {
         return error.into();
     }
@@ -53,7 +55,7 @@ async fn refuse(state: &AppState, scope: &TenantScope, action: &str, resident: R
 }
 
 /// The record's context, checking that it is visible (404 otherwise) and still active.
-async fn context(
+pub(crate) async fn context(
     state: &AppState,
     scope: &TenantScope,
     resident: ResidentId,
@@ -575,62 +577,6 @@ pub async fn revoke_consent(
         return Err(refuse(&state, &scope, "consent.revoke", id, "revoke consents").await);
     }
     Ok(Json(state.db().revoke_consent(&scope, id, consent_id).await?))
-}
-
-// ----------------------------------------------------------------------------------------------
-// Notes
-// ----------------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateNote {
-    pub text: String,
-    /// Who may read it (default: the whole team).
-    pub scope: Option<NoteScope>,
-    /// When what the note reports happened (default: now).
-    pub facts_at: Option<DateTime<Utc>>,
-}
-
-/// Writes a professional note about a resident, in a confidentiality scope the writer reads.
-#[utoipa::path(post, path = "/residents/{resident_id}/notes", tag = "residents",
-    params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = CreateNote,
-    responses((status = 201, body = Note), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_note(
-    State(state): State<AppState>,
-    TenantAuth(scope): TenantAuth,
-    Path(resident_id): Path<ResidentId>,
-    CreateRequest { body, key }: CreateRequest<CreateNote>,
-) -> Result<Response, ApiError> {
-    let text = note_text(&body.text)?;
-    if body.facts_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
-        return Err(ValidationErrors::single("facts_at", "is in the future").into());
-    }
-    let note_scope = body.scope.unwrap_or(NoteScope::WholeTeam);
-    let context = context(&state, &scope, resident_id, "note.create").await?;
-    let establishments: Vec<EstablishmentId> = if context.emergency {
-        // An emergency opening lets the user write with the roles they hold anywhere.
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments.clone()
-    };
-    if !policy::can_write_note(&scope, &establishments, note_scope) {
-        return Err(refuse(&state, &scope, "note.create", resident_id, "write this kind of note").await);
-    }
-    Ok(created(state.db().add_note(&scope, key.as_ref(), resident_id, note_scope, &text, body.facts_at).await?))
-}
-
-/// A resident's notes you may read, newest first.
-#[utoipa::path(get, path = "/residents/{resident_id}/notes", tag = "residents",
-    params(("resident_id" = ResidentId, Path), ListParams),
-    responses((status = 200, body = NotePage), (status = 404, body = Problem)))]
-pub async fn list_notes(
-    State(state): State<AppState>,
-    TenantAuth(scope): TenantAuth,
-    Path(resident_id): Path<ResidentId>,
-    Query(params): Query<ListParams>,
-) -> Result<Json<NotePage>, ApiError> {
-    let page: PageRequest = params.page()?;
-    Ok(Json(state.db().list_notes(&scope, resident_id, page).await?.into()))
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -1,0 +1,298 @@
+//! Transmissions: writing, amending and flagging notes, a resident's notes, and the hand-over
+//! feed every shift starts with.
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use dui_domain::pagination::PageRequest;
+use dui_domain::policy;
+use dui_domain::record::{NoteScope, free_text};
+use dui_domain::transmission::{FeedNote, IncidentType, NewNote, Note, NoteContent, NoteDraft, NoteKind, Severity};
+use dui_domain::{EstablishmentId, NoteId, ResidentId, UnitId};
+use dui_storage::notes::{Feed, FeedStart};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::TenantAuth;
+use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
+use crate::pagination::{ListParams, PageBody, encode_cursor};
+use crate::problem::{ApiError, Problem};
+use crate::routes::residents::{context, refuse};
+use crate::state::AppState;
+
+pub type NotePage = PageBody<Note>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    /// Default: `targeted` when a `target` is given, `incident` when an `incident_type` is,
+    /// `free` otherwise.
+    pub kind: Option<NoteKind>,
+    /// Who may read it (default: the whole team).
+    pub scope: Option<NoteScope>,
+    /// The note, for every kind but a targeted transmission.
+    pub text: Option<String>,
+    /// Cible, for a targeted transmission ("chute", "douleur").
+    pub target: Option<String>,
+    /// Données.
+    pub data: Option<String>,
+    /// Actions.
+    pub actions: Option<String>,
+    /// Résultats.
+    pub results: Option<String>,
+    /// For an incident.
+    pub incident_type: Option<IncidentType>,
+    /// For an incident.
+    pub severity: Option<Severity>,
+    /// When what the note reports happened (default: now).
+    pub facts_at: Option<DateTime<Utc>>,
+}
+
+impl CreateNote {
+    fn validate(self) -> Result<NewNote, ApiError> {
+        let draft = NoteDraft {
+            kind: self.kind,
+            scope: self.scope,
+            content: NoteContent {
+                text: self.text,
+                target: self.target,
+                data: self.data,
+                actions: self.actions,
+                results: self.results,
+            },
+            incident_type: self.incident_type,
+            severity: self.severity,
+            facts_at: self.facts_at,
+        };
+        Ok(NewNote::validate(draft, Utc::now())?)
+    }
+}
+
+/// Writes a professional note about a resident — a transmission ciblée (target and Données /
+/// Actions / Résultats), an observation, an incident or a free note — in a confidentiality scope
+/// the writer reads. It is filed under the establishment and unit of the person's stay.
+#[utoipa::path(post, path = "/residents/{resident_id}/notes", tag = "notes",
+    params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = CreateNote,
+    responses((status = 201, body = Note), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_note(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(resident_id): Path<ResidentId>,
+    CreateRequest { body, key }: CreateRequest<CreateNote>,
+) -> Result<Response, ApiError> {
+    let new = body.validate()?;
+    let context = context(&state, &scope, resident_id, "note.create").await?;
+    let establishments: Vec<EstablishmentId> = if context.emergency {
+        // An emergency opening lets the user write with the roles they hold anywhere.
+        scope.grants().iter().filter_map(|g| g.establishment).collect()
+    } else {
+        context.establishments.clone()
+    };
+    if !policy::can_write_note(&scope, &establishments, new.scope) {
+        return Err(refuse(&state, &scope, "note.create", resident_id, "write this kind of note").await);
+    }
+    Ok(created(state.db().add_note(&scope, key.as_ref(), resident_id, &new).await?))
+}
+
+/// A resident's notes you may read, newest first, amendments and notes entered in error
+/// included (flagged).
+#[utoipa::path(get, path = "/residents/{resident_id}/notes", tag = "notes",
+    params(("resident_id" = ResidentId, Path), ListParams),
+    responses((status = 200, body = NotePage), (status = 404, body = Problem)))]
+pub async fn list_notes(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(resident_id): Path<ResidentId>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<NotePage>, ApiError> {
+    let page: PageRequest = params.page()?;
+    Ok(Json(state.db().list_notes(&scope, resident_id, page).await?.into()))
+}
+
+/// Corrects a note: the amendment is a new note of the same kind and scope that points to the
+/// original (`amends`); the original stays readable and shows its latest amendment
+/// (`amended_by`). Only the author amends a note.
+#[utoipa::path(post, path = "/residents/{resident_id}/notes/{note_id}/amendments", tag = "notes",
+    params(("resident_id" = ResidentId, Path), ("note_id" = NoteId, Path), IdempotencyHeader), request_body = CreateNote,
+    responses((status = 201, body = Note), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn amend_note(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path((resident_id, note_id)): Path<(ResidentId, NoteId)>,
+    CreateRequest { body, key }: CreateRequest<CreateNote>,
+) -> Result<Response, ApiError> {
+    let original = state.db().note_meta(&scope, resident_id, note_id).await;
+    let original = match original {
+        Ok(meta) => meta,
+        Err(dui_storage::StoreError::NotFound) => {
+            state.db().record_denial(&scope, "note.amend", resident_id).await?;
+            return Err(ApiError::NotFound);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let body =
+        CreateNote { kind: body.kind.or(Some(original.kind)), scope: body.scope.or(Some(original.scope)), ..body };
+    let new = body.validate()?;
+    if new.kind != original.kind || new.scope != original.scope {
+        return Err(dui_domain::ValidationErrors::single(
+            if new.kind != original.kind { "kind" } else { "scope" },
+            "an amendment keeps the kind and scope of the note it corrects",
+        )
+        .into());
+    }
+    if original.author_id != scope.user_id() {
+        return Err(refuse(&state, &scope, "note.amend", resident_id, "amend another professional's note").await);
+    }
+    if original.in_error {
+        return Err(ApiError::Conflict("This note was entered in error: write a new note instead.".to_owned()));
+    }
+    Ok(created(state.db().amend_note(&scope, key.as_ref(), resident_id, note_id, &new).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlagNoteError {
+    /// Why (wrong person, written by mistake...).
+    pub reason: String,
+}
+
+/// Flags a note as entered in error (written about the wrong person, or by mistake). The note
+/// is never deleted: it stays, flagged, with who flagged it, when and why. By its author, or a
+/// director of its establishment.
+#[utoipa::path(post, path = "/residents/{resident_id}/notes/{note_id}/entered-in-error", tag = "notes",
+    params(("resident_id" = ResidentId, Path), ("note_id" = NoteId, Path)), request_body = FlagNoteError,
+    responses((status = 200, body = Note), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn flag_note_error(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path((resident_id, note_id)): Path<(ResidentId, NoteId)>,
+    Json(body): Json<FlagNoteError>,
+) -> Result<Json<Note>, ApiError> {
+    let reason = free_text("reason", &body.reason, 3)?;
+    let meta = match state.db().note_meta(&scope, resident_id, note_id).await {
+        Ok(meta) => meta,
+        Err(dui_storage::StoreError::NotFound) => {
+            state.db().record_denial(&scope, "note.flag_error", resident_id).await?;
+            return Err(ApiError::NotFound);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if meta.author_id != scope.user_id() && !policy::can_oversee_records(&scope, &[meta.establishment_id]) {
+        return Err(refuse(&state, &scope, "note.flag_error", resident_id, "flag another professional's note").await);
+    }
+    if meta.in_error {
+        return Err(ApiError::Conflict("This note is flagged as entered in error already.".to_owned()));
+    }
+    Ok(Json(state.db().flag_note_error(&scope, resident_id, note_id, &reason).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HandoverParams {
+    /// One unit of the establishment (default: the whole establishment).
+    pub unit_id: Option<UnitId>,
+    /// Notes written from this time on (default: the start of the previous shift, in the
+    /// establishment's time zone).
+    pub since: Option<DateTime<Utc>>,
+    /// Only the notes written after your read marker on this feed (`true`); without a marker,
+    /// the previous shift's.
+    #[serde(default)]
+    pub unread: bool,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// A page of the hand-over feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandoverBody {
+    /// Notes written from this time on.
+    pub since: DateTime<Utc>,
+    /// Your marker on this feed: notes after it are `unread`.
+    pub read_up_to: Option<NoteId>,
+    pub items: Vec<FeedNote>,
+    /// Older notes of the same period.
+    pub next_cursor: Option<String>,
+}
+
+/// Reaches the people of `establishment` (works there, or tenant-wide).
+fn works_in(scope: &dui_domain::scope::TenantScope, establishment: EstablishmentId) -> bool {
+    let access = scope.resident_access();
+    access.all
+        || access.assigned_all
+        || access.full.contains(&establishment)
+        || access.assigned.contains(&establishment)
+}
+
+/// The hand-over feed: the notes of a unit or an establishment since a time (by default, the
+/// start of the previous shift), newest first, with the people's names; only the notes you may
+/// read, about people you may see. Each person shown is recorded as read.
+#[utoipa::path(get, path = "/establishments/{establishment_id}/handover", tag = "notes",
+    params(("establishment_id" = EstablishmentId, Path), HandoverParams),
+    responses((status = 200, body = HandoverBody), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn handover(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(establishment): Path<EstablishmentId>,
+    Query(params): Query<HandoverParams>,
+) -> Result<Json<HandoverBody>, ApiError> {
+    let page = ListParams { cursor: params.cursor, limit: params.limit }.page()?;
+    let start = match (params.since, params.unread) {
+        (Some(_), true) => {
+            return Err(dui_domain::ValidationErrors::single("unread", "cannot be combined with since").into());
+        }
+        (Some(at), false) if at > Utc::now() => {
+            return Err(dui_domain::ValidationErrors::single("since", "is in the future").into());
+        }
+        (Some(at), false) => FeedStart::Since(at),
+        (None, true) => FeedStart::Unread,
+        (None, false) => FeedStart::PreviousShift,
+    };
+    if !works_in(&scope, establishment) {
+        return Err(ApiError::NotFound);
+    }
+    let feed = Feed { establishment, unit: params.unit_id };
+    let result = state.db().handover(&scope, feed, start, page).await?;
+    Ok(Json(HandoverBody {
+        since: result.since,
+        read_up_to: result.read_up_to,
+        items: result.page.items,
+        next_cursor: result.page.next_after.map(encode_cursor),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadMarker {
+    /// The unit's feed (default: the whole establishment's).
+    pub unit_id: Option<UnitId>,
+    /// The newest note read.
+    pub up_to: NoteId,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadMarkerBody {
+    pub read_up_to: NoteId,
+}
+
+/// Moves your read marker on a feed (never backwards): notes after it are `unread`, and
+/// `?unread=true` starts from it.
+#[utoipa::path(put, path = "/establishments/{establishment_id}/handover/read-marker", tag = "notes",
+    params(("establishment_id" = EstablishmentId, Path)), request_body = ReadMarker,
+    responses((status = 200, body = ReadMarkerBody), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_read_marker(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(establishment): Path<EstablishmentId>,
+    Json(body): Json<ReadMarker>,
+) -> Result<Json<ReadMarkerBody>, ApiError> {
+    if !works_in(&scope, establishment) {
+        return Err(ApiError::NotFound);
+    }
+    let feed = Feed { establishment, unit: body.unit_id };
+    let read_up_to = state.db().set_read_marker(&scope, feed, body.up_to).await?;
+    Ok(Json(ReadMarkerBody { read_up_to }))
+}
