@@ -9,6 +9,7 @@ mod cli;
 mod encryption;
 mod errors;
 mod idempotency;
+mod instruments;
 mod isolation;
 mod migrations;
 mod openapi;

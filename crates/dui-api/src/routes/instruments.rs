@@ -53,7 +53,8 @@ pub struct AggirScore {
 /// a code (`"toilette": "C"`), as the four adverbs (`{"spontaneously": true, "totally": true,
 /// "correctly": false, "habitually": true}`), or by sub-variables (`"toilette": {"haut": "A",
 /// "bas": "B"}`); illustrative variables optional. Answers the GIR, the group and the rank
-/// (CASF annexe 2-2); an invalid grid is a 422 naming every bad field.
+/// (CASF annexe 2-2); an invalid grid is a 422 naming every bad field. The grid may also come
+/// as `{"answers": {"variables": ...}}`, the form of the other instruments.
 #[utoipa::path(post, path = "/instruments/aggir/score", tag = "assessments",
     request_body(content = Object, example = json!({"variables": {"coherence": "A", "orientation": "A", "toilette": "B",
         "habillage": "B", "alimentation": "A", "elimination": "A", "transferts": "A", "deplacement_interieur": "A",
@@ -63,7 +64,12 @@ pub async fn score_aggir(
     TenantAuth(_scope): TenantAuth,
     Json(body): Json<Value>,
 ) -> Result<Json<AggirScore>, ApiError> {
-    let evaluation = AggirEvaluation::parse(&body)?;
+    // The generic form (`{"answers": {...}}`, as for every instrument) is accepted too.
+    let grid = match body.as_object() {
+        Some(object) if object.contains_key("answers") => &object["answers"],
+        _ => &body,
+    };
+    let evaluation = AggirEvaluation::parse(grid)?;
     Ok(Json(AggirScore { result: evaluation.gir(), variables: *evaluation.codes() }))
 }
 
