@@ -80,6 +80,36 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         app.post(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token, json!({"text": "Note de A"})).await;
     assert_eq!(a_note.status, 201, "{}", a_note.text);
     let a_note = a_note.json["id"].as_str().unwrap().to_owned();
+    let a_assessment = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/assessments"),
+            &a_nurse.token,
+            json!({"instrument": "algoplus", "assessed_on": "2026-11-02",
+                   "answers": {"visage": "no", "regard": "no", "plaintes": "no", "corps": "no", "comportements": "no"}}),
+        )
+        .await;
+    assert_eq!(a_assessment.status, 201, "{}", a_assessment.text);
+    let a_assessment = a_assessment.json["id"].as_str().unwrap().to_owned();
+    let a_plan = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/care-plan"),
+            &a_nurse.token,
+            json!({"content": {"expectations": "Rester chez elle"}}),
+        )
+        .await;
+    assert_eq!(a_plan.status, 201, "{}", a_plan.text);
+    let a_plan = a_plan.json["id"].as_str().unwrap().to_owned();
+    let a_measurement = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/measurements"),
+            &a_nurse.token,
+            json!({"kind": "pulse", "value": 72}),
+        )
+        .await;
+    assert_eq!(a_measurement.status, 201, "{}", a_measurement.text);
+    let a_measurement = a_measurement.json["id"].as_str().unwrap().to_owned();
+    // A has no task record yet; the amendment is tried on A's record with a made-up id.
+    let some_record = uuid::Uuid::now_v7();
 
     // A's record gets a contact, a consent, and an emergency opening by a nurse of A's other
     // establishment.
@@ -404,6 +434,146 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             "/api/v1/establishments/{establishment_id}/handover/read-marker",
             format!("/api/v1/establishments/{a_est}/handover/read-marker"),
             Some(json!({"up_to": a_note})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/assessments",
+            format!("/api/v1/residents/{a_resident}/assessments"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/assessments",
+            format!("/api/v1/residents/{a_resident}/assessments"),
+            Some(json!({"instrument": "aggir", "assessed_on": "2026-11-02", "answers": {"variables": {
+                "coherence": "A", "orientation": "A", "toilette": "A", "habillage": "A", "alimentation": "A",
+                "elimination": "A", "transferts": "A", "deplacement_interieur": "A", "deplacement_exterieur": "A",
+                "alerter": "A"}}})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/assessments/{assessment_id}",
+            format!("/api/v1/residents/{a_resident}/assessments/{a_assessment}"),
+            None,
+        ),
+        attempt(
+            Method::PUT,
+            "/api/v1/residents/{resident_id}/assessments/{assessment_id}",
+            format!("/api/v1/residents/{a_resident}/assessments/{a_assessment}"),
+            Some(json!({"assessed_on": "2026-11-02", "answers": {"visage": "yes", "regard": "no", "plaintes": "no",
+                        "corps": "no", "comportements": "no"}})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/assessments/{assessment_id}/validate",
+            format!("/api/v1/residents/{a_resident}/assessments/{a_assessment}/validate"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/gir-history",
+            format!("/api/v1/residents/{a_resident}/gir-history"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/care-plan",
+            format!("/api/v1/residents/{a_resident}/care-plan"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/care-plan",
+            format!("/api/v1/residents/{a_resident}/care-plan"),
+            Some(json!({"content": {"expectations": "intrusion"}})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}"),
+            None,
+        ),
+        attempt(
+            Method::PUT,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}"),
+            Some(json!({"content": {"expectations": "intrusion"}})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}/activate",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}/activate"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}/validation",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}/validation"),
+            Some(json!({"by": "person", "name": "Intrus", "on": "2026-11-02", "method": "oral"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}/close",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}/close"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/care-plan/reviews",
+            format!("/api/v1/residents/{a_resident}/care-plan/reviews"),
+            Some(
+                json!({"version_id": a_plan, "review": {"date": "2026-11-02", "participants": ["x"], "outcomes": []}}),
+            ),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/care-plans/due",
+            format!("/api/v1/establishments/{a_est}/care-plans/due"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/measurements",
+            format!("/api/v1/residents/{a_resident}/measurements"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/measurements",
+            format!("/api/v1/residents/{a_resident}/measurements"),
+            Some(json!({"kind": "pulse", "value": 70})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/measurements/{measurement_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/measurements/{a_measurement}/entered-in-error"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/tasks",
+            format!("/api/v1/establishments/{a_est}/tasks"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/tasks",
+            format!("/api/v1/residents/{a_resident}/tasks?from=2026-11-01T00:00:00Z&to=2026-11-30T00:00:00Z"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/tasks",
+            format!("/api/v1/residents/{a_resident}/tasks"),
+            Some(
+                json!({"plan_version_id": a_plan, "action_id": a_plan, "scheduled_for": "2026-11-30T07:00:00Z", "status": "done"}),
+            ),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/tasks/{record_id}/amendments",
+            format!("/api/v1/residents/{a_resident}/tasks/{some_record}/amendments"),
+            Some(json!({"status": "done"})),
         ),
         // A resident admitted by B into A's establishment.
         attempt(

@@ -3,14 +3,18 @@
 
 mod access;
 mod architecture;
+mod assessments;
 mod audit;
 mod auth;
+mod care_plans;
+mod care_tasks;
 mod cli;
 mod encryption;
 mod errors;
 mod idempotency;
 mod instruments;
 mod isolation;
+mod measurements;
 mod migrations;
 mod openapi;
 mod people;

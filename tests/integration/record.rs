@@ -449,9 +449,35 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         .await;
     assert_eq!(opened.status, 201, "{}", opened.text);
 
+    let assessed = app
+        .post(
+            &format!("/api/v1/residents/{id}/assessments"),
+            &nurse.token,
+            json!({"instrument": "algoplus", "assessed_on": "2026-11-02",
+                   "answers": {"visage": "yes", "regard": "yes", "plaintes": "no", "corps": "no", "comportements": "no"}}),
+        )
+        .await;
+    assert_eq!(assessed.status, 201, "{}", assessed.text);
+    let planned = app
+        .post(
+            &format!("/api/v1/residents/{id}/care-plan"),
+            &tenant.admin.token,
+            json!({"content": {"expectations": "Rester proche de sa famille"}}),
+        )
+        .await;
+    assert_eq!(planned.status, 403, "tenant admins do not draw up plans: {}", planned.text);
+    let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
+    let planned = app
+        .post(
+            &format!("/api/v1/residents/{id}/care-plan"),
+            &director.token,
+            json!({"content": {"expectations": "Rester proche de sa famille"}}),
+        )
+        .await;
+    assert_eq!(planned.status, 201, "{}", planned.text);
+
     // Carers do not export; the director of the establishment does.
     app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);
-    let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
     let export = app.get(&format!("/api/v1/residents/{id}/export"), &director.token).await;
     assert_eq!(export.status, 200, "{}", export.text);
     let document = &export.json;
@@ -466,6 +492,8 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("identity_events", 1),
         ("notes", 1),
         ("emergency_accesses", 1),
+        ("assessments", 1),
+        ("care_plan_versions", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
     }
@@ -512,7 +540,8 @@ fn assert_documented(text: &str, path: &str, object: &serde_json::Map<String, Va
         );
         // Nested objects (identity, INS, contact details) are documented field by field, except
         // the current stay, which has the shape documented under `stays`.
-        if let Some(inner) = value.as_object().filter(|_| key != "current_stay") {
+        // Answers are keyed by the instrument's items, documented by `/instruments`.
+        if let Some(inner) = value.as_object().filter(|_| key != "current_stay" && key != "answers") {
             assert_documented(text, &format!("{path}.{key}"), inner);
         }
     }

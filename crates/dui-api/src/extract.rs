@@ -145,6 +145,16 @@ pub fn created<T: Serialize>(created: Created<T>) -> Response {
     response
 }
 
+/// [`created`], with the new resource's `ETag` (for resources updated with `If-Match`).
+pub fn created_versioned<T: Serialize>(created: Created<T>, version: impl FnOnce(&T) -> i32) -> Response {
+    let etag = version(&created.value);
+    let mut response = self::created(created);
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
 /// The `Idempotency-Key` header, as documented in the OpenAPI document.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]

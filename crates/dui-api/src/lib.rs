@@ -34,7 +34,10 @@ use utoipa_axum::routes;
 
 pub use state::{ApiConfig, AppState};
 
-use crate::routes::{audit, instruments, notes, people, platform, residents, structure, system};
+use crate::routes::{
+    assessments, audit, care_plans, care_tasks, instruments, measurements, notes, people, platform, residents,
+    structure, system,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -100,6 +103,22 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(instruments::get_instrument))
         .routes(routes!(instruments::score_aggir))
         .routes(routes!(instruments::score_instrument))
+        .routes(routes!(assessments::list_assessments, assessments::create_assessment))
+        .routes(routes!(assessments::get_assessment, assessments::change_assessment))
+        .routes(routes!(assessments::validate_assessment))
+        .routes(routes!(assessments::gir_history))
+        .routes(routes!(care_plans::list_versions, care_plans::create_plan))
+        .routes(routes!(care_plans::get_version, care_plans::change_draft))
+        .routes(routes!(care_plans::activate))
+        .routes(routes!(care_plans::record_validation))
+        .routes(routes!(care_plans::close))
+        .routes(routes!(care_plans::review))
+        .routes(routes!(care_plans::due_for_review))
+        .routes(routes!(measurements::list_measurements, measurements::create_measurement))
+        .routes(routes!(measurements::flag_measurement))
+        .routes(routes!(care_tasks::day_tasks))
+        .routes(routes!(care_tasks::task_records, care_tasks::record_task))
+        .routes(routes!(care_tasks::amend_task))
         .routes(routes!(notes::list_notes, notes::create_note))
         .routes(routes!(notes::amend_note))
         .routes(routes!(notes::flag_note_error))

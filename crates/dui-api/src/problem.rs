@@ -228,6 +228,20 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
             "An identity provider with this issuer and audience is already configured (for this or another tenant)."
         }
         "establishments_finess_unique" => "An establishment with this FINESS already exists in this tenant.",
+        "care_plan_versions_one_plan" => {
+            "This person has a projet personnalisé already: review it to make a new version."
+        }
+        "care_plan_review_refused" | "care_plan_versions_one_draft" => {
+            "A new version is being prepared already: change that draft, or activate it first."
+        }
+        "care_plan_versions_one_active" => "Another version was activated meanwhile: read the plan again.",
+        "care_plan_versions_changed" => "This version changed meanwhile: read it again, then redo your change.",
+        "care_plan_versions_change_refused" => "Only a draft changes: this version is in force or history.",
+        "assessments_change_refused" => "A validated assessment cannot change: record a correction that supersedes it.",
+        "assessments_validated_immutable" => {
+            "A validated assessment cannot change: record a correction that supersedes it."
+        }
+        "care_task_records_once" => "This task is recorded already: amend the record instead.",
         "units_name_unique" => "A unit with this name already exists in this establishment.",
         "users_rpps_unique" => "A user with this RPPS number already exists in this tenant.",
         "users_adeli_unique" => "A user with this ADELI number already exists in this tenant.",

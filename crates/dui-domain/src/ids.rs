@@ -116,3 +116,23 @@ id_type!(
     /// An entry of the audit trail.
     AuditEventId
 );
+id_type!(
+    /// A needs assessment.
+    AssessmentId
+);
+id_type!(
+    /// A projet personnalisé (the series of its versions).
+    CarePlanId
+);
+id_type!(
+    /// One version of a projet personnalisé.
+    PlanVersionId
+);
+id_type!(
+    /// A record of a scheduled care task (done, not done, refused).
+    TaskRecordId
+);
+id_type!(
+    /// A measurement (vital sign, weight...).
+    MeasurementId
+);

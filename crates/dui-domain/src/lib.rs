@@ -4,14 +4,18 @@
 //! passed in by the callers. Everything here can be tested with plain values.
 
 pub mod assessment;
+pub mod care_plan;
+pub mod care_task;
 pub mod codes;
 pub mod idempotency;
 pub mod ids;
+pub mod measurement;
 pub mod pagination;
 pub mod people;
 pub mod policy;
 pub mod record;
 pub mod resident;
+pub mod schedule;
 pub mod scope;
 pub mod secret;
 pub mod structure;

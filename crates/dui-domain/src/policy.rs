@@ -152,6 +152,42 @@ pub fn can_manage_identity(scope: &TenantScope, establishments: &[EstablishmentI
     )
 }
 
+/// Record needs assessments (drafts, corrections) about a person supported in
+/// `establishments`: the care and support professionals there.
+pub fn can_assess(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(
+        scope,
+        &[
+            Role::Director,
+            Role::CoordinatingPhysician,
+            Role::Nurse,
+            Role::CareAssistant,
+            Role::Psychologist,
+            Role::SocialWorker,
+            Role::Educator,
+        ],
+        establishments,
+    )
+}
+
+/// Validate an assessment, after which it cannot change; draw up, activate and close a
+/// projet personnalisé: professionals with the responsibility for it (not care assistants or
+/// home helpers, who contribute).
+pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(
+        scope,
+        &[
+            Role::Director,
+            Role::CoordinatingPhysician,
+            Role::Nurse,
+            Role::Psychologist,
+            Role::SocialWorker,
+            Role::Educator,
+        ],
+        establishments,
+    )
+}
+
 /// Assign home-help staff to people of `establishment`.
 pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])

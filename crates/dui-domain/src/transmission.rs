@@ -135,6 +135,17 @@ pub struct ResidentName {
     pub given_name: String,
 }
 
+impl ResidentName {
+    /// How a person is named in lists: used names first.
+    pub fn of(identity: crate::resident::Identity, id: ResidentId) -> Self {
+        let given = identity
+            .used_first_name
+            .or(identity.first_first_name)
+            .unwrap_or_else(|| identity.first_names.split_whitespace().next().unwrap_or_default().to_owned());
+        Self { id, family_name: identity.used_name.unwrap_or(identity.birth_name), given_name: given }
+    }
+}
+
 /// A note of the hand-over feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -17,7 +17,11 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::assessments::{ASSESSMENT_COLUMNS, assessment};
 use crate::audit::{EVENT_COLUMNS, event};
+use crate::care_plans::{PLAN_COLUMNS, plan_version};
+use crate::care_tasks::{TASK_COLUMNS, task_record};
+use crate::measurements::{MEASUREMENT_COLUMNS, measurement};
 use crate::notes::{NOTE_COLUMNS, note};
 use crate::people::{MEMBERSHIP_COLUMNS, USER_COLUMNS, external_identity, membership, user};
 use crate::record::{
@@ -44,6 +48,10 @@ pub const EXPORTED_TABLES: &[&str] = &[
     "identity_events",
     "notes",
     "emergency_accesses",
+    "assessments",
+    "care_plan_versions",
+    "measurements",
+    "care_task_records",
     "audit_events",
 ];
 
@@ -175,6 +183,30 @@ impl Db {
                 format!("SELECT {EMERGENCY_FIELDS} FROM emergency_accesses t"),
                 "t",
                 sealed(|r, k| to_json(emergency(r, k))),
+            ),
+            (
+                "assessments",
+                format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments a"),
+                "a",
+                sealed(|r, k| to_json(assessment(r, k))),
+            ),
+            (
+                "care_plan_versions",
+                format!("SELECT {PLAN_COLUMNS} FROM care_plan_versions p"),
+                "p",
+                sealed(|r, k| to_json(plan_version(r, k))),
+            ),
+            (
+                "measurements",
+                format!("SELECT {MEASUREMENT_COLUMNS} FROM measurements m"),
+                "m",
+                sealed(|r, k| to_json(measurement(r, k))),
+            ),
+            (
+                "care_task_records",
+                format!("SELECT {TASK_COLUMNS} FROM care_task_records k"),
+                "k",
+                sealed(|r, k| to_json(task_record(r, k))),
             ),
             (
                 "audit_events",

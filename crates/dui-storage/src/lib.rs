@@ -9,12 +9,16 @@
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
 mod access;
+pub mod assessments;
 pub mod audit;
+pub mod care_plans;
+pub mod care_tasks;
 pub mod cluster;
 mod error;
 pub mod export;
 mod idempotency;
 mod keys;
+pub mod measurements;
 pub mod migrate;
 pub mod notes;
 mod people;

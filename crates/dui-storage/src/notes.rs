@@ -120,14 +120,6 @@ pub enum FeedStart {
     Unread,
 }
 
-fn resident_name(identity: Identity, id: ResidentId) -> ResidentName {
-    let given = identity
-        .used_first_name
-        .or(identity.first_first_name)
-        .unwrap_or_else(|| identity.first_names.split_whitespace().next().unwrap_or_default().to_owned());
-    ResidentName { id, family_name: identity.used_name.unwrap_or(identity.birth_name), given_name: given }
-}
-
 impl Db {
     /// Adds a note about a visible resident, in the establishment and unit of their current
     /// stay (the latest one, if none is current); the write is recorded.
@@ -450,7 +442,7 @@ impl Db {
                 None => {
                     let identity: Identity =
                         open_json(keys, RESIDENT_IDENTITY, resident.as_uuid(), row.try_get("resident_identity")?)?;
-                    let name = resident_name(identity, resident);
+                    let name = ResidentName::of(identity, resident);
                     names.insert(resident.as_uuid(), name.clone());
                     name
                 }

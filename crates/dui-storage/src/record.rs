@@ -36,7 +36,7 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 
 /// `target` (the resident `$19`, if `who` may see it) for a statement, with `normal` telling
 /// whether it is visible without an emergency opening.
-fn target(resident: &str) -> String {
+pub(crate) fn target(resident: &str) -> String {
     format!(
         "target AS (SELECT r.tenant_id, r.id, r.record_status, {} AS normal FROM residents r, who \
          WHERE r.tenant_id = who.tenant_id AND r.id = {resident} AND ({} OR {}))",
@@ -172,7 +172,7 @@ pub struct IdentityCorrection {
 impl Db {
     /// Runs one audited statement over resident `$19` (and `extra` parameters from `$20`), in one
     /// round trip.
-    async fn on_resident(
+    pub(crate) async fn on_resident(
         &self,
         scope: &TenantScope,
         resident: ResidentId,
@@ -329,7 +329,7 @@ impl Db {
 
     /// Why an update touched nothing: not visible (404), stale version (412), or refused by its
     /// own conditions (a closed stay, a unit elsewhere: 422).
-    async fn why_unchanged(
+    pub(crate) async fn why_unchanged(
         &self,
         scope: &TenantScope,
         resident: ResidentId,
@@ -1029,7 +1029,7 @@ impl Db {
 }
 
 /// A resident's whole record, opened: what the person may ask for (GDPR right of access).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ResidentRecord {
     pub resident: Resident,
     pub identity_events: Vec<IdentityEvent>,
@@ -1039,6 +1039,10 @@ pub struct ResidentRecord {
     /// Every note, whatever its confidentiality scope: the right of access covers them all.
     pub notes: Vec<dui_domain::resident::Note>,
     pub emergency_accesses: Vec<EmergencyAccess>,
+    /// Every assessment, drafts and superseded ones included.
+    pub assessments: Vec<dui_domain::assessment::recorded::Assessment>,
+    /// Every version of the projet personnalisé.
+    pub care_plan_versions: Vec<dui_domain::care_plan::PlanVersion>,
 }
 
 impl Db {
@@ -1099,9 +1103,27 @@ impl Db {
         let emergencies = tx
             .query(&format!("SELECT {EMERGENCY_FIELDS} FROM emergency_accesses WHERE tenant_id = $1 AND resident_id = $2 ORDER BY opened_at, id"), &params)
             .await?;
+        let assessments = tx
+            .query(
+                &format!(
+                    "SELECT {} FROM assessments a WHERE a.tenant_id = $1 AND a.resident_id = $2 ORDER BY a.assessed_on, a.id",
+                    crate::assessments::ASSESSMENT_COLUMNS
+                ),
+                &params,
+            )
+            .await?;
+        let plans = tx
+            .query(
+                &format!(
+                    "SELECT {} FROM care_plan_versions p WHERE p.tenant_id = $1 AND p.resident_id = $2 ORDER BY p.version",
+                    crate::care_plans::PLAN_COLUMNS
+                ),
+                &params,
+            )
+            .await?;
         tx.commit().await?;
         let mut versions = Vec::new();
-        for rows in [&resident_rows, &events, &contacts, &consents, &notes, &emergencies] {
+        for rows in [&resident_rows, &events, &contacts, &consents, &notes, &emergencies, &assessments, &plans] {
             versions.extend(crate::residents::versions(rows)?);
         }
         let keys = self.keyring(tenant, versions).await?;
@@ -1117,6 +1139,8 @@ impl Db {
             consents: open_all(&consents, &keys, consent)?,
             notes: open_all(&notes, &keys, crate::notes::note)?,
             emergency_accesses: open_all(&emergencies, &keys, emergency)?,
+            assessments: open_all(&assessments, &keys, crate::assessments::assessment)?,
+            care_plan_versions: open_all(&plans, &keys, crate::care_plans::plan_version)?,
         })
     }
 }

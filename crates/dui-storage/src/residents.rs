@@ -529,6 +529,10 @@ pub(crate) const SEALED_TABLES: &[(&str, &[Column])] = &[
     ("consents", &[crate::record::CONSENT_DETAILS]),
     ("identity_events", &[crate::record::IDENTITY_EVENT_DETAILS]),
     ("emergency_accesses", &[crate::record::EMERGENCY_REASON, crate::record::EMERGENCY_REVIEW]),
+    ("assessments", &[crate::assessments::ASSESSMENT_ANSWERS]),
+    ("care_plan_versions", &[crate::care_plans::PLAN_CONTENT, crate::care_plans::PLAN_VALIDATION]),
+    ("measurements", &[crate::measurements::MEASUREMENT_VALUE]),
+    ("care_task_records", &[crate::care_tasks::TASK_REASON]),
 ];
 
 /// Sealed columns that are never resealed: the audit trail is append-only (and its hash chain

@@ -1,7 +1,11 @@
 //! The routes, grouped by audience.
 
+pub mod assessments;
 pub mod audit;
+pub mod care_plans;
+pub mod care_tasks;
 pub mod instruments;
+pub mod measurements;
 pub mod notes;
 pub mod people;
 pub mod platform;

@@ -7,6 +7,7 @@
 
 pub mod aggir;
 pub mod instruments;
+pub mod recorded;
 
 pub use aggir::{AggirEvaluation, Code, GirResult, Group, Variable, VariableCodes, gir};
 pub use instruments::{Evaluation, Instrument, Outcome, Points, instrument, instruments};

@@ -1,0 +1,150 @@
+//! The daily care plan (plan de soins): the scheduled actions of the plans in force become each
+//! day's tasks, and what was done, not done (why) or refused is recorded — never deleted; a
+//! correction amends a record.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::care_plan::Performer;
+use crate::transmission::ResidentName;
+use crate::validation::ValidationErrors;
+use crate::{ResidentId, TaskRecordId, UserId};
+
+/// A task not recorded this long after its time is late.
+pub const GRACE_MINUTES: i64 = 60;
+
+crate::text_codes! {
+    pub enum TaskStatus {
+        Done = "done",
+        /// Not done, with a reason.
+        NotDone = "not_done",
+        /// Refused by the person.
+        Refused = "refused",
+    }
+}
+
+crate::text_codes! {
+    /// Where a task of the day stands.
+    pub enum TaskState {
+        /// Not yet time.
+        Pending = "pending",
+        /// Its time has come (within the grace period).
+        Due = "due",
+        /// Past its time and the grace period, not recorded.
+        Late = "late",
+        Done = "done",
+        NotDone = "not_done",
+        Refused = "refused",
+    }
+}
+
+/// A record of a task, as kept.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskRecord {
+    pub id: TaskRecordId,
+    pub resident_id: ResidentId,
+    pub plan_version_id: Uuid,
+    pub action_id: Uuid,
+    pub scheduled_for: DateTime<Utc>,
+    pub status: TaskStatus,
+    pub performed_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub recorded_by: UserId,
+    pub recorded_at: DateTime<Utc>,
+    /// The record this one corrects.
+    pub amends: Option<TaskRecordId>,
+}
+
+impl std::fmt::Debug for TaskRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRecord").field("id", &self.id).field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+/// A task of the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Task {
+    pub resident: ResidentName,
+    pub plan_version_id: Uuid,
+    pub action_id: Uuid,
+    pub what: String,
+    pub who: Performer,
+    pub scheduled_for: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    pub state: TaskState,
+    /// The latest record (an amendment, if the first was corrected).
+    pub record: Option<TaskRecord>,
+}
+
+/// Where a task stands at `now`, given its latest record.
+pub fn task_state(scheduled_for: DateTime<Utc>, record: Option<TaskStatus>, now: DateTime<Utc>) -> TaskState {
+    match record {
+        Some(TaskStatus::Done) => TaskState::Done,
+        Some(TaskStatus::NotDone) => TaskState::NotDone,
+        Some(TaskStatus::Refused) => TaskState::Refused,
+        None if now < scheduled_for => TaskState::Pending,
+        None if now < scheduled_for + chrono::Duration::minutes(GRACE_MINUTES) => TaskState::Due,
+        None => TaskState::Late,
+    }
+}
+
+/// A record to write, checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewTaskRecord {
+    pub status: TaskStatus,
+    pub performed_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Debug for NewTaskRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTaskRecord").field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+impl NewTaskRecord {
+    /// Not done or refused needs a reason; the time cannot be in the future.
+    pub fn validate(
+        status: TaskStatus,
+        performed_at: DateTime<Utc>,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        if status != TaskStatus::Done && reason.is_none() {
+            errors.add("reason", "is required when the task is not done or refused");
+        }
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+            errors.add("reason", "must be at most 2000 characters");
+        }
+        if performed_at > now + chrono::Duration::minutes(5) {
+            errors.add("performed_at", "is in the future");
+        }
+        errors.into_result(|| Self { status, performed_at, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_pending_due_late_or_as_recorded() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T08:00:00Z").unwrap().with_timezone(&Utc);
+        let minutes = |m: i64| at + chrono::Duration::minutes(m);
+        assert_eq!(task_state(at, None, minutes(-1)), TaskState::Pending);
+        assert_eq!(task_state(at, None, minutes(0)), TaskState::Due);
+        assert_eq!(task_state(at, None, minutes(GRACE_MINUTES - 1)), TaskState::Due);
+        assert_eq!(task_state(at, None, minutes(GRACE_MINUTES)), TaskState::Late);
+        assert_eq!(task_state(at, Some(TaskStatus::Refused), minutes(500)), TaskState::Refused);
+        let now = minutes(10);
+        assert!(NewTaskRecord::validate(TaskStatus::NotDone, at, None, now).is_err());
+        assert!(NewTaskRecord::validate(TaskStatus::Refused, at, Some(" ".to_owned()), now).is_err());
+        assert!(NewTaskRecord::validate(TaskStatus::Done, minutes(60), None, now).is_err());
+        assert!(NewTaskRecord::validate(TaskStatus::Done, at, None, now).is_ok());
+    }
+}

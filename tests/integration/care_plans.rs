@@ -1,0 +1,165 @@
+//! The projet personnalisé: versions and their lifecycle, reviews, validation by the person,
+//! and the due-for-review list.
+
+use dui_domain::people::Role;
+use dui_testkit::{TestApp, TestResponse};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::residents::{admit, identity};
+
+fn content(expectations: &str) -> Value {
+    json!({
+        "expectations": expectations,
+        "needs": [{"domain": "autonomy", "text": "Aide pour la toilette"}],
+        "objectives": [
+            {"domain": "autonomy", "text": "Faire seule la toilette du haut", "target_date": "2027-06-01", "status": "planned"},
+            {"domain": "social_life", "text": "Participer à l'atelier jardin", "status": "in_progress"}
+        ],
+        "actions": [{"what": "Toilette accompagnée", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
+                     "schedule": {"kind": "daily", "times": ["08:00"]}}]
+    })
+}
+
+async fn send_if(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    etag: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    app.request_with(method, path, Some(token), body, &[("If-Match", etag)]).await
+}
+
+fn etag(response: &TestResponse) -> String {
+    response.header("etag").unwrap_or_else(|| panic!("no ETag: {}", response.text)).to_owned()
+}
+
+#[tokio::test]
+async fn a_plan_is_versioned_reviewed_validated_and_closed() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted = admit(&app, &tenant, json!({"identity": identity("Projet", "Louise", "1934-07-14")})).await;
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let plan = format!("{record}/care-plan");
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let assistant = app.user(&tenant, &[(Some(ehpad), Role::CareAssistant)]).await;
+
+    // Care assistants contribute but do not draw the plan up; links must hold.
+    app.post(&plan, &assistant.token, json!({"content": content("Rester autonome")})).await.problem(403);
+    let mut broken = content("Rester autonome");
+    broken["actions"][0]["objective_id"] = json!(uuid::Uuid::now_v7());
+    let refused = app.post(&plan, &nurse.token, json!({"content": broken})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "actions[0].objective_id");
+
+    let first = app.post(&plan, &nurse.token, json!({"content": content("Rester autonome")})).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!((first.json["version"].as_i64(), first.json["status"].as_str()), (Some(1), Some("draft")));
+    let objective = first.json["content"]["objectives"][0]["id"].as_str().unwrap().to_owned();
+    assert!(first.json["content"]["actions"][0]["id"].is_string());
+    app.post(&plan, &nurse.token, json!({"content": content("Un autre")})).await.problem(409);
+    let v1 = format!("{plan}/versions/{}", first.json["id"].as_str().unwrap());
+
+    // The draft changes, then is activated: due for review in twelve months.
+    let read = app.get(&v1, &nurse.token).await;
+    let mut changed_content = read.json["content"].clone();
+    changed_content["expectations"] = json!("Rester autonome et voir ses petits-enfants");
+    let changed =
+        send_if(&app, Method::PUT, &v1, &nurse.token, &etag(&read), Some(json!({"content": changed_content}))).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.json["content"]["objectives"][0]["id"], objective.as_str(), "ids stay");
+    send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&read), None).await.problem(412);
+    let active = send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&changed), None).await;
+    assert_eq!(active.status, 200, "{}", active.text);
+    assert_eq!(active.json["status"], "active");
+    let due = chrono::Utc::now().date_naive().checked_add_months(chrono::Months::new(12)).unwrap();
+    assert_eq!(active.json["review_due_on"], due.to_string());
+    // In force, it does not change any more.
+    send_if(&app, Method::PUT, &v1, &nurse.token, &etag(&active), Some(json!({"content": content("x")})))
+        .await
+        .problem(409);
+
+    // The person validates it (here, her legal representative).
+    let validation =
+        json!({"by": "legal_representative", "name": "Paul Projet", "on": "2026-11-20", "method": "signature"});
+    let validated = app.post(&format!("{v1}/validation"), &nurse.token, validation).await;
+    assert_eq!(validated.status, 200, "{}", validated.text);
+    assert_eq!(validated.json["validation"]["name"], "Paul Projet");
+
+    // A review makes version 2, a draft with the review; objectives take the review's outcomes.
+    let review = json!({"version_id": first.json["id"], "review": {"date": "2026-11-25",
+        "participants": ["Louise Projet", "Paul Projet (fils)", "IDE référente"],
+        "outcomes": [{"objective_id": objective, "status": "achieved", "comment": "Toilette du haut seule"}],
+        "summary": "Objectif atteint"}});
+    let second = app.post(&format!("{plan}/reviews"), &nurse.token, review.clone()).await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!((second.json["version"].as_i64(), second.json["status"].as_str()), (Some(2), Some("draft")));
+    assert_eq!(second.json["content"]["objectives"][0]["status"], "achieved");
+    assert_eq!(second.json["content"]["review"]["summary"], "Objectif atteint");
+    assert!(second.json["validation"].is_null(), "a new version is validated anew");
+    app.post(&format!("{plan}/reviews"), &nurse.token, review).await.problem(409);
+    let v2 = format!("{plan}/versions/{}", second.json["id"].as_str().unwrap());
+    let activated = send_if(&app, Method::POST, &format!("{v2}/activate"), &nurse.token, &etag(&second), None).await;
+    assert_eq!(activated.status, 200, "{}", activated.text);
+
+    // Every version stays readable; the one in force is obvious.
+    let versions = app.get(&plan, &assistant.token).await;
+    let summary: Vec<(i64, &str)> = versions
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_i64().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [(2, "active"), (1, "superseded")]);
+    assert_eq!(versions.json[1]["content"]["expectations"], "Rester autonome et voir ses petits-enfants");
+    assert!(versions.json[1]["ended_at"].is_string());
+
+    // Closing: only the plan in force.
+    app.post(&format!("{v1}/close"), &nurse.token, json!({})).await.problem(409);
+    let closed = app.post(&format!("{v2}/close"), &nurse.token, json!({})).await;
+    assert_eq!(closed.json["status"], "closed", "{}", closed.text);
+}
+
+#[tokio::test]
+async fn plans_due_for_review_are_listed_per_establishment() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let mut versions = Vec::new();
+    for name in ["Ancien", "Echeance", "Recent"] {
+        let admitted = admit(&app, &tenant, json!({"identity": identity(name, "Jean", "1940-01-01")})).await;
+        let plan = format!("/api/v1/residents/{}/care-plan", admitted.json["id"].as_str().unwrap());
+        let today = chrono::Utc::now().date_naive().to_string();
+        let due = if name == "Echeance" { Some(today) } else { None };
+        let created =
+            app.post(&plan, &nurse.token, json!({"content": content("Vivre ici"), "review_due_on": due})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let version = format!("{plan}/versions/{}", created.json["id"].as_str().unwrap());
+        let active =
+            send_if(&app, Method::POST, &format!("{version}/activate"), &nurse.token, &etag(&created), None).await;
+        assert_eq!(active.status, 200, "{}", active.text);
+        versions.push(created.json["id"].as_str().unwrap().to_owned());
+    }
+    // The first plan has been in force for thirteen months.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(&format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true); \
+             UPDATE care_plan_versions SET activated_at = now() - interval '13 months', review_due_on = NULL WHERE id = '{}'; COMMIT;",
+            tenant.id, versions[0]
+        ))
+        .await
+        .unwrap();
+
+    let due = app.get(&format!("/api/v1/establishments/{ehpad}/care-plans/due"), &nurse.token).await;
+    assert_eq!(due.status, 200, "{}", due.text);
+    let names: Vec<&str> =
+        due.json.as_array().unwrap().iter().map(|d| d["resident"]["family_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ancien", "Echeance"], "soonest first; the recent plan is not due");
+    let elsewhere = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
+    app.get(&format!("/api/v1/establishments/{ehpad}/care-plans/due"), &elsewhere.token).await.problem(404);
+}
