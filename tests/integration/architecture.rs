@@ -152,7 +152,8 @@ fn dependencies_point_inward() {
         ("dui-crypto", &["dui-domain"][..]),
         ("dui-auth", &["dui-domain"][..]),
         ("dui-storage", &["dui-domain", "dui-crypto"][..]),
-        ("dui-api", &["dui-domain", "dui-auth", "dui-storage"][..]),
+        ("dui-render", &["dui-domain"][..]),
+        ("dui-api", &["dui-domain", "dui-auth", "dui-storage", "dui-render"][..]),
         ("dui", &["dui-domain", "dui-crypto", "dui-auth", "dui-storage", "dui-api"][..]),
     ]);
     for (krate, allowed) in inner {

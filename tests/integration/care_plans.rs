@@ -117,6 +117,13 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     assert_eq!(versions.json[1]["content"]["expectations"], "Rester autonome et voir ses petits-enfants");
     assert!(versions.json[1]["ended_at"].is_string());
 
+    // A version as a PDF for the family.
+    let pdf = app.get(&format!("{v2}/pdf"), &nurse.token).await;
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    assert!(pdf.text.starts_with("%PDF-") && pdf.text.trim_end().ends_with("%%EOF"));
+    assert!(pdf.text.contains("Attentes de la personne"), "the sections are in the document");
+
     // Closing: only the plan in force.
     app.post(&format!("{v1}/close"), &nurse.token, json!({})).await.problem(409);
     let closed = app.post(&format!("{v2}/close"), &nurse.token, json!({})).await;

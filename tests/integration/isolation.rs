@@ -575,6 +575,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/tasks/{some_record}/amendments"),
             Some(json!({"status": "done"})),
         ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/care-plan/versions/{version_id}/pdf",
+            format!("/api/v1/residents/{a_resident}/care-plan/versions/{a_plan}/pdf"),
+            None,
+        ),
         // A resident admitted by B into A's establishment.
         attempt(
             Method::POST,

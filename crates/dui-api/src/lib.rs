@@ -114,6 +114,7 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(care_plans::close))
         .routes(routes!(care_plans::review))
         .routes(routes!(care_plans::due_for_review))
+        .routes(routes!(care_plans::version_pdf))
         .routes(routes!(measurements::list_measurements, measurements::create_measurement))
         .routes(routes!(measurements::flag_measurement))
         .routes(routes!(care_tasks::day_tasks))

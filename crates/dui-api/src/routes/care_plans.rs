@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use dui_domain::care_plan::{DuePlan, PlanContent, PlanStatus, PlanVersion, Review, Validation, default_review_due};
 use dui_domain::policy;
@@ -284,4 +284,40 @@ pub async fn due_for_review(
     }
     state.db().get_establishment(&scope, establishment).await?;
     Ok(Json(state.db().plans_due_for_review(&scope, establishment, Utc::now().date_naive()).await?))
+}
+
+/// A version of the plan as a PDF, to hand to the person and their family.
+#[utoipa::path(get, path = "/residents/{resident_id}/care-plan/versions/{version_id}/pdf", tag = "care plans",
+    params(("resident_id" = ResidentId, Path), ("version_id" = PlanVersionId, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = Problem)))]
+pub async fn version_pdf(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
+) -> Result<Response, ApiError> {
+    let plan = state.db().list_plan_versions(&scope, resident, Some(id)).await?.into_iter().next().ok_or(ApiError::NotFound)?;
+    let person = state.db().get_resident(&scope, resident).await?;
+    let establishment = state.db().get_establishment(&scope, plan.establishment_id).await?;
+    let mut professionals = std::collections::HashMap::new();
+    for user in plan.content.actions.iter().filter_map(|a| a.who.user_id) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = professionals.entry(user)
+            && let Ok(found) = state.db().get_user(&scope, user).await
+        {
+            entry.insert(format!("{} {}", found.given_name, found.family_name));
+        }
+    }
+    let document = dui_render::PlanDocument {
+        establishment_name: &establishment.name,
+        person: &person.identity,
+        plan: &plan,
+        professionals: &professionals,
+        printed_at: Utc::now(),
+    };
+    let bytes = dui_render::render_plan(&document);
+    let file = format!("attachment; filename=\"projet-personnalise-v{}.pdf\"", plan.version);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()), (axum::http::header::CONTENT_DISPOSITION, file)],
+        bytes,
+    )
+        .into_response())
 }
