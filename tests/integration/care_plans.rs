@@ -124,6 +124,18 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     assert!(pdf.text.starts_with("%PDF-") && pdf.text.trim_end().ends_with("%%EOF"));
     assert!(pdf.text.contains("Attentes de la personne"), "the sections are in the document");
 
+    // The timeline merges the admission, the versions and the notes, newest first.
+    write_note(&app, &record, &assistant.token).await;
+    let timeline = app.get(&format!("{record}/timeline"), &nurse.token).await;
+    assert_eq!(timeline.status, 200, "{}", timeline.text);
+    let kinds: Vec<&str> = timeline.json.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["note", "care_plan", "care_plan", "admission"], "{}", timeline.text);
+    let stamps: Vec<&str> = timeline.json.as_array().unwrap().iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = stamps.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(stamps, sorted);
+    app.get(&format!("{record}/timeline?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z"), &nurse.token).await.problem(422);
+
     // Closing: only the plan in force.
     app.post(&format!("{v1}/close"), &nurse.token, json!({})).await.problem(409);
     let closed = app.post(&format!("{v2}/close"), &nurse.token, json!({})).await;
@@ -169,4 +181,9 @@ async fn plans_due_for_review_are_listed_per_establishment() {
     assert_eq!(names, ["Ancien", "Echeance"], "soonest first; the recent plan is not due");
     let elsewhere = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
     app.get(&format!("/api/v1/establishments/{ehpad}/care-plans/due"), &elsewhere.token).await.problem(404);
+}
+
+async fn write_note(app: &TestApp, record: &str, token: &str) {
+    let written = app.post(&format!("{record}/notes"), token, json!({"text": "A participé à l'atelier jardin"})).await;
+    assert_eq!(written.status, 201, "{}", written.text);
 }

@@ -36,7 +36,7 @@ pub use state::{ApiConfig, AppState};
 
 use crate::routes::{
     assessments, audit, care_plans, care_tasks, instruments, measurements, notes, people, platform, residents,
-    structure, system,
+    structure, system, timeline,
 };
 
 #[derive(OpenApi)]
@@ -117,6 +117,7 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(care_plans::version_pdf))
         .routes(routes!(measurements::list_measurements, measurements::create_measurement))
         .routes(routes!(measurements::flag_measurement))
+        .routes(routes!(timeline::timeline))
         .routes(routes!(care_tasks::day_tasks))
         .routes(routes!(care_tasks::task_records, care_tasks::record_task))
         .routes(routes!(care_tasks::amend_task))

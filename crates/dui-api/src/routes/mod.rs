@@ -12,3 +12,4 @@ pub mod platform;
 pub mod residents;
 pub mod structure;
 pub mod system;
+pub mod timeline;
