@@ -134,7 +134,9 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     let mut sorted = stamps.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(stamps, sorted);
-    app.get(&format!("{record}/timeline?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z"), &nurse.token).await.problem(422);
+    app.get(&format!("{record}/timeline?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z"), &nurse.token)
+        .await
+        .problem(422);
 
     // Closing: only the plan in force.
     app.post(&format!("{v1}/close"), &nurse.token, json!({})).await.problem(409);

@@ -457,11 +457,19 @@ impl Db {
         })
     }
 
-    /// The query plan of the hand-over feed's statement for `feed`, from its start (EXPLAIN, not
-    /// executed): for the test that keeps the feed on its indexes, and for diagnosing.
-    pub async fn explain_handover(&self, scope: &TenantScope, feed: Feed, since: DateTime<Utc>) -> StoreResult<String> {
+    /// The query plan of the hand-over feed's statement for `feed`, from its start: for the test
+    /// that keeps the feed on its indexes, and for diagnosing. With `analyze`, the statement runs
+    /// (and records its reads, as a real read would) and the plan shows where the time went.
+    pub async fn explain_handover(
+        &self,
+        scope: &TenantScope,
+        feed: Feed,
+        since: DateTime<Utc>,
+        analyze: bool,
+    ) -> StoreResult<String> {
         let who = self.who(scope);
-        let sql = format!("EXPLAIN {}", handover_sql(feed.unit.is_some()));
+        let options = if analyze { "(ANALYZE, BUFFERS)" } else { "" };
+        let sql = format!("EXPLAIN {options} {}", handover_sql(feed.unit.is_some()));
         let place = feed.unit.map_or(feed.establishment.as_uuid(), |u| u.as_uuid());
         let (lower, limit) = (first_id_at(since), PageRequest::first(50).fetch_limit());
         let mut params = who.params();

@@ -295,7 +295,13 @@ pub async fn version_pdf(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Response, ApiError> {
-    let plan = state.db().list_plan_versions(&scope, resident, Some(id)).await?.into_iter().next().ok_or(ApiError::NotFound)?;
+    let plan = state
+        .db()
+        .list_plan_versions(&scope, resident, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound)?;
     let person = state.db().get_resident(&scope, resident).await?;
     let establishment = state.db().get_establishment(&scope, plan.establishment_id).await?;
     let mut professionals = std::collections::HashMap::new();
@@ -316,7 +322,10 @@ pub async fn version_pdf(
     let bytes = dui_render::render_plan(&document);
     let file = format!("attachment; filename=\"projet-personnalise-v{}.pdf\"", plan.version);
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()), (axum::http::header::CONTENT_DISPOSITION, file)],
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, file),
+        ],
         bytes,
     )
         .into_response())

@@ -89,7 +89,11 @@ pub async fn timeline(
     for stay in db.list_stays(&scope, resident).await? {
         let establishment_id = stay.establishment_id.as_uuid();
         if within(day(stay.admitted_on)) {
-            entries.push(TimelineEntry::Admission { at: day(stay.admitted_on), stay_id: stay.id.as_uuid(), establishment_id });
+            entries.push(TimelineEntry::Admission {
+                at: day(stay.admitted_on),
+                stay_id: stay.id.as_uuid(),
+                establishment_id,
+            });
         }
         if let Some(discharged) = stay.discharged_on.map(day).filter(|d| within(*d)) {
             entries.push(TimelineEntry::Discharge { at: discharged, stay_id: stay.id.as_uuid(), establishment_id });
@@ -98,7 +102,12 @@ pub async fn timeline(
     for version in db.list_plan_versions(&scope, resident, None).await? {
         let at = version.activated_at.unwrap_or(version.created_at);
         if within(at) {
-            entries.push(TimelineEntry::CarePlan { at, id: version.id, version: version.version, status: version.status });
+            entries.push(TimelineEntry::CarePlan {
+                at,
+                id: version.id,
+                version: version.version,
+                status: version.status,
+            });
         }
     }
     for assessment in db.list_assessments(&scope, resident, None, None).await? {
