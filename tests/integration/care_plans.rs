@@ -124,12 +124,27 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     assert!(pdf.text.starts_with("%PDF-") && pdf.text.trim_end().ends_with("%%EOF"));
     assert!(pdf.text.contains("Attentes de la personne"), "the sections are in the document");
 
+    // A note reports on an objective of the plan in force; an unknown objective is refused.
+    let linked = app
+        .post(
+            &format!("{record}/notes"),
+            &assistant.token,
+            json!({"text": "Toilette du haut seule ce matin", "objective_id": objective}),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    assert_eq!(linked.json["objective_id"], objective.as_str());
+    let unknown = app
+        .post(&format!("{record}/notes"), &assistant.token, json!({"text": "x", "objective_id": uuid::Uuid::now_v7()}))
+        .await;
+    assert_eq!(unknown.problem(422)["errors"][0]["field"], "objective_id");
+
     // The timeline merges the admission, the versions and the notes, newest first.
     write_note(&app, &record, &assistant.token).await;
     let timeline = app.get(&format!("{record}/timeline"), &nurse.token).await;
     assert_eq!(timeline.status, 200, "{}", timeline.text);
     let kinds: Vec<&str> = timeline.json.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["note", "care_plan", "care_plan", "admission"], "{}", timeline.text);
+    assert_eq!(kinds, ["note", "note", "care_plan", "care_plan", "admission"], "{}", timeline.text);
     let stamps: Vec<&str> = timeline.json.as_array().unwrap().iter().map(|e| e["at"].as_str().unwrap()).collect();
     let mut sorted = stamps.clone();
     sorted.sort_by(|a, b| b.cmp(a));

@@ -117,6 +117,8 @@ pub struct Note {
     #[serde(flatten)]
     pub content: NoteContent,
     pub incident: Option<Incident>,
+    /// The objective of the projet personnalisé it reports on.
+    pub objective_id: Option<uuid::Uuid>,
     /// The note this one corrects.
     pub amends: Option<NoteId>,
     /// The latest amendment of this note, if it was corrected.
@@ -165,6 +167,7 @@ pub struct NewNote {
     pub content: NoteContent,
     pub incident: Option<Incident>,
     pub facts_at: Option<DateTime<Utc>>,
+    pub objective_id: Option<uuid::Uuid>,
 }
 
 /// A note as a client sends it, before checks.
@@ -176,6 +179,7 @@ pub struct NoteDraft {
     pub incident_type: Option<IncidentType>,
     pub severity: Option<Severity>,
     pub facts_at: Option<DateTime<Utc>>,
+    pub objective_id: Option<uuid::Uuid>,
 }
 
 fn part(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
@@ -261,6 +265,7 @@ impl NewNote {
             content,
             incident,
             facts_at: draft.facts_at,
+            objective_id: draft.objective_id,
         })
     }
 }

@@ -33,7 +33,7 @@ pub(crate) const NOTE_ERROR_REASON: Column = Column::new("notes", "error_reason"
 /// A note's columns, from alias `n` (a table or a CTE of notes), with its latest amendment.
 pub(crate) const NOTE_COLUMNS: &str = "n.id, n.resident_id, n.author_id, n.establishment_id, n.unit_id, n.kind, \
      n.scope, n.written_at, n.facts_at, n.body, n.incident_type, n.severity, n.amends, n.error_at, n.error_by, \
-     n.error_reason, n.dek_version, \
+     n.error_reason, n.dek_version, n.objective_id, \
      (SELECT a.id FROM notes a WHERE a.tenant_id = n.tenant_id AND a.amends = n.id ORDER BY a.id DESC LIMIT 1) AS amended_by";
 
 /// A note's body as stored: a JSON object, or a plain string for notes written before kinds
@@ -76,6 +76,7 @@ pub(crate) fn note(row: &Row, keys: &Keyring) -> StoreResult<Note> {
         facts_at: row.try_get("facts_at")?,
         content,
         incident,
+        objective_id: row.try_get("objective_id")?,
         amends: row.try_get::<_, Option<Uuid>>("amends")?.map(NoteId::from_uuid),
         amended_by: row.try_get::<_, Option<Uuid>>("amended_by")?.map(NoteId::from_uuid),
         entered_in_error,
@@ -177,9 +178,9 @@ impl Db {
                         FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $20 \
                         AND r.record_status = 'active' AND ({visible} OR {urgent})), \
              n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, unit_id, kind, scope, \
-                                      facts_at, body, dek_version, incident_type, severity, amends) \
+                                      facts_at, body, dek_version, incident_type, severity, amends, objective_id) \
                    SELECT t.tenant_id, $19, t.id, who.user_id, t.establishment_id, t.unit_id, $21, $22, coalesce($23, now()), \
-                          $24, $25, $26, $28, $27 \
+                          $24, $25, $26, $28, $27, $29 \
                    FROM target t, who WHERE t.establishment_id IS NOT NULL RETURNING *), \
              trace AS ({}) \
              SELECT {NOTE_COLUMNS} FROM n",
@@ -203,7 +204,7 @@ impl Db {
         let severity = new.incident.map(|i| i.severity.as_str());
         let amends = amends.map(|a| a.as_uuid());
         let mut params = who.params();
-        params.extend::<[Param<'_>; 10]>([
+        params.extend::<[Param<'_>; 11]>([
             &id,
             &resident_param,
             &kind,
@@ -214,6 +215,7 @@ impl Db {
             &incident_type,
             &amends,
             &severity,
+            &new.objective_id,
         ]);
         let map = |row: &Row| note(row, &keys);
         let params: Params<'_> = &params;

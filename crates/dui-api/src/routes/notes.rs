@@ -46,6 +46,8 @@ pub struct CreateNote {
     pub severity: Option<Severity>,
     /// When what the note reports happened (default: now).
     pub facts_at: Option<DateTime<Utc>>,
+    /// The objective of the projet personnalisé in force it reports on.
+    pub objective_id: Option<uuid::Uuid>,
 }
 
 impl CreateNote {
@@ -63,6 +65,7 @@ impl CreateNote {
             incident_type: self.incident_type,
             severity: self.severity,
             facts_at: self.facts_at,
+            objective_id: self.objective_id,
         };
         Ok(NewNote::validate(draft, Utc::now())?)
     }
@@ -91,7 +94,33 @@ pub async fn create_note(
     if !policy::can_write_note(&scope, &establishments, new.scope) {
         return Err(refuse(&state, &scope, "note.create", resident_id, "write this kind of note").await);
     }
+    check_objective(&state, &scope, resident_id, new.objective_id).await?;
     Ok(created(state.db().add_note(&scope, key.as_ref(), resident_id, &new).await?))
+}
+
+/// A note's objective must be one of the plan in force.
+async fn check_objective(
+    state: &AppState,
+    scope: &dui_domain::scope::TenantScope,
+    resident: ResidentId,
+    objective: Option<uuid::Uuid>,
+) -> Result<(), ApiError> {
+    let Some(objective) = objective else { return Ok(()) };
+    let versions = state.db().list_plan_versions(scope, resident, None).await?;
+    let known = versions
+        .iter()
+        .filter(|v| v.status == dui_domain::care_plan::PlanStatus::Active)
+        .flat_map(|v| v.content.objectives.iter())
+        .any(|o| o.id == Some(objective));
+    if known {
+        Ok(())
+    } else {
+        Err(dui_domain::ValidationErrors::single(
+            "objective_id",
+            "is not an objective of the projet personnalisé in force",
+        )
+        .into())
+    }
 }
 
 /// A resident's notes you may read, newest first, amendments and notes entered in error
@@ -147,6 +176,7 @@ pub async fn amend_note(
     if original.in_error {
         return Err(ApiError::Conflict("This note was entered in error: write a new note instead.".to_owned()));
     }
+    check_objective(&state, &scope, resident_id, new.objective_id).await?;
     Ok(created(state.db().amend_note(&scope, key.as_ref(), resident_id, note_id, &new).await?))
 }
 
