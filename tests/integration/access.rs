@@ -52,7 +52,17 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read identity events"
         | "read contacts"
         | "read consents"
-        | "find duplicates" => (200, true),
+        | "find duplicates"
+        | "read assessments"
+        | "read gir history"
+        | "read care plan"
+        | "read measurements"
+        | "read task records"
+        | "read timeline" => (200, true),
+        // Care data: those who assess and read the care team's notes.
+        "record assessment" | "record measurement" => {
+            (201, allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
+        }
         "write whole-team note" => (
             201,
             allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, SocialWorker, Educator]),
@@ -154,6 +164,30 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             Some(json!({"to_status": "PROV", "reason": "contrôle"})),
         ),
         call("assign", Method::POST, format!("{r}/assignments"), Some(json!({"user_id": caller.id}))),
+        call("read assessments", Method::GET, format!("{r}/assessments"), None),
+        call("read gir history", Method::GET, format!("{r}/gir-history"), None),
+        call("read care plan", Method::GET, format!("{r}/care-plan"), None),
+        call("read measurements", Method::GET, format!("{r}/measurements"), None),
+        call(
+            "read task records",
+            Method::GET,
+            format!("{r}/tasks?from=2026-11-01T00:00:00Z&to=2026-11-30T00:00:00Z"),
+            None,
+        ),
+        call("read timeline", Method::GET, format!("{r}/timeline"), None),
+        call(
+            "record assessment",
+            Method::POST,
+            format!("{r}/assessments"),
+            Some(json!({"instrument": "algoplus", "assessed_on": "2026-11-02", "answers":
+                {"visage": "no", "regard": "no", "plaintes": "no", "corps": "no", "comportements": "no"}})),
+        ),
+        call(
+            "record measurement",
+            Method::POST,
+            format!("{r}/measurements"),
+            Some(json!({"kind": "pulse", "value": 70})),
+        ),
         call("export record", Method::GET, format!("{r}/export"), None),
         call("access report", Method::GET, format!("{r}/access-report"), None),
         call("list emergency openings", Method::GET, "/api/v1/emergency-accesses".to_owned(), None),
@@ -241,7 +275,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 29 * 19);
+    assert_eq!(checked, 29 * 27);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -190,6 +190,46 @@ async fn the_handover_feed_shows_what_each_reader_may_read_since_the_last_shift(
     assert!(age > chrono::Duration::zero() && age <= chrono::Duration::hours(24), "previous shift start: {start}");
     assert_eq!(ids(&default.json["items"]).len(), 4, "today's notes are in the last two shifts");
 
+    // Shifts and time zone are the establishment's: in Réunion (UTC+4, no summer time) with
+    // shifts at 06:00 and 18:00, the feed starts at the previous shift's start there.
+    let patch = format!("/api/v1/establishments/{ehpad}");
+    let changed = app
+        .patch(&patch, &tenant.admin.token, json!({"timezone": "Indian/Reunion", "shift_starts": ["18:00", "06:00"]}))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.json["shift_starts"], json!(["06:00", "18:00"]));
+    let local = chrono::Utc::now().naive_utc() + chrono::Duration::hours(4);
+    let starts: Vec<chrono::NaiveDateTime> = (0..3)
+        .flat_map(|back| {
+            let date = local.date() - chrono::Duration::days(back);
+            [6, 18].map(|h| date.and_hms_opt(h, 0, 0).unwrap())
+        })
+        .filter(|s| *s <= local)
+        .collect();
+    let mut starts = starts;
+    starts.sort();
+    let previous = starts[starts.len() - 2] - chrono::Duration::hours(4);
+    let reunion = app.get(&feed, &nurse.token).await;
+    assert_eq!(reunion.json["since"], format!("{}Z", previous.format("%Y-%m-%dT%H:%M:%S")), "{}", reunion.text);
+    for (body, field) in [
+        (json!({"timezone": "Mars/Olympus"}), None),
+        (json!({"timezone": "Europe/Paris; DROP"}), Some("timezone")),
+        (json!({"shift_starts": ["7h"]}), Some("shift_starts[0]")),
+        (json!({"shift_starts": []}), Some("shift_starts")),
+    ] {
+        let refused = app.patch(&patch, &tenant.admin.token, body.clone()).await;
+        let problem = refused.problem(422);
+        if let Some(field) = field {
+            assert_eq!(problem["errors"][0]["field"], field, "{body}");
+        }
+    }
+    app.patch(
+        &patch,
+        &tenant.admin.token,
+        json!({"timezone": "Europe/Paris", "shift_starts": ["07:00", "14:00", "21:00"]}),
+    )
+    .await;
+
     // Pagination within the period.
     let page = app.get(&format!("{feed}?{since}&limit=3"), &nurse.token).await;
     assert_eq!(ids(&page.json["items"]), [id(&n4), id(&n3), id(&n2)]);

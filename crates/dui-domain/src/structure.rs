@@ -145,6 +145,11 @@ pub struct EstablishmentChanges {
     pub name: Option<String>,
     pub category: Option<EstablishmentCategory>,
     pub status: Option<StructureStatus>,
+    /// An IANA time zone (`Europe/Paris`, `Indian/Reunion`, `America/Guadeloupe`...); whether
+    /// it exists is checked by the database, which knows the zones.
+    pub timezone: Option<String>,
+    /// When shifts start, in local time, sorted.
+    pub shift_starts: Option<Vec<chrono::NaiveTime>>,
 }
 
 impl EstablishmentChanges {
@@ -155,7 +160,48 @@ impl EstablishmentChanges {
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = name.and_then(|n| errors.check("name", validation::text(n, 1, 200)));
-        errors.into_result(|| EstablishmentChanges { name, category, status })
+        errors.into_result(|| EstablishmentChanges { name, category, status, ..Self::default() })
+    }
+
+    /// Adds the time zone and the shifts: 1 to 6 distinct "HH:MM" times.
+    pub fn with_shifts(
+        mut self,
+        timezone: Option<&str>,
+        shift_starts: Option<&[String]>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Some(zone) = timezone {
+            let shaped = !zone.is_empty()
+                && zone.len() <= 64
+                && zone.split('/').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+                });
+            if shaped {
+                self.timezone = Some(zone.to_owned());
+            } else {
+                errors.add("timezone", "is not a time zone name (e.g. Europe/Paris)");
+            }
+        }
+        if let Some(starts) = shift_starts {
+            let mut times = Vec::new();
+            for (i, start) in starts.iter().enumerate() {
+                match chrono::NaiveTime::parse_from_str(start, "%H:%M") {
+                    Ok(time) if start.len() == 5 => times.push(time),
+                    _ => errors.add(format!("shift_starts[{i}]"), "must be a time as HH:MM"),
+                }
+            }
+            times.sort();
+            let count = times.len();
+            times.dedup();
+            if count != times.len() {
+                errors.add("shift_starts", "has the same time twice");
+            }
+            if !(1..=6).contains(&starts.len()) {
+                errors.add("shift_starts", "must have 1 to 6 times");
+            }
+            self.shift_starts = Some(times);
+        }
+        errors.into_result(|| self)
     }
 }
 
@@ -208,6 +254,10 @@ pub struct Establishment {
     pub name: String,
     pub category: EstablishmentCategory,
     pub status: StructureStatus,
+    /// Its time zone: shifts, the day's tasks and the hand-over feed follow it.
+    pub timezone: String,
+    /// When shifts start, local time ("HH:MM").
+    pub shift_starts: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

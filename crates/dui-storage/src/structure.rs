@@ -15,7 +15,8 @@ use crate::rows::{all, one, parse};
 use crate::tx::Params;
 use crate::{Db, StoreError, StoreResult};
 
-pub(crate) const ESTABLISHMENT_COLUMNS: &str = "id, finess, name, category, status, created_at, updated_at";
+pub(crate) const ESTABLISHMENT_COLUMNS: &str =
+    "id, finess, name, category, status, timezone, shift_starts, created_at, updated_at";
 pub(crate) const UNIT_COLUMNS: &str = "id, establishment_id, name, status, created_at, updated_at";
 
 pub(crate) fn establishment(row: &Row) -> StoreResult<Establishment> {
@@ -27,6 +28,12 @@ pub(crate) fn establishment(row: &Row) -> StoreResult<Establishment> {
         name: row.try_get("name")?,
         category: parse(row, "category", EstablishmentCategory::parse)?,
         status: parse(row, "status", StructureStatus::parse)?,
+        timezone: row.try_get("timezone")?,
+        shift_starts: row
+            .try_get::<_, Vec<chrono::NaiveTime>>("shift_starts")?
+            .iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -121,9 +128,18 @@ impl Db {
         id: EstablishmentId,
         changes: &EstablishmentChanges,
     ) -> StoreResult<Establishment> {
+        if let Some(zone) = &changes.timezone {
+            let known = self
+                .read(scope.tenant_id(), "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", &[zone])
+                .await?;
+            if !known.first().is_some_and(|row| row.get::<_, bool>(0)) {
+                return Err(StoreError::Invalid { constraint: "establishments_timezone_known".to_owned() });
+            }
+        }
         let sql = format!(
             "UPDATE establishments SET name = coalesce($3, name), category = coalesce($4, category), \
-             status = coalesce($5, status), updated_at = now() \
+             status = coalesce($5, status), timezone = coalesce($6, timezone), \
+             shift_starts = coalesce($7, shift_starts), updated_at = now() \
              WHERE tenant_id = $1 AND id = $2 RETURNING {ESTABLISHMENT_COLUMNS}"
         );
         let rows = self
@@ -138,6 +154,8 @@ impl Db {
                     &changes.name,
                     &changes.category.map(EstablishmentCategory::as_str),
                     &changes.status.map(StructureStatus::as_str),
+                    &changes.timezone,
+                    &changes.shift_starts,
                 ],
             )
             .await?;

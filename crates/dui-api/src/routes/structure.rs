@@ -36,6 +36,10 @@ pub struct UpdateEstablishment {
     pub name: Option<String>,
     pub category: Option<EstablishmentCategory>,
     pub status: Option<StructureStatus>,
+    /// IANA time zone (default `Europe/Paris`; `Indian/Reunion`, `America/Martinique`...).
+    pub timezone: Option<String>,
+    /// When shifts start, local time: `["07:00", "14:00", "21:00"]` by default.
+    pub shift_starts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,7 +112,8 @@ pub async fn update_establishment(
         state.db().get_establishment(&scope, id).await?;
         return Err(forbidden("change establishments"));
     }
-    let changes = EstablishmentChanges::validate(body.name.as_deref(), body.category, body.status)?;
+    let changes = EstablishmentChanges::validate(body.name.as_deref(), body.category, body.status)?
+        .with_shifts(body.timezone.as_deref(), body.shift_starts.as_deref())?;
     Ok(Json(state.db().update_establishment(&scope, id, &changes).await?))
 }
 
