@@ -128,6 +128,48 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
         .await
         .problem(422);
 
+    // The shift in progress: in UTC with shifts at 00:00 and 12:00, today's tasks of this half
+    // of the day.
+    let changed = app
+        .patch(
+            &format!("/api/v1/establishments/{ehpad}"),
+            &tenant.admin.token,
+            json!({"timezone": "UTC", "shift_starts": ["00:00", "12:00"]}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let half = if now.time() < chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap() { 0 } else { 12 };
+    let since = today.and_hms_opt(half, 0, 0).unwrap().and_utc();
+    let until = since + chrono::Duration::hours(12);
+    let whole_day = app.get(&format!("{tasks}?date={today}"), &nurse.token).await;
+    let mut expected: Vec<String> = whole_day
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            let at = chrono::DateTime::parse_from_rfc3339(t["scheduled_for"].as_str().unwrap()).unwrap();
+            at >= since && at < until
+        })
+        .map(|t| format!("{} {}", t["scheduled_for"].as_str().unwrap(), t["what"].as_str().unwrap()))
+        .collect();
+    expected.sort();
+    let shift = app.get(&format!("{tasks}?shift=true"), &nurse.token).await;
+    assert_eq!(shift.status, 200, "{}", shift.text);
+    let mut got: Vec<String> = shift
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} {}", t["scheduled_for"].as_str().unwrap(), t["what"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+    assert!(!got.is_empty(), "every half day has turning tasks");
+    app.get(&format!("{tasks}?shift=true&date={today}"), &nurse.token).await.problem(422);
+
     // Someone of another establishment sees no task list here.
     let elsewhere = app.user(&tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
     app.get(&tasks, &elsewhere.token).await.problem(404);

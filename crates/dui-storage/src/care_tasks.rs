@@ -84,6 +84,29 @@ impl Db {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// The shift in progress at `now` in the establishment: from its start to the next shift's
+    /// start, as instants (the establishment's shifts and time zone).
+    pub async fn current_shift(
+        &self,
+        scope: &TenantScope,
+        establishment: EstablishmentId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(DateTime<Utc>, DateTime<Utc>)> {
+        let tenant = scope.tenant_id();
+        let rows = self
+            .read(
+                tenant,
+                "WITH e AS (SELECT timezone, shift_starts FROM establishments WHERE tenant_id = $1 AND id = $2),                  starts AS (SELECT (d::date + s) AT TIME ZONE e.timezone AS at FROM e,                    generate_series(($3::timestamptz AT TIME ZONE e.timezone)::date - 1,                                    ($3::timestamptz AT TIME ZONE e.timezone)::date + 1, interval '1 day') d,                    unnest(e.shift_starts) s)                  SELECT (SELECT max(at) FROM starts WHERE at <= $3) AS since, (SELECT min(at) FROM starts WHERE at > $3) AS until",
+                &[&tenant.as_uuid(), &establishment.as_uuid(), &now],
+            )
+            .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        match (row.try_get::<_, Option<DateTime<Utc>>>("since")?, row.try_get::<_, Option<DateTime<Utc>>>("until")?) {
+            (Some(since), Some(until)) => Ok((since, until)),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
     /// The tasks of `day` for the people with a stay in progress in the establishment (or the
     /// unit) whom the scope sees, from the scheduled actions of their plans in force, in the
     /// establishment's time zone, with their latest records. Each person listed is recorded

@@ -33,6 +33,10 @@ pub struct DayParams {
     /// Only the tasks of your roles or assigned to you by name.
     #[serde(default)]
     pub mine: bool,
+    /// The shift in progress instead of a day (a night shift spans two dates): with
+    /// `state=late`, what the shift has left undone so far.
+    #[serde(default)]
+    pub shift: bool,
 }
 
 /// The day's tasks of an establishment or one of its units: who (role or person) does what,
@@ -56,8 +60,29 @@ pub async fn day_tasks(
     }
     state.db().get_establishment(&scope, establishment).await?;
     let now = Utc::now();
-    let day = params.date.unwrap_or_else(|| now.date_naive());
-    let mut tasks = state.db().day_tasks(&scope, establishment, params.unit_id, day, now).await?;
+    let mut tasks = if params.shift {
+        if params.date.is_some() {
+            return Err(ValidationErrors::single("shift", "cannot be combined with date").into());
+        }
+        let (since, until) = state.db().current_shift(&scope, establishment, now).await?;
+        let local = state.db().local_times(&scope, establishment, &[since, until]).await?;
+        let (first, last) = (local[0].date(), local[1].date());
+        let mut tasks = Vec::new();
+        let mut day = first;
+        loop {
+            tasks.extend(state.db().day_tasks(&scope, establishment, params.unit_id, day, now).await?);
+            match day.succ_opt() {
+                Some(next) if next <= last => day = next,
+                _ => break,
+            }
+        }
+        tasks.retain(|t| t.scheduled_for >= since && t.scheduled_for < until);
+        tasks.sort_by_key(|t| t.scheduled_for);
+        tasks
+    } else {
+        let day = params.date.unwrap_or_else(|| now.date_naive());
+        state.db().day_tasks(&scope, establishment, params.unit_id, day, now).await?
+    };
     if let Some(wanted) = params.state {
         tasks.retain(|t| t.state == wanted);
     }
