@@ -377,6 +377,34 @@ async fn duplicates_are_found_on_demand_and_merged() {
         )
         .await;
     assert_eq!(contact.status, 201);
+    // Care data on both: each has a plan in force, the duplicate an assessment and a measurement.
+    for id in [&kept, &duplicate] {
+        let plan = format!("/api/v1/residents/{id}/care-plan");
+        let created =
+            app.post(&plan, &nurse.token, json!({"content": {"expectations": format!("Plan de {id}")}})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let activate = format!("{plan}/versions/{}/activate", created.json["id"].as_str().unwrap());
+        let etag = created.header("etag").unwrap().to_owned();
+        let active = app.request_with(Method::POST, &activate, Some(&nurse.token), None, &[("If-Match", &etag)]).await;
+        assert_eq!(active.status, 200, "{}", active.text);
+    }
+    let assessed = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/assessments"),
+            &nurse.token,
+            json!({"instrument": "algoplus", "assessed_on": "2026-11-02",
+                   "answers": {"visage": "yes", "regard": "no", "plaintes": "no", "corps": "no", "comportements": "no"}}),
+        )
+        .await;
+    assert_eq!(assessed.status, 201, "{}", assessed.text);
+    let measured = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/measurements"),
+            &nurse.token,
+            json!({"kind": "pulse", "value": 64}),
+        )
+        .await;
+    assert_eq!(measured.status, 201, "{}", measured.text);
 
     let found = app.get(&format!("/api/v1/residents/{kept}/duplicates"), &tenant.admin.token).await;
     assert_eq!(found.json, json!([{"id": duplicate, "same_ins": false}]));
@@ -398,6 +426,23 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(contacts.json[0]["details"]["given_name"], "Marc");
     let stays = app.get(&format!("/api/v1/residents/{kept}/stays"), &tenant.admin.token).await;
     assert_eq!(stays.json.as_array().unwrap().len(), 2);
+    let assessments = app.get(&format!("/api/v1/residents/{kept}/assessments"), &nurse.token).await;
+    assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
+    let measurements = app.get(&format!("/api/v1/residents/{kept}/measurements"), &nurse.token).await;
+    assert_eq!(measurements.json[0]["value"], 64);
+    // One plan in force: the record kept's; the duplicate's is closed, and kept.
+    let plans = app.get(&format!("/api/v1/residents/{kept}/care-plan"), &nurse.token).await;
+    let mut statuses: Vec<(String, &str)> = plans
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["content"]["expectations"].as_str().unwrap().to_owned(), v["status"].as_str().unwrap()))
+        .collect();
+    statuses.sort();
+    let mut expected = vec![(format!("Plan de {duplicate}"), "closed"), (format!("Plan de {kept}"), "active")];
+    expected.sort();
+    assert_eq!(statuses, expected);
     let old = app.get(&format!("/api/v1/residents/{duplicate}"), &tenant.admin.token).await;
     assert_eq!(
         (old.json["record_status"].as_str(), old.json["merged_into"].as_str()),

@@ -974,8 +974,9 @@ impl Db {
     }
 
     /// Merges `duplicate` into `survivor`: stays, contacts, consents, notes, identity events,
-    /// assignments and emergency openings move over (their seals bind their own row, not the
-    /// resident, so they open as before); the duplicate is marked merged and points at the
+    /// assignments, emergency openings, assessments, measurements, task records and plan versions
+    /// move over (their seals bind their own row, not the resident, so they open as before; the
+    /// duplicate's plan in force is closed if the survivor has one); the duplicate is marked merged and points at the
     /// survivor (as do records merged into the duplicate before). Both must be visible and
     /// active. Recorded on both.
     pub async fn merge_residents(
@@ -999,6 +1000,17 @@ impl Db {
              moved_notes AS (UPDATE notes SET resident_id = $19 FROM ok, who WHERE ok.found_both AND notes.tenant_id = who.tenant_id AND notes.resident_id = $20 RETURNING 1), \
              moved_consents AS (UPDATE consents SET resident_id = $19 FROM ok, who WHERE ok.found_both AND consents.tenant_id = who.tenant_id AND consents.resident_id = $20 RETURNING 1), \
              moved_events AS (UPDATE identity_events SET resident_id = $19 FROM ok, who WHERE ok.found_both AND identity_events.tenant_id = who.tenant_id AND identity_events.resident_id = $20 RETURNING 1), \
+             moved_assessments AS (UPDATE assessments SET resident_id = $19 FROM ok, who WHERE ok.found_both AND assessments.tenant_id = who.tenant_id AND assessments.resident_id = $20 RETURNING 1), \
+             moved_measurements AS (UPDATE measurements SET resident_id = $19 FROM ok, who WHERE ok.found_both AND measurements.tenant_id = who.tenant_id AND measurements.resident_id = $20 RETURNING 1), \
+             moved_tasks AS (UPDATE care_task_records SET resident_id = $19 FROM ok, who WHERE ok.found_both AND care_task_records.tenant_id = who.tenant_id AND care_task_records.resident_id = $20 RETURNING 1), \
+             moved_plans AS (UPDATE care_plan_versions p SET resident_id = $19, \
+                               status = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
+                                   WHERE k.tenant_id = p.tenant_id AND k.resident_id = $19 AND k.status = 'active') \
+                                 THEN 'closed' ELSE p.status END, \
+                               ended_at = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
+                                   WHERE k.tenant_id = p.tenant_id AND k.resident_id = $19 AND k.status = 'active') \
+                                 THEN now() ELSE p.ended_at END \
+                             FROM ok, who WHERE ok.found_both AND p.tenant_id = who.tenant_id AND p.resident_id = $20 RETURNING 1), \
              merged AS (UPDATE residents SET record_status = 'merged', merged_into = $19, row_version = row_version + 1, updated_at = now() \
                         FROM ok, who WHERE ok.found_both AND residents.tenant_id = who.tenant_id AND residents.id = $20 RETURNING residents.id), \
              earlier AS (UPDATE residents SET merged_into = $19 FROM ok, who WHERE ok.found_both \
