@@ -141,6 +141,19 @@ fn main() {
         println!("hand-over feed, unit of {RESIDENTS}, two years of notes:");
         report("one reader at a time", latencies, wall.elapsed());
 
+        // The same read through the storage layer alone (no HTTP, no token, no JSON): what the
+        // database and the decryption take.
+        let page = dui_domain::pagination::PageRequest::first(200);
+        let mut latencies = Vec::with_capacity(SEQUENTIAL);
+        let wall = Instant::now();
+        for _ in 0..SEQUENTIAL {
+            let start = Instant::now();
+            let read = app.store.handover(&scope, feed_of_unit, dui_storage::notes::FeedStart::PreviousShift, page).await.unwrap();
+            assert!(!read.page.items.is_empty());
+            latencies.push(start.elapsed());
+        }
+        report("storage only, one at a time", latencies, wall.elapsed());
+
         // Concurrent readers (closed loop: each sends its next request when the last returns).
         let wall = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
