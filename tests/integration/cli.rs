@@ -125,6 +125,25 @@ async fn the_demo_seed_is_complete_and_idempotent() {
     let visible = app.get("/api/v1/establishments", &token).await;
     assert_eq!(visible.json["items"].as_array().unwrap().len(), 1);
     assert_eq!(visible.json["items"][0]["name"], "EHPAD Les Tilleuls");
+    // Care data to look at: today's tasks from a plan in force, a GIR, a transmission ciblée.
+    let ehpad = visible.json["items"][0]["id"].as_str().unwrap();
+    let tasks = app.get(&format!("/api/v1/establishments/{ehpad}/tasks"), &token).await;
+    assert_eq!(tasks.status, 200, "{}", tasks.text);
+    assert!(tasks.json.as_array().unwrap().len() >= 3, "{}", tasks.text);
+    let residents = app.get("/api/v1/residents", &token).await;
+    let lefort = residents.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["identity"]["birth_name"] == "Lefort")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gir = app.get(&format!("/api/v1/residents/{lefort}/gir-history"), &token).await;
+    assert_eq!(gir.json.as_array().unwrap().len(), 1, "{}", gir.text);
+    let notes = app.get(&format!("/api/v1/residents/{lefort}/notes"), &token).await;
+    assert!(notes.json["items"].as_array().unwrap().iter().any(|n| n["kind"] == "targeted"), "{}", notes.text);
 }
 
 #[tokio::test]

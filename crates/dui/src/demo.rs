@@ -254,8 +254,68 @@ async fn seed_residents(
                 ..NoteDraft::default()
             };
             db.add_note(&scope, None, resident.id, &NewNote::validate(draft, chrono::Utc::now())?).await?;
+            if birth_name == "Lefort" {
+                seed_care(db, &scope, resident.id).await?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Care data for one demo resident, as her nurse records it: a validated AGGIR grid, a
+/// transmission ciblée, and a projet personnalisé in force with scheduled care.
+async fn seed_care(db: &Db, scope: &TenantScope, resident: dui_domain::ResidentId) -> anyhow::Result<()> {
+    use dui_domain::assessment::instrument;
+    use dui_domain::record::NoteScope;
+    use dui_storage::assessments::NewAssessment;
+    let today = chrono::Utc::now().date_naive();
+    let grid = serde_json::json!({"variables": {
+        "coherence": "A", "orientation": "B", "toilette": {"haut": "A", "bas": "B"}, "habillage": "B",
+        "alimentation": "A", "elimination": "B", "transferts": "A", "deplacement_interieur": "A",
+        "deplacement_exterieur": "C", "alerter": "A"}});
+    let aggir = instrument("aggir", None).context("the AGGIR instrument")?;
+    let evaluation = aggir.evaluate(&grid).map_err(|e| anyhow::anyhow!("demo AGGIR grid: {e:?}"))?;
+    let new = NewAssessment { evaluation, scope: NoteScope::CareTeam, assessed_on: today, supersedes: None };
+    let assessment = db.create_assessment(scope, None, resident, &new).await?.value;
+    db.validate_assessment(scope, resident, assessment.id, None).await?;
+
+    let draft = NoteDraft {
+        scope: Some(NoteScope::CareTeam),
+        content: NoteContent {
+            target: Some("Douleur".to_owned()),
+            data: Some("Se plaint du genou droit au lever (EVA 5).".to_owned()),
+            actions: Some("Antalgique selon protocole à 8 h, coussin de positionnement.".to_owned()),
+            results: Some("EVA 2 à 9 h, a participé à l'atelier mémoire.".to_owned()),
+            ..NoteContent::default()
+        },
+        ..NoteDraft::default()
+    };
+    db.add_note(scope, None, resident, &NewNote::validate(draft, chrono::Utc::now())?).await?;
+
+    let content: dui_domain::care_plan::PlanContent = serde_json::from_value(serde_json::json!({
+    "expectations": "Rester autonome pour la toilette et continuer à jardiner avec sa fille le dimanche.",
+    "needs": [{"domain": "autonomy", "text": "Aide partielle pour la toilette du bas et l'habillage"},
+              {"domain": "health", "text": "Surveillance de la douleur du genou droit"}],
+    "objectives": [{"domain": "autonomy", "text": "Faire seule la toilette du haut", "status": "in_progress"},
+                   {"domain": "social_life", "text": "Participer à l'atelier jardin", "status": "planned"}],
+    "actions": [
+        {"what": "Aide à la toilette", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
+         "schedule": {"kind": "daily", "times": ["08:00"]}},
+        {"what": "Évaluation de la douleur", "who": {"role": "nurse"}, "frequency": "matin et soir",
+         "schedule": {"kind": "daily", "times": ["09:00", "19:00"]}},
+        {"what": "Pesée", "who": {"role": "care_assistant"}, "frequency": "une fois par mois",
+         "schedule": {"kind": "monthly", "day": 1, "time": "10:00"}}
+    ]}))?;
+    let content = content.validate(uuid::Uuid::now_v7).map_err(|e| anyhow::anyhow!("demo care plan: {e:?}"))?;
+    let plan = db.create_care_plan(scope, None, resident, &content, None).await?.value;
+    db.activate_plan(
+        scope,
+        resident,
+        dui_domain::PlanVersionId::from_uuid(plan.id),
+        None,
+        dui_domain::care_plan::default_review_due(today),
+    )
+    .await?;
     Ok(())
 }
 
