@@ -174,3 +174,77 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
     let elsewhere = app.user(&tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
     app.get(&tasks, &elsewhere.token).await.problem(404);
 }
+
+#[tokio::test]
+async fn a_home_help_round_lists_the_visits_of_the_people_a_helper_is_assigned_to() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let saad = tenant.establishments[1].id;
+    let round = tenant.units[1].id;
+    let director = app.user(&tenant, &[(Some(saad), Role::Director)]).await;
+    let helper = app.user(&tenant, &[(Some(saad), Role::HomeHelper)]).await;
+    let mut records = Vec::new();
+    for name in ["Visite", "Autre"] {
+        let created = app
+            .post(
+                "/api/v1/residents",
+                &tenant.admin.token,
+                json!({"establishment_id": saad, "unit_id": round, "mode": "at_home", "admitted_on": "2026-06-01",
+                       "identity": identity(name, "Paul", "1938-08-08")}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let record = format!("/api/v1/residents/{}", created.json["id"].as_str().unwrap());
+        // Tuesday and Friday, 9:00 to 10:30.
+        let plan = app
+            .post(
+                &format!("{record}/care-plan"),
+                &director.token,
+                json!({"content": {"expectations": "Rester chez soi", "actions": [
+                    {"what": "Aide au lever et courses", "who": {"role": "home_helper"},
+                     "schedule": {"kind": "weekly", "days": ["tuesday", "friday"], "start": "09:00", "end": "10:30"}}]}}),
+            )
+            .await;
+        assert_eq!(plan.status, 201, "{}", plan.text);
+        let version = format!("{record}/care-plan/versions/{}", plan.json["id"].as_str().unwrap());
+        let etag = plan.header("etag").unwrap().to_owned();
+        let active = send_if(&app, Method::POST, &format!("{version}/activate"), &director.token, &etag).await;
+        assert_eq!(active.status, 200, "{}", active.text);
+        records.push(created.json["id"].as_str().unwrap().to_owned());
+    }
+    // The helper is assigned to the first person only.
+    let assigned = app
+        .post(
+            &format!("/api/v1/residents/{}/assignments", records[0]),
+            &tenant.admin.token,
+            json!({"user_id": helper.id, "starts_on": "2026-06-01"}),
+        )
+        .await;
+    assert_eq!(assigned.status, 201, "{}", assigned.text);
+
+    // Tuesday 1 December 2026: one visit each, 9:00–10:30 Paris time.
+    let tasks = format!("/api/v1/establishments/{saad}/tasks?date=2026-12-01&unit_id={round}");
+    let all = app.get(&tasks, &director.token).await;
+    assert_eq!(all.json.as_array().unwrap().len(), 2, "{}", all.text);
+    let mine = app.get(&format!("{tasks}&mine=true"), &helper.token).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    let visits = mine.json.as_array().unwrap();
+    assert_eq!(visits.len(), 1, "{}", mine.text);
+    assert_eq!(visits[0]["resident"]["family_name"], "Visite");
+    assert_eq!(
+        (visits[0]["scheduled_for"].as_str(), visits[0]["until"].as_str()),
+        (Some("2026-12-01T08:00:00Z"), Some("2026-12-01T09:30:00Z"))
+    );
+    // Wednesday: no visit.
+    let wednesday = app.get(&format!("/api/v1/establishments/{saad}/tasks?date=2026-12-02"), &helper.token).await;
+    assert_eq!(wednesday.json, json!([]));
+    // The helper records the visit of the person assigned, not the other one's.
+    let body = |resident: usize| {
+        json!({"plan_version_id": all.json.as_array().unwrap().iter().find(|t| t["resident"]["family_name"] == if resident == 0 { "Visite" } else { "Autre" }).unwrap()["plan_version_id"],
+               "action_id": all.json.as_array().unwrap().iter().find(|t| t["resident"]["family_name"] == if resident == 0 { "Visite" } else { "Autre" }).unwrap()["action_id"],
+               "scheduled_for": "2026-12-01T08:00:00Z", "status": "done", "performed_at": "2026-12-01T08:05:00Z"})
+    };
+    let done = app.post(&format!("/api/v1/residents/{}/tasks", records[0]), &helper.token, body(0)).await;
+    assert_eq!(done.status, 201, "{}", done.text);
+    app.post(&format!("/api/v1/residents/{}/tasks", records[1]), &helper.token, body(1)).await.problem(404);
+}
