@@ -49,6 +49,13 @@ pub struct ResidentAccess {
     pub assigned: Vec<EstablishmentId>,
 }
 
+impl ResidentAccess {
+    /// Reaches some of the people of `establishment` (fully, or those assigned).
+    pub fn reaches(&self, establishment: EstablishmentId) -> bool {
+        self.all || self.assigned_all || self.full.contains(&establishment) || self.assigned.contains(&establishment)
+    }
+}
+
 /// An authenticated user of a tenant, with the roles they currently hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantScope {

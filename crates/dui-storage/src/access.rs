@@ -165,3 +165,18 @@ pub(crate) fn audit_insert(
            {resource}, who.request_id, who.client_address, {emergency} FROM {from}"
     )
 }
+
+/// The trace of a read of one resident's data (`$19`) through the `target` expression: a
+/// success when the resident is visible, a refusal otherwise, flagged when through an
+/// emergency opening.
+pub(crate) fn read_trace(action: &str) -> String {
+    audit_insert(
+        action,
+        "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+        "$19",
+        "resident",
+        "$19",
+        "coalesce(NOT target.normal, false)",
+        "who LEFT JOIN target ON true",
+    )
+}

@@ -14,9 +14,9 @@ use dui_domain::{AssessmentId, EstablishmentId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, note_readable};
+use crate::access::{WHO, audit_insert, note_readable, read_trace};
 use crate::idempotency::CreateStatement;
-use crate::record::target;
+use crate::record::{PLACE, target};
 use crate::residents::{open_json, seal_json};
 use crate::rows::parse;
 use crate::tx::Params;
@@ -120,8 +120,7 @@ impl Db {
         let outcome = outcome_columns(&new.evaluation);
         let insert = format!(
             "WITH {WHO}, {}, \
-             place AS (SELECT s.establishment_id FROM stays s, target t WHERE s.tenant_id = t.tenant_id \
-                       AND s.resident_id = t.id ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1), \
+             {PLACE}, \
              a AS (INSERT INTO assessments (tenant_id, id, resident_id, establishment_id, instrument, instrument_version, \
                      scope, assessed_on, assessor_id, answers, dek_version, gir, gir_group, gir_rank, score_halves, band, supersedes) \
                    SELECT t.tenant_id, $20, t.id, p.establishment_id, $21, $22, $23, $24, who.user_id, $25, $26, $27, $28, $29, \
@@ -297,11 +296,7 @@ impl Db {
         );
         let rows = self.on_resident(scope, resident, &sql, &[&id.as_uuid(), &expected_version]).await?;
         match rows.first() {
-            Some(row) => self
-                .open_rows(scope.tenant_id(), std::slice::from_ref(row), assessment)
-                .await?
-                .pop()
-                .ok_or(StoreError::NotFound),
+            Some(row) => self.open_one(scope.tenant_id(), row, assessment).await,
             None => Err(self
                 .why_unchanged(scope, resident, "assessments", id.as_uuid(), expected_version, "assessment.validate")
                 .await),
@@ -324,15 +319,7 @@ impl Db {
              trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM data a ORDER BY a.assessed_on DESC, a.id DESC",
             target("$19"),
             note_readable("a", "NOT t.normal"),
-            audit_insert(
-                "assessment.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("assessment.read")
         );
         let only = only.map(|a| a.as_uuid());
         let rows = self.on_resident(scope, resident, &sql, &[&instrument, &only]).await?;
@@ -355,15 +342,7 @@ impl Db {
              SELECT id, assessed_on, gir, gir_group, gir_rank, assessor_id, establishment_id FROM data ORDER BY assessed_on, id",
             target("$19"),
             note_readable("a", "NOT t.normal"),
-            audit_insert(
-                "assessment.gir_history",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("assessment.gir_history")
         );
         let rows = self.on_resident(scope, resident, &sql, &[]).await?;
         if rows.is_empty() {

@@ -13,9 +13,9 @@ use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, visible};
+use crate::access::{WHO, audit_insert, read_trace, visible};
 use crate::idempotency::CreateStatement;
-use crate::record::target;
+use crate::record::{PLACE, target};
 use crate::residents::{RESIDENT_IDENTITY, open_json, seal_json};
 use crate::rows::parse;
 use crate::tx::{Params, TenantTx};
@@ -115,8 +115,7 @@ impl Db {
         };
         let insert = format!(
             "WITH {WHO}, {}, {base}, \
-             place AS (SELECT s.establishment_id FROM stays s, target t WHERE s.tenant_id = t.tenant_id \
-                       AND s.resident_id = t.id ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1), \
+             {PLACE}, \
              p AS (INSERT INTO care_plan_versions (tenant_id, id, plan_id, resident_id, establishment_id, version, content, \
                      dek_version, review_due_on, created_by) \
                    SELECT t.tenant_id, $21, b.plan_id, t.id, pl.establishment_id, b.version, $22, $23, $24, who.user_id \
@@ -175,15 +174,7 @@ impl Db {
                       AND ($20::uuid IS NULL OR p.id = $20)), \
              trace AS ({}) SELECT {PLAN_COLUMNS} FROM data p ORDER BY p.version DESC",
             target("$19"),
-            audit_insert(
-                "care_plan.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("care_plan.read")
         );
         let only = only.map(|v| v.as_uuid());
         let rows = self.on_resident(scope, resident, &sql, &[&only]).await?;
@@ -372,7 +363,7 @@ impl Db {
         };
         tx.commit().await?;
         let row = row.clone();
-        self.open_rows(tenant, std::slice::from_ref(&row), plan_version).await?.pop().ok_or(StoreError::NotFound)
+        self.open_one(tenant, &row, plan_version).await
     }
 
     /// Closes the active version (the support ended, or the plan is abandoned).
@@ -401,11 +392,7 @@ impl Db {
         );
         let rows = self.on_resident(scope, resident, &sql, &[&id.as_uuid()]).await?;
         match rows.first() {
-            Some(row) => self
-                .open_rows(scope.tenant_id(), std::slice::from_ref(row), plan_version)
-                .await?
-                .pop()
-                .ok_or(StoreError::NotFound),
+            Some(row) => self.open_one(scope.tenant_id(), row, plan_version).await,
             None => Err(self
                 .why_unchanged(scope, resident, "care_plan_versions", id.as_uuid(), None, "care_plan.close")
                 .await),

@@ -16,7 +16,7 @@ use dui_domain::{EstablishmentId, ResidentId, TaskRecordId, UnitId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, visible};
+use crate::access::{WHO, audit_insert, read_trace, visible};
 use crate::care_plans::PLAN_CONTENT;
 use crate::idempotency::CreateStatement;
 use crate::record::target;
@@ -356,15 +356,7 @@ impl Db {
                       AND k.scheduled_for >= $20 AND k.scheduled_for < $21 ORDER BY k.scheduled_for, k.recorded_at LIMIT 5000), \
              trace AS ({}) SELECT {TASK_COLUMNS} FROM data k ORDER BY k.scheduled_for, k.recorded_at, k.id",
             target("$19"),
-            audit_insert(
-                "care_task.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("care_task.read")
         );
         let rows = self.on_resident(scope, resident, &sql, &[&from, &to]).await?;
         if rows.is_empty() {

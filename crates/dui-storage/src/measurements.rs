@@ -11,9 +11,9 @@ use dui_domain::{EstablishmentId, MeasurementId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert};
+use crate::access::{WHO, audit_insert, read_trace};
 use crate::idempotency::CreateStatement;
-use crate::record::target;
+use crate::record::{PLACE, target};
 use crate::residents::{open_json, seal_json};
 use crate::rows::{parse, parse_opt};
 use crate::tx::Params;
@@ -69,8 +69,7 @@ impl Db {
         let value = seal_json(&keys, MEASUREMENT_VALUE, id, &new.value)?;
         let insert = format!(
             "WITH {WHO}, {}, \
-             place AS (SELECT s.establishment_id FROM stays s, target t WHERE s.tenant_id = t.tenant_id \
-                       AND s.resident_id = t.id ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1), \
+             {PLACE}, \
              m AS (INSERT INTO measurements (tenant_id, id, resident_id, establishment_id, kind, measured_at, value, \
                      dek_version, flag, recorded_by) \
                    SELECT t.tenant_id, $20, t.id, p.establishment_id, $21, $22, $23, $24, $25, who.user_id \
@@ -121,15 +120,7 @@ impl Db {
              trace AS ({}) SELECT {MEASUREMENT_COLUMNS} FROM data m ORDER BY m.measured_at, m.id",
             target("$19"),
             care_readable("m"),
-            audit_insert(
-                "measurement.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("measurement.read")
         );
         let kind = kind.map(MeasurementKind::as_str);
         let rows = self.on_resident(scope, resident, &sql, &[&kind, &from, &to]).await?;
@@ -167,9 +158,6 @@ impl Db {
         );
         let rows = self.on_resident(scope, resident, &sql, &[&id.as_uuid()]).await?;
         let row = rows.first().ok_or(StoreError::NotFound)?;
-        self.open_rows(scope.tenant_id(), std::slice::from_ref(row), measurement)
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)
+        self.open_one(scope.tenant_id(), row, measurement).await
     }
 }

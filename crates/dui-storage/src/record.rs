@@ -17,7 +17,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, urgent, visible};
+use crate::access::{WHO, audit_insert, read_trace, urgent, visible};
 use crate::idempotency::CreateStatement;
 use crate::residents::{
     BIRTH_IDENTITY_INDEX, CURRENT_STAY, INS_INDEX, RESIDENT_COLUMNS, RESIDENT_IDENTITY, RESIDENT_INS, STAY_COLUMNS,
@@ -45,6 +45,11 @@ pub(crate) fn target(resident: &str) -> String {
         urgent("r")
     )
 }
+
+/// `place`: the establishment of the `target` resident's stay in progress (or latest stay),
+/// where what is written about them is filed.
+pub(crate) const PLACE: &str = "place AS (SELECT s.establishment_id FROM stays s, target t WHERE s.tenant_id = t.tenant_id \
+     AND s.resident_id = t.id ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1)";
 
 pub(crate) const STAY_FIELDS: &str = "id, establishment_id, unit_id, mode, admitted_on, admission_mode, discharged_on, \
      discharge_mode, transferred_from, row_version, resident_id";
@@ -197,15 +202,7 @@ impl Db {
             "WITH {WHO}, {}, data AS (SELECT s.* FROM stays s, target t WHERE s.tenant_id = t.tenant_id AND s.resident_id = t.id), \
              trace AS ({}) SELECT {STAY_FIELDS} FROM data ORDER BY admitted_on DESC, id DESC",
             target("$19"),
-            audit_insert(
-                "stay.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("stay.read")
         );
         let rows = self.on_resident(scope, resident, &sql, &[]).await?;
         if rows.is_empty() {
@@ -413,15 +410,7 @@ impl Db {
             "WITH {WHO}, {}, data AS (SELECT c.* FROM contacts c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
              trace AS ({}) SELECT {CONTACT_FIELDS} FROM data ORDER BY ended_at NULLS FIRST, created_at, id",
             target("$19"),
-            audit_insert(
-                "contact.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("contact.read")
         );
         let rows = self.on_resident(scope, resident, &sql, &[]).await?;
         if rows.is_empty() {
@@ -527,15 +516,7 @@ impl Db {
             "WITH {WHO}, {}, data AS (SELECT c.* FROM consents c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
              trace AS ({}) SELECT {CONSENT_FIELDS} FROM data ORDER BY recorded_at DESC, id DESC",
             target("$19"),
-            audit_insert(
-                "consent.read",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("consent.read")
         );
         let rows = self.on_resident(scope, resident, &sql, &[]).await?;
         if rows.is_empty() {
@@ -643,15 +624,7 @@ impl Db {
             "WITH {WHO}, {}, data AS (SELECT e.* FROM identity_events e, target t WHERE e.tenant_id = t.tenant_id AND e.resident_id = t.id), \
              trace AS ({}) SELECT {EVENT_FIELDS} FROM data ORDER BY recorded_at, id",
             target("$19"),
-            audit_insert(
-                "identity.read_history",
-                "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-                "$19",
-                "resident",
-                "$19",
-                "coalesce(NOT target.normal, false)",
-                "who LEFT JOIN target ON true"
-            )
+            read_trace("identity.read_history")
         );
         let rows = self.on_resident(scope, resident, &sql, &[]).await?;
         if rows.is_empty() {

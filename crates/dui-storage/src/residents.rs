@@ -172,6 +172,16 @@ impl Db {
         rows.iter().map(|row| map(row, &keys)).collect()
     }
 
+    /// [`Db::open_rows`] for the one row a write returned.
+    pub(crate) async fn open_one<T>(
+        &self,
+        tenant: TenantId,
+        row: &Row,
+        map: fn(&Row, &Keyring) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.open_rows(tenant, std::slice::from_ref(row), map).await?.pop().ok_or(StoreError::NotFound)
+    }
+
     pub(crate) fn who(&self, scope: &TenantScope) -> Who {
         Who::of(scope, self.recent_stay_days)
     }

@@ -9,7 +9,7 @@ use dui_domain::assessment::instrument;
 use dui_domain::assessment::recorded::{Assessment, AssessmentStatus, GirPoint};
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
-use dui_domain::{AssessmentId, EstablishmentId, ResidentId, ValidationErrors};
+use dui_domain::{AssessmentId, ResidentId, ValidationErrors};
 use dui_storage::StoreError;
 use dui_storage::assessments::NewAssessment;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use crate::extract::{
     CreateRequest, IdempotencyHeader, IfMatch, IfMatchHeader, Json, Path, Query, created_versioned, with_etag,
 };
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{context, refuse};
+use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,22 +48,6 @@ fn assessed_on(date: NaiveDate) -> Result<NaiveDate, ApiError> {
     Ok(date)
 }
 
-/// Where the person is supported, for the permission checks (with an emergency opening: where
-/// the user holds roles).
-async fn places(
-    state: &AppState,
-    scope: &dui_domain::scope::TenantScope,
-    resident: ResidentId,
-    action: &str,
-) -> Result<Vec<EstablishmentId>, ApiError> {
-    let context = context(state, scope, resident, action).await?;
-    Ok(if context.emergency {
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments
-    })
-}
-
 /// Records a draft assessment (or, with `supersedes`, the correction of a validated one).
 #[utoipa::path(post, path = "/residents/{resident_id}/assessments", tag = "assessments",
     params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = CreateAssessment,
@@ -84,7 +68,7 @@ pub async fn create_assessment(
     let evaluation = instrument.evaluate(&body.answers)?;
     let assessed_on = assessed_on(body.assessed_on)?;
     let note_scope = body.scope.unwrap_or(NoteScope::CareTeam);
-    let establishments = places(&state, &scope, resident, "assessment.create").await?;
+    let establishments = acting_establishments(&state, &scope, resident, "assessment.create").await?;
     if !policy::can_assess(&scope, &establishments) || !policy::can_write_note(&scope, &establishments, note_scope) {
         return Err(refuse(&state, &scope, "assessment.create", resident, "record this assessment").await);
     }
@@ -178,7 +162,7 @@ pub async fn change_assessment(
     IfMatch(version): IfMatch,
     Json(body): Json<ChangeAssessment>,
 ) -> Result<Response, ApiError> {
-    let establishments = places(&state, &scope, resident, "assessment.update").await?;
+    let establishments = acting_establishments(&state, &scope, resident, "assessment.update").await?;
     let meta = state.db().assessment_meta(&scope, resident, id).await?;
     if !policy::can_assess(&scope, &establishments) {
         return Err(refuse(&state, &scope, "assessment.update", resident, "change assessments").await);
@@ -212,7 +196,7 @@ pub async fn validate_assessment(
     Path((resident, id)): Path<(ResidentId, AssessmentId)>,
     IfMatch(version): IfMatch,
 ) -> Result<Response, ApiError> {
-    let establishments = places(&state, &scope, resident, "assessment.validate").await?;
+    let establishments = acting_establishments(&state, &scope, resident, "assessment.validate").await?;
     let meta = state.db().assessment_meta(&scope, resident, id).await?;
     if !policy::can_validate_care(&scope, &establishments) {
         return Err(refuse(&state, &scope, "assessment.validate", resident, "validate assessments").await);

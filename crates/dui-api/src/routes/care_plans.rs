@@ -16,7 +16,7 @@ use crate::extract::{
     CreateRequest, IdempotencyHeader, IfMatch, IfMatchHeader, Json, Path, created_versioned, with_etag,
 };
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{context, refuse};
+use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 /// Checks content, giving ids to new objectives and actions.
@@ -41,12 +41,7 @@ async fn may_manage(
     resident: ResidentId,
     action: &str,
 ) -> Result<(), ApiError> {
-    let context = context(state, scope, resident, action).await?;
-    let establishments: Vec<EstablishmentId> = if context.emergency {
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments
-    };
+    let establishments = acting_establishments(state, scope, resident, action).await?;
     if !policy::can_validate_care(scope, &establishments) {
         return Err(refuse(state, scope, action, resident, "draw up the projet personnalisé").await);
     }

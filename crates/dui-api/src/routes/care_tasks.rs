@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{context, refuse};
+use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -50,12 +50,7 @@ pub async fn day_tasks(
     Path(establishment): Path<EstablishmentId>,
     Query(params): Query<DayParams>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
-    let access = scope.resident_access();
-    if !(access.all
-        || access.assigned_all
-        || access.full.contains(&establishment)
-        || access.assigned.contains(&establishment))
-    {
+    if !scope.resident_access().reaches(establishment) {
         return Err(ApiError::NotFound);
     }
     state.db().get_establishment(&scope, establishment).await?;
@@ -118,12 +113,7 @@ async fn may_record(
     resident: ResidentId,
     action: &str,
 ) -> Result<(), ApiError> {
-    let context = context(state, scope, resident, action).await?;
-    let establishments: Vec<EstablishmentId> = if context.emergency {
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments
-    };
+    let establishments = acting_establishments(state, scope, resident, action).await?;
     // Everyone who writes notes about the person carries out care: home helpers included.
     if !policy::can_write_note(scope, &establishments, dui_domain::record::NoteScope::WholeTeam) {
         return Err(refuse(state, scope, action, resident, "record care").await);

@@ -6,14 +6,14 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, NewMeasurement};
 use dui_domain::policy;
-use dui_domain::{EstablishmentId, MeasurementId, ResidentId, ValidationErrors};
+use dui_domain::{MeasurementId, ResidentId, ValidationErrors};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{context, refuse};
+use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,12 +33,7 @@ async fn may_record(
     resident: ResidentId,
     action: &str,
 ) -> Result<(), ApiError> {
-    let context = context(state, scope, resident, action).await?;
-    let establishments: Vec<EstablishmentId> = if context.emergency {
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments
-    };
+    let establishments = acting_establishments(state, scope, resident, action).await?;
     // Clinical data: those who assess and read the care team's notes there.
     if !policy::can_assess(scope, &establishments)
         || !policy::can_write_note(scope, &establishments, dui_domain::record::NoteScope::CareTeam)

@@ -17,7 +17,7 @@ use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::pagination::{ListParams, PageBody, encode_cursor};
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{context, refuse};
+use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 pub type NotePage = PageBody<Note>;
@@ -84,13 +84,7 @@ pub async fn create_note(
     CreateRequest { body, key }: CreateRequest<CreateNote>,
 ) -> Result<Response, ApiError> {
     let new = body.validate()?;
-    let context = context(&state, &scope, resident_id, "note.create").await?;
-    let establishments: Vec<EstablishmentId> = if context.emergency {
-        // An emergency opening lets the user write with the roles they hold anywhere.
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments.clone()
-    };
+    let establishments = acting_establishments(&state, &scope, resident_id, "note.create").await?;
     if !policy::can_write_note(&scope, &establishments, new.scope) {
         return Err(refuse(&state, &scope, "note.create", resident_id, "write this kind of note").await);
     }
@@ -248,15 +242,6 @@ pub struct HandoverBody {
     pub next_cursor: Option<String>,
 }
 
-/// Reaches the people of `establishment` (works there, or tenant-wide).
-fn works_in(scope: &dui_domain::scope::TenantScope, establishment: EstablishmentId) -> bool {
-    let access = scope.resident_access();
-    access.all
-        || access.assigned_all
-        || access.full.contains(&establishment)
-        || access.assigned.contains(&establishment)
-}
-
 /// The hand-over feed: the notes of a unit or an establishment since a time (by default, the
 /// start of the previous shift), newest first, with the people's names; only the notes you may
 /// read, about people you may see. Each person shown is recorded as read.
@@ -281,7 +266,7 @@ pub async fn handover(
         (None, true) => FeedStart::Unread,
         (None, false) => FeedStart::PreviousShift,
     };
-    if !works_in(&scope, establishment) {
+    if !scope.resident_access().reaches(establishment) {
         return Err(ApiError::NotFound);
     }
     let feed = Feed { establishment, unit: params.unit_id };
@@ -319,7 +304,7 @@ pub async fn set_read_marker(
     Path(establishment): Path<EstablishmentId>,
     Json(body): Json<ReadMarker>,
 ) -> Result<Json<ReadMarkerBody>, ApiError> {
-    if !works_in(&scope, establishment) {
+    if !scope.resident_access().reaches(establishment) {
         return Err(ApiError::NotFound);
     }
     let feed = Feed { establishment, unit: body.unit_id };

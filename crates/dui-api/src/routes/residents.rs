@@ -68,6 +68,22 @@ pub(crate) async fn context(
     Ok(context)
 }
 
+/// Where the caller acts for this person, for the role checks: the establishments where the
+/// person is supported, or, through an emergency opening, wherever the caller holds roles.
+pub(crate) async fn acting_establishments(
+    state: &AppState,
+    scope: &TenantScope,
+    resident: ResidentId,
+    action: &str,
+) -> Result<Vec<EstablishmentId>, ApiError> {
+    let context = context(state, scope, resident, action).await?;
+    Ok(if context.emergency {
+        scope.grants().iter().filter_map(|g| g.establishment).collect()
+    } else {
+        context.establishments
+    })
+}
+
 // ----------------------------------------------------------------------------------------------
 // The record
 // ----------------------------------------------------------------------------------------------
