@@ -58,7 +58,8 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read care plan"
         | "read measurements"
         | "read task records"
-        | "read timeline" => (200, true),
+        | "read timeline"
+        | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes.
         "record assessment" | "record measurement" => {
             (201, allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
@@ -175,6 +176,7 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             None,
         ),
         call("read timeline", Method::GET, format!("{r}/timeline"), None),
+        call("read summary", Method::GET, format!("{r}/summary"), None),
         call(
             "record assessment",
             Method::POST,
@@ -275,7 +277,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 29 * 27);
+    assert_eq!(checked, 29 * 28);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

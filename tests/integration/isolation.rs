@@ -587,6 +587,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/timeline"),
             None,
         ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/summary",
+            format!("/api/v1/residents/{a_resident}/summary"),
+            None,
+        ),
         // A resident admitted by B into A's establishment.
         attempt(
             Method::POST,

@@ -24,6 +24,7 @@ mod residents;
 mod resilience;
 mod schema;
 mod structure;
+mod summary;
 mod system;
 mod tls;
 mod transmissions;

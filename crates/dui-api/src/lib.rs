@@ -89,6 +89,7 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(people::list_identity_providers))
         .routes(routes!(residents::list_residents, residents::create_resident))
         .routes(routes!(residents::get_resident, residents::correct_identity))
+        .routes(routes!(residents::resident_summary))
         .routes(routes!(residents::search_residents))
         .routes(routes!(residents::list_identity_events))
         .routes(routes!(residents::change_identity_status))

@@ -379,3 +379,26 @@ mod tests {
         );
     }
 }
+
+/// The first screen of a person's record, in one read: identity and current stay, the latest
+/// GIR, the projet personnalisé in force and the latest notes the reader may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResidentSummary {
+    pub resident: Resident,
+    /// The latest validated AGGIR outcome no correction superseded, if the reader may see it.
+    pub gir: Option<crate::assessment::recorded::GirPoint>,
+    /// The version of the projet personnalisé in force.
+    pub care_plan: Option<PlanInForce>,
+    /// The latest notes the reader may read, newest first.
+    pub last_notes: Vec<crate::transmission::Note>,
+}
+
+/// Which version of the projet personnalisé is in force, and when it is due for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlanInForce {
+    pub version_id: uuid::Uuid,
+    pub version: i32,
+    pub review_due_on: Option<NaiveDate>,
+}

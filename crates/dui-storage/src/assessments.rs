@@ -348,20 +348,27 @@ impl Db {
         if rows.is_empty() {
             self.resident_exists_for(scope, resident).await?;
         }
-        rows.iter()
-            .map(|row| {
-                let corrupt = |column: &'static str| StoreError::Corrupt { column, value: "out of range".to_owned() };
-                Ok(GirPoint {
-                    assessment_id: AssessmentId::from_uuid(row.try_get("id")?),
-                    assessed_on: row.try_get("assessed_on")?,
-                    gir: u8::try_from(row.try_get::<_, i16>("gir")?).map_err(|_| corrupt("assessments.gir"))?,
-                    group: parse(row, "gir_group", Group::parse)?,
-                    rank: u8::try_from(row.try_get::<_, i16>("gir_rank")?)
-                        .map_err(|_| corrupt("assessments.gir_rank"))?,
-                    assessor_id: UserId::from_uuid(row.try_get("assessor_id")?),
-                    establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
-                })
-            })
-            .collect()
+        rows.iter().map(|row| gir_point(row, "")).collect()
     }
+}
+
+/// A GIR point from a row of `assessments`, or of a statement naming its columns alike after
+/// `prefix`.
+pub(crate) fn gir_point(row: &Row, prefix: &str) -> StoreResult<GirPoint> {
+    let corrupt = |column: &'static str| StoreError::Corrupt { column, value: "out of range".to_owned() };
+    let name = |column: &str| format!("{prefix}{column}");
+    Ok(GirPoint {
+        assessment_id: AssessmentId::from_uuid(row.try_get(name("id").as_str())?),
+        assessed_on: row.try_get(name("assessed_on").as_str())?,
+        gir: u8::try_from(row.try_get::<_, i16>(name("gir").as_str())?).map_err(|_| corrupt("assessments.gir"))?,
+        group: {
+            let group: &str = row.try_get(name("gir_group").as_str())?;
+            Group::parse(group)
+                .ok_or_else(|| StoreError::Corrupt { column: "assessments.gir_group", value: group.to_owned() })?
+        },
+        rank: u8::try_from(row.try_get::<_, i16>(name("gir_rank").as_str())?)
+            .map_err(|_| corrupt("assessments.gir_rank"))?,
+        assessor_id: UserId::from_uuid(row.try_get(name("assessor_id").as_str())?),
+        establishment_id: EstablishmentId::from_uuid(row.try_get(name("establishment_id").as_str())?),
+    })
 }

@@ -17,6 +17,7 @@ pub mod cluster;
 mod error;
 pub mod export;
 mod idempotency;
+pub mod import;
 mod keys;
 pub mod measurements;
 pub mod migrate;
@@ -29,6 +30,7 @@ mod reencrypt;
 mod residents;
 mod rows;
 mod structure;
+pub mod summary;
 mod tx;
 
 pub use error::StoreError;

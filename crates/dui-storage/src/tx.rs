@@ -109,3 +109,31 @@ pub(crate) async fn single(
     )?;
     Ok(rows)
 }
+
+/// Runs two statements for `tenant` in one transaction and one round trip, like [`single`]:
+/// for a read made of two result shapes (a record and its list), seen in one snapshot.
+pub(crate) async fn pair(
+    conn: &Object,
+    tenant: TenantId,
+    access: Access,
+    first: (&str, Params<'_>),
+    second: (&str, Params<'_>),
+) -> StoreResult<(Vec<Row>, Vec<Row>)> {
+    let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+    let (a, b) = tokio::try_join!(conn.prepare_cached(first.0), conn.prepare_cached(second.0))?;
+    let tenant = tenant.to_string();
+    let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
+    let client: &tokio_postgres::Client = conn;
+    let begin = match access {
+        Access::Read => "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ",
+        Access::Write => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    };
+    let (_, _, one, two, _) = tokio::try_join!(
+        client.batch_execute(begin),
+        client.query(&set_tenant, &tenant_param),
+        client.query(&a, first.1),
+        client.query(&b, second.1),
+        client.batch_execute("COMMIT"),
+    )?;
+    Ok((one, two))
+}

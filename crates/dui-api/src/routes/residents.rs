@@ -177,6 +177,35 @@ pub async fn get_resident(
     Ok(with_etag(StatusCode::OK, resident, version))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryParams {
+    /// How many of the latest notes to include (default 5).
+    #[param(minimum = 0, maximum = 20)]
+    pub notes: Option<u32>,
+}
+
+/// The first screen of a record in one call: identity and current stay, the latest GIR you
+/// may see, the projet personnalisé in force, and the latest notes you may read (not those
+/// entered in error). Recorded as one read of the record.
+#[utoipa::path(get, path = "/residents/{resident_id}/summary", tag = "residents",
+    params(("resident_id" = ResidentId, Path), SummaryParams),
+    responses((status = 200, body = dui_domain::resident::ResidentSummary), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn resident_summary(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+    Query(params): Query<SummaryParams>,
+) -> Result<Json<dui_domain::resident::ResidentSummary>, ApiError> {
+    let notes = params.notes.unwrap_or(5);
+    if i64::from(notes) > dui_storage::summary::MAX_SUMMARY_NOTES {
+        return Err(ValidationErrors::single("notes", "must be between 0 and 20").into());
+    }
+    Ok(Json(state.db().resident_summary(&scope, id, i64::from(notes)).await?))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectIdentity {

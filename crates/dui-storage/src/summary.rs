@@ -1,0 +1,119 @@
+//! The summary of a person's record: what the first screen of a record shows, read in one
+//! round trip (two statements in one snapshot) and recorded once.
+
+use dui_domain::ResidentId;
+use dui_domain::resident::{PlanInForce, ResidentSummary};
+use dui_domain::scope::TenantScope;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::access::{WHO, audit_insert, note_readable, urgent, visible};
+use crate::notes::NOTE_COLUMNS;
+use crate::residents::{CURRENT_STAY, RESIDENT_COLUMNS, STAY_COLUMNS, versions};
+use crate::tx::{Access, pair};
+use crate::{Db, StoreError, StoreResult};
+
+/// The most notes a summary shows.
+pub const MAX_SUMMARY_NOTES: i64 = 20;
+
+/// The record, its current stay, the latest GIR the reader may see and the plan in force; the
+/// read (or its refusal) is recorded. `$19` the resident.
+pub(crate) fn summary_sql() -> String {
+    format!(
+        "WITH {WHO}, \
+         target AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+                    WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
+         data AS MATERIALIZED (SELECT * FROM target WHERE normal OR urgent), \
+         trace AS ({trace}) \
+         SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency, \
+                g.id AS gir_id, g.assessed_on AS gir_assessed_on, g.gir AS gir_gir, g.gir_group AS gir_gir_group, \
+                g.gir_rank AS gir_gir_rank, g.assessor_id AS gir_assessor_id, g.establishment_id AS gir_establishment_id, \
+                p.id AS plan_version_id, p.version AS plan_version, p.review_due_on AS plan_review_due_on \
+         FROM data r {CURRENT_STAY} \
+         LEFT JOIN LATERAL (SELECT a.* FROM assessments a, who WHERE a.tenant_id = r.tenant_id AND a.resident_id = r.id \
+                 AND a.instrument = 'aggir' AND a.status = 'validated' AND {gir_readable} \
+                 AND NOT EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
+                                 AND c.status = 'validated') \
+                 ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1) g ON true \
+         LEFT JOIN LATERAL (SELECT p.id, p.version, p.review_due_on FROM care_plan_versions p \
+                 WHERE p.tenant_id = r.tenant_id AND p.resident_id = r.id AND p.status = 'active' \
+                 ORDER BY p.version DESC LIMIT 1) p ON true",
+        visible = visible("r"),
+        urgent = urgent("r"),
+        trace = audit_insert(
+            "resident.summary",
+            "CASE WHEN data.id IS NULL THEN 'denied' ELSE 'success' END",
+            "$19",
+            "resident",
+            "$19",
+            "coalesce(NOT data.normal, false)",
+            "who LEFT JOIN data ON true",
+        ),
+        gir_readable = note_readable("a", "NOT r.normal"),
+    )
+}
+
+/// The latest notes of the person that the reader may read, not entered in error, newest
+/// first: `$19` the resident, `$20` how many.
+pub(crate) fn summary_notes_sql() -> String {
+    format!(
+        "WITH {WHO}, \
+         allowed AS MATERIALIZED (SELECT r.tenant_id, r.id, {visible} AS normal FROM residents r, who \
+                    WHERE r.tenant_id = who.tenant_id AND r.id = $19 AND ({visible} OR {urgent})), \
+         data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
+                  AND n.resident_id = $19 AND n.error_at IS NULL AND {readable} ORDER BY n.id DESC LIMIT $20) \
+         SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
+        visible = visible("r"),
+        urgent = urgent("r"),
+        readable = note_readable("n", "NOT t.normal"),
+    )
+}
+
+impl Db {
+    /// The summary of a visible resident's record with their `notes` latest notes (at most
+    /// [`MAX_SUMMARY_NOTES`]). `NotFound` (recorded as refused) otherwise.
+    pub async fn resident_summary(
+        &self,
+        scope: &TenantScope,
+        id: ResidentId,
+        notes: i64,
+    ) -> StoreResult<ResidentSummary> {
+        let who = self.who(scope);
+        let resident = id.as_uuid();
+        let limit = notes.clamp(0, MAX_SUMMARY_NOTES);
+        let mut first = who.params();
+        first.push(&resident);
+        let mut second = who.params();
+        second.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &limit]);
+        let (record, notes) = pair(
+            &self.conn().await?,
+            scope.tenant_id(),
+            Access::Write,
+            (&summary_sql(), &first),
+            (&summary_notes_sql(), &second),
+        )
+        .await?;
+        let row = record.first().ok_or(StoreError::NotFound)?;
+        let mut wanted = versions(&record)?;
+        wanted.extend(versions(&notes)?);
+        let keys = self.keyring(scope.tenant_id(), wanted).await?;
+        let gir = match row.try_get::<_, Option<Uuid>>("gir_id")? {
+            Some(_) => Some(crate::assessments::gir_point(row, "gir_")?),
+            None => None,
+        };
+        let care_plan = match row.try_get::<_, Option<Uuid>>("plan_version_id")? {
+            Some(version_id) => Some(PlanInForce {
+                version_id,
+                version: row.try_get("plan_version")?,
+                review_due_on: row.try_get("plan_review_due_on")?,
+            }),
+            None => None,
+        };
+        Ok(ResidentSummary {
+            resident: crate::residents::resident(row, &keys)?,
+            gir,
+            care_plan,
+            last_notes: notes.iter().map(|n| crate::notes::note(n, &keys)).collect::<StoreResult<_>>()?,
+        })
+    }
+}
