@@ -14,6 +14,7 @@ mod errors;
 mod idempotency;
 mod instruments;
 mod isolation;
+mod limits;
 mod measurements;
 mod migrations;
 mod openapi;

@@ -197,6 +197,8 @@ async fn authenticate_tenant(parts: &Parts, state: &AppState, refusal: &mut Refu
         refusal.subject = Some(subject.clone());
         (provider.tenant_id, PrincipalKey::External { provider: provider.id, subject })
     };
+    // The tenant is known and its token genuine: its rate is checked before any database work.
+    state.limiter().admit(tenant).map_err(ApiError::RateLimited)?;
     let principal = match state.db().load_principal(tenant, &key).await {
         Ok(principal) => principal,
         // No such tenant: the token names a tenant that does not exist.

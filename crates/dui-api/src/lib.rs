@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod limits;
 mod metrics;
 pub mod middleware;
 pub mod pagination;

@@ -117,6 +117,9 @@ pub enum ApiError {
     Duplicate { detail: String, duplicates: Vec<uuid::Uuid> },
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The tenant is over its request rate; retry after this long.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     #[error("rejected input: {status}: {detail}")]
     Rejected { status: StatusCode, detail: String, errors: Vec<FieldError> },
     /// A failure whose cause is logged and never shown.
@@ -157,6 +160,12 @@ impl ApiError {
                 problem
             }
             ApiError::Unavailable(_) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::RateLimited(_) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "Your organisation is over its request rate on this server; retry after the delay in Retry-After.",
+            ),
             ApiError::Rejected { status, detail, errors } => {
                 let mut problem = Problem::for_status(*status);
                 problem.detail = detail.clone();
@@ -198,6 +207,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::RateLimited(wait) => {
+                // Whole seconds (RFC 9110), never 0: a client retrying at once would be refused again.
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             _ => {}
         }

@@ -31,6 +31,8 @@ pub struct ApiConfig {
     /// At most this many refused authentications are recorded per second (the rest are counted
     /// in the logs only).
     pub auth_failures_per_second: u32,
+    /// Requests each tenant may make of this server.
+    pub tenant_limit: crate::limits::TenantLimit,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +46,7 @@ impl Default for ApiConfig {
             trust_forwarded_for: false,
             emergency_access_minutes: 240,
             auth_failures_per_second: 50,
+            tenant_limit: crate::limits::TenantLimit::UNLIMITED,
         }
     }
 }
@@ -65,6 +68,7 @@ struct Inner {
     shutting_down: AtomicBool,
     /// (second, records in it) for the refused-authentication rate limit.
     auth_failures: std::sync::Mutex<(u64, u32)>,
+    limiter: crate::limits::TenantLimiter,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
                 jwks,
                 providers,
                 metrics: Metrics::new(),
+                limiter: crate::limits::TenantLimiter::new(config.tenant_limit),
                 config,
                 shutting_down: AtomicBool::new(false),
                 auth_failures: std::sync::Mutex::new((0, 0)),
@@ -102,6 +107,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn limiter(&self) -> &crate::limits::TenantLimiter {
+        &self.inner.limiter
     }
 
     pub fn config(&self) -> &ApiConfig {

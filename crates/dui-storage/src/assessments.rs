@@ -312,17 +312,8 @@ impl Db {
         instrument: Option<&str>,
         only: Option<AssessmentId>,
     ) -> StoreResult<Vec<Assessment>> {
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             data AS (SELECT a.* FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id \
-                      AND ($20::text IS NULL OR a.instrument = $20) AND ($21::uuid IS NULL OR a.id = $21) AND {}), \
-             trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM data a ORDER BY a.assessed_on DESC, a.id DESC",
-            target("$19"),
-            note_readable("a", "NOT t.normal"),
-            read_trace("assessment.read")
-        );
         let only = only.map(|a| a.as_uuid());
-        let rows = self.on_resident(scope, resident, &sql, &[&instrument, &only]).await?;
+        let rows = self.on_resident(scope, resident, &assessments_sql(), &[&instrument, &only]).await?;
         if rows.is_empty() {
             self.resident_exists_for(scope, resident).await?;
         }
@@ -371,4 +362,18 @@ pub(crate) fn gir_point(row: &Row, prefix: &str) -> StoreResult<GirPoint> {
         assessor_id: UserId::from_uuid(row.try_get(name("assessor_id").as_str())?),
         establishment_id: EstablishmentId::from_uuid(row.try_get(name("establishment_id").as_str())?),
     })
+}
+
+/// A resident's (`$19`) assessments the reader may see, of an instrument (`$20`) or one
+/// (`$21`), newest first; the read is recorded.
+pub(crate) fn assessments_sql() -> String {
+    format!(
+        "WITH {WHO}, {}, \
+         data AS (SELECT a.* FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id \
+                  AND ($20::text IS NULL OR a.instrument = $20) AND ($21::uuid IS NULL OR a.id = $21) AND {}), \
+         trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM data a ORDER BY a.assessed_on DESC, a.id DESC",
+        target("$19"),
+        note_readable("a", "NOT t.normal"),
+        read_trace("assessment.read")
+    )
 }

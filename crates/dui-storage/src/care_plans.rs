@@ -168,16 +168,8 @@ impl Db {
         resident: ResidentId,
         only: Option<PlanVersionId>,
     ) -> StoreResult<Vec<PlanVersion>> {
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             data AS (SELECT p.* FROM care_plan_versions p, target t WHERE p.tenant_id = t.tenant_id AND p.resident_id = t.id \
-                      AND ($20::uuid IS NULL OR p.id = $20)), \
-             trace AS ({}) SELECT {PLAN_COLUMNS} FROM data p ORDER BY p.version DESC",
-            target("$19"),
-            read_trace("care_plan.read")
-        );
         let only = only.map(|v| v.as_uuid());
-        let rows = self.on_resident(scope, resident, &sql, &[&only]).await?;
+        let rows = self.on_resident(scope, resident, &plan_versions_sql(), &[&only]).await?;
         if rows.is_empty() {
             self.resident_exists_for(scope, resident).await?;
         }
@@ -457,4 +449,16 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// A resident's plan versions (`$19`), or one (`$20`), newest first; the read is recorded.
+pub(crate) fn plan_versions_sql() -> String {
+    format!(
+        "WITH {WHO}, {}, \
+         data AS (SELECT p.* FROM care_plan_versions p, target t WHERE p.tenant_id = t.tenant_id AND p.resident_id = t.id \
+                  AND ($20::uuid IS NULL OR p.id = $20)), \
+         trace AS ({}) SELECT {PLAN_COLUMNS} FROM data p ORDER BY p.version DESC",
+        target("$19"),
+        read_trace("care_plan.read")
+    )
 }

@@ -16,7 +16,7 @@ use crate::tx::{Params, TenantTx};
 use crate::{Db, StoreError, StoreResult};
 
 /// Inserts the key pointing at `resource`, unless a live key exists; returns whether it did.
-const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, user_id, key, fingerprint, resource_id) \
+pub(crate) const CLAIM: &str = "INSERT INTO idempotency_keys (tenant_id, user_id, key, fingerprint, resource_id) \
      VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (tenant_id, user_id, key) DO UPDATE \
        SET fingerprint = EXCLUDED.fingerprint, resource_id = EXCLUDED.resource_id, created_at = now() \

@@ -11,6 +11,8 @@
 mod access;
 pub mod assessments;
 pub mod audit;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod care_plans;
 pub mod care_tasks;
 pub mod cluster;

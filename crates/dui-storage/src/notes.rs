@@ -27,6 +27,18 @@ use crate::tx::Params;
 type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 use crate::{Db, StoreError, StoreResult};
 
+/// Where the previous shift started in establishment `$3`'s time zone, and user `$2`'s marker
+/// on the feed (unit `$4`, or the establishment).
+pub(crate) const FEED_START: &str = "SELECT (SELECT x.st AT TIME ZONE e.timezone FROM \
+                           (SELECT d::date + s AS st FROM generate_series((now() AT TIME ZONE e.timezone)::date - 2, \
+                              (now() AT TIME ZONE e.timezone)::date, interval '1 day') d, unnest(e.shift_starts) s) x \
+                         WHERE x.st <= now() AT TIME ZONE e.timezone ORDER BY x.st DESC OFFSET 1 LIMIT 1) AS shift_since, \
+                        (SELECT m.read_up_to FROM read_markers m WHERE m.tenant_id = e.tenant_id AND m.user_id = $2 \
+                           AND m.feed_id = coalesce($4, e.id)) AS read_up_to \
+                 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $3 \
+                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id AND u.id = $4 \
+                                                  AND u.establishment_id = e.id))";
+
 pub(crate) const NOTE_BODY: Column = Column::new("notes", "body");
 pub(crate) const NOTE_ERROR_REASON: Column = Column::new("notes", "error_reason");
 
@@ -160,42 +172,7 @@ impl Db {
         let id = Uuid::now_v7();
         let body = seal_json(&keys, NOTE_BODY, id, &new.content)?;
         let who = self.who(scope);
-        // An amendment takes its place from the original (establishment, unit, kind, scope),
-        // and only the original's author writes one.
-        let place = if amends.is_some() {
-            "(SELECT o.establishment_id FROM notes o WHERE o.tenant_id = r.tenant_id AND o.id = $27 AND o.resident_id = r.id \
-               AND o.author_id = who.user_id AND o.error_at IS NULL AND o.kind = $21 AND o.scope = $22) AS establishment_id, \
-             (SELECT o.unit_id FROM notes o WHERE o.tenant_id = r.tenant_id AND o.id = $27) AS unit_id"
-        } else {
-            "(SELECT s.establishment_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
-               ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS establishment_id, \
-             (SELECT s.unit_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
-               ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS unit_id"
-        };
-        let insert = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.tenant_id, r.id, {visible} AS normal, {place} \
-                        FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $20 \
-                        AND r.record_status = 'active' AND ({visible} OR {urgent})), \
-             n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, unit_id, kind, scope, \
-                                      facts_at, body, dek_version, incident_type, severity, amends, objective_id) \
-                   SELECT t.tenant_id, $19, t.id, who.user_id, t.establishment_id, t.unit_id, $21, $22, coalesce($23, now()), \
-                          $24, $25, $26, $28, $27, $29 \
-                   FROM target t, who WHERE t.establishment_id IS NOT NULL RETURNING *), \
-             trace AS ({}) \
-             SELECT {NOTE_COLUMNS} FROM n",
-            audit_insert(
-                if amends.is_some() { "note.amend" } else { "note.create" },
-                "'success'",
-                "n.resident_id",
-                "note",
-                "n.id",
-                "NOT target.normal",
-                "who, n, target"
-            ),
-            visible = visible("r"),
-            urgent = urgent("r"),
-        );
+        let insert = note_insert_sql(amends.is_some());
         let reload = format!("SELECT {NOTE_COLUMNS} FROM notes n WHERE n.tenant_id = $1 AND n.id = $2");
         let resident_param = resident_id.as_uuid();
         let dek = keys.active_version() as i32;
@@ -389,21 +366,7 @@ impl Db {
         let (tenant_param, user_param) = (tenant.as_uuid(), scope.user_id().as_uuid());
         let (establishment, unit) = (feed.establishment.as_uuid(), feed.unit.map(|u| u.as_uuid()));
         // Where the previous shift started, in the establishment's time zone, and the marker.
-        let rows = self
-            .read(
-                tenant,
-                "SELECT (SELECT x.st AT TIME ZONE e.timezone FROM \
-                           (SELECT d::date + s AS st FROM generate_series((now() AT TIME ZONE e.timezone)::date - 2, \
-                              (now() AT TIME ZONE e.timezone)::date, interval '1 day') d, unnest(e.shift_starts) s) x \
-                         WHERE x.st <= now() AT TIME ZONE e.timezone ORDER BY x.st DESC OFFSET 1 LIMIT 1) AS shift_since, \
-                        (SELECT m.read_up_to FROM read_markers m WHERE m.tenant_id = e.tenant_id AND m.user_id = $2 \
-                           AND m.feed_id = coalesce($4, e.id)) AS read_up_to \
-                 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $3 \
-                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id AND u.id = $4 \
-                                                  AND u.establishment_id = e.id))",
-                &[&tenant_param, &user_param, &establishment, &unit],
-            )
-            .await?;
+        let rows = self.read(tenant, FEED_START, &[&tenant_param, &user_param, &establishment, &unit]).await?;
         let row = rows.first().ok_or(StoreError::NotFound)?;
         let shift_since: Option<DateTime<Utc>> = row.try_get("shift_since")?;
         let read_up_to: Option<Uuid> = row.try_get("read_up_to")?;
@@ -509,7 +472,7 @@ impl Db {
 
 /// The hand-over feed's statement: `$19` the unit (or establishment), `$19` the lowest id,
 /// `$20` the cursor, `$21` the fetch limit, `$22` whether the lowest id is excluded.
-fn handover_sql(by_unit: bool) -> String {
+pub(crate) fn handover_sql(by_unit: bool) -> String {
     let place = if by_unit { "n.unit_id = $19" } else { "n.establishment_id = $19" };
     format!(
         "WITH {WHO}, \
@@ -540,4 +503,45 @@ fn marker_time(id: Uuid) -> DateTime<Utc> {
     let mut millis = [0u8; 8];
     millis[2..].copy_from_slice(&bytes[..6]);
     DateTime::from_timestamp_millis(i64::from_be_bytes(millis)).unwrap_or_default()
+}
+
+/// Writes a note about resident `$20` filed from their stay (or, for an amendment, from the
+/// original `$27`), and records it; returns the note.
+pub(crate) fn note_insert_sql(amendment: bool) -> String {
+    // An amendment takes its place from the original (establishment, unit, kind, scope),
+    // and only the original's author writes one.
+    let place = if amendment {
+        "(SELECT o.establishment_id FROM notes o WHERE o.tenant_id = r.tenant_id AND o.id = $27 AND o.resident_id = r.id \
+           AND o.author_id = who.user_id AND o.error_at IS NULL AND o.kind = $21 AND o.scope = $22) AS establishment_id, \
+         (SELECT o.unit_id FROM notes o WHERE o.tenant_id = r.tenant_id AND o.id = $27) AS unit_id"
+    } else {
+        "(SELECT s.establishment_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
+           ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS establishment_id, \
+         (SELECT s.unit_id FROM stays s WHERE s.tenant_id = r.tenant_id AND s.resident_id = r.id \
+           ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1) AS unit_id"
+    };
+    format!(
+        "WITH {WHO}, \
+         target AS (SELECT r.tenant_id, r.id, {visible} AS normal, {place} \
+                    FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = $20 \
+                    AND r.record_status = 'active' AND ({visible} OR {urgent})), \
+         n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, unit_id, kind, scope, \
+                                  facts_at, body, dek_version, incident_type, severity, amends, objective_id) \
+               SELECT t.tenant_id, $19, t.id, who.user_id, t.establishment_id, t.unit_id, $21, $22, coalesce($23, now()), \
+                      $24, $25, $26, $28, $27, $29 \
+               FROM target t, who WHERE t.establishment_id IS NOT NULL RETURNING *), \
+         trace AS ({}) \
+         SELECT {NOTE_COLUMNS} FROM n",
+        audit_insert(
+            if amendment { "note.amend" } else { "note.create" },
+            "'success'",
+            "n.resident_id",
+            "note",
+            "n.id",
+            "NOT target.normal",
+            "who, n, target"
+        ),
+        visible = visible("r"),
+        urgent = urgent("r"),
+    )
 }

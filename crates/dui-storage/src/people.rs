@@ -134,7 +134,7 @@ const PRINCIPAL: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.st
      LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
      WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
 
-static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
+pub(crate) static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
 
 static PRINCIPAL_BY_SUBJECT: LazyLock<String> = LazyLock::new(|| {
     PRINCIPAL.replace(

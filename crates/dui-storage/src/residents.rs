@@ -375,25 +375,7 @@ impl Db {
         action: Option<&str>,
     ) -> StoreResult<ResidentContext> {
         let who = self.who(scope);
-        let refusal = match action {
-            Some(action) => format!(", refusal AS ({} WHERE NOT EXISTS (SELECT 1 FROM data))", denial(action, "$19")),
-            None => String::new(),
-        };
-        let sql = format!(
-            "WITH {WHO}, \
-             target AS (SELECT r.id, r.record_status, {} AS normal, {} AS urgent FROM residents r, who \
-                        WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
-             data AS (SELECT * FROM target WHERE normal OR urgent){refusal} \
-             SELECT d.record_status, NOT d.normal AS via_emergency, \
-               coalesce((SELECT array_agg(DISTINCT s.establishment_id) FROM stays s, who \
-                         WHERE s.tenant_id = who.tenant_id AND s.resident_id = d.id \
-                         AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days \
-                              OR who.archive_all OR s.establishment_id = ANY(who.archive_est))), '{{}}') \
-                 AS establishments \
-             FROM data d",
-            visible("r"),
-            urgent("r"),
-        );
+        let sql = context_sql(action);
         let id_param = id.as_uuid();
         let mut params = who.params();
         params.push(&id_param);
@@ -552,4 +534,28 @@ pub const APPEND_ONLY_SEALED: &[&str] = &["audit_events.reason"];
 /// The sealed columns, as `table.column`.
 pub fn sealed_columns() -> Vec<String> {
     SEALED_TABLES.iter().flat_map(|(_, columns)| columns.iter().map(|c| format!("{}.{}", c.table, c.column))).collect()
+}
+
+/// Where resident `$19` is supported, for deciding on an action; a refusal of `action` is
+/// recorded when they are not visible.
+pub(crate) fn context_sql(action: Option<&str>) -> String {
+    let refusal = match action {
+        Some(action) => format!(", refusal AS ({} WHERE NOT EXISTS (SELECT 1 FROM data))", denial(action, "$19")),
+        None => String::new(),
+    };
+    format!(
+        "WITH {WHO}, \
+         target AS (SELECT r.id, r.record_status, {} AS normal, {} AS urgent FROM residents r, who \
+                    WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
+         data AS (SELECT * FROM target WHERE normal OR urgent){refusal} \
+         SELECT d.record_status, NOT d.normal AS via_emergency, \
+           coalesce((SELECT array_agg(DISTINCT s.establishment_id) FROM stays s, who \
+                     WHERE s.tenant_id = who.tenant_id AND s.resident_id = d.id \
+                     AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days \
+                          OR who.archive_all OR s.establishment_id = ANY(who.archive_est))), '{{}}') \
+             AS establishments \
+         FROM data d",
+        visible("r"),
+        urgent("r"),
+    )
 }

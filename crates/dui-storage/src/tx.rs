@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::{StoreError, StoreResult};
 
-const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
+pub(crate) const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
 
 pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 

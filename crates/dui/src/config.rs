@@ -26,7 +26,26 @@ pub struct Config {
     pub auth: AuthConfig,
     pub crypto: CryptoSection,
     pub access: AccessConfig,
+    pub limits: LimitsConfig,
     pub log: LogConfig,
+}
+
+/// What one tenant may ask of one server. Beyond it, requests are answered 429 with
+/// `Retry-After`, so that one organisation cannot slow the others down. Size it at a fraction
+/// of what one server answers (the load benchmark measures it), times the number of servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sustained requests per second per tenant; 0 turns the limit off.
+    pub tenant_requests_per_second: f64,
+    /// Requests a tenant may send at once above its sustained rate.
+    pub tenant_burst: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { tenant_requests_per_second: 500.0, tenant_burst: 1000.0 }
+    }
 }
 
 /// Who sees which records.
@@ -285,6 +304,9 @@ impl Config {
         }
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());
+        }
+        if !(self.limits.tenant_requests_per_second >= 0.0 && self.limits.tenant_burst >= 0.0) {
+            problems.push("limits.tenant_requests_per_second and limits.tenant_burst must be positive or 0".to_owned());
         }
         if self.database.pool_size == 0 {
             problems.push("database.pool_size must be at least 1".to_owned());

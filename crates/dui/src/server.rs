@@ -132,6 +132,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         trust_forwarded_for: config.http.trust_forwarded_for,
         emergency_access_minutes: config.access.emergency_access_minutes,
         auth_failures_per_second: 50,
+        tenant_limit: dui_api::limits::TenantLimit {
+            per_second: config.limits.tenant_requests_per_second,
+            burst: config.limits.tenant_burst,
+        },
     };
     Ok(AppState::new(db, issuer, jwks, api))
 }

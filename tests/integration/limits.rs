@@ -1,0 +1,38 @@
+//! Per-tenant request limits: a tenant over its rate is answered 429 with Retry-After, before
+//! any database work; other tenants are not affected.
+
+use dui_testkit::TestApp;
+
+#[tokio::test]
+async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_served() {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.tenant_requests_per_second = 0.5;
+        config.limits.tenant_burst = 3.0;
+    })
+    .await;
+    let noisy = app.tenant("Bruyant").await;
+    let quiet = app.tenant("Calme").await;
+    // Setting the tenants up used part of their buckets: wait for them to refill.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(app.get("/api/v1/me", &noisy.admin.token).await);
+    }
+    let codes: Vec<u16> = statuses.iter().map(|r| r.status).collect();
+    assert_eq!(&codes[..3], [200, 200, 200], "the burst is served: {codes:?}");
+    let refused = &statuses[3];
+    let problem = refused.problem(429);
+    assert_eq!(problem["title"], "Too many requests");
+    let retry: u64 = refused.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=2).contains(&retry), "a token comes back every 2 s: {retry}");
+    assert!(codes[3..].iter().all(|c| *c == 429), "{codes:?}");
+
+    // Another tenant is served meanwhile; an invalid token is still 401, not 429.
+    assert_eq!(app.get("/api/v1/me", &quiet.admin.token).await.status, 200);
+    app.get("/api/v1/me", "not-a-token").await.problem(401);
+
+    // After the advertised delay, the noisy tenant is served again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    assert_eq!(app.get("/api/v1/me", &noisy.admin.token).await.status, 200);
+}
