@@ -1,1 +1,344 @@
-fn main() {}
+//! `dui-bench`: the dataset generator, the load benchmark of the shift-change workload, and the
+//! raw-PostgreSQL baseline it is measured against. See CONTRIBUTING.md for the commands.
+
+mod chart;
+mod load;
+mod manifest;
+mod names;
+mod ops;
+mod profile;
+mod report;
+mod rng;
+mod seed;
+mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dui_auth::own::Subject;
+use dui_domain::{TenantId, UserId};
+
+use crate::load::{Operation, closed_loop, open_loop};
+use crate::manifest::Manifest;
+use crate::ops::{Baseline, Http, Op, Raw, VirtualUser};
+use crate::profile::Profile;
+use crate::report::{Dataset, Machine, Measured, MixReport, NoisyReport, OperationReport, Report};
+use crate::server::{Environment, Server};
+
+#[derive(Debug, Parser)]
+#[command(name = "dui-bench", about = "dui's dataset generator and load benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// small (2 tenants, 300 residents), platform (200 tenants, 50,000 residents) or smoke.
+    #[arg(long, default_value = "small")]
+    profile: String,
+    /// The dataset's seed: the same seed makes the same dataset.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where the dataset's keys, manifest and (if needed) private PostgreSQL live.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// A PostgreSQL superuser connection; when it does not work, a private cluster is created.
+    #[arg(long, env = "DUI_BENCH_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    admin_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create (or complete) the dataset of a profile.
+    Seed(Common),
+    /// Run the benchmark on a seeded dataset and write the report.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Where the report goes.
+        #[arg(long, default_value = "target/bench-report")]
+        out: PathBuf,
+    },
+    /// Seed, then run.
+    All {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value = "target/bench-report")]
+        out: PathBuf,
+    },
+    /// Compare the fixed-rate p99 of two reports (e.g. small and platform).
+    Compare { a: PathBuf, b: PathBuf },
+}
+
+impl Common {
+    fn profile(&self) -> anyhow::Result<Profile> {
+        Profile::named(&self.profile).with_context(|| format!("unknown profile {:?}", self.profile))
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| PathBuf::from(format!("target/bench/{}", self.profile)))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    dui_auth::install_tls_provider();
+    dui::server::init_logging(dui::config::LogFormat::Pretty, "warn");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Seed(common) => {
+                seed(&common).await?;
+            }
+            Command::Run { common, out } => run(&common, &out).await?,
+            Command::All { common, out } => {
+                seed(&common).await?;
+                run(&common, &out).await?;
+            }
+            Command::Compare { a, b } => {
+                let read = |p: &PathBuf| -> anyhow::Result<serde_json::Value> {
+                    Ok(serde_json::from_slice(
+                        &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+                    )?)
+                };
+                println!("{}", report::compare(&read(&a)?, &read(&b)?));
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
+    let profile = common.profile()?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let db = env.db()?;
+    let manifest =
+        seed::seed(&db, profile, common.seed, &env.app_url, &env.dir, &seed::manifest_path(&env.dir)).await?;
+    db.close();
+    seed::analyze(&env.owner_url).await?;
+    Ok((env, manifest))
+}
+
+/// The fixed rates at which profiles are compared.
+fn reference_rate(op: Op) -> f64 {
+    match op {
+        Op::NoteWrite => 50.0,
+        Op::ResidentSummary => 100.0,
+        Op::HandoverFeed => 50.0,
+        Op::AssessmentsRead => 100.0,
+        Op::CarePlanRead => 100.0,
+    }
+}
+
+const WORKERS: usize = 16;
+const FRACTIONS: [f64; 4] = [0.25, 0.5, 0.7, 0.9];
+
+async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Duration, offset: u64) -> Measured {
+    let start = server.read();
+    let outcome = open_loop(op, rate, step, offset).await;
+    Measured { figures: outcome.figures(Some(rate)), server: server.usage_since(start) }
+}
+
+async fn run(common: &Common, out: &std::path::Path) -> anyhow::Result<()> {
+    let profile = common.profile()?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
+    anyhow::ensure!(
+        manifest.tenants.len() == profile.tenants,
+        "the dataset is incomplete ({} of {} tenants): run `dui-bench seed --profile {}`",
+        manifest.tenants.len(),
+        profile.tenants,
+        profile.name
+    );
+    let issuer = dui::server::own_issuer(&env.config)?;
+    let now = chrono::Utc::now();
+    let mint = |tenant: uuid::Uuid, user: uuid::Uuid| {
+        issuer.mint(
+            Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(user) },
+            now,
+            chrono::Duration::hours(12),
+        )
+    };
+    let everyone = Arc::new(ops::virtual_users(&manifest, &[], false, &mint));
+    let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let mut server = Server::start(&env, 0.0, 0.0).await?;
+    let baseline = Arc::new(Baseline::connect(&env.app_url, env.config.database.pool_size, 30, env.db()?).await?);
+    let users_for = |op: Op| if op == Op::HandoverFeed { unit_staff.clone() } else { everyone.clone() };
+    let http = |op: Op, users: Arc<Vec<VirtualUser>>, base: &str| -> Arc<dyn Operation> {
+        Arc::new(Http { op, client: client.clone(), base: base.to_owned(), users })
+    };
+    let started_at = chrono::Utc::now();
+    let mut offset = 0u64;
+    let mut next = |n: u64| {
+        offset += n;
+        offset
+    };
+    eprintln!("warming up...");
+    for op in Op::ALL {
+        let outcome = closed_loop(http(op, users_for(op), &server.base_url), 4, profile.step / 2, next(1 << 20)).await;
+        anyhow::ensure!(outcome.ok > 0 && outcome.errors == 0, "{}: {:?}", op.name(), outcome.first_error);
+        let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
+        let outcome = closed_loop(raw, 4, profile.step / 4, next(1 << 20)).await;
+        anyhow::ensure!(outcome.ok > 0 && outcome.errors == 0, "baseline {}: {:?}", op.name(), outcome.first_error);
+    }
+
+    let mut operations = Vec::new();
+    for op in Op::ALL {
+        eprintln!("{}...", op.name());
+        let dui = http(op, users_for(op), &server.base_url);
+        let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
+        let start = server.read();
+        let saturation = closed_loop(dui.clone(), WORKERS, profile.step, next(1 << 20)).await;
+        let dui_saturation = Measured { figures: saturation.figures(None), server: server.usage_since(start) };
+        let base = closed_loop(raw.clone(), WORKERS, profile.step, next(1 << 20)).await;
+        let mut curve = Vec::new();
+        for fraction in FRACTIONS {
+            let rate = (saturation.achieved() * fraction).max(1.0);
+            curve.push(measured(&server, dui.clone(), rate, profile.step, next(1 << 20)).await);
+        }
+        let at_70 = curve[2].clone();
+        let base_70 = open_loop(raw, (base.achieved() * 0.7).max(1.0), profile.step, next(1 << 20)).await;
+        let reference = measured(&server, dui, reference_rate(op), profile.step, next(1 << 20)).await;
+        let report = OperationReport {
+            key: op.key(),
+            name: op.name(),
+            ratio_to_baseline: saturation.achieved() / base.achieved().max(1e-9),
+            dui_saturation,
+            baseline_saturation: base.figures(None),
+            curve,
+            at_70_percent: at_70,
+            baseline_at_70_percent: base_70.figures(Some(base.achieved() * 0.7)),
+            reference,
+        };
+        eprintln!(
+            "  dui {:.0} req/s, baseline {:.0} req/s ({:.0} %), p99 at 70 % {:.1} ms",
+            report.dui_saturation.figures.achieved_per_s,
+            report.baseline_saturation.achieved_per_s,
+            report.ratio_to_baseline * 100.0,
+            report.at_70_percent.figures.p99_ms
+        );
+        operations.push(report);
+    }
+
+    eprintln!("hand-over feed at 200 requests/s...");
+    let handover_at_200 = measured(
+        &server,
+        http(Op::HandoverFeed, unit_staff.clone(), &server.base_url),
+        200.0,
+        profile.long_step,
+        next(1 << 20),
+    )
+    .await;
+
+    eprintln!("shift-change mix...");
+    let capacity = 1.0
+        / Op::ALL
+            .iter()
+            .zip(&operations)
+            .map(|(op, r)| op.mix_weight() / r.dui_saturation.figures.achieved_per_s.max(1e-9))
+            .sum::<f64>();
+    let mix_rate = capacity * 0.7;
+    let start = server.read();
+    let mut phases = tokio::task::JoinSet::new();
+    for op in Op::ALL {
+        let operation = http(op, users_for(op), &server.base_url);
+        let (rate, step, offset) = ((mix_rate * op.mix_weight()).max(1.0), profile.long_step, next(1 << 20));
+        phases.spawn(async move { (op, open_loop(operation, rate, step, offset).await.figures(Some(rate))) });
+    }
+    let mut mix_ops = BTreeMap::new();
+    while let Some(done) = phases.join_next().await {
+        let (op, figures) = done?;
+        mix_ops.insert(op.key(), figures);
+    }
+    let mix = MixReport { offered_per_s: mix_rate, operations: mix_ops, server: server.usage_since(start) };
+    let mut peak = server.usage_since(server.read()).peak_rss_mib;
+    server.stop();
+
+    eprintln!("noisy neighbour...");
+    let summary_capacity = operations[1].dui_saturation.figures.achieved_per_s;
+    let limit = (summary_capacity * 0.35).max(2.0);
+    let burst = (limit / 4.0).max(2.0);
+    let server = Server::start(&env, limit, burst).await?;
+    let quiet_users = Arc::new(ops::virtual_users(&manifest, &[1], false, &mint));
+    let noisy_users = Arc::new(ops::virtual_users(&manifest, &[0], false, &mint));
+    let quiet = http(Op::ResidentSummary, quiet_users, &server.base_url);
+    let noisy = http(Op::ResidentSummary, noisy_users, &server.base_url);
+    let quiet_rate = (summary_capacity * 0.2).max(1.0);
+    let alone = open_loop(quiet.clone(), quiet_rate, profile.long_step, next(1 << 20)).await.figures(Some(quiet_rate));
+    let flood_rate = summary_capacity * 1.5;
+    let flood_offset = next(1 << 20);
+    let flood_step = profile.long_step;
+    let flood = tokio::spawn(async move { open_loop(noisy, flood_rate, flood_step, flood_offset).await });
+    let with_flood = open_loop(quiet, quiet_rate, profile.long_step, next(1 << 20)).await.figures(Some(quiet_rate));
+    let flood = flood.await?.figures(Some(flood_rate));
+    peak = peak.max(server.usage_since(server.read()).peak_rss_mib);
+    drop(server);
+    let noisy_neighbour = NoisyReport {
+        tenant_limit_per_s: limit,
+        tenant_burst: burst,
+        p99_ratio: with_flood.p99_ms / alone.p99_ms.max(1e-9),
+        quiet_alone: alone,
+        quiet_with_flood: with_flood,
+        flood,
+    };
+
+    let mut report = Report {
+        profile: profile.name.to_owned(),
+        started_at,
+        machine: Machine {
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            note: "server, PostgreSQL and load generator share these cores",
+        },
+        dataset: Dataset {
+            tenants: manifest.tenants.len(),
+            establishments: manifest.tenants.iter().map(|t| t.establishments.len()).sum(),
+            residents: manifest.residents(),
+            notes: manifest.notes(),
+        },
+        operations,
+        handover_at_200: Some(handover_at_200),
+        mix: Some(mix),
+        noisy_neighbour: Some(noisy_neighbour),
+        server_peak_rss_mib: peak,
+        targets: Vec::new(),
+    };
+    report.judge();
+    let out = out.join(profile.name);
+    report.write(&out)?;
+    println!("{}", report.markdown());
+    eprintln!("report written to {}", out.display());
+    if profile.is_smoke() {
+        smoke_checks(&report)?;
+    }
+    Ok(())
+}
+
+/// The smoke run measures nothing, but the tooling must have worked end to end.
+fn smoke_checks(report: &Report) -> anyhow::Result<()> {
+    for o in &report.operations {
+        anyhow::ensure!(
+            o.dui_saturation.figures.requests > 0 && o.dui_saturation.figures.errors == 0,
+            "{}: {:?}",
+            o.key,
+            o.dui_saturation.figures.first_error
+        );
+        anyhow::ensure!(
+            o.baseline_saturation.requests > 0 && o.baseline_saturation.errors == 0,
+            "baseline {}: {:?}",
+            o.key,
+            o.baseline_saturation.first_error
+        );
+        anyhow::ensure!(o.ratio_to_baseline > 0.0 && o.ratio_to_baseline.is_finite(), "{}: no ratio", o.key);
+        anyhow::ensure!(o.curve.iter().all(|m| m.figures.errors == 0), "{}: errors in the curve", o.key);
+    }
+    let noisy = report.noisy_neighbour.as_ref().context("noisy neighbour")?;
+    anyhow::ensure!(noisy.flood.rate_limited > 0, "the flooding tenant was never limited");
+    anyhow::ensure!(report.server_peak_rss_mib > 0.0, "the server's memory was not read");
+    Ok(())
+}

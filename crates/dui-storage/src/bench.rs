@@ -64,3 +64,16 @@ impl WhoParams {
         self.0.params()
     }
 }
+
+/// A note body sealed for row `id` as [`crate::Db::add_note`] seals it, with its key version:
+/// the baseline writes real rows that dui reads back.
+pub async fn seal_note_body(
+    db: &crate::Db,
+    tenant: dui_domain::TenantId,
+    id: uuid::Uuid,
+    content: &dui_domain::transmission::NoteContent,
+) -> crate::StoreResult<(Vec<u8>, i32)> {
+    let keys = db.keyring_for_sealing(tenant, 1).await?;
+    let body = crate::residents::seal_json(&keys, crate::notes::NOTE_BODY, id, content)?;
+    Ok((body, keys.active_version() as i32))
+}

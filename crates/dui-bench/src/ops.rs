@@ -1,0 +1,438 @@
+//! The benchmarked operations, through dui (HTTP, each virtual user with its own token and
+//! scope) and through the baseline (the same SQL statements with the same parameters and the
+//! same transaction shape, sent straight to PostgreSQL by a minimal tokio-postgres client).
+
+use std::sync::Arc;
+
+use dui_domain::people::Role;
+use dui_domain::scope::{Grant, RequestContext, TenantScope};
+use dui_domain::{EstablishmentId, TenantId, UserId};
+use dui_storage::bench::{Statements, WhoParams};
+use serde_json::json;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Statement};
+use uuid::Uuid;
+
+use crate::load::{Call, Failure, Operation};
+use crate::manifest::Manifest;
+
+/// The operations, as named in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    NoteWrite,
+    ResidentSummary,
+    HandoverFeed,
+    AssessmentsRead,
+    CarePlanRead,
+}
+
+impl Op {
+    pub const ALL: [Op; 5] =
+        [Op::NoteWrite, Op::ResidentSummary, Op::HandoverFeed, Op::AssessmentsRead, Op::CarePlanRead];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::NoteWrite => "note write",
+            Op::ResidentSummary => "resident summary read",
+            Op::HandoverFeed => "hand-over feed (80-resident unit)",
+            Op::AssessmentsRead => "assessments read",
+            Op::CarePlanRead => "care plan read",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Op::NoteWrite => "note_write",
+            Op::ResidentSummary => "resident_summary",
+            Op::HandoverFeed => "handover_feed",
+            Op::AssessmentsRead => "assessments_read",
+            Op::CarePlanRead => "care_plan_read",
+        }
+    }
+
+    /// Share of the shift-change mix: at the change of shift, the team reads the feed, opens
+    /// records, and writes its notes; a few look at assessments and plans.
+    pub fn mix_weight(self) -> f64 {
+        match self {
+            Op::NoteWrite => 0.25,
+            Op::ResidentSummary => 0.40,
+            Op::HandoverFeed => 0.25,
+            Op::AssessmentsRead => 0.05,
+            Op::CarePlanRead => 0.05,
+        }
+    }
+}
+
+/// A member of staff as the generator plays them.
+#[derive(Debug, Clone)]
+pub struct VirtualUser {
+    pub tenant: Uuid,
+    pub user: Uuid,
+    pub role: Role,
+    pub establishment: Uuid,
+    pub unit: Uuid,
+    pub residents: Arc<Vec<Uuid>>,
+    pub token: String,
+}
+
+impl VirtualUser {
+    pub fn scope(&self) -> TenantScope {
+        TenantScope::new(
+            TenantId::from_uuid(self.tenant),
+            UserId::from_uuid(self.user),
+            vec![Grant { establishment: Some(EstablishmentId::from_uuid(self.establishment)), role: self.role }],
+        )
+        .with_request(RequestContext {
+            request_id: Some(Uuid::new_v4().to_string()),
+            client_address: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        })
+    }
+
+    pub fn resident(&self, i: u64) -> Uuid {
+        // Spread over the residents, not in order (a stride coprime with most sizes).
+        self.residents[(i.wrapping_mul(7919) % self.residents.len() as u64) as usize]
+    }
+}
+
+/// The nurses and care assistants of the chosen tenants (all when `tenants` is empty); only
+/// those of each tenant's first establishment (its 80-resident unit) when `first_unit`.
+pub fn virtual_users(
+    manifest: &Manifest,
+    tenants: &[usize],
+    first_unit: bool,
+    mint: &dyn Fn(Uuid, Uuid) -> String,
+) -> Vec<VirtualUser> {
+    let mut users = Vec::new();
+    for (t, tenant) in manifest.tenants.iter().enumerate() {
+        if !tenants.is_empty() && !tenants.contains(&t) {
+            continue;
+        }
+        for (e, establishment) in tenant.establishments.iter().enumerate() {
+            if first_unit && e > 0 {
+                continue;
+            }
+            let residents = Arc::new(establishment.residents.clone());
+            for member in &establishment.staff {
+                let Some(role) = Role::parse(&member.role) else { continue };
+                if !matches!(role, Role::Nurse | Role::CareAssistant) {
+                    continue;
+                }
+                users.push(VirtualUser {
+                    tenant: tenant.id,
+                    user: member.id,
+                    role,
+                    establishment: establishment.id,
+                    unit: establishment.unit,
+                    residents: residents.clone(),
+                    token: mint(tenant.id, member.id),
+                });
+            }
+        }
+    }
+    users
+}
+
+/// What a note written by the generator says (the fields of the request without its scope).
+fn note_content(i: u64) -> serde_json::Value {
+    let mut body = note_body(i);
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("scope");
+    }
+    body
+}
+
+fn note_body(i: u64) -> serde_json::Value {
+    if i % 3 == 0 {
+        json!({"target": "Douleur", "data": "Se plaint du genou droit au lever, EVA à 4.",
+               "actions": "Antalgique selon protocole à 8 h, coussin de positionnement.",
+               "results": "EVA à 2 à 9 h, a participé à l'atelier mémoire.", "scope": "care_team"})
+    } else {
+        json!({"text": "Nuit calme, a dormi jusqu'à 6 h 30. Petit-déjeuner pris en entier, bonne hydratation. \
+                        Visite de sa fille l'après-midi, très souriante.", "scope": "whole_team"})
+    }
+}
+
+/// An operation through dui's HTTP API.
+#[derive(Debug)]
+pub struct Http {
+    pub op: Op,
+    pub client: reqwest::Client,
+    pub base: String,
+    pub users: Arc<Vec<VirtualUser>>,
+}
+
+impl Operation for Http {
+    fn call(&self, i: u64) -> Call<'_> {
+        Box::pin(async move {
+            let user = &self.users[(i % self.users.len() as u64) as usize];
+            let resident = user.resident(i / self.users.len() as u64);
+            let request = match self.op {
+                Op::NoteWrite => self
+                    .client
+                    .post(format!("{}/api/v1/residents/{resident}/notes", self.base))
+                    .header("Idempotency-Key", Uuid::new_v4().to_string())
+                    .json(&note_body(i)),
+                Op::ResidentSummary => self.client.get(format!("{}/api/v1/residents/{resident}/summary", self.base)),
+                Op::HandoverFeed => self.client.get(format!(
+                    "{}/api/v1/establishments/{}/handover?unit_id={}",
+                    self.base, user.establishment, user.unit
+                )),
+                Op::AssessmentsRead => {
+                    self.client.get(format!("{}/api/v1/residents/{resident}/assessments?instrument=aggir", self.base))
+                }
+                Op::CarePlanRead => self.client.get(format!("{}/api/v1/residents/{resident}/care-plan", self.base)),
+            };
+            let response = request.bearer_auth(&user.token).send().await.map_err(|e| Failure::Other(e.to_string()))?;
+            let status = response.status();
+            let body = response.bytes().await.map_err(|e| Failure::Other(e.to_string()))?;
+            if status.is_success() {
+                Ok(())
+            } else if status.as_u16() == 429 {
+                Err(Failure::RateLimited)
+            } else {
+                Err(Failure::Other(format!(
+                    "{status}: {}",
+                    String::from_utf8_lossy(&body).chars().take(300).collect::<String>()
+                )))
+            }
+        })
+    }
+}
+
+/// One baseline connection and its prepared statements.
+struct Connection {
+    client: Client,
+    set_tenant: Statement,
+    principal: Statement,
+    feed_start: Statement,
+    handover: Statement,
+    summary: Statement,
+    summary_notes: Statement,
+    note_context: Statement,
+    claim: Statement,
+    note_insert: Statement,
+    assessments: Statement,
+    plan_versions: Statement,
+}
+
+/// The baseline's connections: as many as the server's pool.
+pub struct Baseline {
+    connections: Vec<Arc<Connection>>,
+    idle: std::sync::Mutex<Vec<usize>>,
+    available: tokio::sync::Semaphore,
+    recent_stay_days: i32,
+    /// For sealing the bodies of the notes written, as dui does.
+    db: dui_storage::Db,
+}
+
+impl std::fmt::Debug for Baseline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Baseline").field("connections", &self.connections.len()).finish()
+    }
+}
+
+impl Baseline {
+    pub async fn connect(url: &str, size: usize, recent_stay_days: i32, db: dui_storage::Db) -> anyhow::Result<Self> {
+        let statements: Statements = dui_storage::bench::statements();
+        let mut connections = Vec::new();
+        for _ in 0..size {
+            let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+            tokio::spawn(connection);
+            let prepare = |sql: &str| {
+                let sql = sql.to_owned();
+                let client = &client;
+                async move { client.prepare(&sql).await }
+            };
+            connections.push(Arc::new(Connection {
+                set_tenant: prepare(statements.set_tenant).await?,
+                principal: prepare(&statements.principal).await?,
+                feed_start: prepare(statements.feed_start).await?,
+                handover: prepare(&statements.handover_by_unit).await?,
+                summary: prepare(&statements.summary).await?,
+                summary_notes: prepare(&statements.summary_notes).await?,
+                note_context: prepare(&statements.note_context).await?,
+                claim: prepare(statements.claim).await?,
+                note_insert: prepare(&statements.note_insert).await?,
+                assessments: prepare(&statements.assessments).await?,
+                plan_versions: prepare(&statements.plan_versions).await?,
+                client,
+            }));
+        }
+        Ok(Self {
+            idle: std::sync::Mutex::new((0..size).collect()),
+            available: tokio::sync::Semaphore::new(size),
+            connections,
+            recent_stay_days,
+            db,
+        })
+    }
+
+    async fn connection(&self) -> (tokio::sync::SemaphorePermit<'_>, usize) {
+        let permit = self.available.acquire().await.expect("the semaphore is never closed");
+        let index =
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("a permit means an idle connection");
+        (permit, index)
+    }
+
+    fn release(&self, index: usize) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(index);
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// BEGIN, the tenant, the statement and COMMIT, all sent before the first answer (as dui does).
+async fn single(
+    c: &Connection,
+    tenant: &str,
+    read_only: bool,
+    statement: &Statement,
+    params: Params<'_>,
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
+    let (_, _, rows, _) = tokio::try_join!(
+        c.client.batch_execute(begin),
+        c.client.query(&c.set_tenant, &tenant_param),
+        c.client.query(statement, params),
+        c.client.batch_execute("COMMIT"),
+    )?;
+    Ok(rows)
+}
+
+/// The baseline of one operation.
+pub struct Raw {
+    pub op: Op,
+    pub baseline: Arc<Baseline>,
+    pub users: Arc<Vec<VirtualUser>>,
+}
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raw").field("op", &self.op).finish()
+    }
+}
+
+impl Raw {
+    pub fn new(op: Op, baseline: Arc<Baseline>, users: Arc<Vec<VirtualUser>>) -> Self {
+        Self { op, baseline, users }
+    }
+
+    async fn run(&self, c: &Connection, i: u64) -> Result<(), Failure> {
+        let user = &self.users[(i % self.users.len() as u64) as usize];
+        let resident = user.resident(i / self.users.len() as u64);
+        let scope = user.scope();
+        let who = WhoParams::of(&scope, self.baseline.recent_stay_days);
+        let tenant = user.tenant.to_string();
+        // Authentication: the user's status and roles, as every request of dui reads them.
+        let sql = |e: tokio_postgres::Error| Failure::Other(format!("baseline: {e}"));
+        single(c, &tenant, true, &c.principal, &[&user.tenant, &user.user]).await.map_err(sql)?;
+        match self.op {
+            Op::NoteWrite => {
+                let mut params = who.params();
+                params.push(&resident);
+                single(c, &tenant, false, &c.note_context, &params).await.map_err(sql)?;
+                let id = Uuid::now_v7();
+                let content: dui_domain::transmission::NoteContent =
+                    serde_json::from_value(note_content(i)).map_err(|e| Failure::Other(e.to_string()))?;
+                let (body, dek) = dui_storage::bench::seal_note_body(
+                    &self.baseline.db,
+                    TenantId::from_uuid(user.tenant),
+                    id,
+                    &content,
+                )
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))?;
+                let key = Uuid::new_v4().to_string();
+                let fingerprint = [7u8; 32];
+                let fingerprint = fingerprint.as_slice();
+                let hours = 24i32;
+                let (kind, note_scope) = if i % 3 == 0 { ("targeted", "care_team") } else { ("free", "whole_team") };
+                let (facts_at, incident, amends, severity, objective) =
+                    (None::<chrono::DateTime<chrono::Utc>>, None::<&str>, None::<Uuid>, None::<&str>, None::<Uuid>);
+                let mut insert = who.params();
+                insert.extend::<[&(dyn ToSql + Sync); 11]>([
+                    &id,
+                    &resident,
+                    &kind,
+                    &note_scope,
+                    &facts_at,
+                    &body,
+                    &dek,
+                    &incident,
+                    &amends,
+                    &severity,
+                    &objective,
+                ]);
+                c.client.batch_execute("BEGIN").await.map_err(sql)?;
+                let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
+                let claim: [&(dyn ToSql + Sync); 6] = [&user.tenant, &user.user, &key, &fingerprint, &id, &hours];
+                tokio::try_join!(c.client.query(&c.set_tenant, &tenant_param), c.client.query(&c.claim, &claim))
+                    .map_err(sql)?;
+                c.client.query(&c.note_insert, &insert).await.map_err(sql)?;
+                c.client.batch_execute("COMMIT").await.map_err(sql)?;
+            }
+            Op::ResidentSummary => {
+                let mut first = who.params();
+                first.push(&resident);
+                let limit = 5i64;
+                let mut second = who.params();
+                second.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &limit]);
+                let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
+                tokio::try_join!(
+                    c.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ"),
+                    c.client.query(&c.set_tenant, &tenant_param),
+                    c.client.query(&c.summary, &first),
+                    c.client.query(&c.summary_notes, &second),
+                    c.client.batch_execute("COMMIT"),
+                )
+                .map_err(sql)?;
+            }
+            Op::HandoverFeed => {
+                let unit = Some(user.unit);
+                let rows =
+                    single(c, &tenant, true, &c.feed_start, &[&user.tenant, &user.user, &user.establishment, &unit])
+                        .await
+                        .map_err(sql)?;
+                let since: Option<chrono::DateTime<chrono::Utc>> = rows.first().and_then(|r| r.get("shift_since"));
+                let lower = dui_domain::transmission::first_id_at(since.unwrap_or_else(chrono::Utc::now));
+                let limit =
+                    dui_domain::pagination::PageRequest::first(dui_domain::pagination::DEFAULT_PAGE_SIZE).fetch_limit();
+                let after = None::<Uuid>;
+                let mut params = who.params();
+                params.extend::<[&(dyn ToSql + Sync); 4]>([&user.unit, &lower, &after, &limit]);
+                single(c, &tenant, false, &c.handover, &params).await.map_err(sql)?;
+            }
+            Op::AssessmentsRead => {
+                let (instrument, only) = (Some("aggir"), None::<Uuid>);
+                let mut params = who.params();
+                params.extend::<[&(dyn ToSql + Sync); 3]>([&resident, &instrument, &only]);
+                single(c, &tenant, false, &c.assessments, &params).await.map_err(sql)?;
+            }
+            Op::CarePlanRead => {
+                let only = None::<Uuid>;
+                let mut params = who.params();
+                params.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &only]);
+                single(c, &tenant, false, &c.plan_versions, &params).await.map_err(sql)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Operation for Raw {
+    fn call(&self, i: u64) -> Call<'_> {
+        Box::pin(async move {
+            let (_permit, index) = self.baseline.connection().await;
+            let connection = self.baseline.connections[index].clone();
+            let result = self.run(&connection, i).await;
+            if result.is_err() {
+                // Leave the connection clean for the next call.
+                let _ = connection.client.batch_execute("ROLLBACK").await;
+            }
+            self.baseline.release(index);
+            result
+        })
+    }
+}

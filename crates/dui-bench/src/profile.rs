@@ -1,0 +1,68 @@
+//! Dataset sizes and run lengths.
+
+use std::time::Duration;
+
+/// A dataset and how long the benchmark's phases run on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile {
+    pub name: &'static str,
+    pub tenants: usize,
+    /// Residents of each establishment of a tenant (one unit each): the first is an 80-resident
+    /// nursing-home unit, the unit the hand-over target is about.
+    pub establishments: &'static [usize],
+    /// Days of history.
+    pub days: u32,
+    /// Notes per resident per day, on average.
+    pub notes_per_day: f64,
+    /// Saturation runs, open-loop steps.
+    pub step: Duration,
+    /// The fixed-rate runs (hand-over at 200 requests/s, the mix, the noisy neighbour).
+    pub long_step: Duration,
+    /// Seeding tenants at once.
+    pub jobs: usize,
+}
+
+pub const SMALL: Profile = Profile {
+    name: "small",
+    tenants: 2,
+    establishments: &[80, 70],
+    days: 730,
+    notes_per_day: 1.0,
+    step: Duration::from_secs(4),
+    long_step: Duration::from_secs(10),
+    jobs: 2,
+};
+
+pub const PLATFORM: Profile = Profile {
+    name: "platform",
+    tenants: 200,
+    establishments: &[80, 43, 43, 42, 42],
+    days: 730,
+    notes_per_day: 1.0,
+    step: Duration::from_secs(4),
+    long_step: Duration::from_secs(10),
+    jobs: 2,
+};
+
+/// The small profile's shape with two weeks of history and sub-second phases: checks the
+/// tooling end to end (in CI), measures nothing.
+pub const SMOKE: Profile = Profile {
+    name: "smoke",
+    tenants: 2,
+    establishments: &[12, 8],
+    days: 14,
+    notes_per_day: 1.0,
+    step: Duration::from_millis(400),
+    long_step: Duration::from_millis(600),
+    jobs: 2,
+};
+
+impl Profile {
+    pub fn named(name: &str) -> Option<Self> {
+        [SMALL, PLATFORM, SMOKE].into_iter().find(|p| p.name == name)
+    }
+
+    pub fn is_smoke(&self) -> bool {
+        self.name == "smoke"
+    }
+}

@@ -1,0 +1,446 @@
+//! The dataset generator: tenants, establishments, units, staff, residents with their stays,
+//! assessments and projets personnalisés — written through the same storage code and encryption
+//! as production — and years of notes through the bulk import (binary COPY), the way a real
+//! migration loads a previous DUI's history.
+//!
+//! Resumable: every create carries an idempotency key derived from the seed, structure is
+//! looked up before it is made, each establishment's notes are imported in one transaction and
+//! marked done, and the manifest lists the tenants finished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use dui_domain::idempotency::IdempotencyKey;
+use dui_domain::pagination::PageRequest;
+use dui_domain::people::{NewUser, Profession, Role, UserInput, UserKind};
+use dui_domain::record::{AdmissionMode, NewStay, NoteScope, StayMode};
+use dui_domain::resident::{Identity, Ins, InsOid, NewResident, Sex};
+use dui_domain::scope::{Grant, PlatformScope, TenantScope};
+use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
+use dui_domain::tenant::NewTenant;
+use dui_domain::transmission::{Incident, IncidentType, NoteKind, Severity};
+use dui_domain::{EstablishmentId, OperatorId, ResidentId, UnitId, UserId};
+use dui_storage::Db;
+use dui_storage::import::ImportedNote;
+use indicatif::{ProgressBar, ProgressStyle};
+use uuid::Uuid;
+
+use crate::manifest::{EstablishmentData, Manifest, StaffData, TenantData};
+use crate::names;
+use crate::profile::Profile;
+use crate::rng::Rng;
+
+/// Staff of each establishment: (role, profession, how many).
+const STAFF: &[(Role, Profession, usize)] = &[
+    (Role::Director, Profession::Director, 1),
+    (Role::CoordinatingPhysician, Profession::Physician, 1),
+    (Role::Nurse, Profession::Nurse, 3),
+    (Role::CareAssistant, Profession::CareAssistant, 6),
+];
+
+pub fn tenant_finess(index: usize) -> String {
+    format!("75{:07}", 1_000_000 + index)
+}
+
+fn establishment_finess(tenant: usize, index: usize) -> String {
+    format!("69{:07}", tenant * 10 + index)
+}
+
+fn key(text: String) -> anyhow::Result<IdempotencyKey> {
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes())
+    };
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(&digest);
+    IdempotencyKey::new(&format!("bench-{text}"), fingerprint).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Seeds `profile` with `seed` into `db`; returns the manifest (also written to `manifest`).
+pub async fn seed(
+    db: &Db,
+    profile: Profile,
+    seed: u64,
+    app_url: &str,
+    dir: &Path,
+    manifest_path: &Path,
+) -> anyhow::Result<Manifest> {
+    let mut manifest = match Manifest::read(manifest_path) {
+        Ok(existing) if existing.profile == profile.name && existing.seed == seed => existing,
+        _ => Manifest { profile: profile.name.to_owned(), seed, app_url: app_url.to_owned(), tenants: Vec::new() },
+    };
+    let done: Vec<String> = manifest.tenants.iter().map(|t| t.finess.clone()).collect();
+    let todo: Vec<usize> = (0..profile.tenants).filter(|t| !done.contains(&tenant_finess(*t))).collect();
+    if todo.is_empty() {
+        eprintln!(
+            "dataset {} already complete: {} residents, {} notes",
+            profile.name,
+            manifest.residents(),
+            manifest.notes()
+        );
+        return Ok(manifest);
+    }
+    let per_tenant: usize = profile.establishments.iter().sum();
+    let bar = ProgressBar::new((todo.len() * per_tenant) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} residents {msg} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let bar = Arc::new(bar);
+    let started = Instant::now();
+    let markers = dir.join("notes-done");
+    std::fs::create_dir_all(&markers)?;
+    let mut queue = todo.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < profile.jobs.max(1) {
+            let Some(index) = queue.next() else { break };
+            let (db, bar, markers) = (db.clone(), bar.clone(), markers.clone());
+            running.spawn(async move { seed_tenant(&db, profile, seed, index, &bar, &markers).await });
+        }
+        let Some(finished) = running.join_next().await else { break };
+        let tenant = finished.context("a seeding task failed")??;
+        manifest.tenants.push(tenant);
+        manifest.tenants.sort_by(|a, b| a.finess.cmp(&b.finess));
+        manifest.write(manifest_path)?;
+    }
+    bar.finish_with_message("done");
+    eprintln!(
+        "dataset {}: {} tenants, {} residents, {} notes, in {:.0} s",
+        profile.name,
+        manifest.tenants.len(),
+        manifest.residents(),
+        manifest.notes(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(manifest)
+}
+
+async fn seed_tenant(
+    db: &Db,
+    profile: Profile,
+    seed: u64,
+    index: usize,
+    bar: &ProgressBar,
+    markers: &Path,
+) -> anyhow::Result<TenantData> {
+    let finess = tenant_finess(index);
+    let tenant = match db.tenant_by_finess(&Finess::parse(&finess).map_err(anyhow::Error::msg)?).await? {
+        Some(tenant) => tenant,
+        None => {
+            let name = format!("Association {} {}", names::FAMILY[index % names::FAMILY.len()], index + 1);
+            db.create_tenant(
+                &PlatformScope::new(OperatorId::from_uuid(Uuid::nil())),
+                &NewTenant::validate(&name, &finess)?,
+            )
+            .await?
+        }
+    };
+    let console = TenantScope::console(tenant.id);
+    let existing = db.list_establishments(&console, PageRequest::first(200)).await?.items;
+    let users = db.list_users(&console, PageRequest::first(200)).await?.items;
+    // The account the migration runs as: records are created under it, with idempotency keys.
+    let migration = match users.iter().find(|u| u.family_name == "Reprise des données") {
+        Some(user) => user.id,
+        None => {
+            let new = NewUser::validate(UserInput {
+                kind: Some(UserKind::Person),
+                family_name: Some("Reprise des données"),
+                given_name: Some("Compte"),
+                profession: Some(Profession::Administrative),
+                ..UserInput::default()
+            })?;
+            db.create_user(&console, None, &new).await?.value.id
+        }
+    };
+    match db.add_membership(&console, None, migration, None, Role::TenantAdmin).await {
+        Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let console = TenantScope::new(tenant.id, migration, vec![Grant { establishment: None, role: Role::TenantAdmin }]);
+    let mut establishments = Vec::new();
+    let mut notes = 0;
+    for (e, &size) in profile.establishments.iter().enumerate() {
+        let code = establishment_finess(index, e);
+        let establishment = match existing.iter().find(|x| x.finess.as_str() == code) {
+            Some(found) => found.clone(),
+            None => {
+                let name = format!("EHPAD {} {}", names::FAMILY[(index * 7 + e) % names::FAMILY.len()], e + 1);
+                db.create_establishment(
+                    &console,
+                    None,
+                    &NewEstablishment::validate(&code, &name, EstablishmentCategory::Ehpad)?,
+                )
+                .await?
+                .value
+            }
+        };
+        let units = db.list_units(&console, establishment.id, PageRequest::first(10)).await?.items;
+        let unit = match units.first() {
+            Some(unit) => unit.clone(),
+            None => db.create_unit(&console, None, establishment.id, "Unité principale").await?.value,
+        };
+        let mut staff = Vec::new();
+        let mut rng = Rng::derive(seed, &[index as u64, e as u64, 1]);
+        for (role, profession, count) in STAFF {
+            for n in 0..*count {
+                let family = format!("{} {}{}", rng.pick(names::FAMILY), e + 1, n + 1);
+                let pool = if rng.chance(0.8) { names::WOMEN } else { names::MEN };
+                let given = (*rng.pick(pool)).to_owned();
+                let user = match users.iter().find(|u| u.family_name == family && u.given_name == given) {
+                    Some(user) => user.id,
+                    None => {
+                        let new = NewUser::validate(UserInput {
+                            kind: Some(UserKind::Person),
+                            family_name: Some(&family),
+                            given_name: Some(&given),
+                            profession: Some(*profession),
+                            ..UserInput::default()
+                        })?;
+                        db.create_user(&console, None, &new).await?.value.id
+                    }
+                };
+                match db.add_membership(&console, None, user, Some(establishment.id), *role).await {
+                    Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                staff.push(StaffData { id: user.as_uuid(), role: role.as_str().to_owned() });
+            }
+        }
+        let nurse = staff.iter().find(|s| s.role == Role::Nurse.as_str()).map(|s| UserId::from_uuid(s.id));
+        let nurse = nurse.context("an establishment without a nurse")?;
+        let nurse_scope = TenantScope::new(
+            tenant.id,
+            nurse,
+            vec![Grant { establishment: Some(establishment.id), role: Role::Nurse }],
+        );
+        let mut residents = Vec::with_capacity(size);
+        let mut admissions = Vec::with_capacity(size);
+        for r in 0..size {
+            let mut rng = Rng::derive(seed, &[index as u64, e as u64, 2, r as u64]);
+            let (resident, admitted) =
+                seed_resident(db, &console, &nurse_scope, &mut rng, (index, e, r), establishment.id, unit.id).await?;
+            residents.push(resident);
+            admissions.push(admitted);
+            bar.inc(1);
+        }
+        let marker = markers.join(format!("{}.done", establishment.id));
+        if !marker.exists() {
+            let writers: Vec<UserId> = staff
+                .iter()
+                .filter(|s| s.role == Role::Nurse.as_str() || s.role == Role::CareAssistant.as_str())
+                .map(|s| UserId::from_uuid(s.id))
+                .collect();
+            let mut rng = Rng::derive(seed, &[index as u64, e as u64, 3]);
+            let history = history(&mut rng, profile, &residents, &admissions, &writers, establishment.id, unit.id);
+            for chunk in history.chunks(25_000) {
+                notes += db.import_notes(&console, chunk).await?;
+            }
+            std::fs::write(&marker, notes.to_string())?;
+            bar.set_message(format!("{} notes", notes));
+        } else {
+            notes += std::fs::read_to_string(&marker).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        }
+        establishments.push(EstablishmentData {
+            id: establishment.id.as_uuid(),
+            unit: unit.id.as_uuid(),
+            residents: residents.iter().map(|r| r.as_uuid()).collect(),
+            staff,
+        });
+    }
+    Ok(TenantData { id: tenant.id.as_uuid(), finess, establishments, notes })
+}
+
+/// One resident: admitted some time ago, with one or two validated AGGIR grids and a plan in
+/// force. Returns the resident and the admission date.
+async fn seed_resident(
+    db: &Db,
+    console: &TenantScope,
+    nurse: &TenantScope,
+    rng: &mut Rng,
+    (t, e, r): (usize, usize, usize),
+    establishment: EstablishmentId,
+    unit: UnitId,
+) -> anyhow::Result<(ResidentId, NaiveDate)> {
+    let today = Utc::now().date_naive();
+    let person = names::person(rng, (e * 1000 + r) as u32);
+    let admitted = today - Duration::days(30 + rng.below(365 * 5) as i64);
+    let identity = Identity {
+        birth_name: person.birth_name.clone(),
+        first_names: person.first_names.clone(),
+        first_first_name: None,
+        used_name: None,
+        used_first_name: None,
+        sex: if person.female { Sex::Female } else { Sex::Male },
+        birth_date: person.birth_date,
+        birth_place: Some("75056".to_owned()),
+    };
+    let ins = Ins { matricule: person.ins.clone(), oid: InsOid::NirTest };
+    let stay = NewStay::validate(establishment, Some(unit), StayMode::Permanent, admitted, AdmissionMode::New, today)?;
+    let new = NewResident::validate(stay, identity, Some(ins), today)?;
+    let resident =
+        db.create_resident(console, Some(&key(format!("resident-{t}-{e}-{r}"))?), &new, true).await?.value.id;
+
+    // GIR: a grid at admission for some, the latest one for all.
+    let grids = if rng.chance(0.4) { 2 } else { 1 };
+    for g in 0..grids {
+        let assessed_on = if g + 1 == grids {
+            today - Duration::days(rng.below(180) as i64)
+        } else {
+            admitted.max(today - Duration::days(700))
+        };
+        let evaluation = dui_domain::assessment::instrument("aggir", None)
+            .context("the AGGIR instrument")?
+            .evaluate(&aggir_grid(rng))
+            .map_err(|e| anyhow::anyhow!("AGGIR grid: {e:?}"))?;
+        let new = dui_storage::assessments::NewAssessment {
+            evaluation,
+            scope: NoteScope::CareTeam,
+            assessed_on,
+            supersedes: None,
+        };
+        let created =
+            db.create_assessment(nurse, Some(&key(format!("aggir-{t}-{e}-{r}-{g}"))?), resident, &new).await?;
+        match db.validate_assessment(nurse, resident, created.value.id, None).await {
+            Ok(_) | Err(dui_storage::StoreError::Conflict { .. } | dui_storage::StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+
+    // The projet personnalisé in force.
+    let content: dui_domain::care_plan::PlanContent = serde_json::from_value(serde_json::json!({
+    "expectations": "Garder ses habitudes de lever et de repas, voir sa famille le dimanche.",
+    "needs": [{"domain": "autonomy", "text": "Aide partielle pour la toilette et l'habillage"},
+              {"domain": "health", "text": "Surveillance de la douleur et du poids"}],
+    "objectives": [{"domain": "autonomy", "text": "Faire seul(e) la toilette du haut", "status": "in_progress"},
+                   {"domain": "social_life", "text": "Participer à une activité par semaine", "status": "planned"}],
+    "actions": [
+        {"what": "Aide à la toilette", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
+         "schedule": {"kind": "daily", "times": ["08:00"]}},
+        {"what": "Évaluation de la douleur", "who": {"role": "nurse"}, "frequency": "matin et soir",
+         "schedule": {"kind": "daily", "times": ["09:00", "19:00"]}},
+        {"what": "Pesée", "who": {"role": "care_assistant"}, "frequency": "une fois par mois",
+         "schedule": {"kind": "monthly", "day": 1, "time": "10:00"}}
+    ]}))?;
+    let content = content.validate(Uuid::now_v7).map_err(|e| anyhow::anyhow!("care plan: {e:?}"))?;
+    let plan = db.create_care_plan(nurse, Some(&key(format!("plan-{t}-{e}-{r}"))?), resident, &content, None).await?;
+    if !plan.replayed || plan.value.status == dui_domain::care_plan::PlanStatus::Draft {
+        db.activate_plan(
+            nurse,
+            resident,
+            dui_domain::PlanVersionId::from_uuid(plan.value.id),
+            None,
+            dui_domain::care_plan::default_review_due(today),
+        )
+        .await?;
+    }
+    Ok((resident, admitted))
+}
+
+fn aggir_grid(rng: &mut Rng) -> serde_json::Value {
+    // Mostly dependent residents, as in nursing homes (GIR 1-4 dominate).
+    let dependence = rng.unit();
+    let letter = |rng: &mut Rng| {
+        let x = rng.unit() * 0.6 + dependence * 0.8;
+        if x < 0.45 {
+            "A"
+        } else if x < 0.85 {
+            "B"
+        } else {
+            "C"
+        }
+    };
+    serde_json::json!({"variables": {
+        "coherence": letter(rng), "orientation": letter(rng),
+        "toilette": {"haut": letter(rng), "bas": letter(rng)},
+        "habillage": letter(rng), "alimentation": letter(rng), "elimination": letter(rng),
+        "transferts": letter(rng), "deplacement_interieur": letter(rng), "deplacement_exterieur": letter(rng),
+        "alerter": letter(rng)}})
+}
+
+/// The notes of an establishment's residents over the profile's days, up to a few minutes ago.
+fn history(
+    rng: &mut Rng,
+    profile: Profile,
+    residents: &[ResidentId],
+    admissions: &[NaiveDate],
+    writers: &[UserId],
+    establishment: EstablishmentId,
+    unit: UnitId,
+) -> Vec<ImportedNote> {
+    let now = Utc::now();
+    let first_day = now.date_naive() - Duration::days(i64::from(profile.days));
+    let mut notes = Vec::new();
+    for (resident, admitted) in residents.iter().zip(admissions) {
+        let start = first_day.max(*admitted);
+        let mut day = start;
+        while day <= now.date_naive() {
+            // About `notes_per_day` a day: 0, 1 or 2 with that mean.
+            let count = {
+                let x = rng.unit() * 2.0 * profile.notes_per_day;
+                x.floor() as usize + usize::from(rng.chance(x.fract()))
+            };
+            for _ in 0..count {
+                let seconds = 6 * 3600 + rng.below(16 * 3600) as i64;
+                let Some(midnight) = day.and_hms_opt(0, 0, 0) else { continue };
+                let written_at = Utc.from_utc_datetime(&midnight) + Duration::seconds(seconds);
+                if written_at > now - Duration::minutes(5) {
+                    continue;
+                }
+                let roll = rng.unit();
+                let (kind, incident) = if roll < 0.35 {
+                    (NoteKind::Targeted, None)
+                } else if roll < 0.40 {
+                    let incident = Incident {
+                        incident_type: *rng.pick(&[
+                            IncidentType::Fall,
+                            IncidentType::Choking,
+                            IncidentType::Aggression,
+                        ]),
+                        severity: *rng.pick(&[Severity::Minor, Severity::Minor, Severity::Moderate]),
+                    };
+                    (NoteKind::Incident, Some(incident))
+                } else if roll < 0.50 {
+                    (NoteKind::Observation, None)
+                } else {
+                    (NoteKind::Free, None)
+                };
+                let scope = match rng.unit() {
+                    x if x < 0.65 => NoteScope::WholeTeam,
+                    x if x < 0.90 => NoteScope::CareTeam,
+                    x if x < 0.97 => NoteScope::Medical,
+                    _ => NoteScope::Social,
+                };
+                notes.push(ImportedNote {
+                    resident: *resident,
+                    author: *rng.pick(writers),
+                    establishment,
+                    unit: Some(unit),
+                    kind,
+                    scope,
+                    written_at,
+                    facts_at: written_at - Duration::minutes(rng.below(90) as i64),
+                    content: names::note_content(rng, kind == NoteKind::Targeted),
+                    incident,
+                });
+            }
+            day += Duration::days(1);
+        }
+    }
+    notes
+}
+
+/// Refreshes the planner's statistics after a load.
+pub async fn analyze(owner_url: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(owner_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client.batch_execute("ANALYZE").await?;
+    Ok(())
+}
+
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("manifest.json")
+}
