@@ -73,6 +73,15 @@ async fn tenants_are_managed_from_the_command_line() {
         ttl: Some(600),
     };
     let token = dui::cli::token(&config, &app.store, &args).await.unwrap();
+    // The command line takes a user with their tenant, or an operator; nothing less, not both.
+    let user = admin.id.to_string();
+    let parses = |args: &[&str]| Cli::try_parse_from([&["dui", "token"][..], args].concat()).is_ok();
+    assert!(parses(&["--user", &user, "--tenant", "330000017", "--ttl", "600"]));
+    assert!(parses(&["--operator", "astreinte"]));
+    assert!(!parses(&["--user", &user]), "a user needs their tenant");
+    assert!(!parses(&["--tenant", "330000017"]), "a tenant alone is no subject");
+    assert!(!parses(&["--user", &user, "--tenant", "330000017", "--operator", "astreinte"]));
+    assert!(!parses(&[]));
     let me = app.get("/api/v1/me", &token).await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json["user"]["family_name"], "Laurent");

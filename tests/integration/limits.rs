@@ -32,6 +32,20 @@ async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_served() {
     assert_eq!(app.get("/api/v1/me", &quiet.admin.token).await.status, 200);
     app.get("/api/v1/me", "not-a-token").await.problem(401);
 
+    // A forged token naming the quiet tenant takes nothing from its bucket (refused, 401); while
+    // the noisy tenant's bucket is empty, even a forged token naming it is refused early (429).
+    let forged = |token: &str| {
+        let mut forged = token.to_owned();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        forged
+    };
+    for _ in 0..5 {
+        app.get("/api/v1/me", &forged(&quiet.admin.token)).await.problem(401);
+    }
+    assert_eq!(app.get("/api/v1/me", &quiet.admin.token).await.status, 200, "the quiet tenant's bucket is intact");
+    app.get("/api/v1/me", &forged(&noisy.admin.token)).await.problem(429);
+
     // After the advertised delay, the noisy tenant is served again.
     tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
     assert_eq!(app.get("/api/v1/me", &noisy.admin.token).await.status, 200);

@@ -50,6 +50,25 @@ impl TenantLimiter {
         self.admit_at(tenant, Instant::now())
     }
 
+    /// Whether `tenant`'s bucket is empty now, without taking from it: for refusing a flood
+    /// before verifying its tokens. A token naming a tenant it does not belong to can make its
+    /// own request refused, never take from that tenant's bucket.
+    pub fn exhausted(&self, tenant: TenantId) -> Option<Duration> {
+        self.exhausted_at(tenant, Instant::now())
+    }
+
+    fn exhausted_at(&self, tenant: TenantId, now: Instant) -> Option<Duration> {
+        let TenantLimit { per_second, burst } = self.limit;
+        if per_second <= 0.0 {
+            return None;
+        }
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = buckets.get(&tenant)?;
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        let tokens = (bucket.tokens + elapsed * per_second).min(burst.max(1.0));
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / per_second))
+    }
+
     fn admit_at(&self, tenant: TenantId, now: Instant) -> Result<(), Duration> {
         let TenantLimit { per_second, burst } = self.limit;
         if per_second <= 0.0 {
@@ -96,6 +115,21 @@ mod tests {
         assert!(limiter.admit_at(tenant(1), start + Duration::from_millis(100)).is_err());
         let later = start + Duration::from_secs(2);
         assert_eq!((0..10).filter(|_| limiter.admit_at(tenant(1), later).is_ok()).count(), 5);
+    }
+
+    #[test]
+    fn looking_at_a_bucket_takes_nothing_from_it() {
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0 });
+        let now = Instant::now();
+        assert_eq!(limiter.exhausted_at(tenant(1), now), None, "an unknown tenant is not exhausted");
+        assert!(limiter.admit_at(tenant(1), now).is_ok());
+        for _ in 0..100 {
+            assert_eq!(limiter.exhausted_at(tenant(1), now), None);
+        }
+        assert!(limiter.admit_at(tenant(1), now).is_ok());
+        let wait = limiter.exhausted_at(tenant(1), now).expect("empty after two");
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9);
+        assert_eq!(limiter.exhausted_at(tenant(1), now + Duration::from_secs(1)), None);
     }
 
     #[test]

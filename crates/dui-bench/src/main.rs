@@ -63,6 +63,9 @@ enum Command {
         /// Where the report goes.
         #[arg(long, default_value = "target/bench-report")]
         out: PathBuf,
+        /// Only these operations, and none of the later phases (for investigating one).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Seed, then run.
     All {
@@ -73,6 +76,9 @@ enum Command {
     },
     /// Compare the fixed-rate p99 of two reports (e.g. small and platform).
     Compare { a: PathBuf, b: PathBuf },
+    /// Print the analysed plan of the hand-over feed's statement for the first tenant's
+    /// 80-resident unit, as one of its nurses reads it (for diagnosing).
+    Explain(Common),
 }
 
 impl Common {
@@ -95,11 +101,12 @@ fn main() -> anyhow::Result<()> {
             Command::Seed(common) => {
                 seed(&common).await?;
             }
-            Command::Run { common, out } => run(&common, &out).await?,
+            Command::Run { common, out, only } => run(&common, &out, &only).await?,
             Command::All { common, out } => {
                 seed(&common).await?;
-                run(&common, &out).await?;
+                run(&common, &out, &[]).await?;
             }
+            Command::Explain(common) => explain(&common).await?,
             Command::Compare { a, b } => {
                 let read = |p: &PathBuf| -> anyhow::Result<serde_json::Value> {
                     Ok(serde_json::from_slice(
@@ -124,6 +131,22 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
     Ok((env, manifest))
 }
 
+async fn explain(common: &Common) -> anyhow::Result<()> {
+    let profile = common.profile()?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
+    let users = ops::virtual_users(&manifest, &[0], true, &|_, _| String::new());
+    let nurse = users.iter().find(|u| u.role == dui_domain::people::Role::Nurse).context("a nurse")?;
+    let db = env.db()?;
+    let feed = dui_storage::notes::Feed {
+        establishment: dui_domain::EstablishmentId::from_uuid(nurse.establishment),
+        unit: Some(dui_domain::UnitId::from_uuid(nurse.unit)),
+    };
+    let since = chrono::Utc::now() - chrono::Duration::hours(10);
+    println!("{}", db.explain_handover(&nurse.scope(), feed, since, true).await?);
+    Ok(())
+}
+
 /// The fixed rates at which profiles are compared.
 fn reference_rate(op: Op) -> f64 {
     match op {
@@ -144,7 +167,7 @@ async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Dura
     Measured { figures: outcome.figures(Some(rate)), server: server.usage_since(start) }
 }
 
-async fn run(common: &Common, out: &std::path::Path) -> anyhow::Result<()> {
+async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow::Result<()> {
     let profile = common.profile()?;
     let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
@@ -190,6 +213,9 @@ async fn run(common: &Common, out: &std::path::Path) -> anyhow::Result<()> {
 
     let mut operations = Vec::new();
     for op in Op::ALL {
+        if !only.is_empty() && !only.iter().any(|o| o == op.key()) {
+            continue;
+        }
         eprintln!("{}...", op.name());
         let dui = http(op, users_for(op), &server.base_url);
         let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
@@ -226,6 +252,12 @@ async fn run(common: &Common, out: &std::path::Path) -> anyhow::Result<()> {
         operations.push(report);
     }
 
+    if !only.is_empty() {
+        for o in &operations {
+            println!("{}", serde_json::to_string_pretty(o)?);
+        }
+        return Ok(());
+    }
     eprintln!("hand-over feed at 200 requests/s...");
     let handover_at_200 = measured(
         &server,

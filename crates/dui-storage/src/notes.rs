@@ -470,6 +470,12 @@ impl Db {
     }
 }
 
+/// The hand-over feed's statement. The notes are walked newest first on the (tenant, unit or
+/// establishment, id) index and the walk stops at the page: whether the person is visible is a
+/// scalar subquery per note, which PostgreSQL cannot turn into a join of the whole period (a
+/// hash join over every note since the start, sorted afterwards, is what it picked when its
+/// estimate of the period's notes was stale: 66 ms instead of 3 for a busy unit).
+///
 /// The hand-over feed's statement: `$19` the unit (or establishment), `$19` the lowest id,
 /// `$20` the cursor, `$21` the fetch limit, `$22` whether the lowest id is excluded.
 pub(crate) fn handover_sql(by_unit: bool) -> String {
@@ -478,7 +484,7 @@ pub(crate) fn handover_sql(by_unit: bool) -> String {
         "WITH {WHO}, \
          feed AS MATERIALIZED (SELECT n.* FROM notes n, who WHERE n.tenant_id = who.tenant_id AND {place} \
              AND n.id >= $20 AND ($21::uuid IS NULL OR n.id < $21) AND {} \
-             AND EXISTS (SELECT 1 FROM residents r WHERE r.tenant_id = n.tenant_id AND r.id = n.resident_id AND {}) \
+             AND (SELECT {} FROM residents r WHERE r.tenant_id = n.tenant_id AND r.id = n.resident_id) \
              ORDER BY n.id DESC LIMIT $22), \
          trace AS ({}) \
          SELECT {NOTE_COLUMNS}, r.identity AS resident_identity, r.dek_version AS resident_dek_version \

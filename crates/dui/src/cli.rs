@@ -128,7 +128,8 @@ pub enum OperatorCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false, id = "subject")]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("subject").required(true).multiple(false))]
 pub struct TokenArgs {
     /// The user (id), with --tenant.
     #[arg(long, requires = "tenant", group = "subject")]
