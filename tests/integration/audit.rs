@@ -230,7 +230,7 @@ async fn a_scripted_day_leaves_exactly_the_expected_trace() {
 async fn verify_finds_an_edited_a_deleted_a_slipped_in_row_and_a_forged_link() {
     let app = TestApp::spawn().await;
     let mut tenants = Vec::new();
-    for name in ["Édité", "Effacé", "Glissé", "Forgé", "Intact"] {
+    for name in ["Édité", "Effacé", "Glissé", "Forgé", "Intact", "Caché"] {
         let tenant = app.tenant(name).await;
         let id = admit(&app, &tenant, name).await;
         for _ in 0..3 {
@@ -264,6 +264,17 @@ async fn verify_finds_an_edited_a_deleted_a_slipped_in_row_and_a_forged_link() {
     )
     .await;
     as_owner(&app, &tenants[3], "UPDATE audit_chain SET link = sha256(link) WHERE seq = 3").await;
+    // A row slipped in below the chainer's horizon (its transaction id forged low): never chained.
+    as_owner(
+        &app,
+        &tenants[5],
+        &format!(
+            "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome, xact) \
+             VALUES ('{}', gen_random_uuid(), now() - interval '2 hours', 'system', 'resident.read', 'success', '1')",
+            tenants[5].id
+        ),
+    )
+    .await;
 
     let seq_of = |report: &dui_storage::audit::ChainReport| report.links + 1;
     let edited = app.store.verify_audit(tenants[0].id).await.unwrap();
@@ -276,10 +287,17 @@ async fn verify_finds_an_edited_a_deleted_a_slipped_in_row_and_a_forged_link() {
         matches!(deleted.broken, Some(ChainBreak::EventMissing { seq, .. }) if seq == seq_of(&deleted)),
         "{deleted:?}"
     );
-    // The slipped-in row is older than the chainer's margin: it is never chained, and named.
+    // The slipped-in row claims a date long before the events chained ahead of it: named.
     app.store.chain_tenant(tenants[2].id).await.unwrap();
     let slipped = app.store.verify_audit(tenants[2].id).await.unwrap();
-    assert!(matches!(slipped.broken, Some(ChainBreak::Unchained { .. })), "{slipped:?}");
+    assert!(
+        matches!(slipped.broken, Some(ChainBreak::Backdated { seq, .. }) if seq == seq_of(&slipped)),
+        "{slipped:?}"
+    );
+    // Hidden below the horizon, it is never chained, and named.
+    app.store.chain_tenant(tenants[5].id).await.unwrap();
+    let hidden = app.store.verify_audit(tenants[5].id).await.unwrap();
+    assert!(matches!(hidden.broken, Some(ChainBreak::Unchained { .. })), "{hidden:?}");
     let forged = app.store.verify_audit(tenants[3].id).await.unwrap();
     assert_eq!(forged.broken, Some(ChainBreak::LinkAltered { seq: 3 }));
     assert_eq!(forged.links, 2);
@@ -306,7 +324,7 @@ async fn verify_finds_an_edited_a_deleted_a_slipped_in_row_and_a_forged_link() {
         dui::cli::run(dui::cli::Cli::try_parse_from(argv).unwrap())
     };
     let error = format!("{:#}", run(&["verify"]).await.unwrap_err());
-    assert!(error.contains("4 audit chain(s) broken"), "{error}");
+    assert!(error.contains("5 audit chain(s) broken"), "{error}");
     run(&["verify", "--tenant", &tenants[4].id.to_string()]).await.unwrap();
     let error = format!("{:#}", run(&["verify", "--tenant", &tenants[0].id.to_string()]).await.unwrap_err());
     assert!(error.contains("1 audit chain(s) broken"), "{error}");
@@ -453,4 +471,65 @@ async fn the_trail_is_exported_by_tenant_admins_over_a_bounded_period() {
     assert!(events.iter().any(|e| e["action"] == "resident.create"));
     let seqs: Vec<i64> = events.iter().filter_map(|e| e["chain_seq"].as_i64()).collect();
     assert!(seqs.windows(2).all(|w| w[1] > w[0]) && !seqs.is_empty(), "{seqs:?}");
+}
+
+#[tokio::test]
+async fn the_chainer_waits_for_a_late_commit_and_chains_older_events_once() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Tardif").await;
+    let id = admit(&app, &tenant, "Tardif").await;
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let insert = |occurred: &str, xact: &str| {
+        format!(
+            "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome, xact) \
+             VALUES ('{}', gen_random_uuid(), {occurred}, 'system', 'resident.read', 'success', {xact})",
+            tenant.id
+        )
+    };
+    // Events written before transaction ids were recorded (as in a database migrated with
+    // them, whose chainer has not passed yet) are chained by time, once.
+    owner
+        .batch_execute(&format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true); {}; {}; \
+             INSERT INTO audit_chain_cursors (tenant_id) VALUES ('{}') \
+             ON CONFLICT (tenant_id) DO UPDATE SET legacy_done = false; COMMIT;",
+            tenant.id,
+            insert("now() - interval '1 minute'", "NULL"),
+            insert("now()", "NULL"),
+            tenant.id
+        ))
+        .await
+        .unwrap();
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let first = app.store.verify_audit(tenant.id).await.unwrap();
+    assert_eq!(first.broken, None);
+    owner.execute("SELECT set_config('app.tenant_id', $1, false)", &[&tenant.id.to_string()]).await.unwrap();
+    let events: i64 = owner.query_one("SELECT count(*) FROM audit_events", &[]).await.unwrap().get(0);
+    assert_eq!(first.links, events, "every event is chained, the old ones included");
+
+    // A transaction that recorded an event and has not committed yet...
+    let (late, connection) = tokio_postgres::connect(&app.db.owner_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    late.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{}', true); {};",
+        tenant.id,
+        insert("now()", "DEFAULT")
+    ))
+    .await
+    .unwrap();
+    // ... while others are served and chained.
+    for _ in 0..3 {
+        assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &tenant.admin.token).await.status, 200);
+    }
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let before = app.store.verify_audit(tenant.id).await.unwrap();
+    assert_eq!((before.broken.as_ref(), before.links), (None, first.links + 3));
+    // Once it commits, the next pass chains it: the horizon had not moved past it.
+    late.batch_execute("COMMIT").await.unwrap();
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    let after = app.store.verify_audit(tenant.id).await.unwrap();
+    assert_eq!((after.broken.as_ref(), after.links), (None, first.links + 4));
+    // Passes with nothing new change nothing.
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    assert_eq!(app.store.verify_audit(tenant.id).await.unwrap().links, after.links);
 }

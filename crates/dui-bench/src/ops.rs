@@ -143,7 +143,7 @@ fn note_content(i: u64) -> serde_json::Value {
 }
 
 fn note_body(i: u64) -> serde_json::Value {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         json!({"target": "Douleur", "data": "Se plaint du genou droit au lever, EVA à 4.",
                "actions": "Antalgique selon protocole à 8 h, coussin de positionnement.",
                "results": "EVA à 2 à 9 h, a participé à l'atelier mémoire.", "scope": "care_team"})
@@ -348,7 +348,8 @@ impl Raw {
                 let fingerprint = [7u8; 32];
                 let fingerprint = fingerprint.as_slice();
                 let hours = 24i32;
-                let (kind, note_scope) = if i % 3 == 0 { ("targeted", "care_team") } else { ("free", "whole_team") };
+                let (kind, note_scope) =
+                    if i.is_multiple_of(3) { ("targeted", "care_team") } else { ("free", "whole_team") };
                 let (facts_at, incident, amends, severity, objective) =
                     (None::<chrono::DateTime<chrono::Utc>>, None::<&str>, None::<Uuid>, None::<&str>, None::<Uuid>);
                 let mut insert = who.params();

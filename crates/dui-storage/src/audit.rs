@@ -25,14 +25,12 @@ use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const AUDIT_REASON: Column = Column::new("audit_events", "reason");
 
-/// Events younger than this may still be waiting to be chained (a transaction can commit late);
-/// older unchained events are reported by verification. A full pass looks this far back behind
-/// the chain's head.
+/// Events younger than this may still be waiting to be chained (a transaction can run long, and
+/// the chainer waits for every older transaction to finish); older unchained events are
+/// reported by verification, and so is a chained event older by this than one chained before
+/// it (written behind the chain's back with a date in the past). Events written before
+/// transaction ids were recorded are looked for this far back behind the newest of them.
 const CHAIN_MARGIN_MINUTES: i32 = 10;
-
-/// How far behind the head a quick pass looks: statements that record events are short, so
-/// an event committed later than this is rare, and the next full pass chains it.
-pub const QUICK_PASS_SECONDS: i32 = 30;
 
 /// Rewrites `$n` into `$(n + by)`, so that a statement can be nested after the `who` parameters.
 pub(crate) fn shift_params(sql: &str, by: usize) -> String {
@@ -146,6 +144,9 @@ pub enum ChainBreak {
     Gap { seq: i64 },
     /// An event older than the chaining margin is not in the chain.
     Unchained { event: Uuid, occurred_at: DateTime<Utc> },
+    /// Link `seq` chains an event dated long before events chained ahead of it: it was written
+    /// later with a date in the past.
+    Backdated { seq: i64, event: Uuid, occurred_at: DateTime<Utc> },
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -155,6 +156,12 @@ impl std::fmt::Display for ChainBreak {
             Self::EventAltered { seq, event } => write!(f, "link {seq}: event {event} was altered"),
             Self::LinkAltered { seq } => write!(f, "link {seq} does not follow from the previous one (chain edited)"),
             Self::Gap { seq } => write!(f, "link {seq} is missing (chain cut)"),
+            Self::Backdated { seq, event, occurred_at } => {
+                write!(
+                    f,
+                    "link {seq}: event {event} claims {occurred_at}, long before the events chained ahead of it (backdated?)"
+                )
+            }
             Self::Unchained { event, occurred_at } => {
                 write!(f, "event {event} of {occurred_at} was never chained (inserted behind the chain's back?)")
             }
@@ -298,67 +305,125 @@ impl Db {
         Ok(())
     }
 
-    /// Chains the tenants' new events. One server at a time does it (a transaction-level
-    /// advisory lock per tenant); returns how many events were chained.
+    /// Chains the tenants' new events, and the events written before transaction ids were
+    /// recorded while any is left. One server at a time does it (a transaction-level advisory
+    /// lock per tenant); returns how many events were chained.
     pub async fn chain_audit(&self) -> StoreResult<u64> {
-        self.chain_audit_behind(CHAIN_MARGIN_MINUTES * 60).await
-    }
-
-    /// A pass that looks only `seconds` behind each chain's head for events committed late:
-    /// cheaper than a full pass, which must still run from time to time.
-    pub async fn chain_audit_behind(&self, seconds: i32) -> StoreResult<u64> {
         let mut chained = 0;
         for tenant in self.tenants_with_keys().await? {
-            chained += self.chain_tenant_behind(tenant, seconds).await?;
+            chained += self.chain_tenant_pass(tenant, true, false).await?;
         }
         Ok(chained)
     }
 
-    /// A full pass over one tenant.
-    pub async fn chain_tenant(&self, tenant: TenantId) -> StoreResult<u64> {
-        self.chain_tenant_behind(tenant, CHAIN_MARGIN_MINUTES * 60).await
+    /// Chains the tenants' new events (not the old ones written before transaction ids were
+    /// recorded: [`Db::chain_audit`] does those).
+    pub async fn chain_new_audit(&self) -> StoreResult<u64> {
+        let mut chained = 0;
+        for tenant in self.tenants_with_keys().await? {
+            chained += self.chain_tenant_pass(tenant, false, false).await?;
+        }
+        Ok(chained)
     }
 
-    async fn chain_tenant_behind(&self, tenant: TenantId, seconds: i32) -> StoreResult<u64> {
-        let seconds = f64::from(seconds.clamp(0, CHAIN_MARGIN_MINUTES * 60));
+    /// A full pass over one tenant, after the pass another server may be making (for
+    /// verification: when it returns, every event committed before the call is chained).
+    pub async fn chain_tenant(&self, tenant: TenantId) -> StoreResult<u64> {
+        self.chain_tenant_pass(tenant, true, true).await
+    }
+
+    /// Links events in batches, in (transaction id, event id) order. A pass looks at the events
+    /// of transactions from the tenant's horizon on — the oldest transaction that was running
+    /// when the previous pass had chained everything it saw — and chains those not chained yet;
+    /// then the horizon moves to the oldest transaction running now. Nothing can appear below it
+    /// later, so each pass reads a few seconds of events however busy the server. Events written
+    /// before transaction ids were recorded are taken by time as before (`legacy`), until a pass
+    /// finds none left.
+    async fn chain_tenant_pass(&self, tenant: TenantId, legacy: bool, wait: bool) -> StoreResult<u64> {
         let keys = self.keyring(tenant, []).await?;
         let mut total = 0;
         loop {
             let mut conn = self.conn().await?;
             let tx = TenantTx::begin(&mut conn, tenant).await?;
-            let lock = tx
-                .query_one("SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))", &[&tenant.to_string()])
-                .await?;
-            if !lock.get::<_, bool>(0) {
+            let lock = if wait {
+                "SELECT pg_advisory_xact_lock(7244, hashtext($1::text)) IS NULL OR true"
+            } else {
+                "SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))"
+            };
+            if !tx.query_one(lock, &[&tenant.to_string()]).await?.get::<_, bool>(0) {
                 return Ok(total);
             }
-            let head = tx
+            let cursor = tx
                 .query_opt(
-                    "SELECT c.seq, c.link, (SELECT e.occurred_at FROM audit_events e \
-                       WHERE e.tenant_id = c.tenant_id AND e.id = c.event_id) AS occurred_at \
-                     FROM audit_chain c WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
+                    "SELECT horizon::text AS horizon, legacy_done FROM audit_chain_cursors WHERE tenant_id = $1",
                     &[&tenant.as_uuid()],
                 )
                 .await?;
-            let (mut seq, mut link, since) = match &head {
-                Some(row) => {
-                    let link: Vec<u8> = row.try_get(1)?;
-                    (row.try_get::<_, i64>(0)?, link_array(&link)?, row.try_get::<_, Option<DateTime<Utc>>>(2)?)
-                }
-                None => (0, [0u8; 32], None),
+            let (horizon, legacy_done) = match &cursor {
+                Some(row) => (row.try_get::<_, String>("horizon")?, row.try_get("legacy_done")?),
+                None => ("0".to_owned(), false),
             };
-            let rows = tx
-                .query(
+            // Taken before looking: every transaction below it had finished, so the look sees
+            // all their events, and if none is left unchained this is the next horizon.
+            let next_horizon: String =
+                tx.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[]).await?.try_get(0)?;
+            let head = tx
+                .query_opt(
+                    "SELECT c.seq, c.link FROM audit_chain c WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
+                    &[&tenant.as_uuid()],
+                )
+                .await?;
+            let (mut seq, mut link) = match &head {
+                Some(row) => (row.try_get::<_, i64>(0)?, link_array(&row.try_get::<_, Vec<u8>>(1)?)?),
+                None => (0, [0u8; 32]),
+            };
+            let from_legacy = legacy && !legacy_done;
+            let rows = if from_legacy {
+                tx.query(
                     &format!(
-                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 \
-                         AND ($2::timestamptz IS NULL OR e.occurred_at >= $2 - make_interval(secs => $3)) \
+                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 AND e.xact IS NULL \
+                         AND e.occurred_at >= (SELECT max(l.occurred_at) FROM audit_events l \
+                                               WHERE l.tenant_id = $1 AND l.xact IS NULL) - make_interval(mins => $2) \
                          AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
                          ORDER BY e.occurred_at, e.id LIMIT 1000"
                     ),
-                    &[&tenant.as_uuid(), &since, &seconds],
+                    &[&tenant.as_uuid(), &CHAIN_MARGIN_MINUTES],
                 )
-                .await?;
+                .await?
+            } else {
+                tx.query(
+                    &format!(
+                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 AND e.xact >= $2::text::xid8 \
+                         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+                         ORDER BY e.xact, e.id LIMIT 1000"
+                    ),
+                    &[&tenant.as_uuid(), &horizon],
+                )
+                .await?
+            };
             if rows.is_empty() {
+                if !from_legacy {
+                    // Everything seen is chained: what comes next belongs to transactions running
+                    // now or later.
+                    tx.query(
+                        "INSERT INTO audit_chain_cursors (tenant_id, horizon) VALUES ($1, $2::text::xid8) \
+                         ON CONFLICT (tenant_id) DO UPDATE SET horizon = greatest(audit_chain_cursors.horizon, EXCLUDED.horizon), \
+                         updated_at = now()",
+                        &[&tenant.as_uuid(), &next_horizon],
+                    )
+                    .await?;
+                }
+                if from_legacy {
+                    // Nothing old is left unchained: from now on only the cursor is followed.
+                    tx.query(
+                        "INSERT INTO audit_chain_cursors (tenant_id, legacy_done) VALUES ($1, true) \
+                         ON CONFLICT (tenant_id) DO UPDATE SET legacy_done = true, updated_at = now()",
+                        &[&tenant.as_uuid()],
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    continue;
+                }
                 tx.commit().await?;
                 return Ok(total);
             }
@@ -369,7 +434,8 @@ impl Db {
                 seq += 1;
                 link = keys.audit_link(&link, seq as u64, &hash);
                 seqs.push(seq);
-                ids.push(row.try_get::<_, Uuid>("id")?);
+                let id: Uuid = row.try_get("id")?;
+                ids.push(id);
                 hashes.push(hash.to_vec());
                 links.push(link.to_vec());
             }
@@ -390,6 +456,7 @@ impl Db {
         let mut previous = [0u8; 32];
         let mut expected_seq = 1i64;
         let mut links = 0;
+        let mut latest: Option<DateTime<Utc>> = None;
         loop {
             let rows = self
                 .read(
@@ -444,6 +511,18 @@ impl Db {
                         broken: Some(ChainBreak::LinkAltered { seq }),
                     });
                 }
+                let occurred_at: DateTime<Utc> = row.try_get("occurred_at")?;
+                if latest
+                    .is_some_and(|latest| occurred_at < latest - chrono::Duration::minutes(CHAIN_MARGIN_MINUTES.into()))
+                {
+                    return Ok(ChainReport {
+                        tenant,
+                        links,
+                        head: None,
+                        broken: Some(ChainBreak::Backdated { seq, event, occurred_at }),
+                    });
+                }
+                latest = latest.max(Some(occurred_at));
                 previous = stored_link;
                 expected_seq += 1;
                 links += 1;

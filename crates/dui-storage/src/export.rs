@@ -61,6 +61,7 @@ pub const NOT_EXPORTED: &[(&str, &str)] = &[
     ("idempotency_keys", "a day's retry bookkeeping, not the organisation's data"),
     ("read_markers", "where each user stopped reading a hand-over feed: working state, not the organisation's data"),
     ("audit_chain", "an integrity proof under the tenant's audit key; each exported event carries its place in it"),
+    ("audit_chain_cursors", "where the chainer stands: working state of the integrity proof"),
 ];
 
 const PAGE: i64 = 500;

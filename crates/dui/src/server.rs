@@ -148,19 +148,15 @@ pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
 }
 
 /// Links new audit events into each tenant's hash chain, every two seconds; every minute the
-/// pass looks further back for events committed late. Several servers may run it: each
-/// tenant's chain is extended by one at a time.
+/// pass also chains events written before transaction ids were recorded, while any is left.
+/// Several servers may run it: each tenant's chain is extended by one at a time.
 fn spawn_chainer(state: &AppState) -> JoinHandle<()> {
     let db = state.db().clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         for pass in 0u64.. {
             tick.tick().await;
-            let chained = if pass % 30 == 0 {
-                db.chain_audit().await
-            } else {
-                db.chain_audit_behind(dui_storage::audit::QUICK_PASS_SECONDS).await
-            };
+            let chained = if pass % 30 == 0 { db.chain_audit().await } else { db.chain_new_audit().await };
             if let Err(error) = chained {
                 tracing::warn!(%error, "audit chaining failed; the next pass resumes it");
             }
