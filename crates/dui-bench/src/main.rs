@@ -50,6 +50,9 @@ struct Common {
     /// A PostgreSQL superuser connection; when it does not work, a private cluster is created.
     #[arg(long, env = "DUI_BENCH_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     admin_url: String,
+    /// PostgreSQL connections of the server (and of the baseline, the same number).
+    #[arg(long, default_value_t = 16)]
+    pool: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,10 +125,17 @@ fn main() -> anyhow::Result<()> {
 
 async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
     let profile = common.profile()?;
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
     let db = env.db()?;
     let manifest =
         seed::seed(&db, profile, common.seed, &env.app_url, &env.dir, &seed::manifest_path(&env.dir)).await?;
+    // The trail of the seeding is chained as the server would have chained it, so that runs
+    // do not start with a backlog.
+    let started = std::time::Instant::now();
+    let chained = db.chain_audit().await?;
+    if chained > 0 {
+        eprintln!("audit trail: {chained} events chained in {:.0} s", started.elapsed().as_secs_f64());
+    }
     db.close();
     seed::analyze(&env.owner_url).await?;
     Ok((env, manifest))
@@ -133,7 +143,7 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
 
 async fn explain(common: &Common) -> anyhow::Result<()> {
     let profile = common.profile()?;
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     let users = ops::virtual_users(&manifest, &[0], true, &|_, _| String::new());
     let nurse = users.iter().find(|u| u.role == dui_domain::people::Role::Nurse).context("a nurse")?;
@@ -169,7 +179,7 @@ async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Dura
 
 async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow::Result<()> {
     let profile = common.profile()?;
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url).await?;
+    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     anyhow::ensure!(
         manifest.tenants.len() == profile.tenants,
@@ -256,6 +266,13 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
         for o in &operations {
             println!("{}", serde_json::to_string_pretty(o)?);
         }
+        if only.iter().any(|o| o == "noisy") {
+            let summary = http(Op::ResidentSummary, everyone.clone(), &server.base_url);
+            let capacity = closed_loop(summary, WORKERS, profile.step, next(1 << 20)).await.achieved();
+            server.stop();
+            let (report, _) = noisy(&env, &manifest, &mint, &client, capacity, profile.long_step).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         return Ok(());
     }
     eprintln!("hand-over feed at 200 requests/s...");
@@ -294,31 +311,9 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
 
     eprintln!("noisy neighbour...");
     let summary_capacity = operations[1].dui_saturation.figures.achieved_per_s;
-    let limit = (summary_capacity * 0.35).max(2.0);
-    let burst = (limit / 4.0).max(2.0);
-    let server = Server::start(&env, limit, burst).await?;
-    let quiet_users = Arc::new(ops::virtual_users(&manifest, &[1], false, &mint));
-    let noisy_users = Arc::new(ops::virtual_users(&manifest, &[0], false, &mint));
-    let quiet = http(Op::ResidentSummary, quiet_users, &server.base_url);
-    let noisy = http(Op::ResidentSummary, noisy_users, &server.base_url);
-    let quiet_rate = (summary_capacity * 0.2).max(1.0);
-    let alone = open_loop(quiet.clone(), quiet_rate, profile.long_step, next(1 << 20)).await.figures(Some(quiet_rate));
-    let flood_rate = summary_capacity * 1.5;
-    let flood_offset = next(1 << 20);
-    let flood_step = profile.long_step;
-    let flood = tokio::spawn(async move { open_loop(noisy, flood_rate, flood_step, flood_offset).await });
-    let with_flood = open_loop(quiet, quiet_rate, profile.long_step, next(1 << 20)).await.figures(Some(quiet_rate));
-    let flood = flood.await?.figures(Some(flood_rate));
-    peak = peak.max(server.usage_since(server.read()).peak_rss_mib);
-    drop(server);
-    let noisy_neighbour = NoisyReport {
-        tenant_limit_per_s: limit,
-        tenant_burst: burst,
-        p99_ratio: with_flood.p99_ms / alone.p99_ms.max(1e-9),
-        quiet_alone: alone,
-        quiet_with_flood: with_flood,
-        flood,
-    };
+    let (noisy_neighbour, noisy_peak) =
+        noisy(&env, &manifest, &mint, &client, summary_capacity, profile.long_step).await?;
+    peak = peak.max(noisy_peak);
 
     let mut report = Report {
         profile: profile.name.to_owned(),
@@ -349,6 +344,63 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
         smoke_checks(&report)?;
     }
     Ok(())
+}
+
+/// One tenant floods the server (resident summaries at 1.5 times what the server answers) while
+/// another works at a fifth of it (measured alone before and after the flood, and during it), under a per-tenant limit of a fifth of the capacity (a server
+/// shared by many organisations, none of which may take more than a fifth of it).
+async fn noisy(
+    env: &Environment,
+    manifest: &Manifest,
+    mint: &dyn Fn(uuid::Uuid, uuid::Uuid) -> String,
+    client: &reqwest::Client,
+    summary_capacity: f64,
+    step: Duration,
+) -> anyhow::Result<(NoisyReport, f64)> {
+    let limit = (summary_capacity * 0.2).max(2.0);
+    let burst = (limit / 4.0).max(2.0);
+    let server = Server::start(env, limit, burst).await?;
+    let quiet_users = Arc::new(ops::virtual_users(manifest, &[1], false, mint));
+    let noisy_users = Arc::new(ops::virtual_users(manifest, &[0], false, mint));
+    let operation = |users| -> Arc<dyn Operation> {
+        Arc::new(Http { op: Op::ResidentSummary, client: client.clone(), base: server.base_url.clone(), users })
+    };
+    let (quiet, noisy) = (operation(quiet_users), operation(noisy_users));
+    // The server was just started: its caches (keys, prepared statements) warm up first.
+    for op in [&quiet, &noisy] {
+        closed_loop(op.clone(), 4, step / 2, 4 << 40).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let quiet_rate = (summary_capacity * 0.2).max(1.0);
+    let before = open_loop(quiet.clone(), quiet_rate, step, 1 << 40).await;
+    let flood_rate = summary_capacity * 1.5;
+    let start = server.read();
+    let flood = tokio::spawn(async move { open_loop(noisy, flood_rate, step, 2 << 40).await });
+    let with_flood = open_loop(quiet.clone(), quiet_rate, step, 3 << 40).await.figures(Some(quiet_rate));
+    let flood = flood.await?.figures(Some(flood_rate));
+    let usage = server.usage_since(start);
+    // Alone again once the flood is over (its 429s refilled nothing): the quiet tenant's
+    // latency alone is measured before and after, so that nothing else the machine does during
+    // one of them decides the comparison.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = open_loop(quiet, quiet_rate, step, 5 << 40).await;
+    let mut both = before.clone();
+    let _ = both.latencies.add(&after.latencies);
+    both.ok += after.ok;
+    both.errors += after.errors;
+    both.rate_limited += after.rate_limited;
+    both.elapsed += after.elapsed;
+    let alone = both.figures(Some(quiet_rate));
+    eprintln!("  server during the flood: {:.0} % CPU", usage.cpu_percent);
+    let report = NoisyReport {
+        tenant_limit_per_s: limit,
+        tenant_burst: burst,
+        p99_ratio: with_flood.p99_ms / alone.p99_ms.max(1e-9),
+        quiet_alone: alone,
+        quiet_with_flood: with_flood,
+        flood,
+    };
+    Ok((report, usage.peak_rss_mib))
 }
 
 /// The smoke run measures nothing, but the tooling must have worked end to end.

@@ -286,10 +286,9 @@ impl Report {
 
 /// Compares the fixed-rate reference p99 of two reports (e.g. small and platform).
 pub fn compare(a: &serde_json::Value, b: &serde_json::Value) -> String {
+    let (name_a, name_b) = (a["profile"].as_str().unwrap_or("a"), b["profile"].as_str().unwrap_or("b"));
     let mut md = format!(
-        "| operation | p99 `{}` | p99 `{}` | difference |\n|---|---:|---:|---:|\n",
-        a["profile"].as_str().unwrap_or("a"),
-        b["profile"].as_str().unwrap_or("b")
+        "At the fixed reference rates (open loop).\n\n| operation | p50 `{name_a}` | p50 `{name_b}` | p99 `{name_a}` | p99 `{name_b}` | p99 difference |\n|---|---:|---:|---:|---:|---:|\n"
     );
     let ops = a["operations"].as_array().cloned().unwrap_or_default();
     for op in ops {
@@ -300,7 +299,12 @@ pub fn compare(a: &serde_json::Value, b: &serde_json::Value) -> String {
         else {
             continue;
         };
-        md.push_str(&format!("| {key} | {pa:.1} ms | {pb:.1} ms | {:+.0} % |\n", (pb / pa.max(1e-9) - 1.0) * 100.0));
+        let median = |report: &serde_json::Value| report["reference"]["p50_ms"].as_f64().unwrap_or(0.0);
+        let (ma, mb) = (median(&op), other.as_ref().map(median).unwrap_or(0.0));
+        md.push_str(&format!(
+            "| {key} | {ma:.1} ms | {mb:.1} ms | {pa:.1} ms | {pb:.1} ms | {:+.0} % |\n",
+            (pb / pa.max(1e-9) - 1.0) * 100.0
+        ));
     }
     md
 }

@@ -18,7 +18,7 @@ pub struct Environment {
     pub config: Config,
 }
 
-pub async fn prepare(profile: &str, dir: &Path, admin_url: &str) -> anyhow::Result<Environment> {
+pub async fn prepare(profile: &str, dir: &Path, admin_url: &str, pool: usize) -> anyhow::Result<Environment> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
     let admin = dui_storage::cluster::ensure_server(admin_url, &dir.join("pg")).await?;
@@ -39,7 +39,7 @@ pub async fn prepare(profile: &str, dir: &Path, admin_url: &str) -> anyhow::Resu
     config.auth.issuer = "http://127.0.0.1".to_owned();
     config.database.url = Some(database.app_url.clone().into());
     config.database.migrate_on_start = false;
-    config.database.pool_size = 16;
+    config.database.pool_size = pool.max(1);
     Ok(Environment { dir, app_url: database.app_url, owner_url: database.owner_url, config })
 }
 

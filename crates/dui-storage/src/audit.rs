@@ -29,8 +29,11 @@ pub(crate) const AUDIT_REASON: Column = Column::new("audit_events", "reason");
 /// the chainer waits for every older transaction to finish); older unchained events are
 /// reported by verification, and so is a chained event older by this than one chained before
 /// it (written behind the chain's back with a date in the past). Events written before
-/// transaction ids were recorded are looked for this far back behind the newest of them.
+/// transaction ids were recorded are looked for this far back behind the chain's head.
 const CHAIN_MARGIN_MINUTES: i32 = 10;
+
+/// Events chained per transaction.
+const BATCH: i64 = 1000;
 
 /// Rewrites `$n` into `$(n + by)`, so that a statement can be nested after the `who` parameters.
 pub(crate) fn shift_params(sql: &str, by: usize) -> String {
@@ -382,10 +385,11 @@ impl Db {
                 tx.query(
                     &format!(
                         "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 AND e.xact IS NULL \
-                         AND e.occurred_at >= (SELECT max(l.occurred_at) FROM audit_events l \
-                                               WHERE l.tenant_id = $1 AND l.xact IS NULL) - make_interval(mins => $2) \
+                         AND e.occurred_at >= coalesce((SELECT h.occurred_at FROM audit_chain c \
+                                 JOIN audit_events h ON h.tenant_id = c.tenant_id AND h.id = c.event_id \
+                                 WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1), '-infinity') - make_interval(mins => $2) \
                          AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
-                         ORDER BY e.occurred_at, e.id LIMIT 1000"
+                         ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
                     ),
                     &[&tenant.as_uuid(), &CHAIN_MARGIN_MINUTES],
                 )
@@ -393,26 +397,35 @@ impl Db {
             } else {
                 tx.query(
                     &format!(
-                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 AND e.xact >= $2::text::xid8 \
+                        "SELECT {EVENT_COLUMNS}, e.xact::text AS xact FROM audit_events e \
+                         WHERE e.tenant_id = $1 AND e.xact >= $2::text::xid8 \
                          AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
-                         ORDER BY e.xact, e.id LIMIT 1000"
+                         ORDER BY e.xact, e.id LIMIT {BATCH}"
                     ),
                     &[&tenant.as_uuid(), &horizon],
                 )
                 .await?
             };
+            if !from_legacy {
+                // Every unchained event below the new horizon is in this batch: all of them when
+                // the batch is not full (each transaction below `next_horizon` had finished when
+                // the look began), else those below the last one's transaction (they come in
+                // transaction order). What comes next belongs to transactions from there on.
+                let full = rows.len() as i64 == BATCH;
+                let last: Option<String> = match rows.last() {
+                    Some(row) if full => Some(row.try_get("xact")?),
+                    _ => None,
+                };
+                tx.query(
+                    "INSERT INTO audit_chain_cursors (tenant_id, horizon) \
+                     VALUES ($1, least($2::text::xid8, coalesce($3::text::xid8, $2::text::xid8))) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET horizon = greatest(audit_chain_cursors.horizon, EXCLUDED.horizon), \
+                     updated_at = now()",
+                    &[&tenant.as_uuid(), &next_horizon, &last],
+                )
+                .await?;
+            }
             if rows.is_empty() {
-                if !from_legacy {
-                    // Everything seen is chained: what comes next belongs to transactions running
-                    // now or later.
-                    tx.query(
-                        "INSERT INTO audit_chain_cursors (tenant_id, horizon) VALUES ($1, $2::text::xid8) \
-                         ON CONFLICT (tenant_id) DO UPDATE SET horizon = greatest(audit_chain_cursors.horizon, EXCLUDED.horizon), \
-                         updated_at = now()",
-                        &[&tenant.as_uuid(), &next_horizon],
-                    )
-                    .await?;
-                }
                 if from_legacy {
                     // Nothing old is left unchained: from now on only the cursor is followed.
                     tx.query(
@@ -447,6 +460,9 @@ impl Db {
             .await?;
             tx.commit().await?;
             total += rows.len() as u64;
+            if !from_legacy && (rows.len() as i64) < BATCH {
+                return Ok(total);
+            }
         }
     }
 
