@@ -487,10 +487,12 @@ async fn the_chainer_waits_for_a_late_commit_and_chains_older_events_once() {
         )
     };
     // Events written before transaction ids were recorded (as in a database migrated with
-    // them, whose chainer has not passed yet) are chained by time, once.
+    // them, whose chainer has not passed yet) are chained by time, once. (Under the chainer's
+    // lock, so that no pass in progress marks them done before they are there.)
     owner
         .batch_execute(&format!(
-            "BEGIN; SELECT set_config('app.tenant_id', '{}', true); {}; {}; \
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true); \
+             SELECT pg_advisory_xact_lock(7244, hashtext(current_setting('app.tenant_id'))); {}; {}; \
              INSERT INTO audit_chain_cursors (tenant_id) VALUES ('{}') \
              ON CONFLICT (tenant_id) DO UPDATE SET legacy_done = false; COMMIT;",
             tenant.id,

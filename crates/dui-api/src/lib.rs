@@ -221,6 +221,13 @@ pub async fn serve(
         tokio::time::sleep(delay).await;
         let _ = drain_started_tx.send(());
     };
+    // No Nagle delay on responses: a response written in more than one segment must not wait
+    // for the client's (delayed, up to 40 ms) acknowledgement of the first.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let server =
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(graceful);
     let server = std::pin::pin!(server.into_future());

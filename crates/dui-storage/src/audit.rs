@@ -348,13 +348,19 @@ impl Db {
         loop {
             let mut conn = self.conn().await?;
             let tx = TenantTx::begin(&mut conn, tenant).await?;
-            let lock = if wait {
-                "SELECT pg_advisory_xact_lock(7244, hashtext($1::text)) IS NULL OR true"
+            if wait {
+                tx.query(
+                    "SELECT 1 FROM (SELECT pg_advisory_xact_lock(7244, hashtext($1::text))) l",
+                    &[&tenant.to_string()],
+                )
+                .await?;
             } else {
-                "SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))"
-            };
-            if !tx.query_one(lock, &[&tenant.to_string()]).await?.get::<_, bool>(0) {
-                return Ok(total);
+                let lock = tx
+                    .query_one("SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))", &[&tenant.to_string()])
+                    .await?;
+                if !lock.get::<_, bool>(0) {
+                    return Ok(total);
+                }
             }
             let cursor = tx
                 .query_opt(
