@@ -22,12 +22,22 @@ pub async fn prepare(profile: &str, dir: &Path, admin_url: &str, pool: usize) ->
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
     let admin = dui_storage::cluster::ensure_server(admin_url, &dir.join("pg")).await?;
-    let database = dui_storage::cluster::provision(&admin, &format!("dui_bench_{profile}")).await?;
+    let name = format!("dui_bench_{profile}");
+    let kek_file = dir.join("keks.toml");
+    if !kek_file.exists() {
+        // A database left by another copy of the keys could not be read with new ones: the
+        // dataset starts again with them.
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        let _ = std::fs::remove_file(dir.join("manifest.json"));
+        let _ = std::fs::remove_dir_all(dir.join("notes-done"));
+    }
+    let database = dui_storage::cluster::provision(&admin, &name).await?;
     let key_file = dir.join("signing-key.pem");
     if !key_file.exists() {
         dui::demo::write_private_file(&key_file, dui_auth::keys::generate_pem()?.expose())?;
     }
-    let kek_file = dir.join("keks.toml");
     if !kek_file.exists() {
         let kek = dui_crypto::KekRing::generate_base64()?;
         dui::demo::write_private_file(&kek_file, &format!("active_kek = 1\n\n[keks]\n1 = \"{kek}\"\n"))?;
