@@ -615,21 +615,4 @@ mod tests {
         assert_eq!(fmt_tick(1e9, 1e9), "1e9");
         assert_eq!(fmt_tick(-0.0, 1.0), "0");
     }
-
-    /// Writes an example chart to the temp directory for a visual check.
-    #[test]
-    #[ignore = "writes a file for manual inspection"]
-    fn write_example() {
-        let mut linear = example();
-        linear.log_y = false;
-        linear.title = "Latency against offered load (linear)".into();
-        let path = std::env::temp_dir().join("chart-example.png");
-        std::fs::write(&path, render(&example())).expect("write example");
-        let grid = std::env::temp_dir().join("chart-grid-example.png");
-        // Every printable ASCII character, in the legend of an otherwise empty chart.
-        let ascii: Vec<char> = (0x20_u8..=0x7E).map(char::from).collect();
-        let names = ascii.chunks(24).map(|c| series(&c.iter().collect::<String>(), &[], false)).collect();
-        let charts = [example(), linear, chart(false, names)];
-        std::fs::write(grid, render_grid(&charts, 2)).expect("write grid");
-    }
 }
