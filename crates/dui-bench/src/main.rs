@@ -379,9 +379,23 @@ async fn noisy(
     let before = open_loop(quiet.clone(), quiet_rate, step, 1 << 40).await;
     let flood_rate = summary_capacity * 1.5;
     let start = server.read();
-    let flood = tokio::spawn(async move { open_loop(noisy, flood_rate, step, 2 << 40).await });
+    // The flood has its own threads and HTTP client: what the quiet tenant measures is the
+    // server, not a generator busy sending the flood.
+    let flood_users = Arc::new(ops::virtual_users(manifest, &[0], false, mint));
+    let flood_client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let flood_op: Arc<dyn Operation> = Arc::new(Http {
+        op: Op::ResidentSummary,
+        client: flood_client,
+        base: server.base_url.clone(),
+        users: flood_users,
+    });
+    drop(noisy);
+    let flood = std::thread::spawn(move || -> anyhow::Result<load::Outcome> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        Ok(runtime.block_on(open_loop(flood_op, flood_rate, step, 2 << 40)))
+    });
     let with_flood = open_loop(quiet.clone(), quiet_rate, step, 3 << 40).await.figures(Some(quiet_rate));
-    let flood = flood.await?.figures(Some(flood_rate));
+    let flood = flood.join().map_err(|_| anyhow::anyhow!("the flood's thread panicked"))??.figures(Some(flood_rate));
     let usage = server.usage_since(start);
     // Alone again once the flood is over (its 429s refilled nothing): the quiet tenant's
     // latency alone is measured before and after, so that nothing else the machine does during
