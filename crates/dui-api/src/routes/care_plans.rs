@@ -99,13 +99,7 @@ pub async fn get_version(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Response, ApiError> {
-    let version = state
-        .db()
-        .list_plan_versions(&scope, resident, Some(id))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound)?;
+    let version = one_version(&state, &scope, resident, id).await?;
     let etag = version.row_version;
     Ok(with_etag(StatusCode::OK, version, etag))
 }
@@ -290,13 +284,7 @@ pub async fn version_pdf(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Response, ApiError> {
-    let plan = state
-        .db()
-        .list_plan_versions(&scope, resident, Some(id))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound)?;
+    let plan = one_version(&state, &scope, resident, id).await?;
     let person = state.db().get_resident(&scope, resident).await?;
     let establishment = state.db().get_establishment(&scope, plan.establishment_id).await?;
     let mut professionals = std::collections::HashMap::new();
@@ -324,4 +312,14 @@ pub async fn version_pdf(
         bytes,
     )
         .into_response())
+}
+
+/// One version of a resident's plan, read (and recorded) as the list reads it.
+async fn one_version(
+    state: &AppState,
+    scope: &dui_domain::scope::TenantScope,
+    resident: ResidentId,
+    id: PlanVersionId,
+) -> Result<PlanVersion, ApiError> {
+    state.db().list_plan_versions(scope, resident, Some(id)).await?.into_iter().next().ok_or(ApiError::NotFound)
 }
