@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::residents::admit;
 
-fn grid(code: &str) -> Value {
+/// An AGGIR grid answering `code` (A, B or C) to every variable.
+pub fn grid(code: &str) -> Value {
     let keys = [
         "coherence",
         "orientation",

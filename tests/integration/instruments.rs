@@ -4,24 +4,7 @@
 use dui_testkit::TestApp;
 use serde_json::{Value, json};
 
-fn grid(code: &str) -> Value {
-    let mut variables = serde_json::Map::new();
-    for key in [
-        "coherence",
-        "orientation",
-        "toilette",
-        "habillage",
-        "alimentation",
-        "elimination",
-        "transferts",
-        "deplacement_interieur",
-        "deplacement_exterieur",
-        "alerter",
-    ] {
-        variables.insert(key.to_owned(), json!(code));
-    }
-    json!({"variables": variables})
-}
+use crate::assessments::grid;
 
 fn fields(problem: &Value) -> Vec<&str> {
     problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect()

@@ -2,25 +2,10 @@
 //! notes, each filtered by what the reader may see; one recorded read.
 
 use dui_domain::people::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::assessments::grid;
 use crate::residents::{admit, identity};
-
-fn grid(code: &str) -> Value {
-    let keys = [
-        "coherence",
-        "orientation",
-        "toilette",
-        "habillage",
-        "alimentation",
-        "elimination",
-        "transferts",
-        "deplacement_interieur",
-        "deplacement_exterieur",
-        "alerter",
-    ];
-    json!({"variables": keys.iter().map(|k| ((*k).to_owned(), json!(code))).collect::<serde_json::Map<_, _>>()})
-}
 
 #[tokio::test]
 async fn the_summary_shows_what_the_reader_may_see_and_is_recorded_once() {
