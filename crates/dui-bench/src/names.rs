@@ -132,7 +132,7 @@ pub const MEN: &[&str] = &[
     "Roland",
     "Bernard",
     "Gilbert",
-    "Claude",
+    "Gaston",
     "Michel",
     "Jean-Pierre",
     "Guy",

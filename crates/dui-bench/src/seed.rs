@@ -156,10 +156,7 @@ async fn seed_tenant(
             db.create_user(&console, None, &new).await?.value.id
         }
     };
-    match db.add_membership(&console, None, migration, None, Role::TenantAdmin).await {
-        Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
-        Err(error) => return Err(error.into()),
-    }
+    dui::demo::ensure_membership(db, &console, migration, None, Role::TenantAdmin).await?;
     let console = TenantScope::new(tenant.id, migration, vec![Grant { establishment: None, role: Role::TenantAdmin }]);
     let mut establishments = Vec::new();
     let mut notes = 0;
@@ -203,10 +200,7 @@ async fn seed_tenant(
                         db.create_user(&console, None, &new).await?.value.id
                     }
                 };
-                match db.add_membership(&console, None, user, Some(establishment.id), *role).await {
-                    Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
-                    Err(error) => return Err(error.into()),
-                }
+                dui::demo::ensure_membership(db, &console, user, Some(establishment.id), *role).await?;
                 staff.push(StaffData { id: user.as_uuid(), role: role.as_str().to_owned() });
             }
         }
@@ -311,21 +305,7 @@ async fn seed_resident(
     }
 
     // The projet personnalisé in force.
-    let content: dui_domain::care_plan::PlanContent = serde_json::from_value(serde_json::json!({
-    "expectations": "Garder ses habitudes de lever et de repas, voir sa famille le dimanche.",
-    "needs": [{"domain": "autonomy", "text": "Aide partielle pour la toilette et l'habillage"},
-              {"domain": "health", "text": "Surveillance de la douleur et du poids"}],
-    "objectives": [{"domain": "autonomy", "text": "Faire seul(e) la toilette du haut", "status": "in_progress"},
-                   {"domain": "social_life", "text": "Participer à une activité par semaine", "status": "planned"}],
-    "actions": [
-        {"what": "Aide à la toilette", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
-         "schedule": {"kind": "daily", "times": ["08:00"]}},
-        {"what": "Évaluation de la douleur", "who": {"role": "nurse"}, "frequency": "matin et soir",
-         "schedule": {"kind": "daily", "times": ["09:00", "19:00"]}},
-        {"what": "Pesée", "who": {"role": "care_assistant"}, "frequency": "une fois par mois",
-         "schedule": {"kind": "monthly", "day": 1, "time": "10:00"}}
-    ]}))?;
-    let content = content.validate(Uuid::now_v7).map_err(|e| anyhow::anyhow!("care plan: {e:?}"))?;
+    let content = dui::demo::sample_plan()?;
     let plan = db.create_care_plan(nurse, Some(&key(format!("plan-{t}-{e}-{r}"))?), resident, &content, None).await?;
     if !plan.replayed || plan.value.status == dui_domain::care_plan::PlanStatus::Draft {
         db.activate_plan(

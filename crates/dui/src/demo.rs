@@ -172,10 +172,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
             }
         };
         for (establishment, role) in member.roles {
-            match db.add_membership(&scope, None, user.id, establishment.map(|i| establishments[i]), *role).await {
-                Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
+            ensure_membership(db, &scope, user.id, establishment.map(|i| establishments[i]), *role).await?;
         }
         seeded.push(DemoUser { user, role_label: member.label });
     }
@@ -292,21 +289,7 @@ async fn seed_care(db: &Db, scope: &TenantScope, resident: dui_domain::ResidentI
     };
     db.add_note(scope, None, resident, &NewNote::validate(draft, chrono::Utc::now())?).await?;
 
-    let content: dui_domain::care_plan::PlanContent = serde_json::from_value(serde_json::json!({
-    "expectations": "Rester autonome pour la toilette et continuer à jardiner avec sa fille le dimanche.",
-    "needs": [{"domain": "autonomy", "text": "Aide partielle pour la toilette du bas et l'habillage"},
-              {"domain": "health", "text": "Surveillance de la douleur du genou droit"}],
-    "objectives": [{"domain": "autonomy", "text": "Faire seule la toilette du haut", "status": "in_progress"},
-                   {"domain": "social_life", "text": "Participer à l'atelier jardin", "status": "planned"}],
-    "actions": [
-        {"what": "Aide à la toilette", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
-         "schedule": {"kind": "daily", "times": ["08:00"]}},
-        {"what": "Évaluation de la douleur", "who": {"role": "nurse"}, "frequency": "matin et soir",
-         "schedule": {"kind": "daily", "times": ["09:00", "19:00"]}},
-        {"what": "Pesée", "who": {"role": "care_assistant"}, "frequency": "une fois par mois",
-         "schedule": {"kind": "monthly", "day": 1, "time": "10:00"}}
-    ]}))?;
-    let content = content.validate(uuid::Uuid::now_v7).map_err(|e| anyhow::anyhow!("demo care plan: {e:?}"))?;
+    let content = sample_plan()?;
     let plan = db.create_care_plan(scope, None, resident, &content, None).await?.value;
     db.activate_plan(
         scope,
@@ -437,4 +420,40 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// A projet personnalisé as a nursing home writes one (expectations, needs, objectives, and
+/// scheduled care that fills the day's task list), with new ids: the demo's, and the load
+/// benchmark's for every resident.
+pub fn sample_plan() -> anyhow::Result<dui_domain::care_plan::PlanContent> {
+    let content: dui_domain::care_plan::PlanContent = serde_json::from_value(serde_json::json!({
+    "expectations": "Rester autonome pour la toilette et continuer à jardiner avec sa fille le dimanche.",
+    "needs": [{"domain": "autonomy", "text": "Aide partielle pour la toilette du bas et l'habillage"},
+              {"domain": "health", "text": "Surveillance de la douleur du genou droit"}],
+    "objectives": [{"domain": "autonomy", "text": "Faire seule la toilette du haut", "status": "in_progress"},
+                   {"domain": "social_life", "text": "Participer à l'atelier jardin", "status": "planned"}],
+    "actions": [
+        {"what": "Aide à la toilette", "who": {"role": "care_assistant"}, "frequency": "chaque matin",
+         "schedule": {"kind": "daily", "times": ["08:00"]}},
+        {"what": "Évaluation de la douleur", "who": {"role": "nurse"}, "frequency": "matin et soir",
+         "schedule": {"kind": "daily", "times": ["09:00", "19:00"]}},
+        {"what": "Pesée", "who": {"role": "care_assistant"}, "frequency": "une fois par mois",
+         "schedule": {"kind": "monthly", "day": 1, "time": "10:00"}}
+    ]}))?;
+    content.validate(uuid::Uuid::now_v7).map_err(|e| anyhow::anyhow!("sample care plan: {e:?}"))
+}
+
+/// Gives `user` the role `role` in `establishment` (or tenant-wide), unless they have it: for
+/// seeding that can run again.
+pub async fn ensure_membership(
+    db: &Db,
+    scope: &TenantScope,
+    user: dui_domain::UserId,
+    establishment: Option<EstablishmentId>,
+    role: dui_domain::people::Role,
+) -> anyhow::Result<()> {
+    match db.add_membership(scope, None, user, establishment, role).await {
+        Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
