@@ -127,7 +127,7 @@ pub const MEN: &[&str] = &[
     "Lucien",
     "Joseph",
     "Fernand",
-    "Marcel",
+    "Émile",
     "Albert",
     "Roland",
     "Bernard",
