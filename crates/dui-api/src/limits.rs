@@ -58,15 +58,19 @@ impl TenantLimiter {
     }
 
     fn exhausted_at(&self, tenant: TenantId, now: Instant) -> Option<Duration> {
-        let TenantLimit { per_second, burst } = self.limit;
+        let per_second = self.limit.per_second;
         if per_second <= 0.0 {
             return None;
         }
         let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let bucket = buckets.get(&tenant)?;
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        let tokens = (bucket.tokens + elapsed * per_second).min(burst.max(1.0));
+        let tokens = self.refilled(buckets.get(&tenant)?, now);
         (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / per_second))
+    }
+
+    /// The tokens in `bucket` at `now`: what it held, plus the rate since, up to the burst.
+    fn refilled(&self, bucket: &Bucket, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst.max(1.0))
     }
 
     fn admit_at(&self, tenant: TenantId, now: Instant) -> Result<(), Duration> {
@@ -80,8 +84,7 @@ impl TenantLimiter {
             buckets.retain(|_, b| now.saturating_duration_since(b.at) < IDLE);
         }
         let bucket = buckets.entry(tenant).or_insert(Bucket { tokens: capacity, at: now });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
+        bucket.tokens = self.refilled(bucket, now);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;

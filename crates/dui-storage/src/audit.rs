@@ -312,19 +312,20 @@ impl Db {
     /// recorded while any is left. One server at a time does it (a transaction-level advisory
     /// lock per tenant); returns how many events were chained.
     pub async fn chain_audit(&self) -> StoreResult<u64> {
-        let mut chained = 0;
-        for tenant in self.tenants_with_keys().await? {
-            chained += self.chain_tenant_pass(tenant, true, false).await?;
-        }
-        Ok(chained)
+        self.chain_tenants(true).await
     }
 
     /// Chains the tenants' new events (not the old ones written before transaction ids were
     /// recorded: [`Db::chain_audit`] does those).
     pub async fn chain_new_audit(&self) -> StoreResult<u64> {
+        self.chain_tenants(false).await
+    }
+
+    /// A pass over every tenant, skipping those another server is chaining.
+    async fn chain_tenants(&self, legacy: bool) -> StoreResult<u64> {
         let mut chained = 0;
         for tenant in self.tenants_with_keys().await? {
-            chained += self.chain_tenant_pass(tenant, false, false).await?;
+            chained += self.chain_tenant_pass(tenant, legacy, false).await?;
         }
         Ok(chained)
     }
