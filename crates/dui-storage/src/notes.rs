@@ -385,12 +385,12 @@ impl Db {
             _ => first_id_at(since),
         };
         let who = self.who(scope);
-        let sql = handover_sql(unit.is_some());
+        let sql: &str = if unit.is_some() { &HANDOVER_BY_UNIT } else { &HANDOVER_BY_ESTABLISHMENT };
         let place_param = unit.unwrap_or(establishment);
         let limit = page.fetch_limit();
         let mut params = who.params();
         params.extend::<[Param<'_>; 4]>([&place_param, &lower, &page.after, &limit]);
-        let rows = self.write(tenant, &sql, &params).await?;
+        let rows = self.write(tenant, sql, &params).await?;
         let mut versions = versions(&rows)?;
         for row in &rows {
             versions.push(row.try_get::<_, i32>("resident_dek_version")? as u32);
@@ -470,14 +470,16 @@ impl Db {
     }
 }
 
-/// The hand-over feed's statement. The notes are walked newest first on the (tenant, unit or
-/// establishment, id) index and the walk stops at the page: whether the person is visible is a
-/// scalar subquery per note, which PostgreSQL cannot turn into a join of the whole period (a
-/// hash join over every note since the start, sorted afterwards, is what it picked when its
-/// estimate of the period's notes was stale: 66 ms instead of 3 for a busy unit).
-///
-/// The hand-over feed's statement: `$19` the unit (or establishment), `$19` the lowest id,
-/// `$20` the cursor, `$21` the fetch limit, `$22` whether the lowest id is excluded.
+/// The feed's statements, written once.
+static HANDOVER_BY_UNIT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| handover_sql(true));
+static HANDOVER_BY_ESTABLISHMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| handover_sql(false));
+
+/// The hand-over feed's statement: `$19` the unit (or establishment), `$20` the lowest id,
+/// `$21` the cursor, `$22` the fetch limit. The notes are walked newest first on the (tenant,
+/// unit or establishment, id) index and the walk stops at the page: whether the person is
+/// visible is a scalar subquery per note, which PostgreSQL cannot turn into a join of the whole
+/// period (a hash join over every note since the start, sorted afterwards, is what it picked
+/// when its estimate of the period's notes was stale: 66 ms instead of 3 for a busy unit).
 pub(crate) fn handover_sql(by_unit: bool) -> String {
     let place = if by_unit { "n.unit_id = $19" } else { "n.establishment_id = $19" };
     format!(

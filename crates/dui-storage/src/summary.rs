@@ -1,6 +1,8 @@
 //! The summary of a person's record: what the first screen of a record shows, read in one
 //! round trip (two statements in one snapshot) and recorded once.
 
+use std::sync::LazyLock;
+
 use dui_domain::ResidentId;
 use dui_domain::resident::{PlanInForce, ResidentSummary};
 use dui_domain::scope::TenantScope;
@@ -12,6 +14,10 @@ use crate::notes::NOTE_COLUMNS;
 use crate::residents::{CURRENT_STAY, RESIDENT_COLUMNS, STAY_COLUMNS, versions};
 use crate::tx::{Access, pair};
 use crate::{Db, StoreError, StoreResult};
+
+/// The statements, written once (they are the same for every request).
+static SUMMARY: LazyLock<String> = LazyLock::new(summary_sql);
+static SUMMARY_NOTES: LazyLock<String> = LazyLock::new(summary_notes_sql);
 
 /// The most notes a summary shows.
 pub const MAX_SUMMARY_NOTES: i64 = 20;
@@ -85,14 +91,9 @@ impl Db {
         first.push(&resident);
         let mut second = who.params();
         second.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &limit]);
-        let (record, notes) = pair(
-            &self.conn().await?,
-            scope.tenant_id(),
-            Access::Write,
-            (&summary_sql(), &first),
-            (&summary_notes_sql(), &second),
-        )
-        .await?;
+        let (record, notes) =
+            pair(&self.conn().await?, scope.tenant_id(), Access::Write, (&SUMMARY, &first), (&SUMMARY_NOTES, &second))
+                .await?;
         let row = record.first().ok_or(StoreError::NotFound)?;
         let mut wanted = versions(&record)?;
         wanted.extend(versions(&notes)?);
