@@ -85,6 +85,17 @@ impl Outcome {
         }
     }
 
+    /// Adds `other`'s calls to these (its time too: for runs made one after the other).
+    pub fn merge(&mut self, other: Outcome) {
+        let _ = self.latencies.add(&other.latencies);
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.rate_limited += other.rate_limited;
+        self.dropped += other.dropped;
+        self.elapsed += other.elapsed;
+        self.first_error = self.first_error.take().or(other.first_error);
+    }
+
     pub fn achieved(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -173,13 +184,7 @@ pub async fn closed_loop(op: Arc<dyn Operation>, workers: usize, duration: Durat
     let mut total = Outcome::new();
     while let Some(done) = tasks.join_next().await {
         if let Ok(part) = done {
-            let _ = total.latencies.add(&part.latencies);
-            total.ok += part.ok;
-            total.errors += part.errors;
-            total.rate_limited += part.rate_limited;
-            if total.first_error.is_none() {
-                total.first_error = part.first_error;
-            }
+            total.merge(part);
         }
     }
     total.elapsed = start.elapsed();

@@ -369,7 +369,7 @@ async fn noisy(
     let operation = |users| -> Arc<dyn Operation> {
         Arc::new(Http { op: Op::ResidentSummary, client: client.clone(), base: server.base_url.clone(), users })
     };
-    let (quiet, noisy) = (operation(quiet_users), operation(noisy_users));
+    let (quiet, noisy) = (operation(quiet_users), operation(noisy_users.clone()));
     // The server was just started: its caches (keys, prepared statements) warm up first.
     for op in [&quiet, &noisy] {
         closed_loop(op.clone(), 4, step / 2, 4 << 40).await;
@@ -381,13 +381,12 @@ async fn noisy(
     let start = server.read();
     // The flood has its own threads and HTTP client: what the quiet tenant measures is the
     // server, not a generator busy sending the flood.
-    let flood_users = Arc::new(ops::virtual_users(manifest, &[0], false, mint));
     let flood_client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let flood_op: Arc<dyn Operation> = Arc::new(Http {
         op: Op::ResidentSummary,
         client: flood_client,
         base: server.base_url.clone(),
-        users: flood_users,
+        users: noisy_users,
     });
     drop(noisy);
     let flood = std::thread::spawn(move || -> anyhow::Result<load::Outcome> {
@@ -402,12 +401,8 @@ async fn noisy(
     // one of them decides the comparison.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = open_loop(quiet, quiet_rate, step, 5 << 40).await;
-    let mut both = before.clone();
-    let _ = both.latencies.add(&after.latencies);
-    both.ok += after.ok;
-    both.errors += after.errors;
-    both.rate_limited += after.rate_limited;
-    both.elapsed += after.elapsed;
+    let mut both = before;
+    both.merge(after);
     let alone = both.figures(Some(quiet_rate));
     eprintln!("  server during the flood: {:.0} % CPU", usage.cpu_percent);
     let report = NoisyReport {
