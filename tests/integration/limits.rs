@@ -1,7 +1,10 @@
 //! Per-tenant request limits: a tenant over its rate is answered 429 with Retry-After, before
 //! any database work; other tenants are not affected.
 
+use std::time::Duration;
+
 use dui_testkit::TestApp;
+use serde_json::json;
 
 #[tokio::test]
 async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_served() {
@@ -49,4 +52,45 @@ async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_served() {
     // After the advertised delay, the noisy tenant is served again.
     tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
     assert_eq!(app.get("/api/v1/me", &noisy.admin.token).await.status, 200);
+}
+
+/// A tenant's requests over its cap on requests in progress wait for their turn; another
+/// tenant's are answered meanwhile. A row lock held by the test keeps one request in progress.
+#[tokio::test]
+async fn a_tenant_over_its_cap_waits_for_its_turn_and_others_are_served() {
+    let app = TestApp::spawn_with(|config| config.limits.tenant_concurrency = Some(1)).await;
+    let busy = app.tenant("Occupé").await;
+    let other = app.tenant("Libre").await;
+    let colleague = app.user(&busy, &[]).await;
+
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute("BEGIN").await.unwrap();
+    owner.execute("SELECT set_config('app.tenant_id', $1, true)", &[&busy.id.to_string()]).await.unwrap();
+    let locked =
+        owner.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&colleague.id.as_uuid()]).await.unwrap();
+    assert_eq!(locked, 1);
+
+    // The busy tenant's only place is taken by a change stuck on the locked row...
+    let path = format!("/api/v1/users/{}", colleague.id);
+    let stuck = tokio::spawn({
+        let (url, token) = (app.url(&path), busy.admin.token.clone());
+        let client = app.client.clone();
+        async move { client.patch(url).bearer_auth(token).json(&json!({"given_name": "Camille"})).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...so its next request waits, while the other tenant is answered.
+    let waiting = tokio::spawn({
+        let (url, token) = (app.url("/api/v1/me"), busy.admin.token.clone());
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth(token).send().await }
+    });
+    assert_eq!(app.get("/api/v1/me", &other.admin.token).await.status, 200, "another tenant is served");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!stuck.is_finished(), "the change waits for the row: {:?}", stuck.await);
+    assert!(!waiting.is_finished(), "the busy tenant's next request waits for its turn");
+
+    // Once the change goes through, the waiting request is answered.
+    owner.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(stuck.await.unwrap().unwrap().status(), 200);
+    assert_eq!(waiting.await.unwrap().unwrap().status(), 200);
 }

@@ -202,8 +202,15 @@ async fn authenticate_tenant(parts: &Parts, state: &AppState, refusal: &mut Refu
         refusal.subject = Some(subject.clone());
         (provider.tenant_id, PrincipalKey::External { provider: provider.id, subject })
     };
-    // The tenant is known and its token genuine: its rate is checked before any database work.
+    // The tenant is known and its token genuine: its rate is checked before any database work,
+    // then the request waits for one of the tenant's places, held until it is answered.
     state.limiter().admit(tenant).map_err(ApiError::RateLimited)?;
+    if let Some(permit) = state.limiter().enter(tenant).await {
+        match parts.extensions.get::<crate::limits::TenantPlace>() {
+            Some(place) => place.hold(permit),
+            None => tracing::error!("a tenant request without its place: not counted against the cap"),
+        }
+    }
     let principal = match state.db().load_principal(tenant, &key).await {
         Ok(principal) => principal,
         // No such tenant: the token names a tenant that does not exist.

@@ -1,13 +1,20 @@
 //! Per-tenant request limits: one tenant flooding the server (a runaway integration, a script
 //! in a loop) is answered `429 Too Many Requests` with `Retry-After`, and the others keep their
-//! latency. A token bucket per tenant, checked right after the token is verified and before
-//! any database work, so a refused request costs microseconds.
+//! latency. Two limits, both per tenant and per server:
+//!
+//! - a token bucket on the rate, checked right after the token is verified and before any
+//!   database work, so a refused request costs microseconds;
+//! - a cap on the requests in progress at once. Requests over it wait for their turn in their
+//!   own tenant's queue, so an admitted burst (a tablet syncing, an import) is served at the
+//!   pace of a few connections instead of taking the whole pool, and another tenant's request
+//!   never queues behind it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dui_domain::TenantId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How much one tenant may ask of one server.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,10 +23,24 @@ pub struct TenantLimit {
     pub per_second: f64,
     /// Requests allowed at once above the sustained rate.
     pub burst: f64,
+    /// Requests in progress at once (0: no cap); the others wait for their turn.
+    pub concurrency: usize,
 }
 
 impl TenantLimit {
-    pub const UNLIMITED: Self = Self { per_second: 0.0, burst: 0.0 };
+    pub const UNLIMITED: Self = Self { per_second: 0.0, burst: 0.0, concurrency: 0 };
+}
+
+/// A tenant's place among its requests in progress, held by one request until it is answered.
+/// The outer layer puts an empty one in every request and keeps it until the response is
+/// made; authentication fills it once the tenant is known.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPlace(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl TenantPlace {
+    pub(crate) fn hold(&self, permit: OwnedSemaphorePermit) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
+    }
 }
 
 #[derive(Debug)]
@@ -33,6 +54,8 @@ struct Bucket {
 pub struct TenantLimiter {
     limit: TenantLimit,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
+    /// Each tenant's places for requests in progress.
+    places: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
 }
 
 /// Buckets idle this long are full again: they are dropped when the map grows.
@@ -41,7 +64,26 @@ const MAX_TRACKED: usize = 10_000;
 
 impl TenantLimiter {
     pub fn new(limit: TenantLimit) -> Self {
-        Self { limit, buckets: Mutex::new(HashMap::new()) }
+        Self { limit, buckets: Mutex::new(HashMap::new()), places: Mutex::new(HashMap::new()) }
+    }
+
+    /// Waits for one of `tenant`'s places for requests in progress (first come, first served);
+    /// the place is freed when the permit is dropped. `None` when there is no cap.
+    pub async fn enter(&self, tenant: TenantId) -> Option<OwnedSemaphorePermit> {
+        let places = self.limit.concurrency;
+        if places == 0 {
+            return None;
+        }
+        let gate = {
+            let mut gates = self.places.lock().unwrap_or_else(|e| e.into_inner());
+            if gates.len() >= MAX_TRACKED {
+                // A gate nobody holds or waits for is only referenced by the map.
+                gates.retain(|_, gate| Arc::strong_count(gate) > 1);
+            }
+            gates.entry(tenant).or_insert_with(|| Arc::new(Semaphore::new(places))).clone()
+        };
+        // The semaphore is never closed.
+        gate.acquire_owned().await.ok()
     }
 
     /// Takes one request from `tenant`'s bucket; `Err(wait)` when it is empty, with how long
@@ -74,7 +116,7 @@ impl TenantLimiter {
     }
 
     fn admit_at(&self, tenant: TenantId, now: Instant) -> Result<(), Duration> {
-        let TenantLimit { per_second, burst } = self.limit;
+        let TenantLimit { per_second, burst, .. } = self.limit;
         if per_second <= 0.0 {
             return Ok(());
         }
@@ -105,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_tenant_gets_its_burst_then_its_rate_and_others_are_not_affected() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0, concurrency: 0 });
         let start = Instant::now();
         for _ in 0..5 {
             assert!(limiter.admit_at(tenant(1), start).is_ok());
@@ -122,7 +164,7 @@ mod tests {
 
     #[test]
     fn looking_at_a_bucket_takes_nothing_from_it() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0, concurrency: 0 });
         let now = Instant::now();
         assert_eq!(limiter.exhausted_at(tenant(1), now), None, "an unknown tenant is not exhausted");
         assert!(limiter.admit_at(tenant(1), now).is_ok());
@@ -133,6 +175,32 @@ mod tests {
         let wait = limiter.exhausted_at(tenant(1), now).expect("empty after two");
         assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9);
         assert_eq!(limiter.exhausted_at(tenant(1), now + Duration::from_secs(1)), None);
+    }
+
+    /// Polls `future` once.
+    async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(std::pin::Pin::new(&mut *future), cx))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn requests_over_the_cap_wait_for_their_tenants_turn_and_others_do_not() {
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2 });
+        let first = limiter.enter(tenant(1)).await.expect("a place");
+        let second = limiter.enter(tenant(1)).await.expect("a place");
+        let mut third = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut third).await.is_pending(), "both places are taken");
+        let mut other = Box::pin(limiter.enter(tenant(2)));
+        assert!(matches!(poll_once(&mut other).await, std::task::Poll::Ready(Some(_))), "another tenant has its own");
+        drop(first);
+        assert!(
+            matches!(poll_once(&mut third).await, std::task::Poll::Ready(Some(_))),
+            "a freed place goes to the next"
+        );
+        drop(second);
+        assert!(TenantLimiter::new(TenantLimit::UNLIMITED).enter(tenant(1)).await.is_none(), "no cap, no place");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| Uuid::now_v7().to_string());
     request.extensions_mut().insert(RequestId(request_id.clone()));
+    // Held until the response is made: the tenant's place, once authentication takes one.
+    let place = crate::limits::TenantPlace::default();
+    request.extensions_mut().insert(place.clone());
     let method = request.method().clone();
     // The path only: query strings may one day carry search terms about people, and logs must
     // not.
@@ -87,6 +90,7 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     let elapsed = started.elapsed();
     state.metrics().record_request(method.as_str(), &route, status.as_u16(), elapsed);
     span.in_scope(|| log_completion(status, elapsed, &route));
+    drop(place);
     response
 }
 

@@ -40,11 +40,22 @@ pub struct LimitsConfig {
     pub tenant_requests_per_second: f64,
     /// Requests a tenant may send at once above its sustained rate.
     pub tenant_burst: f64,
+    /// Requests of one tenant in progress at once; the others wait for their turn, so that an
+    /// admitted burst cannot take the database connections the other tenants need. Unset: a
+    /// quarter of the pool (at least one); 0 turns the cap off (a server with one tenant).
+    pub tenant_concurrency: Option<usize>,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { tenant_requests_per_second: 500.0, tenant_burst: 1000.0 }
+        Self { tenant_requests_per_second: 500.0, tenant_burst: 1000.0, tenant_concurrency: None }
+    }
+}
+
+impl Config {
+    /// The cap on one tenant's requests in progress: as set, else a quarter of the pool.
+    pub fn tenant_concurrency(&self) -> usize {
+        self.limits.tenant_concurrency.unwrap_or((self.database.pool_size / 4).max(1))
     }
 }
 
@@ -432,6 +443,11 @@ mod tests {
         assert_eq!(config.auth.issuer, "https://dui.example.fr");
         assert_eq!(config.auth.previous_key_files.len(), 2);
         assert_eq!(config.http.request_timeout_secs, 30, "untouched keys keep their default");
+        assert_eq!(config.tenant_concurrency(), 2, "a quarter of the pool by default");
+        let set = Config::load(None, env(&[("DUI_LIMITS__TENANT_CONCURRENCY", "0")])).unwrap();
+        assert_eq!(set.tenant_concurrency(), 0, "as set: no cap");
+        let small = Config::load(None, env(&[("DUI_DATABASE__POOL_SIZE", "2")])).unwrap();
+        assert_eq!(small.tenant_concurrency(), 1, "at least one");
     }
 
     #[test]

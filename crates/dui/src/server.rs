@@ -135,6 +135,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tenant_limit: dui_api::limits::TenantLimit {
             per_second: config.limits.tenant_requests_per_second,
             burst: config.limits.tenant_burst,
+            concurrency: config.tenant_concurrency(),
         },
     };
     Ok(AppState::new(db, issuer, jwks, api))
