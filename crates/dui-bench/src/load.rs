@@ -57,6 +57,12 @@ pub struct Figures {
     pub first_error: Option<String>,
 }
 
+impl Default for Outcome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Outcome {
     fn new() -> Self {
         Self {

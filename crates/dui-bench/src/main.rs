@@ -26,8 +26,8 @@ use crate::load::{Operation, closed_loop, open_loop};
 use crate::manifest::Manifest;
 use crate::ops::{Baseline, Http, Op, Raw, VirtualUser};
 use crate::profile::Profile;
-use crate::report::{Dataset, Machine, Measured, MixReport, NoisyReport, OperationReport, Report};
-use crate::server::{Environment, Server};
+use crate::report::{Dataset, Machine, Measured, MixReport, NoisyReport, OperationReport, Report, Round};
+use crate::server::{Environment, Server, Usage};
 
 #[derive(Debug, Parser)]
 #[command(name = "dui-bench", about = "dui's dataset generator and load benchmark")]
@@ -69,6 +69,9 @@ enum Command {
         /// Only these operations, and none of the later phases (for investigating one).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Rounds of each measured phase (default: the profile's).
+        #[arg(long)]
+        rounds: Option<usize>,
     },
     /// Seed, then run.
     All {
@@ -76,6 +79,8 @@ enum Command {
         common: Common,
         #[arg(long, default_value = "target/bench-report")]
         out: PathBuf,
+        #[arg(long)]
+        rounds: Option<usize>,
     },
     /// Compare the fixed-rate p99 of two reports (e.g. small and platform).
     Compare { a: PathBuf, b: PathBuf },
@@ -104,10 +109,10 @@ fn main() -> anyhow::Result<()> {
             Command::Seed(common) => {
                 seed(&common).await?;
             }
-            Command::Run { common, out, only } => run(&common, &out, &only).await?,
-            Command::All { common, out } => {
+            Command::Run { common, out, only, rounds } => run(&common, &out, &only, rounds).await?,
+            Command::All { common, out, rounds } => {
                 seed(&common).await?;
-                run(&common, &out, &[]).await?;
+                run(&common, &out, &[], rounds).await?;
             }
             Command::Explain(common) => explain(&common).await?,
             Command::Compare { a, b } => {
@@ -161,19 +166,19 @@ async fn explain(common: &Common) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The fixed rates at which profiles are compared.
+/// The fixed rates at which profiles are compared: a fifth or so of what each operation
+/// saturates at, high enough for a p99 over thousands of calls.
 fn reference_rate(op: Op) -> f64 {
     match op {
-        Op::NoteWrite => 50.0,
-        Op::ResidentSummary => 100.0,
-        Op::HandoverFeed => 50.0,
-        Op::AssessmentsRead => 100.0,
-        Op::CarePlanRead => 100.0,
+        Op::NoteWrite => 200.0,
+        Op::ResidentSummary => 200.0,
+        Op::HandoverFeed => 100.0,
+        Op::AssessmentsRead => 300.0,
+        Op::CarePlanRead => 300.0,
     }
 }
 
 const WORKERS: usize = 16;
-const FRACTIONS: [f64; 4] = [0.25, 0.5, 0.7, 0.9];
 
 async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Duration, offset: u64) -> Measured {
     let start = server.read();
@@ -181,8 +186,61 @@ async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Dura
     Measured { figures: outcome.figures(Some(rate)), server: server.usage_since(start) }
 }
 
-async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow::Result<()> {
+/// The calls of several rounds of one phase, pooled: their percentiles are over all of them.
+#[derive(Default)]
+struct Pooled {
+    outcome: Option<load::Outcome>,
+    usage: Vec<Usage>,
+    offered: Vec<f64>,
+}
+
+impl Pooled {
+    /// Runs one more round of `op` at `rate`; returns that round's p99.
+    async fn round(
+        &mut self,
+        server: Option<&Server>,
+        op: Arc<dyn Operation>,
+        rate: f64,
+        step: Duration,
+        offset: u64,
+    ) -> f64 {
+        let start = server.map(Server::read);
+        let outcome = open_loop(op, rate, step, offset).await;
+        if let (Some(server), Some(start)) = (server, start) {
+            self.usage.push(server.usage_since(start));
+        }
+        self.offered.push(rate);
+        let p99 = outcome.quantile_ms(0.99);
+        match &mut self.outcome {
+            Some(pooled) => pooled.merge(outcome),
+            None => self.outcome = Some(outcome),
+        }
+        p99
+    }
+
+    fn figures(&self) -> load::Figures {
+        let offered = self.offered.iter().sum::<f64>() / self.offered.len().max(1) as f64;
+        self.outcome
+            .as_ref()
+            .map(|o| o.figures(Some(offered)))
+            .unwrap_or_else(|| load::Outcome::default().figures(None))
+    }
+
+    fn measured(&self) -> Measured {
+        Measured { figures: self.figures(), server: Usage::pooled(&self.usage) }
+    }
+}
+
+/// The middle value (the upper one of the two middles).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Option<usize>) -> anyhow::Result<()> {
     let profile = common.profile()?;
+    let rounds = rounds.unwrap_or(profile.rounds).max(1);
     let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     anyhow::ensure!(
@@ -230,38 +288,70 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
         if !only.is_empty() && !only.iter().any(|o| o == op.key()) {
             continue;
         }
-        eprintln!("{}...", op.name());
+        eprintln!("{} ({rounds} rounds)...", op.name());
         let dui = http(op, users_for(op), &server.base_url);
         let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
-        let start = server.read();
-        let saturation = closed_loop(dui.clone(), WORKERS, profile.step, next(1 << 20)).await;
-        let dui_saturation = Measured { figures: saturation.figures(None), server: server.usage_since(start) };
-        let base = closed_loop(raw.clone(), WORKERS, profile.step, next(1 << 20)).await;
+        // Each round measures both saturations, then dui at 70 % of its own and the baseline at
+        // 70 % of its own, then the reference rate: what drifts on a shared machine drifts for
+        // both. The other points of the curve are measured in the first round only.
+        let mut saturations = Vec::new();
+        let mut per_round = Vec::new();
+        let (mut at_70, mut base_70, mut reference) = (Pooled::default(), Pooled::default(), Pooled::default());
         let mut curve = Vec::new();
-        for fraction in FRACTIONS {
-            let rate = (saturation.achieved() * fraction).max(1.0);
-            curve.push(measured(&server, dui.clone(), rate, profile.step, next(1 << 20)).await);
+        for round in 0..rounds {
+            let start = server.read();
+            let saturation = closed_loop(dui.clone(), WORKERS, profile.step, next(1 << 20)).await;
+            let dui_saturation = Measured { figures: saturation.figures(None), server: server.usage_since(start) };
+            let base = closed_loop(raw.clone(), WORKERS, profile.step, next(1 << 20)).await.figures(None);
+            if round == 0 {
+                for fraction in [0.25, 0.5] {
+                    let rate = (dui_saturation.figures.achieved_per_s * fraction).max(1.0);
+                    curve.push(measured(&server, dui.clone(), rate, profile.step, next(1 << 20)).await);
+                }
+            }
+            let rate = (dui_saturation.figures.achieved_per_s * 0.7).max(1.0);
+            let p99_at_70_ms = at_70.round(Some(&server), dui.clone(), rate, profile.step, next(1 << 20)).await;
+            let rate = (base.achieved_per_s * 0.7).max(1.0);
+            let baseline_p99_at_70_ms = base_70.round(None, raw.clone(), rate, profile.step, next(1 << 20)).await;
+            let reference_p99_ms =
+                reference.round(Some(&server), dui.clone(), reference_rate(op), profile.step, next(1 << 20)).await;
+            per_round.push(Round {
+                dui_per_s: dui_saturation.figures.achieved_per_s,
+                baseline_per_s: base.achieved_per_s,
+                ratio: dui_saturation.figures.achieved_per_s / base.achieved_per_s.max(1e-9),
+                p99_at_70_ms,
+                baseline_p99_at_70_ms,
+                reference_p99_ms,
+            });
+            saturations.push((dui_saturation, base));
         }
-        let at_70 = curve[2].clone();
-        let base_70 = open_loop(raw, (base.achieved() * 0.7).max(1.0), profile.step, next(1 << 20)).await;
-        let reference = measured(&server, dui, reference_rate(op), profile.step, next(1 << 20)).await;
+        let ratios: Vec<f64> = per_round.iter().map(|r| r.ratio).collect();
+        let ratio_to_baseline = median(&ratios);
+        let middle = ratios.iter().position(|r| *r == ratio_to_baseline).unwrap_or(0);
+        let (dui_saturation, baseline_saturation) = saturations.swap_remove(middle);
+        curve.push(at_70.measured());
+        let rate = (dui_saturation.figures.achieved_per_s * 0.9).max(1.0);
+        curve.push(measured(&server, dui.clone(), rate, profile.step, next(1 << 20)).await);
         let report = OperationReport {
             key: op.key(),
             name: op.name(),
-            ratio_to_baseline: saturation.achieved() / base.achieved().max(1e-9),
+            ratio_to_baseline,
             dui_saturation,
-            baseline_saturation: base.figures(None),
+            baseline_saturation,
+            at_70_percent: at_70.measured(),
+            baseline_at_70_percent: base_70.figures(),
+            reference: reference.measured(),
             curve,
-            at_70_percent: at_70,
-            baseline_at_70_percent: base_70.figures(Some(base.achieved() * 0.7)),
-            reference,
+            rounds: per_round,
         };
         eprintln!(
-            "  dui {:.0} req/s, baseline {:.0} req/s ({:.0} %), p99 at 70 % {:.1} ms",
+            "  dui {:.0} req/s, baseline {:.0} req/s ({:.0} %, rounds {}), p99 at 70 % {:.1} ms (rounds {})",
             report.dui_saturation.figures.achieved_per_s,
             report.baseline_saturation.achieved_per_s,
             report.ratio_to_baseline * 100.0,
-            report.at_70_percent.figures.p99_ms
+            report.rounds.iter().map(|r| format!("{:.0}", r.ratio * 100.0)).collect::<Vec<_>>().join("/"),
+            report.at_70_percent.figures.p99_ms,
+            report.rounds.iter().map(|r| format!("{:.1}", r.p99_at_70_ms)).collect::<Vec<_>>().join("/"),
         );
         operations.push(report);
     }
@@ -274,7 +364,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
             let summary = http(Op::ResidentSummary, everyone.clone(), &server.base_url);
             let capacity = closed_loop(summary, WORKERS, profile.step, next(1 << 20)).await.achieved();
             server.stop();
-            let (report, _) = noisy(&env, &manifest, &mint, &client, capacity, profile.long_step).await?;
+            let (report, _) = noisy(&env, &manifest, &mint, &client, capacity, profile.long_step, rounds).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         return Ok(());
@@ -316,7 +406,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
     eprintln!("noisy neighbour...");
     let summary_capacity = operations[1].dui_saturation.figures.achieved_per_s;
     let (noisy_neighbour, noisy_peak) =
-        noisy(&env, &manifest, &mint, &client, summary_capacity, profile.long_step).await?;
+        noisy(&env, &manifest, &mint, &client, summary_capacity, profile.long_step, rounds).await?;
     peak = peak.max(noisy_peak);
 
     let mut report = Report {
@@ -350,9 +440,12 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String]) -> anyhow:
     Ok(())
 }
 
-/// One tenant floods the server (resident summaries at 1.5 times what the server answers) while
-/// another works at a fifth of it (measured alone before and after the flood, and during it), under a per-tenant limit of a fifth of the capacity (a server
-/// shared by many organisations, none of which may take more than a fifth of it).
+/// One tenant floods the server with resident summaries at 1.5 times what the server answers,
+/// under a per-tenant limit of a fifth of that (a server shared by many organisations, none of
+/// which may take more than a fifth of it), while another tenant works at a tenth of it, well
+/// within its own limit. The quiet tenant is measured alone before and after each flood, and
+/// during it; each round starts the flood afresh (a full bucket, new connections), the
+/// harshest moment for the others.
 async fn noisy(
     env: &Environment,
     manifest: &Manifest,
@@ -360,58 +453,62 @@ async fn noisy(
     client: &reqwest::Client,
     summary_capacity: f64,
     step: Duration,
+    rounds: usize,
 ) -> anyhow::Result<(NoisyReport, f64)> {
     let limit = (summary_capacity * 0.2).max(2.0);
     let burst = (limit / 4.0).max(2.0);
     let server = Server::start(env, limit, burst).await?;
     let quiet_users = Arc::new(ops::virtual_users(manifest, &[1], false, mint));
     let noisy_users = Arc::new(ops::virtual_users(manifest, &[0], false, mint));
-    let operation = |users| -> Arc<dyn Operation> {
+    let operation = |client: &reqwest::Client, users| -> Arc<dyn Operation> {
         Arc::new(Http { op: Op::ResidentSummary, client: client.clone(), base: server.base_url.clone(), users })
     };
-    let (quiet, noisy) = (operation(quiet_users), operation(noisy_users.clone()));
+    let quiet = operation(client, quiet_users);
     // The server was just started: its caches (keys, prepared statements) warm up first.
-    for op in [&quiet, &noisy] {
+    for op in [&quiet, &operation(client, noisy_users.clone())] {
         closed_loop(op.clone(), 4, step / 2, 4 << 40).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let quiet_rate = (summary_capacity * 0.2).max(1.0);
-    let before = open_loop(quiet.clone(), quiet_rate, step, 1 << 40).await;
+    let quiet_rate = (summary_capacity * 0.1).max(1.0);
     let flood_rate = summary_capacity * 1.5;
-    let start = server.read();
-    // The flood has its own threads and HTTP client: what the quiet tenant measures is the
-    // server, not a generator busy sending the flood.
-    let flood_client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let flood_op: Arc<dyn Operation> = Arc::new(Http {
-        op: Op::ResidentSummary,
-        client: flood_client,
-        base: server.base_url.clone(),
-        users: noisy_users,
-    });
-    drop(noisy);
-    let flood = std::thread::spawn(move || -> anyhow::Result<load::Outcome> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        Ok(runtime.block_on(open_loop(flood_op, flood_rate, step, 2 << 40)))
-    });
-    let with_flood = open_loop(quiet.clone(), quiet_rate, step, 3 << 40).await.figures(Some(quiet_rate));
-    let flood = flood.join().map_err(|_| anyhow::anyhow!("the flood's thread panicked"))??.figures(Some(flood_rate));
-    let usage = server.usage_since(start);
-    // Alone again once the flood is over (its 429s refilled nothing): the quiet tenant's
-    // latency alone is measured before and after, so that nothing else the machine does during
-    // one of them decides the comparison.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = open_loop(quiet, quiet_rate, step, 5 << 40).await;
-    let mut both = before;
-    both.merge(after);
-    let alone = both.figures(Some(quiet_rate));
-    eprintln!("  server during the flood: {:.0} % CPU", usage.cpu_percent);
+    let (mut alone, mut with_flood, mut flood) = (Pooled::default(), Pooled::default(), Pooled::default());
+    let mut round_ratios = Vec::new();
+    let mut usage = Vec::new();
+    for round in 0..rounds as u64 {
+        // A second apart, so that the flood's bucket is full again and the quiet tenant's
+        // latency alone is measured as close to the flood as possible.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = alone.round(None, quiet.clone(), quiet_rate, step, (10 + round) << 40).await;
+        let start = server.read();
+        // The flood has its own threads and HTTP client: what the quiet tenant measures is the
+        // server, not a generator busy sending the flood.
+        let flood_op = operation(&reqwest::Client::builder().pool_max_idle_per_host(256).build()?, noisy_users.clone());
+        let flooding = std::thread::spawn(move || -> anyhow::Result<load::Outcome> {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            Ok(runtime.block_on(open_loop(flood_op, flood_rate, step, (20 + round) << 40)))
+        });
+        let during = with_flood.round(None, quiet.clone(), quiet_rate, step, (30 + round) << 40).await;
+        let flooded = flooding.join().map_err(|_| anyhow::anyhow!("the flood's thread panicked"))??;
+        usage.push(server.usage_since(start));
+        flood.offered.push(flood_rate);
+        match &mut flood.outcome {
+            Some(pooled) => pooled.merge(flooded),
+            None => flood.outcome = Some(flooded),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = alone.round(None, quiet.clone(), quiet_rate, step, (40 + round) << 40).await;
+        round_ratios.push(during / before.max(after).max(1e-9));
+    }
+    let usage = Usage::pooled(&usage);
+    let (alone, with_flood) = (alone.figures(), with_flood.figures());
+    eprintln!("  server during the floods: {:.0} % CPU", usage.cpu_percent);
     let report = NoisyReport {
         tenant_limit_per_s: limit,
         tenant_burst: burst,
         p99_ratio: with_flood.p99_ms / alone.p99_ms.max(1e-9),
+        round_ratios,
         quiet_alone: alone,
         quiet_with_flood: with_flood,
-        flood,
+        flood: flood.figures(),
     };
     Ok((report, usage.peak_rss_mib))
 }

@@ -20,6 +20,8 @@ pub struct Profile {
     pub long_step: Duration,
     /// Seeding tenants at once.
     pub jobs: usize,
+    /// Rounds of each measured phase (the report gives the median and the spread).
+    pub rounds: usize,
 }
 
 pub const SMALL: Profile = Profile {
@@ -31,6 +33,7 @@ pub const SMALL: Profile = Profile {
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
     jobs: 2,
+    rounds: 3,
 };
 
 pub const PLATFORM: Profile = Profile {
@@ -42,6 +45,7 @@ pub const PLATFORM: Profile = Profile {
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
     jobs: 2,
+    rounds: 3,
 };
 
 /// The small profile's shape with two weeks of history and sub-second phases: checks the
@@ -55,6 +59,7 @@ pub const SMOKE: Profile = Profile {
     step: Duration::from_millis(400),
     long_step: Duration::from_millis(600),
     jobs: 2,
+    rounds: 1,
 };
 
 impl Profile {

@@ -65,6 +65,20 @@ pub struct OperationReport {
     pub baseline_at_70_percent: Figures,
     /// Open loop at a fixed rate, the same for every profile (to compare profiles).
     pub reference: Measured,
+    /// Each round's figures. The ratio above is the median round's; the percentiles at 70 %
+    /// and at the reference rate are over the calls of every round.
+    pub rounds: Vec<Round>,
+}
+
+/// One round of an operation's phases.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub dui_per_s: f64,
+    pub baseline_per_s: f64,
+    pub ratio: f64,
+    pub p99_at_70_ms: f64,
+    pub baseline_p99_at_70_ms: f64,
+    pub reference_p99_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +92,10 @@ pub struct MixReport {
 pub struct NoisyReport {
     pub tenant_limit_per_s: f64,
     pub tenant_burst: f64,
-    /// The quiet tenant alone.
+    /// Each round's quiet p99 during the flood over the worse of its p99s alone just before
+    /// and just after.
+    pub round_ratios: Vec<f64>,
+    /// The quiet tenant alone (every round, before and after the flood).
     pub quiet_alone: Figures,
     /// The quiet tenant while the other floods the server.
     pub quiet_with_flood: Figures,
@@ -204,35 +221,46 @@ impl Report {
             self.dataset.residents,
             self.dataset.notes
         ));
-        md.push_str("## Throughput against the raw-PostgreSQL baseline (the headline)\n\n");
-        md.push_str("| operation | dui at saturation | baseline at saturation | ratio | p50 / p95 / p99 / max at 70 % (ms) | errors |\n");
-        md.push_str("|---|---:|---:|---:|---|---:|\n");
+        let rounds = self.operations.first().map_or(0, |o| o.rounds.len());
+        md.push_str(&format!(
+            "## Throughput against the raw-PostgreSQL baseline (the headline)\n\n{rounds} rounds per operation: the \
+             ratio is the median round's (each round's in brackets); the percentiles at 70 % of saturation are over \
+             the calls of every round (each round's p99 in brackets).\n\n"
+        ));
+        md.push_str("| operation | dui at saturation | baseline at saturation | ratio | p50 / p95 / p99 / max at 70 % (ms) | baseline p99 at 70 % of its own | errors |\n");
+        md.push_str("|---|---:|---:|---:|---|---:|---:|\n");
         for o in &self.operations {
             let f = &o.at_70_percent.figures;
             md.push_str(&format!(
-                "| {} | {:.0} req/s | {:.0} req/s | **{:.0} %** | {:.1} / {:.1} / {:.1} / {:.1} | {} |\n",
+                "| {} | {:.0} req/s | {:.0} req/s | **{:.0} %** ({}) | {:.1} / {:.1} / {:.1} ({}) / {:.1} | {:.1} ms | {} |\n",
                 o.name,
                 o.dui_saturation.figures.achieved_per_s,
                 o.baseline_saturation.achieved_per_s,
                 o.ratio_to_baseline * 100.0,
+                each(&o.rounds, |r| r.ratio * 100.0, 0),
                 f.p50_ms,
                 f.p95_ms,
                 f.p99_ms,
+                each(&o.rounds, |r| r.p99_at_70_ms, 1),
                 f.max_ms,
+                o.baseline_at_70_percent.p99_ms,
                 o.dui_saturation.figures.errors + f.errors
             ));
         }
         md.push_str("\n## Fixed-rate reference (compare profiles with `dui-bench compare`)\n\n");
-        md.push_str("| operation | offered | achieved | p50 | p99 | server CPU |\n|---|---:|---:|---:|---:|---:|\n");
+        md.push_str(
+            "| operation | offered | achieved | p50 | p99 (each round) | server CPU |\n|---|---:|---:|---:|---:|---:|\n",
+        );
         for o in &self.operations {
             let f = &o.reference.figures;
             md.push_str(&format!(
-                "| {} | {:.0}/s | {:.0}/s | {:.1} ms | {:.1} ms | {:.0} % |\n",
+                "| {} | {:.0}/s | {:.0}/s | {:.1} ms | {:.1} ms ({}) | {:.0} % |\n",
                 o.name,
                 f.offered_per_s.unwrap_or(0.0),
                 f.achieved_per_s,
                 f.p50_ms,
                 f.p99_ms,
+                each(&o.rounds, |r| r.reference_p99_ms, 1),
                 o.reference.server.cpu_percent
             ));
         }
@@ -255,7 +283,7 @@ impl Report {
         if let Some(n) = &self.noisy_neighbour {
             md.push_str(&format!(
                 "\n## Noisy neighbour\n\nPer-tenant limit {:.0} requests/s (burst {:.0}). Quiet tenant alone: p99 {:.1} ms; \
-                 while the other tenant floods at {:.0} requests/s: p99 {:.1} ms ({:.2}×), {} errors, {} refused. \
+                 while the other tenant floods at {:.0} requests/s: p99 {:.1} ms ({:.2}×; each round: {}), {} errors, {} refused. \
                  The flooding tenant got {:.0} requests/s through and {} answers 429.\n",
                 n.tenant_limit_per_s,
                 n.tenant_burst,
@@ -263,6 +291,7 @@ impl Report {
                 n.flood.offered_per_s.unwrap_or(0.0),
                 n.quiet_with_flood.p99_ms,
                 n.p99_ratio,
+                n.round_ratios.iter().map(|r| format!("{r:.2}×")).collect::<Vec<_>>().join(", "),
                 n.quiet_with_flood.errors,
                 n.quiet_with_flood.rate_limited,
                 n.flood.achieved_per_s,
@@ -284,11 +313,16 @@ impl Report {
     }
 }
 
+/// Each round's value of `f`, with `decimals`, separated by slashes.
+fn each(rounds: &[Round], f: impl Fn(&Round) -> f64, decimals: usize) -> String {
+    rounds.iter().map(|r| format!("{:.*}", decimals, f(r))).collect::<Vec<_>>().join(" / ")
+}
+
 /// Compares the fixed-rate reference p99 of two reports (e.g. small and platform).
 pub fn compare(a: &serde_json::Value, b: &serde_json::Value) -> String {
     let (name_a, name_b) = (a["profile"].as_str().unwrap_or("a"), b["profile"].as_str().unwrap_or("b"));
     let mut md = format!(
-        "At the fixed reference rates (open loop).\n\n| operation | p50 `{name_a}` | p50 `{name_b}` | p99 `{name_a}` | p99 `{name_b}` | p99 difference |\n|---|---:|---:|---:|---:|---:|\n"
+        "At the fixed reference rates (open loop), over the calls of every round (each round's p99 in brackets).\n\n| operation | p50 `{name_a}` | p50 `{name_b}` | p99 `{name_a}` | p99 `{name_b}` | p99 difference |\n|---|---:|---:|---:|---:|---:|\n"
     );
     let ops = a["operations"].as_array().cloned().unwrap_or_default();
     for op in ops {
@@ -301,8 +335,19 @@ pub fn compare(a: &serde_json::Value, b: &serde_json::Value) -> String {
         };
         let median = |report: &serde_json::Value| report["reference"]["p50_ms"].as_f64().unwrap_or(0.0);
         let (ma, mb) = (median(&op), other.as_ref().map(median).unwrap_or(0.0));
+        let rounds = |report: Option<&serde_json::Value>| -> String {
+            let values: Vec<String> = report
+                .and_then(|r| r["rounds"].as_array())
+                .map(|all| {
+                    all.iter().filter_map(|r| r["reference_p99_ms"].as_f64()).map(|v| format!("{v:.1}")).collect()
+                })
+                .unwrap_or_default();
+            if values.is_empty() { String::new() } else { format!(" ({})", values.join(" / ")) }
+        };
         md.push_str(&format!(
-            "| {key} | {ma:.1} ms | {mb:.1} ms | {pa:.1} ms | {pb:.1} ms | {:+.0} % |\n",
+            "| {key} | {ma:.1} ms | {mb:.1} ms | {pa:.1} ms{} | {pb:.1} ms{} | {:+.0} % |\n",
+            rounds(Some(&op)),
+            rounds(other.as_ref()),
             (pb / pa.max(1e-9) - 1.0) * 100.0
         ));
     }

@@ -77,6 +77,17 @@ pub struct Usage {
     pub peak_rss_mib: f64,
 }
 
+impl Usage {
+    /// Over several phases: the mean CPU, the last memory reading, the highest peak.
+    pub fn pooled(parts: &[Usage]) -> Usage {
+        Usage {
+            cpu_percent: parts.iter().map(|u| u.cpu_percent).sum::<f64>() / parts.len().max(1) as f64,
+            rss_mib: parts.last().map_or(0.0, |u| u.rss_mib),
+            peak_rss_mib: parts.iter().map(|u| u.peak_rss_mib).fold(0.0, f64::max),
+        }
+    }
+}
+
 /// A reading of the server's counters.
 #[derive(Debug, Clone, Copy)]
 pub struct Reading {
