@@ -168,3 +168,32 @@ async fn the_application_role_has_no_power_over_the_schema() {
     let error = store.check_application_role().await.unwrap_err().to_string();
     assert!(error.contains("owns the tables"), "{error}");
 }
+
+/// Audit events are identified in time order (UUID version 7): new ones land at the right end of
+/// the trail's indexes instead of at a random page.
+#[tokio::test]
+async fn audit_event_ids_are_time_ordered_uuids() {
+    let db = TestDb::new().await;
+    let app = db.connect(&db.app_url).await;
+    let before = chrono::Utc::now().timestamp_millis();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.query_one("SELECT dui_uuid_v7()", &[]).await.unwrap().get::<_, Uuid>(0));
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let after = chrono::Utc::now().timestamp_millis();
+    for id in &ids {
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+        let (seconds, nanos) = id.get_timestamp().expect("a version 7 UUID carries its time").to_unix();
+        let millis = seconds as i64 * 1000 + i64::from(nanos / 1_000_000);
+        assert!((before..=after).contains(&millis), "{id}: {millis} not in {before}..={after}");
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in time order: {ids:?}");
+    let distinct: i64 = app
+        .query_one("SELECT count(DISTINCT id) FROM (SELECT dui_uuid_v7() AS id FROM generate_series(1, 10000)) ids", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(distinct, 10_000, "ids made in the same millisecond still differ");
+}

@@ -160,7 +160,7 @@ pub(crate) fn audit_insert(
     format!(
         "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resident_id, resource_type, \
          resource_id, request_id, client_address, emergency) \
-         SELECT who.tenant_id, gen_random_uuid(), CASE WHEN who.console THEN NULL ELSE who.user_id END, \
+         SELECT who.tenant_id, dui_uuid_v7(), CASE WHEN who.console THEN NULL ELSE who.user_id END, \
            CASE WHEN who.console THEN 'console' ELSE 'user' END, '{action}', {outcome}, {resident}, '{resource_type}', \
            {resource}, who.request_id, who.client_address, {emergency} FROM {from}"
     )

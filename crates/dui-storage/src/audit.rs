@@ -300,7 +300,7 @@ impl Db {
             self.write(
                 tenant,
                 "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id, \
-                 request_id, client_address) VALUES ($1, gen_random_uuid(), $2, 'user', 'auth.login', 'denied', 'user', $2, $3, $4)",
+                 request_id, client_address) VALUES ($1, dui_uuid_v7(), $2, 'user', 'auth.login', 'denied', 'user', $2, $3, $4)",
                 &[&tenant.as_uuid(), &user, &request.request_id, &request.client_address],
             )
             .await?;

@@ -262,7 +262,7 @@ impl Db {
              st AS (INSERT INTO stays (tenant_id, id, resident_id, establishment_id, unit_id, mode, admitted_on, admission_mode) \
                     SELECT r.tenant_id, $20, r.id, $21, $22, $29, $30, $31 FROM r RETURNING *), \
              ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, to_status, insi_lookup, recorded_by, dek_version) \
-                    SELECT r.tenant_id, gen_random_uuid(), r.id, r.identity_status, r.ins IS NOT NULL, \
+                    SELECT r.tenant_id, dui_uuid_v7(), r.id, r.identity_status, r.ins IS NOT NULL, \
                            CASE WHEN who.console THEN NULL ELSE who.user_id END, r.dek_version FROM r, who RETURNING id), \
              trace AS ({}) \
              SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM r, st",
