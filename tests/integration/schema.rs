@@ -191,7 +191,10 @@ async fn audit_event_ids_are_time_ordered_uuids() {
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in time order: {ids:?}");
     let distinct: i64 = app
-        .query_one("SELECT count(DISTINCT id) FROM (SELECT dui_uuid_v7() AS id FROM generate_series(1, 10000)) ids", &[])
+        .query_one(
+            "SELECT count(DISTINCT id) FROM (SELECT dui_uuid_v7() AS id FROM generate_series(1, 10000)) ids",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
