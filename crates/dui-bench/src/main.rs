@@ -206,9 +206,13 @@ impl Pooled {
     ) -> f64 {
         let start = server.map(Server::read);
         let outcome = open_loop(op, rate, step, offset).await;
-        if let (Some(server), Some(start)) = (server, start) {
-            self.usage.push(server.usage_since(start));
-        }
+        let usage = server.zip(start).map(|(server, start)| server.usage_since(start));
+        self.add(outcome, rate, usage)
+    }
+
+    /// Adds a round measured elsewhere; returns its p99.
+    fn add(&mut self, outcome: load::Outcome, rate: f64, usage: Option<Usage>) -> f64 {
+        self.usage.extend(usage);
         self.offered.push(rate);
         let p99 = outcome.quantile_ms(0.99);
         match &mut self.outcome {
@@ -231,11 +235,11 @@ impl Pooled {
     }
 }
 
-/// The middle value (the upper one of the two middles).
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+/// Which of `values` is the median (the upper one of the two middles).
+fn median_index(values: &[f64]) -> usize {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    order.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Option<usize>) -> anyhow::Result<()> {
@@ -325,9 +329,8 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
             });
             saturations.push((dui_saturation, base));
         }
-        let ratios: Vec<f64> = per_round.iter().map(|r| r.ratio).collect();
-        let ratio_to_baseline = median(&ratios);
-        let middle = ratios.iter().position(|r| *r == ratio_to_baseline).unwrap_or(0);
+        let middle = median_index(&per_round.iter().map(|r| r.ratio).collect::<Vec<_>>());
+        let ratio_to_baseline = per_round[middle].ratio;
         let (dui_saturation, baseline_saturation) = saturations.swap_remove(middle);
         curve.push(at_70.measured());
         let rate = (dui_saturation.figures.achieved_per_s * 0.9).max(1.0);
@@ -472,7 +475,6 @@ async fn noisy(
     let flood_rate = summary_capacity * 1.5;
     let (mut alone, mut with_flood, mut flood) = (Pooled::default(), Pooled::default(), Pooled::default());
     let mut round_ratios = Vec::new();
-    let mut usage = Vec::new();
     for round in 0..rounds as u64 {
         // A second apart, so that the flood's bucket is full again and the quiet tenant's
         // latency alone is measured as close to the flood as possible.
@@ -488,17 +490,12 @@ async fn noisy(
         });
         let during = with_flood.round(None, quiet.clone(), quiet_rate, step, (30 + round) << 40).await;
         let flooded = flooding.join().map_err(|_| anyhow::anyhow!("the flood's thread panicked"))??;
-        usage.push(server.usage_since(start));
-        flood.offered.push(flood_rate);
-        match &mut flood.outcome {
-            Some(pooled) => pooled.merge(flooded),
-            None => flood.outcome = Some(flooded),
-        }
+        flood.add(flooded, flood_rate, Some(server.usage_since(start)));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = alone.round(None, quiet.clone(), quiet_rate, step, (40 + round) << 40).await;
         round_ratios.push(during / before.max(after).max(1e-9));
     }
-    let usage = Usage::pooled(&usage);
+    let usage = Usage::pooled(&flood.usage);
     let (alone, with_flood) = (alone.figures(), with_flood.figures());
     eprintln!("  server during the floods: {:.0} % CPU", usage.cpu_percent);
     let report = NoisyReport {
