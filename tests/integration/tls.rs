@@ -116,6 +116,8 @@ async fn the_database_connection_is_encrypted_and_verified() {
     ))
     .unwrap();
     assert!(!plain.connection_encrypted().await.unwrap());
+    // Whatever the connection string, prepared statements keep their generic plan.
+    assert_eq!(plain.plan_cache_mode().await.unwrap(), "force_generic_plan");
     drop(db);
     pg.stop().unwrap();
 }

@@ -180,6 +180,9 @@ fn reference_rate(op: Op) -> f64 {
 
 const WORKERS: usize = 16;
 
+/// Bare durable commits per second while the machine is otherwise idle.
+const COMMIT_PROBE_RATE: f64 = 200.0;
+
 async fn measured(server: &Server, op: Arc<dyn Operation>, rate: f64, step: Duration, offset: u64) -> Measured {
     let start = server.read();
     let outcome = open_loop(op, rate, step, offset).await;
@@ -287,6 +290,16 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         anyhow::ensure!(outcome.ok > 0 && outcome.errors == 0, "baseline {}: {:?}", op.name(), outcome.first_error);
     }
 
+    // The storage alone, while nothing else runs: what a durable commit costs on this machine.
+    let probe: Arc<dyn Operation> = Arc::new(ops::CommitProbe(baseline.clone()));
+    let durable_commit = open_loop(probe, COMMIT_PROBE_RATE, profile.step, next(1 << 20)).await;
+    anyhow::ensure!(durable_commit.errors == 0, "durable commit probe: {:?}", durable_commit.first_error);
+    let durable_commit = durable_commit.figures(Some(COMMIT_PROBE_RATE));
+    eprintln!(
+        "durable commit, idle: p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        durable_commit.p50_ms, durable_commit.p99_ms, durable_commit.max_ms
+    );
+
     let mut operations = Vec::new();
     for op in Op::ALL {
         if !only.is_empty() && !only.iter().any(|o| o == op.key()) {
@@ -295,12 +308,13 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         eprintln!("{} ({rounds} rounds)...", op.name());
         let dui = http(op, users_for(op), &server.base_url);
         let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
-        // Each round measures both saturations, then dui at 70 % of its own and the baseline at
-        // 70 % of its own, then the reference rate: what drifts on a shared machine drifts for
+        // Each round measures both saturations, then dui at 70 % of its own, the baseline at that
+        // same rate and at 70 % of its own, then the reference rate: what drifts on a shared machine drifts for
         // both. The other points of the curve are measured in the first round only.
         let mut saturations = Vec::new();
         let mut per_round = Vec::new();
-        let (mut at_70, mut base_70, mut reference) = (Pooled::default(), Pooled::default(), Pooled::default());
+        let (mut at_70, mut base_same, mut base_70, mut reference) =
+            (Pooled::default(), Pooled::default(), Pooled::default(), Pooled::default());
         let mut curve = Vec::new();
         for round in 0..rounds {
             let start = server.read();
@@ -315,6 +329,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
             }
             let rate = (dui_saturation.figures.achieved_per_s * 0.7).max(1.0);
             let p99_at_70_ms = at_70.round(Some(&server), dui.clone(), rate, profile.step, next(1 << 20)).await;
+            let baseline_p99_same_rate_ms = base_same.round(None, raw.clone(), rate, profile.step, next(1 << 20)).await;
             let rate = (base.achieved_per_s * 0.7).max(1.0);
             let baseline_p99_at_70_ms = base_70.round(None, raw.clone(), rate, profile.step, next(1 << 20)).await;
             let reference_p99_ms =
@@ -325,6 +340,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
                 ratio: dui_saturation.figures.achieved_per_s / base.achieved_per_s.max(1e-9),
                 p99_at_70_ms,
                 baseline_p99_at_70_ms,
+                baseline_p99_same_rate_ms,
                 reference_p99_ms,
             });
             saturations.push((dui_saturation, base));
@@ -343,6 +359,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
             baseline_saturation,
             at_70_percent: at_70.measured(),
             baseline_at_70_percent: base_70.figures(),
+            baseline_at_same_rate: base_same.figures(),
             reference: reference.measured(),
             curve,
             rounds: per_round,
@@ -418,6 +435,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         machine: Machine {
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             note: "server, PostgreSQL and load generator share these cores",
+            durable_commit: Some(durable_commit),
         },
         dataset: Dataset {
             tenants: manifest.tenants.len(),

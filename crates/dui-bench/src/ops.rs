@@ -236,8 +236,10 @@ impl Baseline {
     pub async fn connect(url: &str, size: usize, recent_stay_days: i32, db: dui_storage::Db) -> anyhow::Result<Self> {
         let statements: Statements = dui_storage::bench::statements();
         let mut connections = Vec::new();
+        let mut config: tokio_postgres::Config = url.parse()?;
+        config.options(format!("-c plan_cache_mode={}", dui_storage::bench::PLAN_CACHE_MODE));
         for _ in 0..size {
-            let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+            let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(connection);
             let prepare = |sql: &str| {
                 let sql = sql.to_owned();
@@ -434,6 +436,30 @@ impl Operation for Raw {
             }
             self.baseline.release(index);
             result
+        })
+    }
+}
+
+/// A durable commit and nothing else (a transaction id taken, its commit record flushed): what
+/// the storage under PostgreSQL costs each write, measured apart from any statement.
+pub struct CommitProbe(pub Arc<Baseline>);
+
+impl Operation for CommitProbe {
+    fn call(&self, _i: u64) -> Call<'_> {
+        Box::pin(async move {
+            let (_permit, index) = self.0.connection().await;
+            let connection = self.0.connections[index].clone();
+            let client = &connection.client;
+            let result = tokio::try_join!(
+                client.batch_execute("BEGIN"),
+                client.batch_execute("SELECT pg_current_xact_id()"),
+                client.batch_execute("COMMIT"),
+            );
+            if result.is_err() {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            self.0.release(index);
+            result.map(|_| ()).map_err(|e| Failure::Other(format!("commit probe: {e}")))
         })
     }
 }

@@ -8,6 +8,10 @@ use tokio_postgres::types::ToSql;
 
 use crate::access::Who;
 
+/// How dui's connections plan prepared statements (`plan_cache_mode`): the baseline's
+/// connections are set the same way.
+pub const PLAN_CACHE_MODE: &str = crate::pool::PLAN_CACHE_MODE;
+
 /// The statements, by the operation that sends them.
 #[derive(Debug, Clone)]
 pub struct Statements {
