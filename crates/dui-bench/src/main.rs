@@ -275,6 +275,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
     let http = |op: Op, users: Arc<Vec<VirtualUser>>, base: &str| -> Arc<dyn Operation> {
         Arc::new(Http { op, client: client.clone(), base: base.to_owned(), users })
     };
+    env.checkpoint().await;
     let started_at = chrono::Utc::now();
     let mut offset = 0u64;
     let mut next = |n: u64| {

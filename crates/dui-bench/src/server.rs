@@ -15,6 +15,8 @@ pub struct Environment {
     pub dir: PathBuf,
     pub app_url: String,
     pub owner_url: String,
+    /// A superuser connection to the same PostgreSQL.
+    pub admin_url: String,
     pub config: Config,
 }
 
@@ -50,10 +52,23 @@ pub async fn prepare(profile: &str, dir: &Path, admin_url: &str, pool: usize) ->
     config.database.url = Some(database.app_url.clone().into());
     config.database.migrate_on_start = false;
     config.database.pool_size = pool.max(1);
-    Ok(Environment { dir, app_url: database.app_url, owner_url: database.owner_url, config })
+    Ok(Environment { dir, app_url: database.app_url, owner_url: database.owner_url, admin_url: admin, config })
 }
 
 impl Environment {
+    /// Writes out what is dirty in PostgreSQL's memory (what seeding, or a previous run, left),
+    /// so that the measurements do not pay for it. Only said when it cannot be done.
+    pub async fn checkpoint(&self) {
+        let attempt = async {
+            let (client, connection) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client.batch_execute("CHECKPOINT").await
+        };
+        if let Err(error) = attempt.await {
+            eprintln!("no checkpoint before the run ({error}): the figures may include writing out earlier work");
+        }
+    }
+
     pub fn db(&self) -> anyhow::Result<dui_storage::Db> {
         Ok(dui_storage::Db::new(&dui::server::db_config(&self.config)?)?)
     }
