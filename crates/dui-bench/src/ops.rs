@@ -440,8 +440,8 @@ impl Operation for Raw {
     }
 }
 
-/// A durable commit and nothing else (a transaction id taken, its commit record flushed): what
-/// the storage under PostgreSQL costs each write, measured apart from any statement.
+/// A durable commit and nothing else (a transaction id taken, its commit record flushed, in one
+/// round trip): the floor under every write's latency on this machine, apart from any statement.
 pub struct CommitProbe(pub Arc<Baseline>);
 
 impl Operation for CommitProbe {

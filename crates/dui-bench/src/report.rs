@@ -30,8 +30,8 @@ pub struct Report {
 pub struct Machine {
     pub cores: usize,
     pub note: &'static str,
-    /// Bare durable commits on the idle machine (one transaction id, its commit flushed) at a
-    /// fixed rate, before the operations: the storage's share of any write's latency.
+    /// Bare durable commits on the idle machine (one round trip: a transaction id taken, its
+    /// commit flushed) at a fixed rate, before the operations: the floor of any write's latency.
     pub durable_commit: Option<Figures>,
 }
 
@@ -229,9 +229,10 @@ impl Report {
         ));
         if let Some(c) = &self.machine.durable_commit {
             md.push_str(&format!(
-                "Storage: a bare durable commit on the idle machine ({:.0}/s) takes p50 {:.2} / p99 {:.2} / max {:.1} ms. \
-                 Every operation below commits durably (reads too: their trace), so the storage's stalls \
-                 reach every p99; the baseline at the same rate as dui shows what is left to dui.\n\n",
+                "Machine: a bare durable commit (one round trip: BEGIN, a transaction id, COMMIT and its flush) on the \
+                 idle machine ({:.0}/s) takes p50 {:.2} / p99 {:.2} / max {:.1} ms. Every operation below commits \
+                 durably (reads too: their trace), so the machine's I/O stalls reach every p99; the baseline at the \
+                 same rate as dui shows what is left to dui.\n\n",
                 c.offered_per_s.unwrap_or(0.0),
                 c.p50_ms,
                 c.p99_ms,
