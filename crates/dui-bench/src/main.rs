@@ -270,7 +270,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
     let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let mut server = Server::start(&env, 0.0, 0.0).await?;
-    let baseline = Arc::new(Baseline::connect(&env.app_url, env.config.database.pool_size, 30, env.db()?).await?);
+    let baseline = Arc::new(Baseline::connect(&dui::server::db_config(&env.config)?, 30, env.db()?).await?);
     let users_for = |op: Op| if op == Op::HandoverFeed { unit_staff.clone() } else { everyone.clone() };
     let http = |op: Op, users: Arc<Vec<VirtualUser>>, base: &str| -> Arc<dyn Operation> {
         Arc::new(Http { op, client: client.clone(), base: base.to_owned(), users })
@@ -310,8 +310,9 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         let dui = http(op, users_for(op), &server.base_url);
         let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
         // Each round measures both saturations, then dui at 70 % of its own, the baseline at that
-        // same rate and at 70 % of its own, then the reference rate: what drifts on a shared machine drifts for
-        // both. The other points of the curve are measured in the first round only.
+        // same rate and at 70 % of its own, then the reference rate: what drifts on a shared
+        // machine drifts for both. The other points of the curve are measured in the first round
+        // only.
         let mut saturations = Vec::new();
         let mut per_round = Vec::new();
         let (mut at_70, mut base_same, mut base_70, mut reference) =

@@ -233,11 +233,16 @@ impl std::fmt::Debug for Baseline {
 }
 
 impl Baseline {
-    pub async fn connect(url: &str, size: usize, recent_stay_days: i32, db: dui_storage::Db) -> anyhow::Result<Self> {
+    /// As many connections as the server's pool, set as the server sets its own.
+    pub async fn connect(
+        server: &dui_storage::DbConfig,
+        recent_stay_days: i32,
+        db: dui_storage::Db,
+    ) -> anyhow::Result<Self> {
         let statements: Statements = dui_storage::bench::statements();
         let mut connections = Vec::new();
-        let mut config: tokio_postgres::Config = url.parse()?;
-        config.options(format!("-c plan_cache_mode={}", dui_storage::bench::PLAN_CACHE_MODE));
+        let config = dui_storage::bench::connection_config(server)?;
+        let size = server.pool_size;
         for _ in 0..size {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(connection);
@@ -270,15 +275,23 @@ impl Baseline {
         })
     }
 
-    async fn connection(&self) -> (tokio::sync::SemaphorePermit<'_>, usize) {
-        let permit = self.available.acquire().await.expect("the semaphore is never closed");
+    /// Runs `work` on an idle connection (waiting for one), rolls back what it left open when it
+    /// failed so the next call finds the connection clean, and gives the connection back.
+    async fn on_connection<F, Fut>(&self, work: F) -> Result<(), Failure>
+    where
+        F: FnOnce(Arc<Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>>,
+    {
+        let _permit = self.available.acquire().await.expect("the semaphore is never closed");
         let index =
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("a permit means an idle connection");
-        (permit, index)
-    }
-
-    fn release(&self, index: usize) {
+        let connection = self.connections[index].clone();
+        let result = work(connection.clone()).await;
+        if result.is_err() {
+            let _ = connection.client.batch_execute("ROLLBACK").await;
+        }
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(index);
+        result
     }
 }
 
@@ -426,17 +439,7 @@ impl Raw {
 
 impl Operation for Raw {
     fn call(&self, i: u64) -> Call<'_> {
-        Box::pin(async move {
-            let (_permit, index) = self.baseline.connection().await;
-            let connection = self.baseline.connections[index].clone();
-            let result = self.run(&connection, i).await;
-            if result.is_err() {
-                // Leave the connection clean for the next call.
-                let _ = connection.client.batch_execute("ROLLBACK").await;
-            }
-            self.baseline.release(index);
-            result
-        })
+        Box::pin(self.baseline.on_connection(move |c| async move { self.run(&c, i).await }))
     }
 }
 
@@ -446,20 +449,14 @@ pub struct CommitProbe(pub Arc<Baseline>);
 
 impl Operation for CommitProbe {
     fn call(&self, _i: u64) -> Call<'_> {
-        Box::pin(async move {
-            let (_permit, index) = self.0.connection().await;
-            let connection = self.0.connections[index].clone();
-            let client = &connection.client;
-            let result = tokio::try_join!(
-                client.batch_execute("BEGIN"),
-                client.batch_execute("SELECT pg_current_xact_id()"),
-                client.batch_execute("COMMIT"),
-            );
-            if result.is_err() {
-                let _ = client.batch_execute("ROLLBACK").await;
-            }
-            self.0.release(index);
-            result.map(|_| ()).map_err(|e| Failure::Other(format!("commit probe: {e}")))
-        })
+        Box::pin(self.0.on_connection(|c| async move {
+            tokio::try_join!(
+                c.client.batch_execute("BEGIN"),
+                c.client.batch_execute("SELECT pg_current_xact_id()"),
+                c.client.batch_execute("COMMIT"),
+            )
+            .map(|_| ())
+            .map_err(|e| Failure::Other(format!("commit probe: {e}")))
+        }))
     }
 }

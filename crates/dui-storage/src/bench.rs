@@ -8,9 +8,11 @@ use tokio_postgres::types::ToSql;
 
 use crate::access::Who;
 
-/// How dui's connections plan prepared statements (`plan_cache_mode`): the baseline's
-/// connections are set the same way.
-pub const PLAN_CACHE_MODE: &str = crate::pool::PLAN_CACHE_MODE;
+/// The connection settings of a server with `config` (statement planning, timeouts), for the
+/// baseline's connections.
+pub fn connection_config(config: &crate::DbConfig) -> crate::StoreResult<tokio_postgres::Config> {
+    crate::pool::pg_config(config.url.expose(), config.connect_timeout, Some(config.statement_timeout))
+}
 
 /// The statements, by the operation that sends them.
 #[derive(Debug, Clone)]

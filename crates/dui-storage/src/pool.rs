@@ -80,7 +80,7 @@ pub(crate) fn pg_config(
 /// own choice (`auto`) keeps re-planning the large access-checking statements, whose generic
 /// estimate looks dearer than a plan with the caller's flags folded in, and planning them cost
 /// more than running them (resident summaries: 524 against 1,171 per second on 2 cores).
-pub(crate) const PLAN_CACHE_MODE: &str = "force_generic_plan";
+const PLAN_CACHE_MODE: &str = "force_generic_plan";
 
 /// How connections are made: in clear, or over TLS with verified certificates.
 #[derive(Clone)]
