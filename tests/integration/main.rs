@@ -20,6 +20,7 @@ mod migrations;
 mod openapi;
 mod people;
 mod platform;
+mod principals;
 mod record;
 mod residents;
 mod resilience;

@@ -248,6 +248,10 @@ fn median_index(values: &[f64]) -> usize {
 async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Option<usize>) -> anyhow::Result<()> {
     let profile = common.profile()?;
     let rounds = rounds.unwrap_or(profile.rounds).max(1);
+    if let Some(unknown) = only.iter().find(|o| *o != "noisy" && !Op::ALL.iter().any(|op| op.key() == o.as_str())) {
+        let known: Vec<&str> = Op::ALL.iter().map(|op| op.key()).chain(["noisy"]).collect();
+        anyhow::bail!("--only {unknown}: no such phase (known: {})", known.join(", "));
+    }
     let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     anyhow::ensure!(

@@ -204,7 +204,6 @@ impl Operation for Http {
 struct Connection {
     client: Client,
     set_tenant: Statement,
-    principal: Statement,
     feed_start: Statement,
     handover: Statement,
     summary: Statement,
@@ -253,7 +252,6 @@ impl Baseline {
             };
             connections.push(Arc::new(Connection {
                 set_tenant: prepare(statements.set_tenant).await?,
-                principal: prepare(&statements.principal).await?,
                 feed_start: prepare(statements.feed_start).await?,
                 handover: prepare(&statements.handover_by_unit).await?,
                 summary: prepare(&statements.summary).await?,
@@ -340,9 +338,9 @@ impl Raw {
         let scope = user.scope();
         let who = WhoParams::of(&scope, self.baseline.recent_stay_days);
         let tenant = user.tenant.to_string();
-        // Authentication: the user's status and roles, as every request of dui reads them.
+        // Authentication sends nothing: dui keeps a known user's status and roles between
+        // requests (dropped by change notices), so a request of such a user reads none.
         let sql = |e: tokio_postgres::Error| Failure::Other(format!("baseline: {e}"));
-        single(c, &tenant, true, &c.principal, &[&user.tenant, &user.user]).await.map_err(sql)?;
         match self.op {
             Op::NoteWrite => {
                 let mut params = who.params();

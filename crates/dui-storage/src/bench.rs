@@ -19,8 +19,6 @@ pub fn connection_config(config: &crate::DbConfig) -> crate::StoreResult<tokio_p
 pub struct Statements {
     /// Sets the tenant for row-level security, first in every transaction.
     pub set_tenant: &'static str,
-    /// The authenticated user's status and roles (every request).
-    pub principal: String,
     /// Hand-over feed: where the previous shift started, and the reader's marker.
     pub feed_start: &'static str,
     /// Hand-over feed of a unit, with its trace.
@@ -44,7 +42,6 @@ pub struct Statements {
 pub fn statements() -> Statements {
     Statements {
         set_tenant: crate::tx::SET_TENANT,
-        principal: crate::people::PRINCIPAL_BY_ID.clone(),
         feed_start: crate::notes::FEED_START,
         handover_by_unit: crate::notes::handover_sql(true),
         summary: crate::summary::summary_sql(),

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
 use dui_domain::TenantId;
 
-use crate::pool::Tls;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -71,11 +70,11 @@ impl KeyStore {
         cache.get(&tenant).map(|c| (c.keyring.clone(), c.budget.clone(), c.loaded_at))
     }
 
-    fn forget(&self, tenant: TenantId) {
+    pub(crate) fn forget(&self, tenant: TenantId) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&tenant);
     }
 
-    fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
@@ -84,50 +83,8 @@ impl KeyStore {
     }
 }
 
-/// The channel on which key changes are announced, with the tenant id as payload. Delivered on
-/// commit, to every server listening.
-const KEYS_CHANGED_CHANNEL: &str = "dui_tenant_keys";
+/// Announces, on commit, that a tenant's keys changed (see [`crate::notices`]).
 const NOTIFY_KEYS_CHANGED: &str = "SELECT pg_notify('dui_tenant_keys', $1)";
-
-/// Listens on one connection until it fails, dropping cached keyrings as changes are announced.
-async fn listen<S, T>(keys: &KeyStore, client: tokio_postgres::Client, mut connection: tokio_postgres::Connection<S, T>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let subscribe = async {
-        if let Err(error) = client.batch_execute(&format!("LISTEN {KEYS_CHANGED_CHANNEL}")).await {
-            tracing::warn!(%error, "cannot listen for key changes");
-        }
-        // Notifications may have been missed while not listening.
-        keys.forget_all();
-        std::future::pending::<()>().await
-    };
-    let receive = async {
-        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            match message {
-                Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
-                    match notification.payload().parse::<uuid::Uuid>() {
-                        Ok(tenant) => {
-                            tracing::debug!(%tenant, "keys changed elsewhere");
-                            keys.forget(TenantId::from_uuid(tenant));
-                        }
-                        Err(_) => keys.forget_all(),
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "key-change listener lost its connection");
-                    break;
-                }
-            }
-        }
-    };
-    tokio::select! {
-        () = subscribe => {}
-        () = receive => {}
-    }
-}
 
 /// A stored key row.
 struct StoredKey {
@@ -159,40 +116,6 @@ pub struct RewrapReport {
 }
 
 impl Db {
-    /// Listens for key changes committed by other processes (a `dui keys rotate-dek`, a
-    /// shredding) and drops the affected cached keyrings at once, so that new values are sealed
-    /// with a new key immediately rather than when the cache expires. Reconnects by itself; while
-    /// it cannot listen, the cache lifetime bounds how stale a keyring can be.
-    pub fn spawn_key_listener(&self) -> tokio::task::JoinHandle<()> {
-        let keys = self.keys.clone();
-        let config = self.listen_config.clone();
-        let tls = self.tls.clone();
-        tokio::spawn(async move {
-            loop {
-                let failed = match &tls {
-                    Tls::Plain => match config.connect(tokio_postgres::NoTls).await {
-                        Ok((client, connection)) => {
-                            listen(&keys, client, connection).await;
-                            None
-                        }
-                        Err(error) => Some(error),
-                    },
-                    Tls::Verified(connector) => match config.connect(connector.clone()).await {
-                        Ok((client, connection)) => {
-                            listen(&keys, client, connection).await;
-                            None
-                        }
-                        Err(error) => Some(error),
-                    },
-                };
-                if let Some(error) = failed {
-                    tracing::debug!(%error, "key-change listener cannot connect yet");
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        })
-    }
-
     async fn load_keys(&self, tenant: TenantId) -> StoreResult<Vec<StoredKey>> {
         let rows = self
             .read(
@@ -511,6 +434,7 @@ impl Db {
         tx.query(NOTIFY_KEYS_CHANGED, &[&tenant.to_string()]).await?;
         tx.commit().await?;
         self.keys.forget(tenant);
+        self.principals.changed(tenant);
         tracing::warn!(%tenant, "tenant keys destroyed: the tenant's sealed data is unreadable from now on");
         Ok(())
     }

@@ -60,7 +60,7 @@ pub(crate) fn external_identity(row: &Row) -> StoreResult<ExternalIdentity> {
 }
 
 /// How a token designates its user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PrincipalKey {
     /// The server's own tokens carry the user id.
     User(UserId),
@@ -134,7 +134,7 @@ const PRINCIPAL: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.st
      LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
      WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
 
-pub(crate) static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
+static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
 
 static PRINCIPAL_BY_SUBJECT: LazyLock<String> = LazyLock::new(|| {
     PRINCIPAL.replace(
@@ -145,8 +145,19 @@ static PRINCIPAL_BY_SUBJECT: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Db {
-    /// Loads the principal of a request: one statement, one round trip.
+    /// The principal of a request: from the cache while it is kept coherent (see
+    /// [`crate::principals`]), otherwise one statement, one round trip.
     pub async fn load_principal(&self, tenant: TenantId, key: &PrincipalKey) -> StoreResult<Principal> {
+        if let Some(principal) = self.principals.get(tenant, key) {
+            return Ok(principal);
+        }
+        let ticket = self.principals.ticket();
+        let principal = self.read_principal(tenant, key).await?;
+        self.principals.put(tenant, key, &principal, ticket);
+        Ok(principal)
+    }
+
+    async fn read_principal(&self, tenant: TenantId, key: &PrincipalKey) -> StoreResult<Principal> {
         // The user is looked up under the tenant's own context: row-level security applies to
         // authentication too.
         let tenant_uuid = tenant.as_uuid();
@@ -195,7 +206,9 @@ impl Db {
             map: &user,
             audit: Some(("user.create", "user")),
         };
-        self.create_once(scope, key, create).await
+        let created = self.create_once(scope, key, create).await;
+        self.principals.changed(scope.tenant_id());
+        created
     }
 
     /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
@@ -222,6 +235,7 @@ impl Db {
             .await?;
         let granted = membership(&row)?;
         tx.commit().await?;
+        self.principals.changed(tenant);
         Ok((created, granted))
     }
 
@@ -278,6 +292,7 @@ impl Db {
                 ],
             )
             .await?;
+        self.principals.changed(scope.tenant_id());
         one(rows, user)
     }
 
@@ -302,19 +317,22 @@ impl Db {
         let reload = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
         let establishment = establishment.map(|e| e.as_uuid());
         let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &user.as_uuid(), &establishment, &role.as_str()];
-        self.create_once(
-            scope,
-            key,
-            CreateStatement {
-                id,
-                insert: &insert,
-                params,
-                reload: &reload,
-                map: &membership,
-                audit: Some(("membership.create", "membership")),
-            },
-        )
-        .await
+        let created = self
+            .create_once(
+                scope,
+                key,
+                CreateStatement {
+                    id,
+                    insert: &insert,
+                    params,
+                    reload: &reload,
+                    map: &membership,
+                    audit: Some(("membership.create", "membership")),
+                },
+            )
+            .await;
+        self.principals.changed(scope.tenant_id());
+        created
     }
 
     /// The memberships of a user, current first, then ended ones (most recent first).
@@ -343,6 +361,7 @@ impl Db {
         let rows = self
             .write_audited(scope, "membership.end", "membership", &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
             .await?;
+        self.principals.changed(scope.tenant_id());
         one(rows, membership)
     }
 
@@ -374,6 +393,7 @@ impl Db {
         let linked = row.as_ref().map(external_identity).transpose()?.ok_or(StoreError::NotFound)?;
         crate::audit::trace_in(&tx, &self.who(scope), "external_identity.link", "user", user.as_uuid()).await?;
         tx.commit().await?;
+        self.principals.changed(scope.tenant_id());
         Ok(linked)
     }
 
@@ -409,6 +429,7 @@ impl Db {
                 &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
             )
             .await?;
+        self.principals.changed(scope.tenant_id());
         if rows.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -101,6 +101,7 @@ impl Db {
              RETURNING {TENANT_COLUMNS}"
         );
         let rows = self.platform(&sql, &[&id.as_uuid(), &status.as_str()]).await?;
+        self.principals.changed(id);
         if rows.is_empty() && self.tenant_by_id(id).await?.is_some() {
             return Err(StoreError::Conflict { constraint: "tenants_shredded_is_final".to_owned() });
         }

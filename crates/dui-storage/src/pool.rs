@@ -12,6 +12,7 @@ use tokio_postgres::{NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::keys::{CryptoConfig, KeyStore};
+use crate::principals::PrincipalCache;
 use crate::tx::{Access, Params, single};
 
 use crate::{StoreError, StoreResult};
@@ -34,6 +35,9 @@ pub struct DbConfig {
     pub ca_file: Option<PathBuf>,
     /// A discharged resident stays visible to the team for this many days.
     pub recent_stay_days: i32,
+    /// How long a request's principal (the user's status and memberships) may be reused by later
+    /// requests while the listener receives change notices; zero reads it at every request.
+    pub principal_cache_ttl: Duration,
 }
 
 impl DbConfig {
@@ -47,6 +51,7 @@ impl DbConfig {
             crypto,
             ca_file: None,
             recent_stay_days: 30,
+            principal_cache_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -181,7 +186,8 @@ pub struct PoolStatus {
 pub struct Db {
     pool: Pool,
     pub(crate) keys: Arc<KeyStore>,
-    /// For the connection that listens for key changes (outside the pool).
+    pub(crate) principals: Arc<PrincipalCache>,
+    /// For the connection that listens for change notices (outside the pool).
     pub(crate) listen_config: tokio_postgres::Config,
     pub(crate) tls: Tls,
     pub(crate) recent_stay_days: i32,
@@ -198,7 +204,7 @@ impl Db {
         // closes every connection (the server says so, and the socket ends), which the
         // connection task sees at once, so a broken connection is discarded and replaced without
         // a test query — which would cost every request a round trip per checkout (two per
-        // request: the principal, then the statement).
+        // request whose principal is read: the principal, then the statement).
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let manager = match &tls {
             Tls::Plain => Manager::from_config(pg, NoTls, manager_config),
@@ -215,6 +221,7 @@ impl Db {
         Ok(Self {
             pool,
             keys: Arc::new(KeyStore::new(config.crypto.clone())),
+            principals: Arc::new(PrincipalCache::new(config.principal_cache_ttl)),
             listen_config,
             tls,
             recent_stay_days: config.recent_stay_days,

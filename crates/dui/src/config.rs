@@ -176,6 +176,9 @@ pub struct DatabaseConfig {
     pub acquire_timeout_ms: u64,
     pub connect_timeout_secs: u64,
     pub statement_timeout_secs: u64,
+    /// How long a user's status and memberships, read for one request, serve the next ones while
+    /// change notices are received (0: read at every request).
+    pub principal_cache_ttl_secs: u64,
     /// Apply pending migrations when the server starts (needs `owner_url`).
     pub migrate_on_start: bool,
     /// How long the server waits for PostgreSQL at start-up before giving up.
@@ -242,6 +245,7 @@ impl Default for DatabaseConfig {
             acquire_timeout_ms: 5000,
             connect_timeout_secs: 5,
             statement_timeout_secs: 30,
+            principal_cache_ttl_secs: 30,
             migrate_on_start: true,
             startup_timeout_secs: 60,
         }

@@ -69,6 +69,7 @@ pub fn db_config(config: &Config) -> anyhow::Result<DbConfig> {
     db.statement_timeout = Duration::from_secs(config.database.statement_timeout_secs);
     db.ca_file = config.database.ca_file.clone();
     db.recent_stay_days = config.access.recent_stay_days;
+    db.principal_cache_ttl = Duration::from_secs(config.database.principal_cache_ttl_secs);
     Ok(db)
 }
 
@@ -141,11 +142,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, issuer, jwks, api))
 }
 
-/// The tasks that run beside the server for as long as it does: the key-change listener, and
-/// the hourly maintenance (purge of expired idempotency keys, re-encryption of rows still sealed
+/// The tasks that run beside the server for as long as it does: the change listener (key
+/// rotations, changes to users and memberships), the audit chainer, and the hourly maintenance (purge of expired idempotency keys, re-encryption of rows still sealed
 /// with a rotated key). Abort them when the server stops.
 pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
-    vec![state.db().spawn_key_listener(), spawn_maintenance(state), spawn_chainer(state)]
+    vec![state.db().spawn_listener(), spawn_maintenance(state), spawn_chainer(state)]
 }
 
 /// Links new audit events into each tenant's hash chain, every two seconds; every minute the
