@@ -1,5 +1,8 @@
 //! The server's own issuer: tokens for local accounts, service accounts and platform operators.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
 use dui_domain::{OperatorId, TenantId, UserId};
 use jsonwebtoken::jwk::JwkSet;
@@ -58,6 +61,35 @@ pub struct OwnIssuer {
     /// The signing key's public half first, then previous keys still accepted.
     verification: Vec<VerificationKey>,
     leeway_secs: u64,
+    verified: Arc<Verified>,
+}
+
+/// The tokens already verified, each with the last second it is valid in, so that a client's
+/// next requests with the same token cost a look-up instead of a signature check. Only the very
+/// same text is found; the keys that verified it stay for the life of the process; each entry is
+/// dropped once its token expires.
+#[derive(Debug, Default)]
+struct Verified(Mutex<HashMap<Box<str>, (Subject, i64)>>);
+
+/// The most tokens remembered (a few MiB); past it, the expired go, then all of them.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+impl Verified {
+    fn get(&self, token: &str, now: i64) -> Option<Subject> {
+        let tokens = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        tokens.get(token).filter(|(_, until)| now <= *until).map(|(subject, _)| *subject)
+    }
+
+    fn put(&self, token: &str, subject: Subject, until: i64, now: i64) {
+        let mut tokens = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= VERIFIED_CAPACITY {
+            tokens.retain(|_, (_, valid_until)| now <= *valid_until);
+            if tokens.len() >= VERIFIED_CAPACITY {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), (subject, until));
+    }
 }
 
 impl OwnIssuer {
@@ -70,7 +102,8 @@ impl OwnIssuer {
     ) -> Self {
         let mut verification = vec![signing.verification_key().clone()];
         verification.extend(previous.into_iter().filter(|k| k.kid() != signing.kid()));
-        Self { issuer: issuer.into(), audience: audience.into(), signing, verification, leeway_secs }
+        let verified = Arc::default();
+        Self { issuer: issuer.into(), audience: audience.into(), signing, verification, leeway_secs, verified }
     }
 
     pub fn issuer(&self) -> &str {
@@ -104,8 +137,21 @@ impl OwnIssuer {
         jsonwebtoken::encode(&header, &claims, &self.signing.encoding).expect("signing with a valid Ed25519 key")
     }
 
-    /// Verifies one of our tokens and returns whom it designates.
+    /// Verifies one of our tokens and returns whom it designates. A token verified before is
+    /// not checked again until it expires.
     pub fn verify(&self, token: &str, key_id: Option<&str>) -> Result<Subject, AuthError> {
+        let now = Utc::now().timestamp();
+        if let Some(subject) = self.verified.get(token, now) {
+            return Ok(subject);
+        }
+        let (subject, expires) = self.check(token, key_id)?;
+        let leeway = i64::try_from(self.leeway_secs).unwrap_or(i64::MAX);
+        self.verified.put(token, subject, expires.saturating_add(leeway), now);
+        Ok(subject)
+    }
+
+    /// The signature and claims checks, and when the token expires.
+    fn check(&self, token: &str, key_id: Option<&str>) -> Result<(Subject, i64), AuthError> {
         let key_id = key_id.ok_or(AuthError::UnknownKey)?;
         let key = self.verification.iter().find(|k| k.kid() == key_id).ok_or(AuthError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -117,15 +163,17 @@ impl OwnIssuer {
         let data =
             jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| AuthError::from_jwt(&e))?;
         let claims = data.claims;
+        let expires = claims.exp.ok_or_else(|| AuthError::MissingClaim("exp".to_owned()))?;
         let sub: Uuid = claims.sub.parse().map_err(|_| AuthError::InvalidClaim("sub".to_owned()))?;
-        match (claims.ctx, claims.tid) {
+        let subject = match (claims.ctx, claims.tid) {
             (Context::Tenant, Some(tenant)) => {
                 Ok(Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(sub) })
             }
             (Context::Tenant, None) => Err(AuthError::MissingClaim("tid".to_owned())),
             (Context::Platform, None) => Ok(Subject::Operator(OperatorId::from_uuid(sub))),
             (Context::Platform, Some(_)) => Err(AuthError::InvalidClaim("tid".to_owned())),
-        }
+        }?;
+        Ok((subject, expires))
     }
 
     /// The public keys, as published at the JWKS endpoint.
@@ -172,6 +220,47 @@ mod tests {
         assert_eq!(issuer.verify(&foreign, Some(other.signing.kid())), Err(AuthError::UnknownKey));
         // The right kid on a token signed by another key: the signature check fails.
         assert_eq!(issuer.verify(&foreign, Some(&kid)), Err(AuthError::BadSignature));
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires_and_only_as_is() {
+        let key = SigningKey::from_pem(generate_pem().unwrap().expose()).unwrap();
+        let issuer = OwnIssuer::new("https://dui.test", "dui", key, vec![], 30);
+        let kid = issuer.signing.kid().to_owned();
+        let subject = Subject::TenantUser {
+            tenant: TenantId::from_uuid(Uuid::now_v7()),
+            user: UserId::from_uuid(Uuid::now_v7()),
+        };
+        let now = Utc::now();
+        let token = issuer.mint(subject, now, chrono::Duration::minutes(5));
+        assert_eq!(issuer.verify(&token, Some(&kid)), Ok(subject));
+        // Kept until its expiry plus the leeway the full check allows, not a second more.
+        let until = (now + chrono::Duration::minutes(5)).timestamp() + 30;
+        assert_eq!(issuer.verified.get(&token, until), Some(subject));
+        assert_eq!(issuer.verified.get(&token, until + 1), None);
+        assert_eq!(issuer.verify(&token, Some(&kid)), Ok(subject));
+        // Any other text is checked in full: a changed signature is refused.
+        let at = token.len() - 10;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let altered = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
+        assert_eq!(issuer.verify(&altered, Some(&kid)), Err(AuthError::BadSignature));
+        // A refused token is not remembered.
+        let expired = issuer.mint(subject, now - chrono::Duration::hours(2), chrono::Duration::hours(1));
+        assert_eq!(issuer.verify(&expired, Some(&kid)), Err(AuthError::Expired));
+        assert_eq!(issuer.verified.get(&expired, now.timestamp() - 7200), None);
+    }
+
+    #[test]
+    fn remembered_tokens_stay_within_their_capacity() {
+        let verified = Verified::default();
+        let subject = Subject::Operator(OperatorId::from_uuid(Uuid::now_v7()));
+        for n in 0..VERIFIED_CAPACITY + 10 {
+            // Half already expired at 1,000: those go first.
+            verified.put(&format!("token-{n}"), subject, if n % 2 == 0 { 500 } else { 2_000 }, 1_000);
+        }
+        let kept = verified.0.lock().unwrap().len();
+        assert!(kept <= VERIFIED_CAPACITY, "{kept}");
+        assert_eq!(verified.get(&format!("token-{}", VERIFIED_CAPACITY + 9), 1_000), Some(subject));
     }
 
     #[test]

@@ -53,6 +53,10 @@ struct Common {
     /// PostgreSQL connections of the server (and of the baseline, the same number).
     #[arg(long, default_value_t = 16)]
     pool: usize,
+    /// The server's cap on each tenant's requests in progress (default: the server's own, a
+    /// quarter of the pool).
+    #[arg(long)]
+    tenant_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,7 +138,8 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
         // The smoke run checks the whole path, seeding included: always from nothing.
         let _ = std::fs::remove_dir_all(common.dir());
     }
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
+    let env =
+        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
     let db = env.db()?;
     let manifest =
         seed::seed(&db, profile, common.seed, &env.app_url, &env.dir, &seed::manifest_path(&env.dir)).await?;
@@ -152,7 +157,8 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
 
 async fn explain(common: &Common) -> anyhow::Result<()> {
     let profile = common.profile()?;
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
+    let env =
+        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     let users = ops::virtual_users(&manifest, &[0], true, &|_, _| String::new());
     let nurse = users.iter().find(|u| u.role == dui_domain::people::Role::Nurse).context("a nurse")?;
@@ -252,7 +258,8 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         let known: Vec<&str> = Op::ALL.iter().map(|op| op.key()).chain(["noisy"]).collect();
         anyhow::bail!("--only {unknown}: no such phase (known: {})", known.join(", "));
     }
-    let env = server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool).await?;
+    let env =
+        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     anyhow::ensure!(
         manifest.tenants.len() == profile.tenants,
@@ -425,7 +432,13 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         let (op, figures) = done?;
         mix_ops.insert(op.key(), figures);
     }
-    let mix = MixReport { offered_per_s: mix_rate, operations: mix_ops, server: server.usage_since(start) };
+    let mix = MixReport {
+        offered_per_s: mix_rate,
+        tenants: manifest.tenants.len(),
+        tenant_concurrency: env.config.tenant_concurrency(),
+        operations: mix_ops,
+        server: server.usage_since(start),
+    };
     let mut peak = server.usage_since(server.read()).peak_rss_mib;
     server.stop();
 

@@ -90,6 +90,10 @@ pub struct Round {
 #[derive(Debug, Clone, Serialize)]
 pub struct MixReport {
     pub offered_per_s: f64,
+    /// The tenants the mix's users belong to.
+    pub tenants: usize,
+    /// The server's cap on each tenant's requests in progress (0: none).
+    pub tenant_concurrency: usize,
     pub operations: BTreeMap<&'static str, Figures>,
     pub server: Usage,
 }
@@ -298,6 +302,19 @@ impl Report {
             md.push_str(&format!(
                 "\nServer during the mix: {:.0} % CPU, {:.0} MiB resident.\n",
                 mix.server.cpu_percent, mix.server.rss_mib
+            ));
+            let per_tenant = mix.offered_per_s / mix.tenants.max(1) as f64;
+            let cap = match mix.tenant_concurrency {
+                0 => "no cap on a tenant's requests in progress".to_owned(),
+                n => format!(
+                    "the server holds each tenant to {n} requests in progress (`limits.tenant_concurrency`; \
+                     `--tenant-concurrency 0` runs without), so each request waiting on the disk holds one of its \
+                     tenant's places"
+                ),
+            };
+            md.push_str(&format!(
+                "The mix comes from the dataset's {} tenants alike, about {per_tenant:.0} requests/s each; {cap}.\n",
+                mix.tenants
             ));
         }
         if let Some(n) = &self.noisy_neighbour {

@@ -20,7 +20,13 @@ pub struct Environment {
     pub config: Config,
 }
 
-pub async fn prepare(profile: &str, dir: &Path, admin_url: &str, pool: usize) -> anyhow::Result<Environment> {
+pub async fn prepare(
+    profile: &str,
+    dir: &Path,
+    admin_url: &str,
+    pool: usize,
+    tenant_concurrency: Option<usize>,
+) -> anyhow::Result<Environment> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
     let admin = dui_storage::cluster::ensure_server(admin_url, &dir.join("pg")).await?;
@@ -52,6 +58,7 @@ pub async fn prepare(profile: &str, dir: &Path, admin_url: &str, pool: usize) ->
     config.database.url = Some(database.app_url.clone().into());
     config.database.migrate_on_start = false;
     config.database.pool_size = pool.max(1);
+    config.limits.tenant_concurrency = tenant_concurrency;
     Ok(Environment { dir, app_url: database.app_url, owner_url: database.owner_url, admin_url: admin, config })
 }
 
@@ -134,7 +141,8 @@ impl Server {
         let config = &env.config;
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let log = std::fs::File::create(env.dir.join("server.log"))?;
-        let child = Command::new(server_binary()?)
+        let mut command = Command::new(server_binary()?);
+        command
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -148,10 +156,10 @@ impl Server {
             .env("DUI_LIMITS__TENANT_REQUESTS_PER_SECOND", tenant_rate.to_string())
             .env("DUI_LIMITS__TENANT_BURST", tenant_burst.to_string())
             .env("DUI_LOG__LEVEL", "warn")
+            .env("DUI_LIMITS__TENANT_CONCURRENCY", config.tenant_concurrency().to_string())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting the server")?;
+            .stderr(log);
+        let child = command.spawn().context("starting the server")?;
         let mut server = Self { child, base_url };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
