@@ -12,7 +12,7 @@ use crate::residents::{admit, identity};
 
 /// Runs statements as the owner inside `tenant`'s context (the owner is bound by the policies
 /// too).
-async fn as_owner(app: &TestApp, tenant: &TestTenant, sql: &str) {
+pub(crate) async fn as_owner(app: &TestApp, tenant: &TestTenant, sql: &str) {
     let owner = app.db.connect(&app.db.owner_url).await;
     owner
         .batch_execute(&format!("BEGIN; SELECT set_config('app.tenant_id', '{}', true); {sql}; COMMIT;", tenant.id))

@@ -95,6 +95,11 @@ impl Drop for NotListening {
 }
 
 impl Db {
+    /// Whether the listener receives change notices now (principals are cached only then).
+    pub fn listening(&self) -> bool {
+        self.principals.listening()
+    }
+
     /// Listens for changes committed by other processes and drops what they make stale: a
     /// tenant's keyring when its keys change (`dui keys rotate-dek`, a shredding), a tenant's
     /// cached principals when its users or memberships change. Reconnects by itself; while it

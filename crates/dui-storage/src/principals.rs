@@ -39,8 +39,15 @@ struct State {
     listening: bool,
     /// Moves on at every notice, connection loss and reconnection.
     generation: u64,
-    tenants: HashMap<TenantId, HashMap<PrincipalKey, Entry>>,
-    size: usize,
+    entries: HashMap<(TenantId, PrincipalKey), Entry>,
+}
+
+impl State {
+    /// Drops the entries `keep` refuses, and makes looks-up in flight stale.
+    fn invalidate(&mut self, keep: impl FnMut(&(TenantId, PrincipalKey), &mut Entry) -> bool) {
+        self.generation += 1;
+        self.entries.retain(keep);
+    }
 }
 
 /// Principals by tenant and key. See the module's documentation for why it stays true.
@@ -70,8 +77,13 @@ impl PrincipalCache {
         if !state.listening {
             return None;
         }
-        let entry = state.tenants.get(&tenant)?.get(key)?;
+        let entry = state.entries.get(&(tenant, key.clone()))?;
         (entry.loaded_at.elapsed() < self.ttl).then(|| entry.principal.clone())
+    }
+
+    /// Whether notices are being received.
+    pub(crate) fn listening(&self) -> bool {
+        self.state().listening
     }
 
     /// Taken before reading a principal from the database.
@@ -89,40 +101,26 @@ impl PrincipalCache {
         if !state.listening || state.generation != ticket.0 {
             return false;
         }
-        if state.size >= CAPACITY {
+        if state.entries.len() >= CAPACITY {
             let ttl = self.ttl;
-            for entries in state.tenants.values_mut() {
-                entries.retain(|_, e| e.loaded_at.elapsed() < ttl);
-            }
-            state.tenants.retain(|_, entries| !entries.is_empty());
-            state.size = state.tenants.values().map(HashMap::len).sum();
-            if state.size >= CAPACITY {
-                state.tenants.clear();
-                state.size = 0;
+            state.entries.retain(|_, e| e.loaded_at.elapsed() < ttl);
+            if state.entries.len() >= CAPACITY {
+                state.entries.clear();
             }
         }
         let entry = Entry { principal: principal.clone(), loaded_at: Instant::now() };
-        if state.tenants.entry(tenant).or_default().insert(key.clone(), entry).is_none() {
-            state.size += 1;
-        }
+        state.entries.insert((tenant, key.clone()), entry);
         true
     }
 
     /// A tenant's principals changed: its entries go, and looks-up in flight do not store theirs.
     pub(crate) fn changed(&self, tenant: TenantId) {
-        let mut state = self.state();
-        state.generation += 1;
-        if let Some(entries) = state.tenants.remove(&tenant) {
-            state.size -= entries.len();
-        }
+        self.state().invalidate(|(t, _), _| *t != tenant);
     }
 
     /// Everything goes (a notice that names no tenant).
     pub(crate) fn forget_all(&self) {
-        let mut state = self.state();
-        state.generation += 1;
-        state.tenants.clear();
-        state.size = 0;
+        self.state().invalidate(|_, _| false);
     }
 
     /// Notices are received from now on (called once `LISTEN` is in force), or no longer (the
@@ -130,15 +128,13 @@ impl PrincipalCache {
     /// missed.
     pub(crate) fn set_listening(&self, listening: bool) {
         let mut state = self.state();
-        state.generation += 1;
         state.listening = listening;
-        state.tenants.clear();
-        state.size = 0;
+        state.invalidate(|_, _| false);
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.state().size
+        self.state().entries.len()
     }
 }
 
