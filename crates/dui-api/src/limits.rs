@@ -7,9 +7,12 @@
 //! - a cap on the requests in progress at once. Requests over it wait for their turn in their
 //!   own tenant's queue, so an admitted burst (a tablet syncing, an import) is served at the
 //!   pace of a few connections instead of taking the whole pool, and another tenant's request
-//!   never queues behind it.
+//!   never queues behind it. A request holds its place while it works, not while its commit
+//!   waits for the disk (see [`TenantPlace`]).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,14 +35,58 @@ impl TenantLimit {
 }
 
 /// A tenant's place among its requests in progress, held by one request until it is answered.
-/// The outer layer puts an empty one in every request and keeps it until the response is
-/// made; authentication fills it once the tenant is known.
+/// The outer layer puts an empty one in every request, lends it to the storage layer and keeps
+/// it until the response is made; authentication fills it once the tenant is known. The
+/// request gives it up while a commit is flushed — a disk wait, not work — and takes one again,
+/// in its tenant's queue, before it asks for another connection
+/// ([`dui_storage::place`]).
 #[derive(Debug, Clone, Default)]
-pub struct TenantPlace(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+pub struct TenantPlace(Arc<Mutex<Held>>);
+
+#[derive(Debug, Default)]
+struct Held {
+    /// The tenant's places, once the tenant is known.
+    gate: Option<Arc<Semaphore>>,
+    permit: Option<OwnedSemaphorePermit>,
+}
 
 impl TenantPlace {
     pub(crate) fn hold(&self, permit: OwnedSemaphorePermit) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
+        let mut held = self.held();
+        held.gate = Some(permit.semaphore().clone());
+        held.permit = Some(permit);
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl dui_storage::place::Place for TenantPlace {
+    fn leave(&self) {
+        let permit = self.held().permit.take();
+        drop(permit);
+    }
+
+    fn left(&self) -> bool {
+        let held = self.held();
+        held.gate.is_some() && held.permit.is_none()
+    }
+
+    fn rejoin(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let gate = {
+                let held = self.held();
+                match (&held.gate, &held.permit) {
+                    (Some(gate), None) => gate.clone(),
+                    _ => return,
+                }
+            };
+            // The semaphore is never closed.
+            if let Ok(permit) = gate.acquire_owned().await {
+                self.held().permit = Some(permit);
+            }
+        })
     }
 }
 
@@ -201,6 +248,37 @@ mod tests {
         );
         drop(second);
         assert!(TenantLimiter::new(TenantLimit::UNLIMITED).enter(tenant(1)).await.is_none(), "no cap, no place");
+    }
+
+    #[tokio::test]
+    async fn a_place_left_for_a_flush_goes_to_the_next_request_and_is_taken_again_in_turn() {
+        use dui_storage::place::Place;
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1 });
+        let committing = TenantPlace::default();
+        assert!(!committing.left(), "an empty place (no tenant yet) was never left");
+        committing.leave();
+        assert!(!committing.left());
+        committing.hold(limiter.enter(tenant(1)).await.expect("a place"));
+        let mut next = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut next).await.is_pending(), "the only place is taken");
+
+        committing.leave();
+        assert!(committing.left());
+        let next = match poll_once(&mut next).await {
+            std::task::Poll::Ready(Some(permit)) => permit,
+            _ => panic!("the place left during the flush goes to the next request"),
+        };
+        // Taking a place again waits in the tenant's queue like anyone else.
+        let mut rejoin = committing.rejoin();
+        assert!(poll_once(&mut rejoin).await.is_pending(), "the place is the next request's now");
+        drop(next);
+        assert!(poll_once(&mut rejoin).await.is_ready());
+        drop(rejoin);
+        assert!(!committing.left(), "held again");
+        let mut another = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut another).await.is_pending());
+        drop(committing);
+        assert!(poll_once(&mut another).await.is_ready(), "the place is freed when the request ends");
     }
 
     #[test]

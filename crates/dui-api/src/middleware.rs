@@ -1,6 +1,7 @@
 //! The layers around every request: request id, tracing span, timeout, problem details for
 //! every error, security headers and metrics.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -50,7 +51,8 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| Uuid::now_v7().to_string());
     request.extensions_mut().insert(RequestId(request_id.clone()));
-    // Held until the response is made: the tenant's place, once authentication takes one.
+    // Held until the response is made: the tenant's place, once authentication takes one (lent
+    // to the storage layer, which gives it up while a commit is flushed).
     let place = crate::limits::TenantPlace::default();
     request.extensions_mut().insert(place.clone());
     let method = request.method().clone();
@@ -61,7 +63,8 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     let started = Instant::now();
     let timeout = state.config().request_timeout;
 
-    let outcome = tokio::time::timeout(timeout, next.run(request)).instrument(span.clone()).await;
+    let lent = dui_storage::place::lend(Arc::new(place.clone()), next.run(request));
+    let outcome = tokio::time::timeout(timeout, lent).instrument(span.clone()).await;
     let mut response = match outcome {
         Ok(response) => response,
         Err(_) => {

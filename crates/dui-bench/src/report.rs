@@ -30,7 +30,7 @@ pub struct Report {
 pub struct Machine {
     pub cores: usize,
     pub note: &'static str,
-    /// Bare durable commits on the idle machine (one round trip: a transaction id taken, its
+    /// Bare durable commits on the idle machine (one round trip: a one-column row inserted, the
     /// commit flushed) at a fixed rate, before the operations: the floor of any write's latency.
     pub durable_commit: Option<Figures>,
 }
@@ -233,7 +233,7 @@ impl Report {
         ));
         if let Some(c) = &self.machine.durable_commit {
             md.push_str(&format!(
-                "Machine: a bare durable commit (one round trip: BEGIN, a transaction id, COMMIT and its flush) on the \
+                "Machine: a bare durable commit (one round trip: BEGIN, a one-column row, COMMIT and its flush) on the \
                  idle machine ({:.0}/s) takes p50 {:.2} / p99 {:.2} / max {:.1} ms. Every operation below commits \
                  durably (reads too: their trace), so the machine's I/O stalls reach every p99; the baseline at the \
                  same rate as dui shows what is left to dui.\n\n",
@@ -308,8 +308,8 @@ impl Report {
                 0 => "no cap on a tenant's requests in progress".to_owned(),
                 n => format!(
                     "the server holds each tenant to {n} requests in progress (`limits.tenant_concurrency`; \
-                     `--tenant-concurrency 0` runs without), so each request waiting on the disk holds one of its \
-                     tenant's places"
+                     `--tenant-concurrency 0` runs without); a request whose commit is waiting for the disk \
+                     has given its place up"
                 ),
             };
             md.push_str(&format!(

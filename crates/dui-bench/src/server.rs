@@ -20,6 +20,9 @@ pub struct Environment {
     pub config: Config,
 }
 
+/// Where the durable commit probe writes its rows.
+pub const COMMIT_PROBE_TABLE: &str = "bench_commit_probe";
+
 pub async fn prepare(
     profile: &str,
     dir: &Path,
@@ -51,6 +54,17 @@ pub async fn prepare(
         dui::demo::write_private_file(&kek_file, &format!("active_kek = 1\n\n[keks]\n1 = \"{kek}\"\n"))?;
     }
     dui::server::migrate_with_retry(&database.owner_url, None, Duration::from_secs(30)).await?;
+    // The commit probe's table, outside the schema (the benchmark's database only), emptied at
+    // each run.
+    let (owner, connection) = tokio_postgres::connect(&database.owner_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {COMMIT_PROBE_TABLE} (n integer); TRUNCATE {COMMIT_PROBE_TABLE}; \
+             GRANT INSERT ON {COMMIT_PROBE_TABLE} TO {}",
+            dui_storage::cluster::APP_ROLE
+        ))
+        .await?;
     let mut config = Config::default();
     config.crypto.kek_file = Some(kek_file);
     config.auth.signing_key_file = Some(key_file);

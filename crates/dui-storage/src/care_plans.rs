@@ -354,6 +354,7 @@ impl Db {
                 .await);
         };
         tx.commit().await?;
+        drop(conn);
         let row = row.clone();
         self.open_one(tenant, &row, plan_version).await
     }

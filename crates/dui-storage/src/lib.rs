@@ -26,6 +26,7 @@ pub mod migrate;
 pub mod notes;
 mod notices;
 mod people;
+pub mod place;
 mod platform;
 mod pool;
 mod principals;

@@ -228,7 +228,10 @@ impl Db {
         })
     }
 
+    /// A connection from the pool; a request that gave its place up for a commit's flush takes
+    /// one again first ([`crate::place`]).
     pub(crate) async fn conn(&self) -> StoreResult<Object> {
+        crate::place::rejoin().await;
         Ok(self.pool.get().await?)
     }
 

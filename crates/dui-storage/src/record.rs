@@ -1009,6 +1009,8 @@ impl Db {
             return Err(StoreError::Invalid { constraint: "residents_merged_is_final".to_owned() });
         }
         tx.commit().await?;
+        // The connection goes back before the next one is asked for (see `crate::place`).
+        drop(conn);
         self.get_resident(scope, survivor).await
     }
 }
@@ -1107,6 +1109,7 @@ impl Db {
             )
             .await?;
         tx.commit().await?;
+        drop(conn);
         let mut versions = Vec::new();
         for rows in [&resident_rows, &events, &contacts, &consents, &notes, &emergencies, &assessments, &plans] {
             versions.extend(crate::residents::versions(rows)?);

@@ -68,7 +68,9 @@ impl<'a> TenantTx<'a> {
         self.query_opt(sql, params).await?.ok_or(StoreError::NotFound)
     }
 
+    /// Commits; the request's place is given up for the flush (see [`crate::place`]).
     pub(crate) async fn commit(self) -> StoreResult<()> {
+        crate::place::leave();
         Ok(self.tx.commit().await?)
     }
 }
@@ -84,7 +86,9 @@ pub(crate) enum Access {
 /// statement and COMMIT are all sent before the first answer is awaited. Every request is handed
 /// to the connection on the first poll, so even if the caller gives up midway the connection
 /// still receives the COMMIT and goes back to the pool clean. When the statement fails, the
-/// transaction is aborted and PostgreSQL turns the COMMIT into a rollback.
+/// transaction is aborted and PostgreSQL turns the COMMIT into a rollback. The request's place
+/// is given up as soon as the statement has answered, while the commit is flushed
+/// ([`crate::place`]).
 pub(crate) async fn single(
     conn: &Object,
     tenant: TenantId,
@@ -104,7 +108,12 @@ pub(crate) async fn single(
     let (_, _, rows, _) = tokio::try_join!(
         client.batch_execute(begin),
         client.query(&set_tenant, &tenant_param),
-        client.query(&statement, params),
+        // Once the statement has answered, only the COMMIT is left: the place is given up.
+        async {
+            let rows = client.query(&statement, params).await;
+            crate::place::leave();
+            rows
+        },
         client.batch_execute("COMMIT"),
     )?;
     Ok(rows)
@@ -132,7 +141,11 @@ pub(crate) async fn pair(
         client.batch_execute(begin),
         client.query(&set_tenant, &tenant_param),
         client.query(&a, first.1),
-        client.query(&b, second.1),
+        async {
+            let rows = client.query(&b, second.1).await;
+            crate::place::leave();
+            rows
+        },
         client.batch_execute("COMMIT"),
     )?;
     Ok((one, two))
