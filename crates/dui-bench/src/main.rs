@@ -101,6 +101,11 @@ impl Common {
     fn dir(&self) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| PathBuf::from(format!("target/bench/{}", self.profile)))
     }
+
+    /// The profile's database, keys and server configuration, made ready.
+    async fn environment(&self, profile: &Profile) -> anyhow::Result<Environment> {
+        server::prepare(profile.name, &self.dir(), &self.admin_url, self.pool, self.tenant_concurrency).await
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,8 +143,7 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
         // The smoke run checks the whole path, seeding included: always from nothing.
         let _ = std::fs::remove_dir_all(common.dir());
     }
-    let env =
-        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
+    let env = common.environment(&profile).await?;
     let db = env.db()?;
     let manifest =
         seed::seed(&db, profile, common.seed, &env.app_url, &env.dir, &seed::manifest_path(&env.dir)).await?;
@@ -157,8 +161,7 @@ async fn seed(common: &Common) -> anyhow::Result<(Environment, Manifest)> {
 
 async fn explain(common: &Common) -> anyhow::Result<()> {
     let profile = common.profile()?;
-    let env =
-        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
+    let env = common.environment(&profile).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     let users = ops::virtual_users(&manifest, &[0], true, &|_, _| String::new());
     let nurse = users.iter().find(|u| u.role == dui_domain::people::Role::Nurse).context("a nurse")?;
@@ -258,8 +261,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         let known: Vec<&str> = Op::ALL.iter().map(|op| op.key()).chain(["noisy"]).collect();
         anyhow::bail!("--only {unknown}: no such phase (known: {})", known.join(", "));
     }
-    let env =
-        server::prepare(profile.name, &common.dir(), &common.admin_url, common.pool, common.tenant_concurrency).await?;
+    let env = common.environment(&profile).await?;
     let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
     anyhow::ensure!(
         manifest.tenants.len() == profile.tenants,
@@ -303,7 +305,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
     }
 
     // The storage alone, while nothing else runs: what a durable commit costs on this machine.
-    let probe: Arc<dyn Operation> = Arc::new(ops::CommitProbe(baseline.clone()));
+    let probe: Arc<dyn Operation> = Arc::new(ops::CommitProbe::new(baseline.clone()));
     let durable_commit = open_loop(probe, COMMIT_PROBE_RATE, profile.step, next(1 << 20)).await;
     anyhow::ensure!(durable_commit.errors == 0, "durable commit probe: {:?}", durable_commit.first_error);
     let durable_commit = durable_commit.figures(Some(COMMIT_PROBE_RATE));

@@ -445,15 +445,23 @@ impl Operation for Raw {
 /// commit record flushed, in one round trip): the floor under every write's latency on this
 /// machine, apart from any statement. A transaction that only takes an id writes no WAL, and
 /// PostgreSQL does not wait for the flush of such a commit: the row is what makes it durable.
-pub struct CommitProbe(pub Arc<Baseline>);
+pub struct CommitProbe {
+    baseline: Arc<Baseline>,
+    insert: String,
+}
+
+impl CommitProbe {
+    pub fn new(baseline: Arc<Baseline>) -> Self {
+        Self { baseline, insert: format!("INSERT INTO {} VALUES (1)", crate::server::COMMIT_PROBE_TABLE) }
+    }
+}
 
 impl Operation for CommitProbe {
     fn call(&self, _i: u64) -> Call<'_> {
-        Box::pin(self.0.on_connection(|c| async move {
-            let insert = format!("INSERT INTO {} VALUES (1)", crate::server::COMMIT_PROBE_TABLE);
+        Box::pin(self.baseline.on_connection(move |c| async move {
             tokio::try_join!(
                 c.client.batch_execute("BEGIN"),
-                c.client.batch_execute(&insert),
+                c.client.batch_execute(&self.insert),
                 c.client.batch_execute("COMMIT"),
             )
             .map(|_| ())

@@ -155,8 +155,7 @@ impl Server {
         let config = &env.config;
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let log = std::fs::File::create(env.dir.join("server.log"))?;
-        let mut command = Command::new(server_binary()?);
-        command
+        let child = Command::new(server_binary()?)
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -172,8 +171,9 @@ impl Server {
             .env("DUI_LOG__LEVEL", "warn")
             .env("DUI_LIMITS__TENANT_CONCURRENCY", config.tenant_concurrency().to_string())
             .stdout(Stdio::null())
-            .stderr(log);
-        let child = command.spawn().context("starting the server")?;
+            .stderr(log)
+            .spawn()
+            .context("starting the server")?;
         let mut server = Self { child, base_url };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -75,6 +75,14 @@ impl<'a> TenantTx<'a> {
     }
 }
 
+/// The transaction's last statement: once it has answered, only the COMMIT (already sent) is
+/// left, and the request's place is given up for its flush ([`crate::place`]).
+async fn last<T>(answer: impl std::future::Future<Output = T>) -> T {
+    let answer = answer.await;
+    crate::place::leave();
+    answer
+}
+
 /// Whether a single-statement transaction may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
@@ -108,12 +116,7 @@ pub(crate) async fn single(
     let (_, _, rows, _) = tokio::try_join!(
         client.batch_execute(begin),
         client.query(&set_tenant, &tenant_param),
-        // Once the statement has answered, only the COMMIT is left: the place is given up.
-        async {
-            let rows = client.query(&statement, params).await;
-            crate::place::leave();
-            rows
-        },
+        last(client.query(&statement, params)),
         client.batch_execute("COMMIT"),
     )?;
     Ok(rows)
@@ -141,11 +144,7 @@ pub(crate) async fn pair(
         client.batch_execute(begin),
         client.query(&set_tenant, &tenant_param),
         client.query(&a, first.1),
-        async {
-            let rows = client.query(&b, second.1).await;
-            crate::place::leave();
-            rows
-        },
+        last(client.query(&b, second.1)),
         client.batch_execute("COMMIT"),
     )?;
     Ok((one, two))
