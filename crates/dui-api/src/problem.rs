@@ -9,6 +9,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use dui_app::AppError;
 use dui_auth::AuthError;
 use dui_domain::validation::{FieldError, ValidationErrors};
 use dui_storage::StoreError;
@@ -331,6 +332,18 @@ impl From<StoreError> for ApiError {
                 }],
             },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(errors) => ApiError::Validation(errors),
+            AppError::NotFound => ApiError::NotFound,
+            AppError::Forbidden(detail) => ApiError::Forbidden(detail),
+            AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::Store(error) => error.into(),
         }
     }
 }

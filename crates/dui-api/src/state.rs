@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use dui_app::{App, AppConfig};
 use dui_auth::external::JwksCache;
 use dui_auth::own::OwnIssuer;
 use dui_storage::Db;
@@ -60,6 +61,7 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     db: Db,
+    app: App,
     issuer: OwnIssuer,
     jwks: JwksCache,
     providers: ProviderCache,
@@ -76,6 +78,7 @@ impl AppState {
         let providers = ProviderCache::new(config.provider_cache_ttl);
         Self {
             inner: Arc::new(Inner {
+                app: App::new(db.clone(), AppConfig { emergency_access_minutes: config.emergency_access_minutes }),
                 db,
                 issuer,
                 jwks,
@@ -91,6 +94,11 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The use cases.
+    pub fn app(&self) -> &App {
+        &self.inner.app
     }
 
     pub fn issuer(&self) -> &OwnIssuer {

@@ -4,6 +4,7 @@
 //! passed in by the callers. Everything here can be tested with plain values.
 
 pub mod assessment;
+pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;

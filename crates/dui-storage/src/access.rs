@@ -50,6 +50,16 @@ pub(crate) const WHO: &str = "who AS (SELECT $1::uuid AS tenant_id, $2::uuid AS 
      $14::text AS request_id, $15::inet AS client_address, $16::bool AS console, \
      $17::bool AS archive_all, $18::uuid[] AS archive_est)";
 
+/// The `who` expression with named parameters, bound by the transaction from its caller's
+/// scope (see [`Who::param`]). Statements write `WITH {WHO_CTE}, ...`.
+pub(crate) const WHO_CTE: &str = "who AS (SELECT :tenant::uuid AS tenant_id, :user::uuid AS user_id, \
+     :all_est::bool AS all_est, :full_est::uuid[] AS full_est, :assigned_all::bool AS assigned_all, \
+     :assigned_est::uuid[] AS assigned_est, :recent_days::int AS recent_days, :care_all::bool AS care_all, \
+     :care_est::uuid[] AS care_est, :medical_all::bool AS medical_all, :medical_est::uuid[] AS medical_est, \
+     :social_all::bool AS social_all, :social_est::uuid[] AS social_est, :request_id::text AS request_id, \
+     :client_address::inet AS client_address, :console::bool AS console, :archive_all::bool AS archive_all, \
+     :archive_est::uuid[] AS archive_est)";
+
 fn ids(reach: &ScopeReach) -> Vec<Uuid> {
     reach.establishments.iter().map(|e| e.as_uuid()).collect()
 }
@@ -83,6 +93,30 @@ impl Who {
         }
     }
 
+    /// The value of one of [`WHO_CTE`]'s parameters (`tenant` is the transaction's own).
+    pub(crate) fn param(&self, name: &str) -> Option<&(dyn ToSql + Sync)> {
+        Some(match name {
+            "user" => &self.user,
+            "all_est" => &self.all,
+            "full_est" => &self.full,
+            "assigned_all" => &self.assigned_all,
+            "assigned_est" => &self.assigned,
+            "recent_days" => &self.recent_days,
+            "care_all" => &self.care.all,
+            "care_est" => &self.care_ids,
+            "medical_all" => &self.medical.all,
+            "medical_est" => &self.medical_ids,
+            "social_all" => &self.social.all,
+            "social_est" => &self.social_ids,
+            "request_id" => &self.request_id,
+            "client_address" => &self.client,
+            "console" => &self.console,
+            "archive_all" => &self.archive.all,
+            "archive_est" => &self.archive_ids,
+            _ => return None,
+        })
+    }
+
     /// `$1`..`$18`, to which a statement appends its own parameters.
     pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         vec![
@@ -108,21 +142,38 @@ impl Who {
     }
 }
 
+/// Whether stay `s` is in the team's reach: not more than a year ahead (a planned admission is
+/// prepared), and not discharged, or discharged at most `recent_days` ago (the team keeps the
+/// record for a while after a discharge). The one statement of this rule.
+pub(crate) fn stay_in_reach(s: &str) -> String {
+    format!(
+        "({s}.admitted_on <= current_date + 366 \
+          AND ({s}.discharged_on IS NULL OR {s}.discharged_on >= current_date - who.recent_days))"
+    )
+}
+
+/// Whether the establishment of stay `s` is overseen by `who` (directors and tenant
+/// administrators keep the records of former residents: archives, requests of access).
+pub(crate) fn stay_overseen(s: &str) -> String {
+    format!("(who.archive_all OR {s}.establishment_id = ANY(who.archive_est))")
+}
+
 /// Whether resident `r` is visible to `who` through a stay (the normal way). A merged record
 /// is visible with the record it was merged into (its stays moved there).
 pub(crate) fn visible(r: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {r}.tenant_id \
            AND s.resident_id = coalesce({r}.merged_into, {r}.id) \
-           AND ((who.archive_all OR s.establishment_id = ANY(who.archive_est)) \
-                OR (s.admitted_on <= current_date + 366 \
-                    AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days) \
+           AND ({overseen} \
+                OR ({in_reach} \
                     AND (who.all_est OR s.establishment_id = ANY(who.full_est) \
                          OR ((who.assigned_all OR s.establishment_id = ANY(who.assigned_est)) \
                              AND EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = {r}.tenant_id \
                                          AND a.resident_id = {r}.id AND a.user_id = who.user_id \
                                          AND a.starts_on <= current_date \
-                                         AND (a.ends_on IS NULL OR a.ends_on >= current_date)))))))"
+                                         AND (a.ends_on IS NULL OR a.ends_on >= current_date)))))))",
+        overseen = stay_overseen("s"),
+        in_reach = stay_in_reach("s"),
     )
 }
 
@@ -178,5 +229,91 @@ pub(crate) fn read_trace(action: &str) -> String {
         "$19",
         "coalesce(NOT target.normal, false)",
         "who LEFT JOIN target ON true",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The context of an action on a resident's record, for the use case that decides.
+// ---------------------------------------------------------------------------------------------
+
+/// What a use case needs to know about a resident before deciding on an action on the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordContext {
+    pub resident: dui_domain::ResidentId,
+    /// Establishments of the resident's stays in the caller's reach (current or recent), and of
+    /// those the caller oversees: where the record is looked after.
+    pub establishments: Vec<dui_domain::EstablishmentId>,
+    /// Visible only through an emergency opening.
+    pub emergency: bool,
+    pub record_status: dui_domain::resident::RecordStatus,
+}
+
+static CONTEXT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+    crate::sql::Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         target AS (SELECT r.id, r.record_status, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+                    WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
+         data AS (SELECT * FROM target WHERE normal OR urgent), \
+         refusal AS ({denial} WHERE NOT EXISTS (SELECT 1 FROM data)) \
+         SELECT d.record_status, NOT d.normal AS via_emergency, \
+           coalesce((SELECT array_agg(DISTINCT s.establishment_id) FROM stays s, who \
+                     WHERE s.tenant_id = who.tenant_id AND s.resident_id = d.id \
+                     AND ({in_reach} OR {overseen})), '{{}}') AS establishments \
+         FROM data d",
+        visible = visible("r"),
+        urgent = urgent("r"),
+        denial = crate::trace::Trace::denial(),
+        in_reach = stay_in_reach("s"),
+        overseen = stay_overseen("s"),
+    ))
+});
+
+static DENIAL: crate::sql::Stmt =
+    std::sync::LazyLock::new(|| crate::sql::Sql::new(&format!("WITH {WHO_CTE} {}", crate::trace::Trace::denial())));
+
+/// The context of `resident` for `action`. When the caller does not see the resident, the
+/// refusal of `action` is recorded and committed at once — it stays whatever the operation does
+/// next — and `NotFound` is returned.
+pub async fn record_context(
+    tx: &mut crate::txn::Tx<'_>,
+    resident: dui_domain::ResidentId,
+    action: dui_domain::audit::AuditAction,
+) -> crate::StoreResult<RecordContext> {
+    let id = resident.as_uuid();
+    let row = tx.query_opt(&CONTEXT, &crate::args! { resident: &id }.action(action)).await?;
+    let Some(row) = row else {
+        tx.commit_now().await?;
+        return Err(crate::StoreError::NotFound);
+    };
+    let establishments: Vec<Uuid> = row.try_get("establishments")?;
+    Ok(RecordContext {
+        resident,
+        establishments: establishments.into_iter().map(dui_domain::EstablishmentId::from_uuid).collect(),
+        emergency: row.try_get("via_emergency")?,
+        record_status: crate::rows::parse(&row, "record_status", dui_domain::resident::RecordStatus::parse)?,
+    })
+}
+
+/// Records that `action` on `resident` was refused (the caller sees the record but may not do
+/// this), and commits at once.
+pub async fn deny(
+    tx: &mut crate::txn::Tx<'_>,
+    action: dui_domain::audit::AuditAction,
+    resident: dui_domain::ResidentId,
+) -> crate::StoreResult<()> {
+    let id = resident.as_uuid();
+    tx.query(&DENIAL, &crate::args! { resident: &id }.action(action)).await?;
+    tx.commit_now().await
+}
+
+/// `target`: resident `:resident` when the caller may see them, with `normal` telling whether
+/// without an emergency opening. Statements about one resident act on `target`, so that what
+/// they read or write, and its trace, exists only for a visible resident.
+pub(crate) fn target() -> String {
+    format!(
+        "target AS (SELECT r.tenant_id, r.id, r.record_status, {visible} AS normal FROM residents r, who \
+         WHERE r.tenant_id = who.tenant_id AND r.id = :resident AND ({visible} OR {urgent}))",
+        visible = visible("r"),
+        urgent = urgent("r")
     )
 }

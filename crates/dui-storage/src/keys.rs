@@ -86,6 +86,34 @@ impl KeyStore {
 /// Announces, on commit, that a tenant's keys changed (see [`crate::notices`]).
 const NOTIFY_KEYS_CHANGED: &str = "SELECT pg_notify('dui_tenant_keys', $1)";
 
+const LOAD_KEYS: &str = "SELECT purpose, version, kek_version, wrapped, status FROM tenant_keys \
+     WHERE tenant_id = $1 AND status <> 'destroyed'";
+
+fn stored_keys(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<StoredKey>> {
+    rows.iter()
+        .map(|row| {
+            let purpose: &str = row.try_get("purpose")?;
+            Ok(StoredKey {
+                purpose: KeyPurpose::parse(purpose)
+                    .ok_or(StoreError::Corrupt { column: "tenant_keys.purpose", value: purpose.to_owned() })?,
+                version: version(row.try_get("version")?)?,
+                status: row.try_get("status")?,
+                wrapped: WrappedKey {
+                    kek_version: version(row.try_get("kek_version")?)?,
+                    bytes: row.try_get("wrapped")?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Whether stored keys hold an active key of every purpose.
+fn complete(stored: &[StoredKey]) -> bool {
+    [KeyPurpose::Data, KeyPurpose::Index, KeyPurpose::Audit]
+        .iter()
+        .all(|purpose| stored.iter().any(|k| k.purpose == *purpose && k.status == "active"))
+}
+
 /// A stored key row.
 struct StoredKey {
     purpose: KeyPurpose,
@@ -117,29 +145,7 @@ pub struct RewrapReport {
 
 impl Db {
     async fn load_keys(&self, tenant: TenantId) -> StoreResult<Vec<StoredKey>> {
-        let rows = self
-            .read(
-                tenant,
-                "SELECT purpose, version, kek_version, wrapped, status FROM tenant_keys \
-                 WHERE tenant_id = $1 AND status <> 'destroyed'",
-                &[&tenant.as_uuid()],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let purpose: &str = row.try_get("purpose")?;
-                Ok(StoredKey {
-                    purpose: KeyPurpose::parse(purpose)
-                        .ok_or(StoreError::Corrupt { column: "tenant_keys.purpose", value: purpose.to_owned() })?,
-                    version: version(row.try_get("version")?)?,
-                    status: row.try_get("status")?,
-                    wrapped: WrappedKey {
-                        kek_version: version(row.try_get("kek_version")?)?,
-                        bytes: row.try_get("wrapped")?,
-                    },
-                })
-            })
-            .collect()
+        stored_keys(&self.read(tenant, LOAD_KEYS, &[&tenant.as_uuid()]).await?)
     }
 
     /// Creates whichever of a tenant's keys do not exist yet (all of them on first use; the
@@ -167,10 +173,7 @@ impl Db {
     /// Reads, unwraps and caches a tenant's keyring, creating its keys on first use.
     async fn load_keyring(&self, tenant: TenantId) -> StoreResult<Arc<Keyring>> {
         let mut stored = self.load_keys(tenant).await?;
-        let complete = [KeyPurpose::Data, KeyPurpose::Index, KeyPurpose::Audit]
-            .iter()
-            .all(|purpose| stored.iter().any(|k| k.purpose == *purpose && k.status == "active"));
-        if !complete {
+        if !complete(&stored) {
             if self.tenant_by_id(tenant).await?.is_some_and(|t| t.status == dui_domain::tenant::TenantStatus::Shredded)
             {
                 return Err(StoreError::KeysDestroyed);
@@ -178,6 +181,34 @@ impl Db {
             self.create_missing_keys(tenant).await?;
             stored = self.load_keys(tenant).await?;
         }
+        self.install_keyring(tenant, &stored)
+    }
+
+    /// The keyring of a tenant, if cached, fresh and holding every version in `needed`.
+    pub(crate) fn cached_keyring(&self, tenant: TenantId, needed: &[u32]) -> Option<Arc<Keyring>> {
+        let (keyring, _, loaded_at) = self.keys.cached(tenant)?;
+        (loaded_at.elapsed() < self.keys.config.cache_ttl && needed.iter().all(|v| keyring.holds(*v)))
+            .then_some(keyring)
+    }
+
+    /// [`Db::load_keyring`] through a connection that is inside one of the tenant's
+    /// transactions (so that an operation never needs a second connection); keys still to be
+    /// made are made in their own transaction.
+    pub(crate) async fn load_keyring_on(
+        &self,
+        tenant: TenantId,
+        conn: &deadpool_postgres::Object,
+    ) -> StoreResult<Arc<Keyring>> {
+        let statement = conn.prepare_cached(LOAD_KEYS).await?;
+        let stored = stored_keys(&conn.query(&statement, &[&tenant.as_uuid()]).await?)?;
+        if !complete(&stored) {
+            return self.load_keyring(tenant).await;
+        }
+        self.install_keyring(tenant, &stored)
+    }
+
+    /// Unwraps stored keys and caches the keyring.
+    fn install_keyring(&self, tenant: TenantId, stored: &[StoredKey]) -> StoreResult<Arc<Keyring>> {
         let ring = &self.keys.config.ring;
         let unwrap = |key: &StoredKey| {
             ring.unwrap(tenant, key.purpose, key.version, &key.wrapped).map_err(|e| {

@@ -8,7 +8,7 @@
 //! * [`migrate`] applies the embedded SQL migrations under an advisory lock.
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
-mod access;
+pub mod access;
 pub mod assessments;
 pub mod audit;
 #[cfg(feature = "bench")]
@@ -21,6 +21,7 @@ pub mod export;
 mod idempotency;
 pub mod import;
 mod keys;
+mod listing;
 pub mod measurements;
 pub mod migrate;
 pub mod notes;
@@ -34,10 +35,14 @@ pub mod record;
 mod reencrypt;
 mod residents;
 mod rows;
+pub mod sql;
 mod structure;
 pub mod summary;
+mod trace;
 mod tx;
+pub mod txn;
 
+pub use access::RecordContext;
 pub use error::StoreError;
 pub use keys::{CryptoConfig, RewrapReport};
 pub use people::{MembershipGrant, Principal, PrincipalKey};
@@ -45,6 +50,7 @@ pub use platform::ResolvedProvider;
 pub use pool::{Db, DbConfig, PoolStatus};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 pub use residents::{APPEND_ONLY_SEALED, ResidentContext, ResidentFilter, sealed_columns};
+pub use txn::{Mode, Tx};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -6,20 +6,25 @@ use chrono::{DateTime, Utc};
 use dui_crypto::{Column, Keyring};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::measurement::{Flag, Measurement, MeasurementKind, MeasurementValue, NewMeasurement};
-use dui_domain::scope::TenantScope;
 use dui_domain::{EstablishmentId, MeasurementId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, read_trace};
-use crate::idempotency::CreateStatement;
-use crate::record::{PLACE, target};
+use std::sync::LazyLock;
+
+use dui_domain::audit::AuditAction;
+
+use crate::access::{WHO_CTE, target};
+use crate::args;
+use crate::idempotency::{Create, create_once};
+use crate::listing::{listed, open_listed};
+use crate::record::PLACE;
 use crate::residents::{open_json, seal_json};
 use crate::rows::{parse, parse_opt};
-use crate::tx::Params;
-use crate::{Db, StoreError, StoreResult};
-
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+use crate::sql::{Sql, Stmt};
+use crate::trace::Trace;
+use crate::txn::Tx;
+use crate::{StoreError, StoreResult};
 
 pub(crate) const MEASUREMENT_VALUE: Column = Column::new("measurements", "value");
 
@@ -54,110 +59,97 @@ pub(crate) fn measurement(row: &Row, keys: &Keyring) -> StoreResult<Measurement>
     })
 }
 
-impl Db {
-    /// Records a measurement of a visible resident, in the establishment of their stay.
-    pub async fn add_measurement(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        resident: ResidentId,
-        new: &NewMeasurement,
-        measured_at: DateTime<Utc>,
-    ) -> StoreResult<Created<Measurement>> {
-        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
-        let id = Uuid::now_v7();
-        let value = seal_json(&keys, MEASUREMENT_VALUE, id, &new.value)?;
-        let insert = format!(
-            "WITH {WHO}, {}, \
-             {PLACE}, \
-             m AS (INSERT INTO measurements (tenant_id, id, resident_id, establishment_id, kind, measured_at, value, \
-                     dek_version, flag, recorded_by) \
-                   SELECT t.tenant_id, $20, t.id, p.establishment_id, $21, $22, $23, $24, $25, who.user_id \
-                   FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
-             trace AS ({}) SELECT {MEASUREMENT_COLUMNS} FROM m",
-            target("$19"),
-            audit_insert(
-                "measurement.create",
-                "'success'",
-                "m.resident_id",
-                "measurement",
-                "m.id",
-                "NOT target.normal",
-                "who, m, target"
-            )
-        );
-        let reload = format!("SELECT {MEASUREMENT_COLUMNS} FROM measurements m WHERE m.tenant_id = $1 AND m.id = $2");
-        let who = self.who(scope);
-        let resident_param = resident.as_uuid();
-        let (kind, flag, dek) = (new.kind.as_str(), new.flag.map(Flag::as_str), keys.active_version() as i32);
-        let mut params = who.params();
-        params.extend::<[Param<'_>; 7]>([&resident_param, &id, &kind, &measured_at, &value, &dek, &flag]);
-        let map = |row: &Row| measurement(row, &keys);
-        let params: Params<'_> = &params;
-        self.create_once(
-            scope,
-            key,
-            CreateStatement { id, insert: &insert, params, reload: &reload, map: &map, audit: None },
-        )
-        .await
-    }
+static INSERT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, {PLACE}, \
+         m AS (INSERT INTO measurements (tenant_id, id, resident_id, establishment_id, kind, measured_at, value, \
+                 dek_version, flag, recorded_by) \
+               SELECT t.tenant_id, :id, t.id, p.establishment_id, :kind, :measured_at, :value, :dek_version, :flag, \
+                      who.user_id \
+               FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
+         trace AS ({trace}) SELECT {MEASUREMENT_COLUMNS} FROM m",
+        target = target(),
+        trace = Trace::written("m"),
+    ))
+});
 
-    /// A resident's measurements of one kind (or all) in a period, oldest first, for charts;
-    /// those entered in error are included, flagged. The reading is recorded.
-    pub async fn measurement_series(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        kind: Option<MeasurementKind>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<Measurement>> {
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             data AS (SELECT m.* FROM measurements m, target t, who WHERE m.tenant_id = t.tenant_id AND m.resident_id = t.id \
-                      AND ($20::text IS NULL OR m.kind = $20) AND ($21::timestamptz IS NULL OR m.measured_at >= $21) \
-                      AND ($22::timestamptz IS NULL OR m.measured_at < $22) AND {} ORDER BY m.measured_at, m.id LIMIT 5000), \
-             trace AS ({}) SELECT {MEASUREMENT_COLUMNS} FROM data m ORDER BY m.measured_at, m.id",
-            target("$19"),
-            care_readable("m"),
-            read_trace("measurement.read")
-        );
-        let kind = kind.map(MeasurementKind::as_str);
-        let rows = self.on_resident(scope, resident, &sql, &[&kind, &from, &to]).await?;
-        if rows.is_empty() {
-            self.resident_exists_for(scope, resident).await?;
-        }
-        self.open_rows(scope.tenant_id(), &rows, measurement).await
-    }
+static BY_ID: Stmt = LazyLock::new(|| {
+    Sql::new(&format!("SELECT {MEASUREMENT_COLUMNS} FROM measurements m WHERE m.tenant_id = :tenant AND m.id = :id"))
+});
 
-    /// Flags a measurement as entered in error (it stays). Not found when it is flagged already
-    /// or out of reach.
-    pub async fn flag_measurement_error(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        id: MeasurementId,
-    ) -> StoreResult<Measurement> {
-        let sql = format!(
-            "WITH {WHO}, {} , t AS (SELECT * FROM target), \
-             m AS (UPDATE measurements m SET error_at = now(), error_by = who.user_id FROM t, who \
-                   WHERE m.tenant_id = t.tenant_id AND m.resident_id = t.id AND m.id = $20 AND m.error_at IS NULL \
-                   AND {} RETURNING m.*), \
-             trace AS ({}) SELECT {MEASUREMENT_COLUMNS} FROM m",
-            target("$19"),
-            care_readable("m"),
-            audit_insert(
-                "measurement.flag_error",
-                "'success'",
-                "m.resident_id",
-                "measurement",
-                "m.id",
-                "NOT t.normal",
-                "who, m, t"
-            )
-        );
-        let rows = self.on_resident(scope, resident, &sql, &[&id.as_uuid()]).await?;
-        let row = rows.first().ok_or(StoreError::NotFound)?;
-        self.open_one(scope.tenant_id(), row, measurement).await
-    }
+static SERIES: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         data AS (SELECT m.* FROM measurements m, target t, who WHERE m.tenant_id = t.tenant_id AND m.resident_id = t.id \
+                  AND (:kind::text IS NULL OR m.kind = :kind) \
+                  AND (:from::timestamptz IS NULL OR m.measured_at >= :from) \
+                  AND (:to::timestamptz IS NULL OR m.measured_at < :to) AND {readable} \
+                  ORDER BY m.measured_at, m.id LIMIT 5000), \
+         trace AS ({trace}) \
+         {listed}",
+        target = target(),
+        readable = care_readable("m"),
+        trace = Trace::read(),
+        listed = listed(&format!("SELECT {MEASUREMENT_COLUMNS} FROM data m"), "x.measured_at, x.id"),
+    ))
+});
+
+static FLAG_ERROR: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, t AS (SELECT * FROM target), \
+         m AS (UPDATE measurements m SET error_at = now(), error_by = who.user_id FROM t, who \
+               WHERE m.tenant_id = t.tenant_id AND m.resident_id = t.id AND m.id = :id AND m.error_at IS NULL \
+               AND {readable} RETURNING m.*), \
+         trace AS ({trace}) SELECT {MEASUREMENT_COLUMNS} FROM m",
+        target = target(),
+        readable = care_readable("m"),
+        trace = Trace::written("m"),
+    ))
+});
+
+/// Records a measurement of a visible resident, in the establishment of their stay, and commits.
+pub async fn record(
+    tx: Tx<'_>,
+    key: Option<&IdempotencyKey>,
+    resident: ResidentId,
+    new: &NewMeasurement,
+    measured_at: DateTime<Utc>,
+) -> StoreResult<Created<Measurement>> {
+    let keys = tx.sealing_keys(1).await?;
+    let id = Uuid::now_v7();
+    let value = seal_json(&keys, MEASUREMENT_VALUE, id, &new.value)?;
+    let (resident, kind, flag, dek) =
+        (resident.as_uuid(), new.kind.as_str(), new.flag.map(Flag::as_str), keys.active_version() as i32);
+    let args = args! { resident: &resident, id: &id, kind: &kind, measured_at: &measured_at, value: &value,
+    dek_version: &dek, flag: &flag }
+    .action(AuditAction::MeasurementCreate);
+    let map = |row: &Row| measurement(row, &keys);
+    create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await
+}
+
+/// A resident's measurements of one kind (or all) in a period, oldest first, for charts;
+/// those entered in error are included, flagged. The reading is recorded as `action`.
+pub async fn series(
+    tx: Tx<'_>,
+    resident: ResidentId,
+    kind: Option<MeasurementKind>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    action: AuditAction,
+) -> StoreResult<Vec<Measurement>> {
+    let (resident, kind) = (resident.as_uuid(), kind.map(MeasurementKind::as_str));
+    let args = args! { resident: &resident, kind: &kind, from: &from, to: &to }.action(action);
+    open_listed(tx, &SERIES, &args, measurement).await
+}
+
+/// Flags a measurement as entered in error (it stays). `NotFound` when it is flagged already
+/// or out of reach.
+pub async fn flag_error(tx: Tx<'_>, resident: ResidentId, id: MeasurementId) -> StoreResult<Measurement> {
+    let (resident, id) = (resident.as_uuid(), id.as_uuid());
+    let args = args! { resident: &resident, id: &id }.action(AuditAction::MeasurementFlagError);
+    let db = tx.db();
+    let tenant = tx.tenant();
+    let rows = tx.finish(&FLAG_ERROR, &args).await?;
+    let row = rows.first().ok_or(StoreError::NotFound)?;
+    db.open_one(tenant, row, measurement).await
 }

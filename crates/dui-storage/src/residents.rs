@@ -551,11 +551,12 @@ pub(crate) fn context_sql(action: Option<&str>) -> String {
          SELECT d.record_status, NOT d.normal AS via_emergency, \
            coalesce((SELECT array_agg(DISTINCT s.establishment_id) FROM stays s, who \
                      WHERE s.tenant_id = who.tenant_id AND s.resident_id = d.id \
-                     AND (s.discharged_on IS NULL OR s.discharged_on >= current_date - who.recent_days \
-                          OR who.archive_all OR s.establishment_id = ANY(who.archive_est))), '{{}}') \
+                     AND ({} OR {})), '{{}}') \
              AS establishments \
          FROM data d",
         visible("r"),
         urgent("r"),
+        crate::access::stay_in_reach("s"),
+        crate::access::stay_overseen("s"),
     )
 }

@@ -4,16 +4,15 @@
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, NewMeasurement};
-use dui_domain::policy;
-use dui_domain::{MeasurementId, ResidentId, ValidationErrors};
+use dui_app::measurements::{self, RecordMeasurement, Series};
+use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind};
+use dui_domain::{MeasurementId, ResidentId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -23,24 +22,6 @@ pub struct CreateMeasurement {
     pub measurement: MeasurementInput,
     /// When it was measured (default: now).
     pub measured_at: Option<DateTime<Utc>>,
-}
-
-/// May record care data about the person: the care and support professionals where the person
-/// is supported.
-async fn may_record(
-    state: &AppState,
-    scope: &dui_domain::scope::TenantScope,
-    resident: ResidentId,
-    action: &str,
-) -> Result<(), ApiError> {
-    let establishments = acting_establishments(state, scope, resident, action).await?;
-    // Clinical data: those who assess and read the care team's notes there.
-    if !policy::can_assess(scope, &establishments)
-        || !policy::can_write_note(scope, &establishments, dui_domain::record::NoteScope::CareTeam)
-    {
-        return Err(refuse(state, scope, action, resident, "record care data").await);
-    }
-    Ok(())
 }
 
 /// Records a measurement. An implausible value is a 422 naming the field; a value outside the
@@ -54,13 +35,8 @@ pub async fn create_measurement(
     Path(resident): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateMeasurement>,
 ) -> Result<Response, ApiError> {
-    let new = NewMeasurement::validate(body.measurement)?;
-    let measured_at = body.measured_at.unwrap_or_else(Utc::now);
-    if measured_at > Utc::now() + chrono::Duration::minutes(5) {
-        return Err(ValidationErrors::single("measured_at", "is in the future").into());
-    }
-    may_record(&state, &scope, resident, "measurement.create").await?;
-    Ok(created(state.db().add_measurement(&scope, key.as_ref(), resident, &new, measured_at).await?))
+    let command = RecordMeasurement { resident, measurement: body.measurement, measured_at: body.measured_at, key };
+    Ok(created(measurements::record(state.app(), &scope, command).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -85,12 +61,8 @@ pub async fn list_measurements(
     Path(resident): Path<ResidentId>,
     Query(params): Query<SeriesParams>,
 ) -> Result<Json<Vec<Measurement>>, ApiError> {
-    if let (Some(from), Some(to)) = (params.from, params.to)
-        && to <= from
-    {
-        return Err(ValidationErrors::single("to", "is not after from").into());
-    }
-    Ok(Json(state.db().measurement_series(&scope, resident, params.kind, params.from, params.to).await?))
+    let query = Series { resident, kind: params.kind, from: params.from, to: params.to };
+    Ok(Json(measurements::series(state.app(), &scope, query).await?))
 }
 
 /// Flags a measurement as entered in error: it stays, flagged, with who and when.
@@ -102,6 +74,5 @@ pub async fn flag_measurement(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, MeasurementId)>,
 ) -> Result<Json<Measurement>, ApiError> {
-    may_record(&state, &scope, resident, "measurement.flag_error").await?;
-    Ok(Json(state.db().flag_measurement_error(&scope, resident, id).await?))
+    Ok(Json(measurements::flag_error(state.app(), &scope, resident, id).await?))
 }

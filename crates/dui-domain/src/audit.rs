@@ -1,0 +1,145 @@
+//! What the audit trail records: the closed set of actions, each with the kind of resource it
+//! names. Stored as text (`resident.read`), read back with [`AuditAction::parse`].
+
+/// Whether what was asked happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Success,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident = $text:literal on $resource:literal, $doc:literal;)+) => {
+        /// An action recorded in the audit trail.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum AuditAction {
+            $(#[doc = $doc] $variant,)+
+        }
+
+        impl AuditAction {
+            /// Every action, in the order of the enumeration.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)+];
+
+            /// The action as stored (`resident.read`).
+            pub fn as_str(self) -> &'static str {
+                match self { $(AuditAction::$variant => $text,)+ }
+            }
+
+            /// The kind of resource the event's `resource_id` designates.
+            pub fn resource_type(self) -> &'static str {
+                match self { $(AuditAction::$variant => $resource,)+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(AuditAction::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    // The record.
+    ResidentCreate = "resident.create" on "resident", "A record created, with its first stay.";
+    ResidentRead = "resident.read" on "resident", "A record read.";
+    ResidentList = "resident.list" on "resident", "A record shown in a list (one event per record).";
+    ResidentSearch = "resident.search" on "resident", "A record found by a search (one event per record).";
+    ResidentSummary = "resident.summary" on "resident", "The first screen of a record read.";
+    ResidentTimeline = "resident.timeline" on "resident", "A record's timeline read.";
+    ResidentDuplicates = "resident.duplicates" on "resident", "The possible duplicates of a record looked for.";
+    ResidentUpdate = "resident.update" on "resident", "Identity traits corrected.";
+    ResidentMerge = "resident.merge" on "resident", "A duplicate merged (one event on each record).";
+    ResidentExport = "resident.export" on "resident", "A whole record exported (right of access).";
+    StayRead = "stay.read" on "resident", "A record's stays read.";
+    StayCreate = "stay.create" on "stay", "An admission.";
+    StayUpdate = "stay.update" on "stay", "A discharge or a move.";
+    AssignmentCreate = "assignment.create" on "user", "A professional assigned to the person.";
+    ContactRead = "contact.read" on "resident", "A record's contacts read.";
+    ContactCreate = "contact.create" on "contact", "A contact added.";
+    ContactUpdate = "contact.update" on "contact", "A contact changed or ended.";
+    ConsentRead = "consent.read" on "resident", "A record's consents read.";
+    ConsentCreate = "consent.create" on "consent", "A consent or an opposition recorded.";
+    ConsentRevoke = "consent.revoke" on "consent", "A consent revoked.";
+    IdentityReadHistory = "identity.read_history" on "resident", "The identity-status history read.";
+    IdentityChangeStatus = "identity.change_status" on "identity_event", "The identity status changed.";
+    EmergencyAccessOpen = "emergency_access.open" on "emergency_access", "A record opened in an emergency.";
+    EmergencyAccessList = "emergency_access.list" on "emergency_access", "An emergency opening listed for review.";
+    EmergencyAccessReview = "emergency_access.review" on "emergency_access", "An emergency opening reviewed.";
+    // Care.
+    NoteCreate = "note.create" on "note", "A note written.";
+    NoteAmend = "note.amend" on "note", "A note amended.";
+    NoteRead = "note.read" on "resident", "A record's notes read.";
+    NoteFlagError = "note.flag_error" on "note", "A note flagged as entered in error.";
+    NoteImport = "note.import" on "resident", "Notes of a record imported in bulk.";
+    HandoverRead = "handover.read" on "resident", "A record's notes shown in a hand-over feed.";
+    AssessmentCreate = "assessment.create" on "assessment", "An assessment recorded.";
+    AssessmentUpdate = "assessment.update" on "assessment", "A draft assessment changed.";
+    AssessmentValidate = "assessment.validate" on "assessment", "An assessment validated.";
+    AssessmentRead = "assessment.read" on "resident", "A record's assessments read.";
+    AssessmentGirHistory = "assessment.gir_history" on "resident", "A record's GIR history read.";
+    CarePlanCreate = "care_plan.create" on "care_plan_version", "A projet personnalisé started.";
+    CarePlanRead = "care_plan.read" on "resident", "A record's projet personnalisé read.";
+    CarePlanPrint = "care_plan.print" on "care_plan_version", "A version of the projet personnalisé printed (PDF).";
+    CarePlanUpdate = "care_plan.update" on "care_plan_version", "A draft changed.";
+    CarePlanActivate = "care_plan.activate" on "care_plan_version", "A version put in force.";
+    CarePlanValidate = "care_plan.validate" on "care_plan_version", "The person's validation recorded.";
+    CarePlanClose = "care_plan.close" on "care_plan_version", "The plan in force closed.";
+    CarePlanReview = "care_plan.review" on "care_plan_version", "The plan reviewed (its next version).";
+    CarePlanDueList = "care_plan.due_list" on "resident", "A plan listed as due for review.";
+    CareTaskList = "care_task.list" on "resident", "A person's tasks listed in a day's plan.";
+    CareTaskRecord = "care_task.record" on "care_task_record", "A task recorded.";
+    CareTaskAmend = "care_task.amend" on "care_task_record", "A task record amended.";
+    CareTaskRead = "care_task.read" on "resident", "A record's task records read.";
+    MeasurementCreate = "measurement.create" on "measurement", "A measurement recorded.";
+    MeasurementRead = "measurement.read" on "resident", "A record's measurements read.";
+    MeasurementFlagError = "measurement.flag_error" on "measurement", "A measurement flagged as entered in error.";
+    // Exchanges.
+    OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
+    OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";
+    OutboxList = "outbox.list" on "outbox_message", "An outgoing message listed.";
+    OutboxRetry = "outbox.retry" on "outbox_message", "A failed message sent again.";
+    OutboxCancel = "outbox.cancel" on "outbox_message", "A message cancelled.";
+    // The trail itself.
+    AuditAccessReport = "audit.access_report" on "resident", "Who accessed a record, read.";
+    AuditExport = "audit.export" on "tenant", "The tenant's trail exported.";
+    // Administration.
+    TenantImport = "tenant.import" on "tenant", "The tenant's data imported from another installation.";
+    EstablishmentCreate = "establishment.create" on "establishment", "An establishment created.";
+    EstablishmentUpdate = "establishment.update" on "establishment", "An establishment changed.";
+    UnitCreate = "unit.create" on "unit", "A unit created.";
+    UnitUpdate = "unit.update" on "unit", "A unit changed.";
+    UserCreate = "user.create" on "user", "A user created.";
+    UserUpdate = "user.update" on "user", "A user changed or disabled.";
+    MembershipCreate = "membership.create" on "membership", "A role given.";
+    MembershipEnd = "membership.end" on "membership", "A role ended.";
+    ExternalIdentityLink = "external_identity.link" on "user", "A user linked to an external identity.";
+    ExternalIdentityUnlink = "external_identity.unlink" on "user", "A user unlinked from an external identity.";
+    AuthLogin = "auth.login" on "user", "A refused login of a known user.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_and_has_the_stored_shape() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+            let (area, verb) = action.as_str().split_once('.').unwrap();
+            assert!(!area.is_empty() && !verb.is_empty());
+            assert!(action.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'));
+        }
+        let mut names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), AuditAction::ALL.len(), "each action once");
+    }
+}

@@ -1,0 +1,48 @@
+//! Lists about one resident that tell, in the same statement, an empty list from a resident out
+//! of reach: the statement always returns a first row saying whether `target` (the resident,
+//! when visible) exists, so an empty answer never costs a second round trip to find out.
+
+use dui_crypto::Keyring;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::sql::{Args, Sql};
+use crate::txn::Tx;
+use crate::{StoreError, StoreResult};
+
+/// The final `SELECT` of a list: `select`'s rows (aliased `x`, ordered by `order`, which names
+/// them as `x.column`) beside `visible`, or a single row of nulls when there are none.
+pub(crate) fn listed(select: &str, order: &str) -> String {
+    format!(
+        "SELECT v.visible, x.* FROM (SELECT EXISTS (SELECT 1 FROM target) AS visible) v \
+         LEFT JOIN LATERAL ({select}) x ON v.visible ORDER BY {order}"
+    )
+}
+
+/// The rows of a [`listed`] answer (those with an `id`); `NotFound` when the resident is out of
+/// reach.
+pub(crate) fn present(rows: Vec<Row>) -> StoreResult<Vec<Row>> {
+    match rows.first() {
+        Some(first) if first.try_get::<_, bool>("visible")? => {}
+        _ => return Err(StoreError::NotFound),
+    }
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.try_get::<_, Option<Uuid>>("id")?.is_some() {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
+}
+
+/// Runs a [`listed`] statement as the transaction's last and opens its rows.
+pub(crate) async fn open_listed<T>(
+    tx: Tx<'_>,
+    sql: &Sql,
+    args: &Args<'_>,
+    map: fn(&Row, &Keyring) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let rows = present(tx.finish(sql, args).await?)?;
+    db.open_rows(tenant, &rows, map).await
+}

@@ -1,0 +1,81 @@
+//! The trace a statement writes of the access it does: an `INSERT INTO audit_events` in the
+//! statement's own `WITH` clause, so the access and its trace commit together or not at all.
+//!
+//! A [`Trace`] says which rows the events are about; the action (`:action`, with its
+//! `:resource_type`) is the caller's choice, bound with [`Args::action`](crate::sql::Args::action),
+//! and the actor and the request come from `who` (see [`crate::access::WHO_CTE`]).
+
+/// One event per row of a statement's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trace<'a> {
+    /// What brings `who` and the rows into scope (`who, n, target`).
+    pub from: &'a str,
+    /// The resident each event is about (an SQL expression over `from`).
+    pub resident: &'a str,
+    /// The resource each event names.
+    pub resource: &'a str,
+    /// `'success'`, `'denied'`, or an expression choosing.
+    pub outcome: &'a str,
+    /// Whether the access went through an emergency opening.
+    pub emergency: &'a str,
+}
+
+impl<'a> Trace<'a> {
+    /// The rows a statement wrote about the resident of `target` (they have `resident_id` and
+    /// `id`): one event each, flagged when the record was opened in an emergency.
+    pub(crate) fn written(rows: &'a str) -> String {
+        let (resident, resource) = (format!("{rows}.resident_id"), format!("{rows}.id"));
+        Trace {
+            from: &format!("who, {rows}, target"),
+            resident: &resident,
+            resource: &resource,
+            outcome: "'success'",
+            emergency: "NOT target.normal",
+        }
+        .sql()
+    }
+
+    /// A read of resident `:resident` through `target` (present only when visible): a success,
+    /// or the refusal when the resident is out of reach.
+    pub(crate) fn read() -> String {
+        Trace {
+            from: "who LEFT JOIN target ON true",
+            resident: ":resident",
+            resource: ":resident",
+            outcome: "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
+            emergency: "coalesce(NOT target.normal, false)",
+        }
+        .sql()
+    }
+
+    /// The refusal of the action on resident `:resident`.
+    pub(crate) fn denial() -> String {
+        Trace { from: "who", resident: ":resident", resource: ":resident", outcome: "'denied'", emergency: "false" }
+            .sql()
+    }
+
+    /// An administrative write: one event per row of `rows` (with an `id`), about no resident.
+    pub(crate) fn administered(rows: &'a str) -> String {
+        let resource = format!("{rows}.id");
+        Trace {
+            from: &format!("who, {rows}"),
+            resident: "NULL::uuid",
+            resource: &resource,
+            outcome: "'success'",
+            emergency: "false",
+        }
+        .sql()
+    }
+
+    /// The `INSERT`, for a statement's `WITH` clause.
+    pub(crate) fn sql(&self) -> String {
+        let Trace { from, resident, resource, outcome, emergency } = self;
+        format!(
+            "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resident_id, resource_type, \
+             resource_id, request_id, client_address, emergency) \
+             SELECT who.tenant_id, dui_uuid_v7(), CASE WHEN who.console THEN NULL ELSE who.user_id END, \
+               CASE WHEN who.console THEN 'console' ELSE 'user' END, :action::text, {outcome}, {resident}, \
+               :resource_type::text, {resource}, who.request_id, who.client_address, {emergency} FROM {from}"
+        )
+    }
+}

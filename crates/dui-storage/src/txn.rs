@@ -1,0 +1,312 @@
+//! The transaction of an operation: one connection, one tenant, as few round trips as the work
+//! allows.
+//!
+//! A [`Tx`] takes no connection and sends nothing until its first statement; that statement
+//! goes out in one pipeline with `BEGIN` and the tenant setting that row-level security reads
+//! (tokio-postgres sends requests made concurrently on one connection without waiting, and
+//! PostgreSQL runs them in order). [`Tx::finish`] sends the last statement with the `COMMIT`.
+//! An operation of one statement therefore costs one round trip, and one of three costs three.
+//!
+//! Statements are [`Sql`] with named parameters; the names every resident statement shares
+//! (the tenant, the user, what they reach, the request's identity: see [`crate::access::Who`])
+//! are bound by the transaction from its caller's scope, the others by the call.
+//!
+//! Dropped while open (an error returned early, a request cancelled), a transaction is rolled
+//! back on its connection before the connection goes back to the pool.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Object;
+use dui_crypto::Keyring;
+use dui_domain::TenantId;
+use dui_domain::scope::TenantScope;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::access::Who;
+use crate::sql::{Args, Sql, Value};
+use crate::{Db, StoreError, StoreResult};
+
+const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
+
+/// How a transaction reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads and writes (every read of resident data writes its trace).
+    Write,
+    /// Reads only.
+    Read,
+    /// Reads and writes, every statement seeing one snapshot (REPEATABLE READ).
+    Snapshot,
+    /// Reads only, on one snapshot, however long the reading takes.
+    ReadSnapshot,
+}
+
+impl Mode {
+    fn begin(self) -> &'static str {
+        match self {
+            Mode::Write => "BEGIN",
+            Mode::Read => "BEGIN READ ONLY",
+            Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Mode::ReadSnapshot => "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ",
+        }
+    }
+}
+
+/// A transaction bound to one tenant, on behalf of a user's scope or of the system.
+pub struct Tx<'a> {
+    db: &'a Db,
+    tenant: TenantId,
+    tenant_uuid: uuid::Uuid,
+    tenant_text: String,
+    scope: Option<&'a TenantScope>,
+    who: Option<Who>,
+    mode: Mode,
+    conn: Option<Object>,
+    /// `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
+    open: bool,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("tenant", &self.tenant).field("mode", &self.mode).field("open", &self.open).finish()
+    }
+}
+
+impl Db {
+    /// A transaction on behalf of `scope`: its statements may name the caller's parameters.
+    pub fn begin<'a>(&'a self, scope: &'a TenantScope, mode: Mode) -> Tx<'a> {
+        let mut tx = self.begin_for_tenant(scope.tenant_id(), mode);
+        tx.who = Some(self.who(scope));
+        tx.scope = Some(scope);
+        tx
+    }
+
+    /// A transaction of the system's own work for `tenant` (keys, the chainer, exports).
+    pub fn begin_for_tenant(&self, tenant: TenantId, mode: Mode) -> Tx<'_> {
+        Tx {
+            db: self,
+            tenant,
+            tenant_uuid: tenant.as_uuid(),
+            tenant_text: tenant.to_string(),
+            scope: None,
+            who: None,
+            mode,
+            conn: None,
+            open: false,
+        }
+    }
+}
+
+impl<'a> Tx<'a> {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The scope the transaction acts for.
+    ///
+    /// # Errors
+    ///
+    /// A system transaction has none.
+    pub fn scope(&self) -> StoreResult<&'a TenantScope> {
+        self.scope.ok_or_else(|| StoreError::Corrupt { column: "transaction", value: "no caller's scope".to_owned() })
+    }
+
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    /// Whether statements were sent and not committed yet.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    async fn connection(&mut self) -> StoreResult<&Object> {
+        if self.conn.is_none() {
+            self.conn = Some(self.db.conn().await?);
+        }
+        self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))
+    }
+
+    fn values<'v>(&'v self, sql: &Sql, args: &'v Args<'_>) -> StoreResult<Vec<Value<'v>>> {
+        let tenant: &'v (dyn ToSql + Sync) = &self.tenant_uuid;
+        let who = self.who.as_ref();
+        sql.bind(args, &|name| if name == "tenant" { Some(tenant) } else { who.and_then(|w| w.param(name)) })
+    }
+
+    /// Runs a statement in the transaction (beginning it with the first one).
+    pub(crate) async fn query(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<Row>> {
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        if self.open {
+            return Ok(client.query(&statement, &values).await?);
+        }
+        let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let begun = tokio::try_join!(
+            client.batch_execute(self.mode.begin()),
+            client.query(&set_tenant, &tenant),
+            client.query(&statement, &values),
+        );
+        // From the moment BEGIN was sent, the connection is in a transaction: even a failed
+        // statement leaves it there (aborted) until a ROLLBACK.
+        self.open = true;
+        Ok(begun?.2)
+    }
+
+    /// The one row a statement returned, if any.
+    pub(crate) async fn query_opt(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Option<Row>> {
+        let mut rows = self.query(sql, args).await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(rows.pop()),
+            n => Err(StoreError::Corrupt { column: "row count", value: format!("{n} rows where one was expected") }),
+        }
+    }
+
+    /// The one row a statement returned; `NotFound` when none.
+    pub(crate) async fn query_one(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Row> {
+        self.query_opt(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs the transaction's last statement and commits, in one round trip (with `BEGIN`
+    /// too when it is the only statement). The request's place is given up once the statement
+    /// has answered, while the commit is flushed ([`crate::place`]).
+    pub(crate) async fn finish(mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<Row>> {
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        let rows = if self.open {
+            let answers = tokio::try_join!(last(client.query(&statement, &values)), client.batch_execute("COMMIT"));
+            // COMMIT was sent whatever the answer: a failed statement turns it into a rollback.
+            self.open = false;
+            answers?.0
+        } else {
+            let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+            let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+            let answers = tokio::try_join!(
+                client.batch_execute(self.mode.begin()),
+                client.query(&set_tenant, &tenant),
+                last(client.query(&statement, &values)),
+                client.batch_execute("COMMIT"),
+            );
+            answers?.2
+        };
+        Ok(rows)
+    }
+
+    /// Runs two statements and commits, in one round trip: a read made of two result shapes
+    /// (a record and its list), seen in one snapshot when the mode says so.
+    pub(crate) async fn finish_pair(
+        mut self,
+        first: (&Sql, &Args<'_>),
+        second: (&Sql, &Args<'_>),
+    ) -> StoreResult<(Vec<Row>, Vec<Row>)> {
+        if self.open {
+            let one = self.query(first.0, first.1).await?;
+            let two = self.finish(second.0, second.1).await?;
+            return Ok((one, two));
+        }
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let (a, b, set_tenant) = tokio::try_join!(
+            conn.prepare_cached(first.0.text()),
+            conn.prepare_cached(second.0.text()),
+            conn.prepare_cached(SET_TENANT)
+        )?;
+        let (one_values, two_values) = (self.values(first.0, first.1)?, self.values(second.0, second.1)?);
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let client: &tokio_postgres::Client = conn;
+        let (_, _, one, two, _) = tokio::try_join!(
+            client.batch_execute(self.mode.begin()),
+            client.query(&set_tenant, &tenant),
+            client.query(&a, &one_values),
+            last(client.query(&b, &two_values)),
+            client.batch_execute("COMMIT"),
+        )?;
+        Ok((one, two))
+    }
+
+    /// Commits what was done (nothing to do when nothing was sent).
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.commit_now().await
+    }
+
+    /// Commits what was done so far and goes on: the next statement begins a new transaction
+    /// on the same connection. For what must stay whatever the operation does next — the
+    /// record of a refusal.
+    pub(crate) async fn commit_now(&mut self) -> StoreResult<()> {
+        if !self.open {
+            return Ok(());
+        }
+        crate::place::leave();
+        self.open = false;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.batch_execute("COMMIT").await?)
+    }
+
+    /// Rolls back what was done (nothing to do when nothing was sent).
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        if !self.open {
+            return Ok(());
+        }
+        self.open = false;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.batch_execute("ROLLBACK").await?)
+    }
+
+    /// The tenant's keyring for opening values sealed under `needed` key versions. A keyring
+    /// not cached is read through this transaction's connection when it holds one, so an
+    /// operation never needs two connections at once.
+    pub(crate) async fn keyring(&mut self, needed: impl IntoIterator<Item = u32>) -> StoreResult<Arc<Keyring>> {
+        let needed: Vec<u32> = needed.into_iter().collect();
+        if let Some(keys) = self.db.cached_keyring(self.tenant, &needed) {
+            return Ok(keys);
+        }
+        match (&self.conn, self.open) {
+            (Some(conn), true) => self.db.load_keyring_on(self.tenant, conn).await,
+            _ => self.db.keyring(self.tenant, needed).await,
+        }
+    }
+
+    /// The tenant's keyring for sealing `count` values, with that many encryptions reserved.
+    /// Call it before the first statement: a reservation is its own transaction.
+    pub(crate) async fn sealing_keys(&self, count: u64) -> StoreResult<Arc<Keyring>> {
+        self.db.keyring_for_sealing(self.tenant, count).await
+    }
+}
+
+/// The transaction's last statement: once it has answered, only the COMMIT (already sent) is
+/// left, and the request's place is given up for its flush ([`crate::place`]).
+async fn last<T>(answer: impl std::future::Future<Output = T>) -> T {
+    let answer = answer.await;
+    crate::place::leave();
+    answer
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Some(conn) = self.conn.take() else { return };
+        // The connection is in a transaction: it goes back to the pool only once rolled back.
+        // Without a runtime to do that on, it is closed instead.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = conn.batch_execute("ROLLBACK").await {
+                        tracing::warn!(%error, "cannot roll back an abandoned transaction; the connection is dropped");
+                        let _ = deadpool_postgres::Object::take(conn);
+                    }
+                });
+            }
+            Err(_) => drop(deadpool_postgres::Object::take(conn)),
+        }
+    }
+}
