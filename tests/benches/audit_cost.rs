@@ -2,16 +2,19 @@
 //! trace, against the same data, interleaved; plus the trail's size on disk per event.
 //!
 //! `cargo bench -p dui-tests --bench audit_cost`. Needs PostgreSQL, like the tests. The
-//! unrecorded variants exist only under the `bench-untraced` feature of `dui-storage`, which only
-//! this package turns on.
+//! unrecorded variants are the statements use cases run for their internal checks.
 
 use std::time::{Duration, Instant};
 
+use dui_domain::audit::AuditAction;
 use dui_domain::pagination::PageRequest;
 use dui_domain::people::Role;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::{Grant, TenantScope};
-use dui_domain::transmission::{NewNote, NoteContent, NoteDraft};
+use dui_domain::transmission::{NoteContent, NoteDraft};
+use dui_storage::{Mode, Reading, notes, residents};
+
+const RECORDED: Reading = Reading::Recorded(AuditAction::ResidentRead);
 use dui_testkit::TestApp;
 use serde_json::json;
 
@@ -51,8 +54,8 @@ fn main() {
                     content: NoteContent { text: Some(text.to_owned()), ..NoteContent::default() },
                     ..NoteDraft::default()
                 };
-                let note = NewNote::validate(draft, chrono::Utc::now()).unwrap();
-                app.store.add_note(&scope, None, *id, &note).await.unwrap();
+                let note = dui_app::notes::WriteNote { resident: *id, draft, key: None };
+                dui_app::notes::write(&app.app(), &scope, note).await.unwrap();
             }
         }
         // Statistics as autovacuum would have them by now, so that plans are those of a live
@@ -64,8 +67,8 @@ fn main() {
 
         // Warm up both paths (plans, caches, pool).
         for id in &residents {
-            db.get_resident(&scope, *id).await.unwrap();
-            db.get_resident_untraced(&scope, *id).await.unwrap();
+            residents::read(db.begin(&scope, Mode::Write), *id, RECORDED).await.unwrap();
+            residents::read(db.begin(&scope, Mode::Write), *id, Reading::Unrecorded).await.unwrap();
         }
         let (mut traced, mut untraced) = (Duration::ZERO, Duration::ZERO);
         let (mut notes_traced, mut notes_untraced) = (Duration::ZERO, Duration::ZERO);
@@ -77,18 +80,21 @@ fn main() {
             for traced_now in [first_traced, !first_traced] {
                 let started = Instant::now();
                 if traced_now {
-                    db.get_resident(&scope, id).await.unwrap();
+                    residents::read(db.begin(&scope, Mode::Write), id, RECORDED).await.unwrap();
                     traced += started.elapsed();
                 } else {
-                    db.get_resident_untraced(&scope, id).await.unwrap();
+                    residents::read(db.begin(&scope, Mode::Write), id, Reading::Unrecorded).await.unwrap();
                     untraced += started.elapsed();
                 }
                 let started = Instant::now();
                 if traced_now {
-                    assert_eq!(db.list_notes(&scope, notes_of, page).await.unwrap().items.len(), NOTES_PER_RESIDENT);
+                    let tx = db.begin(&scope, Mode::Write);
+                    let listed =
+                        notes::list(tx, notes_of, page, Reading::Recorded(AuditAction::NoteRead)).await.unwrap();
+                    assert_eq!(listed.items.len(), NOTES_PER_RESIDENT);
                     notes_traced += started.elapsed();
                 } else {
-                    db.list_notes_untraced(&scope, notes_of, page).await.unwrap();
+                    notes::list(db.begin(&scope, Mode::Write), notes_of, page, Reading::Unrecorded).await.unwrap();
                     notes_untraced += started.elapsed();
                 }
             }
@@ -105,9 +111,9 @@ fn main() {
                     for i in 0..CONCURRENT_READS {
                         let id = residents[(task * CONCURRENT_READS + i) % residents.len()];
                         if traced_now {
-                            db.get_resident(&scope, id).await.unwrap();
+                            residents::read(db.begin(&scope, Mode::Write), id, RECORDED).await.unwrap();
                         } else {
-                            db.get_resident_untraced(&scope, id).await.unwrap();
+                            residents::read(db.begin(&scope, Mode::Write), id, Reading::Unrecorded).await.unwrap();
                         }
                     }
                 }));

@@ -117,7 +117,8 @@ fn main() {
         );
         let since = chrono::Utc::now() - chrono::Duration::hours(12);
         let feed_of_unit = dui_storage::notes::Feed { establishment: ehpad, unit: Some(unit) };
-        let plan = app.store.explain_handover(&scope, feed_of_unit, since, true).await.unwrap();
+        let tx = app.store.begin(&scope, dui_storage::Mode::Write);
+        let plan = dui_storage::notes::explain_handover(tx, feed_of_unit, since, true).await.unwrap();
         for line in plan.lines().filter(|l| l.contains("Execution Time") || l.contains("Planning Time")) {
             println!("feed statement: {}", line.trim());
         }
@@ -148,7 +149,9 @@ fn main() {
         let wall = Instant::now();
         for _ in 0..SEQUENTIAL {
             let start = Instant::now();
-            let read = app.store.handover(&scope, feed_of_unit, dui_storage::notes::FeedStart::PreviousShift, page).await.unwrap();
+            let tx = app.store.begin(&scope, dui_storage::Mode::Write);
+            let previous = dui_storage::notes::FeedStart::PreviousShift;
+            let read = dui_storage::notes::handover(tx, feed_of_unit, previous, page).await.unwrap();
             assert!(!read.page.items.is_empty());
             latencies.push(start.elapsed());
         }

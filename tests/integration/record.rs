@@ -516,10 +516,42 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         .post(
             &format!("/api/v1/residents/{id}/care-plan"),
             &director.token,
-            json!({"content": {"expectations": "Rester proche de sa famille"}}),
+            json!({"content": {"expectations": "Rester proche de sa famille", "actions": [
+                {"what": "Toilette", "who": {"role": "nurse"}, "schedule": {"kind": "daily", "times": ["08:00"]}}]}}),
         )
         .await;
     assert_eq!(planned.status, 201, "{}", planned.text);
+    let version = format!("/api/v1/residents/{id}/care-plan/versions/{}", planned.json["id"].as_str().unwrap());
+    let etag = planned.header("etag").unwrap().to_owned();
+    let active = app
+        .request_with(
+            reqwest::Method::POST,
+            &format!("{version}/activate"),
+            Some(&director.token),
+            None,
+            &[("If-Match", &etag)],
+        )
+        .await;
+    assert_eq!(active.status, 200, "{}", active.text);
+    let measured = app
+        .post(&format!("/api/v1/residents/{id}/measurements"), &nurse.token, json!({"kind": "weight", "value": 61.5}))
+        .await;
+    assert_eq!(measured.status, 201, "{}", measured.text);
+    let helper = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
+    let assigned =
+        app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
+    assert_eq!(assigned.status, 201, "{}", assigned.text);
+    let tasks = app.get(&format!("/api/v1/establishments/{}/tasks", tenant.establishments[0].id), &nurse.token).await;
+    let task = &tasks.json[0];
+    let recorded = app
+        .post(
+            &format!("/api/v1/residents/{id}/tasks"),
+            &nurse.token,
+            json!({"plan_version_id": task["plan_version_id"], "action_id": task["action_id"],
+                   "scheduled_for": task["scheduled_for"], "status": "done"}),
+        )
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.text);
 
     // Carers do not export; the director of the establishment does.
     app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);
@@ -539,9 +571,20 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("emergency_accesses", 1),
         ("assessments", 1),
         ("care_plan_versions", 1),
+        ("assignments", 1),
+        ("care_task_records", 1),
+        ("measurements", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
     }
+    // Every section the features declare is there (the catalog test checks that every table
+    // holding a person's rows declares one), and the trail of the record is in it.
+    for section in dui_storage::resident_export::sections() {
+        assert!(record[section].is_array(), "{section} is missing");
+    }
+    let accessed = record["access_events"].as_array().unwrap();
+    assert!(accessed.iter().any(|e| e["action"] == "note.create" && e["actor_id"] == nurse.id.to_string()));
+    assert!(accessed.iter().any(|e| e["action"] == "resident.export" && e["outcome"] == "success"));
     // Every note is in it, whatever its confidentiality scope: it is the person's record.
     assert_eq!(record["notes"][0]["text"], "Transmission exportée");
     // Every field it holds is documented, in its section of the schema.
@@ -588,6 +631,44 @@ fn assert_documented(text: &str, path: &str, object: &serde_json::Map<String, Va
         // Answers are keyed by the instrument's items, documented by `/instruments`.
         if let Some(inner) = value.as_object().filter(|_| key != "current_stay" && key != "answers") {
             assert_documented(text, &format!("{path}.{key}"), inner);
+        }
+    }
+}
+
+/// Every table that holds a person's rows (a `resident_id`, or a key to `residents`) is in the
+/// person's export, and says what a merge does with its rows: read from PostgreSQL's catalog, so
+/// a table added without declaring its part fails here.
+#[tokio::test]
+async fn every_table_holding_a_persons_rows_is_in_their_export_and_their_merge() {
+    let db = dui_testkit::TestDb::new().await;
+    let owner = db.connect(&db.owner_url).await;
+    let holding: Vec<String> = owner
+        .query(
+            "SELECT table_name::text FROM information_schema.columns WHERE table_schema = 'public' \
+               AND column_name = 'resident_id' \
+             UNION SELECT conrelid::regclass::text FROM pg_constraint \
+               WHERE contype = 'f' AND confrelid = 'public.residents'::regclass \
+             UNION SELECT 'residents' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(holding.len() >= 13, "the catalog shows the person's tables: {holding:?}");
+    for table in &holding {
+        let declared = dui_storage::features::tables()
+            .find(|t| &t.name == table)
+            .unwrap_or_else(|| panic!("{table} holds a person's rows but no feature declares it"));
+        let rows =
+            declared.resident.as_ref().unwrap_or_else(|| panic!("{table} does not say how its rows are a person's"));
+        match &rows.export {
+            dui_storage::feature::ResidentExport::Section { .. } | dui_storage::feature::ResidentExport::Record => {}
+            dui_storage::feature::ResidentExport::Omitted(why) => panic!("{table} is left out of the export: {why}"),
+        }
+        if let dui_storage::feature::Merge::Keep(why) = rows.merge {
+            assert!(why.len() > 20, "{table} keeps its rows in a merge without saying why");
         }
     }
 }

@@ -319,7 +319,10 @@ async fn the_feed_reads_an_index_range_whatever_the_history() {
         (Feed { establishment: ehpad, unit: Some(wing) }, "notes_by_unit"),
         (Feed { establishment: ehpad, unit: None }, "notes_by_establishment"),
     ] {
-        let plan = app.store.explain_handover(&scope, feed, since, false).await.unwrap();
+        let plan =
+            dui_storage::notes::explain_handover(app.store.begin(&scope, dui_storage::Mode::Write), feed, since, false)
+                .await
+                .unwrap();
         assert!(plan.contains(&format!("Index Scan using {index}")), "{plan}");
         assert!(!plan.contains("Seq Scan on notes"), "{plan}");
     }

@@ -11,8 +11,20 @@
 //! One module per kind of record, each use case a function of it.
 
 mod access;
+pub mod assessments;
+pub mod audit;
+pub mod care_plans;
+pub mod care_tasks;
+pub mod contacts;
+pub mod emergency;
 mod error;
 pub mod measurements;
+pub mod notes;
+pub mod people;
+pub mod residents;
+pub mod stays;
+pub mod structure;
+pub mod timeline;
 
 use std::sync::Arc;
 

@@ -171,7 +171,9 @@ async fn explain(common: &Common) -> anyhow::Result<()> {
         unit: Some(dui_domain::UnitId::from_uuid(nurse.unit)),
     };
     let since = chrono::Utc::now() - chrono::Duration::hours(10);
-    println!("{}", db.explain_handover(&nurse.scope(), feed, since, true).await?);
+    let scope = nurse.scope();
+    let tx = db.begin(&scope, dui_storage::Mode::Write);
+    println!("{}", dui_storage::notes::explain_handover(tx, feed, since, true).await?);
     Ok(())
 }
 

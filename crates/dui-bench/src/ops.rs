@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use dui_domain::audit::AuditAction;
 use dui_domain::people::Role;
 use dui_domain::scope::{Grant, RequestContext, TenantScope};
 use dui_domain::{EstablishmentId, TenantId, UserId};
+use dui_storage::args;
 use dui_storage::bench::{Statements, WhoParams};
 use serde_json::json;
 use tokio_postgres::types::ToSql;
@@ -221,6 +223,7 @@ pub struct Baseline {
     idle: std::sync::Mutex<Vec<usize>>,
     available: tokio::sync::Semaphore,
     recent_stay_days: i32,
+    statements: Statements,
     /// For sealing the bodies of the notes written, as dui does.
     db: dui_storage::Db,
 }
@@ -252,15 +255,15 @@ impl Baseline {
             };
             connections.push(Arc::new(Connection {
                 set_tenant: prepare(statements.set_tenant).await?,
-                feed_start: prepare(statements.feed_start).await?,
-                handover: prepare(&statements.handover_by_unit).await?,
-                summary: prepare(&statements.summary).await?,
-                summary_notes: prepare(&statements.summary_notes).await?,
-                note_context: prepare(&statements.note_context).await?,
-                claim: prepare(statements.claim).await?,
-                note_insert: prepare(&statements.note_insert).await?,
-                assessments: prepare(&statements.assessments).await?,
-                plan_versions: prepare(&statements.plan_versions).await?,
+                feed_start: prepare(statements.feed_start.text()).await?,
+                handover: prepare(statements.handover_by_unit.text()).await?,
+                summary: prepare(statements.summary.text()).await?,
+                summary_notes: prepare(statements.summary_notes.text()).await?,
+                note_context: prepare(statements.note_context.text()).await?,
+                claim: prepare(statements.claim.text()).await?,
+                note_insert: prepare(statements.note_insert.text()).await?,
+                assessments: prepare(statements.assessments.text()).await?,
+                plan_versions: prepare(statements.plan_versions.text()).await?,
                 client,
             }));
         }
@@ -269,6 +272,7 @@ impl Baseline {
             available: tokio::sync::Semaphore::new(size),
             connections,
             recent_stay_days,
+            statements,
             db,
         })
     }
@@ -295,21 +299,36 @@ impl Baseline {
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// BEGIN, the tenant, the statement and COMMIT, all sent before the first answer (as dui does).
+/// BEGIN, the tenant, the statement and COMMIT, all sent before the first answer (as dui does
+/// for an operation of one statement).
 async fn single(
     c: &Connection,
     tenant: &str,
-    read_only: bool,
     statement: &Statement,
     params: Params<'_>,
 ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-    let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
     let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
     let (_, _, rows, _) = tokio::try_join!(
-        c.client.batch_execute(begin),
+        c.client.batch_execute("BEGIN"),
         c.client.query(&c.set_tenant, &tenant_param),
         c.client.query(statement, params),
         c.client.batch_execute("COMMIT"),
+    )?;
+    Ok(rows)
+}
+
+/// BEGIN, the tenant and the transaction's first statement, sent together (as dui does).
+async fn first(
+    c: &Connection,
+    tenant: &str,
+    statement: &Statement,
+    params: Params<'_>,
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
+    let (_, _, rows) = tokio::try_join!(
+        c.client.batch_execute("BEGIN"),
+        c.client.query(&c.set_tenant, &tenant_param),
+        c.client.query(statement, params),
     )?;
     Ok(rows)
 }
@@ -337,15 +356,18 @@ impl Raw {
         let resident = user.resident(i / self.users.len() as u64);
         let scope = user.scope();
         let who = WhoParams::of(&scope, self.baseline.recent_stay_days);
+        let statements = &self.baseline.statements;
         let tenant = user.tenant.to_string();
         // Authentication sends nothing: dui keeps a known user's status and roles between
         // requests (dropped by change notices), so a request of such a user reads none.
         let sql = |e: tokio_postgres::Error| Failure::Other(format!("baseline: {e}"));
+        let bind = |e: dui_storage::StoreError| Failure::Other(format!("baseline: {e}"));
         match self.op {
             Op::NoteWrite => {
-                let mut params = who.params();
-                params.push(&resident);
-                single(c, &tenant, false, &c.note_context, &params).await.map_err(sql)?;
+                let context = args! { resident: &resident }.action(AuditAction::NoteCreate);
+                first(c, &tenant, &c.note_context, &who.bind(&statements.note_context, &context).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
                 let id = Uuid::now_v7();
                 let content: dui_domain::transmission::NoteContent =
                     serde_json::from_value(note_content(i)).map_err(|e| Failure::Other(e.to_string()))?;
@@ -361,38 +383,28 @@ impl Raw {
                 let fingerprint = [7u8; 32];
                 let fingerprint = fingerprint.as_slice();
                 let hours = 24i32;
+                let claim = args! { key: &key, fingerprint: &fingerprint, resource: &id, lifetime_hours: &hours };
+                c.client.query(&c.claim, &who.bind(&statements.claim, &claim).map_err(bind)?).await.map_err(sql)?;
                 let (kind, note_scope) =
                     if i.is_multiple_of(3) { ("targeted", "care_team") } else { ("free", "whole_team") };
                 let (facts_at, incident, amends, severity, objective) =
                     (None::<chrono::DateTime<chrono::Utc>>, None::<&str>, None::<Uuid>, None::<&str>, None::<Uuid>);
-                let mut insert = who.params();
-                insert.extend::<[&(dyn ToSql + Sync); 11]>([
-                    &id,
-                    &resident,
-                    &kind,
-                    &note_scope,
-                    &facts_at,
-                    &body,
-                    &dek,
-                    &incident,
-                    &amends,
-                    &severity,
-                    &objective,
-                ]);
-                c.client.batch_execute("BEGIN").await.map_err(sql)?;
-                let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
-                let claim: [&(dyn ToSql + Sync); 6] = [&user.tenant, &user.user, &key, &fingerprint, &id, &hours];
-                tokio::try_join!(c.client.query(&c.set_tenant, &tenant_param), c.client.query(&c.claim, &claim))
+                let insert = args! { id: &id, resident: &resident, kind: &kind, note_scope: &note_scope,
+                facts_at: &facts_at, body: &body, dek_version: &dek, incident_type: &incident,
+                amends: &amends, severity: &severity, objective: &objective }
+                .action(AuditAction::NoteCreate);
+                c.client
+                    .query(&c.note_insert, &who.bind(&statements.note_insert, &insert).map_err(bind)?)
+                    .await
                     .map_err(sql)?;
-                c.client.query(&c.note_insert, &insert).await.map_err(sql)?;
                 c.client.batch_execute("COMMIT").await.map_err(sql)?;
             }
             Op::ResidentSummary => {
-                let mut first = who.params();
-                first.push(&resident);
                 let limit = 5i64;
-                let mut second = who.params();
-                second.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &limit]);
+                let record = args! { resident: &resident }.action(AuditAction::ResidentSummary);
+                let notes = args! { resident: &resident, limit: &limit };
+                let first = who.bind(&statements.summary, &record).map_err(bind)?;
+                let second = who.bind(&statements.summary_notes, &notes).map_err(bind)?;
                 let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
                 tokio::try_join!(
                     c.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ"),
@@ -405,30 +417,35 @@ impl Raw {
             }
             Op::HandoverFeed => {
                 let unit = Some(user.unit);
-                let rows =
-                    single(c, &tenant, true, &c.feed_start, &[&user.tenant, &user.user, &user.establishment, &unit])
-                        .await
-                        .map_err(sql)?;
+                let start = args! { establishment: &user.establishment, unit: &unit };
+                let rows = first(c, &tenant, &c.feed_start, &who.bind(&statements.feed_start, &start).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
                 let since: Option<chrono::DateTime<chrono::Utc>> = rows.first().and_then(|r| r.get("shift_since"));
                 let lower = dui_domain::transmission::first_id_at(since.unwrap_or_else(chrono::Utc::now));
                 let limit =
                     dui_domain::pagination::PageRequest::first(dui_domain::pagination::DEFAULT_PAGE_SIZE).fetch_limit();
                 let after = None::<Uuid>;
-                let mut params = who.params();
-                params.extend::<[&(dyn ToSql + Sync); 4]>([&user.unit, &lower, &after, &limit]);
-                single(c, &tenant, false, &c.handover, &params).await.map_err(sql)?;
+                let feed = args! { place: &user.unit, lower: &lower, after: &after, limit: &limit }
+                    .action(AuditAction::HandoverRead);
+                let params = who.bind(&statements.handover_by_unit, &feed).map_err(bind)?;
+                tokio::try_join!(c.client.query(&c.handover, &params), c.client.batch_execute("COMMIT"))
+                    .map_err(sql)?;
             }
             Op::AssessmentsRead => {
                 let (instrument, only) = (Some("aggir"), None::<Uuid>);
-                let mut params = who.params();
-                params.extend::<[&(dyn ToSql + Sync); 3]>([&resident, &instrument, &only]);
-                single(c, &tenant, false, &c.assessments, &params).await.map_err(sql)?;
+                let read = args! { resident: &resident, instrument: &instrument, only: &only }
+                    .action(AuditAction::AssessmentRead);
+                single(c, &tenant, &c.assessments, &who.bind(&statements.assessments, &read).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
             }
             Op::CarePlanRead => {
                 let only = None::<Uuid>;
-                let mut params = who.params();
-                params.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &only]);
-                single(c, &tenant, false, &c.plan_versions, &params).await.map_err(sql)?;
+                let read = args! { resident: &resident, only: &only }.action(AuditAction::CarePlanRead);
+                single(c, &tenant, &c.plan_versions, &who.bind(&statements.plan_versions, &read).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
             }
         }
         Ok(())

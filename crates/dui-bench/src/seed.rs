@@ -16,8 +16,8 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use dui_domain::idempotency::IdempotencyKey;
 use dui_domain::pagination::PageRequest;
 use dui_domain::people::{NewUser, Profession, Role, UserInput, UserKind};
-use dui_domain::record::{AdmissionMode, NewStay, NoteScope, StayMode};
-use dui_domain::resident::{Identity, Ins, InsOid, NewResident, Sex};
+use dui_domain::record::{NoteScope, StayMode};
+use dui_domain::resident::{Identity, Ins, InsOid, Sex};
 use dui_domain::scope::{Grant, PlatformScope, TenantScope};
 use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
 use dui_domain::tenant::NewTenant;
@@ -273,10 +273,18 @@ async fn seed_resident(
         birth_place: Some("75056".to_owned()),
     };
     let ins = Ins { matricule: person.ins.clone(), oid: InsOid::NirTest };
-    let stay = NewStay::validate(establishment, Some(unit), StayMode::Permanent, admitted, AdmissionMode::New, today)?;
-    let new = NewResident::validate(stay, identity, Some(ins), today)?;
-    let resident =
-        db.create_resident(console, Some(&key(format!("resident-{t}-{e}-{r}"))?), &new, true).await?.value.id;
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let admission = dui_app::residents::Admit {
+        establishment,
+        unit: Some(unit),
+        mode: Some(StayMode::Permanent),
+        admitted_on: Some(admitted),
+        identity,
+        ins: Some(ins),
+        confirm_homonym: true,
+        key: Some(key(format!("resident-{t}-{e}-{r}"))?),
+    };
+    let resident = dui_app::residents::admit(&app, console, admission).await?.value.id;
 
     // GIR: a grid at admission for some, the latest one for all.
     let grids = if rng.chance(0.4) { 2 } else { 1 };
@@ -286,36 +294,35 @@ async fn seed_resident(
         } else {
             admitted.max(today - Duration::days(700))
         };
-        let evaluation = dui_domain::assessment::instrument("aggir", None)
-            .context("the AGGIR instrument")?
-            .evaluate(&aggir_grid(rng))
-            .map_err(|e| anyhow::anyhow!("AGGIR grid: {e:?}"))?;
-        let new = dui_storage::assessments::NewAssessment {
-            evaluation,
-            scope: NoteScope::CareTeam,
+        let grid = dui_app::assessments::RecordAssessment {
+            resident,
+            instrument: "aggir".to_owned(),
+            version: None,
+            scope: Some(NoteScope::CareTeam),
             assessed_on,
+            answers: aggir_grid(rng),
             supersedes: None,
+            key: Some(key(format!("aggir-{t}-{e}-{r}-{g}"))?),
         };
-        let created =
-            db.create_assessment(nurse, Some(&key(format!("aggir-{t}-{e}-{r}-{g}"))?), resident, &new).await?;
-        match db.validate_assessment(nurse, resident, created.value.id, None).await {
-            Ok(_) | Err(dui_storage::StoreError::Conflict { .. } | dui_storage::StoreError::NotFound) => {}
-            Err(error) => return Err(error.into()),
+        let created = dui_app::assessments::record(&app, nurse, grid).await?.value;
+        match dui_app::assessments::validate(&app, nurse, resident, created.id, created.row_version).await {
+            Ok(_) | Err(dui_app::AppError::Conflict(_) | dui_app::AppError::NotFound) => {}
+            Err(error) => return Err(anyhow::anyhow!("validating a seeded grid: {error}")),
         }
     }
 
     // The projet personnalisé in force.
     let content = dui::demo::sample_plan()?;
-    let plan = db.create_care_plan(nurse, Some(&key(format!("plan-{t}-{e}-{r}"))?), resident, &content, None).await?;
+    let start = dui_app::care_plans::StartPlan {
+        resident,
+        content,
+        review_due_on: None,
+        key: Some(key(format!("plan-{t}-{e}-{r}"))?),
+    };
+    let plan = dui_app::care_plans::start(&app, nurse, start).await?;
     if !plan.replayed || plan.value.status == dui_domain::care_plan::PlanStatus::Draft {
-        db.activate_plan(
-            nurse,
-            resident,
-            dui_domain::PlanVersionId::from_uuid(plan.value.id),
-            None,
-            dui_domain::care_plan::default_review_due(today),
-        )
-        .await?;
+        let version = dui_domain::PlanVersionId::from_uuid(plan.value.id);
+        dui_app::care_plans::activate(&app, nurse, resident, version, plan.value.row_version).await?;
     }
     Ok((resident, admitted))
 }

@@ -87,7 +87,7 @@ actions! {
     AssessmentGirHistory = "assessment.gir_history" on "resident", "A record's GIR history read.";
     CarePlanCreate = "care_plan.create" on "care_plan_version", "A projet personnalisé started.";
     CarePlanRead = "care_plan.read" on "resident", "A record's projet personnalisé read.";
-    CarePlanPrint = "care_plan.print" on "care_plan_version", "A version of the projet personnalisé printed (PDF).";
+    CarePlanPrint = "care_plan.print" on "resident", "A version of the projet personnalisé printed (PDF).";
     CarePlanUpdate = "care_plan.update" on "care_plan_version", "A draft changed.";
     CarePlanActivate = "care_plan.activate" on "care_plan_version", "A version put in force.";
     CarePlanValidate = "care_plan.validate" on "care_plan_version", "The person's validation recorded.";

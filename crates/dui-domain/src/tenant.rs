@@ -57,7 +57,7 @@ mod tests {
 }
 
 /// A tenant as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     pub id: crate::TenantId,
@@ -80,7 +80,7 @@ pub struct Operator {
 }
 
 /// An external OpenID Connect issuer trusted for one tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdentityProvider {
     pub id: crate::IdentityProviderId,

@@ -17,8 +17,8 @@ use dui_domain::scope::TenantScope;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-/// The parameters `$1`..`$18` of every resident statement.
-#[derive(Debug)]
+/// The caller's parameters of every resident statement (see [`WHO_CTE`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Who {
     tenant: Uuid,
     user: Uuid,
@@ -139,6 +139,13 @@ impl Who {
             &self.archive.all,
             &self.archive_ids,
         ]
+    }
+}
+
+impl crate::Db {
+    /// The caller's parameters of every resident statement.
+    pub(crate) fn who(&self, scope: &TenantScope) -> Who {
+        Who::of(scope, self.recent_stay_days)
     }
 }
 
@@ -270,6 +277,12 @@ static CONTEXT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
 
 static DENIAL: crate::sql::Stmt =
     std::sync::LazyLock::new(|| crate::sql::Sql::new(&format!("WITH {WHO_CTE} {}", crate::trace::Trace::denial())));
+
+/// The statement of [`record_context`], for the benchmark's baseline.
+#[cfg(feature = "bench")]
+pub(crate) fn context_statement() -> &'static crate::sql::Sql {
+    &CONTEXT
+}
 
 /// The context of `resident` for `action`. When the caller does not see the resident, the
 /// refusal of `action` is recorded and committed at once — it stays whatever the operation does

@@ -9,20 +9,26 @@ use dui_domain::assessment::recorded::{Assessment, AssessmentStatus, GirPoint};
 use dui_domain::assessment::{Evaluation, instrument};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::record::NoteScope;
-use dui_domain::scope::TenantScope;
 use dui_domain::{AssessmentId, EstablishmentId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, note_readable, read_trace};
-use crate::idempotency::CreateStatement;
-use crate::record::{PLACE, target};
-use crate::residents::{open_json, seal_json};
-use crate::rows::parse;
-use crate::tx::Params;
-use crate::{Db, StoreError, StoreResult};
+use std::sync::LazyLock;
 
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+use dui_domain::audit::AuditAction;
+
+use crate::access::{WHO_CTE, note_readable, target};
+use crate::args;
+use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::idempotency::{Create, create_once};
+use crate::listing::{listed, open_listed, present, query_listed};
+use crate::rows::{parse, why_unchanged};
+use crate::sealing::{open_json, seal_json, versions};
+use crate::sql::{Sql, Stmt};
+use crate::stays::PLACE;
+use crate::trace::{Reading, Trace, Variants, read_trace};
+use crate::txn::Tx;
+use crate::{StoreError, StoreResult};
 
 pub(crate) const ASSESSMENT_ANSWERS: Column = Column::new("assessments", "answers");
 
@@ -104,243 +110,235 @@ pub(crate) fn assessment(row: &Row, keys: &Keyring) -> StoreResult<Assessment> {
     })
 }
 
-impl Db {
-    /// Records a draft assessment of a visible resident, in the establishment of their stay.
-    /// A correction names the validated assessment of the same instrument it supersedes.
-    pub async fn create_assessment(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        resident: ResidentId,
-        new: &NewAssessment,
-    ) -> StoreResult<Created<Assessment>> {
-        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
-        let id = Uuid::now_v7();
-        let answers = seal_json(&keys, ASSESSMENT_ANSWERS, id, &new.evaluation.answers)?;
-        let outcome = outcome_columns(&new.evaluation);
-        let insert = format!(
-            "WITH {WHO}, {}, \
-             {PLACE}, \
-             a AS (INSERT INTO assessments (tenant_id, id, resident_id, establishment_id, instrument, instrument_version, \
-                     scope, assessed_on, assessor_id, answers, dek_version, gir, gir_group, gir_rank, score_halves, band, supersedes) \
-                   SELECT t.tenant_id, $20, t.id, p.establishment_id, $21, $22, $23, $24, who.user_id, $25, $26, $27, $28, $29, \
-                          $30, $31, $32 FROM target t, place p, who WHERE t.record_status = 'active' \
-                   AND ($32::uuid IS NULL OR EXISTS (SELECT 1 FROM assessments o WHERE o.tenant_id = t.tenant_id \
-                        AND o.id = $32 AND o.resident_id = t.id AND o.instrument = $21 AND o.status = 'validated')) \
-                   RETURNING *), \
-             trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM a",
-            target("$19"),
-            audit_insert(
-                "assessment.create",
-                "'success'",
-                "a.resident_id",
-                "assessment",
-                "a.id",
-                "NOT target.normal",
-                "who, a, target"
-            )
-        );
-        let reload = format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.tenant_id = $1 AND a.id = $2");
-        let who = self.who(scope);
-        let resident_param = resident.as_uuid();
-        let (code, version, note_scope) = (new.evaluation.instrument, new.evaluation.version, new.scope.as_str());
-        let dek = keys.active_version() as i32;
-        let supersedes = new.supersedes.map(|s| s.as_uuid());
-        let mut params = who.params();
-        params.extend::<[Param<'_>; 14]>([
-            &resident_param,
-            &id,
-            &code,
-            &version,
-            &note_scope,
-            &new.assessed_on,
-            &answers,
-            &dek,
-            &outcome.gir,
-            &outcome.group,
-            &outcome.rank,
-            &outcome.score_halves,
-            &outcome.band,
-            &supersedes,
-        ]);
-        let map = |row: &Row| assessment(row, &keys);
-        let params: Params<'_> = &params;
-        self.create_once(
-            scope,
-            key,
-            CreateStatement { id, insert: &insert, params, reload: &reload, map: &map, audit: None },
-        )
-        .await
-    }
+static INSERT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, {PLACE}, \
+         a AS (INSERT INTO assessments (tenant_id, id, resident_id, establishment_id, instrument, instrument_version, \
+                 scope, assessed_on, assessor_id, answers, dek_version, gir, gir_group, gir_rank, score_halves, band, supersedes) \
+               SELECT t.tenant_id, :id, t.id, p.establishment_id, :instrument, :instrument_version, :note_scope, \
+                      :assessed_on, who.user_id, :answers, :dek_version, :gir, :gir_group, :gir_rank, :score_halves, \
+                      :band, :supersedes \
+               FROM target t, place p, who WHERE t.record_status = 'active' \
+               AND (:supersedes::uuid IS NULL OR EXISTS (SELECT 1 FROM assessments o WHERE o.tenant_id = t.tenant_id \
+                    AND o.id = :supersedes AND o.resident_id = t.id AND o.instrument = :instrument \
+                    AND o.status = 'validated')) \
+               RETURNING *), \
+         trace AS ({trace}) SELECT {ASSESSMENT_COLUMNS} FROM a",
+        target = target(),
+        trace = Trace::written("a"),
+    ))
+});
 
-    /// An assessment of a visible resident that the scope may read, without its answers.
-    pub async fn assessment_meta(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        id: AssessmentId,
-    ) -> StoreResult<AssessmentMeta> {
-        let who = self.who(scope);
-        let sql = format!(
-            "WITH {WHO}, {} SELECT a.instrument, a.status, a.assessor_id, a.establishment_id, \
-               EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
-                       AND c.status = 'validated') AS superseded \
-             FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = $20 AND {}",
-            target("$19"),
-            note_readable("a", "NOT t.normal")
-        );
-        let (resident_param, id_param) = (resident.as_uuid(), id.as_uuid());
-        let mut params = who.params();
-        params.extend::<[Param<'_>; 2]>([&resident_param, &id_param]);
-        let rows = self.read(scope.tenant_id(), &sql, &params).await?;
-        let row = rows.first().ok_or(StoreError::NotFound)?;
-        Ok(AssessmentMeta {
-            instrument: row.try_get("instrument")?,
-            status: parse(row, "status", AssessmentStatus::parse)?,
-            assessor_id: UserId::from_uuid(row.try_get("assessor_id")?),
-            establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
-            superseded: row.try_get("superseded")?,
-        })
-    }
+static BY_ID: Stmt = LazyLock::new(|| {
+    Sql::new(&format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.tenant_id = :tenant AND a.id = :id"))
+});
 
-    /// Replaces a draft's answers and date, if it is still a draft at `expected_version`.
-    pub async fn update_assessment(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        id: AssessmentId,
-        expected_version: Option<i32>,
-        evaluation: &Evaluation,
-        assessed_on: NaiveDate,
-    ) -> StoreResult<Assessment> {
-        let keys = self.keyring_for_sealing(scope.tenant_id(), 1).await?;
-        let answers = seal_json(&keys, ASSESSMENT_ANSWERS, id.as_uuid(), &evaluation.answers)?;
-        let outcome = outcome_columns(evaluation);
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             a AS (UPDATE assessments a SET answers = $21, dek_version = $22, assessed_on = $23, gir = $24, gir_group = $25, \
-                     gir_rank = $26, score_halves = $27, band = $28, row_version = a.row_version + 1 \
-                   FROM target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = $20 \
-                   AND a.status = 'draft' AND a.instrument = $29 AND a.instrument_version = $30 AND {} \
-                   AND ($31::int IS NULL OR a.row_version = $31) RETURNING a.*), \
-             trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM a",
-            target("$19"),
-            note_readable("a", "NOT t.normal"),
-            audit_insert(
-                "assessment.update",
-                "'success'",
-                "a.resident_id",
-                "assessment",
-                "a.id",
-                "NOT target.normal",
-                "who, a, target"
-            )
-        );
-        let dek = keys.active_version() as i32;
-        let (code, version) = (evaluation.instrument, evaluation.version);
-        let rows = self
-            .on_resident(
-                scope,
-                resident,
-                &sql,
-                &[
-                    &id.as_uuid(),
-                    &answers,
-                    &dek,
-                    &assessed_on,
-                    &outcome.gir,
-                    &outcome.group,
-                    &outcome.rank,
-                    &outcome.score_halves,
-                    &outcome.band,
-                    &code,
-                    &version,
-                    &expected_version,
-                ],
-            )
-            .await?;
-        match rows.first() {
-            Some(row) => assessment(row, &keys),
-            None => Err(self
-                .why_unchanged(scope, resident, "assessments", id.as_uuid(), expected_version, "assessment.update")
-                .await),
-        }
-    }
+/// An assessment of a visible resident that the caller may read, without its answers.
+static META: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target} SELECT a.instrument, a.status, a.assessor_id, a.establishment_id, \
+           EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
+                   AND c.status = 'validated') AS superseded \
+         FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = :id \
+         AND {readable}",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal")
+    ))
+});
 
-    /// Validates a draft: from then on it cannot change.
-    pub async fn validate_assessment(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        id: AssessmentId,
-        expected_version: Option<i32>,
-    ) -> StoreResult<Assessment> {
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             a AS (UPDATE assessments a SET status = 'validated', validated_at = now(), validated_by = who.user_id, \
-                     row_version = a.row_version + 1 \
-                   FROM target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = $20 \
-                   AND a.status = 'draft' AND {} AND ($21::int IS NULL OR a.row_version = $21) RETURNING a.*), \
-             trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM a",
-            target("$19"),
-            note_readable("a", "NOT t.normal"),
-            audit_insert(
-                "assessment.validate",
-                "'success'",
-                "a.resident_id",
-                "assessment",
-                "a.id",
-                "NOT target.normal",
-                "who, a, target"
-            )
-        );
-        let rows = self.on_resident(scope, resident, &sql, &[&id.as_uuid(), &expected_version]).await?;
-        match rows.first() {
-            Some(row) => self.open_one(scope.tenant_id(), row, assessment).await,
-            None => Err(self
-                .why_unchanged(scope, resident, "assessments", id.as_uuid(), expected_version, "assessment.validate")
-                .await),
-        }
-    }
+/// One assessment of a visible resident that the caller may read, for a check.
+static ONE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target} SELECT {ASSESSMENT_COLUMNS} \
+         FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = :id \
+         AND {readable}",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal")
+    ))
+});
 
-    /// A resident's assessments the scope may read (of one instrument, or all), newest first;
-    /// the reading is recorded.
-    pub async fn list_assessments(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        instrument: Option<&str>,
-        only: Option<AssessmentId>,
-    ) -> StoreResult<Vec<Assessment>> {
-        let only = only.map(|a| a.as_uuid());
-        let rows = self.on_resident(scope, resident, &assessments_sql(), &[&instrument, &only]).await?;
-        if rows.is_empty() {
-            self.resident_exists_for(scope, resident).await?;
-        }
-        self.open_rows(scope.tenant_id(), &rows, assessment).await
-    }
+static UPDATE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         a AS (UPDATE assessments a SET answers = :answers, dek_version = :dek_version, assessed_on = :assessed_on, \
+                 gir = :gir, gir_group = :gir_group, gir_rank = :gir_rank, score_halves = :score_halves, band = :band, \
+                 row_version = a.row_version + 1 \
+               FROM target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = :id \
+               AND a.status = 'draft' AND a.instrument = :instrument AND a.instrument_version = :instrument_version \
+               AND {readable} AND (:expected_version::int IS NULL OR a.row_version = :expected_version) RETURNING a.*), \
+         trace AS ({trace}) SELECT {ASSESSMENT_COLUMNS} FROM a",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal"),
+        trace = Trace::written("a"),
+    ))
+});
 
-    /// The person's GIR over time: validated AGGIR assessments no correction superseded, oldest
-    /// first. Read from the outcome kept in clear: no answer is opened. Recorded.
-    pub async fn gir_history(&self, scope: &TenantScope, resident: ResidentId) -> StoreResult<Vec<GirPoint>> {
-        let sql = format!(
-            "WITH {WHO}, {}, \
-             data AS (SELECT a.* FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id \
-                      AND a.instrument = 'aggir' AND a.status = 'validated' AND {} \
-                      AND NOT EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
-                                      AND c.status = 'validated')), \
-             trace AS ({}) \
-             SELECT id, assessed_on, gir, gir_group, gir_rank, assessor_id, establishment_id FROM data ORDER BY assessed_on, id",
-            target("$19"),
-            note_readable("a", "NOT t.normal"),
-            read_trace("assessment.gir_history")
-        );
-        let rows = self.on_resident(scope, resident, &sql, &[]).await?;
-        if rows.is_empty() {
-            self.resident_exists_for(scope, resident).await?;
-        }
-        rows.iter().map(|row| gir_point(row, "")).collect()
+static VALIDATE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         a AS (UPDATE assessments a SET status = 'validated', validated_at = now(), validated_by = who.user_id, \
+                 row_version = a.row_version + 1 \
+               FROM target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.id = :id \
+               AND a.status = 'draft' AND {readable} \
+               AND (:expected_version::int IS NULL OR a.row_version = :expected_version) RETURNING a.*), \
+         trace AS ({trace}) SELECT {ASSESSMENT_COLUMNS} FROM a",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal"),
+        trace = Trace::written("a"),
+    ))
+});
+
+static LIST: Variants = Variants {
+    recorded: LazyLock::new(|| Sql::new(&assessments_sql(true))),
+    unrecorded: LazyLock::new(|| Sql::new(&assessments_sql(false))),
+};
+
+static GIR_HISTORY: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         data AS (SELECT a.* FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id \
+                  AND a.instrument = 'aggir' AND a.status = 'validated' AND {readable} \
+                  AND NOT EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
+                                  AND c.status = 'validated')), \
+         trace AS ({trace}) \
+         {listed}",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal"),
+        trace = Trace::read(),
+        listed = listed(
+            "SELECT id, assessed_on, gir, gir_group, gir_rank, assessor_id, establishment_id FROM data",
+            "x.assessed_on, x.id"
+        ),
+    ))
+});
+
+/// Records a draft assessment of a visible resident, in the establishment of their stay, and
+/// commits. A correction names the validated assessment of the same instrument it supersedes.
+pub async fn create(
+    tx: Tx<'_>,
+    key: Option<&IdempotencyKey>,
+    resident: ResidentId,
+    new: &NewAssessment,
+) -> StoreResult<Created<Assessment>> {
+    let keys = tx.sealing_keys(1).await?;
+    let id = Uuid::now_v7();
+    let answers = seal_json(&keys, ASSESSMENT_ANSWERS, id, &new.evaluation.answers)?;
+    let outcome = outcome_columns(&new.evaluation);
+    let resident = resident.as_uuid();
+    let (code, version, note_scope) = (new.evaluation.instrument, new.evaluation.version, new.scope.as_str());
+    let dek = keys.active_version() as i32;
+    let supersedes = new.supersedes.map(|s| s.as_uuid());
+    let args = args! { resident: &resident, id: &id, instrument: &code, instrument_version: &version,
+    note_scope: &note_scope, assessed_on: &new.assessed_on, answers: &answers, dek_version: &dek,
+    gir: &outcome.gir, gir_group: &outcome.group, gir_rank: &outcome.rank,
+    score_halves: &outcome.score_halves, band: &outcome.band, supersedes: &supersedes }
+    .action(AuditAction::AssessmentCreate);
+    let map = |row: &Row| assessment(row, &keys);
+    create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await
+}
+
+/// An assessment of a visible resident that the caller may read, without its answers: a check,
+/// not recorded.
+pub async fn meta(tx: &mut Tx<'_>, resident: ResidentId, id: AssessmentId) -> StoreResult<AssessmentMeta> {
+    let (resident, id) = (resident.as_uuid(), id.as_uuid());
+    let row = tx.query_one(&META, &args! { resident: &resident, id: &id }).await?;
+    Ok(AssessmentMeta {
+        instrument: row.try_get("instrument")?,
+        status: parse(&row, "status", AssessmentStatus::parse)?,
+        assessor_id: UserId::from_uuid(row.try_get("assessor_id")?),
+        establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
+        superseded: row.try_get("superseded")?,
+    })
+}
+
+/// One assessment the caller may read, for a check inside an operation (not recorded).
+pub async fn one(tx: &mut Tx<'_>, resident: ResidentId, id: AssessmentId) -> StoreResult<Assessment> {
+    let (resident, id) = (resident.as_uuid(), id.as_uuid());
+    let row = tx.query_one(&ONE, &args! { resident: &resident, id: &id }).await?;
+    let keys = tx.keyring(versions(std::slice::from_ref(&row))?).await?;
+    assessment(&row, &keys)
+}
+
+/// Replaces a draft's answers and date, if it is still a draft at `expected_version`, and
+/// commits.
+pub async fn update(
+    tx: Tx<'_>,
+    resident: ResidentId,
+    id: AssessmentId,
+    expected_version: Option<i32>,
+    evaluation: &Evaluation,
+    assessed_on: NaiveDate,
+) -> StoreResult<Assessment> {
+    let keys = tx.sealing_keys(1).await?;
+    let answers = seal_json(&keys, ASSESSMENT_ANSWERS, id.as_uuid(), &evaluation.answers)?;
+    let outcome = outcome_columns(evaluation);
+    let dek = keys.active_version() as i32;
+    let (code, version) = (evaluation.instrument, evaluation.version);
+    let (resident_id, row) = (resident.as_uuid(), id.as_uuid());
+    let args = args! { resident: &resident_id, id: &row, answers: &answers, dek_version: &dek,
+    assessed_on: &assessed_on, gir: &outcome.gir, gir_group: &outcome.group,
+    gir_rank: &outcome.rank, score_halves: &outcome.score_halves, band: &outcome.band,
+    instrument: &code, instrument_version: &version, expected_version: &expected_version }
+    .action(AuditAction::AssessmentUpdate);
+    let again = tx.again();
+    match tx.finish(&UPDATE, &args).await?.first() {
+        Some(row) => assessment(row, &keys),
+        None => Err(why_unchanged(again, "assessments", resident, row, expected_version).await),
     }
+}
+
+/// Validates a draft, and commits: from then on it cannot change.
+pub async fn validate(
+    tx: Tx<'_>,
+    resident: ResidentId,
+    id: AssessmentId,
+    expected_version: Option<i32>,
+) -> StoreResult<Assessment> {
+    let (resident_id, row) = (resident.as_uuid(), id.as_uuid());
+    let args = args! { resident: &resident_id, id: &row, expected_version: &expected_version }
+        .action(AuditAction::AssessmentValidate);
+    let (db, tenant, again) = (tx.db(), tx.tenant(), tx.again());
+    match tx.finish(&VALIDATE, &args).await?.first() {
+        Some(row) => db.open_one(tenant, row, assessment).await,
+        None => Err(why_unchanged(again, "assessments", resident, row, expected_version).await),
+    }
+}
+
+/// A resident's assessments the caller may read (of one instrument, or one of them), newest
+/// first, as the transaction's last statement.
+pub async fn list(
+    tx: Tx<'_>,
+    resident: ResidentId,
+    instrument: Option<&str>,
+    only: Option<AssessmentId>,
+    reading: Reading,
+) -> StoreResult<Vec<Assessment>> {
+    let (resident, only) = (resident.as_uuid(), only.map(|a| a.as_uuid()));
+    let (sql, args) = LIST.pick(reading, args! { resident: &resident, instrument: &instrument, only: &only });
+    open_listed(tx, sql, &args, assessment).await
+}
+
+/// [`list`] within an operation that goes on.
+pub async fn list_within(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    instrument: Option<&str>,
+    reading: Reading,
+) -> StoreResult<Vec<Assessment>> {
+    let (resident, only) = (resident.as_uuid(), None::<uuid::Uuid>);
+    let (sql, args) = LIST.pick(reading, args! { resident: &resident, instrument: &instrument, only: &only });
+    let rows = query_listed(tx, sql, &args).await?;
+    let keys = tx.keyring(versions(&rows)?).await?;
+    rows.iter().map(|row| assessment(row, &keys)).collect()
+}
+
+/// The person's GIR over time: validated AGGIR assessments no correction superseded, oldest
+/// first. Read from the outcome kept in clear: no answer is opened. Recorded.
+pub async fn gir_history(tx: Tx<'_>, resident: ResidentId) -> StoreResult<Vec<GirPoint>> {
+    let resident = resident.as_uuid();
+    let args = args! { resident: &resident }.action(AuditAction::AssessmentGirHistory);
+    let rows = present(tx.finish(&GIR_HISTORY, &args).await?)?;
+    rows.iter().map(|row| gir_point(row, "")).collect()
 }
 
 /// A GIR point from a row of `assessments`, or of a statement naming its columns alike after
@@ -364,16 +362,44 @@ pub(crate) fn gir_point(row: &Row, prefix: &str) -> StoreResult<GirPoint> {
     })
 }
 
-/// A resident's (`$19`) assessments the reader may see, of an instrument (`$20`) or one
-/// (`$21`), newest first; the read is recorded.
-pub(crate) fn assessments_sql() -> String {
+/// A resident's (`:resident`) assessments the reader may see, of an instrument
+/// (`:instrument`) or one (`:only`), newest first; the read is recorded.
+pub(crate) fn assessments_sql(recorded: bool) -> String {
     format!(
-        "WITH {WHO}, {}, \
+        "WITH {WHO_CTE}, {target}, \
          data AS (SELECT a.* FROM assessments a, target t, who WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id \
-                  AND ($20::text IS NULL OR a.instrument = $20) AND ($21::uuid IS NULL OR a.id = $21) AND {}), \
-         trace AS ({}) SELECT {ASSESSMENT_COLUMNS} FROM data a ORDER BY a.assessed_on DESC, a.id DESC",
-        target("$19"),
-        note_readable("a", "NOT t.normal"),
-        read_trace("assessment.read")
+                  AND (:instrument::text IS NULL OR a.instrument = :instrument) AND (:only::uuid IS NULL OR a.id = :only) \
+                  AND {readable}){trace} \
+         {listed}",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal"),
+        trace = read_trace(recorded),
+        listed = listed(&format!("SELECT {ASSESSMENT_COLUMNS} FROM data a"), "x.assessed_on DESC, x.id DESC"),
     )
 }
+
+/// Assessments: answers sealed; a merge moves them; the resident's export lists every
+/// assessment (drafts, validated, superseded), by date.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "assessments",
+    tables: &[Table {
+        name: "assessments",
+        sealed: &[ASSESSMENT_ANSWERS],
+        reseal: true,
+        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        resident: Some(ResidentRows {
+            column: "resident_id",
+            merge: Merge::Move,
+            export: ResidentExport::Section {
+                name: "assessments",
+                read: || {
+                    format!(
+                        "SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.tenant_id = :tenant \
+                         AND a.resident_id = :resident ORDER BY a.assessed_on, a.id"
+                    )
+                },
+                map: |row, keys| to_json(assessment(row, keys)),
+            },
+        }),
+    }],
+};

@@ -18,8 +18,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::access::{WHO, WHO_PARAMS, audit_insert};
-use crate::residents::open_json;
+use crate::access::{WHO, WHO_CTE, WHO_PARAMS, audit_insert};
+use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::sealing::open_json;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -569,46 +570,6 @@ impl Db {
         Ok(ChainReport { tenant, links, head, broken })
     }
 
-    /// Who accessed a resident's record, and how, over a period (GDPR access report). The report
-    /// is itself recorded.
-    pub async fn access_report(
-        &self,
-        scope: &TenantScope,
-        resident: ResidentId,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<AccessEntry>> {
-        let sql = format!(
-            "WITH {WHO}, \
-             events AS (SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
-                          (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
-                           WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
-                        FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = $19 \
-                        AND ($20::timestamptz IS NULL OR e.occurred_at >= $20) AND ($21::timestamptz IS NULL OR e.occurred_at < $21) \
-                        ORDER BY e.occurred_at, e.id LIMIT 10000), \
-             trace AS ({}) \
-             SELECT * FROM events ORDER BY occurred_at",
-            audit_insert("audit.access_report", "'success'", "$19", "resident", "$19", "false", "who")
-        );
-        let who = self.who(scope);
-        let id = resident.as_uuid();
-        let mut params = who.params();
-        params.extend::<[&(dyn ToSql + Sync); 3]>([&id, &from, &to]);
-        let rows = self.write(scope.tenant_id(), &sql, &params).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AccessEntry {
-                    occurred_at: row.try_get("occurred_at")?,
-                    actor_id: row.try_get::<_, Option<Uuid>>("actor_id")?.map(UserId::from_uuid),
-                    actor_name: row.try_get("actor_name")?,
-                    action: row.try_get("action")?,
-                    outcome: row.try_get("outcome")?,
-                    emergency: row.try_get("emergency")?,
-                })
-            })
-            .collect()
-    }
-
     /// Writes a tenant's audit trail over a period as JSON lines (one event per line, with its
     /// place in the chain), for its data-protection officer. The export is itself recorded.
     pub async fn export_audit(
@@ -647,7 +608,7 @@ impl Db {
             if rows.is_empty() {
                 break;
             }
-            let keys = self.keyring(tenant, crate::residents::versions(&rows)?).await?;
+            let keys = self.keyring(tenant, crate::sealing::versions(&rows)?).await?;
             for row in &rows {
                 let entry = event(row, &keys)?;
                 serde_json::to_writer(&mut *out, &entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -674,4 +635,102 @@ mod tests {
         assert_eq!(shift_params("SELECT $1, $2 WHERE x = $10", 16), "SELECT $17, $18 WHERE x = $26");
         assert_eq!(shift_params("SELECT '$' || $1::text, $$x$$", 16), "SELECT '$' || $17::text, $$x$$");
     }
+}
+
+/// The audit trail: events (reasons sealed, never resealed: the chain covers the ciphertext);
+/// the chain and its cursor are the installation's proof, made again by the importing one.
+/// A person's export lists who accessed their record; a merge leaves events where they were
+/// written.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "audit",
+    tables: &[
+        Table {
+            name: "audit_events",
+            sealed: &[AUDIT_REASON],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &["xact"] },
+            resident: Some(ResidentRows {
+                column: "resident_id",
+                merge: Merge::Keep("the trail is append-only: an event stays with the record it was written about"),
+                export: ResidentExport::Section {
+                    name: "access_events",
+                    read: || {
+                        "SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
+                           (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
+                            WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
+                         FROM audit_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident \
+                         ORDER BY e.occurred_at, e.id"
+                            .to_owned()
+                    },
+                    map: |row, _| to_json(access_entry(row)),
+                },
+            }),
+        },
+        Table {
+            name: "audit_chain",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Omitted(
+                "an integrity proof under the tenant's audit key; an import chains the events again under its own",
+            ),
+            resident: None,
+        },
+        Table {
+            name: "audit_chain_cursors",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Omitted("where the chainer stands: working state of the integrity proof"),
+            resident: None,
+        },
+    ],
+};
+
+/// One line of an access report.
+pub(crate) fn access_entry(row: &Row) -> StoreResult<AccessEntry> {
+    Ok(AccessEntry {
+        occurred_at: row.try_get("occurred_at")?,
+        actor_id: row.try_get::<_, Option<Uuid>>("actor_id")?.map(UserId::from_uuid),
+        actor_name: row.try_get("actor_name")?,
+        action: row.try_get("action")?,
+        outcome: row.try_get("outcome")?,
+        emergency: row.try_get("emergency")?,
+    })
+}
+
+static ACCESS_REPORT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+    crate::sql::Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         events AS (SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
+                      (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
+                       WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
+                    FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = :resident \
+                    AND (:from::timestamptz IS NULL OR e.occurred_at >= :from) \
+                    AND (:to::timestamptz IS NULL OR e.occurred_at < :to) \
+                    ORDER BY e.occurred_at, e.id LIMIT 10000), \
+         trace AS ({trace}) \
+         SELECT * FROM events ORDER BY occurred_at",
+        trace = crate::trace::Trace {
+            from: "who",
+            resident: ":resident",
+            resource: ":resident",
+            outcome: "'success'",
+            emergency: "false"
+        }
+        .sql(),
+    ))
+});
+
+/// Who accessed a resident's record, and how, over a period (GDPR access report); the report is
+/// itself recorded. Commits.
+pub async fn access_report(
+    tx: crate::txn::Tx<'_>,
+    resident: ResidentId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> StoreResult<Vec<AccessEntry>> {
+    let id = resident.as_uuid();
+    let args =
+        crate::args! { resident: &id, from: &from, to: &to }.action(dui_domain::audit::AuditAction::AuditAccessReport);
+    let rows = tx.finish(&ACCESS_REPORT, &args).await?;
+    rows.iter().map(access_entry).collect()
 }

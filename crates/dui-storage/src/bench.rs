@@ -7,6 +7,7 @@ use dui_domain::scope::TenantScope;
 use tokio_postgres::types::ToSql;
 
 use crate::access::Who;
+use crate::sql::{Args, Sql};
 
 /// The connection settings of a server with `config` (statement planning, timeouts), for the
 /// baseline's connections.
@@ -20,51 +21,57 @@ pub struct Statements {
     /// Sets the tenant for row-level security, first in every transaction.
     pub set_tenant: &'static str,
     /// Hand-over feed: where the previous shift started, and the reader's marker.
-    pub feed_start: &'static str,
+    pub feed_start: Sql,
     /// Hand-over feed of a unit, with its trace.
-    pub handover_by_unit: String,
+    pub handover_by_unit: Sql,
     /// Resident summary: the record, GIR and plan, with its trace.
-    pub summary: String,
+    pub summary: Sql,
     /// Resident summary: the latest notes.
-    pub summary_notes: String,
+    pub summary_notes: Sql,
     /// Note write: where the person is supported (refusal recorded).
-    pub note_context: String,
+    pub note_context: Sql,
     /// Note write: the idempotency key's claim.
-    pub claim: &'static str,
+    pub claim: Sql,
     /// Note write: the insert with its trace.
-    pub note_insert: String,
+    pub note_insert: Sql,
     /// A resident's assessments, with the trace.
-    pub assessments: String,
+    pub assessments: Sql,
     /// A resident's care-plan versions, with the trace.
-    pub plan_versions: String,
+    pub plan_versions: Sql,
 }
 
 pub fn statements() -> Statements {
     Statements {
         set_tenant: crate::tx::SET_TENANT,
-        feed_start: crate::notes::FEED_START,
-        handover_by_unit: crate::notes::handover_sql(true),
-        summary: crate::summary::summary_sql(),
-        summary_notes: crate::summary::summary_notes_sql(),
-        note_context: crate::residents::context_sql(Some("note.create")),
-        claim: crate::idempotency::CLAIM,
-        note_insert: crate::notes::note_insert_sql(false),
-        assessments: crate::assessments::assessments_sql(),
-        plan_versions: crate::care_plans::plan_versions_sql(),
+        feed_start: Sql::new(crate::notes::FEED_START),
+        handover_by_unit: Sql::new(&crate::notes::handover_sql(true)),
+        summary: Sql::new(&crate::summary::summary_sql()),
+        summary_notes: Sql::new(&crate::summary::summary_notes_sql()),
+        note_context: crate::access::context_statement().clone(),
+        claim: crate::idempotency::claim_statement().clone(),
+        note_insert: Sql::new(&crate::notes::note_insert_sql(false)),
+        assessments: Sql::new(&crate::assessments::assessments_sql(true)),
+        plan_versions: Sql::new(&crate::care_plans::plan_versions_sql(true)),
     }
 }
 
-/// The first parameters (`$1`..`$18`) of every resident statement, for a caller.
+/// The parameters every resident statement shares, for a caller.
 #[derive(Debug)]
-pub struct WhoParams(Who);
+pub struct WhoParams {
+    who: Who,
+    tenant: uuid::Uuid,
+}
 
 impl WhoParams {
     pub fn of(scope: &TenantScope, recent_stay_days: i32) -> Self {
-        Self(Who::of(scope, recent_stay_days))
+        Self { who: Who::of(scope, recent_stay_days), tenant: scope.tenant_id().as_uuid() }
     }
 
-    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.0.params()
+    /// The values of `sql`'s parameters in order: from `args`, then the caller's, as a
+    /// transaction binds them.
+    pub fn bind<'a>(&'a self, sql: &Sql, args: &'a Args<'_>) -> crate::StoreResult<Vec<&'a (dyn ToSql + Sync)>> {
+        let tenant: &(dyn ToSql + Sync) = &self.tenant;
+        sql.bind(args, &|name| if name == "tenant" { Some(tenant) } else { self.who.param(name) })
     }
 }
 
@@ -77,6 +84,6 @@ pub async fn seal_note_body(
     content: &dui_domain::transmission::NoteContent,
 ) -> crate::StoreResult<(Vec<u8>, i32)> {
     let keys = db.keyring_for_sealing(tenant, 1).await?;
-    let body = crate::residents::seal_json(&keys, crate::notes::NOTE_BODY, id, content)?;
+    let body = crate::sealing::seal_json(&keys, crate::notes::NOTE_BODY, id, content)?;
     Ok((body, keys.active_version() as i32))
 }

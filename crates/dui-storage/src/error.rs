@@ -42,6 +42,9 @@ pub enum StoreError {
     /// An idempotency key was reused for a different request.
     #[error("idempotency key reused for a different request")]
     IdempotencyMismatch,
+    /// A tenant export that cannot be imported: the message says what is wrong with it.
+    #[error("cannot import: {0}")]
+    Import(String),
     /// A migration could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),

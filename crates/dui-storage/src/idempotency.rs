@@ -138,6 +138,7 @@ impl Db {
 // Creates inside an operation's transaction.
 // ---------------------------------------------------------------------------------------------
 
+use crate::feature::{Feature, Table, TenantExport};
 use crate::sql::{Args, Sql, Stmt};
 use crate::txn::Tx;
 
@@ -159,6 +160,12 @@ static EXISTING_NAMED: Stmt = std::sync::LazyLock::new(|| {
          AND created_at >= now() - make_interval(hours => :lifetime_hours)",
     )
 });
+
+/// The claim of a key, for the benchmark's baseline.
+#[cfg(feature = "bench")]
+pub(crate) fn claim_statement() -> &'static Sql {
+    &CLAIM_NAMED
+}
 
 /// A create inside an operation's transaction, and how to read back what it made.
 pub(crate) struct Create<'a, T> {
@@ -223,3 +230,15 @@ pub(crate) async fn replay<T>(
     let row = tx.query_one(reload, &crate::args! { id: &resource }).await?;
     Ok(Some(Created { value: map(&row)?, replayed: true }))
 }
+
+/// Idempotency keys: a day's retry bookkeeping.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "idempotency",
+    tables: &[Table {
+        name: "idempotency_keys",
+        sealed: &[],
+        reseal: false,
+        tenant_export: TenantExport::Omitted("a day's retry bookkeeping, not the organisation's data"),
+        resident: None,
+    }],
+};

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::{WHO, audit_insert};
 use crate::notes::NOTE_BODY;
-use crate::residents::seal_json;
+use crate::sealing::seal_json;
 use crate::{Db, StoreError, StoreResult};
 
 /// A note written elsewhere, to import as it was.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
 use dui_domain::TenantId;
 
+use crate::feature::{Feature, Table, TenantExport};
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -182,6 +183,11 @@ impl Db {
             stored = self.load_keys(tenant).await?;
         }
         self.install_keyring(tenant, &stored)
+    }
+
+    /// How keys are handled (the KEK ring among it).
+    pub(crate) fn keys_config(&self) -> &CryptoConfig {
+        &self.keys.config
     }
 
     /// The keyring of a tenant, if cached, fresh and holding every version in `needed`.
@@ -470,3 +476,16 @@ impl Db {
         Ok(())
     }
 }
+
+/// The tenant's keys: never exported (the export carries the data itself, opened; an import
+/// makes keys of its own).
+pub(crate) const FEATURE: Feature = Feature {
+    name: "keys",
+    tables: &[Table {
+        name: "tenant_keys",
+        sealed: &[],
+        reseal: false,
+        tenant_export: TenantExport::Omitted("keys protect the data; the export carries the data itself, opened"),
+        resident: None,
+    }],
+};

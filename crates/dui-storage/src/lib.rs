@@ -10,46 +10,58 @@
 
 pub mod access;
 pub mod assessments;
+pub mod assignments;
 pub mod audit;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod care_plans;
 pub mod care_tasks;
 pub mod cluster;
+pub mod consents;
+pub mod contacts;
+pub mod emergency;
 mod error;
-pub mod export;
+pub mod feature;
+pub mod features;
 mod idempotency;
+pub mod identity;
 pub mod import;
 mod keys;
 mod listing;
 pub mod measurements;
+pub mod merge;
 pub mod migrate;
 pub mod notes;
 mod notices;
-mod people;
+pub mod people;
 pub mod place;
 mod platform;
 mod pool;
 mod principals;
-pub mod record;
 mod reencrypt;
-mod residents;
+pub mod resident_export;
+pub mod residents;
 mod rows;
+mod sealing;
 pub mod sql;
-mod structure;
+pub mod stays;
+pub mod structure;
 pub mod summary;
+pub mod tenant_export;
 mod trace;
 mod tx;
 pub mod txn;
 
 pub use access::RecordContext;
 pub use error::StoreError;
+pub use features::sealed_columns;
 pub use keys::{CryptoConfig, RewrapReport};
 pub use people::{MembershipGrant, Principal, PrincipalKey};
 pub use platform::ResolvedProvider;
 pub use pool::{Db, DbConfig, PoolStatus};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
-pub use residents::{APPEND_ONLY_SEALED, ResidentContext, ResidentFilter, sealed_columns};
+pub use residents::ResidentFilter;
+pub use trace::Reading;
 pub use txn::{Mode, Tx};
 
 /// Result of a storage call.

@@ -35,6 +35,19 @@ pub(crate) fn present(rows: Vec<Row>) -> StoreResult<Vec<Row>> {
     Ok(kept)
 }
 
+/// Runs a [`listed`] statement within an operation that goes on. When the resident is out of
+/// reach, what the statement recorded (the refusal) is committed at once, and `NotFound`
+/// returned.
+pub(crate) async fn query_listed(tx: &mut Tx<'_>, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<Row>> {
+    match present(tx.query(sql, args).await?) {
+        Err(StoreError::NotFound) => {
+            tx.commit_now().await?;
+            Err(StoreError::NotFound)
+        }
+        found => found,
+    }
+}
+
 /// Runs a [`listed`] statement as the transaction's last and opens its rows.
 pub(crate) async fn open_listed<T>(
     tx: Tx<'_>,

@@ -16,12 +16,13 @@ use dui_domain::audit::AuditAction;
 
 use crate::access::{WHO_CTE, target};
 use crate::args;
+use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed};
-use crate::record::PLACE;
-use crate::residents::{open_json, seal_json};
 use crate::rows::{parse, parse_opt};
+use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
+use crate::stays::PLACE;
 use crate::trace::Trace;
 use crate::txn::Tx;
 use crate::{StoreError, StoreResult};
@@ -153,3 +154,29 @@ pub async fn flag_error(tx: Tx<'_>, resident: ResidentId, id: MeasurementId) -> 
     let row = rows.first().ok_or(StoreError::NotFound)?;
     db.open_one(tenant, row, measurement).await
 }
+
+/// Measurements: values sealed; a merge moves them; the resident's export lists them by the
+/// time they were measured, those entered in error included (flagged).
+pub(crate) const FEATURE: Feature = Feature {
+    name: "measurements",
+    tables: &[Table {
+        name: "measurements",
+        sealed: &[MEASUREMENT_VALUE],
+        reseal: true,
+        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        resident: Some(ResidentRows {
+            column: "resident_id",
+            merge: Merge::Move,
+            export: ResidentExport::Section {
+                name: "measurements",
+                read: || {
+                    format!(
+                        "SELECT {MEASUREMENT_COLUMNS} FROM measurements m WHERE m.tenant_id = :tenant \
+                         AND m.resident_id = :resident ORDER BY m.measured_at, m.id"
+                    )
+                },
+                map: |row, keys| to_json(measurement(row, keys)),
+            },
+        }),
+    }],
+};

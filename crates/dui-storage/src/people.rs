@@ -13,6 +13,7 @@ use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, Us
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::feature::{Feature, Table, TenantExport};
 use crate::idempotency::CreateStatement;
 use crate::rows::{all, one, parse, parse_opt};
 use crate::tx::Params;
@@ -433,3 +434,31 @@ impl Db {
         if rows.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }
+
+/// The tenant's people: users, their memberships, their external identities.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "people",
+    tables: &[
+        Table {
+            name: "users",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            resident: None,
+        },
+        Table {
+            name: "memberships",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            resident: None,
+        },
+        Table {
+            name: "user_external_identities",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "provider_id, subject", derived: &[], defaulted: &[] },
+            resident: None,
+        },
+    ],
+};

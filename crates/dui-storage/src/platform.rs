@@ -16,7 +16,7 @@ use crate::{Db, StoreError, StoreResult};
 const TENANT_COLUMNS: &str = "id, name, finess_juridique, status, created_at, updated_at";
 const PROVIDER_COLUMNS: &str = "id, tenant_id, label, issuer, audience, jwks_url, subject_claim, created_at";
 
-fn tenant(row: &Row) -> StoreResult<Tenant> {
+pub(crate) fn tenant(row: &Row) -> StoreResult<Tenant> {
     let finess: String = row.try_get("finess_juridique")?;
     Ok(Tenant {
         id: TenantId::from_uuid(row.try_get("id")?),

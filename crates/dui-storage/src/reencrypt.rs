@@ -9,7 +9,8 @@
 
 use dui_domain::TenantId;
 
-use crate::residents::{SEALED_TABLES, refuse_sealed};
+use crate::features::resealed;
+use crate::sealing::refuse_sealed;
 use crate::tx::TenantTx;
 use crate::{Db, StoreError, StoreResult};
 
@@ -43,7 +44,7 @@ impl Db {
     pub async fn count_stale_rows(&self, tenant: TenantId) -> StoreResult<u64> {
         let active = self.reseal_target(tenant).await?;
         let mut total = 0;
-        for (table, _) in SEALED_TABLES {
+        for (table, _) in resealed() {
             let rows = self
                 .read(
                     tenant,
@@ -71,7 +72,7 @@ impl Db {
         let target = self.reseal_target(tenant).await?;
         let mut done = 0;
         let mut batches = 0;
-        for (table, columns) in SEALED_TABLES {
+        for (table, columns) in resealed() {
             let names: Vec<&str> = columns.iter().map(|c| c.column).collect();
             let select = format!(
                 "SELECT id, {} FROM {table} WHERE tenant_id = $1 AND dek_version < $2 \
@@ -132,7 +133,7 @@ impl Db {
     /// per table, retired versions being the oldest).
     pub async fn has_stale_rows(&self, tenant: TenantId) -> StoreResult<bool> {
         let active = self.reseal_target(tenant).await?;
-        for (table, _) in SEALED_TABLES {
+        for (table, _) in resealed() {
             let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = $1 AND dek_version < $2)");
             let rows = self.read(tenant, &sql, &[&tenant.as_uuid(), &active]).await?;
             if rows.first().is_some_and(|r| r.get::<_, bool>(0)) {

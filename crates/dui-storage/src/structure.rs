@@ -10,6 +10,7 @@ use dui_domain::{EstablishmentId, UnitId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::feature::{Feature, Table, TenantExport};
 use crate::idempotency::CreateStatement;
 use crate::rows::{all, one, parse};
 use crate::tx::Params;
@@ -264,3 +265,24 @@ impl Db {
         one(rows, unit)
     }
 }
+
+/// The tenant's structure: establishments and units, in the tenant's export.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "structure",
+    tables: &[
+        Table {
+            name: "establishments",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            resident: None,
+        },
+        Table {
+            name: "units",
+            sealed: &[],
+            reseal: false,
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            resident: None,
+        },
+    ],
+};

@@ -4,38 +4,42 @@
 use std::sync::LazyLock;
 
 use dui_domain::ResidentId;
+use dui_domain::audit::AuditAction;
 use dui_domain::resident::{PlanInForce, ResidentSummary};
-use dui_domain::scope::TenantScope;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::access::{WHO, audit_insert, note_readable, urgent, visible};
+use crate::access::{WHO_CTE, note_readable, target, urgent, visible};
+use crate::args;
 use crate::notes::NOTE_COLUMNS;
-use crate::residents::{CURRENT_STAY, RESIDENT_COLUMNS, STAY_COLUMNS, versions};
-use crate::tx::{Access, pair};
-use crate::{Db, StoreError, StoreResult};
+use crate::residents::RESIDENT_COLUMNS;
+use crate::sealing::versions;
+use crate::sql::{Sql, Stmt};
+use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
+use crate::trace::Trace;
+use crate::txn::Tx;
+use crate::{StoreError, StoreResult};
 
 /// The statements, written once (they are the same for every request).
-static SUMMARY: LazyLock<String> = LazyLock::new(summary_sql);
-static SUMMARY_NOTES: LazyLock<String> = LazyLock::new(summary_notes_sql);
+static SUMMARY: Stmt = LazyLock::new(|| Sql::new(&summary_sql()));
+static SUMMARY_NOTES: Stmt = LazyLock::new(|| Sql::new(&summary_notes_sql()));
 
 /// The most notes a summary shows.
 pub const MAX_SUMMARY_NOTES: i64 = 20;
 
 /// The record, its current stay, the latest GIR the reader may see and the plan in force; the
-/// read (or its refusal) is recorded. `$19` the resident.
+/// read (or its refusal) is recorded. `:resident` the resident.
 pub(crate) fn summary_sql() -> String {
     format!(
-        "WITH {WHO}, \
-         target AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
-                    WHERE r.tenant_id = who.tenant_id AND r.id = $19), \
-         data AS MATERIALIZED (SELECT * FROM target WHERE normal OR urgent), \
+        "WITH {WHO_CTE}, \
+         candidate AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+                    WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
+         target AS MATERIALIZED (SELECT * FROM candidate WHERE normal OR urgent), \
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency, \
                 g.id AS gir_id, g.assessed_on AS gir_assessed_on, g.gir AS gir_gir, g.gir_group AS gir_gir_group, \
                 g.gir_rank AS gir_gir_rank, g.assessor_id AS gir_assessor_id, g.establishment_id AS gir_establishment_id, \
                 p.id AS plan_version_id, p.version AS plan_version, p.review_due_on AS plan_review_due_on \
-         FROM data r {CURRENT_STAY} \
+         FROM target r {CURRENT_STAY} \
          LEFT JOIN LATERAL (SELECT a.* FROM assessments a, who WHERE a.tenant_id = r.tenant_id AND a.resident_id = r.id \
                  AND a.instrument = 'aggir' AND a.status = 'validated' AND {gir_readable} \
                  AND NOT EXISTS (SELECT 1 FROM assessments c WHERE c.tenant_id = a.tenant_id AND c.supersedes = a.id \
@@ -46,75 +50,54 @@ pub(crate) fn summary_sql() -> String {
                  ORDER BY p.version DESC LIMIT 1) p ON true",
         visible = visible("r"),
         urgent = urgent("r"),
-        trace = audit_insert(
-            "resident.summary",
-            "CASE WHEN data.id IS NULL THEN 'denied' ELSE 'success' END",
-            "$19",
-            "resident",
-            "$19",
-            "coalesce(NOT data.normal, false)",
-            "who LEFT JOIN data ON true",
-        ),
+        trace = Trace::read(),
         gir_readable = note_readable("a", "NOT r.normal"),
     )
 }
 
 /// The latest notes of the person that the reader may read, not entered in error, newest
-/// first: `$19` the resident, `$20` how many.
+/// first: `:resident` the resident, `:limit` how many.
 pub(crate) fn summary_notes_sql() -> String {
     format!(
-        "WITH {WHO}, \
-         allowed AS MATERIALIZED (SELECT r.tenant_id, r.id, {visible} AS normal FROM residents r, who \
-                    WHERE r.tenant_id = who.tenant_id AND r.id = $19 AND ({visible} OR {urgent})), \
-         data AS (SELECT n.* FROM notes n, allowed t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
-                  AND n.resident_id = $19 AND n.error_at IS NULL AND {readable} ORDER BY n.id DESC LIMIT $20) \
+        "WITH {WHO_CTE}, {target}, \
+         data AS (SELECT n.* FROM notes n, target t, who WHERE n.tenant_id = t.tenant_id AND n.resident_id = t.id \
+                  AND n.resident_id = :resident AND n.error_at IS NULL AND {readable} ORDER BY n.id DESC LIMIT :limit) \
          SELECT {NOTE_COLUMNS} FROM data n ORDER BY n.id DESC",
-        visible = visible("r"),
-        urgent = urgent("r"),
+        target = target(),
         readable = note_readable("n", "NOT t.normal"),
     )
 }
 
-impl Db {
-    /// The summary of a visible resident's record with their `notes` latest notes (at most
-    /// [`MAX_SUMMARY_NOTES`]). `NotFound` (recorded as refused) otherwise.
-    pub async fn resident_summary(
-        &self,
-        scope: &TenantScope,
-        id: ResidentId,
-        notes: i64,
-    ) -> StoreResult<ResidentSummary> {
-        let who = self.who(scope);
-        let resident = id.as_uuid();
-        let limit = notes.clamp(0, MAX_SUMMARY_NOTES);
-        let mut first = who.params();
-        first.push(&resident);
-        let mut second = who.params();
-        second.extend::<[&(dyn ToSql + Sync); 2]>([&resident, &limit]);
-        let (record, notes) =
-            pair(&self.conn().await?, scope.tenant_id(), Access::Write, (&SUMMARY, &first), (&SUMMARY_NOTES, &second))
-                .await?;
-        let row = record.first().ok_or(StoreError::NotFound)?;
-        let mut wanted = versions(&record)?;
-        wanted.extend(versions(&notes)?);
-        let keys = self.keyring(scope.tenant_id(), wanted).await?;
-        let gir = match row.try_get::<_, Option<Uuid>>("gir_id")? {
-            Some(_) => Some(crate::assessments::gir_point(row, "gir_")?),
-            None => None,
-        };
-        let care_plan = match row.try_get::<_, Option<Uuid>>("plan_version_id")? {
-            Some(version_id) => Some(PlanInForce {
-                version_id,
-                version: row.try_get("plan_version")?,
-                review_due_on: row.try_get("plan_review_due_on")?,
-            }),
-            None => None,
-        };
-        Ok(ResidentSummary {
-            resident: crate::residents::resident(row, &keys)?,
-            gir,
-            care_plan,
-            last_notes: notes.iter().map(|n| crate::notes::note(n, &keys)).collect::<StoreResult<_>>()?,
-        })
-    }
+/// The summary of a visible resident's record with their `notes` latest notes (at most
+/// [`MAX_SUMMARY_NOTES`]), read in one round trip and recorded once. `NotFound` (recorded as
+/// refused) otherwise.
+pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<ResidentSummary> {
+    let resident = id.as_uuid();
+    let limit = notes.clamp(0, MAX_SUMMARY_NOTES);
+    let record_args = args! { resident: &resident }.action(AuditAction::ResidentSummary);
+    let notes_args = args! { resident: &resident, limit: &limit };
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let (record, notes) = tx.finish_pair((&SUMMARY, &record_args), (&SUMMARY_NOTES, &notes_args)).await?;
+    let row = record.first().ok_or(StoreError::NotFound)?;
+    let mut wanted = versions(&record)?;
+    wanted.extend(versions(&notes)?);
+    let keys = db.keyring(tenant, wanted).await?;
+    let gir = match row.try_get::<_, Option<Uuid>>("gir_id")? {
+        Some(_) => Some(crate::assessments::gir_point(row, "gir_")?),
+        None => None,
+    };
+    let care_plan = match row.try_get::<_, Option<Uuid>>("plan_version_id")? {
+        Some(version_id) => Some(PlanInForce {
+            version_id,
+            version: row.try_get("plan_version")?,
+            review_due_on: row.try_get("plan_review_due_on")?,
+        }),
+        None => None,
+    };
+    Ok(ResidentSummary {
+        resident: crate::residents::resident(row, &keys)?,
+        gir,
+        care_plan,
+        last_notes: notes.iter().map(|n| crate::notes::note(n, &keys)).collect::<StoreResult<_>>()?,
+    })
 }

@@ -79,3 +79,39 @@ impl<'a> Trace<'a> {
         )
     }
 }
+
+/// Whether a read is recorded in the audit trail, and as what. A person's reading is recorded;
+/// a check an operation makes before deciding, or the parts of an operation that records itself
+/// once, are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Recorded(dui_domain::audit::AuditAction),
+    Unrecorded,
+}
+
+/// A read statement in its two forms: with its trace, and without.
+#[derive(Debug)]
+pub(crate) struct Variants {
+    pub recorded: crate::sql::Stmt,
+    pub unrecorded: crate::sql::Stmt,
+}
+
+impl Variants {
+    /// The statement for `reading`, with `args` bound to its action when recorded.
+    pub(crate) fn pick<'a>(
+        &self,
+        reading: Reading,
+        args: crate::sql::Args<'a>,
+    ) -> (&crate::sql::Sql, crate::sql::Args<'a>) {
+        match reading {
+            Reading::Recorded(action) => (&self.recorded, args.action(action)),
+            Reading::Unrecorded => (&self.unrecorded, args),
+        }
+    }
+}
+
+/// `trace AS (...)` for a recorded read of `target`, nothing otherwise: the `WITH` item to put
+/// after a read's own.
+pub(crate) fn read_trace(recorded: bool) -> String {
+    if recorded { format!(", trace AS ({})", Trace::read()) } else { String::new() }
+}

@@ -116,6 +116,22 @@ impl<'a> Tx<'a> {
         self.db
     }
 
+    /// A new transaction for the same caller, reading only: for what must be asked once this
+    /// one has ended (why an update touched nothing).
+    pub fn again(&self) -> Tx<'a> {
+        Tx {
+            db: self.db,
+            tenant: self.tenant,
+            tenant_uuid: self.tenant_uuid,
+            tenant_text: self.tenant_text.clone(),
+            scope: self.scope,
+            who: self.who.clone(),
+            mode: Mode::Read,
+            conn: None,
+            open: false,
+        }
+    }
+
     /// Whether statements were sent and not committed yet.
     pub fn is_open(&self) -> bool {
         self.open
@@ -170,6 +186,46 @@ impl<'a> Tx<'a> {
     /// The one row a statement returned; `NotFound` when none.
     pub(crate) async fn query_one(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Row> {
         self.query_opt(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Begins the transaction now, if it has not begun.
+    async fn ensure_open(&mut self) -> StoreResult<()> {
+        if self.open {
+            return Ok(());
+        }
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let client: &tokio_postgres::Client = conn;
+        let begun = tokio::try_join!(client.batch_execute(self.mode.begin()), client.query(&set_tenant, &tenant));
+        self.open = true;
+        begun?;
+        Ok(())
+    }
+
+    /// Runs a statement and hands its rows to `each` one at a time, as they arrive: for reading
+    /// a whole table without holding it in memory. Returns how many rows there were.
+    pub(crate) async fn for_each(
+        &mut self,
+        sql: &Sql,
+        args: &Args<'_>,
+        mut each: impl FnMut(Row) -> StoreResult<()>,
+    ) -> StoreResult<u64> {
+        use futures_util::StreamExt;
+        self.ensure_open().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        let rows = client.query_raw(&statement, values.iter().copied()).await?;
+        let mut rows = std::pin::pin!(rows);
+        let mut count = 0;
+        while let Some(row) = rows.next().await {
+            each(row?)?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Runs the transaction's last statement and commits, in one round trip (with `BEGIN`

@@ -86,6 +86,13 @@ pub fn random_finess() -> String {
 }
 
 impl TestApp {
+    /// The use cases, on the server's storage: for seeding and inspecting through the same code
+    /// as the API.
+    pub fn app(&self) -> dui_app::App {
+        let config = dui_app::AppConfig { emergency_access_minutes: self.config.access.emergency_access_minutes };
+        dui_app::App::new(self.store.clone(), config)
+    }
+
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }

@@ -15,7 +15,7 @@ use dui_domain::people::{NewUser, Profession, Role, User, UserInput, UserKind};
 use dui_domain::scope::{PlatformScope, TenantScope};
 use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
 use dui_domain::tenant::{NewTenant, Tenant};
-use dui_domain::transmission::{NewNote, NoteContent, NoteDraft};
+use dui_domain::transmission::{NoteContent, NoteDraft};
 use dui_domain::{EstablishmentId, OperatorId};
 use dui_storage::{Db, cluster};
 use uuid::Uuid;
@@ -190,8 +190,8 @@ async fn seed_residents(
     nurse: Option<dui_domain::UserId>,
 ) -> anyhow::Result<()> {
     use dui_domain::people::Role;
-    use dui_domain::record::{AdmissionMode, NewStay, NoteScope, StayMode};
-    use dui_domain::resident::{Identity, Ins, InsOid, NewResident, ResidentLookup, Sex};
+    use dui_domain::record::{NoteScope, StayMode};
+    use dui_domain::resident::{Identity, Ins, InsOid, ResidentLookup, Sex};
     use dui_domain::scope::Grant;
     let people = [
         (
@@ -220,10 +220,11 @@ async fn seed_residents(
         ),
     ];
     let console = TenantScope::console(tenant);
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
     for (birth_name, first_names, sex, (y, m, d), ins, note) in people {
         let birth_date = chrono::NaiveDate::from_ymd_opt(y, m, d).context("demo birth date")?;
         let lookup = ResidentLookup::BirthIdentity { birth_name: birth_name.to_owned(), birth_date };
-        if !db.find_residents(&console, &lookup).await?.is_empty() {
+        if !dui_app::residents::search(&app, &console, lookup).await?.is_empty() {
             continue;
         }
         let identity = Identity {
@@ -237,10 +238,17 @@ async fn seed_residents(
             birth_place: Some("75056".to_owned()),
         };
         let ins = ins.map(|matricule| Ins { matricule: matricule.to_owned(), oid: InsOid::NirTest });
-        let today = chrono::Utc::now().date_naive();
-        let stay = NewStay::validate(ehpad, None, StayMode::Permanent, today, AdmissionMode::New, today)?;
-        let new = NewResident::validate(stay, identity, ins, today)?;
-        let resident = db.create_resident(&console, None, &new, true).await?.value;
+        let admission = dui_app::residents::Admit {
+            establishment: ehpad,
+            unit: None,
+            mode: Some(StayMode::Permanent),
+            admitted_on: None,
+            identity,
+            ins,
+            confirm_homonym: true,
+            key: None,
+        };
+        let resident = dui_app::residents::admit(&app, &console, admission).await?.value;
         if let Some(nurse) = nurse {
             // The note is the nurse's, written under her own membership.
             let grant = Grant { establishment: Some(ehpad), role: Role::Nurse };
@@ -250,9 +258,10 @@ async fn seed_residents(
                 content: NoteContent { text: Some(note.to_owned()), ..NoteContent::default() },
                 ..NoteDraft::default()
             };
-            db.add_note(&scope, None, resident.id, &NewNote::validate(draft, chrono::Utc::now())?).await?;
+            let note = dui_app::notes::WriteNote { resident: resident.id, draft, key: None };
+            dui_app::notes::write(&app, &scope, note).await?;
             if birth_name == "Lefort" {
-                seed_care(db, &scope, resident.id).await?;
+                seed_care(&app, &scope, resident.id).await?;
             }
         }
     }
@@ -261,20 +270,25 @@ async fn seed_residents(
 
 /// Care data for one demo resident, as her nurse records it: a validated AGGIR grid, a
 /// transmission ciblée, and a projet personnalisé in force with scheduled care.
-async fn seed_care(db: &Db, scope: &TenantScope, resident: dui_domain::ResidentId) -> anyhow::Result<()> {
-    use dui_domain::assessment::instrument;
+async fn seed_care(app: &dui_app::App, scope: &TenantScope, resident: dui_domain::ResidentId) -> anyhow::Result<()> {
     use dui_domain::record::NoteScope;
-    use dui_storage::assessments::NewAssessment;
     let today = chrono::Utc::now().date_naive();
     let grid = serde_json::json!({"variables": {
         "coherence": "A", "orientation": "B", "toilette": {"haut": "A", "bas": "B"}, "habillage": "B",
         "alimentation": "A", "elimination": "B", "transferts": "A", "deplacement_interieur": "A",
         "deplacement_exterieur": "C", "alerter": "A"}});
-    let aggir = instrument("aggir", None).context("the AGGIR instrument")?;
-    let evaluation = aggir.evaluate(&grid).map_err(|e| anyhow::anyhow!("demo AGGIR grid: {e:?}"))?;
-    let new = NewAssessment { evaluation, scope: NoteScope::CareTeam, assessed_on: today, supersedes: None };
-    let assessment = db.create_assessment(scope, None, resident, &new).await?.value;
-    db.validate_assessment(scope, resident, assessment.id, None).await?;
+    let grid = dui_app::assessments::RecordAssessment {
+        resident,
+        instrument: "aggir".to_owned(),
+        version: None,
+        scope: Some(NoteScope::CareTeam),
+        assessed_on: today,
+        answers: grid,
+        supersedes: None,
+        key: None,
+    };
+    let assessment = dui_app::assessments::record(app, scope, grid).await?.value;
+    dui_app::assessments::validate(app, scope, resident, assessment.id, assessment.row_version).await?;
 
     let draft = NoteDraft {
         scope: Some(NoteScope::CareTeam),
@@ -287,18 +301,13 @@ async fn seed_care(db: &Db, scope: &TenantScope, resident: dui_domain::ResidentI
         },
         ..NoteDraft::default()
     };
-    db.add_note(scope, None, resident, &NewNote::validate(draft, chrono::Utc::now())?).await?;
+    dui_app::notes::write(app, scope, dui_app::notes::WriteNote { resident, draft, key: None }).await?;
 
     let content = sample_plan()?;
-    let plan = db.create_care_plan(scope, None, resident, &content, None).await?.value;
-    db.activate_plan(
-        scope,
-        resident,
-        dui_domain::PlanVersionId::from_uuid(plan.id),
-        None,
-        dui_domain::care_plan::default_review_due(today),
-    )
-    .await?;
+    let start = dui_app::care_plans::StartPlan { resident, content, review_due_on: None, key: None };
+    let plan = dui_app::care_plans::start(app, scope, start).await?.value;
+    let version = dui_domain::PlanVersionId::from_uuid(plan.id);
+    dui_app::care_plans::activate(app, scope, resident, version, plan.row_version).await?;
     Ok(())
 }
 

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
-use dui_domain::care_plan::{DuePlan, PlanContent, PlanStatus, PlanVersion, Review, Validation, default_review_due};
-use dui_domain::policy;
-use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, ValidationErrors};
+use chrono::NaiveDate;
+use dui_app::care_plans::{self, ChangeDraft, ReviewPlan, StartPlan};
+use dui_domain::care_plan::{DuePlan, PlanContent, PlanVersion, Review, Validation};
+use dui_domain::{EstablishmentId, PlanVersionId, ResidentId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -16,37 +16,7 @@ use crate::extract::{
     CreateRequest, IdempotencyHeader, IfMatch, IfMatchHeader, Json, Path, created_versioned, with_etag,
 };
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
-
-/// Checks content, giving ids to new objectives and actions.
-fn checked(content: PlanContent) -> Result<PlanContent, ApiError> {
-    Ok(content.validate(uuid::Uuid::now_v7)?)
-}
-
-fn due(date: Option<NaiveDate>) -> Result<Option<NaiveDate>, ApiError> {
-    match date {
-        Some(d) if d < Utc::now().date_naive() => {
-            Err(ValidationErrors::single("review_due_on", "is in the past").into())
-        }
-        other => Ok(other),
-    }
-}
-
-/// May draw up the person's plan: the professionals responsible for it where the person is
-/// supported (with an emergency opening: where the user holds those roles).
-async fn may_manage(
-    state: &AppState,
-    scope: &dui_domain::scope::TenantScope,
-    resident: ResidentId,
-    action: &str,
-) -> Result<(), ApiError> {
-    let establishments = acting_establishments(state, scope, resident, action).await?;
-    if !policy::can_validate_care(scope, &establishments) {
-        return Err(refuse(state, scope, action, resident, "draw up the projet personnalisé").await);
-    }
-    Ok(())
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,13 +38,8 @@ pub async fn create_plan(
     Path(resident): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreatePlan>,
 ) -> Result<Response, ApiError> {
-    let content = checked(body.content)?;
-    let review_due_on = due(body.review_due_on)?;
-    may_manage(&state, &scope, resident, "care_plan.create").await?;
-    Ok(created_versioned(
-        state.db().create_care_plan(&scope, key.as_ref(), resident, &content, review_due_on).await?,
-        |v| v.row_version,
-    ))
+    let command = StartPlan { resident, content: body.content, review_due_on: body.review_due_on, key };
+    Ok(created_versioned(care_plans::start(state.app(), &scope, command).await?, |v| v.row_version))
 }
 
 /// Every version of the person's plan, newest first: the active one (`status: active`), the
@@ -87,7 +52,7 @@ pub async fn list_versions(
     TenantAuth(scope): TenantAuth,
     Path(resident): Path<ResidentId>,
 ) -> Result<Json<Vec<PlanVersion>>, ApiError> {
-    Ok(Json(state.db().list_plan_versions(&scope, resident, None).await?))
+    Ok(Json(care_plans::versions(state.app(), &scope, resident).await?))
 }
 
 /// One version. Its `ETag` is what a change or the activation sends back as `If-Match`.
@@ -99,15 +64,9 @@ pub async fn get_version(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Response, ApiError> {
-    let version = one_version(&state, &scope, resident, id).await?;
+    let version = care_plans::version(state.app(), &scope, resident, id).await?;
     let etag = version.row_version;
     Ok(with_etag(StatusCode::OK, version, etag))
-}
-
-fn not_a_draft(status: PlanStatus) -> ApiError {
-    ApiError::Conflict(format!(
-        "This version is {status}: only a draft changes. Review the plan to make a new version."
-    ))
 }
 
 /// Changes a draft.
@@ -122,14 +81,14 @@ pub async fn change_draft(
     IfMatch(version): IfMatch,
     Json(body): Json<CreatePlan>,
 ) -> Result<Response, ApiError> {
-    let content = checked(body.content)?;
-    let review_due_on = due(body.review_due_on)?;
-    may_manage(&state, &scope, resident, "care_plan.update").await?;
-    let meta = state.db().plan_meta(&scope, resident, id).await?;
-    if meta.status != PlanStatus::Draft {
-        return Err(not_a_draft(meta.status));
-    }
-    let changed = state.db().update_plan_draft(&scope, resident, id, Some(version), &content, review_due_on).await?;
+    let command = ChangeDraft {
+        resident,
+        version: id,
+        expected_version: version,
+        content: body.content,
+        review_due_on: body.review_due_on,
+    };
+    let changed = care_plans::change_draft(state.app(), &scope, command).await?;
     let etag = changed.row_version;
     Ok(with_etag(StatusCode::OK, changed, etag))
 }
@@ -145,13 +104,7 @@ pub async fn activate(
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
     IfMatch(version): IfMatch,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &scope, resident, "care_plan.activate").await?;
-    let meta = state.db().plan_meta(&scope, resident, id).await?;
-    if meta.status != PlanStatus::Draft {
-        return Err(not_a_draft(meta.status));
-    }
-    let today = Utc::now().date_naive();
-    let active = state.db().activate_plan(&scope, resident, id, Some(version), default_review_due(today)).await?;
+    let active = care_plans::activate(state.app(), &scope, resident, id, version).await?;
     let etag = active.row_version;
     Ok(with_etag(StatusCode::OK, active, etag))
 }
@@ -168,16 +121,7 @@ pub async fn record_validation(
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
     Json(body): Json<Validation>,
 ) -> Result<Json<PlanVersion>, ApiError> {
-    let validation = body.validate(Utc::now().date_naive())?;
-    may_manage(&state, &scope, resident, "care_plan.validate").await?;
-    let meta = state.db().plan_meta(&scope, resident, id).await?;
-    if !matches!(meta.status, PlanStatus::Draft | PlanStatus::Active) {
-        return Err(ApiError::Conflict(format!(
-            "This version is {}: it is history, it is not validated any more.",
-            meta.status
-        )));
-    }
-    Ok(Json(state.db().validate_plan(&scope, resident, id, &validation).await?))
+    Ok(Json(care_plans::record_validation(state.app(), &scope, resident, id, body).await?))
 }
 
 /// Closes the plan in force (support ended).
@@ -190,12 +134,7 @@ pub async fn close(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Json<PlanVersion>, ApiError> {
-    may_manage(&state, &scope, resident, "care_plan.close").await?;
-    let meta = state.db().plan_meta(&scope, resident, id).await?;
-    if meta.status != PlanStatus::Active {
-        return Err(ApiError::Conflict(format!("Only the plan in force is closed; this version is {}.", meta.status)));
-    }
-    Ok(Json(state.db().close_plan(&scope, resident, id).await?))
+    Ok(Json(care_plans::close(state.app(), &scope, resident, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,39 +161,15 @@ pub async fn review(
     Path(resident): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateReview>,
 ) -> Result<Response, ApiError> {
-    let review_due_on = due(body.review_due_on)?;
-    if body.review.date > Utc::now().date_naive() {
-        return Err(ValidationErrors::single("review.date", "is in the future").into());
-    }
-    may_manage(&state, &scope, resident, "care_plan.review").await?;
-    let reviewed = state
-        .db()
-        .list_plan_versions(&scope, resident, Some(body.version_id))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound)?;
-    if reviewed.status != PlanStatus::Active {
-        return Err(ApiError::Conflict(format!(
-            "Only the plan in force is reviewed; this version is {}.",
-            reviewed.status
-        )));
-    }
-    let mut content = body.content.unwrap_or_else(|| {
-        let mut next = reviewed.content.clone();
-        for objective in &mut next.objectives {
-            if let Some(outcome) = body.review.outcomes.iter().find(|o| Some(o.objective_id) == objective.id) {
-                objective.status = outcome.status;
-            }
-        }
-        next
-    });
-    content.review = Some(body.review);
-    let content = checked(content)?;
-    Ok(created_versioned(
-        state.db().review_care_plan(&scope, key.as_ref(), resident, &content, review_due_on, body.version_id).await?,
-        |v| v.row_version,
-    ))
+    let command = ReviewPlan {
+        resident,
+        version: body.version_id,
+        review: body.review,
+        content: body.content,
+        review_due_on: body.review_due_on,
+        key,
+    };
+    Ok(created_versioned(care_plans::review(state.app(), &scope, command).await?, |v| v.row_version))
 }
 
 /// The plans of an establishment due for review: past their review date, or in force for
@@ -267,12 +182,7 @@ pub async fn due_for_review(
     TenantAuth(scope): TenantAuth,
     Path(establishment): Path<EstablishmentId>,
 ) -> Result<Json<Vec<DuePlan>>, ApiError> {
-    let access = scope.resident_access();
-    if !(access.all || access.full.contains(&establishment)) {
-        return Err(ApiError::NotFound);
-    }
-    state.db().get_establishment(&scope, establishment).await?;
-    Ok(Json(state.db().plans_due_for_review(&scope, establishment, Utc::now().date_naive()).await?))
+    Ok(Json(care_plans::due_for_review(state.app(), &scope, establishment).await?))
 }
 
 /// A version of the plan as a PDF, to hand to the person and their family.
@@ -284,42 +194,14 @@ pub async fn version_pdf(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
 ) -> Result<Response, ApiError> {
-    let plan = one_version(&state, &scope, resident, id).await?;
-    let person = state.db().get_resident(&scope, resident).await?;
-    let establishment = state.db().get_establishment(&scope, plan.establishment_id).await?;
-    let mut professionals = std::collections::HashMap::new();
-    for user in plan.content.actions.iter().filter_map(|a| a.who.user_id) {
-        if let std::collections::hash_map::Entry::Vacant(entry) = professionals.entry(user)
-            && let Ok(found) = state.db().get_user(&scope, user).await
-        {
-            entry.insert(format!("{} {}", found.given_name, found.family_name));
-        }
-    }
-    let document = dui_render::PlanDocument {
-        establishment_name: &establishment.name,
-        person: &person.identity,
-        plan: &plan,
-        professionals: &professionals,
-        printed_at: Utc::now(),
-    };
-    let bytes = dui_render::render_plan(&document);
-    let file = format!("attachment; filename=\"projet-personnalise-v{}.pdf\"", plan.version);
+    let document = care_plans::pdf(state.app(), &scope, resident, id).await?;
+    let file = format!("attachment; filename=\"projet-personnalise-v{}.pdf\"", document.version);
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
             (axum::http::header::CONTENT_DISPOSITION, file),
         ],
-        bytes,
+        document.bytes,
     )
         .into_response())
-}
-
-/// One version of a resident's plan, read (and recorded) as the list reads it.
-async fn one_version(
-    state: &AppState,
-    scope: &dui_domain::scope::TenantScope,
-    resident: ResidentId,
-    id: PlanVersionId,
-) -> Result<PlanVersion, ApiError> {
-    state.db().list_plan_versions(scope, resident, Some(id)).await?.into_iter().next().ok_or(ApiError::NotFound)
 }

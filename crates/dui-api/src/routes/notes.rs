@@ -4,12 +4,11 @@
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use dui_app::notes::{self, AmendNote, Handover, WriteNote};
 use dui_domain::pagination::PageRequest;
-use dui_domain::policy;
-use dui_domain::record::{NoteScope, free_text};
-use dui_domain::transmission::{FeedNote, IncidentType, NewNote, Note, NoteContent, NoteDraft, NoteKind, Severity};
+use dui_domain::record::NoteScope;
+use dui_domain::transmission::{FeedNote, IncidentType, Note, NoteContent, NoteDraft, NoteKind, Severity};
 use dui_domain::{EstablishmentId, NoteId, ResidentId, UnitId};
-use dui_storage::notes::{Feed, FeedStart};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,7 +16,6 @@ use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
 use crate::pagination::{ListParams, PageBody, encode_cursor};
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::{acting_establishments, refuse};
 use crate::state::AppState;
 
 pub type NotePage = PageBody<Note>;
@@ -51,8 +49,8 @@ pub struct CreateNote {
 }
 
 impl CreateNote {
-    fn validate(self) -> Result<NewNote, ApiError> {
-        let draft = NoteDraft {
+    fn into_draft(self) -> NoteDraft {
+        NoteDraft {
             kind: self.kind,
             scope: self.scope,
             content: NoteContent {
@@ -66,8 +64,7 @@ impl CreateNote {
             severity: self.severity,
             facts_at: self.facts_at,
             objective_id: self.objective_id,
-        };
-        Ok(NewNote::validate(draft, Utc::now())?)
+        }
     }
 }
 
@@ -83,38 +80,8 @@ pub async fn create_note(
     Path(resident_id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateNote>,
 ) -> Result<Response, ApiError> {
-    let new = body.validate()?;
-    let establishments = acting_establishments(&state, &scope, resident_id, "note.create").await?;
-    if !policy::can_write_note(&scope, &establishments, new.scope) {
-        return Err(refuse(&state, &scope, "note.create", resident_id, "write this kind of note").await);
-    }
-    check_objective(&state, &scope, resident_id, new.objective_id).await?;
-    Ok(created(state.db().add_note(&scope, key.as_ref(), resident_id, &new).await?))
-}
-
-/// A note's objective must be one of the plan in force.
-async fn check_objective(
-    state: &AppState,
-    scope: &dui_domain::scope::TenantScope,
-    resident: ResidentId,
-    objective: Option<uuid::Uuid>,
-) -> Result<(), ApiError> {
-    let Some(objective) = objective else { return Ok(()) };
-    let versions = state.db().list_plan_versions(scope, resident, None).await?;
-    let known = versions
-        .iter()
-        .filter(|v| v.status == dui_domain::care_plan::PlanStatus::Active)
-        .flat_map(|v| v.content.objectives.iter())
-        .any(|o| o.id == Some(objective));
-    if known {
-        Ok(())
-    } else {
-        Err(dui_domain::ValidationErrors::single(
-            "objective_id",
-            "is not an objective of the projet personnalisé in force",
-        )
-        .into())
-    }
+    let command = WriteNote { resident: resident_id, draft: body.into_draft(), key };
+    Ok(created(notes::write(state.app(), &scope, command).await?))
 }
 
 /// A resident's notes you may read, newest first, amendments and notes entered in error
@@ -129,7 +96,7 @@ pub async fn list_notes(
     Query(params): Query<ListParams>,
 ) -> Result<Json<NotePage>, ApiError> {
     let page: PageRequest = params.page()?;
-    Ok(Json(state.db().list_notes(&scope, resident_id, page).await?.into()))
+    Ok(Json(notes::list(state.app(), &scope, resident_id, page).await?.into()))
 }
 
 /// Corrects a note: the amendment is a new note of the same kind and scope that points to the
@@ -145,33 +112,8 @@ pub async fn amend_note(
     Path((resident_id, note_id)): Path<(ResidentId, NoteId)>,
     CreateRequest { body, key }: CreateRequest<CreateNote>,
 ) -> Result<Response, ApiError> {
-    let original = state.db().note_meta(&scope, resident_id, note_id).await;
-    let original = match original {
-        Ok(meta) => meta,
-        Err(dui_storage::StoreError::NotFound) => {
-            state.db().record_denial(&scope, "note.amend", resident_id).await?;
-            return Err(ApiError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let body =
-        CreateNote { kind: body.kind.or(Some(original.kind)), scope: body.scope.or(Some(original.scope)), ..body };
-    let new = body.validate()?;
-    if new.kind != original.kind || new.scope != original.scope {
-        return Err(dui_domain::ValidationErrors::single(
-            if new.kind != original.kind { "kind" } else { "scope" },
-            "an amendment keeps the kind and scope of the note it corrects",
-        )
-        .into());
-    }
-    if original.author_id != scope.user_id() {
-        return Err(refuse(&state, &scope, "note.amend", resident_id, "amend another professional's note").await);
-    }
-    if original.in_error {
-        return Err(ApiError::Conflict("This note was entered in error: write a new note instead.".to_owned()));
-    }
-    check_objective(&state, &scope, resident_id, new.objective_id).await?;
-    Ok(created(state.db().amend_note(&scope, key.as_ref(), resident_id, note_id, &new).await?))
+    let command = AmendNote { resident: resident_id, note: note_id, draft: body.into_draft(), key };
+    Ok(created(notes::amend(state.app(), &scope, command).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -194,22 +136,7 @@ pub async fn flag_note_error(
     Path((resident_id, note_id)): Path<(ResidentId, NoteId)>,
     Json(body): Json<FlagNoteError>,
 ) -> Result<Json<Note>, ApiError> {
-    let reason = free_text("reason", &body.reason, 3)?;
-    let meta = match state.db().note_meta(&scope, resident_id, note_id).await {
-        Ok(meta) => meta,
-        Err(dui_storage::StoreError::NotFound) => {
-            state.db().record_denial(&scope, "note.flag_error", resident_id).await?;
-            return Err(ApiError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if meta.author_id != scope.user_id() && !policy::can_oversee_records(&scope, &[meta.establishment_id]) {
-        return Err(refuse(&state, &scope, "note.flag_error", resident_id, "flag another professional's note").await);
-    }
-    if meta.in_error {
-        return Err(ApiError::Conflict("This note is flagged as entered in error already.".to_owned()));
-    }
-    Ok(Json(state.db().flag_note_error(&scope, resident_id, note_id, &reason).await?))
+    Ok(Json(notes::flag_error(state.app(), &scope, resident_id, note_id, &body.reason).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -255,22 +182,8 @@ pub async fn handover(
     Query(params): Query<HandoverParams>,
 ) -> Result<Json<HandoverBody>, ApiError> {
     let page = ListParams { cursor: params.cursor, limit: params.limit }.page()?;
-    let start = match (params.since, params.unread) {
-        (Some(_), true) => {
-            return Err(dui_domain::ValidationErrors::single("unread", "cannot be combined with since").into());
-        }
-        (Some(at), false) if at > Utc::now() => {
-            return Err(dui_domain::ValidationErrors::single("since", "is in the future").into());
-        }
-        (Some(at), false) => FeedStart::Since(at),
-        (None, true) => FeedStart::Unread,
-        (None, false) => FeedStart::PreviousShift,
-    };
-    if !scope.resident_access().reaches(establishment) {
-        return Err(ApiError::NotFound);
-    }
-    let feed = Feed { establishment, unit: params.unit_id };
-    let result = state.db().handover(&scope, feed, start, page).await?;
+    let query = Handover { establishment, unit: params.unit_id, since: params.since, unread: params.unread, page };
+    let result = notes::handover(state.app(), &scope, query).await?;
     Ok(Json(HandoverBody {
         since: result.since,
         read_up_to: result.read_up_to,
@@ -304,10 +217,6 @@ pub async fn set_read_marker(
     Path(establishment): Path<EstablishmentId>,
     Json(body): Json<ReadMarker>,
 ) -> Result<Json<ReadMarkerBody>, ApiError> {
-    if !scope.resident_access().reaches(establishment) {
-        return Err(ApiError::NotFound);
-    }
-    let feed = Feed { establishment, unit: body.unit_id };
-    let read_up_to = state.db().set_read_marker(&scope, feed, body.up_to).await?;
+    let read_up_to = notes::set_read_marker(state.app(), &scope, establishment, body.unit_id, body.up_to).await?;
     Ok(Json(ReadMarkerBody { read_up_to }))
 }

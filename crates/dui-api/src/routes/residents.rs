@@ -9,21 +9,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use dui_app::{audit, contacts, emergency, residents, stays};
 use dui_domain::idempotency::Created;
 use dui_domain::record::{
-    AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactChange, ContactDetails, ContactKind,
-    DischargeMode, EmergencyAccess, ExpressedBy, IdentityDocument, NewConsent, NewContact, NewStay, ProtectionMeasure,
-    ReviewOutcome, StatusChange, Stay, StayMode, free_text, validate_discharge,
+    AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
+    EmergencyAccess, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
 };
-use dui_domain::resident::{Identity, IdentityStatus, Ins, NewResident, Resident, ResidentLookup, matricule};
-use dui_domain::scope::TenantScope;
+use dui_domain::resident::{Identity, IdentityStatus, Ins, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;
-use dui_domain::{
-    ConsentId, ContactId, EmergencyAccessId, EstablishmentId, ResidentId, StayId, UnitId, UserId, policy,
-};
+use dui_domain::{ConsentId, ContactId, EmergencyAccessId, EstablishmentId, ResidentId, StayId, UnitId, UserId};
+use dui_storage::ResidentFilter;
 use dui_storage::audit::AccessEntry;
-use dui_storage::record::{IdentityCorrection, StayChange};
-use dui_storage::{ResidentContext, ResidentFilter, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,55 +30,6 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub type ResidentPage = PageBody<Resident>;
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-/// Refuses (403) an action the caller's roles do not allow on a record they see, and records the
-/// refusal.
-pub(crate) async fn refuse(
-    state: &AppState,
-    scope: &TenantScope,
-    action: &str,
-    resident: ResidentId,
-    what: &str,
-) -> ApiError {
-    if let Err(error) = state.db().record_denial(scope, action, resident).await {
-        return error.into();
-    }
-    ApiError::Forbidden(format!("Your roles do not allow you to {what} for this person."))
-}
-
-/// The record's context, checking that it is visible (404 otherwise) and still active.
-pub(crate) async fn context(
-    state: &AppState,
-    scope: &TenantScope,
-    resident: ResidentId,
-    action: &str,
-) -> Result<ResidentContext, ApiError> {
-    let context = state.db().resident_context(scope, resident, action).await?;
-    if context.record_status != dui_domain::resident::RecordStatus::Active {
-        return Err(ApiError::Conflict("This record was merged into another: see merged_into.".to_owned()));
-    }
-    Ok(context)
-}
-
-/// Where the caller acts for this person, for the role checks: the establishments where the
-/// person is supported, or, through an emergency opening, wherever the caller holds roles.
-pub(crate) async fn acting_establishments(
-    state: &AppState,
-    scope: &TenantScope,
-    resident: ResidentId,
-    action: &str,
-) -> Result<Vec<EstablishmentId>, ApiError> {
-    let context = context(state, scope, resident, action).await?;
-    Ok(if context.emergency {
-        scope.grants().iter().filter_map(|g| g.establishment).collect()
-    } else {
-        context.establishments
-    })
-}
 
 // ----------------------------------------------------------------------------------------------
 // The record
@@ -132,21 +79,17 @@ pub async fn create_resident(
     TenantAuth(scope): TenantAuth,
     CreateRequest { body, key }: CreateRequest<CreateResident>,
 ) -> Result<Response, ApiError> {
-    let establishment = body.establishment_id;
-    if !policy::can_admit_residents(&scope, establishment) {
-        state.db().get_establishment(&scope, establishment).await?;
-        return Err(ApiError::Forbidden("Your roles do not allow you to admit people here.".to_owned()));
-    }
-    let stay = NewStay::validate(
-        establishment,
-        body.unit_id,
-        body.mode.unwrap_or(StayMode::Permanent),
-        body.admitted_on.unwrap_or_else(today),
-        AdmissionMode::New,
-        today(),
-    )?;
-    let new = NewResident::validate(stay, body.identity, body.ins, today())?;
-    Ok(created(state.db().create_resident(&scope, key.as_ref(), &new, body.confirm_homonym).await?))
+    let command = residents::Admit {
+        establishment: body.establishment_id,
+        unit: body.unit_id,
+        mode: body.mode,
+        admitted_on: body.admitted_on,
+        identity: body.identity,
+        ins: body.ins,
+        confirm_homonym: body.confirm_homonym,
+        key,
+    };
+    Ok(created(residents::admit(state.app(), &scope, command).await?))
 }
 
 /// The residents you support (every establishment for tenant-wide roles; home help: the people
@@ -161,7 +104,7 @@ pub async fn list_residents(
     let page = ListParams { cursor: params.cursor, limit: params.limit }.page()?;
     let filter =
         ResidentFilter { establishment: params.establishment_id, unit: params.unit_id, current: params.current };
-    Ok(Json(state.db().list_residents(&scope, filter, page).await?.into()))
+    Ok(Json(residents::list(state.app(), &scope, filter, page).await?.into()))
 }
 
 /// A resident's record. Its `ETag` is what an update sends back as `If-Match`.
@@ -172,7 +115,7 @@ pub async fn get_resident(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Response, ApiError> {
-    let resident = state.db().get_resident(&scope, id).await?;
+    let resident = residents::get(state.app(), &scope, id).await?;
     let version = resident.row_version;
     Ok(with_etag(StatusCode::OK, resident, version))
 }
@@ -199,11 +142,7 @@ pub async fn resident_summary(
     Path(id): Path<ResidentId>,
     Query(params): Query<SummaryParams>,
 ) -> Result<Json<dui_domain::resident::ResidentSummary>, ApiError> {
-    let notes = params.notes.unwrap_or(5);
-    if i64::from(notes) > dui_storage::summary::MAX_SUMMARY_NOTES {
-        return Err(ValidationErrors::single("notes", "must be between 0 and 20").into());
-    }
-    Ok(Json(state.db().resident_summary(&scope, id, i64::from(notes)).await?))
+    Ok(Json(residents::summary(state.app(), &scope, id, params.notes.unwrap_or(5)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -227,28 +166,7 @@ pub async fn correct_identity(
     IfMatch(version): IfMatch,
     Json(body): Json<CorrectIdentity>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "resident.update").await?;
-    if !policy::can_manage_identity(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "resident.update", id, "correct the identity").await);
-    }
-    let mut errors = ValidationErrors::new();
-    let identity = body.identity.validate(today(), &mut errors, "identity/");
-    let ins = match body.ins {
-        Some(ins) => {
-            errors.check("ins/matricule", matricule(&ins.matricule)).map(|matricule| Ins { matricule, oid: ins.oid })
-        }
-        None => None,
-    };
-    let correction = errors.into_result(|| IdentityCorrection { identity, ins })?;
-    let (status, _, _, _) = state.db().identity_evidence(&scope, id).await?;
-    if matches!(status, IdentityStatus::Validated | IdentityStatus::Qualified) {
-        return Err(ValidationErrors::single(
-            "identity",
-            "a validated or qualified identity is not edited: set it back to provisional first, with a reason",
-        )
-        .into());
-    }
-    let resident = state.db().correct_identity(&scope, id, version, &correction).await?;
+    let resident = residents::correct_identity(state.app(), &scope, id, version, body.identity, body.ins).await?;
     let version = resident.row_version;
     Ok(with_etag(StatusCode::OK, resident, version))
 }
@@ -279,7 +197,7 @@ pub async fn search_residents(
         }
         _ => return Err(ValidationErrors::single("ins", "give either ins, or birth_name and birth_date").into()),
     };
-    Ok(Json(state.db().find_residents(&scope, &lookup).await?))
+    Ok(Json(residents::search(state.app(), &scope, lookup).await?))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -308,7 +226,7 @@ pub async fn list_identity_events(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.db().list_identity_events(&scope, id).await?).into_response())
+    Ok(axum::Json(residents::identity_events(state.app(), &scope, id).await?).into_response())
 }
 
 /// Changes the identity status (RNIV): RECUP needs an INSi look-up and an INS, VALI an identity
@@ -325,24 +243,15 @@ pub async fn change_identity_status(
     IfMatch(version): IfMatch,
     Json(body): Json<ChangeIdentityStatus>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "identity.change_status").await?;
-    if !policy::can_manage_identity(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "identity.change_status", id, "change the identity status").await);
-    }
-    let (from, earlier, ins, current) = state.db().identity_evidence(&scope, id).await?;
-    if current != version {
-        return Err(dui_storage::StoreError::StaleVersion { current }.into());
-    }
-    let change = StatusChange::validate(
-        from,
-        body.to_status,
-        earlier,
-        body.document,
-        body.insi_lookup,
-        ins.as_ref(),
-        body.reason.as_deref(),
-    )?;
-    let resident = state.db().change_identity_status(&scope, id, version, &change).await?;
+    let command = residents::ChangeStatus {
+        resident: id,
+        expected_version: version,
+        to: body.to_status,
+        document: body.document,
+        insi_lookup: body.insi_lookup,
+        reason: body.reason,
+    };
+    let resident = residents::change_status(state.app(), &scope, command).await?;
     let version = resident.row_version;
     Ok(with_etag(StatusCode::OK, resident, version))
 }
@@ -382,7 +291,7 @@ pub async fn list_stays(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Json<Vec<Stay>>, ApiError> {
-    Ok(Json(state.db().list_stays(&scope, id).await?))
+    Ok(Json(stays::list(state.app(), &scope, id).await?))
 }
 
 /// Admits a known person into a new stay; with `transferred_from`, a transfer between
@@ -396,19 +305,17 @@ pub async fn create_stay(
     Path(id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateStay>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "stay.create").await?;
-    let allowed = policy::can_admit_residents(&scope, body.establishment_id)
-        && (body.transferred_from.is_none() || policy::can_manage_record(&scope, &context.establishments));
-    if !allowed {
-        return Err(refuse(&state, &scope, "stay.create", id, "admit this person there").await);
-    }
-    let mode = body.admission_mode.unwrap_or(if body.transferred_from.is_some() {
-        AdmissionMode::Transfer
-    } else {
-        AdmissionMode::Return
-    });
-    let new = NewStay::validate(body.establishment_id, body.unit_id, body.mode, body.admitted_on, mode, today())?;
-    Ok(created(state.db().admit(&scope, key.as_ref(), id, &new, body.transferred_from).await?))
+    let command = stays::NewStayCommand {
+        resident: id,
+        establishment: body.establishment_id,
+        unit: body.unit_id,
+        mode: body.mode,
+        admitted_on: body.admitted_on,
+        admission_mode: body.admission_mode,
+        transferred_from: body.transferred_from,
+        key,
+    };
+    Ok(created(stays::admit(state.app(), &scope, command).await?))
 }
 
 /// Discharges (date and mode) or moves a stay to another unit.
@@ -423,27 +330,15 @@ pub async fn change_stay(
     IfMatch(version): IfMatch,
     Json(body): Json<ChangeStay>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "stay.update").await?;
-    if !policy::can_manage_record(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "stay.update", id, "change stays").await);
-    }
-    let change = match (body.discharged_on, body.discharge_mode, body.unit_id) {
-        (Some(on), Some(mode), None) => {
-            let stays = state.db().list_stays(&scope, id).await?;
-            let stay = stays.iter().find(|s| s.id == stay_id).ok_or(ApiError::NotFound)?;
-            validate_discharge(stay, on)?;
-            StayChange::Discharge { on, mode }
-        }
-        (None, None, Some(unit)) => StayChange::MoveUnit { unit },
-        _ => {
-            return Err(ValidationErrors::single(
-                "discharged_on",
-                "give discharged_on with discharge_mode, or unit_id alone",
-            )
-            .into());
-        }
+    let command = stays::ChangeStay {
+        resident: id,
+        stay: stay_id,
+        expected_version: version,
+        discharged_on: body.discharged_on,
+        discharge_mode: body.discharge_mode,
+        unit: body.unit_id,
     };
-    let stay = state.db().change_stay(&scope, id, stay_id, Some(version), change).await?;
+    let stay = stays::change(state.app(), &scope, command).await?;
     let version = stay.row_version;
     Ok(with_etag(StatusCode::OK, stay, version))
 }
@@ -473,15 +368,9 @@ pub async fn create_assignment(
     Path(id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateAssignment>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "assignment.create").await?;
-    if !context.establishments.iter().any(|e| policy::can_assign(&scope, *e)) {
-        return Err(refuse(&state, &scope, "assignment.create", id, "assign professionals").await);
-    }
-    let starts_on = body.starts_on.unwrap_or_else(today);
-    if body.ends_on.is_some_and(|end| end < starts_on) {
-        return Err(ValidationErrors::single("ends_on", "is before starts_on").into());
-    }
-    let assignment = state.db().assign(&scope, key.as_ref(), id, body.user_id, starts_on, body.ends_on).await?;
+    let command =
+        stays::Assign { resident: id, user: body.user_id, starts_on: body.starts_on, ends_on: body.ends_on, key };
+    let assignment = stays::assign(state.app(), &scope, command).await?;
     Ok(created(Created { value: Assignment { id: assignment.value }, replayed: assignment.replayed }))
 }
 
@@ -517,7 +406,7 @@ pub async fn list_contacts(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Json<Vec<Contact>>, ApiError> {
-    Ok(Json(state.db().list_contacts(&scope, id).await?))
+    Ok(Json(contacts::list(state.app(), &scope, id).await?))
 }
 
 #[utoipa::path(post, path = "/residents/{resident_id}/contacts", tag = "residents",
@@ -529,12 +418,15 @@ pub async fn create_contact(
     Path(id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateContact>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "contact.create").await?;
-    if !policy::can_manage_record(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "contact.create", id, "add contacts").await);
-    }
-    let new = NewContact::validate(body.kind, body.protection_measure, body.details, body.emergency_contact)?;
-    Ok(created(state.db().add_contact(&scope, key.as_ref(), id, &new).await?))
+    let command = contacts::AddContact {
+        resident: id,
+        kind: body.kind,
+        protection_measure: body.protection_measure,
+        details: body.details,
+        emergency_contact: body.emergency_contact,
+        key,
+    };
+    Ok(created(contacts::add(state.app(), &scope, command).await?))
 }
 
 #[utoipa::path(patch, path = "/residents/{resident_id}/contacts/{contact_id}", tag = "residents",
@@ -548,15 +440,15 @@ pub async fn change_contact(
     IfMatch(version): IfMatch,
     Json(body): Json<ChangeContact>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "contact.update").await?;
-    if !policy::can_manage_record(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "contact.update", id, "change contacts").await);
-    }
-    let mut errors = ValidationErrors::new();
-    let details = body.details.map(|d| d.validate(&mut errors, "details/"));
-    let change =
-        errors.into_result(|| ContactChange { details, emergency_contact: body.emergency_contact, end: body.ended })?;
-    let contact = state.db().update_contact(&scope, id, contact_id, Some(version), &change).await?;
+    let command = contacts::ChangeContact {
+        resident: id,
+        contact: contact_id,
+        expected_version: version,
+        details: body.details,
+        emergency_contact: body.emergency_contact,
+        ended: body.ended,
+    };
+    let contact = contacts::change(state.app(), &scope, command).await?;
     let version = contact.row_version;
     Ok(with_etag(StatusCode::OK, contact, version))
 }
@@ -581,7 +473,7 @@ pub async fn list_consents(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Json<Vec<Consent>>, ApiError> {
-    Ok(Json(state.db().list_consents(&scope, id).await?))
+    Ok(Json(contacts::consents(state.app(), &scope, id).await?))
 }
 
 /// Records a consent or an opposition (never edited: a new decision supersedes, or it is revoked).
@@ -594,19 +486,16 @@ pub async fn create_consent(
     Path(id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateConsent>,
 ) -> Result<Response, ApiError> {
-    let context = context(&state, &scope, id, "consent.create").await?;
-    if !policy::can_manage_record(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "consent.create", id, "record consents").await);
-    }
-    let new = NewConsent::validate(
-        body.kind,
-        body.decision,
-        body.expressed_on,
-        body.expressed_by,
-        body.comment.as_deref(),
-        today(),
-    )?;
-    Ok(created(state.db().record_consent(&scope, key.as_ref(), id, &new).await?))
+    let command = contacts::RecordConsent {
+        resident: id,
+        kind: body.kind,
+        decision: body.decision,
+        expressed_on: body.expressed_on,
+        expressed_by: body.expressed_by,
+        comment: body.comment,
+        key,
+    };
+    Ok(created(contacts::record_consent(state.app(), &scope, command).await?))
 }
 
 #[utoipa::path(post, path = "/residents/{resident_id}/consents/{consent_id}/revoke", tag = "residents",
@@ -617,11 +506,7 @@ pub async fn revoke_consent(
     TenantAuth(scope): TenantAuth,
     Path((id, consent_id)): Path<(ResidentId, ConsentId)>,
 ) -> Result<Json<Consent>, ApiError> {
-    let context = context(&state, &scope, id, "consent.revoke").await?;
-    if !policy::can_manage_record(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "consent.revoke", id, "revoke consents").await);
-    }
-    Ok(Json(state.db().revoke_consent(&scope, id, consent_id).await?))
+    Ok(Json(contacts::revoke_consent(state.app(), &scope, id, consent_id).await?))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -663,12 +548,7 @@ pub async fn open_emergency_access(
     Path(id): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<OpenEmergencyAccess>,
 ) -> Result<Response, ApiError> {
-    let reason = free_text("reason", &body.reason, 10)?;
-    if scope.grants().is_empty() {
-        return Err(ApiError::Forbidden("Only a professional of the organisation may open a record.".to_owned()));
-    }
-    let minutes = state.config().emergency_access_minutes;
-    Ok(created(state.db().open_emergency_access(&scope, key.as_ref(), id, &reason, minutes).await?))
+    Ok(created(emergency::open(state.app(), &scope, id, &body.reason, key).await?))
 }
 
 /// Emergency openings of records of the people of your establishments (directors; all for
@@ -680,11 +560,7 @@ pub async fn list_emergency_accesses(
     TenantAuth(scope): TenantAuth,
     Query(params): Query<EmergencyListParams>,
 ) -> Result<Json<Vec<EmergencyAccess>>, ApiError> {
-    let reach = policy::oversight_reach(&scope);
-    if !reach.all && reach.establishments.is_empty() {
-        return Err(ApiError::Forbidden("Reviewing emergency openings is for directors.".to_owned()));
-    }
-    Ok(Json(state.db().list_emergency_accesses(&scope, params.pending).await?))
+    Ok(Json(emergency::list(state.app(), &scope, params.pending).await?))
 }
 
 /// Records the review of an emergency opening (not by the person who opened it).
@@ -697,21 +573,7 @@ pub async fn review_emergency_access(
     Path(id): Path<EmergencyAccessId>,
     Json(body): Json<ReviewEmergencyAccess>,
 ) -> Result<Json<EmergencyAccess>, ApiError> {
-    let reach = policy::oversight_reach(&scope);
-    if !reach.all && reach.establishments.is_empty() {
-        return Err(ApiError::Forbidden("Reviewing emergency openings is for directors.".to_owned()));
-    }
-    let comment = free_text("comment", &body.comment, 1)?;
-    match state.db().review_emergency_access(&scope, id, body.outcome, &comment).await {
-        Err(StoreError::NotFound) => Err(match state.db().emergency_access_review_state(&scope, id).await? {
-            Some((true, _)) => {
-                ApiError::Forbidden("An emergency opening is reviewed by someone else than who opened it.".to_owned())
-            }
-            Some((false, true)) => ApiError::Conflict("This emergency opening was reviewed already.".to_owned()),
-            _ => ApiError::NotFound,
-        }),
-        reviewed => Ok(Json(reviewed?)),
-    }
+    Ok(Json(emergency::review(state.app(), &scope, id, body.outcome, &body.comment).await?))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -739,7 +601,7 @@ pub async fn find_duplicates(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Json<Vec<DuplicateCandidate>>, ApiError> {
-    let found = state.db().find_duplicates(&scope, id).await?;
+    let found = residents::duplicates(state.app(), &scope, id).await?;
     Ok(Json(found.into_iter().map(|(id, same_ins)| DuplicateCandidate { id, same_ins }).collect()))
 }
 
@@ -754,14 +616,7 @@ pub async fn merge_residents(
     Path(id): Path<ResidentId>,
     Json(body): Json<MergeResidents>,
 ) -> Result<Json<Resident>, ApiError> {
-    let survivor = context(&state, &scope, id, "resident.merge").await?;
-    let duplicate = context(&state, &scope, body.duplicate_id, "resident.merge").await?;
-    if !policy::can_manage_identity(&scope, &survivor.establishments)
-        || !policy::can_manage_identity(&scope, &duplicate.establishments)
-    {
-        return Err(refuse(&state, &scope, "resident.merge", id, "merge records").await);
-    }
-    Ok(Json(state.db().merge_residents(&scope, id, body.duplicate_id).await?))
+    Ok(Json(residents::merge(state.app(), &scope, id, body.duplicate_id).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -784,11 +639,7 @@ pub async fn access_report(
     Path(id): Path<ResidentId>,
     Query(period): Query<PeriodParams>,
 ) -> Result<Json<Vec<AccessEntry>>, ApiError> {
-    let context = state.db().resident_context(&scope, id, "audit.access_report").await?;
-    if !policy::can_oversee_records(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "audit.access_report", id, "see who accessed the record").await);
-    }
-    Ok(Json(state.db().access_report(&scope, id, period.from, period.to).await?))
+    Ok(Json(audit::access_report(state.app(), &scope, id, period.from, period.to).await?))
 }
 
 /// The whole record of the person, as one JSON document (GDPR right of access). See
@@ -800,16 +651,5 @@ pub async fn export_resident(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<ResidentId>,
 ) -> Result<Response, ApiError> {
-    let context = state.db().resident_context(&scope, id, "resident.export").await?;
-    if !policy::can_oversee_records(&scope, &context.establishments) {
-        return Err(refuse(&state, &scope, "resident.export", id, "export the record").await);
-    }
-    let record = state.db().resident_record(&scope, id).await?;
-    let document = serde_json::json!({
-        "format": "dui-resident-export",
-        "version": 1,
-        "exported_at": Utc::now(),
-        "record": record,
-    });
-    Ok(axum::Json(document).into_response())
+    Ok(axum::Json(residents::export(state.app(), &scope, id).await?).into_response())
 }

@@ -2,12 +2,11 @@
 //! merged in one chronology, newest first.
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
+use dui_app::timeline;
 use dui_domain::ResidentId;
-use dui_domain::ValidationErrors;
 use dui_domain::assessment::recorded::AssessmentStatus;
 use dui_domain::care_plan::PlanStatus;
-use dui_domain::pagination::PageRequest;
 use dui_domain::transmission::Note;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -41,14 +40,20 @@ pub enum TimelineEntry {
     Discharge { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
 }
 
-impl TimelineEntry {
-    fn at(&self) -> DateTime<Utc> {
-        match self {
-            Self::Note { at, .. }
-            | Self::Assessment { at, .. }
-            | Self::CarePlan { at, .. }
-            | Self::Admission { at, .. }
-            | Self::Discharge { at, .. } => *at,
+impl From<timeline::Entry> for TimelineEntry {
+    fn from(entry: timeline::Entry) -> Self {
+        match entry {
+            timeline::Entry::Note { at, note } => Self::Note { at, note },
+            timeline::Entry::Assessment { at, id, instrument, status, gir, superseded } => {
+                Self::Assessment { at, id, instrument, status, gir, superseded }
+            }
+            timeline::Entry::CarePlan { at, id, version, status } => Self::CarePlan { at, id, version, status },
+            timeline::Entry::Admission { at, stay_id, establishment_id } => {
+                Self::Admission { at, stay_id, establishment_id }
+            }
+            timeline::Entry::Discharge { at, stay_id, establishment_id } => {
+                Self::Discharge { at, stay_id, establishment_id }
+            }
         }
     }
 }
@@ -63,10 +68,6 @@ pub struct TimelineParams {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn day(date: NaiveDate) -> DateTime<Utc> {
-    date.and_time(NaiveTime::MIN).and_utc()
-}
-
 /// The person's timeline over a period (at most a year; default the last 30 days): notes you may
 /// read, assessments you may read, plan versions, admissions and discharges, newest first.
 #[utoipa::path(get, path = "/residents/{resident_id}/timeline", tag = "residents",
@@ -78,68 +79,6 @@ pub async fn timeline(
     Path(resident): Path<ResidentId>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
-    let to = params.to.unwrap_or_else(Utc::now);
-    let from = params.from.unwrap_or(to - chrono::Duration::days(30));
-    if to <= from || to - from > chrono::Duration::days(366) {
-        return Err(ValidationErrors::single("from", "must be before to, at most a year before").into());
-    }
-    let db = state.db();
-    let within = |at: DateTime<Utc>| at >= from && at < to;
-    let mut entries = Vec::new();
-    for stay in db.list_stays(&scope, resident).await? {
-        let establishment_id = stay.establishment_id.as_uuid();
-        if within(day(stay.admitted_on)) {
-            entries.push(TimelineEntry::Admission {
-                at: day(stay.admitted_on),
-                stay_id: stay.id.as_uuid(),
-                establishment_id,
-            });
-        }
-        if let Some(discharged) = stay.discharged_on.map(day).filter(|d| within(*d)) {
-            entries.push(TimelineEntry::Discharge { at: discharged, stay_id: stay.id.as_uuid(), establishment_id });
-        }
-    }
-    for version in db.list_plan_versions(&scope, resident, None).await? {
-        let at = version.activated_at.unwrap_or(version.created_at);
-        if within(at) {
-            entries.push(TimelineEntry::CarePlan {
-                at,
-                id: version.id,
-                version: version.version,
-                status: version.status,
-            });
-        }
-    }
-    for assessment in db.list_assessments(&scope, resident, None, None).await? {
-        let at = day(assessment.assessed_on);
-        if within(at) {
-            entries.push(TimelineEntry::Assessment {
-                at,
-                id: assessment.id.as_uuid(),
-                instrument: assessment.instrument,
-                status: assessment.status,
-                gir: assessment.outcome.gir.map(|g| g.gir),
-                superseded: assessment.superseded_by.is_some(),
-            });
-        }
-    }
-    // Notes, newest first, page by page until the period's start (at most 2,000).
-    let mut page = PageRequest::first(200);
-    'pages: for _ in 0..10 {
-        let notes = db.list_notes(&scope, resident, page).await?;
-        for note in notes.items {
-            if note.written_at < from {
-                break 'pages;
-            }
-            if note.written_at < to {
-                entries.push(TimelineEntry::Note { at: note.written_at, note: Box::new(note) });
-            }
-        }
-        match notes.next_after {
-            Some(after) => page = PageRequest { after: Some(after), limit: 200 },
-            None => break,
-        }
-    }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.at()));
-    Ok(Json(entries))
+    let entries = timeline::read(state.app(), &scope, resident, params.from, params.to).await?;
+    Ok(Json(entries.into_iter().map(TimelineEntry::from).collect()))
 }

@@ -1,0 +1,180 @@
+//! The daily care plan (plan de soins): each day's tasks of a unit or establishment, and the
+//! traceability of care — done, not done (why), refused — recorded per occurrence, amended,
+//! never deleted.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dui_domain::audit::AuditAction;
+use dui_domain::care_plan::PlanStatus;
+use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskState, TaskStatus};
+use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::policy;
+use dui_domain::record::NoteScope;
+use dui_domain::scope::TenantScope;
+use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId};
+use dui_storage::care_tasks::{self, TaskRef};
+use dui_storage::{Mode, StoreError, Tx, care_plans};
+
+use crate::access::{acting, refuse};
+use crate::{App, AppError, AppResult};
+
+/// Which tasks of which day.
+#[derive(Debug, Clone, Copy)]
+pub struct DayTasks {
+    pub establishment: EstablishmentId,
+    /// The day, in the establishment's calendar (default: today).
+    pub date: Option<NaiveDate>,
+    pub unit: Option<UnitId>,
+    /// Only the tasks in this state.
+    pub state: Option<TaskState>,
+    /// Only the tasks of the caller's roles or assigned to them by name.
+    pub mine: bool,
+    /// The shift in progress instead of a day.
+    pub shift: bool,
+}
+
+/// What happened for an occurrence of a scheduled action.
+#[derive(Debug, Clone)]
+pub struct RecordTask {
+    pub resident: ResidentId,
+    pub plan_version: PlanVersionId,
+    pub action: uuid::Uuid,
+    /// The occurrence, as listed by the day's tasks.
+    pub scheduled_for: DateTime<Utc>,
+    pub status: TaskStatus,
+    /// When it was done (default: now).
+    pub performed_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub key: Option<IdempotencyKey>,
+}
+
+/// A correction of a task record.
+#[derive(Debug, Clone)]
+pub struct AmendTask {
+    pub resident: ResidentId,
+    pub record: TaskRecordId,
+    pub status: TaskStatus,
+    pub performed_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub key: Option<IdempotencyKey>,
+}
+
+/// The day's tasks of an establishment or one of its units: who (role or person) does what,
+/// when, for whom, and where each stands.
+pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<Vec<Task>> {
+    if !scope.resident_access().reaches(query.establishment) {
+        return Err(AppError::NotFound);
+    }
+    if query.shift && query.date.is_some() {
+        return Err(AppError::invalid("shift", "cannot be combined with date"));
+    }
+    crate::structure::get_establishment(app, scope, query.establishment).await?;
+    let (establishment, now) = (query.establishment, Utc::now());
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let mut tasks = if query.shift {
+        let (since, until) = care_tasks::current_shift(&mut tx, establishment, now).await?;
+        let local = care_tasks::local_times(&mut tx, establishment, &[since, until]).await?;
+        let (first, last) = (local[0].date(), local[1].date());
+        let mut tasks = Vec::new();
+        let mut day = first;
+        loop {
+            tasks.extend(care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now).await?);
+            match day.succ_opt() {
+                Some(next) if next <= last => day = next,
+                _ => break,
+            }
+        }
+        tasks.retain(|t| t.scheduled_for >= since && t.scheduled_for < until);
+        tasks.sort_by_key(|t| t.scheduled_for);
+        tasks
+    } else {
+        let day = query.date.unwrap_or_else(|| now.date_naive());
+        care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now).await?
+    };
+    tx.commit().await?;
+    if let Some(wanted) = query.state {
+        tasks.retain(|t| t.state == wanted);
+    }
+    if query.mine {
+        let roles: Vec<_> = scope
+            .grants()
+            .iter()
+            .filter(|g| g.establishment.is_none_or(|e| e == establishment))
+            .map(|g| g.role)
+            .collect();
+        tasks.retain(|t| t.who.user_id == Some(scope.user_id()) || t.who.role.is_some_and(|r| roles.contains(&r)));
+    }
+    Ok(tasks)
+}
+
+/// Everyone who writes notes about the person carries out care: home helpers included.
+async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) -> AppResult<()> {
+    let establishments = acting(tx, resident, action).await?;
+    if !policy::can_write_note(tx.scope()?, &establishments, NoteScope::WholeTeam) {
+        return Err(refuse(tx, action, resident, "record care").await);
+    }
+    Ok(())
+}
+
+/// Records what happened for a task: done, not done (with why), or refused by the person. Once
+/// per occurrence: corrections are amendments.
+pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppResult<Created<TaskRecord>> {
+    let now = Utc::now();
+    let new = NewTaskRecord::validate(command.status, command.performed_at.unwrap_or(now), command.reason, now)?;
+    let resident = command.resident;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    may_record(&mut tx, resident, AuditAction::CareTaskRecord).await?;
+    // The occurrence must be one of the plan's schedule, in the establishment's time zone.
+    let plan = match care_plans::version(&mut tx, resident, command.plan_version).await {
+        Err(StoreError::NotFound) => {
+            return Err(AppError::invalid("plan_version_id", "is not a version of this person's plan"));
+        }
+        other => other?,
+    };
+    if plan.status == PlanStatus::Draft {
+        return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
+    }
+    let action = plan
+        .content
+        .actions
+        .iter()
+        .find(|a| a.id == Some(command.action))
+        .ok_or_else(|| AppError::invalid("action_id", "is not an action of this plan version"))?;
+    let schedule = action.schedule.as_ref().ok_or_else(|| AppError::invalid("action_id", "has no schedule"))?;
+    let local = care_tasks::local_times(&mut tx, plan.establishment_id, &[command.scheduled_for]).await?;
+    let local = local.first().ok_or(AppError::NotFound)?;
+    if !schedule.occurrences_within(local.date(), action.from, action.to).iter().any(|o| o.at == local.time()) {
+        return Err(AppError::invalid("scheduled_for", "is not a time this action is scheduled"));
+    }
+    let task = TaskRef {
+        plan_version_id: command.plan_version.as_uuid(),
+        action_id: command.action,
+        scheduled_for: command.scheduled_for,
+    };
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None).await?)
+}
+
+/// Corrects a task record: a new record of the same occurrence that points to it; both stay.
+pub async fn amend(app: &App, scope: &TenantScope, command: AmendTask) -> AppResult<Created<TaskRecord>> {
+    let now = Utc::now();
+    let new = NewTaskRecord::validate(command.status, command.performed_at.unwrap_or(now), command.reason, now)?;
+    let resident = command.resident;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    may_record(&mut tx, resident, AuditAction::CareTaskAmend).await?;
+    let task = care_tasks::record_ref(&mut tx, resident, command.record).await?;
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record)).await?)
+}
+
+/// The traceability of the person's care over a period (at most 92 days): every record,
+/// amendments included.
+pub async fn records(
+    app: &App,
+    scope: &TenantScope,
+    resident: ResidentId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<Vec<TaskRecord>> {
+    if to <= from || to - from > chrono::Duration::days(92) {
+        return Err(AppError::invalid("to", "must be after from, at most 92 days"));
+    }
+    Ok(care_tasks::records(app.db().begin(scope, Mode::Write), resident, from, to).await?)
+}

@@ -1,0 +1,209 @@
+//! The record of a person: admission, identity (traits, INS, status), the record's reads, lists
+//! and searches, duplicates and merges, and what the GDPR gives the person (the whole record,
+//! who accessed it).
+
+use chrono::{NaiveDate, Utc};
+use dui_domain::audit::AuditAction;
+use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::pagination::{Page, PageRequest};
+use dui_domain::policy;
+use dui_domain::record::{AdmissionMode, IdentityDocument, NewStay, StatusChange, StayMode};
+use dui_domain::resident::{
+    Identity, IdentityStatus, Ins, NewResident, Resident, ResidentLookup, ResidentSummary, matricule,
+};
+use dui_domain::scope::TenantScope;
+use dui_domain::validation::ValidationErrors;
+use dui_domain::{EstablishmentId, ResidentId, UnitId};
+use dui_storage::identity::{self, IdentityEvent};
+use dui_storage::residents::{self, IdentityCorrection, ResidentFilter};
+use dui_storage::{Mode, Reading, StoreError, merge, resident_export, summary};
+
+use crate::access::{active, context, refuse};
+use crate::{App, AppError, AppResult};
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// A person to admit: their record and its first stay.
+#[derive(Debug, Clone)]
+pub struct Admit {
+    pub establishment: EstablishmentId,
+    pub unit: Option<UnitId>,
+    /// Default: permanent.
+    pub mode: Option<StayMode>,
+    /// Default: today.
+    pub admitted_on: Option<NaiveDate>,
+    pub identity: Identity,
+    pub ins: Option<Ins>,
+    /// Create even though a record with the same birth name and birth date exists.
+    pub confirm_homonym: bool,
+    pub key: Option<IdempotencyKey>,
+}
+
+/// A change of identity status, with its evidence.
+#[derive(Debug, Clone)]
+pub struct ChangeStatus {
+    pub resident: ResidentId,
+    pub expected_version: i32,
+    pub to: IdentityStatus,
+    pub document: Option<IdentityDocument>,
+    pub insi_lookup: bool,
+    pub reason: Option<String>,
+}
+
+/// Admits a person: creates their record with a first stay. A record with the same INS, or the
+/// same birth name and birth date, is a possible duplicate, named in the error.
+pub async fn admit(app: &App, scope: &TenantScope, command: Admit) -> AppResult<Created<Resident>> {
+    let establishment = command.establishment;
+    if !policy::can_admit_residents(scope, establishment) {
+        crate::structure::get_establishment(app, scope, establishment).await?;
+        return Err(AppError::Forbidden("Your roles do not allow you to admit people here.".to_owned()));
+    }
+    let stay = NewStay::validate(
+        establishment,
+        command.unit,
+        command.mode.unwrap_or(StayMode::Permanent),
+        command.admitted_on.unwrap_or_else(today),
+        AdmissionMode::New,
+        today(),
+    )?;
+    let new = NewResident::validate(stay, command.identity, command.ins, today())?;
+    let tx = app.db().begin(scope, Mode::Write);
+    Ok(residents::create(tx, command.key.as_ref(), &new, command.confirm_homonym).await?)
+}
+
+/// The residents the caller supports, narrowed by `filter`; each one listed is recorded as read.
+pub async fn list(
+    app: &App,
+    scope: &TenantScope,
+    filter: ResidentFilter,
+    page: PageRequest,
+) -> AppResult<Page<Resident>> {
+    Ok(residents::list(app.db().begin(scope, Mode::Write), filter, page).await?)
+}
+
+/// A resident's record.
+pub async fn get(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<Resident> {
+    let tx = app.db().begin(scope, Mode::Write);
+    Ok(residents::read(tx, id, Reading::Recorded(AuditAction::ResidentRead)).await?)
+}
+
+/// The first screen of a record: identity and current stay, the latest GIR the caller may see,
+/// the plan in force and the latest notes the caller may read. Recorded as one reading.
+pub async fn summary(app: &App, scope: &TenantScope, id: ResidentId, notes: u32) -> AppResult<ResidentSummary> {
+    if i64::from(notes) > summary::MAX_SUMMARY_NOTES {
+        return Err(AppError::invalid("notes", "must be between 0 and 20"));
+    }
+    Ok(summary::summary(app.db().begin(scope, Mode::Snapshot), id, i64::from(notes)).await?)
+}
+
+/// Finds residents by INS, or by birth name and birth date, through the blind indexes.
+pub async fn search(app: &App, scope: &TenantScope, lookup: ResidentLookup) -> AppResult<Vec<Resident>> {
+    Ok(residents::search(app.db().begin(scope, Mode::Write), &lookup).await?)
+}
+
+/// Corrects a provisional or retrieved identity (traits and INS). A validated or qualified
+/// identity is not edited: it goes back to provisional first, with a reason.
+pub async fn correct_identity(
+    app: &App,
+    scope: &TenantScope,
+    id: ResidentId,
+    expected_version: i32,
+    identity: Identity,
+    ins: Option<Ins>,
+) -> AppResult<Resident> {
+    let action = AuditAction::ResidentUpdate;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, id, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, id, "correct the identity").await);
+    }
+    let mut errors = ValidationErrors::new();
+    let identity = identity.validate(today(), &mut errors, "identity/");
+    let ins = match ins {
+        Some(ins) => {
+            errors.check("ins/matricule", matricule(&ins.matricule)).map(|matricule| Ins { matricule, oid: ins.oid })
+        }
+        None => None,
+    };
+    let correction = errors.into_result(|| IdentityCorrection { identity, ins })?;
+    let state = identity::state(&mut tx, id).await?;
+    if matches!(state.status, IdentityStatus::Validated | IdentityStatus::Qualified) {
+        return Err(AppError::invalid(
+            "identity",
+            "a validated or qualified identity is not edited: set it back to provisional first, with a reason",
+        ));
+    }
+    Ok(residents::correct_identity(tx, id, expected_version, &correction).await?)
+}
+
+/// The history of the identity status, with its evidence.
+pub async fn identity_events(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<Vec<IdentityEvent>> {
+    Ok(identity::events(app.db().begin(scope, Mode::Write), id).await?)
+}
+
+/// Changes the identity status (RNIV), with its evidence.
+pub async fn change_status(app: &App, scope: &TenantScope, command: ChangeStatus) -> AppResult<Resident> {
+    let (id, action) = (command.resident, AuditAction::IdentityChangeStatus);
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, id, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, id, "change the identity status").await);
+    }
+    let state = identity::state(&mut tx, id).await?;
+    if state.row_version != command.expected_version {
+        return Err(StoreError::StaleVersion { current: state.row_version }.into());
+    }
+    let change = StatusChange::validate(
+        state.status,
+        command.to,
+        state.evidence,
+        command.document,
+        command.insi_lookup,
+        state.ins.as_ref(),
+        command.reason.as_deref(),
+    )?;
+    Ok(identity::change_status(tx, id, command.expected_version, &change).await?)
+}
+
+/// Other active records sharing this one's INS or birth identity: (id, same INS).
+pub async fn duplicates(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<Vec<(ResidentId, bool)>> {
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let record = residents::read_within(&mut tx, id, Reading::Recorded(AuditAction::ResidentDuplicates)).await?;
+    let found = residents::duplicate_candidates(&mut tx, &record.identity, record.ins.as_ref(), Some(id)).await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// Merges a duplicate record into this one; the duplicate stays, marked merged, pointing here.
+pub async fn merge(app: &App, scope: &TenantScope, survivor: ResidentId, duplicate: ResidentId) -> AppResult<Resident> {
+    let action = AuditAction::ResidentMerge;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let kept = active(&mut tx, survivor, action).await?;
+    let merged = active(&mut tx, duplicate, action).await?;
+    if !policy::can_manage_identity(scope, &kept.establishments)
+        || !policy::can_manage_identity(scope, &merged.establishments)
+    {
+        return Err(refuse(&mut tx, action, survivor, "merge records").await);
+    }
+    Ok(merge::merge(tx, survivor, duplicate).await?)
+}
+
+/// The whole record of the person, opened (GDPR right of access), recorded before anything is
+/// read. Directors of the person's establishments and tenant administrators.
+pub async fn export(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<serde_json::Value> {
+    let action = AuditAction::ResidentExport;
+    let mut tx = app.db().begin(scope, Mode::Snapshot);
+    let context = context(&mut tx, id, action).await?;
+    if !policy::can_oversee_records(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, id, "export the record").await);
+    }
+    let record = resident_export::export(tx, id).await?;
+    Ok(serde_json::json!({
+        "format": "dui-resident-export",
+        "version": 1,
+        "exported_at": Utc::now(),
+        "record": record,
+    }))
+}

@@ -1,0 +1,197 @@
+//! Identity vigilance: the identity status of a record (PROV, RECUP, VALI, QUAL), changed only
+//! by events that carry their evidence, never overwritten.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use dui_crypto::{Column, Keyring};
+use dui_domain::audit::AuditAction;
+use dui_domain::record::{Evidence, IdentityDocument, StatusChange};
+use dui_domain::resident::{IdentityStatus, Ins, Resident};
+use dui_domain::{ResidentId, UserId};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::access::{WHO_CTE, target};
+use crate::args;
+use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::listing::{listed, present};
+use crate::residents::{RESIDENT_COLUMNS, RESIDENT_INS, resident, why_resident_unchanged};
+use crate::rows::{parse, parse_opt};
+use crate::sealing::{open_json, seal_json, versions};
+use crate::sql::{Sql, Stmt};
+use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
+use crate::trace::Trace;
+use crate::txn::Tx;
+
+pub(crate) const IDENTITY_EVENT_DETAILS: Column = Column::new("identity_events", "details");
+
+/// An identity-status change, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityEvent {
+    pub id: Uuid,
+    pub from_status: Option<IdentityStatus>,
+    pub to_status: IdentityStatus,
+    pub document: Option<IdentityDocument>,
+    pub insi_lookup: bool,
+    pub comment: Option<String>,
+    pub recorded_by: Option<UserId>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub(crate) const EVENT_FIELDS: &str =
+    "id, from_status, to_status, document, insi_lookup, details, recorded_by, recorded_at, dek_version";
+
+pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
+    let id: Uuid = row.try_get("id")?;
+    Ok(IdentityEvent {
+        id,
+        from_status: parse_opt(row, "from_status", IdentityStatus::parse)?,
+        to_status: parse(row, "to_status", IdentityStatus::parse)?,
+        document: parse_opt(row, "document", IdentityDocument::parse)?,
+        insi_lookup: row.try_get("insi_lookup")?,
+        comment: match row.try_get::<_, Option<&[u8]>>("details")? {
+            Some(sealed) => open_json(keys, IDENTITY_EVENT_DETAILS, id, sealed)?,
+            None => None,
+        },
+        recorded_by: row.try_get::<_, Option<Uuid>>("recorded_by")?.map(UserId::from_uuid),
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+/// What a status change is checked against: the record's status, the evidence already on it,
+/// its INS and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityState {
+    pub status: IdentityStatus,
+    pub evidence: Evidence,
+    pub ins: Option<Ins>,
+    pub row_version: i32,
+}
+
+static EVENTS: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         data AS (SELECT e.* FROM identity_events e, target t WHERE e.tenant_id = t.tenant_id AND e.resident_id = t.id), \
+         trace AS ({trace}) \
+         {listed}",
+        target = target(),
+        trace = Trace::read(),
+        listed = listed(&format!("SELECT {EVENT_FIELDS} FROM data"), "x.recorded_at, x.id"),
+    ))
+});
+
+static STATE: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT r.identity_status, r.ins, r.dek_version, r.row_version, \
+           EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id \
+                   AND e.document IS NOT NULL) AS has_document, \
+           EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id \
+                   AND e.insi_lookup) AS has_insi \
+         FROM residents r WHERE r.tenant_id = :tenant AND r.id = :resident",
+    )
+});
+
+static CHANGE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         changed AS (UPDATE residents r SET identity_status = :to_status, row_version = r.row_version + 1, updated_at = now() \
+                     FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = :expected_version \
+                     AND r.identity_status = :from_status AND r.record_status = 'active' RETURNING r.*), \
+         ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, from_status, to_status, document, insi_lookup, \
+                                             details, recorded_by, dek_version) \
+                SELECT c.tenant_id, :event, c.id, :from_status, :to_status, :document, :insi_lookup, :details, \
+                       who.user_id, :dek_version FROM changed c, who RETURNING id), \
+         trace AS ({trace}) \
+         SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
+        target = target(),
+        trace = Trace {
+            from: "who, changed, target",
+            resident: "changed.id",
+            resource: ":event",
+            outcome: "'success'",
+            emergency: "NOT target.normal"
+        }
+        .sql(),
+    ))
+});
+
+/// The history of a record's identity status, oldest first; recorded.
+pub async fn events(tx: Tx<'_>, resident: ResidentId) -> StoreResult<Vec<IdentityEvent>> {
+    let id = resident.as_uuid();
+    let args = args! { resident: &id }.action(AuditAction::IdentityReadHistory);
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let rows = present(tx.finish(&EVENTS, &args).await?)?;
+    db.open_rows(tenant, &rows, identity_event).await
+}
+
+/// What a status change is checked against (a check: nothing is recorded).
+pub async fn state(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<IdentityState> {
+    let id = resident.as_uuid();
+    let row = tx.query_one(&STATE, &args! { resident: &id }).await?;
+    let keys = tx.keyring(versions(std::slice::from_ref(&row))?).await?;
+    let ins = match row.try_get::<_, Option<&[u8]>>("ins")? {
+        Some(sealed) => Some(open_json(&keys, RESIDENT_INS, id, sealed)?),
+        None => None,
+    };
+    Ok(IdentityState {
+        status: parse(&row, "identity_status", IdentityStatus::parse)?,
+        evidence: Evidence { document: row.try_get("has_document")?, insi_lookup: row.try_get("has_insi")? },
+        ins,
+        row_version: row.try_get("row_version")?,
+    })
+}
+
+/// Records a change of identity status with its evidence, and updates the record, if it is
+/// still at `expected_version` (the caller checked the transition); commits.
+pub async fn change_status(
+    tx: Tx<'_>,
+    resident_id: ResidentId,
+    expected_version: i32,
+    change: &StatusChange,
+) -> StoreResult<Resident> {
+    let keys = tx.sealing_keys(1).await?;
+    let event = Uuid::now_v7();
+    let details =
+        change.reason.as_ref().map(|c| seal_json(&keys, IDENTITY_EVENT_DETAILS, event, &Some(c))).transpose()?;
+    let dek = keys.active_version() as i32;
+    let document = change.document.map(IdentityDocument::as_str);
+    let (from, to) = (change.from.as_str(), change.to.as_str());
+    let id = resident_id.as_uuid();
+    let args = args! { resident: &id, expected_version: &expected_version, from_status: &from, to_status: &to,
+    event: &event, document: &document, insi_lookup: &change.insi_lookup, details: &details,
+    dek_version: &dek }
+    .action(AuditAction::IdentityChangeStatus);
+    let (db, tenant, again) = (tx.db(), tx.tenant(), tx.again());
+    match tx.finish(&CHANGE, &args).await?.first() {
+        Some(row) => db.open_one(tenant, row, resident).await,
+        None => Err(why_resident_unchanged(again, resident_id, Some(expected_version)).await),
+    }
+}
+
+/// Identity events: comments sealed; a merge moves them; the resident's export lists them,
+/// oldest first.
+pub(crate) const FEATURE: Feature = Feature {
+    name: "identity",
+    tables: &[Table {
+        name: "identity_events",
+        sealed: &[IDENTITY_EVENT_DETAILS],
+        reseal: true,
+        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        resident: Some(ResidentRows {
+            column: "resident_id",
+            merge: Merge::Move,
+            export: ResidentExport::Section {
+                name: "identity_events",
+                read: || {
+                    format!(
+                        "SELECT {EVENT_FIELDS} FROM identity_events WHERE tenant_id = :tenant AND resident_id = :resident \
+                         ORDER BY recorded_at, id"
+                    )
+                },
+                map: |row, keys| to_json(identity_event(row, keys)),
+            },
+        }),
+    }],
+};
