@@ -64,8 +64,11 @@ async fn tenants_are_managed_from_the_command_line() {
     // `dui token` mints a token the server accepts, for the created administrator.
     let config = Config::load(Some(file.path()), Vec::new()).unwrap();
     let scope = dui_domain::scope::TenantScope::console(tenant.id);
-    let admin =
-        app.store.list_users(&scope, dui_domain::pagination::PageRequest::first(10)).await.unwrap().items.remove(0);
+    let admin = dui_app::people::list_users(&app.app(), &scope, dui_domain::pagination::PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
     let args = TokenArgs {
         user: Some(admin.id.as_uuid()),
         tenant: Some("330000017".to_owned()),
@@ -126,7 +129,10 @@ async fn the_demo_seed_is_complete_and_idempotent() {
     );
     let scope = dui_domain::scope::TenantScope::console(first.tenant.id);
     let establishments =
-        app.store.list_establishments(&scope, dui_domain::pagination::PageRequest::first(50)).await.unwrap().items;
+        dui_app::structure::list_establishments(&app.app(), &scope, dui_domain::pagination::PageRequest::first(50))
+            .await
+            .unwrap()
+            .items;
     assert_eq!(establishments.len(), 3);
     // The demo nurse sees her nursing home only.
     let nurse = first.users.iter().find(|u| u.user.family_name == "Moreau").unwrap();

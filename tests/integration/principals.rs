@@ -76,11 +76,10 @@ async fn a_user_disabled_by_another_server_is_refused_at_once() {
     // Another server: its own pool and caches, the same database.
     let other = dui_storage::Db::new(&dui::server::db_config(&app.config).unwrap()).unwrap();
     let scope = dui_domain::scope::TenantScope::console(tenant.id);
-    let changes = dui_domain::people::UserChanges {
-        status: Some(dui_domain::people::UserStatus::Disabled),
-        ..Default::default()
-    };
-    other.update_user(&scope, nurse.id, &changes).await.unwrap();
+    let other = dui_app::App::new(other, dui_app::AppConfig::default());
+    let change =
+        dui_app::people::ChangeUser { status: Some(dui_domain::people::UserStatus::Disabled), ..Default::default() };
+    dui_app::people::update_user(&other, &scope, nurse.id, change).await.unwrap();
     refused_within(&app, &nurse, &ehpad, &[401, 403], Duration::from_secs(5), "a disabled user").await;
 }
 

@@ -659,7 +659,7 @@ async fn every_table_holding_a_persons_rows_is_in_their_export_and_their_merge()
     assert!(holding.len() >= 13, "the catalog shows the person's tables: {holding:?}");
     for table in &holding {
         let declared = dui_storage::features::tables()
-            .find(|t| &t.name == table)
+            .find(|t| t.name == table)
             .unwrap_or_else(|| panic!("{table} holds a person's rows but no feature declares it"));
         let rows =
             declared.resident.as_ref().unwrap_or_else(|| panic!("{table} does not say how its rows are a person's"));

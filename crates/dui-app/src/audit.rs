@@ -7,7 +7,7 @@ use dui_domain::audit::AuditAction;
 use dui_domain::policy;
 use dui_domain::scope::TenantScope;
 use dui_storage::Mode;
-use dui_storage::audit::AccessEntry;
+pub use dui_storage::audit::AccessEntry;
 
 use crate::access::{context, refuse};
 use crate::{App, AppError, AppResult};
@@ -33,24 +33,27 @@ pub async fn access_report(
     Ok(dui_storage::audit::access_report(tx, id, from, to).await?)
 }
 
-/// The tenant's trail over a period (at most [`MAX_EXPORT_DAYS`]), one JSON event per line, for
-/// tenant administrators; recorded.
+/// The tenant's trail over a period, one JSON event per line, for tenant administrators (and
+/// the console); recorded. A request asks for at most [`MAX_EXPORT_DAYS`]; the console for any
+/// period (`limit: None`).
 pub async fn export(
     app: &App,
     scope: &TenantScope,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> AppResult<Vec<u8>> {
+    limit_days: Option<i64>,
+    out: &mut (dyn std::io::Write + Send),
+) -> AppResult<u64> {
     if !policy::can_export_audit(scope) {
         return Err(AppError::Forbidden("Exporting the audit trail is for tenant administrators.".to_owned()));
     }
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(AppError::invalid("from", "give from and to (at most 31 days apart)"));
-    };
-    if to <= from || to - from > chrono::Duration::days(MAX_EXPORT_DAYS) {
-        return Err(AppError::invalid("to", "must be after from, at most 31 days later"));
+    if let Some(days) = limit_days {
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(AppError::invalid("from", "give from and to (at most 31 days apart)"));
+        };
+        if to <= from || to - from > chrono::Duration::days(days) {
+            return Err(AppError::invalid("to", "must be after from, at most 31 days later"));
+        }
     }
-    let mut body = Vec::new();
-    app.db().export_audit(scope, Some(from), Some(to), &mut body).await?;
-    Ok(body)
+    Ok(dui_storage::audit::export(app.db().begin(scope, Mode::Snapshot), from, to, out).await?)
 }

@@ -21,6 +21,7 @@ mod error;
 pub mod measurements;
 pub mod notes;
 pub mod people;
+pub mod platform;
 pub mod residents;
 pub mod stays;
 pub mod structure;

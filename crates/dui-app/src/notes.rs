@@ -10,6 +10,7 @@ use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::transmission::{NewNote, Note, NoteDraft};
 use dui_domain::{EstablishmentId, NoteId, ResidentId, UnitId};
+use dui_storage::import::ImportedNote;
 use dui_storage::notes::{self, Feed, FeedStart, HandoverPage};
 use dui_storage::{Mode, Reading, StoreError, Tx, care_plans};
 
@@ -172,4 +173,14 @@ pub async fn set_read_marker(
     }
     let feed = Feed { establishment, unit };
     Ok(notes::set_read_marker(app.db().begin(scope, Mode::Write), feed, up_to).await?)
+}
+
+/// Loads notes written in a previous record system, as they were (tenant-wide administrators
+/// migrating an organisation); returns how many were written. Every person, author and
+/// establishment must exist in the tenant, or nothing is written.
+pub async fn import(app: &App, scope: &TenantScope, history: &[ImportedNote]) -> AppResult<u64> {
+    if !policy::can_import_history(scope) {
+        return Err(AppError::Forbidden("only a tenant-wide administrator loads a previous record's history".into()));
+    }
+    Ok(dui_storage::import::import_notes(app.db().begin(scope, dui_storage::Mode::Write), history).await?)
 }

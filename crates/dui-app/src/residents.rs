@@ -15,7 +15,8 @@ use dui_domain::scope::TenantScope;
 use dui_domain::validation::ValidationErrors;
 use dui_domain::{EstablishmentId, ResidentId, UnitId};
 use dui_storage::identity::{self, IdentityEvent};
-use dui_storage::residents::{self, IdentityCorrection, ResidentFilter};
+pub use dui_storage::residents::ResidentFilter;
+use dui_storage::residents::{self, IdentityCorrection};
 use dui_storage::{Mode, Reading, StoreError, merge, resident_export, summary};
 
 use crate::access::{active, context, refuse};

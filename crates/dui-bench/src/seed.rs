@@ -13,20 +13,19 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use dui_app::{people, platform, structure};
 use dui_domain::idempotency::IdempotencyKey;
 use dui_domain::pagination::PageRequest;
-use dui_domain::people::{NewUser, Profession, Role, UserInput, UserKind};
+use dui_domain::people::{Profession, Role, UserKind};
 use dui_domain::record::{NoteScope, StayMode};
 use dui_domain::resident::{Identity, Ins, InsOid, Sex};
-use dui_domain::scope::{Grant, PlatformScope, TenantScope};
-use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
-use dui_domain::tenant::NewTenant;
+use dui_domain::scope::{Grant, RequestContext, TenantScope};
+use dui_domain::structure::{EstablishmentCategory, Finess};
 use dui_domain::transmission::{Incident, IncidentType, NoteKind, Severity};
-use dui_domain::{EstablishmentId, OperatorId, ResidentId, UnitId, UserId};
+use dui_domain::{EstablishmentId, ResidentId, UnitId, UserId};
 use dui_storage::Db;
 use dui_storage::import::ImportedNote;
 use indicatif::{ProgressBar, ProgressStyle};
-use uuid::Uuid;
 
 use crate::manifest::{EstablishmentData, Manifest, StaffData, TenantData};
 use crate::names;
@@ -127,36 +126,34 @@ async fn seed_tenant(
     bar: &ProgressBar,
     markers: &Path,
 ) -> anyhow::Result<TenantData> {
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let request = RequestContext::default();
     let finess = tenant_finess(index);
     let tenant = match db.tenant_by_finess(&Finess::parse(&finess).map_err(anyhow::Error::msg)?).await? {
         Some(tenant) => tenant,
         None => {
             let name = format!("Association {} {}", names::FAMILY[index % names::FAMILY.len()], index + 1);
-            db.create_tenant(
-                &PlatformScope::new(OperatorId::from_uuid(Uuid::nil())),
-                &NewTenant::validate(&name, &finess)?,
-            )
-            .await?
+            platform::create_tenant(&app, platform::Operator::console(&request), &name, &finess).await?
         }
     };
     let console = TenantScope::console(tenant.id);
-    let existing = db.list_establishments(&console, PageRequest::first(200)).await?.items;
-    let users = db.list_users(&console, PageRequest::first(200)).await?.items;
+    let existing = structure::list_establishments(&app, &console, PageRequest::first(200)).await?.items;
+    let users = people::list_users(&app, &console, PageRequest::first(200)).await?.items;
     // The account the migration runs as: records are created under it, with idempotency keys.
     let migration = match users.iter().find(|u| u.family_name == "Reprise des données") {
         Some(user) => user.id,
         None => {
-            let new = NewUser::validate(UserInput {
+            let new = people::CreateUser {
                 kind: Some(UserKind::Person),
-                family_name: Some("Reprise des données"),
-                given_name: Some("Compte"),
+                family_name: "Reprise des données".to_owned(),
+                given_name: Some("Compte".to_owned()),
                 profession: Some(Profession::Administrative),
-                ..UserInput::default()
-            })?;
-            db.create_user(&console, None, &new).await?.value.id
+                ..people::CreateUser::default()
+            };
+            people::create_user(&app, &console, new).await?.value.id
         }
     };
-    dui::demo::ensure_membership(db, &console, migration, None, Role::TenantAdmin).await?;
+    dui::demo::ensure_membership(&app, &console, migration, None, Role::TenantAdmin).await?;
     let console = TenantScope::new(tenant.id, migration, vec![Grant { establishment: None, role: Role::TenantAdmin }]);
     let mut establishments = Vec::new();
     let mut notes = 0;
@@ -166,19 +163,15 @@ async fn seed_tenant(
             Some(found) => found.clone(),
             None => {
                 let name = format!("EHPAD {} {}", names::FAMILY[(index * 7 + e) % names::FAMILY.len()], e + 1);
-                db.create_establishment(
-                    &console,
-                    None,
-                    &NewEstablishment::validate(&code, &name, EstablishmentCategory::Ehpad)?,
-                )
-                .await?
-                .value
+                structure::create_establishment(&app, &console, &code, &name, EstablishmentCategory::Ehpad, None)
+                    .await?
+                    .value
             }
         };
-        let units = db.list_units(&console, establishment.id, PageRequest::first(10)).await?.items;
+        let units = structure::list_units(&app, &console, establishment.id, PageRequest::first(10)).await?.items;
         let unit = match units.first() {
             Some(unit) => unit.clone(),
-            None => db.create_unit(&console, None, establishment.id, "Unité principale").await?.value,
+            None => structure::create_unit(&app, &console, establishment.id, "Unité principale", None).await?.value,
         };
         let mut staff = Vec::new();
         let mut rng = Rng::derive(seed, &[index as u64, e as u64, 1]);
@@ -190,17 +183,17 @@ async fn seed_tenant(
                 let user = match users.iter().find(|u| u.family_name == family && u.given_name == given) {
                     Some(user) => user.id,
                     None => {
-                        let new = NewUser::validate(UserInput {
+                        let new = people::CreateUser {
                             kind: Some(UserKind::Person),
-                            family_name: Some(&family),
-                            given_name: Some(&given),
+                            family_name: family.clone(),
+                            given_name: Some(given.clone()),
                             profession: Some(*profession),
-                            ..UserInput::default()
-                        })?;
-                        db.create_user(&console, None, &new).await?.value.id
+                            ..people::CreateUser::default()
+                        };
+                        people::create_user(&app, &console, new).await?.value.id
                     }
                 };
-                dui::demo::ensure_membership(db, &console, user, Some(establishment.id), *role).await?;
+                dui::demo::ensure_membership(&app, &console, user, Some(establishment.id), *role).await?;
                 staff.push(StaffData { id: user.as_uuid(), role: role.as_str().to_owned() });
             }
         }
@@ -216,7 +209,7 @@ async fn seed_tenant(
         for r in 0..size {
             let mut rng = Rng::derive(seed, &[index as u64, e as u64, 2, r as u64]);
             let (resident, admitted) =
-                seed_resident(db, &console, &nurse_scope, &mut rng, (index, e, r), establishment.id, unit.id).await?;
+                seed_resident(&app, &console, &nurse_scope, &mut rng, (index, e, r), establishment.id, unit.id).await?;
             residents.push(resident);
             admissions.push(admitted);
             bar.inc(1);
@@ -231,7 +224,7 @@ async fn seed_tenant(
             let mut rng = Rng::derive(seed, &[index as u64, e as u64, 3]);
             let history = history(&mut rng, profile, &residents, &admissions, &writers, establishment.id, unit.id);
             for chunk in history.chunks(25_000) {
-                notes += db.import_notes(&console, chunk).await?;
+                notes += dui_app::notes::import(&app, &console, chunk).await?;
             }
             std::fs::write(&marker, notes.to_string())?;
             bar.set_message(format!("{} notes", notes));
@@ -251,7 +244,7 @@ async fn seed_tenant(
 /// One resident: admitted some time ago, with one or two validated AGGIR grids and a plan in
 /// force. Returns the resident and the admission date.
 async fn seed_resident(
-    db: &Db,
+    app: &dui_app::App,
     console: &TenantScope,
     nurse: &TenantScope,
     rng: &mut Rng,
@@ -273,7 +266,6 @@ async fn seed_resident(
         birth_place: Some("75056".to_owned()),
     };
     let ins = Ins { matricule: person.ins.clone(), oid: InsOid::NirTest };
-    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
     let admission = dui_app::residents::Admit {
         establishment,
         unit: Some(unit),
@@ -284,7 +276,7 @@ async fn seed_resident(
         confirm_homonym: true,
         key: Some(key(format!("resident-{t}-{e}-{r}"))?),
     };
-    let resident = dui_app::residents::admit(&app, console, admission).await?.value.id;
+    let resident = dui_app::residents::admit(app, console, admission).await?.value.id;
 
     // GIR: a grid at admission for some, the latest one for all.
     let grids = if rng.chance(0.4) { 2 } else { 1 };
@@ -304,8 +296,8 @@ async fn seed_resident(
             supersedes: None,
             key: Some(key(format!("aggir-{t}-{e}-{r}-{g}"))?),
         };
-        let created = dui_app::assessments::record(&app, nurse, grid).await?.value;
-        match dui_app::assessments::validate(&app, nurse, resident, created.id, created.row_version).await {
+        let created = dui_app::assessments::record(app, nurse, grid).await?.value;
+        match dui_app::assessments::validate(app, nurse, resident, created.id, created.row_version).await {
             Ok(_) | Err(dui_app::AppError::Conflict(_) | dui_app::AppError::NotFound) => {}
             Err(error) => return Err(anyhow::anyhow!("validating a seeded grid: {error}")),
         }
@@ -319,10 +311,10 @@ async fn seed_resident(
         review_due_on: None,
         key: Some(key(format!("plan-{t}-{e}-{r}"))?),
     };
-    let plan = dui_app::care_plans::start(&app, nurse, start).await?;
+    let plan = dui_app::care_plans::start(app, nurse, start).await?;
     if !plan.replayed || plan.value.status == dui_domain::care_plan::PlanStatus::Draft {
         let version = dui_domain::PlanVersionId::from_uuid(plan.value.id);
-        dui_app::care_plans::activate(&app, nurse, resident, version, plan.value.row_version).await?;
+        dui_app::care_plans::activate(app, nurse, resident, version, plan.value.row_version).await?;
     }
     Ok((resident, admitted))
 }

@@ -125,6 +125,32 @@ actions! {
     AuthLogin = "auth.login" on "user", "A refused login of a known user.";
 }
 
+/// An action recorded in the platform operators' trail (`platform_events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlatformAction {
+    TenantCreate,
+    TenantSuspend,
+    TenantResume,
+    TenantCreateAdmin,
+    TenantImport,
+    IdentityProviderCreate,
+    IdentityProviderDelete,
+}
+
+impl PlatformAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformAction::TenantCreate => "tenant.create",
+            PlatformAction::TenantSuspend => "tenant.suspend",
+            PlatformAction::TenantResume => "tenant.resume",
+            PlatformAction::TenantCreateAdmin => "tenant.create_admin",
+            PlatformAction::TenantImport => "tenant.import",
+            PlatformAction::IdentityProviderCreate => "identity_provider.create",
+            PlatformAction::IdentityProviderDelete => "identity_provider.delete",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -214,6 +214,11 @@ pub fn oversight_reach(scope: &TenantScope) -> ScopeReach {
     reach
 }
 
+/// Load the history of a previous record system (data migration): the tenant-wide administrator.
+pub fn can_import_history(scope: &TenantScope) -> bool {
+    scope.has_tenant_wide_role(Role::TenantAdmin)
+}
+
 /// Export the tenant's audit trail (for its data-protection officer).
 pub fn can_export_audit(scope: &TenantScope) -> bool {
     scope.has_tenant_wide_role(Role::TenantAdmin)

@@ -20,7 +20,6 @@ use uuid::Uuid;
 /// The caller's parameters of every resident statement (see [`WHO_CTE`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Who {
-    tenant: Uuid,
     user: Uuid,
     all: bool,
     full: Vec<Uuid>,
@@ -39,16 +38,6 @@ pub(crate) struct Who {
     archive: ScopeReach,
     archive_ids: Vec<Uuid>,
 }
-
-pub(crate) const WHO_PARAMS: usize = 18;
-
-/// The `who` expression. Statements write `WITH {WHO}, ...` and continue at `$19`.
-pub(crate) const WHO: &str = "who AS (SELECT $1::uuid AS tenant_id, $2::uuid AS user_id, \
-     $3::bool AS all_est, $4::uuid[] AS full_est, $5::bool AS assigned_all, $6::uuid[] AS assigned_est, \
-     $7::int AS recent_days, $8::bool AS care_all, $9::uuid[] AS care_est, $10::bool AS medical_all, \
-     $11::uuid[] AS medical_est, $12::bool AS social_all, $13::uuid[] AS social_est, \
-     $14::text AS request_id, $15::inet AS client_address, $16::bool AS console, \
-     $17::bool AS archive_all, $18::uuid[] AS archive_est)";
 
 /// The `who` expression with named parameters, bound by the transaction from its caller's
 /// scope (see [`Who::param`]). Statements write `WITH {WHO_CTE}, ...`.
@@ -72,7 +61,6 @@ impl Who {
         let social = scope_reach(scope, NoteScope::Social);
         let archive = oversight_reach(scope);
         Self {
-            tenant: scope.tenant_id().as_uuid(),
             user: scope.user_id().as_uuid(),
             all: access.all,
             full: access.full.iter().map(|e| e.as_uuid()).collect(),
@@ -115,30 +103,6 @@ impl Who {
             "archive_est" => &self.archive_ids,
             _ => return None,
         })
-    }
-
-    /// `$1`..`$18`, to which a statement appends its own parameters.
-    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.tenant,
-            &self.user,
-            &self.all,
-            &self.full,
-            &self.assigned_all,
-            &self.assigned,
-            &self.recent_days,
-            &self.care.all,
-            &self.care_ids,
-            &self.medical.all,
-            &self.medical_ids,
-            &self.social.all,
-            &self.social_ids,
-            &self.request_id,
-            &self.client,
-            &self.console,
-            &self.archive.all,
-            &self.archive_ids,
-        ]
     }
 }
 
@@ -203,42 +167,6 @@ pub(crate) fn note_readable(n: &str, via_emergency: &str) -> String {
     )
 }
 
-/// An `INSERT INTO audit_events` writing one event per row of `from` (which must bring `who`
-/// into scope). The other arguments are SQL expressions over `from`; `action` is a constant of
-/// the code, never input.
-pub(crate) fn audit_insert(
-    action: &str,
-    outcome: &str,
-    resident: &str,
-    resource_type: &str,
-    resource: &str,
-    emergency: &str,
-    from: &str,
-) -> String {
-    format!(
-        "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resident_id, resource_type, \
-         resource_id, request_id, client_address, emergency) \
-         SELECT who.tenant_id, dui_uuid_v7(), CASE WHEN who.console THEN NULL ELSE who.user_id END, \
-           CASE WHEN who.console THEN 'console' ELSE 'user' END, '{action}', {outcome}, {resident}, '{resource_type}', \
-           {resource}, who.request_id, who.client_address, {emergency} FROM {from}"
-    )
-}
-
-/// The trace of a read of one resident's data (`$19`) through the `target` expression: a
-/// success when the resident is visible, a refusal otherwise, flagged when through an
-/// emergency opening.
-pub(crate) fn read_trace(action: &str) -> String {
-    audit_insert(
-        action,
-        "CASE WHEN target.id IS NULL THEN 'denied' ELSE 'success' END",
-        "$19",
-        "resident",
-        "$19",
-        "coalesce(NOT target.normal, false)",
-        "who LEFT JOIN target ON true",
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // The context of an action on a resident's record, for the use case that decides.
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +216,7 @@ pub(crate) fn context_statement() -> &'static crate::sql::Sql {
 /// refusal of `action` is recorded and committed at once — it stays whatever the operation does
 /// next — and `NotFound` is returned.
 pub async fn record_context(
-    tx: &mut crate::txn::Tx<'_>,
+    tx: &mut crate::tx::Tx<'_>,
     resident: dui_domain::ResidentId,
     action: dui_domain::audit::AuditAction,
 ) -> crate::StoreResult<RecordContext> {
@@ -310,7 +238,7 @@ pub async fn record_context(
 /// Records that `action` on `resident` was refused (the caller sees the record but may not do
 /// this), and commits at once.
 pub async fn deny(
-    tx: &mut crate::txn::Tx<'_>,
+    tx: &mut crate::tx::Tx<'_>,
     action: dui_domain::audit::AuditAction,
     resident: dui_domain::ResidentId,
 ) -> crate::StoreResult<()> {

@@ -27,7 +27,7 @@ use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
 use crate::stays::PLACE;
 use crate::trace::{Reading, Trace, Variants, read_trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const ASSESSMENT_ANSWERS: Column = Column::new("assessments", "answers");

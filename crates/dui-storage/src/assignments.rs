@@ -17,7 +17,7 @@ use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, Tenant
 use crate::idempotency::{Create, create_once};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 
 pub(crate) const ASSIGNMENT_FIELDS: &str = "id, resident_id, user_id, starts_on, ends_on, created_at";
 

@@ -10,18 +10,21 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use dui_crypto::{Column, Keyring};
-use dui_domain::scope::TenantScope;
+use std::sync::LazyLock;
+
+use dui_domain::audit::AuditAction;
 use dui_domain::{ResidentId, TenantId, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::access::{WHO, WHO_CTE, WHO_PARAMS, audit_insert};
+use crate::access::WHO_CTE;
+use crate::args;
 use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
 use crate::sealing::open_json;
-use crate::tx::TenantTx;
+use crate::sql::{Sql, Stmt};
+use crate::tx::{Mode, Tx};
 use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const AUDIT_REASON: Column = Column::new("audit_events", "reason");
@@ -35,26 +38,6 @@ const CHAIN_MARGIN_MINUTES: i32 = 10;
 
 /// Events chained per transaction.
 const BATCH: i64 = 1000;
-
-/// Rewrites `$n` into `$(n + by)`, so that a statement can be nested after the `who` parameters.
-pub(crate) fn shift_params(sql: &str, by: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
-            let mut number = 0usize;
-            while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
-                number = number * 10 + (d as usize - '0' as usize);
-                chars.next();
-            }
-            out.push('$');
-            out.push_str(&(number + by).to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// An event as stored, for verification and export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -199,76 +182,104 @@ pub struct AccessEntry {
 
 const NIL: Uuid = Uuid::nil();
 
-/// `sql` (a data-modifying statement with its own `$1`.., returning the affected row with an
-/// `id`) nested after the `who` parameters, recording `action` on its row in the same statement.
-pub(crate) fn audited_statement(sql: &str, action: &str, resource_type: &str) -> String {
-    format!(
-        "WITH {WHO}, x AS ({}), trace AS ({}) SELECT * FROM x",
-        shift_params(sql, WHO_PARAMS),
-        audit_insert(action, "'success'", "NULL::uuid", resource_type, "x.id", "false", "who, x")
+static AUTH_FAILURE: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO auth_failures (id, reason, claimed_issuer, claimed_tenant, claimed_subject, request_id, client_address) \
+         VALUES (:id, :reason, :claimed_issuer, :claimed_tenant, :claimed_subject, :request_id, :client_address)",
     )
-}
+});
 
-/// Records `action` on `resource` inside an open transaction.
-pub(crate) async fn trace_in(
-    tx: &TenantTx<'_>,
-    who: &crate::access::Who,
-    action: &str,
-    resource_type: &str,
-    resource: Uuid,
-) -> StoreResult<()> {
-    let sql =
-        format!("WITH {WHO} {}", audit_insert(action, "'success'", "NULL::uuid", resource_type, "$19", "false", "who"));
-    let mut params = who.params();
-    params.push(&resource);
-    tx.query(&sql, &params).await?;
-    Ok(())
-}
+static LOGIN_REFUSED: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id, \
+         request_id, client_address) \
+         VALUES (:tenant, dui_uuid_v7(), :user, 'user', :action, 'denied', :resource_type, :user, :request_id, :client_address)",
+    )
+});
+
+static CHAIN_LOCK_WAIT: Stmt =
+    LazyLock::new(|| Sql::new("SELECT 1 FROM (SELECT pg_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))) l"));
+static CHAIN_LOCK_TRY: Stmt =
+    LazyLock::new(|| Sql::new("SELECT pg_try_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))"));
+static CHAIN_CURSOR: Stmt = LazyLock::new(|| {
+    Sql::new("SELECT horizon::text AS horizon, legacy_done FROM audit_chain_cursors WHERE tenant_id = :tenant")
+});
+static SNAPSHOT_XMIN: Stmt = LazyLock::new(|| Sql::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
+static CHAIN_HEAD: Stmt = LazyLock::new(|| {
+    Sql::new("SELECT c.seq, c.link FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1")
+});
+static UNCHAINED_LEGACY: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = :tenant AND e.xact IS NULL \
+         AND e.occurred_at >= coalesce((SELECT h.occurred_at FROM audit_chain c \
+                 JOIN audit_events h ON h.tenant_id = c.tenant_id AND h.id = c.event_id \
+                 WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1), '-infinity') - make_interval(mins => :margin) \
+         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+         ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
+    ))
+});
+static UNCHAINED: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {EVENT_COLUMNS}, e.xact::text AS xact FROM audit_events e \
+         WHERE e.tenant_id = :tenant AND e.xact >= :horizon::text::xid8 \
+         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+         ORDER BY e.xact, e.id LIMIT {BATCH}"
+    ))
+});
+static MOVE_HORIZON: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO audit_chain_cursors (tenant_id, horizon) \
+         VALUES (:tenant, least(:next_horizon::text::xid8, coalesce(:last::text::xid8, :next_horizon::text::xid8))) \
+         ON CONFLICT (tenant_id) DO UPDATE SET horizon = greatest(audit_chain_cursors.horizon, EXCLUDED.horizon), \
+         updated_at = now()",
+    )
+});
+static LEGACY_DONE: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO audit_chain_cursors (tenant_id, legacy_done) VALUES (:tenant, true) \
+         ON CONFLICT (tenant_id) DO UPDATE SET legacy_done = true, updated_at = now()",
+    )
+});
+static LINKS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO audit_chain (tenant_id, seq, event_id, event_hash, link) \
+         SELECT :tenant, * FROM unnest(:seqs::bigint[], :ids::uuid[], :hashes::bytea[], :links::bytea[])",
+    )
+});
+static CHAIN_PAGE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT c.seq, c.event_id, c.event_hash, c.link, e.id IS NOT NULL AS present, {} \
+         FROM audit_chain c LEFT JOIN audit_events e ON e.tenant_id = c.tenant_id AND e.id = c.event_id \
+         WHERE c.tenant_id = :tenant AND c.seq >= :from_seq ORDER BY c.seq LIMIT 2000",
+        EVENT_COLUMNS.replace("e.id,", "coalesce(e.id, c.event_id) AS id,")
+    ))
+});
+static OLD_UNCHAINED: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT e.id, e.occurred_at FROM audit_events e WHERE e.tenant_id = :tenant \
+         AND e.occurred_at < now() - make_interval(mins => :margin) \
+         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+         ORDER BY e.occurred_at LIMIT 1",
+    )
+});
+static EXPORTED: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, x AS (SELECT id FROM tenants WHERE id = :tenant), trace AS ({trace}) SELECT * FROM x",
+        trace = crate::trace::Trace::administered("x")
+    ))
+});
+static EXPORT_PAGE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {EVENT_COLUMNS}, c.seq AS chain_seq FROM audit_events e \
+         LEFT JOIN audit_chain c ON c.tenant_id = e.tenant_id AND c.event_id = e.id \
+         WHERE e.tenant_id = :tenant AND (:from::timestamptz IS NULL OR e.occurred_at >= :from) \
+         AND (:to::timestamptz IS NULL OR e.occurred_at < :to) \
+         AND (:after_at::timestamptz IS NULL OR (e.occurred_at, e.id) > (:after_at, :after_id)) \
+         ORDER BY e.occurred_at, e.id LIMIT 1000"
+    ))
+});
 
 impl Db {
-    /// Runs a data-modifying `sql` (its own parameters `$1`.. as usual, RETURNING the affected
-    /// row with an `id`) and records `action` on it, in the same statement.
-    pub(crate) async fn write_audited(
-        &self,
-        scope: &TenantScope,
-        action: &str,
-        resource_type: &str,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<Vec<Row>> {
-        let wrapped = audited_statement(sql, action, resource_type);
-        let who = self.who(scope);
-        let mut all = who.params();
-        all.extend_from_slice(params);
-        self.write(scope.tenant_id(), &wrapped, &all).await
-    }
-
-    /// Records an action of a platform operator.
-    pub async fn record_platform_event(
-        &self,
-        operator: Option<Uuid>,
-        action: &str,
-        tenant: Option<TenantId>,
-        resource: Option<Uuid>,
-        request: &dui_domain::scope::RequestContext,
-    ) -> StoreResult<()> {
-        self.platform(
-            "INSERT INTO platform_events (id, operator_id, action, tenant_id, resource_id, request_id, client_address) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &Uuid::now_v7(),
-                &operator,
-                &action,
-                &tenant.map(|t| t.as_uuid()),
-                &resource,
-                &request.request_id,
-                &request.client_address,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Records a refused authentication (platform-wide: the token's claims are not trusted), and,
     /// when the token was genuine but its user or tenant refused, in that tenant's trail too.
     pub async fn record_auth_failure(
@@ -281,30 +292,18 @@ impl Db {
         request: &dui_domain::scope::RequestContext,
     ) -> StoreResult<()> {
         let clip = |s: &str| s.chars().take(200).collect::<String>();
-        self.platform(
-            "INSERT INTO auth_failures (id, reason, claimed_issuer, claimed_tenant, claimed_subject, request_id, client_address) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &Uuid::now_v7(),
-                &reason,
-                &claimed_issuer.map(clip),
-                &claimed_tenant.map(|t| t.as_uuid()),
-                &claimed_subject.map(clip),
-                &request.request_id,
-                &request.client_address,
-            ],
-        )
-        .await?;
+        let (id, issuer, subject) = (Uuid::now_v7(), claimed_issuer.map(clip), claimed_subject.map(clip));
+        let claimed_tenant = claimed_tenant.map(|t| t.as_uuid());
+        let args = args! { id: &id, reason: &reason, claimed_issuer: &issuer, claimed_tenant: &claimed_tenant,
+        claimed_subject: &subject, request_id: &request.request_id,
+        client_address: &request.client_address };
+        self.begin_platform(Mode::Write).finish(&AUTH_FAILURE, &args).await?;
         if let Some((tenant, user)) = verified_user
             && self.tenant_by_id(tenant).await?.is_some()
         {
-            self.write(
-                tenant,
-                "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id, \
-                 request_id, client_address) VALUES ($1, dui_uuid_v7(), $2, 'user', 'auth.login', 'denied', 'user', $2, $3, $4)",
-                &[&tenant.as_uuid(), &user, &request.request_id, &request.client_address],
-            )
-            .await?;
+            let args = args! { user: &user, request_id: &request.request_id, client_address: &request.client_address }
+                .action(AuditAction::AuthLogin);
+            self.begin_for_tenant(tenant, Mode::Write).finish(&LOGIN_REFUSED, &args).await?;
         }
         Ok(())
     }
@@ -348,71 +347,33 @@ impl Db {
         let keys = self.keyring(tenant, []).await?;
         let mut total = 0;
         loop {
-            let mut conn = self.conn().await?;
-            let tx = TenantTx::begin(&mut conn, tenant).await?;
+            let mut tx = self.begin_for_tenant(tenant, Mode::Write);
             if wait {
-                tx.query(
-                    "SELECT 1 FROM (SELECT pg_advisory_xact_lock(7244, hashtext($1::text))) l",
-                    &[&tenant.to_string()],
-                )
-                .await?;
+                tx.query(&CHAIN_LOCK_WAIT, &args! {}).await?;
             } else {
-                let lock = tx
-                    .query_one("SELECT pg_try_advisory_xact_lock(7244, hashtext($1::text))", &[&tenant.to_string()])
-                    .await?;
-                if !lock.get::<_, bool>(0) {
+                let lock = tx.query_one(&CHAIN_LOCK_TRY, &args! {}).await?;
+                if !lock.try_get::<_, bool>(0)? {
                     return Ok(total);
                 }
             }
-            let cursor = tx
-                .query_opt(
-                    "SELECT horizon::text AS horizon, legacy_done FROM audit_chain_cursors WHERE tenant_id = $1",
-                    &[&tenant.as_uuid()],
-                )
-                .await?;
+            let cursor = tx.query_opt(&CHAIN_CURSOR, &args! {}).await?;
             let (horizon, legacy_done) = match &cursor {
                 Some(row) => (row.try_get::<_, String>("horizon")?, row.try_get("legacy_done")?),
                 None => ("0".to_owned(), false),
             };
             // Taken before looking: every transaction below it had finished, so the look sees
             // all their events, and if none is left unchained this is the next horizon.
-            let next_horizon: String =
-                tx.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[]).await?.try_get(0)?;
-            let head = tx
-                .query_opt(
-                    "SELECT c.seq, c.link FROM audit_chain c WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1",
-                    &[&tenant.as_uuid()],
-                )
-                .await?;
+            let next_horizon: String = tx.query_one(&SNAPSHOT_XMIN, &args! {}).await?.try_get(0)?;
+            let head = tx.query_opt(&CHAIN_HEAD, &args! {}).await?;
             let (mut seq, mut link) = match &head {
                 Some(row) => (row.try_get::<_, i64>(0)?, link_array(&row.try_get::<_, Vec<u8>>(1)?)?),
                 None => (0, [0u8; 32]),
             };
             let from_legacy = legacy && !legacy_done;
             let rows = if from_legacy {
-                tx.query(
-                    &format!(
-                        "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = $1 AND e.xact IS NULL \
-                         AND e.occurred_at >= coalesce((SELECT h.occurred_at FROM audit_chain c \
-                                 JOIN audit_events h ON h.tenant_id = c.tenant_id AND h.id = c.event_id \
-                                 WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1), '-infinity') - make_interval(mins => $2) \
-                         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
-                         ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
-                    ),
-                    &[&tenant.as_uuid(), &CHAIN_MARGIN_MINUTES],
-                )
-                .await?
+                tx.query(&UNCHAINED_LEGACY, &args! { margin: &CHAIN_MARGIN_MINUTES }).await?
             } else {
-                tx.query(
-                    &format!(
-                        "SELECT {EVENT_COLUMNS}, e.xact::text AS xact FROM audit_events e \
-                         WHERE e.tenant_id = $1 AND e.xact >= $2::text::xid8 \
-                         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
-                         ORDER BY e.xact, e.id LIMIT {BATCH}"
-                    ),
-                    &[&tenant.as_uuid(), &horizon],
-                )
-                .await?
+                tx.query(&UNCHAINED, &args! { horizon: &horizon }).await?
             };
             if !from_legacy {
                 // Every unchained event below the new horizon is in this batch: all of them when
@@ -424,24 +385,12 @@ impl Db {
                     Some(row) if full => Some(row.try_get("xact")?),
                     _ => None,
                 };
-                tx.query(
-                    "INSERT INTO audit_chain_cursors (tenant_id, horizon) \
-                     VALUES ($1, least($2::text::xid8, coalesce($3::text::xid8, $2::text::xid8))) \
-                     ON CONFLICT (tenant_id) DO UPDATE SET horizon = greatest(audit_chain_cursors.horizon, EXCLUDED.horizon), \
-                     updated_at = now()",
-                    &[&tenant.as_uuid(), &next_horizon, &last],
-                )
-                .await?;
+                tx.query(&MOVE_HORIZON, &args! { next_horizon: &next_horizon, last: &last }).await?;
             }
             if rows.is_empty() {
                 if from_legacy {
                     // Nothing old is left unchained: from now on only the cursor is followed.
-                    tx.query(
-                        "INSERT INTO audit_chain_cursors (tenant_id, legacy_done) VALUES ($1, true) \
-                         ON CONFLICT (tenant_id) DO UPDATE SET legacy_done = true, updated_at = now()",
-                        &[&tenant.as_uuid()],
-                    )
-                    .await?;
+                    tx.query(&LEGACY_DONE, &args! {}).await?;
                     tx.commit().await?;
                     continue;
                 }
@@ -460,12 +409,7 @@ impl Db {
                 hashes.push(hash.to_vec());
                 links.push(link.to_vec());
             }
-            tx.query(
-                "INSERT INTO audit_chain (tenant_id, seq, event_id, event_hash, link) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], $4::bytea[], $5::bytea[])",
-                &[&tenant.as_uuid(), &seqs, &ids, &hashes, &links],
-            )
-            .await?;
+            tx.query(&LINKS, &args! { seqs: &seqs, ids: &ids, hashes: &hashes, links: &links }).await?;
             tx.commit().await?;
             total += rows.len() as u64;
             if !from_legacy && (rows.len() as i64) < BATCH {
@@ -483,16 +427,8 @@ impl Db {
         let mut latest: Option<DateTime<Utc>> = None;
         loop {
             let rows = self
-                .read(
-                    tenant,
-                    &format!(
-                        "SELECT c.seq, c.event_id, c.event_hash, c.link, e.id IS NOT NULL AS present, {} \
-                         FROM audit_chain c LEFT JOIN audit_events e ON e.tenant_id = c.tenant_id AND e.id = c.event_id \
-                         WHERE c.tenant_id = $1 AND c.seq >= $2 ORDER BY c.seq LIMIT 2000",
-                        EVENT_COLUMNS.replace("e.id,", "coalesce(e.id, c.event_id) AS id,")
-                    ),
-                    &[&tenant.as_uuid(), &expected_seq],
-                )
+                .begin_for_tenant(tenant, Mode::Read)
+                .finish(&CHAIN_PAGE, &args! { from_seq: &expected_seq })
                 .await?;
             if rows.is_empty() {
                 break;
@@ -553,14 +489,8 @@ impl Db {
             }
         }
         let unchained = self
-            .read(
-                tenant,
-                "SELECT e.id, e.occurred_at FROM audit_events e WHERE e.tenant_id = $1 \
-                 AND e.occurred_at < now() - make_interval(mins => $2) \
-                 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
-                 ORDER BY e.occurred_at LIMIT 1",
-                &[&tenant.as_uuid(), &CHAIN_MARGIN_MINUTES],
-            )
+            .begin_for_tenant(tenant, Mode::Read)
+            .finish(&OLD_UNCHAINED, &args! { margin: &CHAIN_MARGIN_MINUTES })
             .await?;
         let broken = match unchained.first() {
             Some(row) => Some(ChainBreak::Unchained { event: row.try_get(0)?, occurred_at: row.try_get(1)? }),
@@ -569,72 +499,43 @@ impl Db {
         let head = (links > 0).then(|| previous.iter().map(|b| format!("{b:02x}")).collect());
         Ok(ChainReport { tenant, links, head, broken })
     }
+}
 
-    /// Writes a tenant's audit trail over a period as JSON lines (one event per line, with its
-    /// place in the chain), for its data-protection officer. The export is itself recorded.
-    pub async fn export_audit(
-        &self,
-        scope: &TenantScope,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        out: &mut (dyn Write + Send),
-    ) -> StoreResult<u64> {
-        let tenant = scope.tenant_id();
-        self.write_audited(
-            scope,
-            "audit.export",
-            "tenant",
-            "SELECT id FROM tenants WHERE id = $1",
-            &[&tenant.as_uuid()],
-        )
-        .await?;
-        let mut after: Option<(DateTime<Utc>, Uuid)> = None;
-        let mut count = 0;
-        loop {
-            let rows = self
-                .read(
-                    tenant,
-                    &format!(
-                        "SELECT {EVENT_COLUMNS}, c.seq AS chain_seq FROM audit_events e \
-                         LEFT JOIN audit_chain c ON c.tenant_id = e.tenant_id AND c.event_id = e.id \
-                         WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR e.occurred_at >= $2) \
-                         AND ($3::timestamptz IS NULL OR e.occurred_at < $3) \
-                         AND ($4::timestamptz IS NULL OR (e.occurred_at, e.id) > ($4, $5)) \
-                         ORDER BY e.occurred_at, e.id LIMIT 1000"
-                    ),
-                    &[&tenant.as_uuid(), &from, &to, &after.map(|a| a.0), &after.map(|a| a.1).unwrap_or(NIL)],
-                )
-                .await?;
-            if rows.is_empty() {
-                break;
-            }
-            let keys = self.keyring(tenant, crate::sealing::versions(&rows)?).await?;
-            for row in &rows {
-                let entry = event(row, &keys)?;
-                serde_json::to_writer(&mut *out, &entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                out.write_all(b"\n").map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                after = Some((entry.occurred_at, entry.id));
-                count += 1;
-            }
+/// Writes a tenant's audit trail over a period as JSON lines (one event per line, with its
+/// place in the chain), for its data-protection officer, in one snapshot; the export is itself
+/// recorded, first. Commits.
+pub async fn export(
+    mut tx: Tx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    out: &mut (dyn Write + Send),
+) -> StoreResult<u64> {
+    tx.query(&EXPORTED, &args! {}.action(AuditAction::AuditExport)).await?;
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    let mut count = 0;
+    loop {
+        let (after_at, after_id) = (after.map(|a| a.0), after.map(|a| a.1).unwrap_or(NIL));
+        let args = args! { from: &from, to: &to, after_at: &after_at, after_id: &after_id };
+        let rows = tx.query(&EXPORT_PAGE, &args).await?;
+        if rows.is_empty() {
+            break;
         }
-        out.flush().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(count)
+        let keys = tx.keyring(crate::sealing::versions(&rows)?).await?;
+        for row in &rows {
+            let entry = event(row, &keys)?;
+            serde_json::to_writer(&mut *out, &entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            out.write_all(b"\n").map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            after = Some((entry.occurred_at, entry.id));
+            count += 1;
+        }
     }
+    tx.commit().await?;
+    out.flush().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(count)
 }
 
 fn link_array(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes.try_into().map_err(|_| StoreError::Corrupt { column: "audit_chain", value: format!("{} bytes", bytes.len()) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shift_params;
-
-    #[test]
-    fn parameters_shift_past_the_who_block() {
-        assert_eq!(shift_params("SELECT $1, $2 WHERE x = $10", 16), "SELECT $17, $18 WHERE x = $26");
-        assert_eq!(shift_params("SELECT '$' || $1::text, $$x$$", 16), "SELECT '$' || $17::text, $$x$$");
-    }
 }
 
 /// The audit trail: events (reasons sealed, never resealed: the chain covers the ciphertext);
@@ -723,7 +624,7 @@ static ACCESS_REPORT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
 /// Who accessed a resident's record, and how, over a period (GDPR access report); the report is
 /// itself recorded. Commits.
 pub async fn access_report(
-    tx: crate::txn::Tx<'_>,
+    tx: crate::tx::Tx<'_>,
     resident: ResidentId,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,

@@ -27,7 +27,7 @@ use crate::sealing::{open_json, seal_json, versions as versions_of};
 use crate::sql::{Sql, Stmt};
 use crate::stays::PLACE;
 use crate::trace::{Reading, Trace, Variants, read_trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const PLAN_CONTENT: Column = Column::new("care_plan_versions", "content");

@@ -30,7 +30,7 @@ use crate::rows::parse;
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const TASK_REASON: Column = Column::new("care_task_records", "reason");

@@ -20,7 +20,7 @@ use crate::rows::parse;
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const CONSENT_DETAILS: Column = Column::new("consents", "details");

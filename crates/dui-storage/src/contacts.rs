@@ -21,7 +21,7 @@ use crate::rows::{parse, parse_opt, why_unchanged};
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 
 pub(crate) const CONTACT_DETAILS: Column = Column::new("contacts", "details");
 

@@ -20,7 +20,7 @@ use crate::rows::parse_opt;
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const EMERGENCY_REASON: Column = Column::new("emergency_accesses", "reason");

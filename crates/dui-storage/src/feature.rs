@@ -48,12 +48,15 @@ pub enum TenantExport {
     Omitted(&'static str),
 }
 
+/// Computes a derived column from a row (sealed columns opened) and the importing tenant's keys.
+pub type DeriveFn = fn(&serde_json::Map<String, serde_json::Value>, &Keyring) -> StoreResult<Option<Vec<u8>>>;
+
 /// A column computed on import from a row's opened values.
 #[derive(Debug)]
 pub struct Derived {
     pub column: &'static str,
     /// The value, from the row (sealed columns opened) and the importing tenant's keys.
-    pub make: fn(&serde_json::Map<String, serde_json::Value>, &Keyring) -> StoreResult<Option<Vec<u8>>>,
+    pub make: DeriveFn,
 }
 
 /// How a table's rows belong to a resident.

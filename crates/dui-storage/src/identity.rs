@@ -23,7 +23,7 @@ use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
 use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 
 pub(crate) const IDENTITY_EVENT_DETAILS: Column = Column::new("identity_events", "details");
 

@@ -11,14 +11,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
 use dui_domain::TenantId;
 
+use crate::args;
 use crate::feature::{Feature, Table, TenantExport};
-use crate::tx::TenantTx;
+use crate::sql::{Sql, Stmt};
+use crate::tx::Mode;
 use crate::{Db, StoreError, StoreResult};
 
 /// How the server handles tenants' keys.
@@ -85,10 +87,82 @@ impl KeyStore {
 }
 
 /// Announces, on commit, that a tenant's keys changed (see [`crate::notices`]).
-const NOTIFY_KEYS_CHANGED: &str = "SELECT pg_notify('dui_tenant_keys', $1)";
+static NOTIFY_KEYS_CHANGED: Stmt = LazyLock::new(|| Sql::new("SELECT pg_notify('dui_tenant_keys', :channel_tenant)"));
 
-const LOAD_KEYS: &str = "SELECT purpose, version, kek_version, wrapped, status FROM tenant_keys \
-     WHERE tenant_id = $1 AND status <> 'destroyed'";
+static CREATE_KEY: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
+         SELECT :tenant::uuid, :purpose::text, 1, :kek_version::integer, :wrapped::bytea, 'active' WHERE NOT EXISTS \
+           (SELECT 1 FROM tenant_keys WHERE tenant_id = :tenant AND purpose = :purpose) \
+         ON CONFLICT DO NOTHING",
+    )
+});
+static RESERVE: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "UPDATE tenant_keys SET encryptions = encryptions + :block \
+         WHERE tenant_id = :tenant AND purpose = 'data' AND version = :version AND status = 'active' \
+         RETURNING encryptions",
+    )
+});
+static ACTIVE_DATA_KEY: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT version FROM tenant_keys WHERE tenant_id = :tenant AND purpose = 'data' AND status = 'active' FOR UPDATE",
+    )
+});
+static NEXT_DATA_KEY: Stmt = LazyLock::new(|| {
+    Sql::new("SELECT coalesce(max(version), 0) + 1 FROM tenant_keys WHERE tenant_id = :tenant AND purpose = 'data'")
+});
+static RETIRE_DATA_KEYS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "UPDATE tenant_keys SET status = 'retired', retired_at = coalesce(retired_at, now()) \
+         WHERE tenant_id = :tenant AND purpose = 'data' AND status IN ('active', 'exhausted')",
+    )
+});
+static EXHAUST_DATA_KEY: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "UPDATE tenant_keys SET status = 'exhausted', retired_at = now() \
+         WHERE tenant_id = :tenant AND purpose = 'data' AND status = 'active'",
+    )
+});
+static NEW_DATA_KEY: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
+         VALUES (:tenant, 'data', :version, :kek_version, :wrapped, 'active')",
+    )
+});
+static RESEAL_TARGET: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT min(version) FROM tenant_keys \
+         WHERE tenant_id = :tenant AND purpose = 'data' AND status IN ('active', 'exhausted')",
+    )
+});
+static DATA_KEYS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT version, status, encryptions FROM tenant_keys WHERE tenant_id = :tenant AND purpose = 'data' \
+         ORDER BY version",
+    )
+});
+static REWRAP: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "UPDATE tenant_keys SET kek_version = :kek_version, wrapped = :wrapped \
+         WHERE tenant_id = :tenant AND purpose = :purpose AND version = :version AND kek_version = :old_kek_version",
+    )
+});
+static DESTROY_KEYS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "UPDATE tenant_keys SET status = 'destroyed', wrapped = NULL, destroyed_at = now() \
+         WHERE tenant_id = :tenant AND status <> 'destroyed'",
+    )
+});
+static SHREDDED: Stmt =
+    LazyLock::new(|| Sql::new("UPDATE tenants SET status = 'shredded', updated_at = now() WHERE id = :tenant"));
+
+static LOAD_KEYS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT purpose, version, kek_version, wrapped, status FROM tenant_keys \
+         WHERE tenant_id = :tenant AND status <> 'destroyed'",
+    )
+});
 
 fn stored_keys(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<StoredKey>> {
     rows.iter()
@@ -146,7 +220,7 @@ pub struct RewrapReport {
 
 impl Db {
     async fn load_keys(&self, tenant: TenantId) -> StoreResult<Vec<StoredKey>> {
-        stored_keys(&self.read(tenant, LOAD_KEYS, &[&tenant.as_uuid()]).await?)
+        stored_keys(&self.begin_for_tenant(tenant, Mode::Read).finish(&LOAD_KEYS, &args! {}).await?)
     }
 
     /// Creates whichever of a tenant's keys do not exist yet (all of them on first use; the
@@ -158,15 +232,9 @@ impl Db {
         let kek = ring.active_version() as i32;
         for purpose in [KeyPurpose::Data, KeyPurpose::Index, KeyPurpose::Audit] {
             let wrapped = ring.wrap(tenant, purpose, 1, &SecretKey::generate().map_err(crypto)?).map_err(crypto)?;
-            self.write(
-                tenant,
-                "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
-                 SELECT $1::uuid, $2::text, 1, $3::integer, $4::bytea, 'active' WHERE NOT EXISTS \
-                   (SELECT 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = $2) \
-                 ON CONFLICT DO NOTHING",
-                &[&tenant.as_uuid(), &purpose.as_str(), &kek, &wrapped.bytes],
-            )
-            .await?;
+            let purpose = purpose.as_str();
+            let args = args! { purpose: &purpose, kek_version: &kek, wrapped: &wrapped.bytes };
+            self.begin_for_tenant(tenant, Mode::Write).finish(&CREATE_KEY, &args).await?;
         }
         Ok(())
     }
@@ -205,7 +273,7 @@ impl Db {
         tenant: TenantId,
         conn: &deadpool_postgres::Object,
     ) -> StoreResult<Arc<Keyring>> {
-        let statement = conn.prepare_cached(LOAD_KEYS).await?;
+        let statement = conn.prepare_cached(LOAD_KEYS.text()).await?;
         let stored = stored_keys(&conn.query(&statement, &[&tenant.as_uuid()]).await?)?;
         if !complete(&stored) {
             return self.load_keyring(tenant).await;
@@ -306,13 +374,8 @@ impl Db {
         let block = self.keys.config.reservation_block.max(count).min(self.keys.config.max_encryptions_per_key);
         let active = keyring.active_version() as i32;
         let rows = self
-            .write(
-                tenant,
-                "UPDATE tenant_keys SET encryptions = encryptions + $3 \
-                 WHERE tenant_id = $1 AND purpose = 'data' AND version = $2 AND status = 'active' \
-                 RETURNING encryptions",
-                &[&tenant.as_uuid(), &active, &(block as i64)],
-            )
+            .begin_for_tenant(tenant, Mode::Write)
+            .finish(&RESERVE, &args! { version: &active, block: &(block as i64) })
             .await?;
         let Some(row) = rows.first() else {
             // Another server rotated the key: use the new one.
@@ -340,49 +403,28 @@ impl Db {
     /// crossing the budget together rotate once.
     async fn rotate_data_key_from(&self, tenant: TenantId, from: Option<u32>, why: Rotation) -> StoreResult<u32> {
         self.keyring(tenant, []).await?;
-        let mut conn = self.conn().await?;
-        let tx = TenantTx::begin(&mut conn, tenant).await?;
-        let current = tx
-            .query_opt(
-                "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active' FOR UPDATE",
-                &[&tenant.as_uuid()],
-            )
-            .await?
-            .ok_or(StoreError::KeysDestroyed)?;
+        let mut tx = self.begin_for_tenant(tenant, Mode::Write);
+        let current = tx.query_opt(&ACTIVE_DATA_KEY, &args! {}).await?.ok_or(StoreError::KeysDestroyed)?;
         let current = version(current.try_get(0)?)?;
         if from.is_some_and(|from| from != current) {
             self.keys.forget(tenant);
             return Ok(current);
         }
-        let next = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0) + 1 FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data'",
-                &[&tenant.as_uuid()],
-            )
-            .await?;
+        let next = tx.query_one(&NEXT_DATA_KEY, &args! {}).await?;
         let next = version(next.try_get(0)?)?;
         let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
         let key = SecretKey::generate().map_err(crypto)?;
         let wrapped = self.keys.config.ring.wrap(tenant, KeyPurpose::Data, next, &key).map_err(crypto)?;
-        let retire = match why {
+        let retire: &Sql = match why {
             // Everything older is resealed: the retired versions stay the oldest ones.
-            Rotation::Operator => {
-                "UPDATE tenant_keys SET status = 'retired', retired_at = coalesce(retired_at, now()) \
-                 WHERE tenant_id = $1 AND purpose = 'data' AND status IN ('active', 'exhausted')"
-            }
-            Rotation::Exhausted => {
-                "UPDATE tenant_keys SET status = 'exhausted', retired_at = now() \
-                 WHERE tenant_id = $1 AND purpose = 'data' AND status = 'active'"
-            }
+            Rotation::Operator => &RETIRE_DATA_KEYS,
+            Rotation::Exhausted => &EXHAUST_DATA_KEY,
         };
-        tx.query(retire, &[&tenant.as_uuid()]).await?;
-        tx.query(
-            "INSERT INTO tenant_keys (tenant_id, purpose, version, kek_version, wrapped, status) \
-             VALUES ($1, 'data', $2, $3, $4, 'active')",
-            &[&tenant.as_uuid(), &(next as i32), &(wrapped.kek_version as i32), &wrapped.bytes],
-        )
-        .await?;
-        tx.query(NOTIFY_KEYS_CHANGED, &[&tenant.to_string()]).await?;
+        tx.query(retire, &args! {}).await?;
+        let (next_version, kek) = (next as i32, wrapped.kek_version as i32);
+        tx.query(&NEW_DATA_KEY, &args! { version: &next_version, kek_version: &kek, wrapped: &wrapped.bytes }).await?;
+        let tenant_text = tenant.to_string();
+        tx.query(&NOTIFY_KEYS_CHANGED, &args! { channel_tenant: &tenant_text }).await?;
         tx.commit().await?;
         self.keys.forget(tenant);
         tracing::info!(%tenant, from = current, to = next, "data key rotated");
@@ -393,26 +435,13 @@ impl Db {
     /// versions are the re-encryption job's work.
     pub(crate) async fn reseal_target(&self, tenant: TenantId) -> StoreResult<i32> {
         self.keyring(tenant, []).await?;
-        let rows = self
-            .read(
-                tenant,
-                "SELECT min(version) FROM tenant_keys \
-                 WHERE tenant_id = $1 AND purpose = 'data' AND status IN ('active', 'exhausted')",
-                &[&tenant.as_uuid()],
-            )
-            .await?;
+        let rows = self.begin_for_tenant(tenant, Mode::Read).finish(&RESEAL_TARGET, &args! {}).await?;
         rows.first().and_then(|r| r.get::<_, Option<i32>>(0)).ok_or(StoreError::KeysDestroyed)
     }
 
     /// The data-key versions of a tenant and their status, oldest first (for the CLI and tests).
     pub async fn data_key_versions(&self, tenant: TenantId) -> StoreResult<Vec<(u32, String, i64)>> {
-        let rows = self
-            .read(
-                tenant,
-                "SELECT version, status, encryptions FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' ORDER BY version",
-                &[&tenant.as_uuid()],
-            )
-            .await?;
+        let rows = self.begin_for_tenant(tenant, Mode::Read).finish(&DATA_KEYS, &args! {}).await?;
         rows.iter().map(|r| Ok((version(r.try_get(0)?)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 
@@ -421,10 +450,8 @@ impl Db {
     /// still unwraps). Safe to run again.
     pub async fn rewrap_all_keys(&self) -> StoreResult<RewrapReport> {
         let ring = &self.keys.config.ring;
-        let tenants = self.platform("SELECT id FROM tenants ORDER BY id", &[]).await?;
         let mut report = RewrapReport::default();
-        for row in tenants {
-            let tenant = TenantId::from_uuid(row.try_get(0)?);
+        for tenant in self.all_tenants().await? {
             report.tenants += 1;
             for key in self.load_keys(tenant).await? {
                 let rewrapped = ring.rewrap(tenant, key.purpose, key.version, &key.wrapped).map_err(|e| {
@@ -433,20 +460,15 @@ impl Db {
                 match rewrapped {
                     None => report.already_current += 1,
                     Some(wrapped) => {
-                        self.write(
-                            tenant,
-                            "UPDATE tenant_keys SET kek_version = $4, wrapped = $5 \
-                             WHERE tenant_id = $1 AND purpose = $2 AND version = $3 AND kek_version = $6",
-                            &[
-                                &tenant.as_uuid(),
-                                &key.purpose.as_str(),
-                                &(key.version as i32),
-                                &(wrapped.kek_version as i32),
-                                &wrapped.bytes,
-                                &(key.wrapped.kek_version as i32),
-                            ],
-                        )
-                        .await?;
+                        let (purpose, version, kek, old_kek) = (
+                            key.purpose.as_str(),
+                            key.version as i32,
+                            wrapped.kek_version as i32,
+                            key.wrapped.kek_version as i32,
+                        );
+                        let args = args! { purpose: &purpose, version: &version, kek_version: &kek,
+                        wrapped: &wrapped.bytes, old_kek_version: &old_kek };
+                        self.begin_for_tenant(tenant, Mode::Write).finish(&REWRAP, &args).await?;
                         report.rewrapped += 1;
                     }
                 }
@@ -458,17 +480,11 @@ impl Db {
     /// Crypto-shredding: destroys every key of the tenant and marks it shredded. Afterwards its
     /// sealed values cannot be opened by anyone: the keys existed only wrapped, here.
     pub async fn destroy_tenant_keys(&self, tenant: TenantId) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        let tx = TenantTx::begin(&mut conn, tenant).await?;
-        tx.query(
-            "UPDATE tenant_keys SET status = 'destroyed', wrapped = NULL, destroyed_at = now() \
-             WHERE tenant_id = $1 AND status <> 'destroyed'",
-            &[&tenant.as_uuid()],
-        )
-        .await?;
-        tx.query("UPDATE tenants SET status = 'shredded', updated_at = now() WHERE id = $1", &[&tenant.as_uuid()])
-            .await?;
-        tx.query(NOTIFY_KEYS_CHANGED, &[&tenant.to_string()]).await?;
+        let mut tx = self.begin_for_tenant(tenant, Mode::Write);
+        tx.query(&DESTROY_KEYS, &args! {}).await?;
+        tx.query(&SHREDDED, &args! {}).await?;
+        let tenant_text = tenant.to_string();
+        tx.query(&NOTIFY_KEYS_CHANGED, &args! { channel_tenant: &tenant_text }).await?;
         tx.commit().await?;
         self.keys.forget(tenant);
         self.principals.changed(tenant);

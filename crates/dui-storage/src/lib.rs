@@ -35,7 +35,7 @@ pub mod notes;
 mod notices;
 pub mod people;
 pub mod place;
-mod platform;
+pub mod platform;
 mod pool;
 mod principals;
 mod reencrypt;
@@ -49,8 +49,7 @@ pub mod structure;
 pub mod summary;
 pub mod tenant_export;
 mod trace;
-mod tx;
-pub mod txn;
+pub mod tx;
 
 pub use access::RecordContext;
 pub use error::StoreError;
@@ -62,7 +61,7 @@ pub use pool::{Db, DbConfig, PoolStatus};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 pub use residents::ResidentFilter;
 pub use trace::Reading;
-pub use txn::{Mode, Tx};
+pub use tx::{Mode, Tx};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::sql::{Args, Sql};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 /// The final `SELECT` of a list: `select`'s rows (aliased `x`, ordered by `order`, which names

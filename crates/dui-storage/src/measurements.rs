@@ -24,7 +24,7 @@ use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::stays::PLACE;
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const MEASUREMENT_VALUE: Column = Column::new("measurements", "value");

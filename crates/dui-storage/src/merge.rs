@@ -13,7 +13,7 @@ use crate::args;
 use crate::feature::Merge;
 use crate::sql::{Sql, Stmt};
 use crate::trace::{Reading, Trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 fn merge_sql() -> String {

@@ -31,7 +31,7 @@ use crate::rows::{parse, parse_opt};
 use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
 use crate::trace::{Reading, Trace, Variants, read_trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 /// Where the previous shift started in establishment `:establishment`'s time zone, and the

@@ -7,17 +7,22 @@ use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::people::{
     ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserKind, UserStatus,
 };
-use dui_domain::scope::{Grant, TenantScope};
+use dui_domain::scope::Grant;
 use dui_domain::tenant::TenantStatus;
 use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::feature::{Feature, Table, TenantExport};
-use crate::idempotency::CreateStatement;
+use dui_domain::audit::AuditAction;
+
+use crate::access::WHO_CTE;
+use crate::args;
+use crate::idempotency::{Create, create_once};
 use crate::rows::{all, one, parse, parse_opt};
-use crate::tx::Params;
-use crate::tx::TenantTx;
+use crate::sql::{Args, Sql, Stmt};
+use crate::trace::Trace;
+use crate::tx::{Mode, Tx};
 use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const USER_COLUMNS: &str =
@@ -86,45 +91,6 @@ pub struct Principal {
     pub grants: Vec<Grant>,
 }
 
-const INSERT_USER: &str = "INSERT INTO users (tenant_id, id, kind, family_name, given_name, profession, rpps, adeli, email) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     RETURNING id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
-
-/// The parameters of [`INSERT_USER`].
-struct UserInsert<'a> {
-    tenant: Uuid,
-    id: Uuid,
-    kind: &'static str,
-    profession: Option<&'static str>,
-    new: &'a NewUser,
-}
-
-impl<'a> UserInsert<'a> {
-    fn new(tenant: TenantId, new: &'a NewUser) -> Self {
-        Self {
-            tenant: tenant.as_uuid(),
-            id: Uuid::now_v7(),
-            kind: new.kind.as_str(),
-            profession: new.profession.map(Profession::as_str),
-            new,
-        }
-    }
-
-    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 9] {
-        [
-            &self.tenant,
-            &self.id,
-            &self.kind,
-            &self.new.family_name,
-            &self.new.given_name,
-            &self.profession,
-            &self.new.rpps,
-            &self.new.adeli,
-            &self.new.email,
-        ]
-    }
-}
-
 /// The tenant's status, the user's, and the user's current memberships, in one statement.
 /// `(USER_ID)` is the expression designating the user.
 const PRINCIPAL: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.status AS user_status, \
@@ -133,17 +99,144 @@ const PRINCIPAL: &str = "SELECT t.status AS tenant_status, u.id AS user_id, u.st
      FROM tenants t \
      LEFT JOIN users u ON u.tenant_id = t.id AND u.id = (USER_ID) \
      LEFT JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.ended_at IS NULL \
-     WHERE t.id = $1 GROUP BY t.status, u.id, u.status";
+     WHERE t.id = :tenant GROUP BY t.status, u.id, u.status";
 
-static PRINCIPAL_BY_ID: LazyLock<String> = LazyLock::new(|| PRINCIPAL.replace("(USER_ID)", "$2"));
+static PRINCIPAL_BY_ID: Stmt = LazyLock::new(|| Sql::new(&PRINCIPAL.replace("(USER_ID)", ":user_id")));
 
-static PRINCIPAL_BY_SUBJECT: LazyLock<String> = LazyLock::new(|| {
-    PRINCIPAL.replace(
+static PRINCIPAL_BY_SUBJECT: Stmt = LazyLock::new(|| {
+    Sql::new(&PRINCIPAL.replace(
         "(USER_ID)",
         "(SELECT x.user_id FROM user_external_identities x \
-          WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.subject = $3)",
+          WHERE x.tenant_id = :tenant AND x.provider_id = :provider AND x.subject = :subject)",
+    ))
+});
+
+const INSERT_USER: &str = "INSERT INTO users (tenant_id, id, kind, family_name, given_name, profession, rpps, adeli, email) \
+     VALUES (:tenant, :id, :kind, :family_name, :given_name, :profession, :rpps, :adeli, :email) \
+     RETURNING id, kind, family_name, given_name, profession, rpps, adeli, email, status, created_at, updated_at";
+
+static CREATE_USER: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, x AS ({INSERT_USER}), trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static CREATE_FIRST_USER: Stmt = LazyLock::new(|| Sql::new(INSERT_USER));
+
+static TENANT_WIDE_MEMBERSHIP: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
+         VALUES (:tenant, :id, :user_id, NULL, :role) RETURNING {MEMBERSHIP_COLUMNS}"
+    ))
+});
+
+static USER_BY_ID: Stmt =
+    LazyLock::new(|| Sql::new(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = :tenant AND id = :id")));
+
+static USERS: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = :tenant AND (:after::uuid IS NULL OR id > :after) \
+         ORDER BY id LIMIT :limit"
+    ))
+});
+
+static UPDATE_USER: Stmt = LazyLock::new(|| {
+    // For the nullable fields, a flag says whether to touch the column, so that null can be set.
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (UPDATE users SET \
+                 family_name = coalesce(:family_name, family_name), given_name = coalesce(:given_name, given_name), \
+                 profession = CASE WHEN :set_profession THEN :profession ELSE profession END, \
+                 rpps = CASE WHEN :set_rpps THEN :rpps ELSE rpps END, \
+                 adeli = CASE WHEN :set_adeli THEN :adeli ELSE adeli END, \
+                 email = CASE WHEN :set_email THEN :email ELSE email END, \
+                 status = coalesce(:status, status), updated_at = now() \
+               WHERE tenant_id = :tenant AND id = :id RETURNING {USER_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static ADD_MEMBERSHIP: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
+               SELECT u.tenant_id, :id, u.id, :establishment, :role FROM users u \
+               WHERE u.tenant_id = :tenant AND u.id = :user_id \
+               AND (:establishment::uuid IS NULL OR EXISTS (SELECT 1 FROM establishments e \
+                    WHERE e.tenant_id = :tenant AND e.id = :establishment)) \
+               RETURNING {MEMBERSHIP_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static MEMBERSHIP_BY_ID: Stmt = LazyLock::new(|| {
+    Sql::new(&format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = :tenant AND id = :id"))
+});
+
+static MEMBERSHIPS: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = :tenant AND user_id = :user_id \
+         ORDER BY ended_at DESC NULLS FIRST, started_at DESC, id"
+    ))
+});
+
+static END_MEMBERSHIP: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
+               WHERE tenant_id = :tenant AND id = :id RETURNING {MEMBERSHIP_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static UNLINK_PREVIOUS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "DELETE FROM user_external_identities WHERE tenant_id = :tenant AND provider_id = :provider AND user_id = :user_id",
     )
 });
+
+static LINK: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (INSERT INTO user_external_identities (tenant_id, provider_id, subject, user_id) \
+               SELECT u.tenant_id, :provider, :subject, u.id FROM users u WHERE u.tenant_id = :tenant AND u.id = :user_id \
+               RETURNING provider_id, subject, user_id, created_at, user_id AS id), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static EXTERNAL_IDENTITIES: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT provider_id, subject, user_id, created_at FROM user_external_identities \
+         WHERE tenant_id = :tenant AND user_id = :user_id ORDER BY created_at",
+    )
+});
+
+static UNLINK: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (DELETE FROM user_external_identities WHERE tenant_id = :tenant AND provider_id = :provider \
+               AND user_id = :user_id RETURNING user_id AS id), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+/// A user to insert, bound as [`INSERT_USER`] names them.
+fn user_args<'a>(
+    id: &'a Uuid,
+    kind: &'a &'static str,
+    profession: &'a Option<&'static str>,
+    new: &'a NewUser,
+) -> Args<'a> {
+    args! { id: id, kind: kind, family_name: &new.family_name, given_name: &new.given_name, profession: profession,
+    rpps: &new.rpps, adeli: &new.adeli, email: &new.email }
+}
 
 impl Db {
     /// The principal of a request: from the cache while it is kept coherent (see
@@ -161,11 +254,15 @@ impl Db {
     async fn read_principal(&self, tenant: TenantId, key: &PrincipalKey) -> StoreResult<Principal> {
         // The user is looked up under the tenant's own context: row-level security applies to
         // authentication too.
-        let tenant_uuid = tenant.as_uuid();
+        let tx = self.begin_for_tenant(tenant, Mode::Read);
         let rows = match key {
-            PrincipalKey::User(user) => self.read(tenant, &PRINCIPAL_BY_ID, &[&tenant_uuid, &user.as_uuid()]).await?,
+            PrincipalKey::User(user) => {
+                let user = user.as_uuid();
+                tx.finish(&PRINCIPAL_BY_ID, &args! { user_id: &user }).await?
+            }
             PrincipalKey::External { provider, subject } => {
-                self.read(tenant, &PRINCIPAL_BY_SUBJECT, &[&tenant_uuid, &provider.as_uuid(), subject]).await?
+                let provider = provider.as_uuid();
+                tx.finish(&PRINCIPAL_BY_SUBJECT, &args! { provider: &provider, subject: subject }).await?
             }
         };
         let Some(row) = rows.first() else {
@@ -190,249 +287,145 @@ impl Db {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Principal { tenant_status, user, grants })
     }
+}
 
-    pub async fn create_user(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        new: &NewUser,
-    ) -> StoreResult<Created<User>> {
-        let insert = UserInsert::new(scope.tenant_id(), new);
-        let reload = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let create = CreateStatement {
-            id: insert.id,
-            insert: INSERT_USER,
-            params: &insert.params(),
-            reload: &reload,
-            map: &user,
-            audit: Some(("user.create", "user")),
-        };
-        let created = self.create_once(scope, key, create).await;
-        self.principals.changed(scope.tenant_id());
-        created
+/// Creates a user, and commits.
+pub async fn create_user(tx: Tx<'_>, key: Option<&IdempotencyKey>, new: &NewUser) -> StoreResult<Created<User>> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let id = Uuid::now_v7();
+    let (kind, profession) = (new.kind.as_str(), new.profession.map(Profession::as_str));
+    let args = user_args(&id, &kind, &profession, new).action(AuditAction::UserCreate);
+    let created =
+        create_once(tx, key, Create { id, insert: &CREATE_USER, args, reload: &USER_BY_ID, map: &user }).await;
+    db.principals.changed(tenant);
+    created
+}
+
+/// Creates a user with a tenant-wide `role` (the transaction goes on): the first administrator
+/// of a new tenant (platform operators do this, and record it in their own trail), or the
+/// demo's accounts.
+pub async fn create_user_with_role(tx: &mut Tx<'_>, new: &NewUser, role: Role) -> StoreResult<(User, Membership)> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let id = Uuid::now_v7();
+    let (kind, profession) = (new.kind.as_str(), new.profession.map(Profession::as_str));
+    let created = user(&tx.query_one(&CREATE_FIRST_USER, &user_args(&id, &kind, &profession, new)).await?)?;
+    let (membership, role) = (Uuid::now_v7(), role.as_str());
+    let args = args! { id: &membership, user_id: &id, role: &role };
+    let granted = one(tx.query(&TENANT_WIDE_MEMBERSHIP, &args).await?, self::membership)?;
+    db.principals.changed(tenant);
+    Ok((created, granted))
+}
+
+/// The tenant's users.
+pub async fn list_users(tx: Tx<'_>, page: PageRequest) -> StoreResult<Page<User>> {
+    let limit = page.fetch_limit();
+    let rows = tx.finish(&USERS, &args! { after: &page.after, limit: &limit }).await?;
+    Ok(Page::from_rows(all(&rows, user)?, page, |u| u.id.as_uuid()))
+}
+
+/// One user of the tenant.
+pub async fn get_user(tx: &mut Tx<'_>, id: UserId) -> StoreResult<User> {
+    let id = id.as_uuid();
+    one(tx.query(&USER_BY_ID, &args! { id: &id }).await?, user)
+}
+
+/// Changes a user, and commits.
+pub async fn update_user(tx: Tx<'_>, id: UserId, changes: &UserChanges) -> StoreResult<User> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let id = id.as_uuid();
+    let profession = changes.profession.map(|p| p.map(Profession::as_str));
+    // Whether each nullable field is set, and its value.
+    let set = |field: &Option<Option<String>>| (field.is_some(), field.clone().flatten());
+    let ((set_rpps, rpps), (set_adeli, adeli), (set_email, email)) =
+        (set(&changes.rpps), set(&changes.adeli), set(&changes.email));
+    let (set_profession, profession) = (profession.is_some(), profession.flatten());
+    let status = changes.status.map(UserStatus::as_str);
+    let args = args! {
+        id: &id, family_name: &changes.family_name, given_name: &changes.given_name,
+        set_profession: &set_profession, profession: &profession, set_rpps: &set_rpps, rpps: &rpps,
+        set_adeli: &set_adeli, adeli: &adeli, set_email: &set_email, email: &email, status: &status
     }
+    .action(AuditAction::UserUpdate);
+    let rows = tx.finish(&UPDATE_USER, &args).await;
+    db.principals.changed(tenant);
+    one(rows?, user)
+}
 
-    /// Creates a user with a tenant-wide `role` in one transaction: the first administrator of a
-    /// new tenant (platform operators do this), or the demo's accounts.
-    pub async fn create_user_with_role(
-        &self,
-        tenant: TenantId,
-        new: &NewUser,
-        role: Role,
-    ) -> StoreResult<(User, Membership)> {
-        let mut conn = self.conn().await?;
-        let tx = TenantTx::begin(&mut conn, tenant).await?;
-        let insert = UserInsert::new(tenant, new);
-        let row = tx.query_one(INSERT_USER, &insert.params()).await?;
-        let created = user(&row)?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
-                     VALUES ($1, $2, $3, NULL, $4) RETURNING {MEMBERSHIP_COLUMNS}"
-                ),
-                &[&insert.tenant, &Uuid::now_v7(), &insert.id, &role.as_str()],
-            )
-            .await?;
-        let granted = membership(&row)?;
-        tx.commit().await?;
-        self.principals.changed(tenant);
-        Ok((created, granted))
-    }
-
-    pub async fn list_users(&self, scope: &TenantScope, page: PageRequest) -> StoreResult<Page<User>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        );
-        let rows = self
-            .read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &page.after, &page.fetch_limit()])
-            .await?;
-        let items = all(&rows, user)?;
-        Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
-    }
-
-    pub async fn get_user(&self, scope: &TenantScope, id: UserId) -> StoreResult<User> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
-        one(rows, user)
-    }
-
-    pub async fn update_user(&self, scope: &TenantScope, id: UserId, changes: &UserChanges) -> StoreResult<User> {
-        // For the nullable fields, a flag says whether to touch the column, so that null can be set.
-        let sql = format!(
-            "UPDATE users SET \
-               family_name = coalesce($3, family_name), given_name = coalesce($4, given_name), \
-               profession = CASE WHEN $5 THEN $6 ELSE profession END, \
-               rpps = CASE WHEN $7 THEN $8 ELSE rpps END, \
-               adeli = CASE WHEN $9 THEN $10 ELSE adeli END, \
-               email = CASE WHEN $11 THEN $12 ELSE email END, \
-               status = coalesce($13, status), updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 RETURNING {USER_COLUMNS}"
-        );
-        let profession = changes.profession.map(|p| p.map(Profession::as_str));
-        let rows = self
-            .write_audited(
-                scope,
-                "user.update",
-                "user",
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &id.as_uuid(),
-                    &changes.family_name,
-                    &changes.given_name,
-                    &profession.is_some(),
-                    &profession.flatten(),
-                    &changes.rpps.is_some(),
-                    &changes.rpps.clone().flatten(),
-                    &changes.adeli.is_some(),
-                    &changes.adeli.clone().flatten(),
-                    &changes.email.is_some(),
-                    &changes.email.clone().flatten(),
-                    &changes.status.map(UserStatus::as_str),
-                ],
-            )
-            .await?;
-        self.principals.changed(scope.tenant_id());
-        one(rows, user)
-    }
-
-    /// Gives `user` the `role` in `establishment` (tenant-wide when `None`). Both must exist in
-    /// the scope's tenant; `NotFound` otherwise.
-    pub async fn add_membership(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        user: UserId,
-        establishment: Option<EstablishmentId>,
-        role: Role,
-    ) -> StoreResult<Created<Membership>> {
-        let id = Uuid::now_v7();
-        let insert = format!(
-            "INSERT INTO memberships (tenant_id, id, user_id, establishment_id, role) \
-             SELECT u.tenant_id, $2, u.id, $4, $5 FROM users u \
-             WHERE u.tenant_id = $1 AND u.id = $3 \
-               AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM establishments e WHERE e.tenant_id = $1 AND e.id = $4)) \
-             RETURNING {MEMBERSHIP_COLUMNS}"
-        );
-        let reload = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
-        let establishment = establishment.map(|e| e.as_uuid());
-        let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &user.as_uuid(), &establishment, &role.as_str()];
-        let created = self
-            .create_once(
-                scope,
-                key,
-                CreateStatement {
-                    id,
-                    insert: &insert,
-                    params,
-                    reload: &reload,
-                    map: &membership,
-                    audit: Some(("membership.create", "membership")),
-                },
-            )
+/// Gives `user` the `role` in `establishment` (tenant-wide when `None`), and commits. Both must
+/// exist in the tenant; `NotFound` otherwise.
+pub async fn add_membership(
+    tx: Tx<'_>,
+    key: Option<&IdempotencyKey>,
+    user_id: UserId,
+    establishment: Option<EstablishmentId>,
+    role: Role,
+) -> StoreResult<Created<Membership>> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let id = Uuid::now_v7();
+    let (user_id, establishment, role) = (user_id.as_uuid(), establishment.map(|e| e.as_uuid()), role.as_str());
+    let args = args! { id: &id, user_id: &user_id, establishment: &establishment, role: &role }
+        .action(AuditAction::MembershipCreate);
+    let created =
+        create_once(tx, key, Create { id, insert: &ADD_MEMBERSHIP, args, reload: &MEMBERSHIP_BY_ID, map: &membership })
             .await;
-        self.principals.changed(scope.tenant_id());
-        created
-    }
+    db.principals.changed(tenant);
+    created
+}
 
-    /// The memberships of a user, current first, then ended ones (most recent first).
-    pub async fn list_memberships(&self, scope: &TenantScope, user: UserId) -> StoreResult<Vec<Membership>> {
-        let sql = format!(
-            "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND user_id = $2 \
-             ORDER BY ended_at DESC NULLS FIRST, started_at DESC, id"
-        );
-        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &user.as_uuid()]).await?;
-        all(&rows, membership)
-    }
+/// The memberships of a user, current first, then ended ones (most recent first).
+pub async fn list_memberships(tx: &mut Tx<'_>, user_id: UserId) -> StoreResult<Vec<Membership>> {
+    let user_id = user_id.as_uuid();
+    all(&tx.query(&MEMBERSHIPS, &args! { user_id: &user_id }).await?, membership)
+}
 
-    pub async fn get_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
-        let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE tenant_id = $1 AND id = $2");
-        let rows = self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()]).await?;
-        one(rows, membership)
-    }
+/// One membership of the tenant.
+pub async fn get_membership(tx: &mut Tx<'_>, id: MembershipId) -> StoreResult<Membership> {
+    let id = id.as_uuid();
+    one(tx.query(&MEMBERSHIP_BY_ID, &args! { id: &id }).await?, membership)
+}
 
-    /// Ends a current membership. Ending an ended one is a no-op that returns it unchanged, so
-    /// a retried request gets the same answer.
-    pub async fn end_membership(&self, scope: &TenantScope, id: MembershipId) -> StoreResult<Membership> {
-        let sql = format!(
-            "UPDATE memberships SET ended_at = coalesce(ended_at, greatest(now(), started_at)) \
-             WHERE tenant_id = $1 AND id = $2 RETURNING {MEMBERSHIP_COLUMNS}"
-        );
-        let rows = self
-            .write_audited(scope, "membership.end", "membership", &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid()])
-            .await?;
-        self.principals.changed(scope.tenant_id());
-        one(rows, membership)
-    }
+/// Ends a current membership, and commits. Ending an ended one returns it unchanged, so a
+/// retried request gets the same answer.
+pub async fn end_membership(tx: Tx<'_>, id: MembershipId) -> StoreResult<Membership> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let id = id.as_uuid();
+    let rows = tx.finish(&END_MEMBERSHIP, &args! { id: &id }.action(AuditAction::MembershipEnd)).await;
+    db.principals.changed(tenant);
+    one(rows?, membership)
+}
 
-    /// Links a user to a provider's subject, replacing the user's previous subject for that
-    /// provider.
-    pub async fn link_external_identity(
-        &self,
-        scope: &TenantScope,
-        user: UserId,
-        provider: IdentityProviderId,
-        subject: &str,
-    ) -> StoreResult<ExternalIdentity> {
-        let mut conn = self.conn().await?;
-        let tx = TenantTx::begin(&mut conn, scope.tenant_id()).await?;
-        let tenant = scope.tenant_id().as_uuid();
-        tx.query(
-            "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3",
-            &[&tenant, &provider.as_uuid(), &user.as_uuid()],
-        )
-        .await?;
-        let row = tx
-            .query_opt(
-                "INSERT INTO user_external_identities (tenant_id, provider_id, subject, user_id) \
-                 SELECT u.tenant_id, $2, $3, u.id FROM users u WHERE u.tenant_id = $1 AND u.id = $4 \
-                 RETURNING provider_id, subject, user_id, created_at",
-                &[&tenant, &provider.as_uuid(), &subject, &user.as_uuid()],
-            )
-            .await?;
-        let linked = row.as_ref().map(external_identity).transpose()?.ok_or(StoreError::NotFound)?;
-        crate::audit::trace_in(&tx, &self.who(scope), "external_identity.link", "user", user.as_uuid()).await?;
-        tx.commit().await?;
-        self.principals.changed(scope.tenant_id());
-        Ok(linked)
-    }
+/// Links a user to a provider's subject, replacing the user's previous subject for that
+/// provider, and commits.
+pub async fn link_external_identity(
+    mut tx: Tx<'_>,
+    user_id: UserId,
+    provider: IdentityProviderId,
+    subject: &str,
+) -> StoreResult<ExternalIdentity> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let (user_id, provider) = (user_id.as_uuid(), provider.as_uuid());
+    tx.query(&UNLINK_PREVIOUS, &args! { provider: &provider, user_id: &user_id }).await?;
+    let args =
+        args! { provider: &provider, subject: &subject, user_id: &user_id }.action(AuditAction::ExternalIdentityLink);
+    let rows = tx.finish(&LINK, &args).await;
+    db.principals.changed(tenant);
+    one(rows?, external_identity)
+}
 
-    pub async fn list_external_identities(
-        &self,
-        scope: &TenantScope,
-        user: UserId,
-    ) -> StoreResult<Vec<ExternalIdentity>> {
-        let rows = self
-            .read(
-                scope.tenant_id(),
-                "SELECT provider_id, subject, user_id, created_at FROM user_external_identities \
-             WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at",
-                &[&scope.tenant_id().as_uuid(), &user.as_uuid()],
-            )
-            .await?;
-        all(&rows, external_identity)
-    }
+/// A user's external identities.
+pub async fn list_external_identities(tx: &mut Tx<'_>, user_id: UserId) -> StoreResult<Vec<ExternalIdentity>> {
+    let user_id = user_id.as_uuid();
+    all(&tx.query(&EXTERNAL_IDENTITIES, &args! { user_id: &user_id }).await?, external_identity)
+}
 
-    pub async fn unlink_external_identity(
-        &self,
-        scope: &TenantScope,
-        user: UserId,
-        provider: IdentityProviderId,
-    ) -> StoreResult<()> {
-        let rows = self
-            .write_audited(
-                scope,
-                "external_identity.unlink",
-                "user",
-                "DELETE FROM user_external_identities WHERE tenant_id = $1 AND provider_id = $2 AND user_id = $3 \
-             RETURNING user_id AS id",
-                &[&scope.tenant_id().as_uuid(), &provider.as_uuid(), &user.as_uuid()],
-            )
-            .await?;
-        self.principals.changed(scope.tenant_id());
-        if rows.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
-    }
+/// Unlinks a user from a provider, and commits; `NotFound` when they were not linked.
+pub async fn unlink_external_identity(tx: Tx<'_>, user_id: UserId, provider: IdentityProviderId) -> StoreResult<()> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let (user_id, provider) = (user_id.as_uuid(), provider.as_uuid());
+    let args = args! { provider: &provider, user_id: &user_id }.action(AuditAction::ExternalIdentityUnlink);
+    let rows = tx.finish(&UNLINK, &args).await;
+    db.principals.changed(tenant);
+    if rows?.is_empty() { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 /// The tenant's people: users, their memberships, their external identities.

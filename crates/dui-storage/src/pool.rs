@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use dui_domain::TenantId;
 use dui_domain::secret::Secret;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::keys::{CryptoConfig, KeyStore};
 use crate::principals::PrincipalCache;
-use crate::tx::{Access, Params, single};
 
 use crate::{StoreError, StoreResult};
 
@@ -233,16 +231,6 @@ impl Db {
     pub(crate) async fn conn(&self) -> StoreResult<Object> {
         crate::place::rejoin().await;
         Ok(self.pool.get().await?)
-    }
-
-    /// Runs one read-only statement for `tenant`, in one round trip.
-    pub(crate) async fn read(&self, tenant: TenantId, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
-        single(&self.conn().await?, tenant, Access::Read, sql, params).await
-    }
-
-    /// Runs one writing statement for `tenant` in its own transaction, in one round trip.
-    pub(crate) async fn write(&self, tenant: TenantId, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
-        single(&self.conn().await?, tenant, Access::Write, sql, params).await
     }
 
     /// Whether this server's database connections are encrypted (reported at start-up).

@@ -9,9 +9,14 @@
 
 use dui_domain::TenantId;
 
+use crate::args;
 use crate::features::resealed;
 use crate::sealing::refuse_sealed;
-use crate::tx::TenantTx;
+use crate::sql::{Sql, Stmt};
+use crate::tx::Mode;
+
+static WITH_KEYS: Stmt =
+    std::sync::LazyLock::new(|| Sql::new("SELECT id FROM tenants WHERE status <> 'shredded' ORDER BY id"));
 use crate::{Db, StoreError, StoreResult};
 
 /// Where the job is.
@@ -45,13 +50,9 @@ impl Db {
         let active = self.reseal_target(tenant).await?;
         let mut total = 0;
         for (table, _) in resealed() {
-            let rows = self
-                .read(
-                    tenant,
-                    &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1 AND dek_version < $2"),
-                    &[&tenant.as_uuid(), &active],
-                )
-                .await?;
+            let count =
+                Sql::new(&format!("SELECT count(*) FROM {table} WHERE tenant_id = :tenant AND dek_version < :active"));
+            let rows = self.begin_for_tenant(tenant, Mode::Read).finish(&count, &args! { active: &active }).await?;
             total += rows.first().map_or(0, |r| r.get::<_, i64>(0)) as u64;
         }
         Ok(total)
@@ -74,24 +75,24 @@ impl Db {
         let mut batches = 0;
         for (table, columns) in resealed() {
             let names: Vec<&str> = columns.iter().map(|c| c.column).collect();
-            let select = format!(
-                "SELECT id, {} FROM {table} WHERE tenant_id = $1 AND dek_version < $2 \
-                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            let select = Sql::new(&format!(
+                "SELECT id, {} FROM {table} WHERE tenant_id = :tenant AND dek_version < :target \
+                 ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED",
                 names.join(", ")
-            );
-            let assignments: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ${}", i + 3)).collect();
-            let update = format!(
-                "UPDATE {table} SET {}, dek_version = ${} WHERE tenant_id = $1 AND id = $2",
-                assignments.join(", "),
-                names.len() + 3
-            );
+            ));
+            // The sealed values travel as one array, in the order of the table's sealed columns.
+            let assignments: Vec<String> =
+                names.iter().enumerate().map(|(i, n)| format!("{n} = (:sealed::bytea[])[{}]", i + 1)).collect();
+            let update = Sql::new(&format!(
+                "UPDATE {table} SET {}, dek_version = :version WHERE tenant_id = :tenant AND id = :id",
+                assignments.join(", ")
+            ));
             loop {
                 if options.max_batches.is_some_and(|max| batches >= max) {
                     return Ok(done);
                 }
-                let mut conn = self.conn().await?;
-                let tx = TenantTx::begin(&mut conn, tenant).await?;
-                let rows = tx.query(&select, &[&tenant.as_uuid(), &target, &options.batch_size]).await?;
+                let mut tx = self.begin_for_tenant(tenant, Mode::Write);
+                let rows = tx.query(&select, &args! { target: &target, batch: &options.batch_size }).await?;
                 if rows.is_empty() {
                     break;
                 }
@@ -114,11 +115,7 @@ impl Db {
                         };
                         values.push(resealed);
                     }
-                    let tenant_uuid = tenant.as_uuid();
-                    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&tenant_uuid, &id];
-                    params.extend(values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)));
-                    params.push(&version);
-                    tx.query(&update, &params).await?;
+                    tx.query(&update, &args! { id: &id, sealed: &values, version: &version }).await?;
                 }
                 tx.commit().await?;
                 done += rows.len() as u64;
@@ -134,8 +131,10 @@ impl Db {
     pub async fn has_stale_rows(&self, tenant: TenantId) -> StoreResult<bool> {
         let active = self.reseal_target(tenant).await?;
         for (table, _) in resealed() {
-            let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = $1 AND dek_version < $2)");
-            let rows = self.read(tenant, &sql, &[&tenant.as_uuid(), &active]).await?;
+            let sql = Sql::new(&format!(
+                "SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = :tenant AND dek_version < :active)"
+            ));
+            let rows = self.begin_for_tenant(tenant, Mode::Read).finish(&sql, &args! { active: &active }).await?;
             if rows.first().is_some_and(|r| r.get::<_, bool>(0)) {
                 return Ok(true);
             }
@@ -159,7 +158,7 @@ impl Db {
 
     /// Every tenant whose keys exist (shredded tenants have none left to use).
     pub async fn tenants_with_keys(&self) -> StoreResult<Vec<TenantId>> {
-        let rows = self.platform("SELECT id FROM tenants WHERE status <> 'shredded' ORDER BY id", &[]).await?;
+        let rows = self.begin_platform(Mode::Read).finish(&WITH_KEYS, &args! {}).await?;
         rows.iter().map(|r| Ok(TenantId::from_uuid(r.try_get(0)?))).collect::<Result<_, StoreError>>()
     }
 }

@@ -18,7 +18,7 @@ use crate::sealing::versions;
 use crate::sql::{Sql, Stmt};
 use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 static RECORDED: Stmt = LazyLock::new(|| {

@@ -24,7 +24,7 @@ use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
 use crate::stays::{CURRENT_STAY, STAY_COLUMNS, stay_with_prefix};
 use crate::trace::{Reading, Trace, Variants, read_trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const RESIDENT_IDENTITY: Column = Column::new("residents", "identity");

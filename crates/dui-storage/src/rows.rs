@@ -40,7 +40,7 @@ pub(crate) fn optional<T>(rows: Vec<Row>, map: fn(&Row) -> StoreResult<T>) -> St
 /// own: the row is absent (404), at another version than `expected` (412), or its own
 /// conditions refused the change (422, as `{table}_change_refused`).
 pub(crate) async fn why_unchanged(
-    mut tx: crate::txn::Tx<'_>,
+    mut tx: crate::tx::Tx<'_>,
     table: &'static str,
     resident: dui_domain::ResidentId,
     row: uuid::Uuid,

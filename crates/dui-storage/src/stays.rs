@@ -20,7 +20,7 @@ use crate::listing::{listed, present, query_listed};
 use crate::rows::why_unchanged;
 use crate::sql::{Sql, Stmt};
 use crate::trace::{Reading, Trace, Variants, read_trace};
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const STAY_FIELDS: &str = "id, establishment_id, unit_id, mode, admitted_on, admission_mode, discharged_on, \

@@ -11,10 +11,18 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::feature::{Feature, Table, TenantExport};
-use crate::idempotency::CreateStatement;
+use std::sync::LazyLock;
+
+use dui_domain::audit::AuditAction;
+
+use crate::access::WHO_CTE;
+use crate::args;
+use crate::idempotency::{Create, create_once};
 use crate::rows::{all, one, parse};
-use crate::tx::Params;
-use crate::{Db, StoreError, StoreResult};
+use crate::sql::{Sql, Stmt};
+use crate::trace::Trace;
+use crate::tx::Tx;
+use crate::{StoreError, StoreResult};
 
 pub(crate) const ESTABLISHMENT_COLUMNS: &str =
     "id, finess, name, category, status, timezone, shift_starts, created_at, updated_at";
@@ -51,8 +59,8 @@ pub(crate) fn unit(row: &Row) -> StoreResult<Unit> {
     })
 }
 
-/// `None` when the scope sees every establishment, else the ids it sees; bound as `$n::uuid[]`
-/// and tested with `($n IS NULL OR id = ANY($n))`.
+/// `None` when the caller sees every establishment, else the ids it sees; bound as
+/// `:visible_est` and tested with `(:visible_est::uuid[] IS NULL OR id = ANY(:visible_est))`.
 fn visible(scope: &TenantScope) -> Option<Vec<Uuid>> {
     match scope.establishments() {
         EstablishmentVisibility::All => None,
@@ -60,210 +68,183 @@ fn visible(scope: &TenantScope) -> Option<Vec<Uuid>> {
     }
 }
 
-impl Db {
-    pub async fn create_establishment(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        new: &NewEstablishment,
-    ) -> StoreResult<Created<Establishment>> {
-        let id = Uuid::now_v7();
-        let insert = format!(
-            "INSERT INTO establishments (tenant_id, id, finess, name, category) VALUES ($1, $2, $3, $4, $5) \
-             RETURNING {ESTABLISHMENT_COLUMNS}"
-        );
-        let reload = format!("SELECT {ESTABLISHMENT_COLUMNS} FROM establishments WHERE tenant_id = $1 AND id = $2");
-        let params: Params<'_> =
-            &[&scope.tenant_id().as_uuid(), &id, &new.finess.as_str(), &new.name, &new.category.as_str()];
-        self.create_once(
-            scope,
-            key,
-            CreateStatement {
-                id,
-                insert: &insert,
-                params,
-                reload: &reload,
-                map: &establishment,
-                audit: Some(("establishment.create", "establishment")),
-            },
-        )
+static CREATE_ESTABLISHMENT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (INSERT INTO establishments (tenant_id, id, finess, name, category) \
+               VALUES (:tenant, :id, :finess, :name, :category) RETURNING {ESTABLISHMENT_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static ESTABLISHMENT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
+         WHERE tenant_id = :tenant AND id = :id AND (:visible_est::uuid[] IS NULL OR id = ANY(:visible_est))"
+    ))
+});
+
+static ESTABLISHMENT_BY_ID: Stmt = LazyLock::new(|| {
+    Sql::new(&format!("SELECT {ESTABLISHMENT_COLUMNS} FROM establishments WHERE tenant_id = :tenant AND id = :id"))
+});
+
+static ESTABLISHMENTS: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
+         WHERE tenant_id = :tenant AND (:visible_est::uuid[] IS NULL OR id = ANY(:visible_est)) \
+         AND (:after::uuid IS NULL OR id > :after) ORDER BY id LIMIT :limit"
+    ))
+});
+
+static KNOWN_ZONE: Stmt =
+    LazyLock::new(|| Sql::new("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone)"));
+
+static UPDATE_ESTABLISHMENT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (UPDATE establishments SET name = coalesce(:name, name), category = coalesce(:category, category), \
+                 status = coalesce(:status, status), timezone = coalesce(:timezone, timezone), \
+                 shift_starts = coalesce(:shift_starts, shift_starts), updated_at = now() \
+               WHERE tenant_id = :tenant AND id = :id RETURNING {ESTABLISHMENT_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static CREATE_UNIT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (INSERT INTO units (tenant_id, id, establishment_id, name) \
+               SELECT e.tenant_id, :id, e.id, :name FROM establishments e \
+               WHERE e.tenant_id = :tenant AND e.id = :establishment \
+               AND (:visible_est::uuid[] IS NULL OR e.id = ANY(:visible_est)) \
+               RETURNING {UNIT_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+static UNIT_BY_ID: Stmt =
+    LazyLock::new(|| Sql::new(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE tenant_id = :tenant AND id = :id")));
+
+static UNIT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {UNIT_COLUMNS} FROM units \
+         WHERE tenant_id = :tenant AND id = :id AND (:visible_est::uuid[] IS NULL OR establishment_id = ANY(:visible_est))"
+    ))
+});
+
+static UNITS: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "SELECT {UNIT_COLUMNS} FROM units \
+         WHERE tenant_id = :tenant AND establishment_id = :establishment \
+         AND (:visible_est::uuid[] IS NULL OR establishment_id = ANY(:visible_est)) \
+         AND (:after::uuid IS NULL OR id > :after) ORDER BY id LIMIT :limit"
+    ))
+});
+
+static UPDATE_UNIT: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, \
+         x AS (UPDATE units SET name = coalesce(:name, name), status = coalesce(:status, status), updated_at = now() \
+               WHERE tenant_id = :tenant AND id = :id \
+               AND (:visible_est::uuid[] IS NULL OR establishment_id = ANY(:visible_est)) RETURNING {UNIT_COLUMNS}), \
+         trace AS ({trace}) SELECT * FROM x",
+        trace = Trace::administered("x")
+    ))
+});
+
+/// Creates an establishment, and commits.
+pub async fn create_establishment(
+    tx: Tx<'_>,
+    key: Option<&IdempotencyKey>,
+    new: &NewEstablishment,
+) -> StoreResult<Created<Establishment>> {
+    let id = Uuid::now_v7();
+    let (finess, category) = (new.finess.as_str(), new.category.as_str());
+    let args = args! { id: &id, finess: &finess, name: &new.name, category: &category }
+        .action(AuditAction::EstablishmentCreate);
+    let map = |row: &Row| establishment(row);
+    create_once(tx, key, Create { id, insert: &CREATE_ESTABLISHMENT, args, reload: &ESTABLISHMENT_BY_ID, map: &map })
         .await
-    }
+}
 
-    /// The establishments the scope sees.
-    pub async fn list_establishments(
-        &self,
-        scope: &TenantScope,
-        page: PageRequest,
-    ) -> StoreResult<Page<Establishment>> {
-        let sql = format!(
-            "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
-             WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR id > $3) \
-             ORDER BY id LIMIT $4"
-        );
-        let rows = self
-            .read(
-                scope.tenant_id(),
-                &sql,
-                &[&scope.tenant_id().as_uuid(), &visible(scope), &page.after, &page.fetch_limit()],
-            )
-            .await?;
-        let items = all(&rows, establishment)?;
-        Ok(Page::from_rows(items, page, |e| e.id.as_uuid()))
-    }
+/// The establishments the caller sees.
+pub async fn list_establishments(tx: Tx<'_>, page: PageRequest) -> StoreResult<Page<Establishment>> {
+    let (visible, limit) = (visible(tx.scope()?), page.fetch_limit());
+    let rows = tx.finish(&ESTABLISHMENTS, &args! { visible_est: &visible, after: &page.after, limit: &limit }).await?;
+    Ok(Page::from_rows(all(&rows, establishment)?, page, |e| e.id.as_uuid()))
+}
 
-    /// One establishment, if the scope sees it.
-    pub async fn get_establishment(&self, scope: &TenantScope, id: EstablishmentId) -> StoreResult<Establishment> {
-        let sql = format!(
-            "SELECT {ESTABLISHMENT_COLUMNS} FROM establishments \
-             WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR id = ANY($3))"
-        );
-        let rows =
-            self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)]).await?;
-        one(rows, establishment)
-    }
+/// One establishment, if the caller sees it.
+pub async fn get_establishment(tx: &mut Tx<'_>, id: EstablishmentId) -> StoreResult<Establishment> {
+    let (visible, id) = (visible(tx.scope()?), id.as_uuid());
+    let row = tx.query_opt(&ESTABLISHMENT, &args! { id: &id, visible_est: &visible }).await?;
+    row.as_ref().map(establishment).transpose()?.ok_or(StoreError::NotFound)
+}
 
-    pub async fn update_establishment(
-        &self,
-        scope: &TenantScope,
-        id: EstablishmentId,
-        changes: &EstablishmentChanges,
-    ) -> StoreResult<Establishment> {
-        if let Some(zone) = &changes.timezone {
-            let known = self
-                .read(scope.tenant_id(), "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", &[zone])
-                .await?;
-            if !known.first().is_some_and(|row| row.get::<_, bool>(0)) {
-                return Err(StoreError::Invalid { constraint: "establishments_timezone_known".to_owned() });
-            }
+/// Changes an establishment, and commits. An unknown time zone is refused.
+pub async fn update_establishment(
+    mut tx: Tx<'_>,
+    id: EstablishmentId,
+    changes: &EstablishmentChanges,
+) -> StoreResult<Establishment> {
+    if let Some(zone) = &changes.timezone {
+        let known = tx.query_one(&KNOWN_ZONE, &args! { zone: zone }).await?;
+        if !known.try_get::<_, bool>(0)? {
+            return Err(StoreError::Invalid { constraint: "establishments_timezone_known".to_owned() });
         }
-        let sql = format!(
-            "UPDATE establishments SET name = coalesce($3, name), category = coalesce($4, category), \
-             status = coalesce($5, status), timezone = coalesce($6, timezone), \
-             shift_starts = coalesce($7, shift_starts), updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 RETURNING {ESTABLISHMENT_COLUMNS}"
-        );
-        let rows = self
-            .write_audited(
-                scope,
-                "establishment.update",
-                "establishment",
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &id.as_uuid(),
-                    &changes.name,
-                    &changes.category.map(EstablishmentCategory::as_str),
-                    &changes.status.map(StructureStatus::as_str),
-                    &changes.timezone,
-                    &changes.shift_starts,
-                ],
-            )
-            .await?;
-        one(rows, establishment)
     }
+    let id = id.as_uuid();
+    let (category, status) =
+        (changes.category.map(EstablishmentCategory::as_str), changes.status.map(StructureStatus::as_str));
+    let args = args! { id: &id, name: &changes.name, category: &category, status: &status, timezone: &changes.timezone,
+    shift_starts: &changes.shift_starts }
+    .action(AuditAction::EstablishmentUpdate);
+    one(tx.finish(&UPDATE_ESTABLISHMENT, &args).await?, establishment)
+}
 
-    /// Creates a unit in an establishment the scope sees; `NotFound` otherwise.
-    pub async fn create_unit(
-        &self,
-        scope: &TenantScope,
-        key: Option<&IdempotencyKey>,
-        establishment_id: EstablishmentId,
-        name: &str,
-    ) -> StoreResult<Created<Unit>> {
-        let id = Uuid::now_v7();
-        let insert = format!(
-            "INSERT INTO units (tenant_id, id, establishment_id, name) \
-             SELECT e.tenant_id, $2, e.id, $4 FROM establishments e \
-             WHERE e.tenant_id = $1 AND e.id = $3 AND ($5::uuid[] IS NULL OR e.id = ANY($5)) \
-             RETURNING {UNIT_COLUMNS}"
-        );
-        let reload = format!("SELECT {UNIT_COLUMNS} FROM units WHERE tenant_id = $1 AND id = $2");
-        let visible = visible(scope);
-        let params: Params<'_> = &[&scope.tenant_id().as_uuid(), &id, &establishment_id.as_uuid(), &name, &visible];
-        self.create_once(
-            scope,
-            key,
-            CreateStatement {
-                id,
-                insert: &insert,
-                params,
-                reload: &reload,
-                map: &unit,
-                audit: Some(("unit.create", "unit")),
-            },
-        )
-        .await
-    }
+/// Creates a unit in an establishment the caller sees (`NotFound` otherwise), and commits.
+pub async fn create_unit(
+    tx: Tx<'_>,
+    key: Option<&IdempotencyKey>,
+    establishment_id: EstablishmentId,
+    name: &str,
+) -> StoreResult<Created<Unit>> {
+    let id = Uuid::now_v7();
+    let (visible, establishment) = (visible(tx.scope()?), establishment_id.as_uuid());
+    let args = args! { id: &id, establishment: &establishment, name: &name, visible_est: &visible }
+        .action(AuditAction::UnitCreate);
+    let map = |row: &Row| unit(row);
+    create_once(tx, key, Create { id, insert: &CREATE_UNIT, args, reload: &UNIT_BY_ID, map: &map }).await
+}
 
-    /// The units of an establishment the scope sees.
-    pub async fn list_units(
-        &self,
-        scope: &TenantScope,
-        establishment_id: EstablishmentId,
-        page: PageRequest,
-    ) -> StoreResult<Page<Unit>> {
-        let sql = format!(
-            "SELECT {UNIT_COLUMNS} FROM units \
-             WHERE tenant_id = $1 AND establishment_id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3)) \
-             AND ($4::uuid IS NULL OR id > $4) ORDER BY id LIMIT $5"
-        );
-        let rows = self
-            .read(
-                scope.tenant_id(),
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &establishment_id.as_uuid(),
-                    &visible(scope),
-                    &page.after,
-                    &page.fetch_limit(),
-                ],
-            )
-            .await?;
-        let items = all(&rows, unit)?;
-        Ok(Page::from_rows(items, page, |u| u.id.as_uuid()))
-    }
+/// The units of an establishment the caller sees.
+pub async fn list_units(tx: Tx<'_>, establishment_id: EstablishmentId, page: PageRequest) -> StoreResult<Page<Unit>> {
+    let (visible, establishment, limit) = (visible(tx.scope()?), establishment_id.as_uuid(), page.fetch_limit());
+    let args = args! { establishment: &establishment, visible_est: &visible, after: &page.after, limit: &limit };
+    let rows = tx.finish(&UNITS, &args).await?;
+    Ok(Page::from_rows(all(&rows, unit)?, page, |u| u.id.as_uuid()))
+}
 
-    /// One unit, if the scope sees its establishment.
-    pub async fn get_unit(&self, scope: &TenantScope, id: UnitId) -> StoreResult<Unit> {
-        let sql = format!(
-            "SELECT {UNIT_COLUMNS} FROM units \
-             WHERE tenant_id = $1 AND id = $2 AND ($3::uuid[] IS NULL OR establishment_id = ANY($3))"
-        );
-        let rows =
-            self.read(scope.tenant_id(), &sql, &[&scope.tenant_id().as_uuid(), &id.as_uuid(), &visible(scope)]).await?;
-        one(rows, unit)
-    }
+/// One unit, if the caller sees its establishment.
+pub async fn get_unit(tx: &mut Tx<'_>, id: UnitId) -> StoreResult<Unit> {
+    let (visible, id) = (visible(tx.scope()?), id.as_uuid());
+    let row = tx.query_opt(&UNIT, &args! { id: &id, visible_est: &visible }).await?;
+    row.as_ref().map(unit).transpose()?.ok_or(StoreError::NotFound)
+}
 
-    pub async fn update_unit(
-        &self,
-        scope: &TenantScope,
-        id: UnitId,
-        name: Option<&str>,
-        status: Option<StructureStatus>,
-    ) -> StoreResult<Unit> {
-        let sql = format!(
-            "UPDATE units SET name = coalesce($3, name), status = coalesce($4, status), updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 AND ($5::uuid[] IS NULL OR establishment_id = ANY($5)) RETURNING {UNIT_COLUMNS}"
-        );
-        let rows = self
-            .write_audited(
-                scope,
-                "unit.update",
-                "unit",
-                &sql,
-                &[
-                    &scope.tenant_id().as_uuid(),
-                    &id.as_uuid(),
-                    &name,
-                    &status.map(StructureStatus::as_str),
-                    &visible(scope),
-                ],
-            )
-            .await?;
-        one(rows, unit)
-    }
+/// Renames, closes or reopens a unit, and commits.
+pub async fn update_unit(
+    tx: Tx<'_>,
+    id: UnitId,
+    name: Option<&str>,
+    status: Option<StructureStatus>,
+) -> StoreResult<Unit> {
+    let (visible, id, status) = (visible(tx.scope()?), id.as_uuid(), status.map(StructureStatus::as_str));
+    let args = args! { id: &id, name: &name, status: &status, visible_est: &visible }.action(AuditAction::UnitUpdate);
+    one(tx.finish(&UPDATE_UNIT, &args).await?, unit)
 }
 
 /// The tenant's structure: establishments and units, in the tenant's export.

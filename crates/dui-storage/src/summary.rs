@@ -16,7 +16,7 @@ use crate::sealing::versions;
 use crate::sql::{Sql, Stmt};
 use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
 use crate::trace::Trace;
-use crate::txn::Tx;
+use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 /// The statements, written once (they are the same for every request).

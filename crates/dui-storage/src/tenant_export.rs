@@ -31,7 +31,7 @@ use crate::args;
 use crate::feature::{Derived, Table, TenantExport};
 use crate::sealing::{open_json, seal_json};
 use crate::sql::Sql;
-use crate::txn::Mode;
+use crate::tx::Mode;
 use crate::{Db, StoreError, StoreResult};
 
 pub const FORMAT: &str = "dui-tenant-export";
@@ -324,7 +324,7 @@ impl Db {
 
 /// The statement and column facts of a table about to be imported.
 async fn importing(
-    tx: &mut crate::txn::Tx<'_>,
+    tx: &mut crate::tx::Tx<'_>,
     table: &'static Table,
     derived: &'static [Derived],
     defaulted: &'static [&'static str],
@@ -401,7 +401,7 @@ fn hex(bytes: &[u8]) -> String {
     text
 }
 
-async fn flush(tx: &mut crate::txn::Tx<'_>, importing: &mut Importing) -> StoreResult<()> {
+async fn flush(tx: &mut crate::tx::Tx<'_>, importing: &mut Importing) -> StoreResult<()> {
     if importing.pending.is_empty() {
         return Ok(());
     }
@@ -420,7 +420,7 @@ async fn flush(tx: &mut crate::txn::Tx<'_>, importing: &mut Importing) -> StoreR
 impl Db {
     /// Makes a new tenant's keys inside `tx` (the tenant is created in the same transaction):
     /// wrapped under the active KEK and stored, and returned unwrapped.
-    async fn new_tenant_keys(&self, tx: &mut crate::txn::Tx<'_>, tenant: TenantId) -> StoreResult<Keyring> {
+    async fn new_tenant_keys(&self, tx: &mut crate::tx::Tx<'_>, tenant: TenantId) -> StoreResult<Keyring> {
         let crypto = |e: dui_crypto::CryptoError| StoreError::Crypto(e.to_string());
         let ring = &self.keys_config().ring;
         let insert = Sql::new(

@@ -1,62 +1,201 @@
-//! Tenant-scoped transactions.
+//! The transaction of an operation: one connection, one tenant, as few round trips as the work
+//! allows.
 //!
-//! Row-level security reads the transaction-local setting `app.tenant_id`. [`TenantTx`] sets it
-//! in the same round trip as the transaction's first statement: both are sent before either
-//! answer is awaited (tokio-postgres pipelines requests made concurrently on one connection), and
-//! PostgreSQL runs them in order. The tenant context therefore costs no extra round trip.
+//! A [`Tx`] takes no connection and sends nothing until its first statement; that statement
+//! goes out in one pipeline with `BEGIN` and the tenant setting that row-level security reads
+//! (tokio-postgres sends requests made concurrently on one connection without waiting, and
+//! PostgreSQL runs them in order). [`Tx::finish`] sends the last statement with the `COMMIT`.
+//! An operation of one statement therefore costs one round trip, and one of three costs three.
+//!
+//! Statements are [`Sql`] with named parameters; the names every resident statement shares
+//! (the tenant, the user, what they reach, the request's identity: see [`crate::access::Who`])
+//! are bound by the transaction from its caller's scope, the others by the call.
+//!
+//! Dropped while open (an error returned early, a request cancelled), a transaction is rolled
+//! back on its connection before the connection goes back to the pool.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use deadpool_postgres::{Object, Transaction};
+use deadpool_postgres::Object;
+use dui_crypto::Keyring;
 use dui_domain::TenantId;
+use dui_domain::scope::TenantScope;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::{StoreError, StoreResult};
+use crate::access::Who;
+use crate::sql::{Args, Sql, Value};
+use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
 
-pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
-
-/// A transaction bound to one tenant. Dropped without [`TenantTx::commit`], it rolls back.
-pub(crate) struct TenantTx<'a> {
-    tx: Transaction<'a>,
-    tenant: String,
-    context_pending: AtomicBool,
+/// How a transaction reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads and writes (every read of resident data writes its trace).
+    Write,
+    /// Reads only.
+    Read,
+    /// Reads and writes, every statement seeing one snapshot (REPEATABLE READ).
+    Snapshot,
+    /// Reads only, on one snapshot, however long the reading takes.
+    ReadSnapshot,
 }
 
-impl<'a> TenantTx<'a> {
-    pub(crate) async fn begin(conn: &'a mut Object, tenant: TenantId) -> StoreResult<Self> {
-        let tx = conn.transaction().await?;
-        Ok(Self { tx, tenant: tenant.to_string(), context_pending: AtomicBool::new(true) })
+impl Mode {
+    fn begin(self) -> &'static str {
+        match self {
+            Mode::Write => "BEGIN",
+            Mode::Read => "BEGIN READ ONLY",
+            Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Mode::ReadSnapshot => "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ",
+        }
+    }
+}
+
+/// A transaction bound to one tenant, on behalf of a user's scope or of the system; or, for the
+/// platform's own tables, bound to none (row-level security then shows no tenant's row).
+pub struct Tx<'a> {
+    db: &'a Db,
+    tenant: TenantId,
+    /// `None` for a platform transaction: `:tenant` is not bound.
+    tenant_uuid: Option<uuid::Uuid>,
+    tenant_text: String,
+    scope: Option<&'a TenantScope>,
+    who: Option<Who>,
+    mode: Mode,
+    conn: Option<Object>,
+    /// `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
+    open: bool,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("tenant", &self.tenant).field("mode", &self.mode).field("open", &self.open).finish()
+    }
+}
+
+impl Db {
+    /// A transaction on behalf of `scope`: its statements may name the caller's parameters.
+    pub fn begin<'a>(&'a self, scope: &'a TenantScope, mode: Mode) -> Tx<'a> {
+        let mut tx = self.begin_for_tenant(scope.tenant_id(), mode);
+        tx.who = Some(self.who(scope));
+        tx.scope = Some(scope);
+        tx
     }
 
-    /// A read-only transaction on one snapshot of the database (REPEATABLE READ): every
-    /// statement sees the same state, however long the reading takes.
-    pub(crate) async fn begin_snapshot(conn: &'a mut Object, tenant: TenantId) -> StoreResult<Self> {
-        let tx = conn
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        Ok(Self { tx, tenant: tenant.to_string(), context_pending: AtomicBool::new(true) })
+    /// A transaction of the system's own work for `tenant` (keys, the chainer, exports).
+    pub fn begin_for_tenant(&self, tenant: TenantId, mode: Mode) -> Tx<'_> {
+        Tx {
+            db: self,
+            tenant,
+            tenant_uuid: Some(tenant.as_uuid()),
+            tenant_text: tenant.to_string(),
+            scope: None,
+            who: None,
+            mode,
+            conn: None,
+            open: false,
+        }
+    }
+}
+
+impl Db {
+    /// A transaction on the platform's tables (tenants, operators, identity providers, the
+    /// operators' trail), for platform operators and the console: no tenant is set.
+    pub fn begin_platform(&self, mode: Mode) -> Tx<'_> {
+        Tx {
+            db: self,
+            tenant: TenantId::from_uuid(uuid::Uuid::nil()),
+            tenant_uuid: None,
+            tenant_text: String::new(),
+            scope: None,
+            who: None,
+            mode,
+            conn: None,
+            open: false,
+        }
+    }
+}
+
+impl<'a> Tx<'a> {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
     }
 
-    pub(crate) async fn query(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
-        let statement = self.tx.prepare_cached(sql).await?;
-        if self.context_pending.swap(false, Ordering::Relaxed) {
-            let set_tenant = self.tx.prepare_cached(SET_TENANT).await?;
-            let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant];
-            let (_, rows) = tokio::try_join!(self.tx.query(&set_tenant, &tenant), self.tx.query(&statement, params))?;
-            Ok(rows)
-        } else {
-            Ok(self.tx.query(&statement, params).await?)
+    /// The scope the transaction acts for.
+    ///
+    /// # Errors
+    ///
+    /// A system transaction has none.
+    pub fn scope(&self) -> StoreResult<&'a TenantScope> {
+        self.scope.ok_or_else(|| StoreError::Corrupt { column: "transaction", value: "no caller's scope".to_owned() })
+    }
+
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    /// A new transaction for the same caller, reading only: for what must be asked once this
+    /// one has ended (why an update touched nothing).
+    pub fn again(&self) -> Tx<'a> {
+        Tx {
+            db: self.db,
+            tenant: self.tenant,
+            tenant_uuid: self.tenant_uuid,
+            tenant_text: self.tenant_text.clone(),
+            scope: self.scope,
+            who: self.who.clone(),
+            mode: Mode::Read,
+            conn: None,
+            open: false,
         }
     }
 
-    pub(crate) async fn query_opt(&self, sql: &str, params: Params<'_>) -> StoreResult<Option<Row>> {
-        let mut rows = self.query(sql, params).await?;
+    /// Whether statements were sent and not committed yet.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    async fn connection(&mut self) -> StoreResult<&Object> {
+        if self.conn.is_none() {
+            self.conn = Some(self.db.conn().await?);
+        }
+        self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))
+    }
+
+    fn values<'v>(&'v self, sql: &Sql, args: &'v Args<'_>) -> StoreResult<Vec<Value<'v>>> {
+        let tenant = self.tenant_uuid.as_ref().map(|t| t as &'v (dyn ToSql + Sync));
+        let who = self.who.as_ref();
+        sql.bind(args, &|name| if name == "tenant" { tenant } else { who.and_then(|w| w.param(name)) })
+    }
+
+    /// Runs a statement in the transaction (beginning it with the first one).
+    pub(crate) async fn query(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<Row>> {
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        if self.open {
+            return Ok(client.query(&statement, &values).await?);
+        }
+        let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let begun = tokio::try_join!(
+            client.batch_execute(self.mode.begin()),
+            client.query(&set_tenant, &tenant),
+            client.query(&statement, &values),
+        );
+        // From the moment BEGIN was sent, the connection is in a transaction: even a failed
+        // statement leaves it there (aborted) until a ROLLBACK.
+        self.open = true;
+        Ok(begun?.2)
+    }
+
+    /// The one row a statement returned, if any.
+    pub(crate) async fn query_opt(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Option<Row>> {
+        let mut rows = self.query(sql, args).await?;
         match rows.len() {
             0 => Ok(None),
             1 => Ok(rows.pop()),
@@ -64,14 +203,171 @@ impl<'a> TenantTx<'a> {
         }
     }
 
-    pub(crate) async fn query_one(&self, sql: &str, params: Params<'_>) -> StoreResult<Row> {
-        self.query_opt(sql, params).await?.ok_or(StoreError::NotFound)
+    /// The one row a statement returned; `NotFound` when none.
+    pub(crate) async fn query_one(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Row> {
+        self.query_opt(sql, args).await?.ok_or(StoreError::NotFound)
     }
 
-    /// Commits; the request's place is given up for the flush (see [`crate::place`]).
-    pub(crate) async fn commit(self) -> StoreResult<()> {
+    /// Begins the transaction now, if it has not begun.
+    async fn ensure_open(&mut self) -> StoreResult<()> {
+        if self.open {
+            return Ok(());
+        }
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let client: &tokio_postgres::Client = conn;
+        let begun = tokio::try_join!(client.batch_execute(self.mode.begin()), client.query(&set_tenant, &tenant));
+        self.open = true;
+        begun?;
+        Ok(())
+    }
+
+    /// Runs statements without parameters (a temporary table for a bulk load).
+    pub(crate) async fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        self.ensure_open().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.batch_execute(sql).await?)
+    }
+
+    /// Starts a `COPY ... FROM STDIN` in the transaction (a bulk load).
+    pub(crate) async fn copy_in(&mut self, copy: &str) -> StoreResult<tokio_postgres::CopyInSink<bytes::Bytes>> {
+        self.ensure_open().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.copy_in(copy).await?)
+    }
+
+    /// Runs a statement and hands its rows to `each` one at a time, as they arrive: for reading
+    /// a whole table without holding it in memory. Returns how many rows there were.
+    pub(crate) async fn for_each(
+        &mut self,
+        sql: &Sql,
+        args: &Args<'_>,
+        mut each: impl FnMut(Row) -> StoreResult<()>,
+    ) -> StoreResult<u64> {
+        use futures_util::StreamExt;
+        self.ensure_open().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        let rows = client.query_raw(&statement, values.iter().copied()).await?;
+        let mut rows = std::pin::pin!(rows);
+        let mut count = 0;
+        while let Some(row) = rows.next().await {
+            each(row?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Runs the transaction's last statement and commits, in one round trip (with `BEGIN`
+    /// too when it is the only statement). The request's place is given up once the statement
+    /// has answered, while the commit is flushed ([`crate::place`]).
+    pub(crate) async fn finish(mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<Row>> {
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare_cached(sql.text()).await?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
+        let rows = if self.open {
+            let answers = tokio::try_join!(last(client.query(&statement, &values)), client.batch_execute("COMMIT"));
+            // COMMIT was sent whatever the answer: a failed statement turns it into a rollback.
+            self.open = false;
+            answers?.0
+        } else {
+            let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+            let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+            let answers = tokio::try_join!(
+                client.batch_execute(self.mode.begin()),
+                client.query(&set_tenant, &tenant),
+                last(client.query(&statement, &values)),
+                client.batch_execute("COMMIT"),
+            );
+            answers?.2
+        };
+        Ok(rows)
+    }
+
+    /// Runs two statements and commits, in one round trip: a read made of two result shapes
+    /// (a record and its list), seen in one snapshot when the mode says so.
+    pub(crate) async fn finish_pair(
+        mut self,
+        first: (&Sql, &Args<'_>),
+        second: (&Sql, &Args<'_>),
+    ) -> StoreResult<(Vec<Row>, Vec<Row>)> {
+        if self.open {
+            let one = self.query(first.0, first.1).await?;
+            let two = self.finish(second.0, second.1).await?;
+            return Ok((one, two));
+        }
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let (a, b, set_tenant) = tokio::try_join!(
+            conn.prepare_cached(first.0.text()),
+            conn.prepare_cached(second.0.text()),
+            conn.prepare_cached(SET_TENANT)
+        )?;
+        let (one_values, two_values) = (self.values(first.0, first.1)?, self.values(second.0, second.1)?);
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let client: &tokio_postgres::Client = conn;
+        let (_, _, one, two, _) = tokio::try_join!(
+            client.batch_execute(self.mode.begin()),
+            client.query(&set_tenant, &tenant),
+            client.query(&a, &one_values),
+            last(client.query(&b, &two_values)),
+            client.batch_execute("COMMIT"),
+        )?;
+        Ok((one, two))
+    }
+
+    /// Commits what was done (nothing to do when nothing was sent).
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.commit_now().await
+    }
+
+    /// Commits what was done so far and goes on: the next statement begins a new transaction
+    /// on the same connection. For what must stay whatever the operation does next — the
+    /// record of a refusal.
+    pub(crate) async fn commit_now(&mut self) -> StoreResult<()> {
+        if !self.open {
+            return Ok(());
+        }
         crate::place::leave();
-        Ok(self.tx.commit().await?)
+        self.open = false;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.batch_execute("COMMIT").await?)
+    }
+
+    /// Rolls back what was done (nothing to do when nothing was sent).
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        if !self.open {
+            return Ok(());
+        }
+        self.open = false;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        Ok(conn.batch_execute("ROLLBACK").await?)
+    }
+
+    /// The tenant's keyring for opening values sealed under `needed` key versions. A keyring
+    /// not cached is read through this transaction's connection when it holds one, so an
+    /// operation never needs two connections at once.
+    pub(crate) async fn keyring(&mut self, needed: impl IntoIterator<Item = u32>) -> StoreResult<Arc<Keyring>> {
+        let needed: Vec<u32> = needed.into_iter().collect();
+        if let Some(keys) = self.db.cached_keyring(self.tenant, &needed) {
+            return Ok(keys);
+        }
+        match (&self.conn, self.open) {
+            (Some(conn), true) => self.db.load_keyring_on(self.tenant, conn).await,
+            _ => self.db.keyring(self.tenant, needed).await,
+        }
+    }
+
+    /// The tenant's keyring for sealing `count` values, with that many encryptions reserved.
+    /// Call it before the first statement: a reservation is its own transaction.
+    pub(crate) async fn sealing_keys(&self, count: u64) -> StoreResult<Arc<Keyring>> {
+        self.db.keyring_for_sealing(self.tenant, count).await
     }
 }
 
@@ -83,69 +379,24 @@ async fn last<T>(answer: impl std::future::Future<Output = T>) -> T {
     answer
 }
 
-/// Whether a single-statement transaction may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    Read,
-    Write,
-}
-
-/// Runs one statement for `tenant` in a single round trip: BEGIN, the tenant setting, the
-/// statement and COMMIT are all sent before the first answer is awaited. Every request is handed
-/// to the connection on the first poll, so even if the caller gives up midway the connection
-/// still receives the COMMIT and goes back to the pool clean. When the statement fails, the
-/// transaction is aborted and PostgreSQL turns the COMMIT into a rollback. The request's place
-/// is given up as soon as the statement has answered, while the commit is flushed
-/// ([`crate::place`]).
-pub(crate) async fn single(
-    conn: &Object,
-    tenant: TenantId,
-    access: Access,
-    sql: &str,
-    params: Params<'_>,
-) -> StoreResult<Vec<Row>> {
-    let set_tenant = conn.prepare_cached(SET_TENANT).await?;
-    let statement = conn.prepare_cached(sql).await?;
-    let tenant = tenant.to_string();
-    let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
-    let client: &tokio_postgres::Client = conn;
-    let begin = match access {
-        Access::Read => "BEGIN READ ONLY",
-        Access::Write => "BEGIN",
-    };
-    let (_, _, rows, _) = tokio::try_join!(
-        client.batch_execute(begin),
-        client.query(&set_tenant, &tenant_param),
-        last(client.query(&statement, params)),
-        client.batch_execute("COMMIT"),
-    )?;
-    Ok(rows)
-}
-
-/// Runs two statements for `tenant` in one transaction and one round trip, like [`single`]:
-/// for a read made of two result shapes (a record and its list), seen in one snapshot.
-pub(crate) async fn pair(
-    conn: &Object,
-    tenant: TenantId,
-    access: Access,
-    first: (&str, Params<'_>),
-    second: (&str, Params<'_>),
-) -> StoreResult<(Vec<Row>, Vec<Row>)> {
-    let set_tenant = conn.prepare_cached(SET_TENANT).await?;
-    let (a, b) = tokio::try_join!(conn.prepare_cached(first.0), conn.prepare_cached(second.0))?;
-    let tenant = tenant.to_string();
-    let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
-    let client: &tokio_postgres::Client = conn;
-    let begin = match access {
-        Access::Read => "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ",
-        Access::Write => "BEGIN ISOLATION LEVEL REPEATABLE READ",
-    };
-    let (_, _, one, two, _) = tokio::try_join!(
-        client.batch_execute(begin),
-        client.query(&set_tenant, &tenant_param),
-        client.query(&a, first.1),
-        last(client.query(&b, second.1)),
-        client.batch_execute("COMMIT"),
-    )?;
-    Ok((one, two))
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Some(conn) = self.conn.take() else { return };
+        // The connection is in a transaction: it goes back to the pool only once rolled back.
+        // Without a runtime to do that on, it is closed instead.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = conn.batch_execute("ROLLBACK").await {
+                        tracing::warn!(%error, "cannot roll back an abandoned transaction; the connection is dropped");
+                        let _ = deadpool_postgres::Object::take(conn);
+                    }
+                });
+            }
+            Err(_) => drop(deadpool_postgres::Object::take(conn)),
+        }
+    }
 }

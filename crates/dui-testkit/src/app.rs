@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use dui::config::Config;
 use dui::server::RunningServer;
+use dui_app::{people, platform, structure};
 use dui_auth::own::{OwnIssuer, Subject};
-use dui_domain::people::{NewUser, Role, UserInput};
-use dui_domain::scope::{PlatformScope, TenantScope};
-use dui_domain::structure::{Establishment, EstablishmentCategory, NewEstablishment, Unit};
-use dui_domain::tenant::NewTenant;
+use dui_domain::people::Role;
+use dui_domain::scope::{RequestContext, TenantScope};
+use dui_domain::structure::{Establishment, EstablishmentCategory, Unit};
 use dui_domain::{EstablishmentId, OperatorId, TenantId, UserId};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -223,40 +223,46 @@ impl TestApp {
     /// Creates a tenant with an administrator, an EHPAD with one unit and a home-help service
     /// with one round.
     pub async fn tenant(&self, name: &str) -> TestTenant {
-        let platform = PlatformScope::new(OperatorId::from_uuid(Uuid::nil()));
-        let tenant =
-            self.store.create_tenant(&platform, &NewTenant::validate(name, &random_finess()).unwrap()).await.unwrap();
+        let app = self.app();
+        let request = RequestContext::default();
+        let console = platform::Operator::console(&request);
+        let tenant = platform::create_tenant(&app, console, name, &random_finess()).await.unwrap();
         let scope = TenantScope::console(tenant.id);
         let mut establishments = Vec::new();
         let mut units = Vec::new();
         for (label, category, unit) in
             [("EHPAD", EstablishmentCategory::Ehpad, "Aile A"), ("SAAD", EstablishmentCategory::Saad, "Tournée Nord")]
         {
-            let new = NewEstablishment::validate(&random_finess(), &format!("{label} {name}"), category).unwrap();
-            let establishment = self.store.create_establishment(&scope, None, &new).await.unwrap().value;
-            units.push(self.store.create_unit(&scope, None, establishment.id, unit).await.unwrap().value);
+            let name = format!("{label} {name}");
+            let establishment = structure::create_establishment(&app, &scope, &random_finess(), &name, category, None)
+                .await
+                .unwrap()
+                .value;
+            units.push(structure::create_unit(&app, &scope, establishment.id, unit, None).await.unwrap().value);
             establishments.push(establishment);
         }
-        let admin =
-            NewUser::validate(UserInput { family_name: Some("Admin"), given_name: Some(name), ..UserInput::default() })
-                .unwrap();
-        let (admin, _) = self.store.create_user_with_role(tenant.id, &admin, Role::TenantAdmin).await.unwrap();
+        let admin = platform::NewAdmin {
+            family_name: "Admin".to_owned(),
+            given_name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        let (admin, _) = platform::create_admin(&app, console, tenant.id, admin).await.unwrap();
         let token = self.token(Subject::TenantUser { tenant: tenant.id, user: admin.id });
         TestTenant { id: tenant.id, admin: TestUser { id: admin.id, token }, establishments, units }
     }
 
     /// Creates a user in `tenant` with these memberships (`None`: tenant-wide).
     pub async fn user(&self, tenant: &TestTenant, grants: &[(Option<EstablishmentId>, Role)]) -> TestUser {
+        let app = self.app();
         let scope = TenantScope::console(tenant.id);
-        let new = NewUser::validate(UserInput {
-            family_name: Some("Test"),
-            given_name: Some("User"),
-            ..UserInput::default()
-        })
-        .unwrap();
-        let user = self.store.create_user(&scope, None, &new).await.unwrap().value;
+        let new = people::CreateUser {
+            family_name: "Test".to_owned(),
+            given_name: Some("User".to_owned()),
+            ..Default::default()
+        };
+        let user = people::create_user(&app, &scope, new).await.unwrap().value;
         for (establishment, role) in grants {
-            self.store.add_membership(&scope, None, user.id, *establishment, *role).await.unwrap();
+            people::add_membership(&app, &scope, user.id, *establishment, *role, None).await.unwrap();
         }
         let token = self.token(Subject::TenantUser { tenant: tenant.id, user: user.id });
         TestUser { id: user.id, token }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use dui_domain::people::{NewUser, Role, UserInput};
-use dui_domain::scope::{PlatformScope, TenantScope};
+use dui_app::platform;
+use dui_domain::scope::{RequestContext, TenantScope};
 use dui_domain::structure::Finess;
-use dui_domain::tenant::{NewTenant, Tenant, TenantStatus};
-use dui_domain::{OperatorId, TenantId, UserId};
+use dui_domain::tenant::{Tenant, TenantStatus};
+use dui_domain::{TenantId, UserId};
 use dui_storage::Db;
 use uuid::Uuid;
 
@@ -181,11 +181,6 @@ pub enum KeysCommand {
     },
 }
 
-/// The platform scope of the command line: operators at the console act as the platform.
-fn console_scope() -> PlatformScope {
-    PlatformScope::new(OperatorId::from_uuid(Uuid::nil()))
-}
-
 pub async fn find_tenant(db: &Db, key: &str) -> anyhow::Result<Tenant> {
     let found = if let Ok(id) = key.parse::<Uuid>() {
         db.tenant_by_id(TenantId::from_uuid(id)).await?
@@ -268,26 +263,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn tenant(command: TenantCommand, db: &Db) -> anyhow::Result<()> {
-    let scope = console_scope();
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let request = RequestContext::default();
+    let console = platform::Operator::console(&request);
     match command {
         TenantCommand::Create { name, finess_juridique, admin_family_name, admin_given_name } => {
-            let new = NewTenant::validate(&name, &finess_juridique)?;
-            let tenant = db.create_tenant(&scope, &new).await?;
+            let tenant = platform::create_tenant(&app, console, &name, &finess_juridique).await?;
             print_tenant(&tenant);
             if let Some(family_name) = admin_family_name {
-                let admin = NewUser::validate(UserInput {
-                    family_name: Some(&family_name),
-                    given_name: admin_given_name.as_deref(),
-                    ..UserInput::default()
-                })?;
-                let (user, _) = db.create_user_with_role(tenant.id, &admin, Role::TenantAdmin).await?;
+                let admin = platform::NewAdmin { family_name, given_name: admin_given_name, ..Default::default() };
+                let (user, _) = platform::create_admin(&app, console, tenant.id, admin).await?;
                 println!("tenant admin {}  {} {}", user.id, user.given_name, user.family_name);
             }
         }
         TenantCommand::List => {
             let mut page = dui_domain::pagination::PageRequest::first(200);
             loop {
-                let tenants = db.list_tenants(&scope, page).await?;
+                let tenants = platform::list_tenants(&app, console, page).await?;
                 tenants.items.iter().for_each(print_tenant);
                 match tenants.next_after {
                     Some(after) => page.after = Some(after),
@@ -297,11 +289,11 @@ async fn tenant(command: TenantCommand, db: &Db) -> anyhow::Result<()> {
         }
         TenantCommand::Suspend { tenant } => {
             let found = find_tenant(db, &tenant).await?;
-            print_tenant(&db.set_tenant_status(&scope, found.id, TenantStatus::Suspended).await?);
+            print_tenant(&platform::set_status(&app, console, found.id, TenantStatus::Suspended).await?);
         }
         TenantCommand::Resume { tenant } => {
             let found = find_tenant(db, &tenant).await?;
-            print_tenant(&db.set_tenant_status(&scope, found.id, TenantStatus::Active).await?);
+            print_tenant(&platform::set_status(&app, console, found.id, TenantStatus::Active).await?);
         }
         TenantCommand::Export { tenant, out } => {
             let found = find_tenant(db, &tenant).await?;
@@ -416,7 +408,9 @@ async fn audit(command: AuditCommand, db: &Db) -> anyhow::Result<()> {
             let file =
                 std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
             let mut writer = std::io::BufWriter::new(file);
-            let events = db.export_audit(&TenantScope::console(found.id), from, to, &mut writer).await?;
+            let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+            let scope = TenantScope::console(found.id);
+            let events = dui_app::audit::export(&app, &scope, from, to, None, &mut writer).await?;
             let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;
             file.sync_all()?;
             std::fs::rename(&partial, &out)?;
@@ -463,8 +457,10 @@ pub async fn token(config: &Config, db: &Db, args: &TokenArgs) -> anyhow::Result
             }
             let user = UserId::from_uuid(*user);
             let scope = TenantScope::console(tenant.id);
-            let found =
-                db.get_user(&scope, user).await.with_context(|| format!("no user {user} in tenant {}", tenant.id))?;
+            let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+            let found = dui_app::people::get_user(&app, &scope, user)
+                .await
+                .with_context(|| format!("no user {user} in tenant {}", tenant.id))?;
             if found.status != dui_domain::people::UserStatus::Active {
                 bail!("user {user} is disabled");
             }

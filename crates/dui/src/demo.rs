@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use dui_app::{people, platform, structure};
 use dui_domain::pagination::PageRequest;
-use dui_domain::people::{NewUser, Profession, Role, User, UserInput, UserKind};
-use dui_domain::scope::{PlatformScope, TenantScope};
-use dui_domain::structure::{EstablishmentCategory, Finess, NewEstablishment};
-use dui_domain::tenant::{NewTenant, Tenant};
+use dui_domain::people::{Profession, Role, User, UserKind};
+use dui_domain::scope::{RequestContext, TenantScope};
+use dui_domain::structure::{EstablishmentCategory, Finess};
+use dui_domain::tenant::Tenant;
 use dui_domain::transmission::{NoteContent, NoteDraft};
 use dui_domain::{EstablishmentId, OperatorId};
 use dui_storage::{Db, cluster};
-use uuid::Uuid;
 
 use crate::config::{Config, LogFormat};
 use crate::server;
@@ -133,7 +133,8 @@ const STAFF: &[StaffMember] = &[
 /// Seeds the demo tenant. Every step looks for what it would create first, so a run that was
 /// interrupted midway is completed by the next one, and later runs change nothing.
 pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
-    let platform = PlatformScope::new(OperatorId::from_uuid(Uuid::nil()));
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let request = RequestContext::default();
     let operator = match db.find_operator("demo-operator").await? {
         Some(operator) => operator,
         None => db.create_operator("demo-operator").await?,
@@ -142,49 +143,47 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
     let tenant = match db.tenant_by_finess(&finess).await? {
         Some(tenant) => tenant,
         None => {
-            db.create_tenant(
-                &platform,
-                &NewTenant::validate("Association Les Tilleuls (démonstration)", DEMO_FINESS_JURIDIQUE)?,
-            )
-            .await?
+            let console = platform::Operator::console(&request);
+            platform::create_tenant(&app, console, "Association Les Tilleuls (démonstration)", DEMO_FINESS_JURIDIQUE)
+                .await?
         }
     };
     let scope = TenantScope::console(tenant.id);
-    let establishments = seed_structure(db, &scope).await?;
-    let mut users = db.list_users(&scope, PageRequest::first(200)).await?.items;
+    let establishments = seed_structure(&app, &scope).await?;
+    let mut users = people::list_users(&app, &scope, PageRequest::first(200)).await?.items;
     let mut seeded = Vec::new();
     for member in STAFF {
         let existing = users.iter().find(|u| u.family_name == member.family && u.given_name == member.given).cloned();
         let user = match existing {
             Some(user) => user,
             None => {
-                let new = NewUser::validate(UserInput {
+                let new = people::CreateUser {
                     kind: Some(UserKind::Person),
-                    family_name: Some(member.family),
-                    given_name: Some(member.given),
+                    family_name: member.family.to_owned(),
+                    given_name: Some(member.given.to_owned()),
                     profession: Some(member.profession),
-                    rpps: member.rpps,
-                    ..UserInput::default()
-                })?;
-                let user = db.create_user(&scope, None, &new).await?.value;
+                    rpps: member.rpps.map(str::to_owned),
+                    ..people::CreateUser::default()
+                };
+                let user = people::create_user(&app, &scope, new).await?.value;
                 users.push(user.clone());
                 user
             }
         };
         for (establishment, role) in member.roles {
-            ensure_membership(db, &scope, user.id, establishment.map(|i| establishments[i]), *role).await?;
+            ensure_membership(&app, &scope, user.id, establishment.map(|i| establishments[i]), *role).await?;
         }
         seeded.push(DemoUser { user, role_label: member.label });
     }
     let nurse = seeded.iter().find(|u| u.user.family_name == "Moreau").map(|u| u.user.id);
-    seed_residents(db, tenant.id, establishments[0], nurse).await?;
+    seed_residents(&app, tenant.id, establishments[0], nurse).await?;
     Ok(DemoData { tenant, operator: operator.id, users: seeded })
 }
 
 /// Fictional residents of the first nursing home, with the national test INS, and a few notes
 /// written by the demo nurse.
 async fn seed_residents(
-    db: &Db,
+    app: &dui_app::App,
     tenant: dui_domain::TenantId,
     ehpad: EstablishmentId,
     nurse: Option<dui_domain::UserId>,
@@ -220,11 +219,10 @@ async fn seed_residents(
         ),
     ];
     let console = TenantScope::console(tenant);
-    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
     for (birth_name, first_names, sex, (y, m, d), ins, note) in people {
         let birth_date = chrono::NaiveDate::from_ymd_opt(y, m, d).context("demo birth date")?;
         let lookup = ResidentLookup::BirthIdentity { birth_name: birth_name.to_owned(), birth_date };
-        if !dui_app::residents::search(&app, &console, lookup).await?.is_empty() {
+        if !dui_app::residents::search(app, &console, lookup).await?.is_empty() {
             continue;
         }
         let identity = Identity {
@@ -248,7 +246,7 @@ async fn seed_residents(
             confirm_homonym: true,
             key: None,
         };
-        let resident = dui_app::residents::admit(&app, &console, admission).await?.value;
+        let resident = dui_app::residents::admit(app, &console, admission).await?.value;
         if let Some(nurse) = nurse {
             // The note is the nurse's, written under her own membership.
             let grant = Grant { establishment: Some(ehpad), role: Role::Nurse };
@@ -259,9 +257,9 @@ async fn seed_residents(
                 ..NoteDraft::default()
             };
             let note = dui_app::notes::WriteNote { resident: resident.id, draft, key: None };
-            dui_app::notes::write(&app, &scope, note).await?;
+            dui_app::notes::write(app, &scope, note).await?;
             if birth_name == "Lefort" {
-                seed_care(&app, &scope, resident.id).await?;
+                seed_care(app, &scope, resident.id).await?;
             }
         }
     }
@@ -312,7 +310,7 @@ async fn seed_care(app: &dui_app::App, scope: &TenantScope, resident: dui_domain
 }
 
 /// The demo's establishments, with their units; returns their ids in order.
-async fn seed_structure(db: &Db, scope: &TenantScope) -> anyhow::Result<Vec<EstablishmentId>> {
+async fn seed_structure(app: &dui_app::App, scope: &TenantScope) -> anyhow::Result<Vec<EstablishmentId>> {
     let wanted = [
         (
             "750099991",
@@ -323,19 +321,17 @@ async fn seed_structure(db: &Db, scope: &TenantScope) -> anyhow::Result<Vec<Esta
         ("920099992", "EHPAD Le Verger", EstablishmentCategory::Ehpad, &["Rez-de-jardin", "Premier étage"][..]),
         ("750099993", "Les Tilleuls à domicile", EstablishmentCategory::Saad, &["Tournée Nord", "Tournée Sud"][..]),
     ];
-    let existing = db.list_establishments(scope, PageRequest::first(200)).await?.items;
+    let existing = structure::list_establishments(app, scope, PageRequest::first(200)).await?.items;
     let mut ids = Vec::new();
     for (finess, name, category, units) in wanted {
         let establishment = match existing.iter().find(|e| e.finess.as_str() == finess) {
             Some(found) => found.clone(),
-            None => {
-                db.create_establishment(scope, None, &NewEstablishment::validate(finess, name, category)?).await?.value
-            }
+            None => structure::create_establishment(app, scope, finess, name, category, None).await?.value,
         };
-        let existing_units = db.list_units(scope, establishment.id, PageRequest::first(200)).await?.items;
+        let existing_units = structure::list_units(app, scope, establishment.id, PageRequest::first(200)).await?.items;
         for unit in units {
             if !existing_units.iter().any(|u| u.name == *unit) {
-                db.create_unit(scope, None, establishment.id, unit).await?;
+                structure::create_unit(app, scope, establishment.id, unit, None).await?;
             }
         }
         ids.push(establishment.id);
@@ -455,14 +451,14 @@ pub fn sample_plan() -> anyhow::Result<dui_domain::care_plan::PlanContent> {
 /// Gives `user` the role `role` in `establishment` (or tenant-wide), unless they have it: for
 /// seeding that can run again.
 pub async fn ensure_membership(
-    db: &Db,
+    app: &dui_app::App,
     scope: &TenantScope,
     user: dui_domain::UserId,
     establishment: Option<EstablishmentId>,
     role: dui_domain::people::Role,
 ) -> anyhow::Result<()> {
-    match db.add_membership(scope, None, user, establishment, role).await {
-        Ok(_) | Err(dui_storage::StoreError::Conflict { .. }) => Ok(()),
+    match people::add_membership(app, scope, user, establishment, role, None).await {
+        Ok(_) | Err(dui_app::AppError::Store(dui_storage::StoreError::Conflict { .. })) => Ok(()),
         Err(error) => Err(error.into()),
     }
 }

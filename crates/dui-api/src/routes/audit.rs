@@ -19,7 +19,9 @@ pub async fn export_audit(
     TenantAuth(scope): TenantAuth,
     Query(period): Query<PeriodParams>,
 ) -> Result<Response, ApiError> {
-    let body = dui_app::audit::export(state.app(), &scope, period.from, period.to).await?;
+    let mut body = Vec::new();
+    let limit = Some(dui_app::audit::MAX_EXPORT_DAYS);
+    dui_app::audit::export(state.app(), &scope, period.from, period.to, limit, &mut body).await?;
     let mut response = body.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     Ok(response)

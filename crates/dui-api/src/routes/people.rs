@@ -2,13 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dui_domain::people::{
-    ExternalIdentity, Membership, NewUser, Profession, Role, User, UserChanges, UserChangesInput, UserInput, UserKind,
-    UserStatus,
-};
+use dui_app::people;
+use dui_domain::people::{ExternalIdentity, Membership, Profession, Role, User, UserKind, UserStatus};
 use dui_domain::tenant::{IdentityProvider, TenantStatus};
-use dui_domain::validation::{self, ValidationErrors};
-use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId, policy};
+use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -39,16 +36,17 @@ pub struct CreateUser {
 }
 
 impl CreateUser {
-    pub fn validate(&self) -> Result<NewUser, ValidationErrors> {
-        NewUser::validate(UserInput {
+    pub fn into_command(self, key: Option<dui_domain::idempotency::IdempotencyKey>) -> people::CreateUser {
+        people::CreateUser {
             kind: self.kind,
-            family_name: Some(&self.family_name),
-            given_name: self.given_name.as_deref(),
+            family_name: self.family_name,
+            given_name: self.given_name,
             profession: self.profession,
-            rpps: self.rpps.as_deref(),
-            adeli: self.adeli.as_deref(),
-            email: self.email.as_deref(),
-        })
+            rpps: self.rpps,
+            adeli: self.adeli,
+            email: self.email,
+            key,
+        }
     }
 }
 
@@ -105,23 +103,13 @@ pub struct Me {
     pub memberships: Vec<Membership>,
 }
 
-fn forbidden(what: &str) -> ApiError {
-    ApiError::Forbidden(format!("Your roles do not allow you to {what}."))
-}
-
 #[utoipa::path(get, path = "/me", tag = "people", responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn me(State(state): State<AppState>, TenantAuth(scope): TenantAuth) -> Result<Json<Me>, ApiError> {
-    let db = state.db();
-    let (user, memberships, tenant) = tokio::try_join!(
-        db.get_user(&scope, scope.user_id()),
-        db.list_memberships(&scope, scope.user_id()),
-        db.tenant_by_id(scope.tenant_id()),
-    )?;
-    let tenant = tenant.ok_or(ApiError::NotFound)?;
+    let me = people::me(state.app(), &scope).await?;
     Ok(Json(Me {
-        user,
-        tenant: TenantSummary { id: tenant.id, name: tenant.name, status: tenant.status },
-        memberships: memberships.into_iter().filter(|m| m.ended_at.is_none()).collect(),
+        user: me.user,
+        tenant: TenantSummary { id: me.tenant.id, name: me.tenant.name, status: me.tenant.status },
+        memberships: me.memberships,
     }))
 }
 
@@ -134,10 +122,7 @@ pub async fn list_users(
     Query(params): Query<ListParams>,
 ) -> Result<Json<UserPage>, ApiError> {
     let page = params.page()?;
-    if !policy::can_read_users(&scope) {
-        return Err(forbidden("list users"));
-    }
-    Ok(Json(state.db().list_users(&scope, page).await?.into()))
+    Ok(Json(people::list_users(state.app(), &scope, page).await?.into()))
 }
 
 /// Creates a user (tenant admins).
@@ -148,11 +133,7 @@ pub async fn create_user(
     TenantAuth(scope): TenantAuth,
     CreateRequest { body, key }: CreateRequest<CreateUser>,
 ) -> Result<Response, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("create users"));
-    }
-    let new = body.validate()?;
-    Ok(created(state.db().create_user(&scope, key.as_ref(), &new).await?))
+    Ok(created(people::create_user(state.app(), &scope, body.into_command(key)).await?))
 }
 
 /// One user: yourself, or anyone for tenant admins and directors.
@@ -163,10 +144,7 @@ pub async fn get_user(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<UserId>,
 ) -> Result<Json<User>, ApiError> {
-    if id != scope.user_id() && !policy::can_read_users(&scope) {
-        return Err(forbidden("see other users"));
-    }
-    Ok(Json(state.db().get_user(&scope, id).await?))
+    Ok(Json(people::get_user(state.app(), &scope, id).await?))
 }
 
 /// Changes a user; `"status": "disabled"` refuses their tokens at once (tenant admins).
@@ -179,22 +157,16 @@ pub async fn update_user(
     Path(id): Path<UserId>,
     Json(body): Json<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("change users"));
-    }
-    let changes = UserChanges::validate(UserChangesInput {
-        family_name: body.family_name.as_deref(),
-        given_name: body.given_name.as_deref(),
+    let change = people::ChangeUser {
+        family_name: body.family_name,
+        given_name: body.given_name,
         profession: body.profession,
-        rpps: body.rpps.as_ref().map(Option::as_deref),
-        adeli: body.adeli.as_ref().map(Option::as_deref),
-        email: body.email.as_ref().map(Option::as_deref),
+        rpps: body.rpps,
+        adeli: body.adeli,
+        email: body.email,
         status: body.status,
-    })?;
-    if id == scope.user_id() && changes.status == Some(UserStatus::Disabled) {
-        return Err(ValidationErrors::single("status", "you cannot disable your own account").into());
-    }
-    Ok(Json(state.db().update_user(&scope, id, &changes).await?))
+    };
+    Ok(Json(people::update_user(state.app(), &scope, id, change).await?))
 }
 
 /// A user's memberships, current and ended.
@@ -205,11 +177,7 @@ pub async fn list_memberships(
     TenantAuth(scope): TenantAuth,
     Path(user): Path<UserId>,
 ) -> Result<Json<Vec<Membership>>, ApiError> {
-    if user != scope.user_id() && !policy::can_read_users(&scope) {
-        return Err(forbidden("see other users"));
-    }
-    state.db().get_user(&scope, user).await?;
-    Ok(Json(state.db().list_memberships(&scope, user).await?))
+    Ok(Json(people::list_memberships(state.app(), &scope, user).await?))
 }
 
 /// Gives a user a role in an establishment, or tenant-wide (tenant admins; directors in their
@@ -223,12 +191,7 @@ pub async fn create_membership(
     Path(user): Path<UserId>,
     CreateRequest { body, key }: CreateRequest<CreateMembership>,
 ) -> Result<Response, ApiError> {
-    policy::membership_shape(body.establishment_id, body.role)
-        .map_err(|message| ValidationErrors::single("establishment_id", message))?;
-    if !policy::can_manage_membership(&scope, body.establishment_id, body.role) {
-        return Err(forbidden("give this role here"));
-    }
-    Ok(created(state.db().add_membership(&scope, key.as_ref(), user, body.establishment_id, body.role).await?))
+    Ok(created(people::add_membership(state.app(), &scope, user, body.establishment_id, body.role, key).await?))
 }
 
 /// Ends a membership. The record stays: who could see what, when, must remain known.
@@ -240,11 +203,7 @@ pub async fn end_membership(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<MembershipId>,
 ) -> Result<Json<Membership>, ApiError> {
-    let membership = state.db().get_membership(&scope, id).await?;
-    if !policy::can_manage_membership(&scope, membership.establishment_id, membership.role) {
-        return Err(forbidden("end this membership"));
-    }
-    Ok(Json(state.db().end_membership(&scope, id).await?))
+    Ok(Json(people::end_membership(state.app(), &scope, id).await?))
 }
 
 /// The identity providers configured for your tenant (tenant admins).
@@ -254,10 +213,7 @@ pub async fn list_identity_providers(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
 ) -> Result<Json<Vec<IdentityProvider>>, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("see identity providers"));
-    }
-    Ok(Json(state.db().list_identity_providers(scope.tenant_id()).await?))
+    Ok(Json(people::identity_providers(state.app(), &scope).await?))
 }
 
 #[utoipa::path(get, path = "/users/{user_id}/external-identities", tag = "people", params(("user_id" = UserId, Path)),
@@ -267,11 +223,7 @@ pub async fn list_external_identities(
     TenantAuth(scope): TenantAuth,
     Path(user): Path<UserId>,
 ) -> Result<Json<Vec<ExternalIdentity>>, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("see external identities"));
-    }
-    state.db().get_user(&scope, user).await?;
-    Ok(Json(state.db().list_external_identities(&scope, user).await?))
+    Ok(Json(people::external_identities(state.app(), &scope, user).await?))
 }
 
 /// Links a user to their identity at a provider: tokens of that provider whose subject claim has
@@ -285,15 +237,7 @@ pub async fn link_external_identity(
     Path((user, provider)): Path<(UserId, IdentityProviderId)>,
     Json(body): Json<LinkExternalIdentity>,
 ) -> Result<Json<ExternalIdentity>, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("link external identities"));
-    }
-    let subject = validation::text(&body.subject, 1, 255).map_err(|m| ValidationErrors::single("subject", m))?;
-    let providers = state.db().list_identity_providers(scope.tenant_id()).await?;
-    if !providers.iter().any(|p| p.id == provider) {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Json(state.db().link_external_identity(&scope, user, provider, &subject).await?))
+    Ok(Json(people::link_external_identity(state.app(), &scope, user, provider, &body.subject).await?))
 }
 
 #[utoipa::path(delete, path = "/users/{user_id}/external-identities/{provider_id}", tag = "people",
@@ -304,9 +248,6 @@ pub async fn unlink_external_identity(
     TenantAuth(scope): TenantAuth,
     Path((user, provider)): Path<(UserId, IdentityProviderId)>,
 ) -> Result<StatusCode, ApiError> {
-    if !policy::can_manage_users(&scope) {
-        return Err(forbidden("unlink external identities"));
-    }
-    state.db().unlink_external_identity(&scope, user, provider).await?;
+    people::unlink_external_identity(state.app(), &scope, user, provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }

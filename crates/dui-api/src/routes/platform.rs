@@ -3,8 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dui_domain::people::{Membership, Role, User};
-use dui_domain::tenant::{IdentityProvider, NewIdentityProvider, NewTenant, Tenant, TenantStatus};
+use dui_app::platform::{self, Operator};
+use dui_domain::people::{Membership, User};
+use dui_domain::tenant::{IdentityProvider, Tenant, TenantStatus};
 use dui_domain::{IdentityProviderId, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,18 +18,6 @@ use crate::routes::people::CreateUser;
 use crate::state::AppState;
 
 pub type TenantPage = PageBody<Tenant>;
-
-/// Records an operator's action in the platform's trail.
-async fn record(
-    state: &AppState,
-    scope: &dui_domain::scope::PlatformScope,
-    action: &str,
-    tenant: Option<TenantId>,
-    resource: Option<uuid::Uuid>,
-    request: &dui_domain::scope::RequestContext,
-) -> Result<(), ApiError> {
-    Ok(state.db().record_platform_event(Some(scope.operator_id().as_uuid()), action, tenant, resource, request).await?)
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,8 +53,7 @@ pub async fn list_tenants(
     PlatformAuth(scope, request): PlatformAuth,
     Query(params): Query<ListParams>,
 ) -> Result<Json<TenantPage>, ApiError> {
-    let _ = request;
-    Ok(Json(state.db().list_tenants(&scope, params.page()?).await?.into()))
+    Ok(Json(platform::list_tenants(state.app(), Operator::of(&scope, &request), params.page()?).await?.into()))
 }
 
 #[utoipa::path(post, path = "/tenants", tag = "platform", request_body = CreateTenant,
@@ -75,9 +63,8 @@ pub async fn create_tenant(
     PlatformAuth(scope, request): PlatformAuth,
     Json(body): Json<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
-    let new = NewTenant::validate(&body.name, &body.finess_juridique)?;
-    let created = state.db().create_tenant(&scope, &new).await?;
-    record(&state, &scope, "tenant.create", Some(created.id), None, &request).await?;
+    let operator = Operator::of(&scope, &request);
+    let created = platform::create_tenant(state.app(), operator, &body.name, &body.finess_juridique).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -88,8 +75,7 @@ pub async fn get_tenant(
     PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let _ = request;
-    Ok(Json(state.db().get_tenant(&scope, id).await?))
+    Ok(Json(platform::get_tenant(state.app(), Operator::of(&scope, &request), id).await?))
 }
 
 /// Suspends a tenant: its users' tokens are refused from the next request on. Data is kept.
@@ -100,9 +86,8 @@ pub async fn suspend_tenant(
     PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Suspended).await?;
+    let tenant = platform::set_status(state.app(), Operator::of(&scope, &request), id, TenantStatus::Suspended).await?;
     state.providers().invalidate();
-    record(&state, &scope, "tenant.suspend", Some(id), None, &request).await?;
     Ok(Json(tenant))
 }
 
@@ -113,9 +98,8 @@ pub async fn resume_tenant(
     PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let tenant = state.db().set_tenant_status(&scope, id, TenantStatus::Active).await?;
+    let tenant = platform::set_status(state.app(), Operator::of(&scope, &request), id, TenantStatus::Active).await?;
     state.providers().invalidate();
-    record(&state, &scope, "tenant.resume", Some(id), None, &request).await?;
     Ok(Json(tenant))
 }
 
@@ -130,10 +114,16 @@ pub async fn create_tenant_admin(
     Path(id): Path<TenantId>,
     Json(body): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedAdmin>), ApiError> {
-    let new = body.validate()?;
-    state.db().get_tenant(&scope, id).await?;
-    let (user, membership) = state.db().create_user_with_role(id, &new, Role::TenantAdmin).await?;
-    record(&state, &scope, "tenant.create_admin", Some(id), Some(user.id.as_uuid()), &request).await?;
+    let admin = platform::NewAdmin {
+        kind: body.kind,
+        family_name: body.family_name,
+        given_name: body.given_name,
+        profession: body.profession,
+        rpps: body.rpps,
+        adeli: body.adeli,
+        email: body.email,
+    };
+    let (user, membership) = platform::create_admin(state.app(), Operator::of(&scope, &request), id, admin).await?;
     Ok((StatusCode::CREATED, Json(CreatedAdmin { user, membership })))
 }
 
@@ -145,9 +135,7 @@ pub async fn list_identity_providers(
     PlatformAuth(scope, request): PlatformAuth,
     Path(id): Path<TenantId>,
 ) -> Result<Json<Vec<IdentityProvider>>, ApiError> {
-    let _ = request;
-    state.db().get_tenant(&scope, id).await?;
-    Ok(Json(state.db().list_identity_providers(id).await?))
+    Ok(Json(platform::identity_providers(state.app(), Operator::of(&scope, &request), id).await?))
 }
 
 /// Trusts an OpenID Connect issuer for a tenant. Its tokens must carry this audience; the
@@ -161,17 +149,15 @@ pub async fn create_identity_provider(
     Path(id): Path<TenantId>,
     Json(body): Json<CreateIdentityProvider>,
 ) -> Result<(StatusCode, Json<IdentityProvider>), ApiError> {
-    let new = NewIdentityProvider::validate(
-        &body.label,
-        &body.issuer,
-        &body.audience,
-        &body.jwks_url,
-        body.subject_claim.as_deref(),
-    )?;
-    state.db().get_tenant(&scope, id).await?;
-    let created = state.db().create_identity_provider(&scope, id, &new).await?;
+    let provider = platform::NewProvider {
+        label: body.label,
+        issuer: body.issuer,
+        audience: body.audience,
+        jwks_url: body.jwks_url,
+        subject_claim: body.subject_claim,
+    };
+    let created = platform::create_identity_provider(state.app(), Operator::of(&scope, &request), id, provider).await?;
     state.providers().invalidate();
-    record(&state, &scope, "identity_provider.create", Some(id), Some(created.id.as_uuid()), &request).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -184,15 +170,7 @@ pub async fn delete_identity_provider(
     PlatformAuth(scope, request): PlatformAuth,
     Path((tenant, provider)): Path<(TenantId, IdentityProviderId)>,
 ) -> Result<StatusCode, ApiError> {
-    match state.db().delete_identity_provider(&scope, tenant, provider).await {
-        Err(dui_storage::StoreError::Invalid { .. }) => {
-            return Err(ApiError::Conflict(
-                "Users are still linked to this identity provider: unlink them first.".to_owned(),
-            ));
-        }
-        other => other?,
-    }
+    platform::delete_identity_provider(state.app(), Operator::of(&scope, &request), tenant, provider).await?;
     state.providers().invalidate();
-    record(&state, &scope, "identity_provider.delete", Some(tenant), Some(provider.as_uuid()), &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use dui_app::audit::AccessEntry;
+use dui_app::residents::ResidentFilter;
 use dui_app::{audit, contacts, emergency, residents, stays};
 use dui_domain::idempotency::Created;
 use dui_domain::record::{
@@ -18,8 +20,6 @@ use dui_domain::record::{
 use dui_domain::resident::{Identity, IdentityStatus, Ins, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;
 use dui_domain::{ConsentId, ContactId, EmergencyAccessId, EstablishmentId, ResidentId, StayId, UnitId, UserId};
-use dui_storage::ResidentFilter;
-use dui_storage::audit::AccessEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

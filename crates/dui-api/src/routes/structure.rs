@@ -1,11 +1,9 @@
 //! Establishments and units of the caller's tenant.
 
 use axum::extract::State;
+use dui_app::structure;
 use dui_domain::pagination::PageRequest;
-use dui_domain::policy;
-use dui_domain::structure::{
-    self, Establishment, EstablishmentCategory, EstablishmentChanges, NewEstablishment, StructureStatus, Unit,
-};
+use dui_domain::structure::{Establishment, EstablishmentCategory, StructureStatus, Unit};
 use dui_domain::{EstablishmentId, UnitId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,7 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::TenantAuth;
 use axum::response::Response;
 
-use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
+use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created as created_response};
 use crate::pagination::{ListParams, PageBody};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -55,10 +53,6 @@ pub struct UpdateUnit {
     pub status: Option<StructureStatus>,
 }
 
-fn forbidden(what: &str) -> ApiError {
-    ApiError::Forbidden(format!("Your roles do not allow you to {what}."))
-}
-
 /// The establishments you work in (all of them for tenant-wide roles).
 #[utoipa::path(get, path = "/establishments", tag = "structure", params(ListParams),
     responses((status = 200, body = EstablishmentPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
@@ -67,8 +61,7 @@ pub async fn list_establishments(
     TenantAuth(scope): TenantAuth,
     Query(params): Query<ListParams>,
 ) -> Result<Json<EstablishmentPage>, ApiError> {
-    let page = state.db().list_establishments(&scope, params.page()?).await?;
-    Ok(Json(page.into()))
+    Ok(Json(structure::list_establishments(state.app(), &scope, params.page()?).await?.into()))
 }
 
 /// Creates an establishment or service (tenant admins).
@@ -79,11 +72,9 @@ pub async fn create_establishment(
     TenantAuth(scope): TenantAuth,
     CreateRequest { body, key }: CreateRequest<CreateEstablishment>,
 ) -> Result<Response, ApiError> {
-    if !policy::can_manage_establishments(&scope) {
-        return Err(forbidden("create establishments"));
-    }
-    let new = NewEstablishment::validate(&body.finess, &body.name, body.category)?;
-    Ok(created(state.db().create_establishment(&scope, key.as_ref(), &new).await?))
+    let created =
+        structure::create_establishment(state.app(), &scope, &body.finess, &body.name, body.category, key).await?;
+    Ok(created_response(created))
 }
 
 #[utoipa::path(get, path = "/establishments/{establishment_id}", tag = "structure",
@@ -94,7 +85,7 @@ pub async fn get_establishment(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<EstablishmentId>,
 ) -> Result<Json<Establishment>, ApiError> {
-    Ok(Json(state.db().get_establishment(&scope, id).await?))
+    Ok(Json(structure::get_establishment(state.app(), &scope, id).await?))
 }
 
 /// Renames, recategorises, closes or reopens an establishment (tenant admins).
@@ -107,14 +98,14 @@ pub async fn update_establishment(
     Path(id): Path<EstablishmentId>,
     Json(body): Json<UpdateEstablishment>,
 ) -> Result<Json<Establishment>, ApiError> {
-    if !policy::can_manage_establishments(&scope) {
-        // Whether the establishment exists is not for this caller to learn by elimination.
-        state.db().get_establishment(&scope, id).await?;
-        return Err(forbidden("change establishments"));
-    }
-    let changes = EstablishmentChanges::validate(body.name.as_deref(), body.category, body.status)?
-        .with_shifts(body.timezone.as_deref(), body.shift_starts.as_deref())?;
-    Ok(Json(state.db().update_establishment(&scope, id, &changes).await?))
+    let change = structure::ChangeEstablishment {
+        name: body.name,
+        category: body.category,
+        status: body.status,
+        timezone: body.timezone,
+        shift_starts: body.shift_starts,
+    };
+    Ok(Json(structure::update_establishment(state.app(), &scope, id, change).await?))
 }
 
 #[utoipa::path(get, path = "/establishments/{establishment_id}/units", tag = "structure",
@@ -127,9 +118,7 @@ pub async fn list_units(
     Query(params): Query<ListParams>,
 ) -> Result<Json<UnitPage>, ApiError> {
     let page: PageRequest = params.page()?;
-    // An establishment the caller does not see is absent, not merely empty.
-    state.db().get_establishment(&scope, establishment).await?;
-    Ok(Json(state.db().list_units(&scope, establishment, page).await?.into()))
+    Ok(Json(structure::list_units(state.app(), &scope, establishment, page).await?.into()))
 }
 
 /// Creates a unit (tenant admins, and directors of the establishment).
@@ -142,12 +131,7 @@ pub async fn create_unit(
     Path(establishment): Path<EstablishmentId>,
     CreateRequest { body, key }: CreateRequest<CreateUnit>,
 ) -> Result<Response, ApiError> {
-    let name = structure::unit_name(&body.name)?;
-    if !policy::can_manage_units(&scope, establishment) {
-        state.db().get_establishment(&scope, establishment).await?;
-        return Err(forbidden("create units here"));
-    }
-    Ok(created(state.db().create_unit(&scope, key.as_ref(), establishment, &name).await?))
+    Ok(created_response(structure::create_unit(state.app(), &scope, establishment, &body.name, key).await?))
 }
 
 #[utoipa::path(get, path = "/units/{unit_id}", tag = "structure", params(("unit_id" = UnitId, Path)),
@@ -157,7 +141,7 @@ pub async fn get_unit(
     TenantAuth(scope): TenantAuth,
     Path(id): Path<UnitId>,
 ) -> Result<Json<Unit>, ApiError> {
-    Ok(Json(state.db().get_unit(&scope, id).await?))
+    Ok(Json(structure::get_unit(state.app(), &scope, id).await?))
 }
 
 /// Renames, closes or reopens a unit (tenant admins, and directors of its establishment).
@@ -170,10 +154,5 @@ pub async fn update_unit(
     Path(id): Path<UnitId>,
     Json(body): Json<UpdateUnit>,
 ) -> Result<Json<Unit>, ApiError> {
-    let name = body.name.as_deref().map(structure::unit_name).transpose()?;
-    let unit = state.db().get_unit(&scope, id).await?;
-    if !policy::can_manage_units(&scope, unit.establishment_id) {
-        return Err(forbidden("change this unit"));
-    }
-    Ok(Json(state.db().update_unit(&scope, id, name.as_deref(), body.status).await?))
+    Ok(Json(structure::update_unit(state.app(), &scope, id, body.name.as_deref(), body.status).await?))
 }
