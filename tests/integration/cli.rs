@@ -96,6 +96,25 @@ async fn tenants_are_managed_from_the_command_line() {
     let args = TokenArgs { user: None, tenant: None, operator: Some("astreinte".to_owned()), ttl: None };
     let token = dui::cli::token(&config, &app.store, &args).await.unwrap();
     assert_eq!(app.get("/platform/v1/tenants", &token).await.status, 200);
+
+    // Export, then import as a new tenant: the administrator is there, under the same id.
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("apf33.jsonl");
+    run(&file, &["tenant", "export", "330000017", "--out", export.to_str().unwrap()]).await;
+    assert!(!export.with_extension("partial").exists(), "the partial file was renamed");
+    let path = export.to_str().unwrap();
+    run(&file, &["tenant", "import", path, "--name", "APF 33 (copie)", "--finess-juridique", "330000025"]).await;
+    let copy = app.store.tenant_by_finess(&Finess::parse("330000025").unwrap()).await.unwrap().expect("imported");
+    assert_eq!((copy.name.as_str(), copy.status), ("APF 33 (copie)", TenantStatus::Active));
+    let scope = dui_domain::scope::TenantScope::console(copy.id);
+    let page = dui_domain::pagination::PageRequest::first(10);
+    let users = dui_app::people::list_users(&app.app(), &scope, page).await.unwrap();
+    assert_eq!(users.items[0].id, admin.id);
+    // The same file again: the FINESS is taken now, and the command says so.
+    let again = ["dui", "--config", file.path().to_str().unwrap(), "tenant", "import", path];
+    let refused =
+        dui::cli::run(Cli::try_parse_from([&again[..], &["--finess-juridique", "330000025"]].concat()).unwrap());
+    assert!(refused.await.is_err());
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ mod principals;
 mod record;
 mod residents;
 mod resilience;
+mod reversibility;
 mod schema;
 mod structure;
 mod summary;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::residents::{admit, identity};
 
-const INS: &str = "255081416802538";
+pub(crate) const INS: &str = "255081416802538";
 const OID_TEST: &str = "1.2.250.1.213.1.4.10";
 
 async fn new_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> String {
@@ -459,12 +459,18 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert!(!listed.text.contains(&duplicate));
 }
 
-#[tokio::test]
-async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded() {
-    let app = TestApp::spawn().await;
-    let tenant = app.tenant("Alpha").await;
-    let id = new_record(&app, &tenant, "Portabilité", Some(INS)).await;
-    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+/// People of a record filled in every section (see [`fill_record`]).
+pub(crate) struct Filled {
+    pub id: String,
+    pub nurse: dui_testkit::TestUser,
+    pub director: dui_testkit::TestUser,
+}
+
+/// A record with something in every section: a note, a contact, a consent, an emergency
+/// opening, an assessment, a plan in force, a measurement, an assignment and a task record.
+pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> Filled {
+    let id = new_record(app, tenant, birth_name, ins).await;
+    let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
     app.post(
         &format!("/api/v1/residents/{id}/notes"),
         &nurse.token,
@@ -484,7 +490,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     )
     .await;
 
-    let visitor = app.user(&tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
+    let visitor = app.user(tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
     let opened = app
         .post(
             &format!("/api/v1/residents/{id}/emergency-access"),
@@ -511,7 +517,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         )
         .await;
     assert_eq!(planned.status, 403, "tenant admins do not draw up plans: {}", planned.text);
-    let director = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
+    let director = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Director)]).await;
     let planned = app
         .post(
             &format!("/api/v1/residents/{id}/care-plan"),
@@ -537,7 +543,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         .post(&format!("/api/v1/residents/{id}/measurements"), &nurse.token, json!({"kind": "weight", "value": 61.5}))
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
-    let helper = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
+    let helper = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
     let assigned =
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
     assert_eq!(assigned.status, 201, "{}", assigned.text);
@@ -552,6 +558,15 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         )
         .await;
     assert_eq!(recorded.status, 201, "{}", recorded.text);
+
+    Filled { id, nurse, director }
+}
+
+#[tokio::test]
+async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let Filled { id, nurse, director } = fill_record(&app, &tenant, "Portabilité", Some(INS)).await;
 
     // Carers do not export; the director of the establishment does.
     app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);

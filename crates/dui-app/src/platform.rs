@@ -2,13 +2,16 @@
 //! console). Nothing here reads a tenant's residents or their records; every action is
 //! recorded in the operators' trail, in the action's transaction.
 
-use dui_domain::audit::PlatformAction;
+use std::io::{BufRead, Write};
+
+use dui_domain::audit::{AuditAction, PlatformAction};
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::people::{Membership, NewUser, Profession, Role, User, UserInput, UserKind};
 use dui_domain::scope::{PlatformScope, RequestContext};
 use dui_domain::tenant::{IdentityProvider, NewIdentityProvider, NewTenant, Tenant, TenantStatus};
 use dui_domain::{IdentityProviderId, TenantId};
 use dui_storage::platform::{self as store, PlatformEvent};
+use dui_storage::tenant_export::{ImportOptions, ImportReport, TableCounts};
 use dui_storage::{Mode, StoreError, people};
 
 use crate::{App, AppError, AppResult};
@@ -178,4 +181,46 @@ pub async fn delete_identity_provider(
     store::record(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Writes a tenant's whole data to `out`, opened (reversibility: the organisation leaves with
+/// its records). The export is recorded in the platform's trail and in the tenant's own, once
+/// it is complete; `out` is the caller's to make durable.
+pub async fn export_tenant(
+    app: &App,
+    operator: Operator<'_>,
+    id: TenantId,
+    out: &mut dyn Write,
+) -> AppResult<TableCounts> {
+    let counts = app.db().export_tenant(id, out).await?;
+    let mut tx = app.db().begin_for_tenant(id, Mode::Write);
+    dui_storage::audit::record_on_tenant(&mut tx, AuditAction::TenantExport).await?;
+    store::record(&mut tx, operator.event(PlatformAction::TenantExport, Some(id), Some(id.as_uuid()))).await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Reads a tenant export into a new tenant, under keys of its own: all of it or nothing.
+pub async fn import_tenant(
+    app: &App,
+    operator: Operator<'_>,
+    input: &mut dyn BufRead,
+    options: &ImportOptions,
+) -> AppResult<ImportReport> {
+    let event = operator.event(PlatformAction::TenantImport, None, None);
+    Ok(app.db().import_tenant(input, options, event).await?)
+}
+
+/// Crypto-shredding: destroys the tenant's keys, after which its sealed data cannot be read by
+/// anyone. `confirm` must be the tenant's FINESS juridique. The caller exports first.
+pub async fn shred_tenant(app: &App, operator: Operator<'_>, id: TenantId, confirm: &str) -> AppResult<()> {
+    let tenant = get_tenant(app, operator, id).await?;
+    if confirm.trim() != tenant.finess_juridique.as_str() {
+        return Err(AppError::invalid("confirm", "must be the tenant's FINESS juridique"));
+    }
+    if tenant.status == TenantStatus::Shredded {
+        return Err(AppError::Conflict("the tenant is already shredded".into()));
+    }
+    let event = operator.event(PlatformAction::TenantShred, Some(id), Some(id.as_uuid()));
+    Ok(app.db().destroy_tenant_keys(id, event).await?)
 }

@@ -112,6 +112,7 @@ actions! {
     AuditExport = "audit.export" on "tenant", "The tenant's trail exported.";
     // Administration.
     TenantImport = "tenant.import" on "tenant", "The tenant's data imported from another installation.";
+    TenantExport = "tenant.export" on "tenant", "The tenant's whole data exported (reversibility).";
     EstablishmentCreate = "establishment.create" on "establishment", "An establishment created.";
     EstablishmentUpdate = "establishment.update" on "establishment", "An establishment changed.";
     UnitCreate = "unit.create" on "unit", "A unit created.";
@@ -133,6 +134,8 @@ pub enum PlatformAction {
     TenantResume,
     TenantCreateAdmin,
     TenantImport,
+    TenantExport,
+    TenantShred,
     IdentityProviderCreate,
     IdentityProviderDelete,
 }
@@ -145,6 +148,8 @@ impl PlatformAction {
             PlatformAction::TenantResume => "tenant.resume",
             PlatformAction::TenantCreateAdmin => "tenant.create_admin",
             PlatformAction::TenantImport => "tenant.import",
+            PlatformAction::TenantExport => "tenant.export",
+            PlatformAction::TenantShred => "tenant.shred",
             PlatformAction::IdentityProviderCreate => "identity_provider.create",
             PlatformAction::IdentityProviderDelete => "identity_provider.delete",
         }

@@ -501,6 +501,20 @@ impl Db {
     }
 }
 
+static ON_TENANT: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id) \
+         VALUES (:tenant, dui_uuid_v7(), NULL, 'console', :action, 'success', :resource_type, :tenant)",
+    )
+});
+
+/// Records, in the tenant's own trail, an action of the platform on the tenant as a whole (its
+/// export, its import): the tenant's data-protection officer reads it there.
+pub async fn record_on_tenant(tx: &mut Tx<'_>, action: AuditAction) -> StoreResult<()> {
+    tx.query(&ON_TENANT, &args! {}.action(action)).await?;
+    Ok(())
+}
+
 /// Writes a tenant's audit trail over a period as JSON lines (one event per line, with its
 /// place in the chain), for its data-protection officer, in one snapshot; the export is itself
 /// recorded, first. Commits.

@@ -479,10 +479,16 @@ impl Db {
 
     /// Crypto-shredding: destroys every key of the tenant and marks it shredded. Afterwards its
     /// sealed values cannot be opened by anyone: the keys existed only wrapped, here.
-    pub async fn destroy_tenant_keys(&self, tenant: TenantId) -> StoreResult<()> {
+    /// `event` is recorded in the platform's trail in the same transaction.
+    pub async fn destroy_tenant_keys(
+        &self,
+        tenant: TenantId,
+        event: crate::platform::PlatformEvent<'_>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_for_tenant(tenant, Mode::Write);
         tx.query(&DESTROY_KEYS, &args! {}).await?;
         tx.query(&SHREDDED, &args! {}).await?;
+        crate::platform::record(&mut tx, event).await?;
         let tenant_text = tenant.to_string();
         tx.query(&NOTIFY_KEYS_CHANGED, &args! { channel_tenant: &tenant_text }).await?;
         tx.commit().await?;

@@ -505,9 +505,8 @@ pub(crate) const FEATURE: Feature = Feature {
             name: "read_markers",
             sealed: &[],
             reseal: false,
-            tenant_export: TenantExport::Omitted(
-                "where each user stopped reading a hand-over feed: working state, not the organisation's data",
-            ),
+            // Carried: after a move, each professional's feeds are unread from where they were.
+            tenant_export: TenantExport::Rows { order: "user_id, feed_id", derived: &[], defaulted: &[] },
             resident: None,
         },
     ],

@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use crate::args;
 use crate::feature::{Derived, Table, TenantExport};
+use crate::platform::PlatformEvent;
 use crate::sealing::{open_json, seal_json};
 use crate::sql::Sql;
 use crate::tx::Mode;
@@ -185,7 +186,13 @@ struct Importing {
 
 impl Db {
     /// Imports a tenant export into a new tenant, in one transaction, and chains its trail.
-    pub async fn import_tenant(&self, input: &mut dyn BufRead, options: &ImportOptions) -> StoreResult<ImportReport> {
+    /// `event` is recorded in the platform's trail, in that transaction, naming the new tenant.
+    pub async fn import_tenant(
+        &self,
+        input: &mut dyn BufRead,
+        options: &ImportOptions,
+        event: PlatformEvent<'_>,
+    ) -> StoreResult<ImportReport> {
         let mut lines = input.lines();
         let mut next_line = || -> StoreResult<Option<Value>> {
             match lines.next() {
@@ -311,11 +318,12 @@ impl Db {
              WHERE tenant_id = :tenant AND purpose = 'data' AND status = 'active'",
         );
         tx.query(&counted, &args! { seals: &(seals as i64) }).await?;
-        let recorded = Sql::new(
-            "INSERT INTO audit_events (tenant_id, id, actor_id, actor_kind, action, outcome, resource_type, resource_id) \
-             VALUES (:tenant, dui_uuid_v7(), NULL, 'console', :action, 'success', :resource_type, :tenant)",
-        );
-        tx.query(&recorded, &args! {}.action(dui_domain::audit::AuditAction::TenantImport)).await?;
+        crate::audit::record_on_tenant(&mut tx, dui_domain::audit::AuditAction::TenantImport).await?;
+        crate::platform::record(
+            &mut tx,
+            PlatformEvent { tenant: Some(tenant), resource: Some(tenant.as_uuid()), ..event },
+        )
+        .await?;
         tx.commit().await?;
         self.chain_tenant(tenant).await?;
         Ok(ImportReport { tenant: record, rows: TableCounts { tables: done }, skipped_identity_providers: skipped })
@@ -365,6 +373,11 @@ fn prepare_row(
     active: i32,
 ) -> StoreResult<u64> {
     let table = importing.table;
+    // Derived columns are computed from the opened values, before they are sealed.
+    for derived in importing.derived {
+        let made = (derived.make)(row, keys)?;
+        row.insert(derived.column.to_owned(), made.map_or(Value::Null, |bytes| Value::String(hex(&bytes))));
+    }
     let mut sealed = 0;
     if !table.sealed.is_empty() {
         let id = row_id(row, table)?;
@@ -375,10 +388,6 @@ fn prepare_row(
             sealed += u64::from(!stored.is_null());
             row.insert(column.column.to_owned(), stored);
         }
-    }
-    for derived in importing.derived {
-        let made = (derived.make)(row, keys)?;
-        row.insert(derived.column.to_owned(), made.map_or(Value::Null, |bytes| Value::String(hex(&bytes))));
     }
     if importing.has_dek_version {
         let version = if sealed == 0 && importing.dek_version_nullable { Value::Null } else { json!(active) };

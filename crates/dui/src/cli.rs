@@ -96,7 +96,8 @@ pub enum TenantCommand {
     Suspend { tenant: String },
     /// Resume a suspended tenant.
     Resume { tenant: String },
-    /// Write everything of a tenant, decrypted, as one JSON document (reversibility).
+    /// Write everything of a tenant, decrypted, as JSON lines (reversibility; see
+    /// docs/tenant-export.md).
     Export {
         tenant: String,
         /// The file to write (written aside first, then renamed: a partial export never has this name).
@@ -113,6 +114,19 @@ pub enum TenantCommand {
         /// The tenant's FINESS juridique, typed again, to confirm.
         #[arg(long)]
         confirm: String,
+    },
+    /// Read a tenant export (from this installation or another) into a new tenant, under keys of
+    /// its own: all of it, or nothing.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// The new tenant's name (default: the exported one's).
+        #[arg(long)]
+        name: Option<String>,
+        /// The new tenant's FINESS juridique (default: the exported one's, which must then be free
+        /// on this installation).
+        #[arg(long)]
+        finess_juridique: Option<String>,
     },
 }
 
@@ -303,6 +317,23 @@ async fn tenant(command: TenantCommand, db: &Db) -> anyhow::Result<()> {
             let found = find_tenant(db, &tenant).await?;
             shred(db, &found, &out, &confirm).await?;
         }
+        TenantCommand::Import { file, name, finess_juridique } => {
+            let finess = finess_juridique.map(|f| Finess::parse(&f)).transpose().map_err(anyhow::Error::msg)?;
+            let options = dui_storage::tenant_export::ImportOptions { name, finess_juridique: finess };
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let mut input = std::io::BufReader::new(input);
+            let report = platform::import_tenant(&app, console, &mut input, &options).await?;
+            for (table, rows) in &report.rows.tables {
+                eprintln!("  {table}: {rows}");
+            }
+            for skipped in &report.skipped_identity_providers {
+                eprintln!(
+                    "  identity provider {skipped} not made again: this installation has it for another tenant; \
+                     its users' links to it were left out"
+                );
+            }
+            print_tenant(&report.tenant);
+        }
     }
     Ok(())
 }
@@ -313,7 +344,9 @@ pub async fn export(db: &Db, tenant: &Tenant, path: &std::path::Path) -> anyhow:
     let partial = path.with_extension("partial");
     let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = std::io::BufWriter::new(file);
-    let summary = db.export_tenant(tenant.id, &mut writer).await?;
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let request = RequestContext::default();
+    let summary = platform::export_tenant(&app, platform::Operator::console(&request), tenant.id, &mut writer).await?;
     let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;
     file.sync_all()?;
     std::fs::rename(&partial, path)?;
@@ -336,7 +369,9 @@ pub async fn shred(db: &Db, tenant: &Tenant, export_to: &std::path::Path, confir
         bail!("tenant {} is already shredded", tenant.id);
     }
     export(db, tenant, export_to).await?;
-    db.destroy_tenant_keys(tenant.id).await?;
+    let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+    let request = RequestContext::default();
+    platform::shred_tenant(&app, platform::Operator::console(&request), tenant.id, confirm).await?;
     eprintln!("tenant {} shredded: its keys are destroyed and its data is unreadable", tenant.id);
     Ok(())
 }
