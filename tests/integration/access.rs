@@ -546,3 +546,76 @@ async fn each_role_reads_the_note_scopes_of_its_profession() {
         assert_eq!(seen, want, "{role}");
     }
 }
+
+/// The recent-stay rule, written once and used by every statement, pinned at its edges: a stay
+/// planned up to a year ahead is in the team's reach (the admission is prepared), one further
+/// ahead is not; a stay ended `recent_stay_days` ago still is, one day more and it is not. Reads
+/// (visibility) and writes (the record's context) agree, and so does the list.
+#[tokio::test]
+async fn the_recent_stay_rule_holds_at_its_edges_for_reads_writes_and_lists() {
+    let app = TestApp::spawn_with(|config| config.access.recent_stay_days = 30).await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
+    let today = chrono::Utc::now().date_naive();
+    let admit = |name: &'static str, admitted_on: chrono::NaiveDate| {
+        let app = &app;
+        let token = tenant.admin.token.clone();
+        async move {
+            let created = app
+                .post(
+                    "/api/v1/residents",
+                    &token,
+                    json!({"establishment_id": ehpad, "admitted_on": admitted_on.to_string(),
+                           "identity": identity(name, "Anne", "1930-01-01"), "confirm_homonym": true}),
+                )
+                .await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            (created.json["id"].as_str().unwrap().to_owned(), created.json)
+        }
+    };
+    let (planned, _) = admit("Prevue", today + chrono::Days::new(300)).await;
+    let (far, _) = admit("Lointaine", today).await;
+    // A stay more than a year ahead cannot be entered; it arrives with migrated data.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(&format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true); \
+             UPDATE stays SET admitted_on = current_date + 400 WHERE resident_id = '{far}'; COMMIT;",
+            tenant.id
+        ))
+        .await
+        .unwrap();
+    let mut discharged = Vec::new();
+    for (name, days_ago) in [("Trente", 30u64), ("TrenteEtUn", 31)] {
+        let (id, created) = admit(name, today - chrono::Days::new(400)).await;
+        let stay = created["current_stay"]["id"].as_str().unwrap().to_owned();
+        let ended = app
+            .request_with(
+                Method::PATCH,
+                &format!("/api/v1/residents/{id}/stays/{stay}"),
+                Some(&tenant.admin.token),
+                Some(json!({"discharged_on": (today - chrono::Days::new(days_ago)).to_string(), "discharge_mode": "home"})),
+                &[("If-Match", "\"1\"")],
+            )
+            .await;
+        assert_eq!(ended.status, 200, "{}", ended.text);
+        discharged.push(id);
+    }
+    let listed = app.get("/api/v1/residents", &nurse.token).await;
+    for (id, in_reach) in [(&planned, true), (&far, false), (&discharged[0], true), (&discharged[1], false)] {
+        let read = app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await;
+        let write = app.post(&format!("/api/v1/residents/{id}/notes"), &nurse.token, json!({"text": "Passage"})).await;
+        if in_reach {
+            assert_eq!((read.status, write.status), (200, 201), "{id}: {} {}", read.text, write.text);
+            assert!(listed.text.contains(id.as_str()), "{id} is listed");
+        } else {
+            read.problem(404);
+            write.problem(404);
+            assert!(!listed.text.contains(id.as_str()), "{id} is not listed");
+        }
+        // The director oversees the establishment: every record of it, for good.
+        assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &director.token).await.status, 200);
+    }
+}

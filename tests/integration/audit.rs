@@ -535,3 +535,217 @@ async fn the_chainer_waits_for_a_late_commit_and_chains_older_events_once() {
     app.store.chain_tenant(tenant.id).await.unwrap();
     assert_eq!(app.store.verify_audit(tenant.id).await.unwrap().links, after.links);
 }
+
+/// The events the tenant's trail received since the last look, each as
+/// `actor action outcome resource` (`R` for the record itself, else the resource's type; `+E`
+/// through an emergency opening).
+struct Trail<'a> {
+    app: &'a TestApp,
+    tenant: &'a TestTenant,
+    names: Vec<(String, &'static str)>,
+    resident: String,
+    seen: usize,
+}
+
+impl Trail<'_> {
+    async fn since(&mut self) -> Vec<String> {
+        let mut owner = self.app.db.connect(&self.app.db.owner_url).await;
+        let tx = owner.transaction().await.unwrap();
+        tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&self.tenant.id.to_string()]).await.unwrap();
+        let rows = tx
+            .query(
+                "SELECT coalesce(actor_id::text, actor_kind), action, outcome, resident_id::text, resource_id::text, \
+                 resource_type, emergency FROM audit_events ORDER BY id OFFSET $1",
+                &[&(self.seen as i64)],
+            )
+            .await
+            .unwrap();
+        self.seen += rows.len();
+        rows.iter()
+            .map(|row| {
+                let actor: String = row.get(0);
+                let actor = self.names.iter().find(|(id, _)| *id == actor).map_or(actor.as_str(), |(_, name)| name);
+                let resource = if row.get::<_, Option<String>>(4).as_deref() == Some(self.resident.as_str()) {
+                    "R".to_owned()
+                } else {
+                    row.get::<_, Option<String>>(5).unwrap_or_else(|| "-".to_owned())
+                };
+                let about = match row.get::<_, Option<String>>(3) {
+                    Some(r) if r == self.resident => "",
+                    Some(_) => " (another record)",
+                    None => " (no record)",
+                };
+                let emergency = if row.get::<_, bool>(6) { " +E" } else { "" };
+                format!("{actor} {} {} {resource}{about}{emergency}", row.get::<_, String>(1), row.get::<_, String>(2))
+            })
+            .collect()
+    }
+
+    /// Asserts the events `step` left.
+    async fn expect(&mut self, step: &str, expected: &[&str]) {
+        let got = self.since().await;
+        assert_eq!(got, expected, "{step}: the trail received\n{}", got.join("\n"));
+    }
+}
+
+/// Each operation, one by one, and exactly the events it leaves: reads are recorded when a
+/// person reads, the checks an operation makes to decide are not, and writes do not record
+/// reads.
+#[tokio::test]
+async fn each_operation_leaves_exactly_its_events() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
+    let night = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
+    let admin = &tenant.admin;
+    let r = admit(&app, &tenant, "Chaque").await;
+    let record = format!("/api/v1/residents/{r}");
+    let names = vec![
+        (admin.id.to_string(), "admin"),
+        (nurse.id.to_string(), "nurse"),
+        (director.id.to_string(), "director"),
+        (night.id.to_string(), "night"),
+    ];
+    let mut trail = Trail { app: &app, tenant: &tenant, names, resident: r.clone(), seen: 0 };
+    trail.since().await;
+    let ok = |response: dui_testkit::TestResponse| {
+        assert!(response.status < 300, "{}", response.text);
+        response
+    };
+
+    ok(app.get(&record, &nurse.token).await);
+    trail.expect("read the record", &["nurse resident.read success R"]).await;
+    ok(app.get(&format!("{record}/summary"), &nurse.token).await);
+    trail.expect("its first screen", &["nurse resident.summary success R"]).await;
+    ok(app.get(&format!("{record}/timeline"), &nurse.token).await);
+    trail.expect("its timeline", &["nurse resident.timeline success R"]).await;
+    ok(app.get("/api/v1/residents", &nurse.token).await);
+    trail.expect("the list", &["nurse resident.list success R"]).await;
+
+    // The plan: drafted, put in force, read, printed.
+    let plan = ok(app
+        .post(
+            &format!("{record}/care-plan"),
+            &director.token,
+            json!({"content": {"expectations": "Marcher chaque jour", "objectives": [{"domain": "autonomy", "text": "Marcher chaque jour", "status": "in_progress"}]}}),
+        )
+        .await);
+    trail.expect("a plan drafted", &["director care_plan.create success care_plan_version"]).await;
+    let version = plan.json["id"].as_str().unwrap().to_owned();
+    let objective = plan.json["content"]["objectives"][0]["id"].as_str().unwrap().to_owned();
+    let etag = plan.header("etag").unwrap().to_owned();
+    ok(app
+        .request_with(
+            reqwest::Method::POST,
+            &format!("{record}/care-plan/versions/{version}/activate"),
+            Some(&director.token),
+            None,
+            &[("If-Match", &etag)],
+        )
+        .await);
+    trail.expect("put in force", &["director care_plan.activate success care_plan_version"]).await;
+    ok(app.get(&format!("{record}/care-plan"), &nurse.token).await);
+    trail.expect("the plan read", &["nurse care_plan.read success R"]).await;
+    ok(app.get(&format!("{record}/care-plan/versions/{version}/pdf"), &nurse.token).await);
+    trail.expect("printed", &["nurse care_plan.print success R"]).await;
+
+    // Notes: the objective a note serves is checked against the plan without reading it.
+    let note = ok(app
+        .post(
+            &format!("{record}/notes"),
+            &nurse.token,
+            json!({"text": "A marché jusqu'au jardin.", "objective_id": objective}),
+        )
+        .await);
+    trail.expect("a note about an objective", &["nurse note.create success note"]).await;
+    let note = note.json["id"].as_str().unwrap().to_owned();
+    ok(app.get(&format!("{record}/notes"), &nurse.token).await);
+    trail.expect("the notes read", &["nurse note.read success R"]).await;
+    ok(app
+        .post(&format!("{record}/notes/{note}/amendments"), &nurse.token, json!({"text": "A marché jusqu'au portail."}))
+        .await);
+    trail.expect("a note amended", &["nurse note.amend success note"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/handover"), &nurse.token).await);
+    trail.expect("the hand-over feed", &["nurse handover.read success R"]).await;
+
+    // Stays: a move records the move, not a reading of the stays.
+    let stays = ok(app.get(&format!("{record}/stays"), &nurse.token).await);
+    trail.expect("the stays read", &["nurse stay.read success R"]).await;
+    let stay = stays.json[0]["id"].as_str().unwrap().to_owned();
+    let unit = tenant.units[0].id;
+    let etag = format!("\"{}\"", stays.json[0]["row_version"]);
+    ok(app
+        .request_with(
+            reqwest::Method::PATCH,
+            &format!("{record}/stays/{stay}"),
+            Some(&admin.token),
+            Some(json!({"unit_id": unit})),
+            &[("If-Match", &etag)],
+        )
+        .await);
+    trail.expect("a move", &["admin stay.update success stay"]).await;
+
+    // Measurements, assessments, tasks.
+    ok(app.post(&format!("{record}/measurements"), &nurse.token, json!({"kind": "pulse", "value": 70})).await);
+    trail.expect("a measurement", &["nurse measurement.create success measurement"]).await;
+    ok(app.get(&format!("{record}/measurements"), &nurse.token).await);
+    trail.expect("the series", &["nurse measurement.read success R"]).await;
+    let assessed = ok(app
+        .post(
+            &format!("{record}/assessments"),
+            &nurse.token,
+            json!({"instrument": "algoplus", "assessed_on": "2026-11-02",
+                   "answers": {"visage": "yes", "regard": "no", "plaintes": "no", "corps": "no", "comportements": "no"}}),
+        )
+        .await);
+    trail.expect("an assessment", &["nurse assessment.create success assessment"]).await;
+    ok(app.get(&format!("{record}/assessments"), &nurse.token).await);
+    trail.expect("the assessments read", &["nurse assessment.read success R"]).await;
+    let assessment = assessed.json["id"].as_str().unwrap();
+    ok(app.get(&format!("{record}/assessments/{assessment}"), &nurse.token).await);
+    trail.expect("one assessment read", &["nurse assessment.read success R"]).await;
+    ok(app.get(&format!("{record}/gir-history"), &nurse.token).await);
+    trail.expect("the GIR history", &["nurse assessment.gir_history success R"]).await;
+
+    // Contacts and consents.
+    ok(app
+        .post(
+            &format!("{record}/contacts"),
+            &admin.token,
+            json!({"kind": "relative", "details": {"family_name": "Fils"}}),
+        )
+        .await);
+    trail.expect("a contact", &["admin contact.create success contact"]).await;
+    ok(app.get(&format!("{record}/contacts"), &nurse.token).await);
+    trail.expect("the contacts read", &["nurse contact.read success R"]).await;
+    ok(app
+        .post(
+            &format!("{record}/consents"),
+            &admin.token,
+            json!({"kind": "dmp_feeding", "decision": "refused", "expressed_by": "person"}),
+        )
+        .await);
+    trail.expect("a consent", &["admin consent.create success consent"]).await;
+    ok(app.get(&format!("{record}/identity-events"), &admin.token).await);
+    trail.expect("the identity history", &["admin identity.read_history success R"]).await;
+
+    // Out of reach: one refusal, nothing else; an emergency opening, then reads marked so.
+    app.get(&record, &night.token).await.problem(404);
+    trail.expect("out of reach", &["night resident.read denied R"]).await;
+    ok(app.post(&format!("{record}/emergency-access"), &night.token, json!({"reason": "Appel de nuit, chute"})).await);
+    trail.expect("an emergency opening", &["night emergency_access.open success emergency_access +E"]).await;
+    ok(app.get(&format!("{record}/notes"), &night.token).await);
+    trail.expect("notes read in an emergency", &["night note.read success R +E"]).await;
+
+    // Oversight.
+    ok(app.get(&format!("{record}/duplicates"), &admin.token).await);
+    trail.expect("duplicates looked for", &["admin resident.duplicates success R"]).await;
+    ok(app.get(&format!("{record}/access-report"), &director.token).await);
+    trail.expect("who accessed", &["director audit.access_report success R"]).await;
+    ok(app.get(&format!("{record}/outbox"), &director.token).await);
+    trail.expect("the outgoing messages", &["director outbox.read success R"]).await;
+    ok(app.get(&format!("{record}/export"), &director.token).await);
+    trail.expect("the export", &["director resident.export success R"]).await;
+}

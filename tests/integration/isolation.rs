@@ -22,8 +22,9 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 10] = [
+const LIST_ROUTES: [(&str, &str); 11] = [
     ("get", "/api/v1/emergency-accesses"),
+    ("get", "/api/v1/outbox"),
     ("get", "/api/v1/audit/export"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/establishments"),
@@ -154,6 +155,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     // B may have its own record with the same INS: indexes are per tenant.
     assert_eq!(b_resident.status, 201, "{}", b_resident.text);
     let b_resident = b_resident.json["id"].as_str().unwrap().to_owned();
+
+    // A message of A about to leave, about A's resident.
+    let a_message =
+        crate::outbox::enqueue(&app, a.id, crate::outbox::message(Some(a_resident.parse().unwrap()), "isolation"))
+            .await
+            .id;
 
     let a_est = a.establishments[0].id;
     let a_unit = a.units[0].id;
@@ -593,6 +600,15 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/summary"),
             None,
         ),
+        attempt(Method::GET, "/api/v1/outbox/{message_id}", format!("/api/v1/outbox/{a_message}"), None),
+        attempt(Method::POST, "/api/v1/outbox/{message_id}/retry", format!("/api/v1/outbox/{a_message}/retry"), None),
+        attempt(Method::POST, "/api/v1/outbox/{message_id}/cancel", format!("/api/v1/outbox/{a_message}/cancel"), None),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/outbox",
+            format!("/api/v1/residents/{a_resident}/outbox"),
+            None,
+        ),
         // A resident admitted by B into A's establishment.
         attempt(
             Method::POST,
@@ -655,7 +671,9 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         let found: Vec<&str> = found.json.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(found, [b_resident.as_str()], "only B's own record");
     }
-    let a_ids = [a_ids.to_vec(), vec![a_resident.clone(), a_emergency.clone(), a_contact.clone()]].concat();
+    let a_ids =
+        [a_ids.to_vec(), vec![a_resident.clone(), a_emergency.clone(), a_contact.clone(), a_message.to_string()]]
+            .concat();
     for path in [
         "/api/v1/establishments",
         "/api/v1/users",
@@ -663,6 +681,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         "/api/v1/me",
         "/api/v1/residents",
         "/api/v1/emergency-accesses",
+        "/api/v1/outbox",
     ] {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");

@@ -18,6 +18,7 @@ mod limits;
 mod measurements;
 mod migrations;
 mod openapi;
+mod outbox;
 mod people;
 mod platform;
 mod principals;

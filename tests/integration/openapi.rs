@@ -42,3 +42,31 @@ fn the_document_describes_security_and_errors() {
     }
     assert!(operations >= 30, "{operations}");
 }
+
+/// Each paginated list has a page schema of its own, whose items are what the list holds: one
+/// shared `PageBody` schema would describe every list's items as one type.
+#[test]
+fn each_list_has_a_page_schema_of_its_items() {
+    let doc: Value = serde_json::from_str(dui_api::openapi_json()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(!schemas.contains_key("PageBody"), "a page schema without its items' type");
+    let mut pages = 0;
+    for (name, schema) in schemas.iter().filter(|(name, _)| name.starts_with("PageBody")) {
+        let items = name.strip_prefix("PageBody_").unwrap_or_else(|| panic!("{name}: the items' type is in the name"));
+        // The items' schema, by reference or inline.
+        let listed = &schema["properties"]["items"]["items"];
+        assert!(
+            listed["$ref"] == format!("#/components/schemas/{items}") || Some(listed) == schemas.get(items),
+            "{name} lists {items}: {listed}"
+        );
+        pages += 1;
+    }
+    assert!(pages >= 7, "{pages}");
+    // And the lists use them.
+    for (path, items) in
+        [("/api/v1/users", "User"), ("/api/v1/outbox", "OutboxMessage"), ("/api/v1/residents", "Resident")]
+    {
+        let schema = &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(schema, &format!("#/components/schemas/PageBody_{items}"), "{path}");
+    }
+}

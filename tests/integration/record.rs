@@ -559,6 +559,9 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .await;
     assert_eq!(recorded.status, 201, "{}", recorded.text);
 
+    // A document about the person, waiting to leave.
+    crate::outbox::enqueue(app, tenant.id, crate::outbox::message(Some(id.parse().unwrap()), &format!("about-{id}")))
+        .await;
     Filled { id, nurse, director }
 }
 
@@ -589,6 +592,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("assignments", 1),
         ("care_task_records", 1),
         ("measurements", 1),
+        ("outgoing_messages", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
     }

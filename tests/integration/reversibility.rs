@@ -67,6 +67,11 @@ async fn busy_tenant(app: &TestApp) -> (TestTenant, Filled) {
         )
         .await;
     assert!(marked.status < 300, "{}", marked.text);
+    // The documents about the two people left for the shared record, each with its attempt.
+    let peer = crate::outbox::Peer::scripted(&[]);
+    assert_eq!(crate::outbox::worker(app, &peer).pass().await.unwrap(), 2);
+    let sent = app.get("/api/v1/outbox?status=sent", &tenant.admin.token).await;
+    assert_eq!(sent.json["items"].as_array().unwrap().len(), 2, "{}", sent.text);
     (tenant, filled)
 }
 
@@ -177,6 +182,8 @@ async fn a_tenant_exported_then_imported_elsewhere_exports_the_same() {
 async fn an_import_on_the_same_installation_needs_its_own_finess_and_leaves_shared_providers() {
     let app = TestApp::spawn().await;
     let (tenant, filled) = busy_tenant(&app).await;
+    // A message that has not left yet.
+    let waiting = crate::outbox::enqueue(&app, tenant.id, crate::outbox::message(None, "not-yet")).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.jsonl");
     export(&app, tenant.id, &file).await;
@@ -195,6 +202,14 @@ async fn an_import_on_the_same_installation_needs_its_own_finess_and_leaves_shar
     assert_eq!(links.unwrap_or(0), 0);
     intact(&app, report.tenant.id).await;
     works(&app, report.tenant.id, &filled).await;
+    // The message that had not left is on hold in the copy: a person decides whether it leaves
+    // from here (the source may still send it).
+    let admin = app.token(Subject::TenantUser { tenant: report.tenant.id, user: tenant.admin.id });
+    let held = app.get(&format!("/api/v1/outbox/{}", waiting.id), &admin).await;
+    assert_eq!(held.json["status"], "failed", "{}", held.text);
+    assert!(held.json["last_error"].as_str().unwrap().contains("imported"), "{}", held.text);
+    let source = app.get(&format!("/api/v1/outbox/{}", waiting.id), &tenant.admin.token).await;
+    assert_eq!(source.json["status"], "pending");
     // Two tenants hold the same ids, each under its own keys: the source is untouched.
     let source = app.get(&format!("/api/v1/residents/{}", filled.id), &filled.director.token).await;
     assert_eq!(source.json["identity"]["birth_name"], "Réversible");

@@ -6,8 +6,17 @@ use uuid::Uuid;
 
 /// Platform-level tables: they describe tenants, not their residents, or record what happens
 /// before a tenant is known (refused authentications) or above tenants (operators' actions).
-const PLATFORM_TABLES: [&str; 6] =
-    ["tenants", "platform_operators", "identity_providers", "dui_schema_history", "platform_events", "auth_failures"];
+/// Platform-level tables: they describe tenants, not their residents (the outbox's doorbell says
+/// only which tenant has messages due on which channel, and from when).
+const PLATFORM_TABLES: [&str; 7] = [
+    "tenants",
+    "platform_operators",
+    "identity_providers",
+    "dui_schema_history",
+    "platform_events",
+    "auth_failures",
+    "outbox_due",
+];
 
 async fn tenant_tables(client: &tokio_postgres::Client) -> Vec<String> {
     client

@@ -6,10 +6,6 @@
 //! memberships; a suspended tenant, an unknown user or a disabled one is refused. This happens on
 //! every request, so disabling a user or suspending a tenant takes effect at once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -22,62 +18,11 @@ use dui_domain::TenantId;
 use dui_domain::people::UserStatus;
 use dui_domain::scope::{PlatformScope, RequestContext, TenantScope};
 use dui_domain::tenant::TenantStatus;
-use dui_storage::{PrincipalKey, ResolvedProvider};
+use dui_storage::PrincipalKey;
 
 use crate::middleware::RequestId;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-/// Remembers which identity provider (if any) serves an issuer and audience, so that neither
-/// valid nor garbage tokens cost a database look-up each.
-/// A token's issuer and audiences.
-type ProviderKey = (String, Vec<String>);
-/// What the database said for a key (possibly nothing), and when.
-type ProviderEntry = (Option<ResolvedProvider>, Instant);
-
-#[derive(Debug)]
-pub(crate) struct ProviderCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<ProviderKey, ProviderEntry>>,
-}
-
-/// Bounds the cache: tokens with made-up issuers must not grow it without limit.
-const PROVIDER_CACHE_MAX: usize = 10_000;
-
-impl ProviderCache {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
-    }
-
-    async fn resolve(
-        &self,
-        state: &AppState,
-        issuer: &str,
-        audiences: &[String],
-    ) -> Result<Option<ResolvedProvider>, ApiError> {
-        let key = (issuer.to_owned(), audiences.to_vec());
-        {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((provider, at)) = entries.get(&key)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(provider.clone());
-            }
-        }
-        let provider = state.db().resolve_identity_provider(issuer, audiences).await?;
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= PROVIDER_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(key, (provider.clone(), Instant::now()));
-        Ok(provider)
-    }
-
-    /// Forgets everything: called when this process changes a provider.
-    pub(crate) fn invalidate(&self) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
 
 fn bearer(parts: &Parts) -> Result<&str, AuthError> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
@@ -181,7 +126,7 @@ async fn authenticate_tenant(parts: &Parts, state: &AppState, refusal: &mut Refu
     } else {
         let issuer = peeked.issuer.as_deref().ok_or(AuthError::MissingClaim("iss".to_owned()))?;
         let resolved =
-            state.providers().resolve(state, issuer, &peeked.audiences).await?.ok_or(AuthError::UnknownIssuer)?;
+            state.providers().resolve(state.db(), issuer, &peeked.audiences).await?.ok_or(AuthError::UnknownIssuer)?;
         refusal.tenant = Some(resolved.provider.tenant_id);
         if resolved.tenant_status != TenantStatus::Active {
             return Err(AuthError::TenantSuspended.into());

@@ -14,6 +14,7 @@ mod metrics;
 pub mod middleware;
 pub mod pagination;
 pub mod problem;
+mod providers;
 pub mod routes;
 pub mod state;
 
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
 pub use state::{ApiConfig, AppState};
 
 use crate::routes::{
-    assessments, audit, care_plans, care_tasks, instruments, measurements, notes, people, platform, residents,
+    assessments, audit, care_plans, care_tasks, instruments, measurements, notes, outbox, people, platform, residents,
     structure, system, timeline,
 };
 
@@ -57,6 +58,7 @@ use crate::routes::{
         (name = "people", description = "Users, roles and identities of your tenant"),
         (name = "residents", description = "The people supported: their records and the professionals' notes"),
         (name = "audit", description = "The tenant's audit trail"),
+        (name = "outbox", description = "What leaves the system: messages, their attempts, retry and cancel"),
         (name = "platform", description = "Tenants, for platform operators"),
     )
 )]
@@ -76,77 +78,22 @@ impl Modify for BearerScheme {
 
 fn tenant_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(people::me))
-        .routes(routes!(structure::list_establishments, structure::create_establishment))
-        .routes(routes!(structure::get_establishment, structure::update_establishment))
-        .routes(routes!(structure::list_units, structure::create_unit))
-        .routes(routes!(structure::get_unit, structure::update_unit))
-        .routes(routes!(people::list_users, people::create_user))
-        .routes(routes!(people::get_user, people::update_user))
-        .routes(routes!(people::list_memberships, people::create_membership))
-        .routes(routes!(people::end_membership))
-        .routes(routes!(people::list_external_identities))
-        .routes(routes!(people::link_external_identity, people::unlink_external_identity))
-        .routes(routes!(people::list_identity_providers))
-        .routes(routes!(residents::list_residents, residents::create_resident))
-        .routes(routes!(residents::get_resident, residents::correct_identity))
-        .routes(routes!(residents::resident_summary))
-        .routes(routes!(residents::search_residents))
-        .routes(routes!(residents::list_identity_events))
-        .routes(routes!(residents::change_identity_status))
-        .routes(routes!(residents::list_stays, residents::create_stay))
-        .routes(routes!(residents::change_stay))
-        .routes(routes!(residents::create_assignment))
-        .routes(routes!(residents::list_contacts, residents::create_contact))
-        .routes(routes!(residents::change_contact))
-        .routes(routes!(residents::list_consents, residents::create_consent))
-        .routes(routes!(residents::revoke_consent))
-        .routes(routes!(instruments::list_instruments))
-        .routes(routes!(instruments::get_instrument))
-        .routes(routes!(instruments::score_aggir))
-        .routes(routes!(instruments::score_instrument))
-        .routes(routes!(assessments::list_assessments, assessments::create_assessment))
-        .routes(routes!(assessments::get_assessment, assessments::change_assessment))
-        .routes(routes!(assessments::validate_assessment))
-        .routes(routes!(assessments::gir_history))
-        .routes(routes!(care_plans::list_versions, care_plans::create_plan))
-        .routes(routes!(care_plans::get_version, care_plans::change_draft))
-        .routes(routes!(care_plans::activate))
-        .routes(routes!(care_plans::record_validation))
-        .routes(routes!(care_plans::close))
-        .routes(routes!(care_plans::review))
-        .routes(routes!(care_plans::due_for_review))
-        .routes(routes!(care_plans::version_pdf))
-        .routes(routes!(measurements::list_measurements, measurements::create_measurement))
-        .routes(routes!(measurements::flag_measurement))
-        .routes(routes!(timeline::timeline))
-        .routes(routes!(care_tasks::day_tasks))
-        .routes(routes!(care_tasks::task_records, care_tasks::record_task))
-        .routes(routes!(care_tasks::amend_task))
-        .routes(routes!(notes::list_notes, notes::create_note))
-        .routes(routes!(notes::amend_note))
-        .routes(routes!(notes::flag_note_error))
-        .routes(routes!(notes::handover))
-        .routes(routes!(notes::set_read_marker))
-        .routes(routes!(residents::open_emergency_access))
-        .routes(routes!(residents::list_emergency_accesses))
-        .routes(routes!(residents::review_emergency_access))
-        .routes(routes!(residents::find_duplicates))
-        .routes(routes!(residents::merge_residents))
-        .routes(routes!(residents::access_report))
-        .routes(routes!(residents::export_resident))
-        .routes(routes!(audit::export_audit))
+        .merge(people::routes())
+        .merge(structure::routes())
+        .merge(residents::routes())
+        .merge(instruments::routes())
+        .merge(assessments::routes())
+        .merge(care_plans::routes())
+        .merge(measurements::routes())
+        .merge(timeline::routes())
+        .merge(care_tasks::routes())
+        .merge(notes::routes())
+        .merge(audit::routes())
+        .merge(outbox::routes())
 }
 
 fn platform_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(platform::list_tenants, platform::create_tenant))
-        .routes(routes!(platform::get_tenant))
-        .routes(routes!(platform::suspend_tenant))
-        .routes(routes!(platform::resume_tenant))
-        .routes(routes!(platform::create_tenant_admin))
-        .routes(routes!(platform::list_identity_providers, platform::create_identity_provider))
-        .routes(routes!(platform::delete_identity_provider))
+    platform::routes()
 }
 
 fn api_router() -> OpenApiRouter<AppState> {

@@ -9,8 +9,8 @@ use dui_auth::external::JwksCache;
 use dui_auth::own::OwnIssuer;
 use dui_storage::Db;
 
-use crate::auth::ProviderCache;
 use crate::metrics::Metrics;
+use crate::providers::ProviderCache;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]

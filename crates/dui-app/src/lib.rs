@@ -20,6 +20,7 @@ pub mod emergency;
 mod error;
 pub mod measurements;
 pub mod notes;
+pub mod outbox;
 pub mod people;
 pub mod platform;
 pub mod residents;

@@ -105,8 +105,10 @@ actions! {
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";
     OutboxList = "outbox.list" on "outbox_message", "An outgoing message listed.";
+    OutboxView = "outbox.view" on "outbox_message", "An outgoing message and its attempts read.";
     OutboxRetry = "outbox.retry" on "outbox_message", "A failed message sent again.";
     OutboxCancel = "outbox.cancel" on "outbox_message", "A message cancelled.";
+    OutboxSend = "outbox.send" on "outbox_message", "A message taken by its recipient (sent by the system).";
     // The trail itself.
     AuditAccessReport = "audit.access_report" on "resident", "Who accessed a record, read.";
     AuditExport = "audit.export" on "tenant", "The tenant's trail exported.";

@@ -136,3 +136,7 @@ id_type!(
     /// A measurement (vital sign, weight...).
     MeasurementId
 );
+id_type!(
+    /// A message in the outbox, waiting to leave or gone.
+    OutboxMessageId
+);

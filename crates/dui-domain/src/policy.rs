@@ -214,6 +214,13 @@ pub fn oversight_reach(scope: &TenantScope) -> ScopeReach {
     reach
 }
 
+/// Follow, retry and cancel the messages leaving from `establishment` (`None`: from the tenant
+/// as a whole): those who oversee records there ([`oversight_reach`]).
+pub fn can_manage_outbox(scope: &TenantScope, establishment: Option<EstablishmentId>) -> bool {
+    let reach = oversight_reach(scope);
+    reach.all || establishment.is_some_and(|e| reach.establishments.contains(&e))
+}
+
 /// Load the history of a previous record system (data migration): the tenant-wide administrator.
 pub fn can_import_history(scope: &TenantScope) -> bool {
     scope.has_tenant_wide_role(Role::TenantAdmin)

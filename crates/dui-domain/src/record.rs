@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::resident::{IdentityStatus, Ins};
+use crate::identity::{IdentityStatus, Ins};
 use crate::validation::{self, ValidationErrors};
 use crate::{EstablishmentId, ResidentId, UnitId, UserId};
 
@@ -511,7 +511,7 @@ pub fn free_text(field: &str, value: &str, min: usize) -> Result<String, Validat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resident::InsOid;
+    use crate::identity::InsOid;
 
     fn ins() -> Ins {
         Ins { matricule: "255081416802538".to_owned(), oid: InsOid::NirTest }

@@ -139,7 +139,7 @@ pub struct ResidentName {
 
 impl ResidentName {
     /// How a person is named in lists: used names first.
-    pub fn of(identity: crate::resident::Identity, id: ResidentId) -> Self {
+    pub fn of(identity: crate::identity::Identity, id: ResidentId) -> Self {
         let given = identity
             .used_first_name
             .or(identity.first_first_name)

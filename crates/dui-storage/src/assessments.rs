@@ -22,12 +22,13 @@ use crate::args;
 use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed, present, query_listed};
-use crate::rows::{parse, why_unchanged};
+use crate::rows::parse;
 use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
 use crate::stays::PLACE;
 use crate::trace::{Reading, Trace, Variants, read_trace};
 use crate::tx::Tx;
+use crate::unchanged::why_unchanged;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const ASSESSMENT_ANSWERS: Column = Column::new("assessments", "answers");
@@ -386,7 +387,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "assessments",
         sealed: &[ASSESSMENT_ANSWERS],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

@@ -66,7 +66,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "assignments",
         sealed: &[],
         reseal: false,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

@@ -172,6 +172,9 @@ pub struct ChainReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessEntry {
     pub occurred_at: DateTime<Utc>,
+    /// `user` (a professional), `console` (the command line) or `system` (the server itself:
+    /// a message sent to the shared record, ...).
+    pub actor_kind: String,
     pub actor_id: Option<UserId>,
     /// The professional's name, as the directory has it now.
     pub actor_name: Option<String>,
@@ -563,14 +566,14 @@ pub(crate) const FEATURE: Feature = Feature {
             name: "audit_events",
             sealed: &[AUDIT_REASON],
             reseal: false,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &["xact"] },
+            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &["xact"], settle: None },
             resident: Some(ResidentRows {
                 column: "resident_id",
                 merge: Merge::Keep("the trail is append-only: an event stays with the record it was written about"),
                 export: ResidentExport::Section {
                     name: "access_events",
                     read: || {
-                        "SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
+                        "SELECT e.occurred_at, e.actor_kind, e.actor_id, e.action, e.outcome, e.emergency, \
                            (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
                             WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
                          FROM audit_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident \
@@ -604,6 +607,7 @@ pub(crate) const FEATURE: Feature = Feature {
 pub(crate) fn access_entry(row: &Row) -> StoreResult<AccessEntry> {
     Ok(AccessEntry {
         occurred_at: row.try_get("occurred_at")?,
+        actor_kind: row.try_get("actor_kind")?,
         actor_id: row.try_get::<_, Option<Uuid>>("actor_id")?.map(UserId::from_uuid),
         actor_name: row.try_get("actor_name")?,
         action: row.try_get("action")?,
@@ -615,7 +619,7 @@ pub(crate) fn access_entry(row: &Row) -> StoreResult<AccessEntry> {
 static ACCESS_REPORT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
     crate::sql::Sql::new(&format!(
         "WITH {WHO_CTE}, \
-         events AS (SELECT e.occurred_at, e.actor_id, e.action, e.outcome, e.emergency, \
+         events AS (SELECT e.occurred_at, e.actor_kind, e.actor_id, e.action, e.outcome, e.emergency, \
                       (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
                        WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
                     FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = :resident \

@@ -6,8 +6,8 @@
 use dui_domain::scope::TenantScope;
 use tokio_postgres::types::ToSql;
 
-use crate::access::Who;
 use crate::sql::{Args, Sql};
+use crate::who::Who;
 
 /// The connection settings of a server with `config` (statement planning, timeouts), for the
 /// baseline's connections.

@@ -22,12 +22,13 @@ use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, Tenant
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed, query_listed};
 use crate::residents::RESIDENT_IDENTITY;
-use crate::rows::{parse, why_unchanged};
+use crate::rows::parse;
 use crate::sealing::{open_json, seal_json, versions as versions_of};
 use crate::sql::{Sql, Stmt};
 use crate::stays::PLACE;
 use crate::trace::{Reading, Trace, Variants, read_trace};
 use crate::tx::Tx;
+use crate::unchanged::why_unchanged;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const PLAN_CONTENT: Column = Column::new("care_plan_versions", "content");
@@ -444,7 +445,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "care_plan_versions",
         sealed: &[PLAN_CONTENT, PLAN_VALIDATION],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Rule(|| {

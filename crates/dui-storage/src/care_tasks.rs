@@ -357,7 +357,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "care_task_records",
         sealed: &[TASK_REASON],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

@@ -138,7 +138,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "consents",
         sealed: &[CONSENT_DETAILS],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

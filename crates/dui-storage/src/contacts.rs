@@ -17,11 +17,12 @@ use crate::args;
 use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present};
-use crate::rows::{parse, parse_opt, why_unchanged};
+use crate::rows::{parse, parse_opt};
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
 use crate::tx::Tx;
+use crate::unchanged::why_unchanged;
 
 pub(crate) const CONTACT_DETAILS: Column = Column::new("contacts", "details");
 
@@ -152,7 +153,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "contacts",
         sealed: &[CONTACT_DETAILS],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

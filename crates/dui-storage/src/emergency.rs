@@ -201,7 +201,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "emergency_accesses",
         sealed: &[EMERGENCY_REASON, EMERGENCY_REVIEW],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

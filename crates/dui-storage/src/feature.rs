@@ -42,10 +42,24 @@ pub enum TenantExport {
     /// Every row and every column, sealed values opened, in `order` (rows another row of the
     /// table refers to first). `derived` columns are left out and made again on import from the
     /// opened values (blind indexes); `defaulted` ones are left out and take their default
-    /// (bookkeeping of the installation, such as transaction ids).
-    Rows { order: &'static str, derived: &'static [Derived], defaulted: &'static [&'static str] },
+    /// (bookkeeping of the installation, such as transaction ids). `settle`, when given, is run
+    /// once the table's rows are imported (in the import's transaction, `:tenant` bound to the
+    /// new tenant): what must change when the rows land on another installation.
+    Rows {
+        order: &'static str,
+        derived: &'static [Derived],
+        defaulted: &'static [&'static str],
+        settle: Option<&'static str>,
+    },
     /// Left out, and why.
     Omitted(&'static str),
+}
+
+impl TenantExport {
+    /// Every row and every column, as they are, in `order`.
+    pub const fn rows(order: &'static str) -> Self {
+        TenantExport::Rows { order, derived: &[], defaulted: &[], settle: None }
+    }
 }
 
 /// Computes a derived column from a row (sealed columns opened) and the importing tenant's keys.

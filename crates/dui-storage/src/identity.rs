@@ -178,7 +178,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "identity_events",
         sealed: &[IDENTITY_EVENT_DETAILS],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

@@ -9,82 +9,19 @@
 //! database (one update per block), so the recorded count is never below the truth even if the
 //! server crashes; when the count passes `max_encryptions_per_key`, the key is rotated.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
-use dui_crypto::{KekRing, KeyPurpose, Keyring, SecretKey, WrappedKey};
+use dui_crypto::{KeyPurpose, Keyring, SecretKey, WrappedKey};
 use dui_domain::TenantId;
 
 use crate::args;
 use crate::feature::{Feature, Table, TenantExport};
+use crate::keystore::{Cached, CryptoConfig};
 use crate::sql::{Sql, Stmt};
 use crate::tx::Mode;
 use crate::{Db, StoreError, StoreResult};
-
-/// How the server handles tenants' keys.
-#[derive(Debug, Clone)]
-pub struct CryptoConfig {
-    pub ring: Arc<KekRing>,
-    /// How long an unwrapped keyring is reused before it is read again (rotations done by other
-    /// servers are picked up within this time).
-    pub cache_ttl: Duration,
-    /// Encryptions reserved at a time.
-    pub reservation_block: u64,
-    /// Rotate a data key once this many encryptions have been reserved on it.
-    pub max_encryptions_per_key: u64,
-}
-
-impl CryptoConfig {
-    pub fn new(ring: KekRing) -> Self {
-        Self {
-            ring: Arc::new(ring),
-            cache_ttl: Duration::from_secs(30),
-            reservation_block: 10_000,
-            max_encryptions_per_key: 1 << 31,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Cached {
-    keyring: Arc<Keyring>,
-    loaded_at: Instant,
-    /// Encryptions reserved on the active key and not used yet.
-    budget: Arc<AtomicI64>,
-}
-
-#[derive(Debug)]
-pub(crate) struct KeyStore {
-    config: CryptoConfig,
-    cache: Mutex<HashMap<TenantId, Cached>>,
-    /// One reservation at a time per tenant.
-    reserving: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl KeyStore {
-    pub(crate) fn new(config: CryptoConfig) -> Self {
-        Self { config, cache: Mutex::new(HashMap::new()), reserving: Mutex::new(HashMap::new()) }
-    }
-
-    fn cached(&self, tenant: TenantId) -> Option<(Arc<Keyring>, Arc<AtomicI64>, Instant)> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(&tenant).map(|c| (c.keyring.clone(), c.budget.clone(), c.loaded_at))
-    }
-
-    pub(crate) fn forget(&self, tenant: TenantId) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&tenant);
-    }
-
-    pub(crate) fn forget_all(&self) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    fn reservation_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
-        self.reserving.lock().unwrap_or_else(|e| e.into_inner()).entry(tenant).or_default().clone()
-    }
-}
 
 /// Announces, on commit, that a tenant's keys changed (see [`crate::notices`]).
 static NOTIFY_KEYS_CHANGED: Stmt = LazyLock::new(|| Sql::new("SELECT pg_notify('dui_tenant_keys', :channel_tenant)"));

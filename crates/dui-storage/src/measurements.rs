@@ -163,7 +163,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "measurements",
         sealed: &[MEASUREMENT_VALUE],
         reseal: true,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

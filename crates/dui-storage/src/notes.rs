@@ -485,7 +485,7 @@ pub(crate) const FEATURE: Feature = Feature {
             name: "notes",
             sealed: &[NOTE_BODY, NOTE_ERROR_REASON],
             reseal: true,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            tenant_export: TenantExport::rows("id"),
             resident: Some(ResidentRows {
                 column: "resident_id",
                 merge: Merge::Move,
@@ -506,7 +506,7 @@ pub(crate) const FEATURE: Feature = Feature {
             sealed: &[],
             reseal: false,
             // Carried: after a move, each professional's feeds are unread from where they were.
-            tenant_export: TenantExport::Rows { order: "user_id, feed_id", derived: &[], defaulted: &[] },
+            tenant_export: TenantExport::rows("user_id, feed_id"),
             resident: None,
         },
     ],

@@ -5,6 +5,8 @@
 //!   unwrapped keyring goes, so that new values are sealed with the new key at once.
 //! * `dui_principals` (payload: the tenant): a tenant, user, membership or external identity of
 //!   the tenant changed (triggers announce it, whoever writes); the tenant's cached principals go.
+//! * `dui_outbox` (payload: the channel): a message was put in the outbox; the outbox workers
+//!   wake up.
 //!
 //! A payload that is not a tenant id drops everything of that kind. While the listener is not
 //! listening, principals are not cached at all and keyrings only for their lifetime.
@@ -15,17 +17,19 @@ use std::time::Duration;
 use dui_domain::TenantId;
 
 use crate::Db;
-use crate::keys::KeyStore;
+use crate::keystore::KeyStore;
 use crate::pool::Tls;
 use crate::principals::PrincipalCache;
 
 pub(crate) const KEYS_CHANNEL: &str = "dui_tenant_keys";
 pub(crate) const PRINCIPALS_CHANNEL: &str = "dui_principals";
+pub(crate) const OUTBOX_CHANNEL: &str = "dui_outbox";
 
 /// What the notices invalidate.
 struct Caches {
     keys: Arc<KeyStore>,
     principals: Arc<PrincipalCache>,
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Caches {
@@ -39,6 +43,7 @@ impl Caches {
             (KEYS_CHANNEL, None) => self.keys.forget_all(),
             (PRINCIPALS_CHANNEL, Some(tenant)) => self.principals.changed(tenant),
             (PRINCIPALS_CHANNEL, None) => self.principals.forget_all(),
+            (OUTBOX_CHANNEL, _) => self.outbox.notify_waiters(),
             _ => {}
         }
     }
@@ -51,11 +56,13 @@ where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let subscribe = async {
-        match client.batch_execute(&format!("LISTEN {KEYS_CHANNEL}; LISTEN {PRINCIPALS_CHANNEL}")).await {
+        let listen = format!("LISTEN {KEYS_CHANNEL}; LISTEN {PRINCIPALS_CHANNEL}; LISTEN {OUTBOX_CHANNEL}");
+        match client.batch_execute(&listen).await {
             Ok(()) => {
                 // Notices may have been missed while not listening; from now on none is.
                 caches.keys.forget_all();
                 caches.principals.set_listening(true);
+                caches.outbox.notify_waiters();
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for changes");
@@ -106,7 +113,8 @@ impl Db {
     /// cannot listen, principals are read at every request and keyrings live their lifetime.
     /// The connection's `application_name` ends in `-listener`.
     pub fn spawn_listener(&self) -> tokio::task::JoinHandle<()> {
-        let caches = Caches { keys: self.keys.clone(), principals: self.principals.clone() };
+        let caches =
+            Caches { keys: self.keys.clone(), principals: self.principals.clone(), outbox: self.outbox_bell.clone() };
         let mut config = self.listen_config.clone();
         let name = format!("{}-listener", config.get_application_name().unwrap_or("dui"));
         config.application_name(&name);

@@ -19,6 +19,7 @@ use dui_domain::audit::AuditAction;
 use crate::access::WHO_CTE;
 use crate::args;
 use crate::idempotency::{Create, create_once};
+use crate::principals::{Principal, PrincipalKey};
 use crate::rows::{all, one, parse, parse_opt};
 use crate::sql::{Args, Sql, Stmt};
 use crate::trace::Trace;
@@ -63,32 +64,6 @@ pub(crate) fn external_identity(row: &Row) -> StoreResult<ExternalIdentity> {
         user_id: UserId::from_uuid(row.try_get("user_id")?),
         created_at: row.try_get("created_at")?,
     })
-}
-
-/// How a token designates its user.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PrincipalKey {
-    /// The server's own tokens carry the user id.
-    User(UserId),
-    /// An external provider's token carries its subject.
-    External { provider: IdentityProviderId, subject: String },
-}
-
-/// One current membership, as loaded for a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MembershipGrant {
-    pub establishment: Option<EstablishmentId>,
-    pub role: Role,
-}
-
-/// What authentication needs to know about a token's user: whether the tenant and the user may
-/// work, and the user's current memberships.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub tenant_status: TenantStatus,
-    /// `None` when no such user exists in the tenant.
-    pub user: Option<(UserId, UserStatus)>,
-    pub grants: Vec<Grant>,
 }
 
 /// The tenant's status, the user's, and the user's current memberships, in one statement.
@@ -432,25 +407,19 @@ pub async fn unlink_external_identity(tx: Tx<'_>, user_id: UserId, provider: Ide
 pub(crate) const FEATURE: Feature = Feature {
     name: "people",
     tables: &[
-        Table {
-            name: "users",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
-            resident: None,
-        },
+        Table { name: "users", sealed: &[], reseal: false, tenant_export: TenantExport::rows("id"), resident: None },
         Table {
             name: "memberships",
             sealed: &[],
             reseal: false,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            tenant_export: TenantExport::rows("id"),
             resident: None,
         },
         Table {
             name: "user_external_identities",
             sealed: &[],
             reseal: false,
-            tenant_export: TenantExport::Rows { order: "provider_id, subject", derived: &[], defaulted: &[] },
+            tenant_export: TenantExport::rows("provider_id, subject"),
             resident: None,
         },
     ],

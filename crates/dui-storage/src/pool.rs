@@ -10,7 +10,7 @@ use dui_domain::secret::Secret;
 use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::keys::{CryptoConfig, KeyStore};
+use crate::keystore::{CryptoConfig, KeyStore};
 use crate::principals::PrincipalCache;
 
 use crate::{StoreError, StoreResult};
@@ -189,6 +189,8 @@ pub struct Db {
     pub(crate) listen_config: tokio_postgres::Config,
     pub(crate) tls: Tls,
     pub(crate) recent_stay_days: i32,
+    /// Rung when a message is put in the outbox (here or, through the listener, elsewhere).
+    pub(crate) outbox_bell: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -223,7 +225,14 @@ impl Db {
             listen_config,
             tls,
             recent_stay_days: config.recent_stay_days,
+            outbox_bell: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// Rung when a message is put in the outbox by any server (while the listener listens) and
+    /// when the listener (re)connects: outbox workers wait on it between passes.
+    pub fn outbox_bell(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_bell.clone()
     }
 
     /// A connection from the pool; a request that gave its place up for a commit's flush takes

@@ -22,7 +22,36 @@ use std::time::{Duration, Instant};
 
 use dui_domain::TenantId;
 
-use crate::people::{Principal, PrincipalKey};
+use dui_domain::people::{Role, UserStatus};
+use dui_domain::scope::Grant;
+use dui_domain::tenant::TenantStatus;
+use dui_domain::{EstablishmentId, IdentityProviderId, UserId};
+
+/// How a token designates its user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PrincipalKey {
+    /// The server's own tokens carry the user id.
+    User(UserId),
+    /// An external provider's token carries its subject.
+    External { provider: IdentityProviderId, subject: String },
+}
+
+/// One current membership, as loaded for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipGrant {
+    pub establishment: Option<EstablishmentId>,
+    pub role: Role,
+}
+
+/// What authentication needs to know about a token's user: whether the tenant and the user may
+/// work, and the user's current memberships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_status: TenantStatus,
+    /// `None` when no such user exists in the tenant.
+    pub user: Option<(UserId, UserStatus)>,
+    pub grants: Vec<Grant>,
+}
 
 /// The most principals kept; past it, the expired go, then everything (a rare, cheap reset).
 const CAPACITY: usize = 100_000;

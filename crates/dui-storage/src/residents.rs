@@ -434,6 +434,7 @@ pub(crate) const FEATURE: Feature = Feature {
                 Derived { column: "birth_identity_index", make: birth_identity_index_of },
             ],
             defaulted: &[],
+            settle: None,
         },
         resident: Some(ResidentRows {
             column: "id",

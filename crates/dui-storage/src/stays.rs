@@ -17,10 +17,10 @@ use crate::args;
 use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present, query_listed};
-use crate::rows::why_unchanged;
 use crate::sql::{Sql, Stmt};
 use crate::trace::{Reading, Trace, Variants, read_trace};
 use crate::tx::Tx;
+use crate::unchanged::why_unchanged;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const STAY_FIELDS: &str = "id, establishment_id, unit_id, mode, admitted_on, admission_mode, discharged_on, \
@@ -219,7 +219,7 @@ pub(crate) const FEATURE: Feature = Feature {
         name: "stays",
         sealed: &[],
         reseal: false,
-        tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+        tenant_export: TenantExport::rows("id"),
         resident: Some(ResidentRows {
             column: "resident_id",
             merge: Merge::Move,

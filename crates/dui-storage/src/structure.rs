@@ -255,15 +255,9 @@ pub(crate) const FEATURE: Feature = Feature {
             name: "establishments",
             sealed: &[],
             reseal: false,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
+            tenant_export: TenantExport::rows("id"),
             resident: None,
         },
-        Table {
-            name: "units",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::Rows { order: "id", derived: &[], defaulted: &[] },
-            resident: None,
-        },
+        Table { name: "units", sealed: &[], reseal: false, tenant_export: TenantExport::rows("id"), resident: None },
     ],
 };

@@ -57,11 +57,23 @@ fn line(out: &mut dyn Write, value: &Value) -> StoreResult<()> {
 }
 
 /// The tables the export carries, with what it leaves out of their rows.
-fn exported() -> impl Iterator<Item = (&'static Table, &'static [Derived], &'static [&'static str], &'static str)> {
+fn exported() -> impl Iterator<Item = Carried> {
     crate::features::tables().filter_map(|table| match &table.tenant_export {
-        TenantExport::Rows { order, derived, defaulted } => Some((table, *derived, *defaulted, *order)),
+        TenantExport::Rows { order, derived, defaulted, settle } => {
+            Some(Carried { table, derived, defaulted, order, settle: *settle })
+        }
         TenantExport::Omitted(_) => None,
     })
+}
+
+/// A table the export carries, and how.
+#[derive(Clone, Copy)]
+struct Carried {
+    table: &'static Table,
+    derived: &'static [Derived],
+    defaulted: &'static [&'static str],
+    order: &'static str,
+    settle: Option<&'static str>,
 }
 
 /// Columns never carried: the tenant (the import names its own), and the key version (values
@@ -81,7 +93,7 @@ impl Db {
         let mut counts = TableCounts::default();
         // One snapshot for the whole export: it is consistent even while the tenant works.
         let mut tx = self.begin_for_tenant(tenant, Mode::ReadSnapshot);
-        for (table, derived, defaulted, order) in exported() {
+        for Carried { table, derived, defaulted, order, .. } in exported() {
             let keys = if table.sealed.is_empty() {
                 None
             } else {
@@ -177,6 +189,7 @@ pub struct ImportReport {
 struct Importing {
     table: &'static Table,
     derived: &'static [Derived],
+    settle: Option<&'static str>,
     insert: Sql,
     has_dek_version: bool,
     dek_version_nullable: bool,
@@ -256,8 +269,7 @@ impl Db {
         let active = keys.active_version() as i32;
         let mut seals: u64 = 0;
 
-        let known: HashMap<&str, (&'static Table, &'static [Derived], &'static [&'static str])> =
-            exported().map(|(table, derived, defaulted, _)| (table.name, (table, derived, defaulted))).collect();
+        let known: HashMap<&str, Carried> = exported().map(|carried| (carried.table.name, carried)).collect();
         let mut current: Option<Importing> = None;
         let mut done: Vec<(String, u64)> = Vec::new();
         let mut trailer = None;
@@ -269,17 +281,16 @@ impl Db {
             let table =
                 value["table"].as_str().ok_or_else(|| StoreError::Import("a line names no table".to_owned()))?;
             if current.as_ref().is_none_or(|c| c.table.name != table) {
-                if let Some(mut finished) = current.take() {
-                    flush(&mut tx, &mut finished).await?;
-                    done.push((finished.table.name.to_owned(), finished.count));
+                if let Some(finished) = current.take() {
+                    done.push(finish_table(&mut tx, finished).await?);
                 }
                 if done.iter().any(|(name, _)| name == table) {
                     return Err(StoreError::Import(format!("the rows of {table} are not together")));
                 }
-                let (found, derived, defaulted) = *known
+                let carried = *known
                     .get(table)
                     .ok_or_else(|| StoreError::Import(format!("{table} is not a table this server imports")))?;
-                current = Some(importing(&mut tx, found, derived, defaulted).await?);
+                current = Some(importing(&mut tx, carried).await?);
             }
             let importing = current.as_mut().ok_or_else(|| StoreError::Import("no table".to_owned()))?;
             let Value::Object(mut row) = value["row"].clone() else {
@@ -296,9 +307,8 @@ impl Db {
                 flush(&mut tx, importing).await?;
             }
         }
-        if let Some(mut finished) = current.take() {
-            flush(&mut tx, &mut finished).await?;
-            done.push((finished.table.name.to_owned(), finished.count));
+        if let Some(finished) = current.take() {
+            done.push(finish_table(&mut tx, finished).await?);
         }
         let Some(trailer) = trailer else {
             return Err(StoreError::Import("the export is incomplete: its last line is missing".to_owned()));
@@ -331,12 +341,8 @@ impl Db {
 }
 
 /// The statement and column facts of a table about to be imported.
-async fn importing(
-    tx: &mut crate::tx::Tx<'_>,
-    table: &'static Table,
-    derived: &'static [Derived],
-    defaulted: &'static [&'static str],
-) -> StoreResult<Importing> {
+async fn importing(tx: &mut crate::tx::Tx<'_>, carried: Carried) -> StoreResult<Importing> {
+    let Carried { table, derived, defaulted, settle, .. } = carried;
     let catalog = Sql::new(
         "SELECT column_name::text AS name, is_nullable = 'YES' AS nullable FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name = :table ORDER BY ordinal_position",
@@ -359,7 +365,26 @@ async fn importing(
         "INSERT INTO {table} ({list}) SELECT {list} FROM jsonb_populate_recordset(NULL::{table}, :rows)",
         table = table.name
     ));
-    Ok(Importing { table, derived, insert, has_dek_version, dek_version_nullable, pending: Vec::new(), count: 0 })
+    Ok(Importing {
+        table,
+        derived,
+        settle,
+        insert,
+        has_dek_version,
+        dek_version_nullable,
+        pending: Vec::new(),
+        count: 0,
+    })
+}
+
+/// Writes a table's last rows, settles them (see [`TenantExport::Rows`]), and says how many
+/// there were.
+async fn finish_table(tx: &mut crate::tx::Tx<'_>, mut finished: Importing) -> StoreResult<(String, u64)> {
+    flush(tx, &mut finished).await?;
+    if let Some(settle) = finished.settle {
+        tx.query(&Sql::new(settle), &args! {}).await?;
+    }
+    Ok((finished.table.name.to_owned(), finished.count))
 }
 
 /// Makes an exported row ready for its table in the new tenant: the tenant, its sealed values

@@ -8,7 +8,7 @@
 //! An operation of one statement therefore costs one round trip, and one of three costs three.
 //!
 //! Statements are [`Sql`] with named parameters; the names every resident statement shares
-//! (the tenant, the user, what they reach, the request's identity: see [`crate::access::Who`])
+//! (the tenant, the user, what they reach, the request's identity: see [`crate::who::Who`])
 //! are bound by the transaction from its caller's scope, the others by the call.
 //!
 //! Dropped while open (an error returned early, a request cancelled), a transaction is rolled
@@ -23,8 +23,8 @@ use dui_domain::scope::TenantScope;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::access::Who;
 use crate::sql::{Args, Sql, Value};
+use crate::who::Who;
 use crate::{Db, StoreError, StoreResult};
 
 pub(crate) const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";

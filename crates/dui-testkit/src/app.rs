@@ -103,8 +103,17 @@ impl TestApp {
         Self::spawn_on(db, customise).await
     }
 
+    /// Spawns with these exchanges: the server's outbox workers send through their transports.
+    pub async fn spawn_exchanging(exchanges: dui::server::Exchanges) -> Self {
+        Self::spawn_full(TestDb::new().await, |_| {}, &exchanges).await
+    }
+
     /// Spawns over an existing database.
     pub async fn spawn_on(db: TestDb, customise: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(db, customise, &dui::server::Exchanges::default()).await
+    }
+
+    async fn spawn_full(db: TestDb, customise: impl FnOnce(&mut Config), exchanges: &dui::server::Exchanges) -> Self {
         // DUI_TEST_LOG=debug (or any filter) shows the server's logs when a test fails.
         if let Ok(filter) = std::env::var("DUI_TEST_LOG") {
             dui::server::init_logging(dui::config::LogFormat::Pretty, &filter);
@@ -125,7 +134,7 @@ impl TestApp {
         config.validate().expect("test configuration");
         let state = dui::server::build_state(&config).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(config.listen_addr()).await.expect("bind");
-        let server = dui::server::spawn(listener, state.clone()).expect("spawn");
+        let server = dui::server::spawn_with(listener, state.clone(), exchanges).expect("spawn");
         let base_url = format!("http://{}", server.addr);
         // The server's own storage: what tests do through it is what the server sees at once.
         let store = state.db().clone();

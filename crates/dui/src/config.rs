@@ -27,7 +27,61 @@ pub struct Config {
     pub crypto: CryptoSection,
     pub access: AccessConfig,
     pub limits: LimitsConfig,
+    pub outbox: OutboxConfig,
     pub log: LogConfig,
+}
+
+/// How the outbox's workers send what leaves the system (once a channel's transport is
+/// configured: until then, messages wait in the outbox).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Workers per server; 0 sends nothing from this server (another one does).
+    pub workers: usize,
+    /// Messages leased at a time from one tenant.
+    pub batch: i64,
+    /// A worker's lease on a message: another worker takes the message over once it runs out.
+    /// Longer than `send_timeout_secs`.
+    pub lease_secs: u64,
+    /// How long a send may take; beyond, it is a retryable failure.
+    pub send_timeout_secs: u64,
+    /// The first retry waits up to this; each next one twice as long (with jitter).
+    pub backoff_base_secs: u64,
+    /// The longest wait between two attempts.
+    pub backoff_max_secs: u64,
+    /// The longest pause between passes when nothing is enqueued.
+    pub poll_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            batch: 10,
+            lease_secs: 120,
+            send_timeout_secs: 60,
+            backoff_base_secs: 30,
+            backoff_max_secs: 3600,
+            poll_secs: 5,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The workers' settings.
+    pub fn worker(&self) -> dui_app::outbox::WorkerConfig {
+        dui_app::outbox::WorkerConfig {
+            batch: self.batch,
+            tenants_per_pass: 50,
+            lease: Duration::from_secs(self.lease_secs),
+            send_timeout: Duration::from_secs(self.send_timeout_secs),
+            backoff: dui_domain::outbox::Backoff {
+                base: Duration::from_secs(self.backoff_base_secs),
+                max: Duration::from_secs(self.backoff_max_secs),
+            },
+            poll: Duration::from_secs(self.poll_secs),
+        }
+    }
 }
 
 /// What one tenant may ask of one server. Beyond it, requests are answered 429 with
@@ -355,6 +409,21 @@ impl Config {
         }
         if self.auth.token_ttl_secs == 0 {
             problems.push("auth.token_ttl_secs must be at least 1".to_owned());
+        }
+        let outbox = &self.outbox;
+        if !(1..=1000).contains(&outbox.batch) {
+            problems.push("outbox.batch must be between 1 and 1000".to_owned());
+        }
+        if outbox.send_timeout_secs == 0 || outbox.lease_secs < outbox.send_timeout_secs + 10 {
+            problems
+                .push("outbox.lease_secs must exceed outbox.send_timeout_secs (at least 1) by 10 s or more".to_owned());
+        }
+        if outbox.backoff_base_secs == 0 || outbox.backoff_max_secs < outbox.backoff_base_secs || outbox.poll_secs == 0
+        {
+            problems.push(
+                "outbox.backoff_base_secs and outbox.poll_secs must be positive, outbox.backoff_max_secs at least the base"
+                    .to_owned(),
+            );
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
     }

@@ -415,7 +415,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("Serving on {base_url} — Ctrl-C to stop.");
-    let _background = server::spawn_background(&state);
+    let _background = server::spawn_background(&state, &server::Exchanges::from_config(&config));
     dui_api::serve(
         listener,
         state,

@@ -1,10 +1,12 @@
 //! Wiring: from a configuration to a running server, and back down again.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use dui_api::{ApiConfig, AppState};
+use dui_app::outbox::{Transport, Worker, WorkerConfig};
 use dui_auth::external::JwksCache;
 use dui_auth::keys::{SigningKey, VerificationKey};
 use dui_auth::own::OwnIssuer;
@@ -142,11 +144,44 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, issuer, jwks, api))
 }
 
+/// What the server sends out: the transports of the outbox's channels and how many workers
+/// carry them.
+#[derive(Clone, Default)]
+pub struct Exchanges {
+    pub transports: Vec<Arc<dyn Transport>>,
+    pub workers: usize,
+    pub config: WorkerConfig,
+}
+
+impl std::fmt::Debug for Exchanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let channels: Vec<&str> = self.transports.iter().map(|t| t.channel()).collect();
+        f.debug_struct("Exchanges").field("channels", &channels).field("workers", &self.workers).finish()
+    }
+}
+
+impl Exchanges {
+    /// The exchanges `config` sets up. No channel has a transport yet: messages wait in the
+    /// outbox, listed and cancellable, until one is configured.
+    pub fn from_config(config: &Config) -> Self {
+        Self { transports: Vec::new(), workers: config.outbox.workers, config: config.outbox.worker() }
+    }
+}
+
 /// The tasks that run beside the server for as long as it does: the change listener (key
-/// rotations, changes to users and memberships), the audit chainer, and the hourly maintenance (purge of expired idempotency keys, re-encryption of rows still sealed
-/// with a rotated key). Abort them when the server stops.
-pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
-    vec![state.db().spawn_listener(), spawn_maintenance(state), spawn_chainer(state)]
+/// rotations, changes to users and memberships, messages enqueued), the audit chainer, the
+/// outbox's workers, and the hourly maintenance (purge of expired idempotency keys,
+/// re-encryption of rows still sealed with a rotated key). Abort them when the server stops.
+pub fn spawn_background(state: &AppState, exchanges: &Exchanges) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![state.db().spawn_listener(), spawn_maintenance(state), spawn_chainer(state)];
+    if !exchanges.transports.is_empty() {
+        for _ in 0..exchanges.workers {
+            let worker = Worker::new(state.app().clone(), exchanges.transports.clone(), exchanges.config.clone());
+            tracing::info!(worker = %worker.id(), "outbox worker started");
+            tasks.push(tokio::spawn(worker.run(std::future::pending())));
+        }
+    }
+    tasks
 }
 
 /// Links new audit events into each tenant's hash chain, every two seconds; every minute the
@@ -208,8 +243,13 @@ impl RunningServer {
     }
 }
 
-/// Starts a server in the background on `listener`.
+/// Starts a server in the background on `listener`, sending nothing out.
 pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<RunningServer> {
+    spawn_with(listener, state, &Exchanges::default())
+}
+
+/// Starts a server in the background on `listener`, with these exchanges.
+pub fn spawn_with(listener: TcpListener, state: AppState, exchanges: &Exchanges) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task_state = state.clone();
@@ -225,7 +265,7 @@ pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<RunningS
         )
         .await
     });
-    let background = spawn_background(&state);
+    let background = spawn_background(&state, exchanges);
     Ok(RunningServer { addr, state, shutdown: Some(tx), task, background })
 }
 
@@ -258,7 +298,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "dui listening");
-    let background = spawn_background(&state);
+    let background = spawn_background(&state, &Exchanges::from_config(&config));
     let served = dui_api::serve(
         listener,
         state,

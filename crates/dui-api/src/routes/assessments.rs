@@ -12,6 +12,7 @@ use dui_domain::{AssessmentId, ResidentId};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{
@@ -157,4 +158,13 @@ pub async fn gir_history(
     Path(resident): Path<ResidentId>,
 ) -> Result<Json<Vec<GirPoint>>, ApiError> {
     Ok(Json(assessments::gir_history(state.app(), &scope, resident).await?))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_assessments, create_assessment))
+        .routes(routes!(get_assessment, change_assessment))
+        .routes(routes!(validate_assessment))
+        .routes(routes!(gir_history))
 }

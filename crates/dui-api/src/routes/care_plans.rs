@@ -10,6 +10,7 @@ use dui_domain::care_plan::{DuePlan, PlanContent, PlanVersion, Review, Validatio
 use dui_domain::{EstablishmentId, PlanVersionId, ResidentId};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{
@@ -204,4 +205,17 @@ pub async fn version_pdf(
         document.bytes,
     )
         .into_response())
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_versions, create_plan))
+        .routes(routes!(get_version, change_draft))
+        .routes(routes!(activate))
+        .routes(routes!(record_validation))
+        .routes(routes!(close))
+        .routes(routes!(review))
+        .routes(routes!(due_for_review))
+        .routes(routes!(version_pdf))
 }

@@ -10,6 +10,7 @@ use dui_domain::care_task::{Task, TaskRecord, TaskState, TaskStatus};
 use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::TenantAuth;
@@ -147,4 +148,12 @@ pub async fn task_records(
     Query(period): Query<PeriodQuery>,
 ) -> Result<Json<Vec<TaskRecord>>, ApiError> {
     Ok(Json(care_tasks::records(state.app(), &scope, resident, period.from, period.to).await?))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(day_tasks))
+        .routes(routes!(task_records, record_task))
+        .routes(routes!(amend_task))
 }

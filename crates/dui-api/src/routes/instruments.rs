@@ -7,6 +7,7 @@ use dui_domain::assessment::{Evaluation, Instrument, instrument, instruments};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{Json, Path, Query};
@@ -96,4 +97,13 @@ pub async fn score_instrument(
 ) -> Result<Json<Evaluation>, ApiError> {
     let instrument = instrument(&code, body.version.as_deref()).ok_or(ApiError::NotFound)?;
     Ok(Json(instrument.evaluate(&body.answers)?))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_instruments))
+        .routes(routes!(get_instrument))
+        .routes(routes!(score_aggir))
+        .routes(routes!(score_instrument))
 }

@@ -9,6 +9,7 @@ use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind};
 use dui_domain::{MeasurementId, ResidentId};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
@@ -75,4 +76,11 @@ pub async fn flag_measurement(
     Path((resident, id)): Path<(ResidentId, MeasurementId)>,
 ) -> Result<Json<Measurement>, ApiError> {
     Ok(Json(measurements::flag_error(state.app(), &scope, resident, id).await?))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_measurements, create_measurement))
+        .routes(routes!(flag_measurement))
 }

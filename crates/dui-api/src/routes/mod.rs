@@ -7,6 +7,7 @@ pub mod care_tasks;
 pub mod instruments;
 pub mod measurements;
 pub mod notes;
+pub mod outbox;
 pub mod people;
 pub mod platform;
 pub mod residents;

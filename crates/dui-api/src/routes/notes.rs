@@ -11,6 +11,7 @@ use dui_domain::transmission::{FeedNote, IncidentType, Note, NoteContent, NoteDr
 use dui_domain::{EstablishmentId, NoteId, ResidentId, UnitId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, created};
@@ -88,7 +89,7 @@ pub async fn create_note(
 /// included (flagged).
 #[utoipa::path(get, path = "/residents/{resident_id}/notes", tag = "notes",
     params(("resident_id" = ResidentId, Path), ListParams),
-    responses((status = 200, body = NotePage), (status = 404, body = Problem)))]
+    responses((status = 200, body = PageBody<Note>), (status = 404, body = Problem)))]
 pub async fn list_notes(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -219,4 +220,14 @@ pub async fn set_read_marker(
 ) -> Result<Json<ReadMarkerBody>, ApiError> {
     let read_up_to = notes::set_read_marker(state.app(), &scope, establishment, body.unit_id, body.up_to).await?;
     Ok(Json(ReadMarkerBody { read_up_to }))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_notes, create_note))
+        .routes(routes!(amend_note))
+        .routes(routes!(flag_note_error))
+        .routes(routes!(handover))
+        .routes(routes!(set_read_marker))
 }

@@ -8,6 +8,7 @@ use dui_domain::tenant::{IdentityProvider, TenantStatus};
 use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use axum::response::Response;
@@ -115,7 +116,7 @@ pub async fn me(State(state): State<AppState>, TenantAuth(scope): TenantAuth) ->
 
 /// The tenant's users (tenant admins and directors).
 #[utoipa::path(get, path = "/users", tag = "people", params(ListParams),
-    responses((status = 200, body = UserPage), (status = 403, body = Problem)))]
+    responses((status = 200, body = PageBody<User>), (status = 403, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -250,4 +251,17 @@ pub async fn unlink_external_identity(
 ) -> Result<StatusCode, ApiError> {
     people::unlink_external_identity(state.app(), &scope, user, provider).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(list_memberships, create_membership))
+        .routes(routes!(end_membership))
+        .routes(routes!(list_external_identities))
+        .routes(routes!(link_external_identity, unlink_external_identity))
+        .routes(routes!(list_identity_providers))
 }

@@ -9,6 +9,7 @@ use dui_domain::tenant::{IdentityProvider, Tenant, TenantStatus};
 use dui_domain::{IdentityProviderId, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::auth::PlatformAuth;
 use crate::extract::{Json, Path, Query};
@@ -47,7 +48,7 @@ pub struct CreatedAdmin {
 }
 
 #[utoipa::path(get, path = "/tenants", tag = "platform", params(ListParams),
-    responses((status = 200, body = TenantPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = PageBody<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_tenants(
     State(state): State<AppState>,
     PlatformAuth(scope, request): PlatformAuth,
@@ -173,4 +174,16 @@ pub async fn delete_identity_provider(
     platform::delete_identity_provider(state.app(), Operator::of(&scope, &request), tenant, provider).await?;
     state.providers().invalidate();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(get_tenant))
+        .routes(routes!(suspend_tenant))
+        .routes(routes!(resume_tenant))
+        .routes(routes!(create_tenant_admin))
+        .routes(routes!(list_identity_providers, create_identity_provider))
+        .routes(routes!(delete_identity_provider))
 }

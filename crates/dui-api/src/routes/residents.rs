@@ -22,6 +22,7 @@ use dui_domain::validation::ValidationErrors;
 use dui_domain::{ConsentId, ContactId, EmergencyAccessId, EstablishmentId, ResidentId, StayId, UnitId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use crate::extract::{CreateRequest, IdempotencyHeader, IfMatch, IfMatchHeader, Json, Path, Query, created, with_etag};
@@ -95,7 +96,7 @@ pub async fn create_resident(
 /// The residents you support (every establishment for tenant-wide roles; home help: the people
 /// you are assigned to). Each one listed is recorded as read.
 #[utoipa::path(get, path = "/residents", tag = "residents", params(ResidentListParams),
-    responses((status = 200, body = ResidentPage), (status = 400, body = Problem)))]
+    responses((status = 200, body = PageBody<Resident>), (status = 400, body = Problem)))]
 pub async fn list_residents(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -652,4 +653,29 @@ pub async fn export_resident(
     Path(id): Path<ResidentId>,
 ) -> Result<Response, ApiError> {
     Ok(axum::Json(residents::export(state.app(), &scope, id).await?).into_response())
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_residents, create_resident))
+        .routes(routes!(get_resident, correct_identity))
+        .routes(routes!(resident_summary))
+        .routes(routes!(search_residents))
+        .routes(routes!(list_identity_events))
+        .routes(routes!(change_identity_status))
+        .routes(routes!(list_stays, create_stay))
+        .routes(routes!(change_stay))
+        .routes(routes!(create_assignment))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(change_contact))
+        .routes(routes!(list_consents, create_consent))
+        .routes(routes!(revoke_consent))
+        .routes(routes!(open_emergency_access))
+        .routes(routes!(list_emergency_accesses))
+        .routes(routes!(review_emergency_access))
+        .routes(routes!(find_duplicates))
+        .routes(routes!(merge_residents))
+        .routes(routes!(access_report))
+        .routes(routes!(export_resident))
 }

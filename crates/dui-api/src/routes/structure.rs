@@ -7,6 +7,7 @@ use dui_domain::structure::{Establishment, EstablishmentCategory, StructureStatu
 use dui_domain::{EstablishmentId, UnitId};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
 use axum::response::Response;
@@ -55,7 +56,7 @@ pub struct UpdateUnit {
 
 /// The establishments you work in (all of them for tenant-wide roles).
 #[utoipa::path(get, path = "/establishments", tag = "structure", params(ListParams),
-    responses((status = 200, body = EstablishmentPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 200, body = PageBody<Establishment>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn list_establishments(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -110,7 +111,7 @@ pub async fn update_establishment(
 
 #[utoipa::path(get, path = "/establishments/{establishment_id}/units", tag = "structure",
     params(("establishment_id" = EstablishmentId, Path), ListParams),
-    responses((status = 200, body = UnitPage), (status = 404, body = Problem)))]
+    responses((status = 200, body = PageBody<Unit>), (status = 404, body = Problem)))]
 pub async fn list_units(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
@@ -155,4 +156,13 @@ pub async fn update_unit(
     Json(body): Json<UpdateUnit>,
 ) -> Result<Json<Unit>, ApiError> {
     Ok(Json(structure::update_unit(state.app(), &scope, id, body.name.as_deref(), body.status).await?))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list_establishments, create_establishment))
+        .routes(routes!(get_establishment, update_establishment))
+        .routes(routes!(list_units, create_unit))
+        .routes(routes!(get_unit, update_unit))
 }

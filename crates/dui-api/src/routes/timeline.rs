@@ -10,6 +10,7 @@ use dui_domain::care_plan::PlanStatus;
 use dui_domain::transmission::Note;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::TenantAuth;
@@ -81,4 +82,9 @@ pub async fn timeline(
 ) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
     let entries = timeline::read(state.app(), &scope, resident, params.from, params.to).await?;
     Ok(Json(entries.into_iter().map(TimelineEntry::from).collect()))
+}
+
+/// The routes of this module (paths relative to the API's base).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(timeline))
 }
