@@ -749,3 +749,39 @@ async fn each_operation_leaves_exactly_its_events() {
     ok(app.get(&format!("{record}/export"), &director.token).await);
     trail.expect("the export", &["director resident.export success R"]).await;
 }
+
+/// The chainer's frequent pass takes only the tenants this server wrote to, and a pass over a
+/// tenant with nothing new writes nothing: idle tenants cost the chainer no transaction's flush.
+#[tokio::test]
+async fn the_chainer_links_the_tenants_written_to_and_writes_nothing_for_idle_ones() {
+    let app = TestApp::spawn().await;
+    let busy = app.tenant("Busy").await;
+    let idle = app.tenant("Idle").await;
+    app.store.chain_audit().await.unwrap();
+    let cursor = |tenant: &TestTenant| {
+        let (app, tenant) = (&app, tenant.id);
+        async move {
+            let mut owner = app.db.connect(&app.db.owner_url).await;
+            let tx = owner.transaction().await.unwrap();
+            tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.to_string()]).await.unwrap();
+            let row = tx.query_one("SELECT updated_at, horizon::text FROM audit_chain_cursors", &[]).await.unwrap();
+            (row.get::<_, chrono::DateTime<chrono::Utc>>(0), row.get::<_, String>(1))
+        }
+    };
+    let idle_before = cursor(&idle).await;
+    let busy_before = cursor(&busy).await;
+
+    let r = admit(&app, &busy, "Active").await;
+    assert_eq!(app.get(&format!("/api/v1/residents/{r}"), &busy.admin.token).await.status, 200);
+    // The frequent pass (the server's, every two seconds, or this one) chains them.
+    app.store.chain_noted_audit().await.unwrap();
+    app.store.chain_audit().await.unwrap();
+    let report = app.store.verify_audit(busy.id).await.unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.links, trail(&app, &busy).await.len() as i64 - 1, "every event but the export just made");
+    assert_ne!(cursor(&busy).await, busy_before, "the busy tenant's cursor moved on");
+    // Full passes over the idle tenant found nothing, and wrote nothing.
+    assert_eq!(cursor(&idle).await, idle_before, "the idle tenant's cursor was not written");
+    let report = app.store.verify_audit(idle.id).await.unwrap();
+    assert_eq!(report.broken, None);
+}

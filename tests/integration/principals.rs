@@ -1,6 +1,7 @@
 //! The principal cache: a user's status and memberships are read once and reused by the next
 //! requests, and never outlive a change to them, wherever the change is made.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use dui_domain::people::Role;
@@ -121,4 +122,87 @@ async fn losing_the_listener_empties_and_bypasses_the_cache() {
         .unwrap();
     assert_eq!(cut.len(), 1, "the server has one listener connection");
     refused_within(&app, &nurse, &ehpad, &[404], Duration::from_secs(5), "after the listener was cut").await;
+}
+
+/// A TCP relay to PostgreSQL that can go silent: it stops relaying without closing anything,
+/// as a network partition does.
+struct SilentRelay {
+    addr: std::net::SocketAddr,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Copies `from` to `to` until either ends; once `silent`, swallows and holds the connection.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = from.read(&mut buffer).await.unwrap_or(0);
+        if read == 0 {
+            return;
+        }
+        if silent.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl SilentRelay {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let relay_silent = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(pump(client_read, server_write, relay_silent.clone()));
+                tokio::spawn(pump(server_read, client_write, relay_silent.clone()));
+            }
+        });
+        Self { addr, silent }
+    }
+}
+
+/// A listener whose connection goes silent (no error, no close: a partition) stops being
+/// trusted within seconds, through its heartbeat, instead of the minutes TCP keepalives take:
+/// the cache of principals is bypassed from then on.
+#[tokio::test]
+async fn a_listener_whose_connection_goes_silent_is_distrusted_within_seconds() {
+    let db = dui_testkit::TestDb::new().await;
+    let config = tokio_postgres::Config::from_str(&db.app_url).unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP test server, not {other:?}"),
+    };
+    let upstream = format!("{host}:{}", config.get_ports()[0]);
+    let relay = SilentRelay::start(upstream).await;
+    let through = db.app_url.replace(
+        &format!("host={host} port={}", config.get_ports()[0]),
+        &format!("host=127.0.0.1 port={}", relay.addr.port()),
+    );
+    assert_ne!(through, db.app_url, "the connection goes through the relay");
+    let store = dui_storage::Db::new(&dui_storage::DbConfig::new(through, dui_testkit::keys::crypto_config())).unwrap();
+    let listener = store.spawn_listener();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !store.listening() {
+        assert!(tokio::time::Instant::now() < deadline, "the listener did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+    let gone_silent = tokio::time::Instant::now();
+    while store.listening() {
+        assert!(gone_silent.elapsed() < Duration::from_secs(15), "still trusted after 15 s of silence");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone_silent.elapsed() >= Duration::from_secs(4), "not before a heartbeat went unanswered");
+    listener.abort();
 }

@@ -118,6 +118,8 @@ async fn the_database_connection_is_encrypted_and_verified() {
     assert!(!plain.connection_encrypted().await.unwrap());
     // Whatever the connection string, prepared statements keep their generic plan.
     assert_eq!(plain.plan_cache_mode().await.unwrap(), "force_generic_plan");
+    // And never start parallel workers for them.
+    assert_eq!(plain.setting("max_parallel_workers_per_gather").await.unwrap(), "0");
     drop(db);
     pg.stop().unwrap();
 }

@@ -155,10 +155,13 @@ impl Server {
         let config = &env.config;
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let log = std::fs::File::create(env.dir.join("server.log"))?;
-        let child = Command::new(server_binary()?)
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        let mut command = Command::new(server_binary()?);
+        command.arg("serve").env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        // The runtime's threads, when the run sets them (to compare settings).
+        if let Some(threads) = std::env::var_os("TOKIO_WORKER_THREADS") {
+            command.env("TOKIO_WORKER_THREADS", threads);
+        }
+        let child = command
             .env("DUI_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .env("DUI_AUTH__ISSUER", &config.auth.issuer)
             .env("DUI_AUTH__SIGNING_KEY_FILE", path(&config.auth.signing_key_file))

@@ -200,17 +200,23 @@ static LOGIN_REFUSED: Stmt = LazyLock::new(|| {
     )
 });
 
-static CHAIN_LOCK_WAIT: Stmt =
-    LazyLock::new(|| Sql::new("SELECT 1 FROM (SELECT pg_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))) l"));
-static CHAIN_LOCK_TRY: Stmt =
-    LazyLock::new(|| Sql::new("SELECT pg_try_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))"));
-static CHAIN_CURSOR: Stmt = LazyLock::new(|| {
-    Sql::new("SELECT horizon::text AS horizon, legacy_done FROM audit_chain_cursors WHERE tenant_id = :tenant")
+/// Where a pass starts, in one round trip: the tenant's chain lock (waited for, or tried), the
+/// cursor, the oldest transaction running now (taken before looking at the events), the head.
+fn chain_state(lock: &str) -> String {
+    format!(
+        "SELECT {lock} AS locked, \
+           (SELECT horizon::text FROM audit_chain_cursors WHERE tenant_id = :tenant) AS horizon, \
+           coalesce((SELECT legacy_done FROM audit_chain_cursors WHERE tenant_id = :tenant), false) AS legacy_done, \
+           pg_snapshot_xmin(pg_current_snapshot())::text AS next_horizon, \
+           (SELECT c.seq FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1) AS head_seq, \
+           (SELECT c.link FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1) AS head_link"
+    )
+}
+static CHAIN_STATE_WAIT: Stmt = LazyLock::new(|| {
+    Sql::new(&chain_state("(SELECT true FROM (SELECT pg_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))) l)"))
 });
-static SNAPSHOT_XMIN: Stmt = LazyLock::new(|| Sql::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
-static CHAIN_HEAD: Stmt = LazyLock::new(|| {
-    Sql::new("SELECT c.seq, c.link FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1")
-});
+static CHAIN_STATE_TRY: Stmt =
+    LazyLock::new(|| Sql::new(&chain_state("pg_try_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))")));
 static UNCHAINED_LEGACY: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = :tenant AND e.xact IS NULL \
@@ -318,17 +324,30 @@ impl Db {
         self.chain_tenants(true).await
     }
 
-    /// Chains the tenants' new events (not the old ones written before transaction ids were
-    /// recorded: [`Db::chain_audit`] does those).
-    pub async fn chain_new_audit(&self) -> StoreResult<u64> {
-        self.chain_tenants(false).await
+    /// Chains the new events of the tenants this process wrote to since the last call: the
+    /// frequent pass, which leaves idle tenants alone (the periodic [`Db::chain_audit`] over every
+    /// tenant catches what other processes wrote).
+    pub async fn chain_noted_audit(&self) -> StoreResult<u64> {
+        let mut chained = 0;
+        for tenant in self.take_audited() {
+            match self.chain_tenant_pass(tenant, false, false).await {
+                Ok(Some(count)) => chained += count,
+                // Another server is chaining it: what this one wrote may come after its look.
+                Ok(None) => self.note_audited(tenant),
+                Err(error) => {
+                    self.note_audited(tenant);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(chained)
     }
 
     /// A pass over every tenant, skipping those another server is chaining.
     async fn chain_tenants(&self, legacy: bool) -> StoreResult<u64> {
         let mut chained = 0;
         for tenant in self.tenants_with_keys().await? {
-            chained += self.chain_tenant_pass(tenant, legacy, false).await?;
+            chained += self.chain_tenant_pass(tenant, legacy, false).await?.unwrap_or(0);
         }
         Ok(chained)
     }
@@ -336,7 +355,7 @@ impl Db {
     /// A full pass over one tenant, after the pass another server may be making (for
     /// verification: when it returns, every event committed before the call is chained).
     pub async fn chain_tenant(&self, tenant: TenantId) -> StoreResult<u64> {
-        self.chain_tenant_pass(tenant, true, true).await
+        Ok(self.chain_tenant_pass(tenant, true, true).await?.unwrap_or(0))
     }
 
     /// Links events in batches, in (transaction id, event id) order. A pass looks at the events
@@ -345,31 +364,23 @@ impl Db {
     /// then the horizon moves to the oldest transaction running now. Nothing can appear below it
     /// later, so each pass reads a few seconds of events however busy the server. Events written
     /// before transaction ids were recorded are taken by time as before (`legacy`), until a pass
-    /// finds none left.
-    async fn chain_tenant_pass(&self, tenant: TenantId, legacy: bool, wait: bool) -> StoreResult<u64> {
+    /// finds none left. `None` when another server holds the tenant's chain (`wait` false).
+    async fn chain_tenant_pass(&self, tenant: TenantId, legacy: bool, wait: bool) -> StoreResult<Option<u64>> {
         let keys = self.keyring(tenant, []).await?;
         let mut total = 0;
         loop {
             let mut tx = self.begin_for_tenant(tenant, Mode::Write);
-            if wait {
-                tx.query(&CHAIN_LOCK_WAIT, &args! {}).await?;
-            } else {
-                let lock = tx.query_one(&CHAIN_LOCK_TRY, &args! {}).await?;
-                if !lock.try_get::<_, bool>(0)? {
-                    return Ok(total);
-                }
+            let state = tx.query_one(if wait { &CHAIN_STATE_WAIT } else { &CHAIN_STATE_TRY }, &args! {}).await?;
+            if !state.try_get::<_, bool>("locked")? {
+                return Ok(if total == 0 { None } else { Some(total) });
             }
-            let cursor = tx.query_opt(&CHAIN_CURSOR, &args! {}).await?;
-            let (horizon, legacy_done) = match &cursor {
-                Some(row) => (row.try_get::<_, String>("horizon")?, row.try_get("legacy_done")?),
-                None => ("0".to_owned(), false),
-            };
+            let horizon = state.try_get::<_, Option<String>>("horizon")?.unwrap_or_else(|| "0".to_owned());
+            let legacy_done: bool = state.try_get("legacy_done")?;
             // Taken before looking: every transaction below it had finished, so the look sees
             // all their events, and if none is left unchained this is the next horizon.
-            let next_horizon: String = tx.query_one(&SNAPSHOT_XMIN, &args! {}).await?.try_get(0)?;
-            let head = tx.query_opt(&CHAIN_HEAD, &args! {}).await?;
-            let (mut seq, mut link) = match &head {
-                Some(row) => (row.try_get::<_, i64>(0)?, link_array(&row.try_get::<_, Vec<u8>>(1)?)?),
+            let next_horizon: String = state.try_get("next_horizon")?;
+            let (mut seq, mut link) = match state.try_get::<_, Option<i64>>("head_seq")? {
+                Some(seq) => (seq, link_array(&state.try_get::<_, Vec<u8>>("head_link")?)?),
                 None => (0, [0u8; 32]),
             };
             let from_legacy = legacy && !legacy_done;
@@ -378,11 +389,13 @@ impl Db {
             } else {
                 tx.query(&UNCHAINED, &args! { horizon: &horizon }).await?
             };
-            if !from_legacy {
+            if !from_legacy && !rows.is_empty() {
                 // Every unchained event below the new horizon is in this batch: all of them when
                 // the batch is not full (each transaction below `next_horizon` had finished when
                 // the look began), else those below the last one's transaction (they come in
                 // transaction order). What comes next belongs to transactions from there on.
+                // A pass that found nothing leaves the cursor: the next looks from the same
+                // place, at no more events, and an idle tenant costs no write.
                 let full = rows.len() as i64 == BATCH;
                 let last: Option<String> = match rows.last() {
                     Some(row) if full => Some(row.try_get("xact")?),
@@ -398,7 +411,7 @@ impl Db {
                     continue;
                 }
                 tx.commit().await?;
-                return Ok(total);
+                return Ok(Some(total));
             }
             // One statement for the whole batch: the links are computed here, written at once.
             let (mut seqs, mut ids, mut hashes, mut links) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -416,7 +429,7 @@ impl Db {
             tx.commit().await?;
             total += rows.len() as u64;
             if !from_legacy && (rows.len() as i64) < BATCH {
-                return Ok(total);
+                return Ok(Some(total));
             }
         }
     }

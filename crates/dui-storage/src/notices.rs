@@ -25,6 +25,9 @@ pub(crate) const KEYS_CHANNEL: &str = "dui_tenant_keys";
 pub(crate) const PRINCIPALS_CHANNEL: &str = "dui_principals";
 pub(crate) const OUTBOX_CHANNEL: &str = "dui_outbox";
 
+/// How often the listener checks that its connection still answers (and how long it waits).
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// What the notices invalidate.
 struct Caches {
     keys: Arc<KeyStore>,
@@ -67,9 +70,26 @@ where
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for changes");
                 caches.keys.forget_all();
+                return;
             }
         }
-        std::future::pending::<()>().await
+        // A connection can die without a word (a network partition, a failover): the
+        // heartbeat finds out within seconds, where TCP keepalives take minutes, and listening
+        // stops until a new connection listens (the caches are bypassed meanwhile).
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            match tokio::time::timeout(HEARTBEAT, client.simple_query("SELECT 1")).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "the change listener's connection failed its heartbeat");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!("the change listener's connection did not answer its heartbeat");
+                    return;
+                }
+            }
+        }
     };
     let receive = async {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {

@@ -14,7 +14,8 @@
 //!   notice of that change.
 //! * **Only while listening.** The cache answers only while the listener's `LISTEN` is in force.
 //!   When its connection is lost the cache is emptied and bypassed until it listens again; a
-//!   lifetime (`ttl`) bounds the rest (a connection lost without the server noticing).
+//!   heartbeat every few seconds finds a connection that died without a word (a partition, a
+//!   failover), and a lifetime (`ttl`) bounds the rest.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -69,6 +69,16 @@ pub struct Tx<'a> {
     open: bool,
 }
 
+impl Tx<'_> {
+    /// After a commit: a person's writing transaction (reads write their trace) tells the
+    /// chainer that the tenant's trail has new events.
+    fn committed(&self) {
+        if self.scope.is_some() && matches!(self.mode, Mode::Write | Mode::Snapshot) {
+            self.db.note_audited(self.tenant);
+        }
+    }
+}
+
 impl std::fmt::Debug for Tx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tx").field("tenant", &self.tenant).field("mode", &self.mode).field("open", &self.open).finish()
@@ -275,7 +285,9 @@ impl<'a> Tx<'a> {
             let answers = tokio::try_join!(last(client.query(&statement, &values)), client.batch_execute("COMMIT"));
             // COMMIT was sent whatever the answer: a failed statement turns it into a rollback.
             self.open = false;
-            answers?.0
+            let rows = answers?.0;
+            self.committed();
+            rows
         } else {
             let set_tenant = conn.prepare_cached(SET_TENANT).await?;
             let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
@@ -285,7 +297,9 @@ impl<'a> Tx<'a> {
                 last(client.query(&statement, &values)),
                 client.batch_execute("COMMIT"),
             );
-            answers?.2
+            let rows = answers?.2;
+            self.committed();
+            rows
         };
         Ok(rows)
     }
@@ -319,6 +333,7 @@ impl<'a> Tx<'a> {
             last(client.query(&b, &two_values)),
             client.batch_execute("COMMIT"),
         )?;
+        self.committed();
         Ok((one, two))
     }
 
@@ -337,7 +352,9 @@ impl<'a> Tx<'a> {
         crate::place::leave();
         self.open = false;
         let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
-        Ok(conn.batch_execute("COMMIT").await?)
+        conn.batch_execute("COMMIT").await?;
+        self.committed();
+        Ok(())
     }
 
     /// Rolls back what was done (nothing to do when nothing was sent).

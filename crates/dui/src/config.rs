@@ -231,7 +231,9 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     pub statement_timeout_secs: u64,
     /// How long a user's status and memberships, read for one request, serve the next ones while
-    /// change notices are received (0: read at every request).
+    /// change notices are received (0: read at every request). Any change drops them at once
+    /// (the notices), and a listener that stops hearing drops them all within seconds (its
+    /// heartbeat): this only bounds how long an unchanged user is not read again.
     pub principal_cache_ttl_secs: u64,
     /// Apply pending migrations when the server starts (needs `owner_url`).
     pub migrate_on_start: bool,
@@ -299,7 +301,7 @@ impl Default for DatabaseConfig {
             acquire_timeout_ms: 5000,
             connect_timeout_secs: 5,
             statement_timeout_secs: 30,
-            principal_cache_ttl_secs: 30,
+            principal_cache_ttl_secs: 300,
             migrate_on_start: true,
             startup_timeout_secs: 60,
         }

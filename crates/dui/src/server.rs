@@ -184,16 +184,17 @@ pub fn spawn_background(state: &AppState, exchanges: &Exchanges) -> Vec<JoinHand
     tasks
 }
 
-/// Links new audit events into each tenant's hash chain, every two seconds; every minute the
-/// pass also chains events written before transaction ids were recorded, while any is left.
-/// Several servers may run it: each tenant's chain is extended by one at a time.
+/// Links new audit events into each tenant's hash chain: every two seconds those of the tenants
+/// this server wrote to; every minute every tenant's (what other servers and the command line
+/// wrote, and events written before transaction ids were recorded). Several servers may run it:
+/// each tenant's chain is extended by one at a time.
 fn spawn_chainer(state: &AppState) -> JoinHandle<()> {
     let db = state.db().clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         for pass in 0u64.. {
             tick.tick().await;
-            let chained = if pass % 30 == 0 { db.chain_audit().await } else { db.chain_new_audit().await };
+            let chained = if pass % 30 == 0 { db.chain_audit().await } else { db.chain_noted_audit().await };
             if let Err(error) = chained {
                 tracing::warn!(%error, "audit chaining failed; the next pass resumes it");
             }
