@@ -197,6 +197,37 @@ pub async fn closed_loop(op: Arc<dyn Operation>, workers: usize, duration: Durat
     total
 }
 
+/// Exactly the calls `offset..offset + count`, by `workers` callers (a warm-up that visits
+/// every virtual user once).
+pub async fn sweep(op: Arc<dyn Operation>, workers: usize, count: u64, offset: u64) -> Outcome {
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for _ in 0..workers {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut outcome = Outcome::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= count {
+                    return outcome;
+                }
+                let began = Instant::now();
+                let result = op.call(offset + n).await;
+                outcome.record(began.elapsed(), result);
+            }
+        });
+    }
+    let mut total = Outcome::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(part) = done {
+            total.merge(part);
+        }
+    }
+    total.elapsed = start.elapsed();
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use dui_auth::own::Subject;
 use dui_domain::{TenantId, UserId};
 
-use crate::load::{Operation, closed_loop, open_loop};
+use crate::load::{Operation, closed_loop, open_loop, sweep};
 use crate::manifest::Manifest;
 use crate::ops::{Baseline, Http, Op, Raw, VirtualUser};
 use crate::profile::Profile;
@@ -88,6 +88,22 @@ enum Command {
     },
     /// Compare the fixed-rate p99 of two reports (e.g. small and platform).
     Compare { a: PathBuf, b: PathBuf },
+    /// The CPU each operation costs the machine, per request, through dui and through the
+    /// baseline, at a fixed rate: steadier than saturation on a shared machine, and the ratio
+    /// of the two is what saturation comes to when the machine's cores are the limit.
+    Cost {
+        #[command(flatten)]
+        common: Common,
+        /// Only these operations.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Requests per second.
+        #[arg(long, default_value_t = 400.0)]
+        rate: f64,
+        /// Seconds measured per operation and side.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Print the analysed plan of the hand-over feed's statement for the first tenant's
     /// 80-resident unit, as one of its nurses reads it (for diagnosing).
     Explain(Common),
@@ -124,6 +140,7 @@ fn main() -> anyhow::Result<()> {
                 run(&common, &out, &[], rounds).await?;
             }
             Command::Explain(common) => explain(&common).await?,
+            Command::Cost { common, only, rate, seconds } => cost(&common, &only, rate, seconds).await?,
             Command::Compare { a, b } => {
                 let read = |p: &PathBuf| -> anyhow::Result<serde_json::Value> {
                     Ok(serde_json::from_slice(
@@ -174,6 +191,74 @@ async fn explain(common: &Common) -> anyhow::Result<()> {
     let scope = nurse.scope();
     let tx = db.begin(&scope, dui_storage::Mode::Write);
     println!("{}", dui_storage::notes::explain_handover(tx, feed, since, true).await?);
+    Ok(())
+}
+
+/// CPU ticks (1/100 s) of every process named `postgres` (the server's backends and its own
+/// workers), of this process, and of the dui server.
+fn machine_ticks(server: &Server) -> (u64, u64, u64) {
+    let mut postgres = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let is_postgres = std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres");
+        if is_postgres {
+            postgres += server::cpu_ticks(pid).unwrap_or(0);
+        }
+    }
+    (postgres, server::cpu_ticks(std::process::id()).unwrap_or(0), server.read().cpu_ticks)
+}
+
+async fn cost(common: &Common, only: &[String], rate: f64, seconds: u64) -> anyhow::Result<()> {
+    let profile = common.profile()?;
+    let env = common.environment(&profile).await?;
+    let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
+    let issuer = dui::server::own_issuer(&env.config)?;
+    let now = chrono::Utc::now();
+    let mint = |tenant: uuid::Uuid, user: uuid::Uuid| {
+        issuer.mint(
+            Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(user) },
+            now,
+            chrono::Duration::hours(12),
+        )
+    };
+    let everyone = Arc::new(ops::virtual_users(&manifest, &[], false, &mint));
+    let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let server = Server::start(&env, 0.0, 0.0).await?;
+    let baseline = Arc::new(Baseline::connect(&dui::server::db_config(&env.config)?, 30, env.db()?).await?);
+    let users_for = |op: Op| if op == Op::HandoverFeed { unit_staff.clone() } else { everyone.clone() };
+    let duration = Duration::from_secs(seconds.max(1));
+    println!("| operation | side | µs of CPU per request: PostgreSQL | dui server | load generator | total |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut offset = 0u64;
+    for op in Op::ALL {
+        if !only.is_empty() && !only.iter().any(|o| o == op.key()) {
+            continue;
+        }
+        let dui: Arc<dyn Operation> =
+            Arc::new(Http { op, client: client.clone(), base: server.base_url.clone(), users: users_for(op) });
+        let raw: Arc<dyn Operation> = Arc::new(Raw::new(op, baseline.clone(), users_for(op)));
+        let mut totals = Vec::new();
+        let users = users_for(op).len() as u64;
+        for (side, operation) in [("dui", dui), ("baseline", raw)] {
+            // Warm: every user once (connections, caches, each user's principal), then the
+            // measure from where the warm-up stopped, user after user again.
+            offset += 1 << 20;
+            let warm = sweep(operation.clone(), WORKERS, users, offset).await;
+            anyhow::ensure!(warm.errors == 0, "{} {side} warm-up: {:?}", op.name(), warm.first_error);
+            offset += users;
+            let before = machine_ticks(&server);
+            let outcome = open_loop(operation, rate, duration, offset).await;
+            let after = machine_ticks(&server);
+            anyhow::ensure!(outcome.errors == 0, "{} {side}: {:?}", op.name(), outcome.first_error);
+            let per = |a: u64, b: u64| (b.saturating_sub(a)) as f64 * 10_000.0 / outcome.ok.max(1) as f64;
+            let (pg, generator, dui_server) = (per(before.0, after.0), per(before.1, after.1), per(before.2, after.2));
+            let total = pg + generator + dui_server;
+            totals.push(total);
+            println!("| {} | {side} | {pg:.0} | {dui_server:.0} | {generator:.0} | {total:.0} |", op.name());
+        }
+        println!("| {} | baseline ÷ dui | | | | **{:.0} %** |", op.name(), totals[1] / totals[0] * 100.0);
+    }
     Ok(())
 }
 

@@ -128,7 +128,7 @@ impl Usage {
 #[derive(Debug, Clone, Copy)]
 pub struct Reading {
     at: Instant,
-    cpu_ticks: u64,
+    pub cpu_ticks: u64,
 }
 
 fn server_binary() -> anyhow::Result<PathBuf> {
@@ -238,7 +238,7 @@ impl Drop for Server {
 }
 
 /// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces), from field 3 on.
     let rest = &stat[stat.rfind(')')? + 2..];
