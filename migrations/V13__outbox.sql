@@ -75,18 +75,20 @@ CREATE TABLE outbox_attempts (
     CONSTRAINT outbox_attempts_end_shape CHECK ((finished_at IS NULL) = (outcome IS NULL))
 );
 
-DO $$
-DECLARE
-    t text;
+-- What every tenant table gets, written once for the migrations from here on: row-level
+-- security enabled and forced (the owner too), and the tenant_isolation policy.
+CREATE FUNCTION dui_isolate_tenant_table(t regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['outbox_messages', 'outbox_attempts'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = dui_current_tenant()) '
-                       'WITH CHECK (tenant_id = dui_current_tenant())', t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s USING (tenant_id = dui_current_tenant()) '
+                   'WITH CHECK (tenant_id = dui_current_tenant())', t);
 END
 $$;
+REVOKE ALL ON FUNCTION dui_isolate_tenant_table(regclass) FROM PUBLIC;
+
+SELECT dui_isolate_tenant_table('outbox_messages');
+SELECT dui_isolate_tenant_table('outbox_attempts');
 
 GRANT SELECT, INSERT ON outbox_messages, outbox_attempts TO dui_app;
 GRANT UPDATE (status, attempts, max_attempts, budget_from, next_attempt_at, lease_owner, last_error, receipt,

@@ -406,6 +406,35 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
     app.get(&record, &visitor.token).await.problem(404);
 }
 
+/// Admits `name` to the tenant's EHPAD on `admitted_on`: the record's id and its stay's.
+async fn admitted(app: &TestApp, tenant: &TestTenant, name: &str, admitted_on: chrono::NaiveDate) -> (String, String) {
+    let created = app
+        .post(
+            "/api/v1/residents",
+            &tenant.admin.token,
+            json!({"establishment_id": tenant.establishments[0].id, "admitted_on": admitted_on.to_string(),
+                   "identity": identity(name, "Anne", "1930-01-01"), "confirm_homonym": true}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let stay = created.json["current_stay"]["id"].as_str().unwrap_or_default().to_owned();
+    (created.json["id"].as_str().unwrap().to_owned(), stay)
+}
+
+/// Discharges the person's stay on `on`.
+async fn discharge(app: &TestApp, tenant: &TestTenant, id: &str, stay: &str, on: chrono::NaiveDate) {
+    let ended = app
+        .request_with(
+            Method::PATCH,
+            &format!("/api/v1/residents/{id}/stays/{stay}"),
+            Some(&tenant.admin.token),
+            Some(json!({"discharged_on": on.to_string(), "discharge_mode": "home"})),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+}
+
 #[tokio::test]
 async fn the_team_keeps_a_record_for_a_while_after_discharge_and_directors_for_good() {
     let app = TestApp::spawn_with(|config| config.access.recent_stay_days = 30).await;
@@ -416,27 +445,8 @@ async fn the_team_keeps_a_record_for_a_while_after_discharge_and_directors_for_g
     let today = chrono::Utc::now().date_naive();
     let mut records = Vec::new();
     for (name, days_ago) in [("Recent", 10), ("Ancien", 45)] {
-        let created = app
-            .post(
-                "/api/v1/residents",
-                &tenant.admin.token,
-                json!({"establishment_id": ehpad, "admitted_on": (today - chrono::Days::new(400)).to_string(),
-                       "identity": identity(name, "Anne", "1930-01-01")}),
-            )
-            .await;
-        assert_eq!(created.status, 201, "{}", created.text);
-        let id = created.json["id"].as_str().unwrap().to_owned();
-        let stay = created.json["current_stay"]["id"].as_str().unwrap().to_owned();
-        let discharged = app
-            .request_with(
-                Method::PATCH,
-                &format!("/api/v1/residents/{id}/stays/{stay}"),
-                Some(&tenant.admin.token),
-                Some(json!({"discharged_on": (today - chrono::Days::new(days_ago)).to_string(), "discharge_mode": "home"})),
-                &[("If-Match", "\"1\"")],
-            )
-            .await;
-        assert_eq!(discharged.status, 200, "{}", discharged.text);
+        let (id, stay) = admitted(&app, &tenant, name, today - chrono::Days::new(400)).await;
+        discharge(&app, &tenant, &id, &stay, today - chrono::Days::new(days_ago)).await;
         records.push(id);
     }
     assert_eq!(app.get(&format!("/api/v1/residents/{}", records[0]), &nurse.token).await.status, 200);
@@ -559,24 +569,8 @@ async fn the_recent_stay_rule_holds_at_its_edges_for_reads_writes_and_lists() {
     let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
     let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
     let today = chrono::Utc::now().date_naive();
-    let admit = |name: &'static str, admitted_on: chrono::NaiveDate| {
-        let app = &app;
-        let token = tenant.admin.token.clone();
-        async move {
-            let created = app
-                .post(
-                    "/api/v1/residents",
-                    &token,
-                    json!({"establishment_id": ehpad, "admitted_on": admitted_on.to_string(),
-                           "identity": identity(name, "Anne", "1930-01-01"), "confirm_homonym": true}),
-                )
-                .await;
-            assert_eq!(created.status, 201, "{}", created.text);
-            (created.json["id"].as_str().unwrap().to_owned(), created.json)
-        }
-    };
-    let (planned, _) = admit("Prevue", today + chrono::Days::new(300)).await;
-    let (far, _) = admit("Lointaine", today).await;
+    let (planned, _) = admitted(&app, &tenant, "Prevue", today + chrono::Days::new(300)).await;
+    let (far, _) = admitted(&app, &tenant, "Lointaine", today).await;
     // A stay more than a year ahead cannot be entered; it arrives with migrated data.
     let owner = app.db.connect(&app.db.owner_url).await;
     owner
@@ -589,18 +583,8 @@ async fn the_recent_stay_rule_holds_at_its_edges_for_reads_writes_and_lists() {
         .unwrap();
     let mut discharged = Vec::new();
     for (name, days_ago) in [("Trente", 30u64), ("TrenteEtUn", 31)] {
-        let (id, created) = admit(name, today - chrono::Days::new(400)).await;
-        let stay = created["current_stay"]["id"].as_str().unwrap().to_owned();
-        let ended = app
-            .request_with(
-                Method::PATCH,
-                &format!("/api/v1/residents/{id}/stays/{stay}"),
-                Some(&tenant.admin.token),
-                Some(json!({"discharged_on": (today - chrono::Days::new(days_ago)).to_string(), "discharge_mode": "home"})),
-                &[("If-Match", "\"1\"")],
-            )
-            .await;
-        assert_eq!(ended.status, 200, "{}", ended.text);
+        let (id, stay) = admitted(&app, &tenant, name, today - chrono::Days::new(400)).await;
+        discharge(&app, &tenant, &id, &stay, today - chrono::Days::new(days_ago)).await;
         discharged.push(id);
     }
     let listed = app.get("/api/v1/residents", &nurse.token).await;

@@ -36,10 +36,7 @@ use utoipa_axum::routes;
 
 pub use state::{ApiConfig, AppState};
 
-use crate::routes::{
-    assessments, audit, care_plans, care_tasks, instruments, measurements, notes, outbox, people, platform, residents,
-    structure, system, timeline,
-};
+use crate::routes::{platform, system, tenant_routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,22 +71,6 @@ impl Modify for BearerScheme {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
-}
-
-fn tenant_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(people::routes())
-        .merge(structure::routes())
-        .merge(residents::routes())
-        .merge(instruments::routes())
-        .merge(assessments::routes())
-        .merge(care_plans::routes())
-        .merge(measurements::routes())
-        .merge(timeline::routes())
-        .merge(care_tasks::routes())
-        .merge(notes::routes())
-        .merge(audit::routes())
-        .merge(outbox::routes())
 }
 
 fn platform_routes() -> OpenApiRouter<AppState> {

@@ -66,6 +66,21 @@ pub struct CreateUser {
     pub key: Option<IdempotencyKey>,
 }
 
+impl CreateUser {
+    /// The user, checked field by field.
+    pub fn validate(&self) -> Result<NewUser, dui_domain::ValidationErrors> {
+        NewUser::validate(UserInput {
+            kind: self.kind,
+            family_name: Some(&self.family_name),
+            given_name: self.given_name.as_deref(),
+            profession: self.profession,
+            rpps: self.rpps.as_deref(),
+            adeli: self.adeli.as_deref(),
+            email: self.email.as_deref(),
+        })
+    }
+}
+
 /// A change of a user, as received: absent fields stay, `Some(None)` clears an optional one.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeUser {
@@ -83,15 +98,7 @@ pub async fn create_user(app: &App, scope: &TenantScope, command: CreateUser) ->
     if !policy::can_manage_users(scope) {
         return Err(forbidden("create users"));
     }
-    let new = NewUser::validate(UserInput {
-        kind: command.kind,
-        family_name: Some(&command.family_name),
-        given_name: command.given_name.as_deref(),
-        profession: command.profession,
-        rpps: command.rpps.as_deref(),
-        adeli: command.adeli.as_deref(),
-        email: command.email.as_deref(),
-    })?;
+    let new = command.validate()?;
     Ok(store::create_user(app.db().begin(scope, Mode::Write), command.key.as_ref(), &new).await?)
 }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 
 use dui_domain::audit::{AuditAction, PlatformAction};
 use dui_domain::pagination::{Page, PageRequest};
-use dui_domain::people::{Membership, NewUser, Profession, Role, User, UserInput, UserKind};
+use dui_domain::people::{Membership, Role, User};
 use dui_domain::scope::{PlatformScope, RequestContext};
 use dui_domain::tenant::{IdentityProvider, NewIdentityProvider, NewTenant, Tenant, TenantStatus};
 use dui_domain::{IdentityProviderId, TenantId};
@@ -77,35 +77,15 @@ pub async fn set_status(app: &App, operator: Operator<'_>, id: TenantId, status:
     Ok(changed)
 }
 
-/// The first administrator of a tenant, as received.
-#[derive(Debug, Clone, Default)]
-pub struct NewAdmin {
-    pub kind: Option<UserKind>,
-    pub family_name: String,
-    pub given_name: Option<String>,
-    pub profession: Option<Profession>,
-    pub rpps: Option<String>,
-    pub adeli: Option<String>,
-    pub email: Option<String>,
-}
-
 /// Creates a tenant administrator: the first account of a new tenant, from which the
 /// organisation runs its own administration.
 pub async fn create_admin(
     app: &App,
     operator: Operator<'_>,
     id: TenantId,
-    admin: NewAdmin,
+    admin: crate::people::CreateUser,
 ) -> AppResult<(User, Membership)> {
-    let new = NewUser::validate(UserInput {
-        kind: admin.kind,
-        family_name: Some(&admin.family_name),
-        given_name: admin.given_name.as_deref(),
-        profession: admin.profession,
-        rpps: admin.rpps.as_deref(),
-        adeli: admin.adeli.as_deref(),
-        email: admin.email.as_deref(),
-    })?;
+    let new = admin.validate()?;
     let mut check = app.db().begin_platform(Mode::Read);
     store::get_tenant(&mut check, id).await?;
     check.commit().await?;

@@ -3,50 +3,14 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dui_domain::ResidentId;
-use dui_domain::assessment::recorded::AssessmentStatus;
 use dui_domain::audit::AuditAction;
-use dui_domain::care_plan::PlanStatus;
 use dui_domain::pagination::PageRequest;
 use dui_domain::scope::TenantScope;
-use dui_domain::transmission::Note;
 use dui_storage::{Mode, Reading, assessments, care_plans, notes, residents, stays};
-use uuid::Uuid;
 
 use crate::{App, AppError, AppResult};
 
-/// One event of the timeline.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Entry {
-    /// A note, as listed by the notes.
-    Note { at: DateTime<Utc>, note: Box<Note> },
-    /// An assessment: its instrument, status and what it comes to.
-    Assessment {
-        at: DateTime<Utc>,
-        id: Uuid,
-        instrument: String,
-        status: AssessmentStatus,
-        gir: Option<u8>,
-        superseded: bool,
-    },
-    /// A version of the projet personnalisé was drawn up or came into force.
-    CarePlan { at: DateTime<Utc>, id: Uuid, version: i32, status: PlanStatus },
-    /// An admission.
-    Admission { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
-    /// A discharge.
-    Discharge { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
-}
-
-impl Entry {
-    pub fn at(&self) -> DateTime<Utc> {
-        match self {
-            Self::Note { at, .. }
-            | Self::Assessment { at, .. }
-            | Self::CarePlan { at, .. }
-            | Self::Admission { at, .. }
-            | Self::Discharge { at, .. } => *at,
-        }
-    }
-}
+pub use dui_domain::timeline::TimelineEntry as Entry;
 
 fn day(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()

@@ -187,6 +187,11 @@ pub async fn closed_loop(op: Arc<dyn Operation>, workers: usize, duration: Durat
             outcome
         });
     }
+    gathered(tasks, start).await
+}
+
+/// The outcomes of the callers, merged, over the time since `start`.
+async fn gathered(mut tasks: tokio::task::JoinSet<Outcome>, start: Instant) -> Outcome {
     let mut total = Outcome::new();
     while let Some(done) = tasks.join_next().await {
         if let Ok(part) = done {
@@ -218,14 +223,7 @@ pub async fn sweep(op: Arc<dyn Operation>, workers: usize, count: u64, offset: u
             }
         });
     }
-    let mut total = Outcome::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(part) = done {
-            total.merge(part);
-        }
-    }
-    total.elapsed = start.elapsed();
-    total
+    gathered(tasks, start).await
 }
 
 #[cfg(test)]

@@ -194,6 +194,54 @@ async fn explain(common: &Common) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a measuring command works with: the seeded dataset, its virtual users with their
+/// tokens, the server started on it, and the baseline's connections.
+struct Session {
+    env: Environment,
+    manifest: Manifest,
+    everyone: Arc<Vec<VirtualUser>>,
+    unit_staff: Arc<Vec<VirtualUser>>,
+    client: reqwest::Client,
+    server: Server,
+    baseline: Arc<Baseline>,
+    issuer: dui_auth::own::OwnIssuer,
+    minted_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Session {
+    async fn start(common: &Common, profile: &Profile) -> anyhow::Result<Self> {
+        let env = common.environment(profile).await?;
+        let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
+        anyhow::ensure!(
+            manifest.tenants.len() == profile.tenants,
+            "the dataset is incomplete ({} of {} tenants): run `dui-bench seed --profile {}`",
+            manifest.tenants.len(),
+            profile.tenants,
+            profile.name
+        );
+        let issuer = dui::server::own_issuer(&env.config)?;
+        let minted_at = chrono::Utc::now();
+        let mint = |tenant: uuid::Uuid, user: uuid::Uuid| Session::token(&issuer, minted_at, tenant, user);
+        let everyone = Arc::new(ops::virtual_users(&manifest, &[], false, &mint));
+        let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        let server = Server::start(&env, 0.0, 0.0).await?;
+        let baseline = Arc::new(Baseline::connect(&dui::server::db_config(&env.config)?, 30, env.db()?).await?);
+        Ok(Self { env, manifest, everyone, unit_staff, client, server, baseline, issuer, minted_at })
+    }
+
+    /// A token of a virtual user, valid for the day.
+    fn token(
+        issuer: &dui_auth::own::OwnIssuer,
+        at: chrono::DateTime<chrono::Utc>,
+        tenant: uuid::Uuid,
+        user: uuid::Uuid,
+    ) -> String {
+        let subject = Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(user) };
+        issuer.mint(subject, at, chrono::Duration::hours(12))
+    }
+}
+
 /// CPU ticks (1/100 s) of every process named `postgres` (the server's backends and its own
 /// workers), of this process, and of the dui server.
 fn machine_ticks(server: &Server) -> (u64, u64, u64) {
@@ -210,22 +258,7 @@ fn machine_ticks(server: &Server) -> (u64, u64, u64) {
 
 async fn cost(common: &Common, only: &[String], rate: f64, seconds: u64) -> anyhow::Result<()> {
     let profile = common.profile()?;
-    let env = common.environment(&profile).await?;
-    let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
-    let issuer = dui::server::own_issuer(&env.config)?;
-    let now = chrono::Utc::now();
-    let mint = |tenant: uuid::Uuid, user: uuid::Uuid| {
-        issuer.mint(
-            Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(user) },
-            now,
-            chrono::Duration::hours(12),
-        )
-    };
-    let everyone = Arc::new(ops::virtual_users(&manifest, &[], false, &mint));
-    let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let server = Server::start(&env, 0.0, 0.0).await?;
-    let baseline = Arc::new(Baseline::connect(&dui::server::db_config(&env.config)?, 30, env.db()?).await?);
+    let Session { everyone, unit_staff, client, server, baseline, .. } = Session::start(common, &profile).await?;
     let users_for = |op: Op| if op == Op::HandoverFeed { unit_staff.clone() } else { everyone.clone() };
     let duration = Duration::from_secs(seconds.max(1));
     println!("| operation | side | µs of CPU per request: PostgreSQL | dui server | load generator | total |");
@@ -348,29 +381,9 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         let known: Vec<&str> = Op::ALL.iter().map(|op| op.key()).chain(["noisy"]).collect();
         anyhow::bail!("--only {unknown}: no such phase (known: {})", known.join(", "));
     }
-    let env = common.environment(&profile).await?;
-    let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
-    anyhow::ensure!(
-        manifest.tenants.len() == profile.tenants,
-        "the dataset is incomplete ({} of {} tenants): run `dui-bench seed --profile {}`",
-        manifest.tenants.len(),
-        profile.tenants,
-        profile.name
-    );
-    let issuer = dui::server::own_issuer(&env.config)?;
-    let now = chrono::Utc::now();
-    let mint = |tenant: uuid::Uuid, user: uuid::Uuid| {
-        issuer.mint(
-            Subject::TenantUser { tenant: TenantId::from_uuid(tenant), user: UserId::from_uuid(user) },
-            now,
-            chrono::Duration::hours(12),
-        )
-    };
-    let everyone = Arc::new(ops::virtual_users(&manifest, &[], false, &mint));
-    let unit_staff = Arc::new(ops::virtual_users(&manifest, &[], true, &mint));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let mut server = Server::start(&env, 0.0, 0.0).await?;
-    let baseline = Arc::new(Baseline::connect(&dui::server::db_config(&env.config)?, 30, env.db()?).await?);
+    let Session { env, manifest, everyone, unit_staff, client, mut server, baseline, issuer, minted_at } =
+        Session::start(common, &profile).await?;
+    let mint = |tenant: uuid::Uuid, user: uuid::Uuid| Session::token(&issuer, minted_at, tenant, user);
     let users_for = |op: Op| if op == Op::HandoverFeed { unit_staff.clone() } else { everyone.clone() };
     let http = |op: Op, users: Arc<Vec<VirtualUser>>, base: &str| -> Arc<dyn Operation> {
         Arc::new(Http { op, client: client.clone(), base: base.to_owned(), users })

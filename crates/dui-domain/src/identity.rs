@@ -200,7 +200,7 @@ pub fn birth_identity_key(birth_name: &str, birth_date: NaiveDate) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -253,7 +253,8 @@ mod tests {
         assert_eq!(birth_identity_key("Le Goff", date), "LE GOFF|1936-04-02");
     }
 
-    fn identity() -> Identity {
+    /// An identity as entered, for the tests of this crate.
+    pub(crate) fn identity() -> Identity {
         Identity {
             birth_name: " Dupont ".to_owned(),
             first_names: "Marie Louise".to_owned(),

@@ -23,6 +23,7 @@ pub mod scope;
 pub mod secret;
 pub mod structure;
 pub mod tenant;
+pub mod timeline;
 pub mod transmission;
 pub mod validation;
 

@@ -105,19 +105,7 @@ pub struct PlanInForce {
 mod tests {
     use super::*;
     use crate::EstablishmentId;
-
-    fn identity() -> Identity {
-        Identity {
-            birth_name: " Dupont ".to_owned(),
-            first_names: "Marie Louise".to_owned(),
-            first_first_name: None,
-            used_name: Some("Martin".to_owned()),
-            used_first_name: None,
-            sex: Sex::Female,
-            birth_date: NaiveDate::from_ymd_opt(1936, 4, 2).unwrap(),
-            birth_place: Some("2a004".to_owned()),
-        }
-    }
+    use crate::identity::tests::identity;
 
     #[test]
     fn new_residents_are_validated_and_start_provisional_or_retrieved() {

@@ -19,7 +19,7 @@ use dui_domain::audit::AuditAction;
 
 use crate::access::{WHO_CTE, note_readable, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed, present, query_listed};
 use crate::rows::parse;
@@ -383,24 +383,12 @@ pub(crate) fn assessments_sql(recorded: bool) -> String {
 /// assessment (drafts, validated, superseded), by date.
 pub(crate) const FEATURE: Feature = Feature {
     name: "assessments",
-    tables: &[Table {
-        name: "assessments",
-        sealed: &[ASSESSMENT_ANSWERS],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "assessments",
-                read: || {
-                    format!(
-                        "SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.tenant_id = :tenant \
-                         AND a.resident_id = :resident ORDER BY a.assessed_on, a.id"
-                    )
-                },
-                map: |row, keys| to_json(assessment(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "assessments",
+        &[ASSESSMENT_ANSWERS],
+        "assessments a",
+        ASSESSMENT_COLUMNS,
+        "a.assessed_on, a.id",
+        |row, keys| to_json(assessment(row, keys)),
+    )],
 };

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::sql::{Sql, Stmt};
 use crate::trace::Trace;
@@ -62,26 +62,9 @@ pub async fn assign(
 /// Assignments: a merge moves them; the resident's export lists who was assigned, and when.
 pub(crate) const FEATURE: Feature = Feature {
     name: "assignments",
-    tables: &[Table {
-        name: "assignments",
-        sealed: &[],
-        reseal: false,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "assignments",
-                read: || {
-                    format!(
-                        "SELECT {ASSIGNMENT_FIELDS} FROM assignments WHERE tenant_id = :tenant AND resident_id = :resident \
-                         ORDER BY starts_on, id"
-                    )
-                },
-                map: |row, _| to_json(assignment(row)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person("assignments", &[], "assignments", ASSIGNMENT_FIELDS, "starts_on, id", |row, _| {
+        to_json(assignment(row))
+    })],
 };
 
 /// An assignment as exported.

@@ -585,14 +585,9 @@ pub(crate) const FEATURE: Feature = Feature {
                 merge: Merge::Keep("the trail is append-only: an event stays with the record it was written about"),
                 export: ResidentExport::Section {
                     name: "access_events",
-                    read: || {
-                        "SELECT e.occurred_at, e.actor_kind, e.actor_id, e.action, e.outcome, e.emergency, \
-                           (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
-                            WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
-                         FROM audit_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident \
-                         ORDER BY e.occurred_at, e.id"
-                            .to_owned()
-                    },
+                    from: "audit_events e",
+                    columns: ACCESS_ENTRY_COLUMNS,
+                    order: "e.occurred_at, e.id",
                     map: |row, _| to_json(access_entry(row)),
                 },
             }),
@@ -629,12 +624,16 @@ pub(crate) fn access_entry(row: &Row) -> StoreResult<AccessEntry> {
     })
 }
 
+/// What an access report shows of an event (over `audit_events e`), with the actor's name as
+/// the directory has it now.
+const ACCESS_ENTRY_COLUMNS: &str = "e.occurred_at, e.actor_kind, e.actor_id, e.action, e.outcome, e.emergency, \
+     (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
+      WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name";
+
 static ACCESS_REPORT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
     crate::sql::Sql::new(&format!(
         "WITH {WHO_CTE}, \
-         events AS (SELECT e.occurred_at, e.actor_kind, e.actor_id, e.action, e.outcome, e.emergency, \
-                      (SELECT trim(u.given_name || ' ' || u.family_name) FROM users u \
-                       WHERE u.tenant_id = e.tenant_id AND u.id = e.actor_id) AS actor_name \
+         events AS (SELECT {ACCESS_ENTRY_COLUMNS} \
                     FROM audit_events e, who WHERE e.tenant_id = who.tenant_id AND e.resident_id = :resident \
                     AND (:from::timestamptz IS NULL OR e.occurred_at >= :from) \
                     AND (:to::timestamptz IS NULL OR e.occurred_at < :to) \

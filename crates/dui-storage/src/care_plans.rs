@@ -18,7 +18,7 @@ use dui_domain::audit::AuditAction;
 
 use crate::access::{WHO_CTE, target, visible};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Merge, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed, query_listed};
 use crate::residents::RESIDENT_IDENTITY;
@@ -441,35 +441,24 @@ pub async fn objectives_in_force(tx: &mut Tx<'_>, resident: ResidentId) -> Store
 /// force); the resident's export lists every version.
 pub(crate) const FEATURE: Feature = Feature {
     name: "care_plans",
-    tables: &[Table {
-        name: "care_plan_versions",
-        sealed: &[PLAN_CONTENT, PLAN_VALIDATION],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Rule(|| {
-                "UPDATE care_plan_versions p SET resident_id = :survivor, \
-                   status = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
-                       WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
-                     THEN 'closed' ELSE p.status END, \
-                   ended_at = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
-                       WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
-                     THEN now() ELSE p.ended_at END \
-                 FROM ok, who WHERE ok.found_both AND p.tenant_id = who.tenant_id AND p.resident_id = :duplicate \
-                 RETURNING 1"
-                    .to_owned()
-            }),
-            export: ResidentExport::Section {
-                name: "care_plan_versions",
-                read: || {
-                    format!(
-                        "SELECT {PLAN_COLUMNS} FROM care_plan_versions p WHERE p.tenant_id = :tenant \
-                         AND p.resident_id = :resident ORDER BY p.version"
-                    )
-                },
-                map: |row, keys| to_json(plan_version(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "care_plan_versions",
+        &[PLAN_CONTENT, PLAN_VALIDATION],
+        "care_plan_versions p",
+        PLAN_COLUMNS,
+        "p.version",
+        |row, keys| to_json(plan_version(row, keys)),
+    )
+    .merged(Merge::Rule(|| {
+        "UPDATE care_plan_versions p SET resident_id = :survivor, \
+               status = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
+                   WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
+                 THEN 'closed' ELSE p.status END, \
+               ended_at = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
+                   WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
+                 THEN now() ELSE p.ended_at END \
+             FROM ok, who WHERE ok.found_both AND p.tenant_id = who.tenant_id AND p.resident_id = :duplicate \
+             RETURNING 1"
+            .to_owned()
+    }))],
 };

@@ -22,7 +22,7 @@ use dui_domain::audit::AuditAction;
 use crate::access::{WHO_CTE, target, visible};
 use crate::args;
 use crate::care_plans::PLAN_CONTENT;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed};
 use crate::residents::RESIDENT_IDENTITY;
@@ -353,24 +353,12 @@ pub async fn records(
 /// time the task was scheduled, amendments included.
 pub(crate) const FEATURE: Feature = Feature {
     name: "care_tasks",
-    tables: &[Table {
-        name: "care_task_records",
-        sealed: &[TASK_REASON],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "care_task_records",
-                read: || {
-                    format!(
-                        "SELECT {TASK_COLUMNS} FROM care_task_records k WHERE k.tenant_id = :tenant \
-                         AND k.resident_id = :resident ORDER BY k.scheduled_for, k.recorded_at, k.id"
-                    )
-                },
-                map: |row, keys| to_json(task_record(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "care_task_records",
+        &[TASK_REASON],
+        "care_task_records k",
+        TASK_COLUMNS,
+        "k.scheduled_for, k.recorded_at, k.id",
+        |row, keys| to_json(task_record(row, keys)),
+    )],
 };

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present};
 use crate::rows::parse;
@@ -134,24 +134,12 @@ pub async fn revoke(tx: Tx<'_>, resident: ResidentId, consent_id: ConsentId) -> 
 /// them all, revoked ones included, in the order they were recorded.
 pub(crate) const FEATURE: Feature = Feature {
     name: "consents",
-    tables: &[Table {
-        name: "consents",
-        sealed: &[CONSENT_DETAILS],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "consents",
-                read: || {
-                    format!(
-                        "SELECT {CONSENT_FIELDS} FROM consents WHERE tenant_id = :tenant AND resident_id = :resident \
-                         ORDER BY recorded_at, id"
-                    )
-                },
-                map: |row, keys| to_json(consent(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "consents",
+        &[CONSENT_DETAILS],
+        "consents",
+        CONSENT_FIELDS,
+        "recorded_at, id",
+        |row, keys| to_json(consent(row, keys)),
+    )],
 };

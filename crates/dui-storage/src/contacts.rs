@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present};
 use crate::rows::{parse, parse_opt};
@@ -149,24 +149,12 @@ pub async fn update(
 /// all, ended ones included, in the order they were recorded.
 pub(crate) const FEATURE: Feature = Feature {
     name: "contacts",
-    tables: &[Table {
-        name: "contacts",
-        sealed: &[CONTACT_DETAILS],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "contacts",
-                read: || {
-                    format!(
-                        "SELECT {CONTACT_FIELDS} FROM contacts WHERE tenant_id = :tenant AND resident_id = :resident \
-                         ORDER BY created_at, id"
-                    )
-                },
-                map: |row, keys| to_json(contact(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "contacts",
+        &[CONTACT_DETAILS],
+        "contacts",
+        CONTACT_FIELDS,
+        "created_at, id",
+        |row, keys| to_json(contact(row, keys)),
+    )],
 };

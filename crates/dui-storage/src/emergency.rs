@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::access::WHO_CTE;
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::rows::parse_opt;
 use crate::sealing::{open_json, seal_json};
@@ -197,24 +197,12 @@ pub async fn review_state(mut tx: Tx<'_>, id: EmergencyAccessId) -> StoreResult<
 /// export lists them, oldest first, with their review.
 pub(crate) const FEATURE: Feature = Feature {
     name: "emergency",
-    tables: &[Table {
-        name: "emergency_accesses",
-        sealed: &[EMERGENCY_REASON, EMERGENCY_REVIEW],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "emergency_accesses",
-                read: || {
-                    format!(
-                        "SELECT {EMERGENCY_FIELDS} FROM emergency_accesses WHERE tenant_id = :tenant \
-                         AND resident_id = :resident ORDER BY opened_at, id"
-                    )
-                },
-                map: |row, keys| to_json(emergency(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "emergency_accesses",
+        &[EMERGENCY_REASON, EMERGENCY_REVIEW],
+        "emergency_accesses",
+        EMERGENCY_FIELDS,
+        "opened_at, id",
+        |row, keys| to_json(emergency(row, keys)),
+    )],
 };

@@ -60,6 +60,11 @@ impl TenantExport {
     pub const fn rows(order: &'static str) -> Self {
         TenantExport::Rows { order, derived: &[], defaulted: &[], settle: None }
     }
+
+    /// Every row and every column, in `order`, then `settle` run once they are imported.
+    pub const fn settled(order: &'static str, settle: &'static str) -> Self {
+        TenantExport::Rows { order, derived: &[], defaulted: &[], settle: Some(settle) }
+    }
 }
 
 /// Computes a derived column from a row (sealed columns opened) and the importing tenant's keys.
@@ -99,13 +104,79 @@ pub enum Merge {
 /// A table's part of a resident's export.
 #[derive(Debug)]
 pub enum ResidentExport {
-    /// The rows, as the section `name` of the export: `read` selects them for `:resident`
-    /// (`:tenant` bound), in order; `map` turns each into the export's JSON.
-    Section { name: &'static str, read: fn() -> String, map: fn(&Row, &Keyring) -> StoreResult<serde_json::Value> },
+    /// The rows, as the section `name` of the export: `columns` of `from` (the table, with the
+    /// alias the columns use), the person's rows in `order`; `map` turns each into the export's
+    /// JSON.
+    Section { name: &'static str, from: &'static str, columns: &'static str, order: &'static str, map: MapFn },
     /// The resident's row itself (the export's `resident`).
     Record,
     /// Not in the export, and why.
     Omitted(&'static str),
+}
+
+/// Turns a row (sealed columns opened with the keyring) into the export's JSON.
+pub type MapFn = fn(&Row, &Keyring) -> StoreResult<serde_json::Value>;
+
+impl ResidentExport {
+    /// The statement reading a section's rows, for `:resident` (`:tenant` bound).
+    pub(crate) fn select(from: &str, columns: &str, order: &str) -> String {
+        format!("SELECT {columns} FROM {from} WHERE tenant_id = :tenant AND resident_id = :resident ORDER BY {order}")
+    }
+}
+
+impl Table {
+    /// A table of a person's rows, as most are: its sealed columns resealed after a rotation,
+    /// carried whole by the tenant's export, moved to the record kept by a merge, and in the
+    /// person's export as the section named after the table (`from` names the table and the
+    /// alias `columns` use; `order` is the section's order).
+    pub const fn of_person(
+        name: &'static str,
+        sealed: &'static [Column],
+        from: &'static str,
+        columns: &'static str,
+        order: &'static str,
+        map: MapFn,
+    ) -> Table {
+        Table {
+            name,
+            sealed,
+            reseal: !sealed.is_empty(),
+            tenant_export: TenantExport::rows("id"),
+            resident: Some(ResidentRows {
+                column: "resident_id",
+                merge: Merge::Move,
+                export: ResidentExport::Section { name, from, columns, order, map },
+            }),
+        }
+    }
+
+    /// A table of the tenant's own, not a person's, with nothing sealed: carried whole by the
+    /// tenant's export, in `order`.
+    pub const fn of_tenant(name: &'static str, order: &'static str) -> Table {
+        Table { name, sealed: &[], reseal: false, tenant_export: TenantExport::rows(order), resident: None }
+    }
+
+    /// The same table, in the person's export as the section `section`.
+    pub const fn in_section(mut self, section: &'static str) -> Table {
+        if let Some(ResidentRows { export: ResidentExport::Section { name, .. }, .. }) = &mut self.resident {
+            *name = section;
+        }
+        self
+    }
+
+    /// The same table, its rows following `merge` when a record is merged.
+    pub const fn merged(mut self, merge: Merge) -> Table {
+        if let Some(rows) = &mut self.resident {
+            rows.merge = merge;
+        }
+        self
+    }
+
+    /// The same table, carried by the tenant's export as `export` says.
+    pub const fn exported(mut self, export: TenantExport) -> Table {
+        self.tenant_export = export;
+        self
+    }
 }
 
 /// A value as the exports write it.

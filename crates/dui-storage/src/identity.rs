@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::listing::{listed, present};
 use crate::residents::{RESIDENT_COLUMNS, RESIDENT_INS, resident, why_resident_unchanged};
 use crate::rows::{parse, parse_opt};
@@ -174,24 +174,12 @@ pub async fn change_status(
 /// oldest first.
 pub(crate) const FEATURE: Feature = Feature {
     name: "identity",
-    tables: &[Table {
-        name: "identity_events",
-        sealed: &[IDENTITY_EVENT_DETAILS],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "identity_events",
-                read: || {
-                    format!(
-                        "SELECT {EVENT_FIELDS} FROM identity_events WHERE tenant_id = :tenant AND resident_id = :resident \
-                         ORDER BY recorded_at, id"
-                    )
-                },
-                map: |row, keys| to_json(identity_event(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "identity_events",
+        &[IDENTITY_EVENT_DETAILS],
+        "identity_events",
+        EVENT_FIELDS,
+        "recorded_at, id",
+        |row, keys| to_json(identity_event(row, keys)),
+    )],
 };

@@ -16,7 +16,7 @@ use dui_domain::audit::AuditAction;
 
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed};
 use crate::rows::{parse, parse_opt};
@@ -159,24 +159,12 @@ pub async fn flag_error(tx: Tx<'_>, resident: ResidentId, id: MeasurementId) -> 
 /// time they were measured, those entered in error included (flagged).
 pub(crate) const FEATURE: Feature = Feature {
     name: "measurements",
-    tables: &[Table {
-        name: "measurements",
-        sealed: &[MEASUREMENT_VALUE],
-        reseal: true,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "measurements",
-                read: || {
-                    format!(
-                        "SELECT {MEASUREMENT_COLUMNS} FROM measurements m WHERE m.tenant_id = :tenant \
-                         AND m.resident_id = :resident ORDER BY m.measured_at, m.id"
-                    )
-                },
-                map: |row, keys| to_json(measurement(row, keys)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person(
+        "measurements",
+        &[MEASUREMENT_VALUE],
+        "measurements m",
+        MEASUREMENT_COLUMNS,
+        "m.measured_at, m.id",
+        |row, keys| to_json(measurement(row, keys)),
+    )],
 };

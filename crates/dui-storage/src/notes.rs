@@ -23,7 +23,7 @@ use dui_domain::audit::AuditAction;
 
 use crate::access::{WHO_CTE, note_readable, target, urgent, visible};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed, query_listed};
 use crate::residents::RESIDENT_IDENTITY;
@@ -481,33 +481,10 @@ pub(crate) fn note_insert_sql(amendment: bool) -> String {
 pub(crate) const FEATURE: Feature = Feature {
     name: "notes",
     tables: &[
-        Table {
-            name: "notes",
-            sealed: &[NOTE_BODY, NOTE_ERROR_REASON],
-            reseal: true,
-            tenant_export: TenantExport::rows("id"),
-            resident: Some(ResidentRows {
-                column: "resident_id",
-                merge: Merge::Move,
-                export: ResidentExport::Section {
-                    name: "notes",
-                    read: || {
-                        format!(
-                            "SELECT {NOTE_COLUMNS} FROM notes n WHERE n.tenant_id = :tenant AND n.resident_id = :resident \
-                             ORDER BY n.id"
-                        )
-                    },
-                    map: |row, keys| to_json(note(row, keys)),
-                },
-            }),
-        },
-        Table {
-            name: "read_markers",
-            sealed: &[],
-            reseal: false,
-            // Carried: after a move, each professional's feeds are unread from where they were.
-            tenant_export: TenantExport::rows("user_id, feed_id"),
-            resident: None,
-        },
+        Table::of_person("notes", &[NOTE_BODY, NOTE_ERROR_REASON], "notes n", NOTE_COLUMNS, "n.id", |row, keys| {
+            to_json(note(row, keys))
+        }),
+        // Carried: after a move, each professional's feeds are unread from where they were.
+        Table::of_tenant("read_markers", "user_id, feed_id"),
     ],
 };

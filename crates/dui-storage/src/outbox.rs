@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use dui_crypto::{Column, Keyring};
+use dui_crypto::Column;
 use dui_domain::audit::AuditAction;
 use dui_domain::outbox::{AttemptOutcome, MessageStatus, NewMessage, OutboxAttempt, OutboxMessage};
 use dui_domain::pagination::{Page, PageRequest};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, TenantExport, to_json};
 use crate::listing::{listed, open_listed};
 use crate::rows::{parse, parse_opt};
 use crate::sealing::{open_json, seal_json};
@@ -524,49 +524,20 @@ impl Db {
 pub(crate) const FEATURE: Feature = Feature {
     name: "outbox",
     tables: &[
-        Table {
-            name: "outbox_messages",
-            sealed: &[OUTBOX_PAYLOAD],
-            reseal: true,
-            tenant_export: TenantExport::Rows {
-                order: "id",
-                derived: &[],
-                defaulted: &[],
-                settle: Some(
-                    "UPDATE outbox_messages SET status = 'failed', lease_owner = NULL, updated_at = now(), \
-                     last_error = 'imported from another installation before it left: retry it to send it from here' \
-                     WHERE tenant_id = :tenant AND status IN ('pending', 'sending')",
-                ),
-            },
-            resident: Some(ResidentRows {
-                column: "resident_id",
-                merge: Merge::Move,
-                export: ResidentExport::Section {
-                    name: "outgoing_messages",
-                    read: || {
-                        format!(
-                            "SELECT {COLUMNS} FROM outbox_messages m WHERE m.tenant_id = :tenant \
-                             AND m.resident_id = :resident ORDER BY m.id"
-                        )
-                    },
-                    map: |row, _keys: &Keyring| to_json(message(row)),
-                },
-            }),
-        },
-        Table {
-            name: "outbox_attempts",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::Rows {
-                order: "id",
-                derived: &[],
-                defaulted: &[],
-                settle: Some(
-                    "UPDATE outbox_attempts SET finished_at = now(), outcome = 'abandoned', \
-                     error = 'under way when the tenant was exported' WHERE tenant_id = :tenant AND finished_at IS NULL",
-                ),
-            },
-            resident: None,
-        },
+        Table::of_person("outbox_messages", &[OUTBOX_PAYLOAD], "outbox_messages m", COLUMNS, "m.id", |row, _| {
+            to_json(message(row))
+        })
+        .in_section("outgoing_messages")
+        .exported(TenantExport::settled(
+            "id",
+            "UPDATE outbox_messages SET status = 'failed', lease_owner = NULL, updated_at = now(), \
+             last_error = 'imported from another installation before it left: retry it to send it from here' \
+             WHERE tenant_id = :tenant AND status IN ('pending', 'sending')",
+        )),
+        Table::of_tenant("outbox_attempts", "id").exported(TenantExport::settled(
+            "id",
+            "UPDATE outbox_attempts SET finished_at = now(), outcome = 'abandoned', \
+             error = 'under way when the tenant was exported' WHERE tenant_id = :tenant AND finished_at IS NULL",
+        )),
     ],
 };

@@ -13,7 +13,7 @@ use dui_domain::{EstablishmentId, IdentityProviderId, MembershipId, TenantId, Us
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::feature::{Feature, Table, TenantExport};
+use crate::feature::{Feature, Table};
 use dui_domain::audit::AuditAction;
 
 use crate::access::WHO_CTE;
@@ -407,20 +407,8 @@ pub async fn unlink_external_identity(tx: Tx<'_>, user_id: UserId, provider: Ide
 pub(crate) const FEATURE: Feature = Feature {
     name: "people",
     tables: &[
-        Table { name: "users", sealed: &[], reseal: false, tenant_export: TenantExport::rows("id"), resident: None },
-        Table {
-            name: "memberships",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::rows("id"),
-            resident: None,
-        },
-        Table {
-            name: "user_external_identities",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::rows("provider_id, subject"),
-            resident: None,
-        },
+        Table::of_tenant("users", "id"),
+        Table::of_tenant("memberships", "id"),
+        Table::of_tenant("user_external_identities", "provider_id, subject"),
     ],
 };

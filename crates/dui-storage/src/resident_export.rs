@@ -49,7 +49,9 @@ type Map = fn(&Row, &Keyring) -> StoreResult<serde_json::Value>;
 static SECTIONS: LazyLock<Vec<(&'static str, Sql, Map)>> = LazyLock::new(|| {
     crate::features::tables()
         .filter_map(|table| match table.resident.as_ref().map(|r| &r.export) {
-            Some(ResidentExport::Section { name, read, map }) => Some((*name, Sql::new(&read()), *map)),
+            Some(ResidentExport::Section { name, from, columns, order, map }) => {
+                Some((*name, Sql::new(&ResidentExport::select(from, columns, order)), *map))
+            }
             _ => None,
         })
         .collect()

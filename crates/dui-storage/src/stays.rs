@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport, to_json};
+use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present, query_listed};
 use crate::sql::{Sql, Stmt};
@@ -215,24 +215,5 @@ pub async fn change(
 /// them by admission date.
 pub(crate) const FEATURE: Feature = Feature {
     name: "stays",
-    tables: &[Table {
-        name: "stays",
-        sealed: &[],
-        reseal: false,
-        tenant_export: TenantExport::rows("id"),
-        resident: Some(ResidentRows {
-            column: "resident_id",
-            merge: Merge::Move,
-            export: ResidentExport::Section {
-                name: "stays",
-                read: || {
-                    format!(
-                        "SELECT {STAY_FIELDS} FROM stays WHERE tenant_id = :tenant AND resident_id = :resident \
-                         ORDER BY admitted_on, id"
-                    )
-                },
-                map: |row, _| to_json(stay(row)),
-            },
-        }),
-    }],
+    tables: &[Table::of_person("stays", &[], "stays", STAY_FIELDS, "admitted_on, id", |row, _| to_json(stay(row)))],
 };

@@ -10,7 +10,7 @@ use dui_domain::{EstablishmentId, UnitId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::feature::{Feature, Table, TenantExport};
+use crate::feature::{Feature, Table};
 use std::sync::LazyLock;
 
 use dui_domain::audit::AuditAction;
@@ -248,16 +248,5 @@ pub async fn update_unit(
 }
 
 /// The tenant's structure: establishments and units, in the tenant's export.
-pub(crate) const FEATURE: Feature = Feature {
-    name: "structure",
-    tables: &[
-        Table {
-            name: "establishments",
-            sealed: &[],
-            reseal: false,
-            tenant_export: TenantExport::rows("id"),
-            resident: None,
-        },
-        Table { name: "units", sealed: &[], reseal: false, tenant_export: TenantExport::rows("id"), resident: None },
-    ],
-};
+pub(crate) const FEATURE: Feature =
+    Feature { name: "structure", tables: &[Table::of_tenant("establishments", "id"), Table::of_tenant("units", "id")] };

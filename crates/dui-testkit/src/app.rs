@@ -250,7 +250,7 @@ impl TestApp {
             units.push(structure::create_unit(&app, &scope, establishment.id, unit, None).await.unwrap().value);
             establishments.push(establishment);
         }
-        let admin = platform::NewAdmin {
+        let admin = people::CreateUser {
             family_name: "Admin".to_owned(),
             given_name: Some(name.to_owned()),
             ..Default::default()

@@ -285,7 +285,8 @@ async fn tenant(command: TenantCommand, db: &Db) -> anyhow::Result<()> {
             let tenant = platform::create_tenant(&app, console, &name, &finess_juridique).await?;
             print_tenant(&tenant);
             if let Some(family_name) = admin_family_name {
-                let admin = platform::NewAdmin { family_name, given_name: admin_given_name, ..Default::default() };
+                let admin =
+                    dui_app::people::CreateUser { family_name, given_name: admin_given_name, ..Default::default() };
                 let (user, _) = platform::create_admin(&app, console, tenant.id, admin).await?;
                 println!("tenant admin {}  {} {}", user.id, user.given_name, user.family_name);
             }

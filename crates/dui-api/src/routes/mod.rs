@@ -1,16 +1,36 @@
-//! The routes, grouped by audience.
+//! The routes, grouped by audience. Each module of the tenant API holds its handlers and says
+//! which are its routes (`routes()`); naming the module below mounts them under `/api/v1`.
 
-pub mod assessments;
-pub mod audit;
-pub mod care_plans;
-pub mod care_tasks;
-pub mod instruments;
-pub mod measurements;
-pub mod notes;
-pub mod outbox;
-pub mod people;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
 pub mod platform;
-pub mod residents;
-pub mod structure;
 pub mod system;
-pub mod timeline;
+
+/// Declares the tenant API's modules and mounts their routes, in one list.
+macro_rules! tenant_api {
+    ($($module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// Every route of the tenant API (paths relative to `/api/v1`).
+        pub(crate) fn tenant_routes() -> OpenApiRouter<AppState> {
+            OpenApiRouter::new()$(.merge($module::routes()))+
+        }
+    };
+}
+
+tenant_api!(
+    people,
+    structure,
+    residents,
+    instruments,
+    assessments,
+    care_plans,
+    measurements,
+    timeline,
+    care_tasks,
+    notes,
+    audit,
+    outbox,
+);

@@ -115,15 +115,7 @@ pub async fn create_tenant_admin(
     Path(id): Path<TenantId>,
     Json(body): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedAdmin>), ApiError> {
-    let admin = platform::NewAdmin {
-        kind: body.kind,
-        family_name: body.family_name,
-        given_name: body.given_name,
-        profession: body.profession,
-        rpps: body.rpps,
-        adeli: body.adeli,
-        email: body.email,
-    };
+    let admin = body.into_command(None);
     let (user, membership) = platform::create_admin(state.app(), Operator::of(&scope, &request), id, admin).await?;
     Ok((StatusCode::CREATED, Json(CreatedAdmin { user, membership })))
 }

@@ -5,59 +5,15 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use dui_app::timeline;
 use dui_domain::ResidentId;
-use dui_domain::assessment::recorded::AssessmentStatus;
-use dui_domain::care_plan::PlanStatus;
-use dui_domain::transmission::Note;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use dui_domain::timeline::TimelineEntry;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::auth::TenantAuth;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-
-/// One event of the timeline.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TimelineEntry {
-    /// A note (transmission), as listed by the notes.
-    Note { at: DateTime<Utc>, note: Box<Note> },
-    /// An assessment: its instrument, status and what it comes to.
-    Assessment {
-        at: DateTime<Utc>,
-        id: Uuid,
-        instrument: String,
-        status: AssessmentStatus,
-        gir: Option<u8>,
-        superseded: bool,
-    },
-    /// A version of the projet personnalisé was drawn up or came into force.
-    CarePlan { at: DateTime<Utc>, id: Uuid, version: i32, status: PlanStatus },
-    /// An admission.
-    Admission { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
-    /// A discharge.
-    Discharge { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
-}
-
-impl From<timeline::Entry> for TimelineEntry {
-    fn from(entry: timeline::Entry) -> Self {
-        match entry {
-            timeline::Entry::Note { at, note } => Self::Note { at, note },
-            timeline::Entry::Assessment { at, id, instrument, status, gir, superseded } => {
-                Self::Assessment { at, id, instrument, status, gir, superseded }
-            }
-            timeline::Entry::CarePlan { at, id, version, status } => Self::CarePlan { at, id, version, status },
-            timeline::Entry::Admission { at, stay_id, establishment_id } => {
-                Self::Admission { at, stay_id, establishment_id }
-            }
-            timeline::Entry::Discharge { at, stay_id, establishment_id } => {
-                Self::Discharge { at, stay_id, establishment_id }
-            }
-        }
-    }
-}
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -81,7 +37,7 @@ pub async fn timeline(
     Query(params): Query<TimelineParams>,
 ) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
     let entries = timeline::read(state.app(), &scope, resident, params.from, params.to).await?;
-    Ok(Json(entries.into_iter().map(TimelineEntry::from).collect()))
+    Ok(Json(entries))
 }
 
 /// The routes of this module (paths relative to the API's base).
