@@ -1,7 +1,7 @@
 //! The audit trail: administrative actions, the hash chain, its verification, the access report
 //! and the export for the data-protection officer.
 //!
-//! Events are written by the statements that do the access (see `access::audit_insert`). The
+//! Events are written by the statements that do the access (see [`crate::trace`]). The
 //! chainer links each tenant's events, in the order it finds them, into a chain: link n is
 //! HMAC-SHA256 under the tenant's audit key of link n−1, n and the SHA-256 of event n's canonical
 //! encoding. `verify_audit` recomputes it all and names the first broken link.

@@ -1,10 +1,14 @@
-//! PostgreSQL storage for dui.
+//! PostgreSQL storage for dui: one module per kind of record (a *feature*, owning its tables,
+//! its statements and its declaration, [`feature`]), and what they stand on.
 //!
-//! * [`Db`] owns the connection pool. Every method that touches a tenant's rows takes a
-//!   [`TenantScope`](dui_domain::scope::TenantScope) (or a [`TenantId`](dui_domain::TenantId) for
-//!   the authentication look-ups) first and runs inside a [`tx::TenantTx`], which sets the
-//!   transaction-local `app.tenant_id` that the row-level security policies read. Queries also
-//!   filter on `tenant_id` explicitly: the policies are the safety net, not the mechanism.
+//! * [`Db`] owns the connection pool, the tenants' keys and the caches.
+//! * [`Tx`] is a transaction bound to a tenant (and, for a person's operation, to the caller's
+//!   scope): it sets the transaction-local `app.tenant_id` that the row-level security policies
+//!   read, and binds `:tenant` in every statement. Statements also filter on `tenant_id`
+//!   explicitly: the policies are the safety net, not the mechanism. The use cases
+//!   (`dui-app`) open it; the features' functions run their statements in it.
+//! * [`features`] is the registry every cross-kind job derives from: the merge, the exports,
+//!   the tenant import, the re-encryption.
 //! * [`migrate`] applies the embedded SQL migrations under an advisory lock.
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
