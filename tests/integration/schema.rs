@@ -5,9 +5,8 @@ use dui_testkit::TestDb;
 use uuid::Uuid;
 
 /// Platform-level tables: they describe tenants, not their residents, or record what happens
-/// before a tenant is known (refused authentications) or above tenants (operators' actions).
-/// Platform-level tables: they describe tenants, not their residents (the outbox's doorbell says
-/// only which tenant has messages due on which channel, and from when).
+/// before a tenant is known (refused authentications) or above tenants (operators' actions); the
+/// outbox's doorbell says only which tenant has messages due on which channel, and from when.
 const PLATFORM_TABLES: [&str; 7] = [
     "tenants",
     "platform_operators",

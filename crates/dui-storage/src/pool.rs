@@ -217,8 +217,13 @@ impl Db {
             Tls::Plain => Manager::from_config(pg, NoTls, manager_config),
             Tls::Verified(connector) => Manager::from_config(pg, connector.clone(), manager_config),
         };
+        // Last in, first out: the connection just given back serves the next request, so at
+        // ordinary load a few backends do the work with their caches and plans warm (FIFO would
+        // turn every request over to the coldest backend, and make each one replan after every
+        // invalidation); the others only serve peaks.
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(config.acquire_timeout))
             .create_timeout(Some(config.connect_timeout))
@@ -278,6 +283,12 @@ impl Db {
     pub async fn setting(&self, name: &str) -> StoreResult<String> {
         let conn = self.conn().await?;
         Ok(conn.query_one("SELECT current_setting($1)", &[&name]).await?.try_get(0)?)
+    }
+
+    /// The PostgreSQL backend that serves a checkout now (for diagnosing the pool).
+    pub async fn backend_pid(&self) -> StoreResult<i32> {
+        let conn = self.conn().await?;
+        Ok(conn.query_one("SELECT pg_backend_pid()", &[]).await?.try_get(0)?)
     }
 
     /// Whether PostgreSQL answers now, within `timeout`.
