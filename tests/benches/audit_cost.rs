@@ -39,7 +39,7 @@ fn main() {
             TenantScope::new(tenant.id, nurse.id, vec![Grant { establishment: Some(ehpad), role: Role::Nurse }]);
         let mut residents = Vec::new();
         for i in 0..RESIDENTS {
-            let body = json!({"establishment_id": ehpad, "identity": {"birth_name": format!("Nom{i}"),
+            let body = json!({"establishment_id": ehpad, "identity": {"birth_name": format!("Nom{}", dui_testkit::letters(i)),
                 "first_names": "Marie Louise", "sex": "female", "birth_date": "1936-04-02", "birth_place": "75056"}});
             let created = app.post("/api/v1/residents", &nurse.token, body).await;
             assert_eq!(created.status, 201, "{}", created.text);

@@ -53,7 +53,7 @@ fn main() {
         let mut records = Vec::new();
         for i in 0..RESIDENTS {
             let body = json!({"establishment_id": ehpad, "unit_id": unit, "admitted_on": "2024-01-02", "identity": {
-                "birth_name": format!("Nom{i}"), "first_names": "Marie Louise", "sex": "female",
+                "birth_name": format!("Nom{}", dui_testkit::letters(i)), "first_names": "Marie Louise", "sex": "female",
                 "birth_date": "1936-04-02", "birth_place": "75056"}});
             let created = app.post("/api/v1/residents", &tenant.admin.token, body).await;
             assert_eq!(created.status, 201, "{}", created.text);

@@ -55,7 +55,7 @@ fn main() {
         let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
         let mut residents = Vec::new();
         for i in 0..REQUESTS {
-            let body = json!({"establishment_id": ehpad, "identity": {"birth_name": format!("Nom{i}"), "first_names": "Marie Louise",
+            let body = json!({"establishment_id": ehpad, "identity": {"birth_name": format!("Nom{}", dui_testkit::letters(i)), "first_names": "Marie Louise",
                 "sex": "female", "birth_date": "1936-04-02", "birth_place": "75056", "used_name": "Martin"}});
             let created = app.post("/api/v1/residents", &nurse.token, body).await;
             assert_eq!(created.status, 201, "{}", created.text);

@@ -208,7 +208,7 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             Method::POST,
             "/api/v1/residents".to_owned(),
             Some(json!({"establishment_id": ehpad, "confirm_homonym": true,
-                        "identity": identity(&format!("Matrice{n}"), "Rose", "1931-01-01")})),
+                        "identity": identity(&format!("Matrice{}", dui_testkit::letters(n)), "Rose", "1931-01-01")})),
         ),
     ]
 }

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 
 use crate::residents::identity;
 
-const INS: &str = "255081416802538";
+/// The INS of the day's resident (a woman born in February 1934).
+fn ins() -> String {
+    dui_testkit::nir(true, "1934-02-02", 1)
+}
 
 fn period() -> String {
     let now = chrono::Utc::now();
@@ -69,7 +72,7 @@ async fn a_scripted_day_leaves_exactly_the_expected_trace() {
             "/api/v1/residents",
             &admin.token,
             json!({"establishment_id": ehpad, "identity": identity("Journée", "Anne", "1934-02-02"),
-                   "ins": {"matricule": INS, "oid": "1.2.250.1.213.1.4.10"}}),
+                   "ins": {"matricule": ins(), "oid": "1.2.250.1.213.1.4.10"}}),
         )
         .await;
     let r = created.json["id"].as_str().unwrap().to_owned();
@@ -102,22 +105,22 @@ async fn a_scripted_day_leaves_exactly_the_expected_trace() {
         reqwest::Method::POST,
         &format!("{record}/identity-status"),
         Some(&assistant.token),
-        Some(json!({"to_status": "QUAL", "document": "passport"})),
+        Some(json!({"to_status": "VALI", "document": "passport"})),
         &[("If-Match", "\"1\"")],
     )
     .await
     .problem(403);
-    let qualified = app
+    let validated = app
         .request_with(
             reqwest::Method::POST,
             &format!("{record}/identity-status"),
             Some(&admin.token),
-            Some(json!({"to_status": "QUAL", "document": "passport"})),
+            Some(json!({"to_status": "VALI", "document": "passport"})),
             &[("If-Match", "\"1\"")],
         )
         .await;
-    assert_eq!(qualified.status, 200, "{}", qualified.text);
-    app.post("/api/v1/residents/search", &nurse.token, json!({"ins": INS})).await;
+    assert_eq!(validated.status, 200, "{}", validated.text);
+    app.post("/api/v1/residents/search", &nurse.token, json!({"ins": ins()})).await;
     let opening = app
         .post(
             &format!("{record}/emergency-access"),

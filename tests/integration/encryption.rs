@@ -20,6 +20,11 @@ pub(crate) async fn as_owner(app: &TestApp, tenant: &TestTenant, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
 }
 
+/// The INS of the people [`seed_resident`] makes (women born in May 1931).
+fn ins(serial: u32) -> String {
+    dui_testkit::nir(true, "1931-05-17", serial)
+}
+
 async fn seed_resident(app: &TestApp, tenant: &TestTenant, name: &str, ins: &str, note: &str) -> String {
     let created = admit(
         app,
@@ -42,16 +47,8 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
     let secrets = [
-        (
-            "Zébulonnière",
-            "255081416802538",
-            "Chute dans la salle de bain vers 3h, hématome au front, famille prévenue.",
-        ),
-        (
-            "Quetzalcoatlès",
-            "279035121518989",
-            "Refus de soin ce matin, agitation, Mme Quetzalcoatlès réclame sa fille.",
-        ),
+        ("Zébulonnière", &ins(1), "Chute dans la salle de bain vers 3h, hématome au front, famille prévenue."),
+        ("Quetzalcoatlès", &ins(2), "Refus de soin ce matin, agitation, Mme Quetzalcoatlès réclame sa fille."),
     ];
     for (name, ins, note) in secrets {
         seed_resident(&app, &tenant, name, ins, note).await;
@@ -66,7 +63,7 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
     assert!(dump.contains("insert into public.residents"), "the dump holds the residents' rows");
     for (name, ins, note) in secrets {
         let words =
-            [name.to_lowercase(), ins.to_owned(), note.to_lowercase(), "bérénice".to_owned(), "anatolie".to_owned()];
+            [name.to_lowercase(), ins.to_string(), note.to_lowercase(), "bérénice".to_owned(), "anatolie".to_owned()];
         for word in words
             .iter()
             .chain(note.to_lowercase().split(' ').filter(|w| w.len() > 7).map(str::to_owned).collect::<Vec<_>>().iter())
@@ -84,8 +81,8 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
 async fn a_sealed_value_moved_to_another_row_or_tenant_does_not_open() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
-    let first = seed_resident(&app, &tenant, "Premier", "255081416802538", "note un").await;
-    let second = seed_resident(&app, &tenant, "Second", "279035121518989", "note deux").await;
+    let first = seed_resident(&app, &tenant, "Premier", &ins(1), "note un").await;
+    let second = seed_resident(&app, &tenant, "Second", &ins(2), "note deux").await;
     // Swap the identities of two residents, as an attacker with write access to the database might.
     as_owner(
         &app,
@@ -104,7 +101,7 @@ async fn a_sealed_value_moved_to_another_row_or_tenant_does_not_open() {
 
     // Another tenant's ciphertext, copied into this tenant's row.
     let other = app.tenant("Beta").await;
-    let foreign = seed_resident(&app, &other, "Étranger", "255081416802538", "note d'ailleurs").await;
+    let foreign = seed_resident(&app, &other, "Étranger", &ins(1), "note d'ailleurs").await;
     let owner = app.db.connect(&app.db.owner_url).await;
     let visible: i64 = owner.query_one("SELECT count(*) FROM residents", &[]).await.unwrap().get(0);
     assert_eq!(visible, 0, "without a tenant context even the owner sees no row");
@@ -121,7 +118,7 @@ async fn a_sealed_value_moved_to_another_row_or_tenant_does_not_open() {
 async fn altered_and_truncated_values_are_detected() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
-    let id = seed_resident(&app, &tenant, "Altéré", "255081416802538", "texte intact").await;
+    let id = seed_resident(&app, &tenant, "Altéré", &ins(1), "texte intact").await;
     // Flip one byte in the middle of the note's ciphertext.
     as_owner(&app, &tenant, "UPDATE notes SET body = overlay(body placing decode(lpad(to_hex(get_byte(body, 20) # 1), 2, '0'), 'hex') from 21 for 1)").await;
     let notes = app.get(&format!("/api/v1/residents/{id}/notes"), &tenant.admin.token).await;
@@ -140,8 +137,8 @@ async fn kek_rotation_rewraps_every_key_without_touching_data() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
     let other = app.tenant("Beta").await;
-    let id = seed_resident(&app, &tenant, "Rotation", "255081416802538", "avant la rotation").await;
-    seed_resident(&app, &other, "Autre", "279035121518989", "autre tenant").await;
+    let id = seed_resident(&app, &tenant, "Rotation", &ins(1), "avant la rotation").await;
+    seed_resident(&app, &other, "Autre", &ins(2), "autre tenant").await;
     let owner = app.db.connect(&app.db.owner_url).await;
     let residents_before: Vec<Vec<u8>> = owner
         .query(&format!("SELECT identity FROM residents WHERE tenant_id = '{}'", tenant.id), &[])
@@ -209,9 +206,9 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
     let mut ids = Vec::new();
-    let matricules = ["255081416802538", "279035121518989"];
+    let matricules = [dui_testkit::nir(true, "1940-01-01", 1), dui_testkit::nir(true, "1940-01-01", 2)];
     for i in 0..6 {
-        let body = json!({"identity": identity(&format!("Famille{i}"), "Jeanne", "1940-01-01"), "confirm_homonym": true,
+        let body = json!({"identity": identity(&format!("Famille{}", dui_testkit::letters(i)), "Jeanne", "1940-01-01"), "confirm_homonym": true,
                           "ins": matricules.get(i).map(|m| json!({"matricule": m, "oid": "1.2.250.1.213.1.4.10"}))});
         let created = admit(&app, &tenant, body).await;
         assert_eq!(created.status, 201, "{}", created.text);
@@ -264,7 +261,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     let keys = app.store.data_key_versions(tenant.id).await.unwrap();
     assert_eq!(keys.iter().map(|(v, s, _)| (*v, s.as_str())).collect::<Vec<_>>(), [(1, "retired"), (2, "active")]);
     // Search through the blind indexes is unaffected by a data-key rotation.
-    let found = app.post("/api/v1/residents/search", &nurse.token, json!({"ins": "279035121518989"})).await;
+    let found = app.post("/api/v1/residents/search", &nurse.token, json!({"ins": matricules[1]})).await;
     assert_eq!(found.json.as_array().unwrap().len(), 1);
 }
 
@@ -272,7 +269,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
 async fn a_rotation_by_another_process_reaches_the_server_at_once() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
-    let id = seed_resident(&app, &tenant, "Avis", "255081416802538", "avant").await;
+    let id = seed_resident(&app, &tenant, "Avis", &ins(1), "avant").await;
     // Another process (as `dui keys rotate-dek` is): its own pool and key cache.
     let cli = dui_storage::Db::new(&dui::server::db_config(&app.config).unwrap()).unwrap();
     assert_eq!(cli.rotate_data_key(tenant.id).await.unwrap(), 2);
@@ -302,8 +299,12 @@ async fn data_keys_rotate_before_their_encryption_budget_runs_out() {
     let mut ids = Vec::new();
     for i in 0..9 {
         // Each record seals two values (identity and, here absent, no INS: one).
-        let created =
-            admit(&app, &tenant, json!({"identity": identity(&format!("Budget{i}"), "Anne", "1940-01-01")})).await;
+        let created = admit(
+            &app,
+            &tenant,
+            json!({"identity": identity(&format!("Budget{}", dui_testkit::letters(i)), "Anne", "1940-01-01")}),
+        )
+        .await;
         assert_eq!(created.status, 201, "{}", created.text);
         ids.push(created.json["id"].as_str().unwrap().to_owned());
     }
@@ -332,8 +333,8 @@ async fn shredding_exports_then_makes_the_tenant_unreadable_for_good() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
     let bystander = app.tenant("Beta").await;
-    let id = seed_resident(&app, &tenant, "Départ", "255081416802538", "dernière transmission").await;
-    let kept = seed_resident(&app, &bystander, "Reste", "255081416802538", "transmission qui reste").await;
+    let id = seed_resident(&app, &tenant, "Départ", &ins(1), "dernière transmission").await;
+    let kept = seed_resident(&app, &bystander, "Reste", &ins(1), "transmission qui reste").await;
     let record = app.store.tenant_by_id(tenant.id).await.unwrap().unwrap();
 
     let dir = tempfile::tempdir().unwrap();

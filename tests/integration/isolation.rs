@@ -68,7 +68,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             "/api/v1/residents",
             &a.admin.token,
             json!({"establishment_id": a.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
-                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": dui_testkit::nir(true, "1930-01-01", 1), "oid": "1.2.250.1.213.1.4.10"}}),
         )
         .await;
     assert_eq!(a_resident.status, 201, "{}", a_resident.text);
@@ -149,7 +149,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             "/api/v1/residents",
             &b.admin.token,
             json!({"establishment_id": b.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
-                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": "255081416802538", "oid": "1.2.250.1.213.1.4.10"}}),
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": dui_testkit::nir(true, "1930-01-01", 1), "oid": "1.2.250.1.213.1.4.10"}}),
         )
         .await;
     // B may have its own record with the same INS: indexes are per tenant.
@@ -665,7 +665,10 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let a_ids =
         [a_est.to_string(), a.establishments[1].id.to_string(), a_user.to_string(), a.admin.id.to_string(), a_provider];
     // The same INS and the same identity searched from B find B's record, nothing of A.
-    for body in [json!({"ins": "255081416802538"}), json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"})] {
+    for body in [
+        json!({"ins": dui_testkit::nir(true, "1930-01-01", 1)}),
+        json!({"birth_name": "ISOLEE", "birth_date": "1930-01-01"}),
+    ] {
         let found = app.post("/api/v1/residents/search", &b.admin.token, body).await;
         assert_eq!(found.status, 200, "{}", found.text);
         let found: Vec<&str> = found.json.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
@@ -735,7 +738,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");
-    assert_eq!(record.json["identity_status"], "RECUP");
+    assert_eq!(record.json["identity_status"], "PROV");
     let stays = app.get(&format!("/api/v1/residents/{a_resident}/stays"), &a.admin.token).await;
     assert_eq!(stays.json.as_array().unwrap().len(), 1);
     assert!(stays.json[0]["discharged_on"].is_null());

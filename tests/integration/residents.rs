@@ -26,14 +26,27 @@ async fn a_record_is_created_read_and_found_by_ins_or_identity() {
     let created = admit(
         &app,
         &tenant,
-        json!({"identity": identity("Lefèvre-d'Aubigné", "Marie Louise", "1936-04-02"),
+        // The national test INS of a woman born in August 1955.
+        json!({"identity": identity("Lefèvre-d'Aubigné", "Marie Louise", "1955-08-03"),
                "ins": {"matricule": "2 55 08 14 168 025 38", "oid": "1.2.250.1.213.1.4.10"}}),
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.text);
-    assert_eq!(created.json["identity_status"], "RECUP", "an INS from INSi makes the identity retrieved");
+    // An INS typed in is kept, but only INSi makes an identity retrieved.
+    assert_eq!(created.json["identity_status"], "PROV");
+    let events = app
+        .get(
+            &format!("/api/v1/residents/{}/identity-events", created.json["id"].as_str().unwrap()),
+            &tenant.admin.token,
+        )
+        .await;
+    assert_eq!(events.json[0]["insi_lookup"], false, "{}", events.text);
     assert_eq!(created.json["ins"]["matricule"], "255081416802538");
     assert_eq!(created.json["identity"]["first_first_name"], "Marie");
+    // The typed form is kept for display; the strict traits take the national form.
+    assert_eq!(created.json["identity"]["birth_name"], "Lefèvre-d'Aubigné");
+    assert_eq!(created.json["strict_traits"]["birth_name"], "LEFEVRE-D'AUBIGNE");
+    assert_eq!(created.json["strict_traits"]["first_names"], "MARIE LOUISE");
     let id = created.json["id"].as_str().unwrap().to_owned();
 
     let nurse = nurse(&app, &tenant).await;
@@ -45,15 +58,15 @@ async fn a_record_is_created_read_and_found_by_ins_or_identity() {
     for body in [
         json!({"ins": "255081416802538"}),
         json!({"ins": "2 55 08 14 168 025 38"}),
-        json!({"birth_name": "LEFEVRE D AUBIGNE", "birth_date": "1936-04-02"}),
-        json!({"birth_name": "lefevre-d'aubigne", "birth_date": "1936-04-02"}),
+        json!({"birth_name": "LEFEVRE D AUBIGNE", "birth_date": "1955-08-03"}),
+        json!({"birth_name": "lefevre-d'aubigne", "birth_date": "1955-08-03"}),
     ] {
         let found = app.post("/api/v1/residents/search", &nurse.token, body.clone()).await;
         assert_eq!(found.status, 200, "{}", found.text);
         assert_eq!(found.json.as_array().unwrap().len(), 1, "{body}");
         assert_eq!(found.json[0]["id"], id.as_str());
     }
-    for body in [json!({"ins": "279035121518989"}), json!({"birth_name": "Lefèvre", "birth_date": "1936-04-02"})] {
+    for body in [json!({"ins": "279035121518989"}), json!({"birth_name": "Lefèvre", "birth_date": "1955-08-03"})] {
         let found = app.post("/api/v1/residents/search", &nurse.token, body).await;
         assert_eq!(found.json, json!([]));
     }
@@ -75,7 +88,7 @@ async fn a_record_is_created_read_and_found_by_ins_or_identity() {
 async fn duplicates_are_refused_with_the_existing_record() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
-    let ins = json!({"matricule": "279035121518989", "oid": "1.2.250.1.213.1.4.10"});
+    let ins = json!({"matricule": dui_testkit::nir(true, "1941-07-14", 7), "oid": "1.2.250.1.213.1.4.10"});
     let first = admit(&app, &tenant, json!({"identity": identity("Durand", "Jeanne", "1941-07-14"), "ins": ins})).await;
     assert_eq!(first.status, 201, "{}", first.text);
     let first_id = first.json["id"].clone();
@@ -84,7 +97,7 @@ async fn duplicates_are_refused_with_the_existing_record() {
     let same_ins = admit(
         &app,
         &tenant,
-        json!({"identity": identity("Martin", "Paule", "1950-01-01"), "ins": ins, "confirm_homonym": true}),
+        json!({"identity": identity("Martin", "Paule", "1941-07-02"), "ins": ins, "confirm_homonym": true}),
     )
     .await;
     let problem = same_ins.problem(409);
@@ -124,6 +137,36 @@ async fn bad_identities_are_refused_field_by_field() {
     assert_eq!(fields, ["identity/birth_name", "identity/birth_place", "identity/birth_date", "ins/matricule"]);
     let ins_error = &problem["errors"][3]["message"];
     assert!(ins_error.as_str().unwrap().contains("key"), "{ins_error}");
+    // The expected key is not told (it would help forge a matricule).
+    assert!(!ins_error.as_str().unwrap().contains("38"), "{ins_error}");
+
+    // Names hold letters, spaces, hyphens and apostrophes only: no emoji, no invisible or
+    // direction-changing character, no markup, no digit.
+    for bad in ["Durand\u{1F600}", "Dur\u{202E}and", "Du\u{200B}rand", "<script>alert(1)</script>", "Durand2"] {
+        let refused = admit(&app, &tenant, json!({"identity": identity(bad, "Jeanne", "1941-07-14")})).await;
+        assert_eq!(refused.problem(422)["errors"][0]["field"], "identity/birth_name", "{bad:?}");
+        let refused = admit(&app, &tenant, json!({"identity": identity("Durand", bad, "1941-07-14")})).await;
+        assert_eq!(refused.problem(422)["errors"][0]["field"], "identity/first_names", "{bad:?}");
+    }
+    // Stored composed (NFC): a decomposed accent reads back composed.
+    let composed = admit(&app, &tenant, json!({"identity": identity("Le\u{0301}onard", "Jeanne", "1941-07-14")})).await;
+    assert_eq!(composed.json["identity"]["birth_name"], "Léonard", "{}", composed.text);
+
+    // A matricule that does not agree with the traits it encodes: a woman born in 1930 with a
+    // NIR of a man born in February 1940.
+    let body = {
+        let mut identity = identity("Durand", "Jeanne", "1930-02-11");
+        identity["sex"] = json!("female");
+        identity
+    };
+    let number: u64 = "1400275118012".parse().unwrap();
+    let nir = format!("1400275118012{:02}", 97 - number % 97);
+    let refused =
+        admit(&app, &tenant, json!({"identity": body, "ins": {"matricule": nir, "oid": "1.2.250.1.213.1.4.8"}})).await;
+    let problem = refused.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "ins/matricule");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("the sex") && message.contains("the year of birth"), "{message}");
     // Unknown sexes, OIDs and fields are shape errors.
     for identity_patch in [json!({"sex": "other"}), json!({"nickname": "Jeannette"})] {
         let mut body = identity("Durand", "Jeanne", "1941-07-14");

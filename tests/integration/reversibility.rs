@@ -20,7 +20,7 @@ use crate::record::{Filled, fill_record};
 /// an identity provider and a user linked to it, a read marker.
 async fn busy_tenant(app: &TestApp) -> (TestTenant, Filled) {
     let tenant = app.tenant("Source").await;
-    let filled = fill_record(app, &tenant, "Réversible", Some(crate::record::INS)).await;
+    let filled = fill_record(app, &tenant, "Réversible", Some(&crate::record::ins())).await;
     let other = fill_record(app, &tenant, "Doublon", None).await;
     let duplicate = app.post(
         "/api/v1/residents",
@@ -115,7 +115,7 @@ async fn works(app: &TestApp, tenant: TenantId, filled: &Filled) {
     let nurse = app.token(Subject::TenantUser { tenant, user: filled.nurse.id });
     let notes = app.get(&format!("/api/v1/residents/{}/notes", filled.id), &nurse).await;
     assert_eq!(notes.json["items"][0]["text"], "Transmission exportée", "{}", notes.text);
-    let found = app.post("/api/v1/residents/search", &token, json!({"ins": crate::record::INS})).await;
+    let found = app.post("/api/v1/residents/search", &token, json!({"ins": crate::record::ins()})).await;
     assert!(found.text.contains(&filled.id), "found by INS: {}", found.text);
 }
 

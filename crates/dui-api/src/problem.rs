@@ -278,6 +278,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
             "The identity provider does not exist for this tenant."
         }
         "identity_providers_tenant_id_fkey" => "No such tenant.",
+        "contacts_one_trusted_person" => {
+            "The person already has a personne de confiance in force: end that designation first (one at a time)."
+        }
         "memberships_tenant_admin_is_tenant_wide" => {
             "The tenant_admin role is tenant-wide: leave establishment_id empty."
         }

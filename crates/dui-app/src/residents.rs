@@ -7,9 +7,12 @@ use dui_domain::audit::AuditAction;
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::policy;
-use dui_domain::record::{AdmissionMode, IdentityDocument, NewStay, StatusChange, StayMode};
+use dui_domain::record::{
+    AdmissionMode, IdentityDocument, IdentityFacts, NewStay, PreviousIdentity, StatusChange, StayMode,
+};
 use dui_domain::resident::{
-    Identity, IdentityStatus, Ins, NewResident, Resident, ResidentLookup, ResidentSummary, matricule,
+    Identity, IdentityStatus, Ins, Likeness, NewResident, Resident, ResidentLookup, ResidentSummary, checked_ins,
+    duplicate_probes,
 };
 use dui_domain::scope::TenantScope;
 use dui_domain::validation::ValidationErrors;
@@ -104,8 +107,10 @@ pub async fn search(app: &App, scope: &TenantScope, lookup: ResidentLookup) -> A
     Ok(residents::search(app.db().begin(scope, Mode::Write), &lookup).await?)
 }
 
-/// Corrects a provisional or retrieved identity (traits and INS). A validated or qualified
-/// identity is not edited: it goes back to provisional first, with a reason.
+/// Corrects an identity's traits and INS. The names used may change at any status; a strict
+/// trait or the INS of a validated or qualified identity is not edited by hand (it goes back to
+/// provisional first, with a reason); correcting them on a retrieved identity sends it back to
+/// provisional, since what INSi returned no longer stands.
 pub async fn correct_identity(
     app: &App,
     scope: &TenantScope,
@@ -122,20 +127,29 @@ pub async fn correct_identity(
     }
     let mut errors = ValidationErrors::new();
     let identity = identity.validate(today(), &mut errors, "identity/");
-    let ins = match ins {
-        Some(ins) => {
-            errors.check("ins/matricule", matricule(&ins.matricule)).map(|matricule| Ins { matricule, oid: ins.oid })
-        }
-        None => None,
-    };
-    let correction = errors.into_result(|| IdentityCorrection { identity, ins })?;
+    let ins = ins.and_then(|ins| checked_ins(ins, &identity, &mut errors, "ins/"));
+    errors.into_result(|| ())?;
     let state = identity::state(&mut tx, id).await?;
-    if matches!(state.status, IdentityStatus::Validated | IdentityStatus::Qualified) {
-        return Err(AppError::invalid(
-            "identity",
-            "a validated or qualified identity is not edited: set it back to provisional first, with a reason",
-        ));
+    if state.row_version != expected_version {
+        return Err(StoreError::StaleVersion { current: state.row_version }.into());
     }
+    let strict_changed = state.identity.strict_traits_differ(&identity) || state.ins != ins;
+    let back_to_provisional = match state.status {
+        IdentityStatus::Validated | IdentityStatus::Qualified if strict_changed => {
+            return Err(AppError::invalid(
+                "identity",
+                "the traits of a validated or qualified identity are not edited: set it back to provisional \
+                 first, with a reason (the names used may change)",
+            ));
+        }
+        IdentityStatus::Retrieved if strict_changed => {
+            Some("traits or INS corrected by hand: to be retrieved again with INSi".to_owned())
+        }
+        _ => None,
+    };
+    let changed = state.identity != identity || state.ins != ins;
+    let previous = changed.then_some(PreviousIdentity { identity: state.identity, ins: state.ins });
+    let correction = IdentityCorrection { identity, ins, from_status: state.status, back_to_provisional, previous };
     Ok(residents::correct_identity(tx, id, expected_version, &correction).await?)
 }
 
@@ -156,23 +170,31 @@ pub async fn change_status(app: &App, scope: &TenantScope, command: ChangeStatus
     if state.row_version != command.expected_version {
         return Err(StoreError::StaleVersion { current: state.row_version }.into());
     }
+    let facts = IdentityFacts {
+        status: state.status,
+        evidence: state.evidence,
+        ins: state.ins.as_ref(),
+        identity: &state.identity,
+    };
     let change = StatusChange::validate(
-        state.status,
+        facts,
         command.to,
-        state.evidence,
         command.document,
         command.insi_lookup,
-        state.ins.as_ref(),
         command.reason.as_deref(),
+        today(),
     )?;
     Ok(identity::change_status(tx, id, command.expected_version, &change).await?)
 }
 
-/// Other active records sharing this one's INS or birth identity: (id, same INS).
-pub async fn duplicates(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<Vec<(ResidentId, bool)>> {
+/// Other active records that may be the same person, closest first: the same INS, the same
+/// birth name and date, or a usual slip (a near birth date, names swapped, the used name typed
+/// as the birth name), found through the blind index without opening any record.
+pub async fn duplicates(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<Vec<(ResidentId, Likeness)>> {
     let mut tx = app.db().begin(scope, Mode::Write);
     let record = residents::read_within(&mut tx, id, Reading::Recorded(AuditAction::ResidentDuplicates)).await?;
-    let found = residents::duplicate_candidates(&mut tx, &record.identity, record.ins.as_ref(), Some(id)).await?;
+    let probes = duplicate_probes(&record.identity, today());
+    let found = residents::duplicate_candidates(&mut tx, &probes, record.ins.as_ref(), Some(id)).await?;
     tx.commit().await?;
     Ok(found)
 }

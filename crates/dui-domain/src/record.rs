@@ -365,6 +365,29 @@ crate::text_codes! {
     }
 }
 
+crate::text_codes! {
+    /// What an identity event records.
+    pub enum IdentityEventKind {
+        /// A change of the identity status, with its evidence.
+        Status = "status",
+        /// A correction of traits or INS (the status after it may be lower).
+        Correction = "correction",
+    }
+}
+
+/// The traits and INS an identity had before a correction.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousIdentity {
+    pub identity: crate::identity::Identity,
+    pub ins: Option<Ins>,
+}
+
+impl fmt::Debug for PreviousIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreviousIdentity([redacted])")
+    }
+}
+
 /// What an identity-status change rests on: an identity document checked, the INS fetched or
 /// verified with the INSi service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -385,18 +408,50 @@ pub struct StatusChange {
     pub reason: Option<String>,
 }
 
+impl IdentityDocument {
+    /// Whether this document proves the identity of an adult too: a livret de famille or a
+    /// birth extract carries no photograph, and validates only a minor's identity (RNIV).
+    pub fn proves_an_adult(self) -> bool {
+        !matches!(self, IdentityDocument::BirthCertificateExtract | IdentityDocument::FamilyRecordBook)
+    }
+}
+
+/// The record a status change applies to: its status, the evidence that still stands on it,
+/// its INS and the person's traits.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityFacts<'a> {
+    pub status: IdentityStatus,
+    pub evidence: Evidence,
+    pub ins: Option<&'a Ins>,
+    pub identity: &'a crate::identity::Identity,
+}
+
 impl StatusChange {
-    /// `earlier` is the evidence already on the record, `ins` its INS.
+    /// Checks a change of the record described by `facts` to `to`, with what comes with it.
     pub fn validate(
-        from: IdentityStatus,
+        facts: IdentityFacts<'_>,
         to: IdentityStatus,
-        earlier: Evidence,
         document: Option<IdentityDocument>,
         insi_lookup: bool,
-        ins: Option<&Ins>,
         reason: Option<&str>,
+        today: NaiveDate,
     ) -> Result<Self, ValidationErrors> {
+        let (from, earlier, ins) = (facts.status, facts.evidence, facts.ins);
         let reason = reason.map(|r| free_text("reason", r, 1)).transpose()?;
+        if let Some(document) = document.filter(|d| !d.proves_an_adult())
+            && facts.identity.age_on(today) >= 18
+        {
+            return Err(ValidationErrors::single(
+                "document",
+                format!(
+                    "a {} validates only a minor's identity: check an identity document with a photograph",
+                    match document {
+                        IdentityDocument::FamilyRecordBook => "livret de famille",
+                        _ => "birth certificate extract",
+                    }
+                ),
+            ));
+        }
         let new = Evidence { document: document.is_some(), insi_lookup };
         identity_transition(from, to, earlier, new, ins, reason.as_deref())?;
         Ok(StatusChange { from, to, document, insi_lookup, reason })
@@ -548,6 +603,33 @@ mod tests {
             let result = identity_transition(*from, *to, *earlier, *new, has_ins.then_some(&ins), *reason);
             assert_eq!(result.is_ok(), *allowed, "row {i}: {from:?} → {to:?}: {result:?}");
         }
+    }
+
+    #[test]
+    fn a_livret_de_famille_or_a_birth_extract_validates_only_a_minor() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let mut person = crate::identity::tests::identity();
+        fn facts(identity: &crate::identity::Identity) -> IdentityFacts<'_> {
+            IdentityFacts { status: IdentityStatus::Provisional, evidence: Evidence::default(), ins: None, identity }
+        }
+        for weak in [IdentityDocument::FamilyRecordBook, IdentityDocument::BirthCertificateExtract] {
+            // An adult (born in 1936): refused, saying why.
+            let refused =
+                StatusChange::validate(facts(&person), IdentityStatus::Validated, Some(weak), false, None, today)
+                    .unwrap_err();
+            assert_eq!(refused.errors()[0].field, "document");
+            assert!(refused.errors()[0].message.contains("only a minor"), "{refused:?}");
+        }
+        let passport = Some(IdentityDocument::Passport);
+        assert!(
+            StatusChange::validate(facts(&person), IdentityStatus::Validated, passport, false, None, today).is_ok()
+        );
+        // A minor (17 years and 364 days old): accepted.
+        person.birth_date = NaiveDate::from_ymd_opt(2008, 12, 2).unwrap();
+        let book = Some(IdentityDocument::FamilyRecordBook);
+        assert!(StatusChange::validate(facts(&person), IdentityStatus::Validated, book, false, None, today).is_ok());
+        person.birth_date = NaiveDate::from_ymd_opt(2008, 12, 1).unwrap();
+        assert!(StatusChange::validate(facts(&person), IdentityStatus::Validated, book, false, None, today).is_err());
     }
 
     fn stay(admitted: (i32, u32, u32), discharged: Option<(i32, u32, u32)>) -> Stay {

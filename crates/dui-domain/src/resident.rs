@@ -5,7 +5,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::ResidentId;
-pub use crate::identity::{Identity, IdentityStatus, Ins, InsOid, Sex, birth_identity_key, matricule, normalise_name};
+pub use crate::identity::{
+    Identity, IdentityStatus, Ins, InsOid, Likeness, Sex, StrictTraits, birth_identity_key, checked_ins,
+    duplicate_probes, matricule, normalise_name,
+};
 use crate::validation::ValidationErrors;
 
 /// A validated resident to create, with their first stay.
@@ -18,8 +21,10 @@ pub struct NewResident {
 }
 
 impl NewResident {
-    /// A new record starts provisional, or retrieved when an INS (from the INSi service) comes
-    /// with it. Validation and qualification are later, evidenced changes.
+    /// A new record starts provisional, even with an INS: an INS typed in (or copied from a
+    /// card) is a candidate until the INSi service returns or verifies it (RNIV); it must agree
+    /// with the traits it encodes. Retrieval, validation and qualification are later, evidenced
+    /// changes.
     pub fn validate(
         stay: crate::record::NewStay,
         identity: Identity,
@@ -28,14 +33,8 @@ impl NewResident {
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let identity = identity.validate(today, &mut errors, "identity/");
-        let ins = match ins {
-            Some(ins) => errors
-                .check("ins/matricule", matricule(&ins.matricule))
-                .map(|matricule| Ins { matricule, oid: ins.oid }),
-            None => None,
-        };
-        let identity_status = if ins.is_some() { IdentityStatus::Retrieved } else { IdentityStatus::Provisional };
-        errors.into_result(|| NewResident { stay, identity, ins, identity_status })
+        let ins = ins.and_then(|ins| crate::identity::checked_ins(ins, &identity, &mut errors, "ins/"));
+        errors.into_result(|| NewResident { stay, identity, ins, identity_status: IdentityStatus::Provisional })
     }
 }
 
@@ -53,7 +52,11 @@ crate::text_codes! {
 pub struct Resident {
     pub id: ResidentId,
     pub identity_status: IdentityStatus,
+    /// The traits as typed, for display.
     pub identity: Identity,
+    /// The strict traits in the national identity's form (capitals without accents, hyphens
+    /// and apostrophes kept): what is compared with INSi and carried in exchanges.
+    pub strict_traits: StrictTraits,
     pub ins: Option<Ins>,
     /// The stay in progress, if any.
     pub current_stay: Option<crate::record::Stay>,
@@ -108,7 +111,7 @@ mod tests {
     use crate::identity::tests::identity;
 
     #[test]
-    fn new_residents_are_validated_and_start_provisional_or_retrieved() {
+    fn new_residents_are_validated_and_start_provisional() {
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let establishment = crate::record::NewStay {
             establishment_id: EstablishmentId::from_uuid(uuid::Uuid::nil()),
@@ -124,9 +127,15 @@ mod tests {
         assert_eq!(resident.identity_status, IdentityStatus::Provisional);
         assert_eq!(resident.identity.display_name(), "Marie Martin");
 
+        // The test INS of a woman born in August 1955.
         let ins = Ins { matricule: "255081416802538".to_owned(), oid: InsOid::NirTest };
-        let retrieved = NewResident::validate(establishment.clone(), identity(), Some(ins), today).unwrap();
-        assert_eq!(retrieved.identity_status, IdentityStatus::Retrieved);
+        let born_1955 = Identity { birth_date: NaiveDate::from_ymd_opt(1955, 8, 3).unwrap(), ..identity() };
+        let typed = NewResident::validate(establishment.clone(), born_1955, Some(ins.clone()), today).unwrap();
+        assert_eq!(typed.identity_status, IdentityStatus::Provisional, "an INS typed in is not retrieved");
+        // The same INS with the traits of someone else (born in 1936): refused.
+        let errors = NewResident::validate(establishment.clone(), identity(), Some(ins), today).unwrap_err();
+        assert_eq!(errors.errors()[0].field, "ins/matricule");
+        assert!(errors.errors()[0].message.contains("the year of birth"), "{errors:?}");
 
         let mut bad = identity();
         bad.birth_name = String::new();

@@ -4,10 +4,10 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use dui_crypto::{Column, Keyring};
+use dui_crypto::Keyring;
 use dui_domain::audit::AuditAction;
-use dui_domain::record::{Evidence, IdentityDocument, StatusChange};
-use dui_domain::resident::{IdentityStatus, Ins, Resident};
+use dui_domain::record::{Evidence, IdentityDocument, IdentityEventKind, PreviousIdentity, StatusChange};
+use dui_domain::resident::{Identity, IdentityStatus, Ins, Resident};
 use dui_domain::{ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -17,7 +17,10 @@ use crate::access::{WHO_CTE, target};
 use crate::args;
 use crate::feature::{Feature, Table, to_json};
 use crate::listing::{listed, present};
-use crate::residents::{RESIDENT_COLUMNS, RESIDENT_INS, resident, why_resident_unchanged};
+use crate::residents::{
+    IDENTITY_EVENT_DETAILS, IDENTITY_EVENT_PREVIOUS, RESIDENT_COLUMNS, RESIDENT_IDENTITY, RESIDENT_INS, resident,
+    why_resident_unchanged,
+};
 use crate::rows::{parse, parse_opt};
 use crate::sealing::{open_json, seal_json, versions};
 use crate::sql::{Sql, Stmt};
@@ -25,12 +28,11 @@ use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
 use crate::trace::Trace;
 use crate::tx::Tx;
 
-pub(crate) const IDENTITY_EVENT_DETAILS: Column = Column::new("identity_events", "details");
-
-/// An identity-status change, as recorded.
+/// An identity event (a status change or a correction), as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IdentityEvent {
     pub id: Uuid,
+    pub kind: IdentityEventKind,
     pub from_status: Option<IdentityStatus>,
     pub to_status: IdentityStatus,
     pub document: Option<IdentityDocument>,
@@ -38,15 +40,18 @@ pub struct IdentityEvent {
     pub comment: Option<String>,
     pub recorded_by: Option<UserId>,
     pub recorded_at: DateTime<Utc>,
+    /// For a correction: the traits and INS it replaced.
+    pub previous: Option<PreviousIdentity>,
 }
 
 pub(crate) const EVENT_FIELDS: &str =
-    "id, from_status, to_status, document, insi_lookup, details, recorded_by, recorded_at, dek_version";
+    "id, kind, from_status, to_status, document, insi_lookup, details, previous, recorded_by, recorded_at, dek_version";
 
 pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
     let id: Uuid = row.try_get("id")?;
     Ok(IdentityEvent {
         id,
+        kind: parse(row, "kind", IdentityEventKind::parse)?,
         from_status: parse_opt(row, "from_status", IdentityStatus::parse)?,
         to_status: parse(row, "to_status", IdentityStatus::parse)?,
         document: parse_opt(row, "document", IdentityDocument::parse)?,
@@ -57,15 +62,21 @@ pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityE
         },
         recorded_by: row.try_get::<_, Option<Uuid>>("recorded_by")?.map(UserId::from_uuid),
         recorded_at: row.try_get("recorded_at")?,
+        previous: match row.try_get::<_, Option<&[u8]>>("previous")? {
+            Some(sealed) => Some(open_json(keys, IDENTITY_EVENT_PREVIOUS, id, sealed)?),
+            None => None,
+        },
     })
 }
 
-/// What a status change is checked against: the record's status, the evidence already on it,
-/// its INS and its version.
+/// What a status change is checked against: the record's status, the evidence that still
+/// stands on it (recorded since its last return to provisional: a doubt, or a correction of
+/// what INSi returned, voids what came before), its traits, its INS and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityState {
     pub status: IdentityStatus,
     pub evidence: Evidence,
+    pub identity: Identity,
     pub ins: Option<Ins>,
     pub row_version: i32,
 }
@@ -84,11 +95,15 @@ static EVENTS: Stmt = LazyLock::new(|| {
 
 static STATE: Stmt = LazyLock::new(|| {
     Sql::new(
-        "SELECT r.identity_status, r.ins, r.dek_version, r.row_version, \
-           EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id \
-                   AND e.document IS NOT NULL) AS has_document, \
-           EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id \
-                   AND e.insi_lookup) AS has_insi \
+        "WITH standing AS (SELECT e.* FROM identity_events e, residents r \
+                           WHERE r.tenant_id = :tenant AND r.id = :resident \
+                           AND e.tenant_id = r.tenant_id AND e.resident_id = r.id \
+                           AND e.recorded_at >= coalesce((SELECT max(p.recorded_at) FROM identity_events p \
+                                 WHERE p.tenant_id = r.tenant_id AND p.resident_id = r.id AND p.to_status = 'PROV'), \
+                               '-infinity')) \
+         SELECT r.identity_status, r.identity, r.ins, r.dek_version, r.row_version, \
+           EXISTS (SELECT 1 FROM standing WHERE document IS NOT NULL) AS has_document, \
+           EXISTS (SELECT 1 FROM standing WHERE insi_lookup) AS has_insi \
          FROM residents r WHERE r.tenant_id = :tenant AND r.id = :resident",
     )
 });
@@ -138,6 +153,7 @@ pub async fn state(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<Identit
     Ok(IdentityState {
         status: parse(&row, "identity_status", IdentityStatus::parse)?,
         evidence: Evidence { document: row.try_get("has_document")?, insi_lookup: row.try_get("has_insi")? },
+        identity: open_json(&keys, RESIDENT_IDENTITY, id, row.try_get("identity")?)?,
         ins,
         row_version: row.try_get("row_version")?,
     })
@@ -170,13 +186,13 @@ pub async fn change_status(
     }
 }
 
-/// Identity events: comments sealed; a merge moves them; the resident's export lists them,
-/// oldest first.
+/// Identity events: comments and replaced values sealed; a merge moves them; the resident's
+/// export lists them, oldest first.
 pub(crate) const FEATURE: Feature = Feature {
     name: "identity",
     tables: &[Table::of_person(
         "identity_events",
-        &[IDENTITY_EVENT_DETAILS],
+        &[IDENTITY_EVENT_DETAILS, IDENTITY_EVENT_PREVIOUS],
         "identity_events",
         EVENT_FIELDS,
         "recorded_at, id",

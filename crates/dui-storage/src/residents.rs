@@ -9,7 +9,8 @@ use dui_domain::audit::AuditAction;
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::pagination::{Page, PageRequest};
 use dui_domain::resident::{
-    Identity, IdentityStatus, Ins, NewResident, RecordStatus, Resident, ResidentLookup, birth_identity_key, matricule,
+    Identity, IdentityStatus, Ins, Likeness, NewResident, RecordStatus, Resident, ResidentLookup, birth_identity_key,
+    matricule,
 };
 use dui_domain::{EstablishmentId, ResidentId, UnitId};
 use tokio_postgres::Row;
@@ -28,6 +29,10 @@ use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 pub(crate) const RESIDENT_IDENTITY: Column = Column::new("residents", "identity");
+/// The sealed columns of `identity_events` (the identity feature's table; declared here, where
+/// a correction of the identity writes them too).
+pub(crate) const IDENTITY_EVENT_DETAILS: Column = Column::new("identity_events", "details");
+pub(crate) const IDENTITY_EVENT_PREVIOUS: Column = Column::new("identity_events", "previous");
 pub(crate) const RESIDENT_INS: Column = Column::new("residents", "ins");
 
 pub(crate) const INS_INDEX: BlindIndex = BlindIndex::new("ins");
@@ -52,6 +57,7 @@ pub(crate) fn resident(row: &Row, keys: &Keyring) -> StoreResult<Resident> {
     Ok(Resident {
         id: ResidentId::from_uuid(id),
         identity_status: parse(row, "identity_status", IdentityStatus::parse)?,
+        strict_traits: identity.strict_traits(),
         identity,
         ins,
         current_stay,
@@ -78,6 +84,14 @@ pub struct ResidentFilter {
 pub struct IdentityCorrection {
     pub identity: Identity,
     pub ins: Option<Ins>,
+    /// The status the record has now, and whether the correction sends it back to provisional
+    /// (a strict trait or the INS of a retrieved identity changed: what INSi returned no longer
+    /// stands), with the reason its identity event keeps.
+    pub from_status: IdentityStatus,
+    pub back_to_provisional: Option<String>,
+    /// What the correction replaces, when it changes anything: kept, sealed, in an identity
+    /// event.
+    pub previous: Option<dui_domain::record::PreviousIdentity>,
 }
 
 /// One event per resident of `rows` (with `id` and `normal`), for lists and searches.
@@ -101,9 +115,9 @@ static RELOAD: Stmt = LazyLock::new(|| {
 
 static CANDIDATES: Stmt = LazyLock::new(|| {
     Sql::new(
-        "SELECT id, coalesce(ins_index = :ins_index, false) AS same_ins FROM residents \
+        "SELECT id, coalesce(ins_index = :ins_index, false) AS same_ins, birth_identity_index FROM residents \
          WHERE tenant_id = :tenant AND record_status = 'active' AND (:except::uuid IS NULL OR id <> :except) \
-         AND (ins_index = :ins_index OR birth_identity_index = :birth_index) ORDER BY id LIMIT 20",
+         AND (ins_index = :ins_index OR birth_identity_index = ANY(:probes::bytea[])) ORDER BY id LIMIT 50",
     )
 });
 
@@ -125,7 +139,7 @@ static CREATE: Stmt = LazyLock::new(|| {
                 SELECT r.tenant_id, :stay_id, r.id, :establishment, :unit, :mode, :admitted_on, :admission_mode FROM r \
                 RETURNING *), \
          ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, to_status, insi_lookup, recorded_by, dek_version) \
-                SELECT r.tenant_id, dui_uuid_v7(), r.id, r.identity_status, r.ins IS NOT NULL, \
+                SELECT r.tenant_id, dui_uuid_v7(), r.id, r.identity_status, false, \
                        CASE WHEN who.console THEN NULL ELSE who.user_id END, r.dek_version FROM r, who RETURNING id), \
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM r, st",
@@ -195,9 +209,15 @@ static CORRECT: Stmt = LazyLock::new(|| {
         "WITH {WHO_CTE}, {target}, \
          changed AS (UPDATE residents r SET identity = :identity, ins = :ins, ins_index = :ins_index, \
                        birth_identity_index = :birth_index, dek_version = :dek_version, \
+                       identity_status = CASE WHEN :lowered THEN 'PROV' ELSE r.identity_status END, \
                        row_version = r.row_version + 1, updated_at = now() \
                      FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = :expected_version \
-                     AND r.record_status = 'active' RETURNING r.*), \
+                     AND r.identity_status = :from_status AND r.record_status = 'active' RETURNING r.*), \
+         ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, kind, from_status, to_status, document, \
+                                             insi_lookup, details, previous, recorded_by, dek_version) \
+                SELECT c.tenant_id, :event, c.id, 'correction', :from_status, c.identity_status, NULL, false, :details, \
+                       :previous, who.user_id, :dek_version \
+                FROM changed c, who WHERE :previous::bytea IS NOT NULL RETURNING id), \
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
         target = target(),
@@ -224,22 +244,39 @@ static VERSION: Stmt = LazyLock::new(|| {
     Sql::new("SELECT row_version, record_status FROM residents WHERE tenant_id = :tenant AND id = :id")
 });
 
-/// Records with the same INS, or the same normalised birth name and birth date, as
-/// `identity`/`ins`: (resident id, same INS) pairs. Only ids: nothing of those records is read.
+/// Records with the same INS as `ins`, or filed in the birth-identity index under one of
+/// `probes` (see [`dui_domain::resident::duplicate_probes`]), with their likeness to the record
+/// sought, closest first. Only ids and index values: nothing of those records is opened.
 pub async fn duplicate_candidates(
     tx: &mut Tx<'_>,
-    identity: &Identity,
+    probes: &[(String, Likeness)],
     ins: Option<&Ins>,
     except: Option<ResidentId>,
-) -> StoreResult<Vec<(ResidentId, bool)>> {
+) -> StoreResult<Vec<(ResidentId, Likeness)>> {
     let keys = tx.keyring([]).await?;
     let ins_index = ins.map(|ins| keys.blind_index(INS_INDEX, &ins.matricule).to_vec());
-    let birth_index =
-        keys.blind_index(BIRTH_IDENTITY_INDEX, &birth_identity_key(&identity.birth_name, identity.birth_date)).to_vec();
+    let hashed: Vec<(Vec<u8>, Likeness)> = probes
+        .iter()
+        .map(|(key, likeness)| (keys.blind_index(BIRTH_IDENTITY_INDEX, key).to_vec(), *likeness))
+        .collect();
+    let values: Vec<&[u8]> = hashed.iter().map(|(value, _)| value.as_slice()).collect();
     let except = except.map(|e| e.as_uuid());
-    let rows =
-        tx.query(&CANDIDATES, &args! { ins_index: &ins_index, birth_index: &birth_index, except: &except }).await?;
-    rows.iter().map(|r| Ok((ResidentId::from_uuid(r.try_get(0)?), r.try_get(1)?))).collect()
+    let rows = tx.query(&CANDIDATES, &args! { ins_index: &ins_index, probes: &values, except: &except }).await?;
+    let mut found = rows
+        .iter()
+        .map(|row| {
+            let id = ResidentId::from_uuid(row.try_get("id")?);
+            if row.try_get("same_ins")? {
+                return Ok((id, Likeness::SameIns));
+            }
+            let filed: Option<&[u8]> = row.try_get("birth_identity_index")?;
+            let likeness = hashed.iter().find(|(value, _)| Some(value.as_slice()) == filed).map(|(_, l)| *l);
+            Ok((id, likeness.unwrap_or(Likeness::SameBirthIdentity)))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let rank = |likeness: &Likeness| Likeness::ALL.iter().position(|l| l == likeness);
+    found.sort_by_key(|(id, likeness)| (rank(likeness), *id));
+    Ok(found)
 }
 
 /// Creates a resident's record with their first stay and first identity event, unless it would
@@ -260,8 +297,11 @@ pub async fn create(
             return Ok(replayed);
         }
     }
-    let candidates = duplicate_candidates(&mut tx, &new.identity, new.ins.as_ref(), None).await?;
-    let same_ins = candidates.iter().any(|(_, same)| *same);
+    // On admission, only the same INS, or the same birth name and date, stop it: near
+    // likenesses are for the identity-vigilance officer to weigh (on demand).
+    let exact = [(birth_identity_key(&new.identity.birth_name, new.identity.birth_date), Likeness::SameBirthIdentity)];
+    let candidates = duplicate_candidates(&mut tx, &exact, new.ins.as_ref(), None).await?;
+    let same_ins = candidates.iter().any(|(_, likeness)| *likeness == Likeness::SameIns);
     if same_ins || (!candidates.is_empty() && !confirm_homonym) {
         return Err(StoreError::Duplicate {
             candidates: candidates.iter().map(|(id, _)| id.as_uuid()).collect(),
@@ -364,7 +404,7 @@ pub async fn correct_identity(
     expected_version: i32,
     correction: &IdentityCorrection,
 ) -> StoreResult<Resident> {
-    let keys = tx.sealing_keys(2).await?;
+    let keys = tx.sealing_keys(4).await?;
     let resident_id = id.as_uuid();
     let identity = seal_json(&keys, RESIDENT_IDENTITY, resident_id, &correction.identity)?;
     let ins = correction.ins.as_ref().map(|ins| seal_json(&keys, RESIDENT_INS, resident_id, ins)).transpose()?;
@@ -376,8 +416,22 @@ pub async fn correct_identity(
         )
         .to_vec();
     let dek = keys.active_version() as i32;
+    let event = uuid::Uuid::now_v7();
+    let lowered = correction.back_to_provisional.is_some();
+    let details = correction
+        .back_to_provisional
+        .as_ref()
+        .map(|reason| seal_json(&keys, IDENTITY_EVENT_DETAILS, event, &Some(reason)))
+        .transpose()?;
+    let previous = correction
+        .previous
+        .as_ref()
+        .map(|previous| seal_json(&keys, IDENTITY_EVENT_PREVIOUS, event, previous))
+        .transpose()?;
+    let from_status = correction.from_status.as_str();
     let args = args! { resident: &resident_id, expected_version: &expected_version, identity: &identity, ins: &ins,
-    ins_index: &ins_index, birth_index: &birth_index, dek_version: &dek }
+    ins_index: &ins_index, birth_index: &birth_index, dek_version: &dek, lowered: &lowered,
+    from_status: &from_status, event: &event, details: &details, previous: &previous }
     .action(AuditAction::ResidentUpdate);
     let again = tx.again();
     match tx.finish(&CORRECT, &args).await?.first() {

@@ -192,12 +192,16 @@ async fn seed_residents(
     use dui_domain::record::{NoteScope, StayMode};
     use dui_domain::resident::{Identity, Ins, InsOid, ResidentLookup, Sex};
     use dui_domain::scope::Grant;
+    // The national test INS agree with the traits they encode (sex, year and month of birth,
+    // place): a woman born in August 1955 in the Calvados, a woman born in March 1979 in the
+    // Marne.
     let people = [
         (
             "Lefort",
             "Madeleine Jeanne",
             Sex::Female,
-            (1934, 3, 12),
+            (1955, 8, 12),
+            "14118",
             Some("255081416802538"),
             "Nuit calme. Lever à 7h30, petit-déjeuner pris en entier.",
         ),
@@ -206,20 +210,22 @@ async fn seed_residents(
             "Antoine",
             Sex::Male,
             (1939, 11, 2),
-            Some("279035121518989"),
+            "75056",
+            None,
             "Cible douleur — D : se plaint du genou droit (EVA 5). A : antalgique à 8h. R : EVA 2 à 9h.",
         ),
         (
             "Nguyen",
             "Thi Lan",
             Sex::Female,
-            (1941, 6, 24),
-            None,
+            (1979, 3, 24),
+            "51454",
+            Some("279035121518989"),
             "Visite de sa fille l'après-midi, très souriante. Appétit conservé.",
         ),
     ];
     let console = TenantScope::console(tenant);
-    for (birth_name, first_names, sex, (y, m, d), ins, note) in people {
+    for (birth_name, first_names, sex, (y, m, d), place, ins, note) in people {
         let birth_date = chrono::NaiveDate::from_ymd_opt(y, m, d).context("demo birth date")?;
         let lookup = ResidentLookup::BirthIdentity { birth_name: birth_name.to_owned(), birth_date };
         if !dui_app::residents::search(app, &console, lookup).await?.is_empty() {
@@ -233,7 +239,7 @@ async fn seed_residents(
             used_first_name: None,
             sex,
             birth_date,
-            birth_place: Some("75056".to_owned()),
+            birth_place: Some(place.to_owned()),
         };
         let ins = ins.map(|matricule| Ins { matricule: matricule.to_owned(), oid: InsOid::NirTest });
         let admission = dui_app::residents::Admit {

@@ -17,7 +17,7 @@ use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
     EmergencyAccess, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
 };
-use dui_domain::resident::{Identity, IdentityStatus, Ins, Resident, ResidentLookup};
+use dui_domain::resident::{Identity, IdentityStatus, Ins, Likeness, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;
 use dui_domain::{ConsentId, ContactId, EmergencyAccessId, EstablishmentId, ResidentId, StayId, UnitId, UserId};
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,9 @@ pub struct CreateResident {
     /// Default: today.
     pub admitted_on: Option<NaiveDate>,
     pub identity: Identity,
-    /// The INS, when it was retrieved from the INSi service.
+    /// The INS, when known. It must agree with the sex, the year and month and (from 1976) the
+    /// place of birth it encodes; typed in, it stays a candidate and the identity provisional
+    /// until the INSi service retrieves or verifies it.
     pub ins: Option<Ins>,
     /// Create even though a record with the same birth name and birth date exists (a homonym).
     /// A record with the same INS is never duplicated.
@@ -154,8 +156,10 @@ pub struct CorrectIdentity {
     pub ins: Option<Ins>,
 }
 
-/// Corrects a provisional or retrieved identity (traits and INS). A validated or qualified
-/// identity is not edited: set it back to provisional first, with a reason.
+/// Corrects an identity (traits and INS). The names used may change at any status. The strict
+/// traits and the INS of a validated or qualified identity are not edited: set it back to
+/// provisional first, with a reason; corrected on a retrieved identity, they send it back to
+/// provisional (an identity event says so), since what INSi returned no longer stands.
 #[utoipa::path(patch, path = "/residents/{resident_id}", tag = "residents",
     params(("resident_id" = ResidentId, Path), IfMatchHeader), request_body = CorrectIdentity,
     responses((status = 200, body = Resident), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -584,8 +588,10 @@ pub async fn review_emergency_access(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DuplicateCandidate {
     pub id: ResidentId,
-    /// The same INS (certainly the same person) rather than the same birth name and date.
+    /// The same INS (certainly the same person).
     pub same_ins: bool,
+    /// Why it may be the same person.
+    pub likeness: Likeness,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -603,7 +609,12 @@ pub async fn find_duplicates(
     Path(id): Path<ResidentId>,
 ) -> Result<Json<Vec<DuplicateCandidate>>, ApiError> {
     let found = residents::duplicates(state.app(), &scope, id).await?;
-    Ok(Json(found.into_iter().map(|(id, same_ins)| DuplicateCandidate { id, same_ins }).collect()))
+    let candidates = found.into_iter().map(|(id, likeness)| DuplicateCandidate {
+        id,
+        same_ins: likeness == Likeness::SameIns,
+        likeness,
+    });
+    Ok(Json(candidates.collect()))
 }
 
 /// Merges a duplicate record into this one: its stays, contacts, consents, notes, identity events
