@@ -444,6 +444,24 @@ async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
     let qualified = post(6, json!({"to_status": "QUAL", "insi_lookup": true})).await;
     assert_eq!(qualified.json["identity_status"], "QUAL", "{}", qualified.text);
 
+    // The INS is withdrawn (INSi no longer returns it): QUAL goes back to VALI, with a reason; the
+    // INS is removed, and the event keeps it.
+    let refused = post(7, json!({"to_status": "VALI"})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "reason");
+    let withdrawn = post(7, json!({"to_status": "VALI", "reason": "INS désactivé par l'INSi"})).await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    assert_eq!(withdrawn.json["identity_status"], "VALI");
+    assert_eq!(withdrawn.json["ins"], json!(null));
+    let events = app.get(&format!("{record}/identity-events"), admin).await.json;
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["from_status"].clone(), last["to_status"].clone()), (json!("QUAL"), json!("VALI")));
+    assert_eq!(last["previous"]["ins"]["matricule"], new_ins.as_str());
+    // Searching by the withdrawn INS finds nothing; QUAL again needs an INS.
+    let found = app.post("/api/v1/residents/search", admin, json!({"ins": new_ins})).await;
+    assert_eq!(found.json, json!([]));
+    let refused = post(8, json!({"to_status": "QUAL", "insi_lookup": true})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "ins");
+
     // A retrieved identity whose strict traits are corrected by hand goes back to provisional,
     // with an event that says why; the look-up no longer counts.
     let other = new_record(&app, &tenant, "Récupérée", Some(&dui_testkit::nir(true, "1938-05-06", 3))).await;

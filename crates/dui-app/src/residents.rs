@@ -184,7 +184,8 @@ pub async fn change_status(app: &App, scope: &TenantScope, command: ChangeStatus
         command.reason.as_deref(),
         today(),
     )?;
-    Ok(identity::change_status(tx, id, command.expected_version, &change).await?)
+    let previous = PreviousIdentity { identity: state.identity.clone(), ins: state.ins.clone() };
+    Ok(identity::change_status(tx, id, command.expected_version, &change, Some(&previous)).await?)
 }
 
 /// Other active records that may be the same person, closest first: the same INS, the same

@@ -408,6 +408,15 @@ pub struct StatusChange {
     pub reason: Option<String>,
 }
 
+impl StatusChange {
+    /// Whether the change withdraws the INS: a qualified identity goes back to validated when
+    /// its INS no longer stands (INSi no longer returns it, or it was another person's); the
+    /// identity document checked still does.
+    pub fn withdraws_ins(&self) -> bool {
+        self.from == IdentityStatus::Qualified && self.to == IdentityStatus::Validated
+    }
+}
+
 impl IdentityDocument {
     /// Whether this document proves the identity of an adult too: a livret de famille or a
     /// birth extract carries no photograph, and validates only a minor's identity (RNIV).
@@ -464,6 +473,7 @@ impl StatusChange {
 /// * RECUP needs the INS from an INSi look-up; VALI needs an identity document checked; QUAL
 ///   needs both, and an INS.
 /// * A status can always go back to PROV (doubt on the identity), with a reason.
+/// * QUAL goes back to VALI when its INS is withdrawn (the change removes it), with a reason.
 /// * A status never goes up without its evidence, and QUAL is only reached from VALI or RECUP
 ///   (the evidence of both accumulates).
 pub fn identity_transition(
@@ -497,9 +507,18 @@ pub fn identity_transition(
             }
             Ok(())
         }
+        Validated if from == Qualified => {
+            if reason.is_none_or(|r| r.trim().is_empty()) {
+                return fail("reason", "withdrawing the INS of a qualified identity needs a reason");
+            }
+            Ok(())
+        }
         Validated => {
             if from != Provisional {
-                return fail("to_status", "VALI follows a provisional identity only");
+                return fail(
+                    "to_status",
+                    "VALI follows a provisional identity, or a qualified one whose INS is withdrawn",
+                );
             }
             if !new.document {
                 return fail("document", "VALI needs an identity document checked");
@@ -598,6 +617,10 @@ mod tests {
             (Qualified, Provisional, both, none, true, Some("homonymie suspectée"), true),
             (Qualified, Provisional, both, none, true, None, false),
             (Validated, Validated, doc, doc, true, None, false),
+            // The INS of a qualified identity withdrawn: back to VALI, with a reason.
+            (Qualified, Validated, both, none, true, Some("INS attribué à une autre personne"), true),
+            (Qualified, Validated, both, none, true, None, false),
+            (Retrieved, Validated, insi, none, true, Some("raison"), false),
         ];
         for (i, (from, to, earlier, new, has_ins, reason, allowed)) in table.iter().enumerate() {
             let result = identity_transition(*from, *to, *earlier, *new, has_ins.then_some(&ins), *reason);

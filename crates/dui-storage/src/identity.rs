@@ -111,12 +111,14 @@ static STATE: Stmt = LazyLock::new(|| {
 static CHANGE: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, {target}, \
-         changed AS (UPDATE residents r SET identity_status = :to_status, row_version = r.row_version + 1, updated_at = now() \
+         changed AS (UPDATE residents r SET identity_status = :to_status, row_version = r.row_version + 1, updated_at = now(), \
+                       ins = CASE WHEN :withdraw_ins THEN NULL ELSE r.ins END, \
+                       ins_index = CASE WHEN :withdraw_ins THEN NULL ELSE r.ins_index END \
                      FROM target t WHERE r.tenant_id = t.tenant_id AND r.id = t.id AND r.row_version = :expected_version \
                      AND r.identity_status = :from_status AND r.record_status = 'active' RETURNING r.*), \
          ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, from_status, to_status, document, insi_lookup, \
-                                             details, recorded_by, dek_version) \
-                SELECT c.tenant_id, :event, c.id, :from_status, :to_status, :document, :insi_lookup, :details, \
+                                             details, previous, recorded_by, dek_version) \
+                SELECT c.tenant_id, :event, c.id, :from_status, :to_status, :document, :insi_lookup, :details, :previous, \
                        who.user_id, :dek_version FROM changed c, who RETURNING id), \
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
@@ -160,24 +162,31 @@ pub async fn state(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<Identit
 }
 
 /// Records a change of identity status with its evidence, and updates the record, if it is
-/// still at `expected_version` (the caller checked the transition); commits.
+/// still at `expected_version` (the caller checked the transition); commits. A change that
+/// withdraws the INS removes it, and its event keeps `previous` (the traits and INS before).
 pub async fn change_status(
     tx: Tx<'_>,
     resident_id: ResidentId,
     expected_version: i32,
     change: &StatusChange,
+    previous: Option<&PreviousIdentity>,
 ) -> StoreResult<Resident> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let event = Uuid::now_v7();
     let details =
         change.reason.as_ref().map(|c| seal_json(&keys, IDENTITY_EVENT_DETAILS, event, &Some(c))).transpose()?;
+    let previous = previous
+        .filter(|_| change.withdraws_ins())
+        .map(|previous| seal_json(&keys, IDENTITY_EVENT_PREVIOUS, event, previous))
+        .transpose()?;
+    let withdraw_ins = change.withdraws_ins();
     let dek = keys.active_version() as i32;
     let document = change.document.map(IdentityDocument::as_str);
     let (from, to) = (change.from.as_str(), change.to.as_str());
     let id = resident_id.as_uuid();
     let args = args! { resident: &id, expected_version: &expected_version, from_status: &from, to_status: &to,
     event: &event, document: &document, insi_lookup: &change.insi_lookup, details: &details,
-    dek_version: &dek }
+    dek_version: &dek, withdraw_ins: &withdraw_ins, previous: &previous }
     .action(AuditAction::IdentityChangeStatus);
     let (db, tenant, again) = (tx.db(), tx.tenant(), tx.again());
     match tx.finish(&CHANGE, &args).await?.first() {

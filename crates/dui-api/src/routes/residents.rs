@@ -235,8 +235,10 @@ pub async fn list_identity_events(
 }
 
 /// Changes the identity status (RNIV): RECUP needs an INSi look-up and an INS, VALI an identity
-/// document, QUAL both; going back to PROV needs a reason. Never a silent overwrite: each change
-/// is an event with who, when and the evidence.
+/// document (a livret de famille or birth extract only for a minor), QUAL both — evidence counts
+/// since the identity last went back to PROV; going back to PROV needs a reason, and so does
+/// QUAL → VALI, which withdraws the INS. Never a silent overwrite: each change is an event with
+/// who, when and the evidence.
 #[utoipa::path(post, path = "/residents/{resident_id}/identity-status", tag = "residents",
     params(("resident_id" = ResidentId, Path), IfMatchHeader), request_body = ChangeIdentityStatus,
     responses((status = 200, body = Resident), (status = 403, body = Problem), (status = 404, body = Problem),
