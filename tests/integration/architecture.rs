@@ -99,6 +99,17 @@ fn the_domain_reads_no_clock_and_draws_no_random_numbers() {
     }
 }
 
+/// Exchange formats are built and parsed without I/O: the bytes are carried by the transport,
+/// the decisions made by the use cases.
+#[test]
+fn exchange_formats_do_no_io() {
+    let graph = graph();
+    let pulled = &graph.transitive["dui-exchange"];
+    for forbidden in ["tokio", "tokio-postgres", "axum", "hyper", "reqwest", "mio", "socket2"] {
+        assert!(!pulled.contains(forbidden), "dui-exchange must not depend on {forbidden} (even indirectly)");
+    }
+}
+
 #[test]
 fn encryption_does_no_io_and_is_the_only_one_with_ciphers() {
     let graph = graph();
@@ -153,6 +164,7 @@ fn dependencies_point_inward() {
         ("dui-auth", &["dui-domain"][..]),
         ("dui-storage", &["dui-domain", "dui-crypto"][..]),
         ("dui-render", &["dui-domain"][..]),
+        ("dui-exchange", &["dui-domain"][..]),
         ("dui-app", &["dui-domain", "dui-storage", "dui-render"][..]),
         ("dui-api", &["dui-domain", "dui-auth", "dui-storage", "dui-render", "dui-app"][..]),
         ("dui", &["dui-domain", "dui-crypto", "dui-auth", "dui-storage", "dui-app", "dui-api"][..]),
@@ -316,7 +328,7 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 /// moved knowing only the modules below it.
 #[test]
 fn no_module_cycles_within_a_crate() {
-    for krate in PRODUCTION.iter().chain(&["dui-render", "dui-bench"]) {
+    for krate in PRODUCTION.iter().chain(&["dui-render", "dui-exchange", "dui-bench"]) {
         let graph = module_graph(krate);
         assert!(graph.len() > 1 || *krate == "dui-crypto", "{krate}: its modules are read");
         assert_eq!(cycles(&graph), Vec::<Vec<String>>::new(), "{krate} has modules that use one another");
