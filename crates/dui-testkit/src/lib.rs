@@ -8,11 +8,13 @@
 //! * [`FakeIdp`]: a real OpenID Connect key server (JWKS over HTTP) and a token minter, standing
 //!   in for Pro Santé Connect or an organisation's IdP.
 //! * [`keys`]: fixed test keys.
+//! * [`insi`]: a local INSi teleservice over mutual TLS, and the test certificates.
 //! * [`nir`]: matricules INS that agree with the traits of the test's people.
 
 mod app;
 mod db;
 mod idp;
+pub mod insi;
 pub mod keys;
 
 pub use app::{TestApp, TestResponse, TestTenant, TestUser, random_finess};

@@ -1,0 +1,57 @@
+//! The INSi teleservice client: a retrieval by identity traits, sent through the SOAP transport
+//! with the structure's certificate. A retrieval changes nothing at the service, so a transient
+//! failure is tried once more with the same message id.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use dui_exchange::SoapError;
+use dui_exchange::insi::{self, CallContext, RETRIEVE_ACTION, RetrievalAnswer, RetrievalQuery, Software};
+use uuid::Uuid;
+
+use super::soap_client::{CallError, SoapClient};
+
+/// Why a retrieval has no answer to use. Its message names no trait and no INS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InsiError {
+    #[error("INSi could not be called: {0}")]
+    Transport(#[from] CallError),
+    #[error("INSi's answer could not be used: {0}")]
+    Answer(#[from] SoapError),
+}
+
+/// The INSi client of one installation: the transport, the software as the service knows it,
+/// and the calling structure.
+#[derive(Debug, Clone)]
+pub struct InsiClient {
+    soap: SoapClient,
+    software: Software,
+    emitter: String,
+    retry_after: Duration,
+}
+
+impl InsiClient {
+    pub fn new(soap: SoapClient, software: Software, emitter: String) -> Self {
+        Self { soap, software, emitter, retry_after: Duration::from_millis(200) }
+    }
+
+    /// Searches the INS of the person described by `query`; `message_id` identifies the call
+    /// (kept with its result).
+    pub async fn retrieve(&self, message_id: Uuid, query: &RetrievalQuery) -> Result<RetrievalAnswer, InsiError> {
+        let context =
+            CallContext { message_id, at: Utc::now(), emitter: self.emitter.clone(), software: self.software.clone() };
+        let envelope = insi::retrieval_request(&context, query).map_err(SoapError::from)?;
+        let mut tried = false;
+        loop {
+            match self.soap.call(RETRIEVE_ACTION, envelope.clone()).await {
+                Ok(answer) => return Ok(insi::read_retrieval_answer(&answer)?),
+                Err(error) if error.is_transient() && !tried => {
+                    tried = true;
+                    tracing::info!(%error, "INSi retrieval failed, trying once more");
+                    tokio::time::sleep(self.retry_after).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
