@@ -213,6 +213,22 @@ async fn the_breaker_suspends_calls_to_a_failing_service_then_tries_again() {
     assert!(matches!(insi.retrieve(Uuid::now_v7(), &good).await, Ok(RetrievalAnswer::One(_))));
     assert!(matches!(insi.retrieve(Uuid::now_v7(), &good).await, Ok(RetrievalAnswer::One(_))));
 
+    // A probe that fails opens it again at once; a probe given up by its caller counts as a
+    // failure too, so the breaker never stays half-open for good.
+    insi.retrieve(Uuid::now_v7(), &query(CLOSE, "MARIE", Sex::Female, born, None)).await.unwrap_err();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    insi.retrieve(Uuid::now_v7(), &query(CLOSE, "MARIE", Sex::Female, born, None)).await.unwrap_err();
+    let again = insi.retrieve(Uuid::now_v7(), &good).await.unwrap_err();
+    assert!(matches!(again, InsiError::Transport(CallError::Suspended(_))), "the failed probe reopened it: {again:?}");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let slow = query(SLOW, "MARIE", Sex::Female, born, None);
+    let given_up = tokio::time::timeout(Duration::from_millis(200), insi.retrieve(Uuid::now_v7(), &slow)).await;
+    assert!(given_up.is_err(), "the caller gave up");
+    let again = insi.retrieve(Uuid::now_v7(), &good).await.unwrap_err();
+    assert!(matches!(again, InsiError::Transport(CallError::Suspended(d)) if d > Duration::ZERO), "{again:?}");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(matches!(insi.retrieve(Uuid::now_v7(), &good).await, Ok(RetrievalAnswer::One(_))));
+
     // A fault does not open it: the service answered.
     for _ in 0..3 {
         insi.retrieve(Uuid::now_v7(), &query(FAULT, "MARIE", Sex::Female, born, None)).await.unwrap_err();

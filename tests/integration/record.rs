@@ -603,6 +603,17 @@ async fn duplicates_are_found_on_demand_and_merged() {
         )
         .await;
     assert_eq!(contact.status, 201);
+    // Each record has its personne de confiance in force.
+    for (id, name) in [(&kept, "Confiance-Gardé"), (&duplicate, "Confiance-Doublon")] {
+        let trusted = app
+            .post(
+                &format!("/api/v1/residents/{id}/contacts"),
+                &tenant.admin.token,
+                json!({"kind": "trusted_person", "details": {"family_name": name}}),
+            )
+            .await;
+        assert_eq!(trusted.status, 201, "{}", trusted.text);
+    }
     // Care data on both: each has a plan in force, the duplicate an assessment and a measurement.
     for id in [&kept, &duplicate] {
         let plan = format!("/api/v1/residents/{id}/care-plan");
@@ -649,7 +660,16 @@ async fn duplicates_are_found_on_demand_and_merged() {
     let notes = app.get(&format!("/api/v1/residents/{kept}/notes"), &nurse.token).await;
     assert_eq!(notes.json["items"].as_array().unwrap().len(), 2);
     let contacts = app.get(&format!("/api/v1/residents/{kept}/contacts"), &tenant.admin.token).await;
-    assert_eq!(contacts.json[0]["details"]["given_name"], "Marc");
+    let contacts = contacts.json.as_array().unwrap().clone();
+    assert!(contacts.iter().any(|c| c["details"]["given_name"] == "Marc"));
+    // One personne de confiance in force: the record kept's; the duplicate's ended with the merge.
+    let trusted: Vec<(&str, bool)> = contacts
+        .iter()
+        .filter(|c| c["kind"] == "trusted_person")
+        .map(|c| (c["details"]["family_name"].as_str().unwrap(), c["ended_at"].is_null()))
+        .collect();
+    assert_eq!(trusted.len(), 2, "{trusted:?}");
+    assert!(trusted.contains(&("Confiance-Gardé", true)) && trusted.contains(&("Confiance-Doublon", false)));
     let stays = app.get(&format!("/api/v1/residents/{kept}/stays"), &tenant.admin.token).await;
     assert_eq!(stays.json.as_array().unwrap().len(), 2);
     let assessments = app.get(&format!("/api/v1/residents/{kept}/assessments"), &nurse.token).await;

@@ -62,6 +62,13 @@ pub fn matricule(value: &str) -> Result<String, String> {
         "2B" => format!("{}18{}", &body[..5], &body[7..]),
         _ => body.to_owned(),
     };
+    // Digits only: `parse` alone would take a sign ("+5").
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a matricule INS has digits only (2A or 2B for Corsica)".to_owned());
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("the key of a matricule INS is 2 digits".to_owned());
+    }
     let number: u64 =
         digits.parse().map_err(|_| "a matricule INS has digits only (2A or 2B for Corsica)".to_owned())?;
     let given: u64 = key.parse().map_err(|_| "the key of a matricule INS is 2 digits".to_owned())?;
@@ -134,15 +141,41 @@ fn join_and(items: &[&str]) -> String {
     }
 }
 
-/// The characters a name may hold (RNIV): letters of the Latin alphabets, accented or not,
-/// space, hyphen and apostrophe.
+/// Latin letters that do not decompose to a letter and its accents, and how the national form
+/// spells them.
+const SPELT: &[(char, &str)] = &[
+    ('Œ', "OE"),
+    ('œ', "OE"),
+    ('Æ', "AE"),
+    ('æ', "AE"),
+    ('ß', "SS"),
+    ('ẞ', "SS"),
+    ('Ø', "O"),
+    ('ø', "O"),
+    ('Ł', "L"),
+    ('ł', "L"),
+    ('Đ', "D"),
+    ('đ', "D"),
+    ('Ð', "D"),
+    ('ð', "D"),
+    ('Þ', "TH"),
+    ('þ', "TH"),
+    ('ı', "I"),
+];
+
+fn spelt(c: char) -> Option<&'static str> {
+    SPELT.iter().find(|(letter, _)| *letter == c).map(|(_, spelt)| *spelt)
+}
+
+/// The characters a name may hold (RNIV): letters of the Latin alphabets — a letter with its
+/// accents, or one the national form spells out ([`SPELT`]) — space, hyphen and apostrophe.
+/// Whatever else looks like a letter (click letters, modifier letters, other scripts) is not.
 fn name_character(c: char) -> bool {
-    c.is_ascii_alphabetic()
-        || matches!(c, ' ' | '-' | '\'')
-        || (c.is_alphabetic()
-            && matches!(u32::from(c), 0x00C0..=0x024F | 0x1E00..=0x1EFF)
-            && c != '\u{00D7}'
-            && c != '\u{00F7}')
+    if c.is_ascii_alphabetic() || matches!(c, ' ' | '-' | '\'') || spelt(c).is_some() {
+        return true;
+    }
+    let mut parts = std::iter::once(c).nfd();
+    parts.next().is_some_and(|base| base.is_ascii_alphabetic()) && parts.all(is_combining_mark)
 }
 
 /// A name as typed, made ready to keep: composed (NFC), the typographic apostrophe as `'`,
@@ -177,12 +210,10 @@ pub fn name(value: &str, max: usize) -> Result<String, String> {
 pub fn ins_form(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.nfkd().filter(|c| !is_combining_mark(*c)) {
-        match c {
-            'œ' | 'Œ' => out.push_str("OE"),
-            'æ' | 'Æ' => out.push_str("AE"),
-            'ß' => out.push_str("SS"),
-            '\u{2019}' | '\u{02BC}' => out.push('\''),
-            c => out.extend(c.to_uppercase()),
+        match (c, spelt(c)) {
+            (_, Some(spelt)) => out.push_str(spelt),
+            ('\u{2019}' | '\u{02BC}', _) => out.push('\''),
+            (c, None) => out.extend(c.to_uppercase()),
         }
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -343,12 +374,7 @@ pub fn normalise_name(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut pending_space = false;
     for c in value.nfkd().filter(|c| !is_combining_mark(*c)) {
-        let spelt: &str = match c {
-            'œ' | 'Œ' => "OE",
-            'æ' | 'Æ' => "AE",
-            'ß' => "SS",
-            _ => "",
-        };
+        let spelt: &str = spelt(c).unwrap_or("");
         if !spelt.is_empty() || c.is_alphanumeric() {
             if pending_space && !out.is_empty() {
                 out.push(' ');
@@ -450,6 +476,8 @@ pub(crate) mod tests {
             ("279035121518989", Ok("279035121518989")),
             ("2 55 08 14 168 025 38", Ok("255081416802538")),
             ("255081416802539", Err("the key of this matricule INS is wrong")),
+            ("25508141680253+", Err("the key of a matricule INS is 2 digits")),
+            ("+55081416802538", Err("a matricule INS has digits only (2A or 2B for Corsica)")),
             ("25508141680253", Err("a matricule INS has 15 characters (13 and a 2-digit key)")),
             ("2550814168025AB", Err("the key of a matricule INS is 2 digits")),
             ("25508X416802538", Err("a matricule INS has digits only (2A or 2B for Corsica)")),
@@ -509,7 +537,9 @@ pub(crate) mod tests {
         assert_eq!(matricule_agrees(ins, &born(Sex::Female, (1955, 8, 3), Some("14118"))), Ok(()));
         assert_eq!(matricule_agrees(ins, &born(Sex::Female, (1955, 8, 3), None)), Ok(()));
         assert_eq!(matricule_agrees(ins, &born(Sex::Indeterminate, (1955, 8, 3), None)), Ok(()));
-        // Before 1976 the department is not compared (it may have been redrawn since).
+        // Before 1976 the department is not compared (it may have been redrawn since): a
+        // matricule of the Seine (75) agrees with a birth place now in the Hauts-de-Seine (92).
+        assert_eq!(matricule_agrees("230027505612345", &born(Sex::Female, (1930, 2, 1), Some("92012"))), Ok(()));
         let woman_1930 = born(Sex::Female, (1930, 2, 1), Some("75056"));
         let error = matricule_agrees("140027511801234", &woman_1930).unwrap_err();
         assert_eq!(error, "this matricule INS does not agree with the sex and the year of birth of the identity");
@@ -546,6 +576,8 @@ pub(crate) mod tests {
             ("Nguyễn", "Nguyễn"),
             ("Dupont--Martin", "Dupont--Martin"),
             ("Œdipe", "Œdipe"),
+            ("Łukasz", "Łukasz"),
+            ("Søren", "Søren"),
         ];
         for (input, expected) in ok {
             assert_eq!(name(input, 100), Ok(expected.to_owned()), "{input:?}");
@@ -559,6 +591,8 @@ pub(crate) mod tests {
             "Dupont_",
             "-Dupont",
             "Пётр",
+            // Click letters (U+01C0–U+01C3) look like punctuation.
+            "Dup\u{01C3}nt",
             "",
             "   ",
         ] {
@@ -577,6 +611,7 @@ pub(crate) mod tests {
         assert_eq!(ins_form("  Le   Goff "), "LE GOFF");
         assert_eq!(ins_form("Cœur"), "COEUR");
         assert_eq!(ins_form("Nguyễn Thị"), "NGUYEN THI");
+        assert_eq!(ins_form("Łukasz Søren"), "LUKASZ SOREN");
         let mut typed = identity();
         typed.birth_name = "Dupont".to_owned();
         let traits = typed.strict_traits();

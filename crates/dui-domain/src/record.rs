@@ -496,6 +496,9 @@ pub fn identity_transition(
             if reason.is_none_or(|r| r.trim().is_empty()) {
                 return fail("reason", "going back to a provisional identity needs a reason");
             }
+            if new.document || new.insi_lookup {
+                return fail("to_status", "going back to a provisional identity carries no evidence");
+            }
             Ok(())
         }
         Retrieved => {
@@ -616,6 +619,8 @@ mod tests {
             (Retrieved, Validated, insi, doc, true, None, false),
             (Qualified, Provisional, both, none, true, Some("homonymie suspectée"), true),
             (Qualified, Provisional, both, none, true, None, false),
+            (Qualified, Provisional, both, insi, true, Some("doute"), false),
+            (Retrieved, Provisional, insi, doc, true, Some("doute"), false),
             (Validated, Validated, doc, doc, true, None, false),
             // The INS of a qualified identity withdrawn: back to VALI, with a reason.
             (Qualified, Validated, both, none, true, Some("INS attribué à une autre personne"), true),

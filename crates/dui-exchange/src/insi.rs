@@ -128,7 +128,7 @@ fn parse_sex(code: &str) -> Result<Sex, FormatError> {
     match code {
         "F" => Ok(Sex::Female),
         "M" => Ok(Sex::Male),
-        other => Err(FormatError::Unexpected(format!("unknown sex code {other:?}"))),
+        _ => Err(FormatError::Unexpected("the sex is neither M nor F".to_owned())),
     }
 }
 
@@ -230,8 +230,9 @@ fn ins_of(element: &Element) -> Result<InsiIns, FormatError> {
     Ok(InsiIns { matricule: format!("{identifier}{key}"), oid: element.required(&["OID"])?.to_owned() })
 }
 
-/// Reads the answer to a retrieval. A code other than `00`, `01` and `02` is an error that
-/// carries the service's label.
+/// Reads the answer to a retrieval. A code other than `00`, `01` and `02` is an error naming
+/// the code. The INS and traits are the service's word, read as written: the caller checks the
+/// matricule's key and its agreement with the traits before keeping them.
 pub fn read_retrieval_answer(document: &[u8]) -> Result<RetrievalAnswer, SoapError> {
     let (_, body) = soap::read(document)?;
     if !body.is(RESULT_NS, "RESULTAT") {
@@ -262,10 +263,12 @@ pub fn read_retrieval_answer(document: &[u8]) -> Result<RetrievalAnswer, SoapErr
         }
         "01" => Ok(RetrievalAnswer::NoneFound),
         "02" => Ok(RetrievalAnswer::Several),
-        other => {
-            let label = body.text_at(&["CR", "LibelleCR"]).unwrap_or("");
-            Err(FormatError::Unexpected(format!("INSi answered code {other}: {label}")).into())
-        }
+        // The code only: the label is the service's free text.
+        other => Err(FormatError::Unexpected(format!(
+            "INSi answered code {}",
+            other.chars().filter(char::is_ascii_alphanumeric).take(4).collect::<String>()
+        ))
+        .into()),
     }
 }
 
@@ -407,7 +410,7 @@ mod tests {
             ),
         );
         let error = read_retrieval_answer(other.as_bytes()).unwrap_err().to_string();
-        assert!(error.contains("10") && error.contains("Service indisponible"), "{error}");
+        assert!(error.contains("code 10") && !error.contains("indisponible"), "{error}");
         let fault = soap::fault("soap:Receiver", None, "Erreur technique");
         assert!(matches!(read_retrieval_answer(fault.as_bytes()), Err(SoapError::Fault(_))));
         // A 00 without its traits is not an identity.

@@ -30,7 +30,9 @@ impl Fault {
 pub enum SoapError {
     #[error(transparent)]
     Format(#[from] FormatError),
-    #[error("the service answered a SOAP fault ({}): {}", .0.code, .0.reason)]
+    /// The fault's reason is the service's text, which may echo what was sent: it is kept in
+    /// the value, for the professional, and left out of the message, which reaches the logs.
+    #[error("the service answered a SOAP fault ({})", .0.code)]
     Fault(Fault),
 }
 

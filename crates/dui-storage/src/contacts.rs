@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Table, to_json};
+use crate::feature::{Feature, Merge, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, present};
 use crate::rows::{parse, parse_opt};
@@ -156,5 +156,16 @@ pub(crate) const FEATURE: Feature = Feature {
         CONTACT_FIELDS,
         "created_at, id",
         |row, keys| to_json(contact(row, keys)),
-    )],
+    )
+    // A person has one personne de confiance in force: when both records have one, the
+    // duplicate's designation ends with the merge (it stays in the history).
+    .merged(Merge::Rule(|| {
+        "UPDATE contacts c SET resident_id = :survivor, \
+               ended_at = CASE WHEN c.kind = 'trusted_person' AND c.ended_at IS NULL AND EXISTS ( \
+                   SELECT 1 FROM contacts k WHERE k.tenant_id = c.tenant_id AND k.resident_id = :survivor \
+                   AND k.kind = 'trusted_person' AND k.ended_at IS NULL) THEN now() ELSE c.ended_at END \
+             FROM ok, who WHERE ok.found_both AND c.tenant_id = who.tenant_id AND c.resident_id = :duplicate \
+             RETURNING 1"
+            .to_owned()
+    }))],
 };

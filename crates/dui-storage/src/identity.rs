@@ -70,8 +70,9 @@ pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityE
 }
 
 /// What a status change is checked against: the record's status, the evidence that still
-/// stands on it (recorded since its last return to provisional: a doubt, or a correction of
-/// what INSi returned, voids what came before), its traits, its INS and its version.
+/// stands on it — recorded after its last return to provisional (a doubt, or a correction of
+/// what INSi returned, voids what came before), and for an INSi look-up also after the last
+/// withdrawal of its INS — its traits, its INS and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityState {
     pub status: IdentityStatus,
@@ -95,15 +96,14 @@ static EVENTS: Stmt = LazyLock::new(|| {
 
 static STATE: Stmt = LazyLock::new(|| {
     Sql::new(
-        "WITH standing AS (SELECT e.* FROM identity_events e, residents r \
-                           WHERE r.tenant_id = :tenant AND r.id = :resident \
-                           AND e.tenant_id = r.tenant_id AND e.resident_id = r.id \
-                           AND e.recorded_at >= coalesce((SELECT max(p.recorded_at) FROM identity_events p \
-                                 WHERE p.tenant_id = r.tenant_id AND p.resident_id = r.id AND p.to_status = 'PROV'), \
-                               '-infinity')) \
+        "WITH events AS (SELECT e.* FROM identity_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident), \
+         doubt AS (SELECT coalesce(max(recorded_at), '-infinity') AS at FROM events WHERE to_status = 'PROV'), \
+         withdrawn AS (SELECT coalesce(max(recorded_at), '-infinity') AS at FROM events \
+                       WHERE from_status = 'QUAL' AND to_status = 'VALI') \
          SELECT r.identity_status, r.identity, r.ins, r.dek_version, r.row_version, \
-           EXISTS (SELECT 1 FROM standing WHERE document IS NOT NULL) AS has_document, \
-           EXISTS (SELECT 1 FROM standing WHERE insi_lookup) AS has_insi \
+           EXISTS (SELECT 1 FROM events, doubt WHERE document IS NOT NULL AND recorded_at > doubt.at) AS has_document, \
+           EXISTS (SELECT 1 FROM events, doubt, withdrawn WHERE insi_lookup \
+                   AND recorded_at > greatest(doubt.at, withdrawn.at)) AS has_insi \
          FROM residents r WHERE r.tenant_id = :tenant AND r.id = :resident",
     )
 });

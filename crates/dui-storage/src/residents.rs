@@ -117,7 +117,9 @@ static CANDIDATES: Stmt = LazyLock::new(|| {
     Sql::new(
         "SELECT id, coalesce(ins_index = :ins_index, false) AS same_ins, birth_identity_index FROM residents \
          WHERE tenant_id = :tenant AND record_status = 'active' AND (:except::uuid IS NULL OR id <> :except) \
-         AND (ins_index = :ins_index OR birth_identity_index = ANY(:probes::bytea[])) ORDER BY id LIMIT 50",
+         AND (ins_index = :ins_index OR birth_identity_index = ANY(:probes::bytea[])) \
+         ORDER BY coalesce(ins_index = :ins_index, false) DESC, birth_identity_index = (:probes::bytea[])[1] DESC, id \
+         LIMIT 50",
     )
 });
 

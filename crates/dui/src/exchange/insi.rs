@@ -41,17 +41,18 @@ impl InsiClient {
         let context =
             CallContext { message_id, at: Utc::now(), emitter: self.emitter.clone(), software: self.software.clone() };
         let envelope = insi::retrieval_request(&context, query).map_err(SoapError::from)?;
-        let mut tried = false;
-        loop {
-            match self.soap.call(RETRIEVE_ACTION, envelope.clone()).await {
-                Ok(answer) => return Ok(insi::read_retrieval_answer(&answer)?),
-                Err(error) if error.is_transient() && !tried => {
-                    tried = true;
-                    tracing::info!(%error, "INSi retrieval failed, trying once more");
-                    tokio::time::sleep(self.retry_after).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
+        let first = match self.soap.call(RETRIEVE_ACTION, envelope.clone()).await {
+            Ok(answer) => return Ok(insi::read_retrieval_answer(&answer)?),
+            Err(error) if error.is_transient() => error,
+            Err(error) => return Err(error.into()),
+        };
+        tracing::info!(error = %first, "INSi retrieval failed, trying once more");
+        tokio::time::sleep(self.retry_after).await;
+        match self.soap.call(RETRIEVE_ACTION, envelope).await {
+            Ok(answer) => Ok(insi::read_retrieval_answer(&answer)?),
+            // The first failure opened the breaker: that failure is the one to tell.
+            Err(CallError::Suspended(_)) => Err(first.into()),
+            Err(error) => Err(error.into()),
         }
     }
 }

@@ -47,7 +47,31 @@ pub enum CallError {
 impl CallError {
     /// Whether trying again soon may succeed (the same request, for an idempotent operation).
     pub fn is_transient(&self) -> bool {
-        !matches!(self, CallError::TooLarge(_) | CallError::Suspended(_))
+        match self {
+            CallError::Timeout(_) | CallError::Unreachable(_) => true,
+            CallError::Status { status } => *status >= 500 || matches!(status, 408 | 429),
+            CallError::TooLarge(_) | CallError::Suspended(_) => false,
+        }
+    }
+
+    /// Whether it says the service is failing (what the breaker counts).
+    fn counts_against_the_service(&self) -> bool {
+        self.is_transient() || matches!(self, CallError::TooLarge(_))
+    }
+}
+
+/// A call in flight; if it is dropped before it ends, it counts as a failure.
+struct Pending<'a> {
+    client: &'a SoapClient,
+    probe: bool,
+    ended: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.client.record(self.probe, false);
+        }
     }
 }
 
@@ -126,29 +150,37 @@ impl SoapClient {
         Ok(Self { http, endpoint: Arc::new(endpoint), breaker: Arc::new(Mutex::new(BreakerState::default())) })
     }
 
-    /// Whether a call may go now; a half-open breaker lets one through.
-    fn admit(&self) -> Result<(), CallError> {
+    /// Whether a call may go now: `Some(true)` for the one probe a half-open breaker lets
+    /// through.
+    fn admit(&self) -> Result<bool, CallError> {
         let mut state = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
         match state.open_until {
             Some(until) if Instant::now() < until => Err(CallError::Suspended(until - Instant::now())),
             Some(_) if state.probing => Err(CallError::Suspended(Duration::ZERO)),
             Some(_) => {
                 state.probing = true;
-                Ok(())
+                Ok(true)
             }
-            None => Ok(()),
+            None => Ok(false),
         }
     }
 
-    fn record(&self, succeeded: bool) {
+    /// What a call's end says of the service: the probe's result decides whether the breaker
+    /// closes or opens again; other calls count failures in a row.
+    fn record(&self, probe: bool, succeeded: bool) {
         let mut state = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
-        state.probing = false;
+        if probe {
+            state.probing = false;
+        } else if state.open_until.is_some() {
+            // A call admitted before the breaker opened: the probe decides, not it.
+            return;
+        }
         if succeeded {
             *state = BreakerState::default();
             return;
         }
         state.failures += 1;
-        if state.failures >= self.endpoint.breaker_failures.max(1) {
+        if probe || state.failures >= self.endpoint.breaker_failures.max(1) {
             state.open_until = Some(Instant::now() + self.endpoint.breaker_cooldown);
             tracing::warn!(
                 url = %self.endpoint.url,
@@ -160,15 +192,19 @@ impl SoapClient {
     }
 
     /// Posts `envelope` with its SOAP action and returns the answer's bytes — an envelope, which
-    /// may hold a fault (SOAP 1.2 sends faults with HTTP 500).
+    /// may hold a fault (SOAP 1.2 sends a fault with HTTP 400 when the request is at fault, 500
+    /// when the service is).
     pub async fn call(&self, action: &str, envelope: String) -> Result<Vec<u8>, CallError> {
-        self.admit()?;
+        let probe = self.admit()?;
+        // Counted as a failure if the call is dropped before it ends (the caller gave up): a
+        // probe never left pending keeps the breaker from staying half-open for good.
+        let mut pending = Pending { client: self, probe, ended: false };
         let outcome = self.send(action, envelope).await;
-        // A fault is an answer: the service is up.
-        self.record(!matches!(&outcome, Err(e) if e.is_transient()));
+        pending.ended = true;
+        // An answer, even a fault, means the service is up.
+        self.record(probe, !matches!(&outcome, Err(e) if e.counts_against_the_service()));
         outcome
     }
-
     async fn send(&self, action: &str, envelope: String) -> Result<Vec<u8>, CallError> {
         let timeout = self.endpoint.timeout;
         let classify = |error: reqwest::Error| {
@@ -191,7 +227,7 @@ impl SoapClient {
             body.extend_from_slice(&chunk);
         }
         let soap = response_is_soap(&body);
-        if (200..300).contains(&status) || (status == 500 && soap) {
+        if (200..300).contains(&status) || (matches!(status, 400 | 500) && soap) {
             Ok(body)
         } else {
             Err(CallError::Status { status })
