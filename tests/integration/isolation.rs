@@ -397,14 +397,14 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             Method::POST,
             "/api/v1/residents/{resident_id}/merge",
             format!("/api/v1/residents/{a_resident}/merge"),
-            Some(json!({"duplicate_id": b_resident})),
+            Some(json!({"duplicate_id": b_resident, "reason": "Même personne, doublon créé à l'admission"})),
         ),
         // A's record, swallowed by B's.
         attempt(
             Method::POST,
             "/api/v1/residents/{resident_id}/merge",
             format!("/api/v1/residents/{b_resident}/merge"),
-            Some(json!({"duplicate_id": a_resident})),
+            Some(json!({"duplicate_id": a_resident, "reason": "Même personne, doublon créé à l'admission"})),
         ),
         attempt(
             Method::GET,

@@ -34,7 +34,7 @@ async fn busy_tenant(app: &TestApp) -> (TestTenant, Filled) {
         .post(
             &format!("/api/v1/residents/{}/merge", other.id),
             &tenant.admin.token,
-            json!({"duplicate_id": duplicate.json["id"]}),
+            json!({"duplicate_id": duplicate.json["id"], "reason": "Même personne, doublon créé à l'admission"}),
         )
         .await;
     assert_eq!(merged.status, 200, "{}", merged.text);

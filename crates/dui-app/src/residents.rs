@@ -200,9 +200,17 @@ pub async fn duplicates(app: &App, scope: &TenantScope, id: ResidentId) -> AppRe
     Ok(found)
 }
 
-/// Merges a duplicate record into this one; the duplicate stays, marked merged, pointing here.
-pub async fn merge(app: &App, scope: &TenantScope, survivor: ResidentId, duplicate: ResidentId) -> AppResult<Resident> {
+/// Merges a duplicate record into this one, saying why; the duplicate stays, marked merged,
+/// pointing here, and the record kept has an identity event of the merge.
+pub async fn merge(
+    app: &App,
+    scope: &TenantScope,
+    survivor: ResidentId,
+    duplicate: ResidentId,
+    reason: &str,
+) -> AppResult<Resident> {
     let action = AuditAction::ResidentMerge;
+    let reason = dui_domain::record::free_text("reason", reason, 1)?;
     let mut tx = app.db().begin(scope, Mode::Write);
     let kept = active(&mut tx, survivor, action).await?;
     let merged = active(&mut tx, duplicate, action).await?;
@@ -211,7 +219,7 @@ pub async fn merge(app: &App, scope: &TenantScope, survivor: ResidentId, duplica
     {
         return Err(refuse(&mut tx, action, survivor, "merge records").await);
     }
-    Ok(merge::merge(tx, survivor, duplicate).await?)
+    Ok(merge::merge(tx, survivor, duplicate, &reason).await?)
 }
 
 /// The whole record of the person, opened (GDPR right of access), recorded before anything is

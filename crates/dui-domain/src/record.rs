@@ -372,6 +372,8 @@ crate::text_codes! {
         Status = "status",
         /// A correction of traits or INS (the status after it may be lower).
         Correction = "correction",
+        /// A duplicate record merged into this one, with the reason.
+        Merge = "merge",
     }
 }
 

@@ -42,10 +42,12 @@ pub struct IdentityEvent {
     pub recorded_at: DateTime<Utc>,
     /// For a correction: the traits and INS it replaced.
     pub previous: Option<PreviousIdentity>,
+    /// For a merge: the record merged into this one.
+    pub merged_record_id: Option<ResidentId>,
 }
 
-pub(crate) const EVENT_FIELDS: &str =
-    "id, kind, from_status, to_status, document, insi_lookup, details, previous, recorded_by, recorded_at, dek_version";
+pub(crate) const EVENT_FIELDS: &str = "id, kind, from_status, to_status, document, insi_lookup, details, previous, merged_record_id, recorded_by, \
+     recorded_at, dek_version";
 
 pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
     let id: Uuid = row.try_get("id")?;
@@ -66,6 +68,7 @@ pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityE
             Some(sealed) => Some(open_json(keys, IDENTITY_EVENT_PREVIOUS, id, sealed)?),
             None => None,
         },
+        merged_record_id: row.try_get::<_, Option<Uuid>>("merged_record_id")?.map(ResidentId::from_uuid),
     })
 }
 

@@ -11,6 +11,8 @@ use dui_domain::resident::Resident;
 use crate::access::{WHO_CTE, visible};
 use crate::args;
 use crate::feature::Merge;
+use crate::residents::IDENTITY_EVENT_DETAILS;
+use crate::sealing::seal_json;
 use crate::sql::{Sql, Stmt};
 use crate::trace::{Reading, Trace};
 use crate::tx::Tx;
@@ -48,6 +50,12 @@ fn merge_sql() -> String {
                     AND residents.id = :duplicate RETURNING residents.id), \
          earlier AS (UPDATE residents SET merged_into = :survivor FROM ok, who WHERE ok.found_both \
                      AND residents.tenant_id = who.tenant_id AND residents.merged_into = :duplicate RETURNING 1), \
+         merge_event AS (INSERT INTO identity_events (tenant_id, id, resident_id, kind, from_status, to_status, \
+                           details, merged_record_id, recorded_by, dek_version) \
+                         SELECT r.tenant_id, :event, r.id, 'merge', r.identity_status, r.identity_status, :details, \
+                           :duplicate, who.user_id, :dek_version \
+                         FROM residents r, ok, who WHERE ok.found_both AND r.tenant_id = who.tenant_id \
+                         AND r.id = :survivor RETURNING 1), \
          trace AS ({on_survivor}), \
          trace_duplicate AS ({on_duplicate}) \
          SELECT (SELECT found_both FROM ok) AS merged",
@@ -63,14 +71,20 @@ static MERGE: Stmt = LazyLock::new(|| Sql::new(&merge_sql()));
 /// Merges `duplicate` into `survivor` (both visible and active, the caller checked): each kind
 /// of record moves the duplicate's rows as it declares (their seals bind their own row, not the
 /// resident, so they open as before); the duplicate is marked merged and points at the
-/// survivor, as do records merged into the duplicate before. Recorded on both. Commits and
-/// returns the record kept (not recorded as a reading: the caller asked for a merge).
-pub async fn merge(mut tx: Tx<'_>, survivor: ResidentId, duplicate: ResidentId) -> StoreResult<Resident> {
+/// survivor, as do records merged into the duplicate before; the record kept gets an identity
+/// event of the merge with its `reason`, sealed. Recorded on both. Commits and returns the
+/// record kept (not recorded as a reading: the caller asked for a merge).
+pub async fn merge(mut tx: Tx<'_>, survivor: ResidentId, duplicate: ResidentId, reason: &str) -> StoreResult<Resident> {
     if survivor == duplicate {
         return Err(StoreError::Invalid { constraint: "residents_merge_into_itself".to_owned() });
     }
+    let keys = tx.sealing_keys(1).await?;
+    let event = uuid::Uuid::now_v7();
+    let details = seal_json(&keys, IDENTITY_EVENT_DETAILS, event, &Some(reason))?;
+    let dek = keys.active_version() as i32;
     let (kept, merged) = (survivor.as_uuid(), duplicate.as_uuid());
-    let args = args! { survivor: &kept, duplicate: &merged }.action(AuditAction::ResidentMerge);
+    let args = args! { survivor: &kept, duplicate: &merged, event: &event, details: &details, dek_version: &dek }
+        .action(AuditAction::ResidentMerge);
     let row = tx.query_one(&MERGE, &args).await?;
     if !row.try_get::<_, bool>("merged")? {
         return Err(StoreError::Invalid { constraint: "residents_merged_is_final".to_owned() });

@@ -601,6 +601,8 @@ pub struct DuplicateCandidate {
 pub struct MergeResidents {
     /// The duplicate record, merged into this one.
     pub duplicate_id: ResidentId,
+    /// Why the two records are the same person (kept, sealed, in the identity history).
+    pub reason: String,
 }
 
 #[utoipa::path(get, path = "/residents/{resident_id}/duplicates", tag = "residents", params(("resident_id" = ResidentId, Path)),
@@ -619,8 +621,9 @@ pub async fn find_duplicates(
     Ok(Json(candidates.collect()))
 }
 
-/// Merges a duplicate record into this one: its stays, contacts, consents, notes, identity events
-/// and assignments move here; the duplicate stays, marked merged, pointing here.
+/// Merges a duplicate record into this one, with the reason: its stays, contacts, consents,
+/// notes, identity events and assignments move here; the duplicate stays, marked merged,
+/// pointing here; the identity history of this record keeps who merged which record, and why.
 #[utoipa::path(post, path = "/residents/{resident_id}/merge", tag = "residents",
     params(("resident_id" = ResidentId, Path)), request_body = MergeResidents,
     responses((status = 200, body = Resident), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -630,7 +633,7 @@ pub async fn merge_residents(
     Path(id): Path<ResidentId>,
     Json(body): Json<MergeResidents>,
 ) -> Result<Json<Resident>, ApiError> {
-    Ok(Json(residents::merge(state.app(), &scope, id, body.duplicate_id).await?))
+    Ok(Json(residents::merge(state.app(), &scope, id, body.duplicate_id, &body.reason).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
