@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::residents::identity;
 
-const ROLES: [Role; 10] = [
+const ROLES: [Role; 11] = [
     Role::TenantAdmin,
     Role::Director,
     Role::CoordinatingPhysician,
@@ -21,6 +21,7 @@ const ROLES: [Role; 10] = [
     Role::Educator,
     Role::HomeHelper,
     Role::AdministrativeStaff,
+    Role::IdentityVigilance,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,9 +85,10 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
             ]),
         ),
         // Allowed callers get past the roles to the transition rules (already provisional).
-        "change identity status" => {
-            (422, allowed(&[TenantAdmin, Director, CoordinatingPhysician, Nurse, AdministrativeStaff]))
-        }
+        "change identity status" => (
+            422,
+            allowed(&[TenantAdmin, Director, CoordinatingPhysician, Nurse, AdministrativeStaff, IdentityVigilance]),
+        ),
         "assign" => (201, allowed(&[TenantAdmin, Director, AdministrativeStaff])),
         "export record" | "access report" => (200, allowed(&[TenantAdmin, Director])),
         "list emergency openings" => {
@@ -277,7 +279,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 29 * 28);
+    assert_eq!(checked, 32 * 28);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

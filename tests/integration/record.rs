@@ -648,23 +648,27 @@ async fn duplicates_are_found_on_demand_and_merged() {
     let none = app.get(&format!("/api/v1/residents/{unrelated}/duplicates"), &tenant.admin.token).await;
     assert_eq!(none.json, json!([]));
 
-    // Merging needs identity rights and a reason; a record is not merged into itself.
+    // Only the identity-vigilance referent merges, with a reason; a record is not merged into
+    // itself.
     let merge = format!("/api/v1/residents/{kept}/merge");
     let reason = "Même personne, doublon créé à l'admission";
+    let referent = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::IdentityVigilance)]).await;
     let assistant = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::CareAssistant)]).await;
-    app.post(&merge, &assistant.token, json!({"duplicate_id": duplicate, "reason": reason})).await.problem(403);
-    app.post(&merge, &tenant.admin.token, json!({"duplicate_id": kept, "reason": reason})).await.problem(422);
-    let unreasoned = app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate, "reason": " "})).await;
+    for refused in [&assistant.token, &tenant.admin.token, &nurse.token] {
+        app.post(&merge, refused, json!({"duplicate_id": duplicate, "reason": reason})).await.problem(403);
+    }
+    app.post(&merge, &referent.token, json!({"duplicate_id": kept, "reason": reason})).await.problem(422);
+    let unreasoned = app.post(&merge, &referent.token, json!({"duplicate_id": duplicate, "reason": " "})).await;
     assert_eq!(unreasoned.problem(422)["errors"][0]["field"], "reason");
-    app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate})).await.problem(422);
-    let merged = app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate, "reason": reason})).await;
+    app.post(&merge, &referent.token, json!({"duplicate_id": duplicate})).await.problem(422);
+    let merged = app.post(&merge, &referent.token, json!({"duplicate_id": duplicate, "reason": reason})).await;
     assert_eq!(merged.status, 200, "{}", merged.text);
     // The record kept's identity history says who merged which record, and why.
     let events = app.get(&format!("/api/v1/residents/{kept}/identity-events"), &tenant.admin.token).await.json;
     let merge_event = events.as_array().unwrap().iter().find(|e| e["kind"] == "merge").cloned().unwrap();
     assert_eq!(merge_event["merged_record_id"], duplicate.as_str());
     assert_eq!(merge_event["comment"], reason);
-    assert_eq!(merge_event["recorded_by"], tenant.admin.id.to_string());
+    assert_eq!(merge_event["recorded_by"], referent.id.to_string());
 
     // Everything moved; the duplicate remains, marked, pointing at the record kept.
     let notes = app.get(&format!("/api/v1/residents/{kept}/notes"), &nurse.token).await;
@@ -708,7 +712,7 @@ async fn duplicates_are_found_on_demand_and_merged() {
     app.post(&format!("/api/v1/residents/{duplicate}/notes"), &nurse.token, json!({"text": "trop tard"}))
         .await
         .problem(409);
-    let again = app.post(&merge, &tenant.admin.token, json!({"duplicate_id": duplicate, "reason": reason})).await;
+    let again = app.post(&merge, &referent.token, json!({"duplicate_id": duplicate, "reason": reason})).await;
     assert!(matches!(again.status, 404 | 409), "{}", again.text);
     // Lists show the surviving record only.
     let listed = app.get("/api/v1/residents", &tenant.admin.token).await;

@@ -30,10 +30,12 @@ async fn busy_tenant(app: &TestApp) -> (TestTenant, Filled) {
     );
     let duplicate = duplicate.await;
     assert_eq!(duplicate.status, 201, "{}", duplicate.text);
+    let referent =
+        app.user(&tenant, &[(Some(tenant.establishments[0].id), dui_domain::people::Role::IdentityVigilance)]).await;
     let merged = app
         .post(
             &format!("/api/v1/residents/{}/merge", other.id),
-            &tenant.admin.token,
+            &referent.token,
             json!({"duplicate_id": duplicate.json["id"], "reason": "Même personne, doublon créé à l'admission"}),
         )
         .await;

@@ -214,8 +214,8 @@ pub async fn merge(
     let mut tx = app.db().begin(scope, Mode::Write);
     let kept = active(&mut tx, survivor, action).await?;
     let merged = active(&mut tx, duplicate, action).await?;
-    if !policy::can_manage_identity(scope, &kept.establishments)
-        || !policy::can_manage_identity(scope, &merged.establishments)
+    if !policy::can_merge_records(scope, &kept.establishments)
+        || !policy::can_merge_records(scope, &merged.establishments)
     {
         return Err(refuse(&mut tx, action, survivor, "merge records").await);
     }

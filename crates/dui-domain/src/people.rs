@@ -29,6 +29,9 @@ crate::text_codes! {
         HomeHelper = "home_helper",
         /// Secretariat, admissions, billing.
         AdministrativeStaff = "administrative_staff",
+        /// Référent(e) en identitovigilance: checks identities, and alone merges records found
+        /// to be the same person.
+        IdentityVigilance = "identity_vigilance",
     }
 }
 

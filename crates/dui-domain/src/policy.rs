@@ -54,10 +54,11 @@ pub fn can_manage_membership(scope: &TenantScope, establishment: Option<Establis
 /// | educator | ✓ | ✓ | | ✓ |
 /// | home helper | ✓ | | | |
 /// | administrative staff | ✓ | | | |
+/// | identity vigilance | ✓ | | | |
 pub fn note_scopes(role: Role) -> &'static [NoteScope] {
     use NoteScope::*;
     match role {
-        Role::TenantAdmin | Role::HomeHelper | Role::AdministrativeStaff => &[WholeTeam],
+        Role::TenantAdmin | Role::HomeHelper | Role::AdministrativeStaff | Role::IdentityVigilance => &[WholeTeam],
         Role::Director | Role::Psychologist | Role::Educator => &[WholeTeam, CareTeam, Social],
         Role::CoordinatingPhysician | Role::Nurse => &[WholeTeam, CareTeam, Medical],
         Role::CareAssistant => &[WholeTeam, CareTeam],
@@ -147,9 +148,22 @@ pub fn can_manage_record(scope: &TenantScope, establishments: &[EstablishmentId]
 pub fn can_manage_identity(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
     holds_any(
         scope,
-        &[Role::TenantAdmin, Role::Director, Role::CoordinatingPhysician, Role::Nurse, Role::AdministrativeStaff],
+        &[
+            Role::TenantAdmin,
+            Role::Director,
+            Role::CoordinatingPhysician,
+            Role::Nurse,
+            Role::AdministrativeStaff,
+            Role::IdentityVigilance,
+        ],
         establishments,
     )
+}
+
+/// Merge two records found to be the same person: the identity-vigilance referent alone (a
+/// merge moves a person's whole record; RNIV), where both records are supported.
+pub fn can_merge_records(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(scope, &[Role::IdentityVigilance], establishments)
 }
 
 /// Record needs assessments (drafts, corrections) about a person supported in

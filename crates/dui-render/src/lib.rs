@@ -89,6 +89,7 @@ fn role(role: Role) -> &'static str {
         Role::Educator => "Éducateur(trice)",
         Role::HomeHelper => "Auxiliaire de vie",
         Role::AdministrativeStaff => "Secrétariat et administration",
+        Role::IdentityVigilance => "Référent(e) en identitovigilance",
     }
 }
 
