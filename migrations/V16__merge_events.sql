@@ -10,3 +10,12 @@ ALTER TABLE identity_events
     ADD CONSTRAINT identity_events_merge_names_the_record CHECK ((kind = 'merge') = (merged_record_id IS NOT NULL)),
     ADD CONSTRAINT identity_events_merged_record_fkey FOREIGN KEY (tenant_id, merged_record_id)
         REFERENCES residents (tenant_id, id);
+
+-- The identity events a merge moved keep the record they were written about: they stay in the
+-- history of the record kept, but the evidence of one person's record never stands for the
+-- other's (nor does the duplicate's first event void the record kept's evidence).
+ALTER TABLE identity_events
+    ADD COLUMN merged_from uuid,
+    ADD CONSTRAINT identity_events_merged_from_fkey FOREIGN KEY (tenant_id, merged_from)
+        REFERENCES residents (tenant_id, id);
+GRANT UPDATE (merged_from) ON identity_events TO dui_app;

@@ -2,7 +2,7 @@
 //! a slow service, a closed connection, certificates the other side does not trust, the circuit
 //! breaker, and errors that name no trait.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use dui::exchange::insi::{InsiClient, InsiError};
@@ -140,11 +140,10 @@ async fn faults_slowness_and_closed_connections_are_errors_that_name_no_trait() 
     assert!(matches!(&fault, InsiError::Answer(SoapError::Fault(f)) if !f.is_senders()), "{fault:?}");
     assert_eq!(peer.received.lock().unwrap().len(), before + 1, "a fault is not retried");
 
-    // Too slow: the call is given up after its timeout, and tried once more.
-    let started = Instant::now();
+    // Too slow: the call is given up after its timeout (shorter than the peer's delay), and
+    // tried once more.
     let slow = insi.retrieve(Uuid::now_v7(), &query(SLOW, "MARIE", Sex::Female, born, None)).await.unwrap_err();
     assert!(matches!(slow, InsiError::Transport(CallError::Timeout(_))), "{slow:?}");
-    assert!(started.elapsed() < dui_testkit::insi::SLOW_DELAY, "not waited for the slow answer");
 
     // A connection closed without an answer: an error, after one more try.
     let before = peer.received.lock().unwrap().len();
@@ -202,10 +201,8 @@ async fn the_breaker_suspends_calls_to_a_failing_service_then_tries_again() {
     // Two failed calls (one retrieval and its retry): the breaker opens.
     insi.retrieve(Uuid::now_v7(), &query(CLOSE, "MARIE", Sex::Female, born, None)).await.unwrap_err();
     let received = peer.received.lock().unwrap().len();
-    let started = Instant::now();
     let suspended = insi.retrieve(Uuid::now_v7(), &good).await.unwrap_err();
     assert!(matches!(suspended, InsiError::Transport(CallError::Suspended(_))), "{suspended:?}");
-    assert!(started.elapsed() < Duration::from_millis(100), "failed at once");
     assert_eq!(peer.received.lock().unwrap().len(), received, "nothing was sent");
 
     // After the cool-down, one call is let through; it succeeds and the breaker closes.

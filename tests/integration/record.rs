@@ -583,6 +583,83 @@ async fn near_duplicates_are_found_on_demand() {
     assert!(back.json.as_array().unwrap().iter().any(|c| c["id"] == original.as_str()), "{}", back.text);
 }
 
+/// A merge moves the duplicate's identity events into the history of the record kept, but its
+/// evidence does not count there, nor does its first event void the record kept's.
+#[tokio::test]
+async fn a_merge_neither_voids_nor_lends_identity_evidence() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let admin = &tenant.admin.token;
+    let referent = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::IdentityVigilance)]).await;
+    let status = |id: &str| format!("/api/v1/residents/{id}/identity-status");
+    let merge = |kept: &str, duplicate: &str| {
+        let (app, referent) = (&app, &referent);
+        let (path, duplicate) = (format!("/api/v1/residents/{kept}/merge"), duplicate.to_owned());
+        async move {
+            let body = json!({"duplicate_id": duplicate, "reason": "Même personne"});
+            let merged = app.post(&path, &referent.token, body).await;
+            assert_eq!(merged.status, 200, "{}", merged.text);
+        }
+    };
+
+    // Kept: retrieved with INSi. Its duplicate, created later, starts provisional.
+    let kept = new_record(&app, &tenant, "Fusion", Some(&ins())).await;
+    let retrieved = send_if(
+        &app,
+        Method::POST,
+        &status(&kept),
+        admin,
+        &json!(1),
+        json!({"to_status": "RECUP", "insi_lookup": true}),
+    )
+    .await;
+    assert_eq!(retrieved.status, 200, "{}", retrieved.text);
+    let duplicate = new_record(&app, &tenant, "Fusion", None).await;
+    merge(&kept, &duplicate).await;
+    // The INSi look-up of the record kept still stands: a document qualifies it.
+    let qualified = send_if(
+        &app,
+        Method::POST,
+        &status(&kept),
+        admin,
+        &json!(2),
+        json!({"to_status": "QUAL", "document": "passport"}),
+    )
+    .await;
+    assert_eq!(qualified.json["identity_status"], "QUAL", "{}", qualified.text);
+    let events = app.get(&format!("/api/v1/residents/{kept}/identity-events"), admin).await.json;
+    assert!(events.as_array().unwrap().iter().any(|e| e["merged_from"] == duplicate.as_str()), "{events}");
+
+    // Kept: provisional with a typed INS. Its duplicate was retrieved with INSi: that look-up
+    // was about the other record, and does not qualify this one.
+    let other_ins = dui_testkit::nir(true, "1938-05-06", 5);
+    let second = new_record(&app, &tenant, "Seconde", Some(&other_ins)).await;
+    let lender = new_record(&app, &tenant, "Seconde", Some(&dui_testkit::nir(true, "1938-05-06", 6))).await;
+    let lent = send_if(
+        &app,
+        Method::POST,
+        &status(&lender),
+        admin,
+        &json!(1),
+        json!({"to_status": "RECUP", "insi_lookup": true}),
+    )
+    .await;
+    assert_eq!(lent.status, 200, "{}", lent.text);
+    merge(&second, &lender).await;
+    let validated = send_if(
+        &app,
+        Method::POST,
+        &status(&second),
+        admin,
+        &json!(1),
+        json!({"to_status": "VALI", "document": "passport"}),
+    )
+    .await;
+    assert_eq!(validated.status, 200, "{}", validated.text);
+    let refused = send_if(&app, Method::POST, &status(&second), admin, &json!(2), json!({"to_status": "QUAL"})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "insi_lookup");
+}
+
 #[tokio::test]
 async fn duplicates_are_found_on_demand_and_merged() {
     let app = TestApp::spawn().await;

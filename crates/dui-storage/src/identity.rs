@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, target};
 use crate::args;
-use crate::feature::{Feature, Table, to_json};
+use crate::feature::{Feature, Merge, Table, to_json};
 use crate::listing::{listed, present};
 use crate::residents::{
     IDENTITY_EVENT_DETAILS, IDENTITY_EVENT_PREVIOUS, RESIDENT_COLUMNS, RESIDENT_IDENTITY, RESIDENT_INS, resident,
@@ -44,10 +44,12 @@ pub struct IdentityEvent {
     pub previous: Option<PreviousIdentity>,
     /// For a merge: the record merged into this one.
     pub merged_record_id: Option<ResidentId>,
+    /// For an event moved here by a merge: the record it was written about.
+    pub merged_from: Option<ResidentId>,
 }
 
-pub(crate) const EVENT_FIELDS: &str = "id, kind, from_status, to_status, document, insi_lookup, details, previous, merged_record_id, recorded_by, \
-     recorded_at, dek_version";
+pub(crate) const EVENT_FIELDS: &str = "id, kind, from_status, to_status, document, insi_lookup, details, previous, \
+     merged_record_id, merged_from, recorded_by, recorded_at, dek_version";
 
 pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
     let id: Uuid = row.try_get("id")?;
@@ -69,6 +71,7 @@ pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityE
             None => None,
         },
         merged_record_id: row.try_get::<_, Option<Uuid>>("merged_record_id")?.map(ResidentId::from_uuid),
+        merged_from: row.try_get::<_, Option<Uuid>>("merged_from")?.map(ResidentId::from_uuid),
     })
 }
 
@@ -99,7 +102,8 @@ static EVENTS: Stmt = LazyLock::new(|| {
 
 static STATE: Stmt = LazyLock::new(|| {
     Sql::new(
-        "WITH events AS (SELECT e.* FROM identity_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident), \
+        "WITH events AS (SELECT e.* FROM identity_events e WHERE e.tenant_id = :tenant AND e.resident_id = :resident \
+                         AND e.merged_from IS NULL), \
          doubt AS (SELECT coalesce(max(recorded_at), '-infinity') AS at FROM events WHERE to_status = 'PROV'), \
          withdrawn AS (SELECT coalesce(max(recorded_at), '-infinity') AS at FROM events \
                        WHERE from_status = 'QUAL' AND to_status = 'VALI') \
@@ -209,5 +213,12 @@ pub(crate) const FEATURE: Feature = Feature {
         EVENT_FIELDS,
         "recorded_at, id",
         |row, keys| to_json(identity_event(row, keys)),
-    )],
+    )
+    // Moved to the record kept, each event remembering the record it was written about.
+    .merged(Merge::Rule(|| {
+        "UPDATE identity_events e SET resident_id = :survivor, merged_from = coalesce(e.merged_from, :duplicate) \
+             FROM ok, who WHERE ok.found_both AND e.tenant_id = who.tenant_id AND e.resident_id = :duplicate \
+             RETURNING 1"
+            .to_owned()
+    }))],
 };
