@@ -399,6 +399,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             format!("/api/v1/residents/{a_resident}/merge"),
             Some(json!({"duplicate_id": b_resident, "reason": "Même personne, doublon créé à l'admission"})),
         ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/unmerge",
+            format!("/api/v1/residents/{a_resident}/unmerge"),
+            Some(json!({"duplicate_id": b_resident, "reason": "Erreur de fusion"})),
+        ),
         // A's record, swallowed by B's.
         attempt(
             Method::POST,

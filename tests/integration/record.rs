@@ -794,6 +794,59 @@ async fn duplicates_are_found_on_demand_and_merged() {
     // Lists show the surviving record only.
     let listed = app.get("/api/v1/residents", &tenant.admin.token).await;
     assert!(!listed.text.contains(&duplicate));
+
+    // The merge was a mistake: the referent undoes it, with a reason. A note written on the
+    // record kept since stays there.
+    let since =
+        app.post(&format!("/api/v1/residents/{kept}/notes"), &nurse.token, json!({"text": "après fusion"})).await;
+    assert_eq!(since.status, 201, "{}", since.text);
+    let unmerge = format!("/api/v1/residents/{kept}/unmerge");
+    let undo = json!({"duplicate_id": duplicate, "reason": "Deux sœurs jumelles, pas la même personne"});
+    app.post(&unmerge, &tenant.admin.token, undo.clone()).await.problem(403);
+    let refused = app.post(&unmerge, &referent.token, json!({"duplicate_id": duplicate, "reason": ""})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "reason");
+    let undone = app.post(&unmerge, &referent.token, undo.clone()).await;
+    assert_eq!(undone.status, 200, "{}", undone.text);
+    let back = app.get(&format!("/api/v1/residents/{duplicate}"), &tenant.admin.token).await;
+    assert_eq!(back.json["record_status"], "active", "{}", back.text);
+    assert_eq!(back.json["merged_into"], json!(null));
+    // Each record has its own rows again.
+    let texts = |id: &str| {
+        let (app, token) = (&app, nurse.token.clone());
+        let path = format!("/api/v1/residents/{id}/notes");
+        async move {
+            let notes = app.get(&path, &token).await.json;
+            let mut texts: Vec<String> =
+                notes["items"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap().to_owned()).collect();
+            texts.sort();
+            texts
+        }
+    };
+    assert_eq!(texts(&kept).await, ["après fusion", "note du dossier gardé"]);
+    assert_eq!(texts(&duplicate).await, ["note du doublon"]);
+    let stays = app.get(&format!("/api/v1/residents/{duplicate}/stays"), &tenant.admin.token).await;
+    assert_eq!(stays.json.as_array().unwrap().len(), 1);
+    let assessments = app.get(&format!("/api/v1/residents/{duplicate}/assessments"), &nurse.token).await;
+    assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
+    // What the merge ended is in force again: the duplicate's personne de confiance and plan.
+    let contacts = app.get(&format!("/api/v1/residents/{duplicate}/contacts"), &tenant.admin.token).await.json;
+    let trusted = contacts.as_array().unwrap().iter().find(|c| c["kind"] == "trusted_person").cloned().unwrap();
+    assert_eq!(trusted["details"]["family_name"], "Confiance-Doublon");
+    assert!(trusted["ended_at"].is_null(), "{trusted}");
+    let plan = app.get(&format!("/api/v1/residents/{duplicate}/care-plan"), &nurse.token).await.json;
+    assert!(plan.as_array().unwrap().iter().any(|v| v["status"] == "active"), "{plan}");
+    // The identity histories: the duplicate's events are its own again; the record kept keeps
+    // the merge and its undoing, with who and why.
+    let events = app.get(&format!("/api/v1/residents/{duplicate}/identity-events"), &tenant.admin.token).await.json;
+    assert!(events.as_array().unwrap().iter().all(|e| e["merged_from"].is_null()), "{events}");
+    let events = app.get(&format!("/api/v1/residents/{kept}/identity-events"), &tenant.admin.token).await.json;
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.ends_with(&["merge", "unmerge"]), "{kinds:?}");
+    let last = events.as_array().unwrap().last().unwrap();
+    assert_eq!(last["comment"], "Deux sœurs jumelles, pas la même personne");
+    assert_eq!(last["recorded_by"], referent.id.to_string());
+    // Nothing is left to undo.
+    app.post(&unmerge, &referent.token, undo).await.problem(422);
 }
 
 /// People of a record filled in every section (see [`fill_record`]).
@@ -907,6 +960,18 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     let app = TestApp::spawn().await;
     let tenant = app.tenant("Alpha").await;
     let Filled { id, nurse, director } = fill_record(&app, &tenant, "Portabilité", Some(&ins())).await;
+    // A duplicate record of the person, merged into this one: its stay and first identity event
+    // join the record, and the merge is listed.
+    let duplicate = new_record(&app, &tenant, "Portabilité", None).await;
+    let referent = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::IdentityVigilance)]).await;
+    let merged = app
+        .post(
+            &format!("/api/v1/residents/{id}/merge"),
+            &referent.token,
+            json!({"duplicate_id": duplicate, "reason": "Doublon créé à l'admission"}),
+        )
+        .await;
+    assert_eq!(merged.status, 200, "{}", merged.text);
 
     // Carers do not export; the director of the establishment does.
     app.get(&format!("/api/v1/residents/{id}/export"), &nurse.token).await.problem(403);
@@ -918,10 +983,11 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     assert_eq!(record["resident"]["identity"]["birth_name"], "Portabilité");
     assert_eq!(record["resident"]["ins"]["matricule"], ins());
     for (section, count) in [
-        ("stays", 1),
+        ("stays", 2),
         ("contacts", 1),
         ("consents", 1),
-        ("identity_events", 1),
+        ("identity_events", 3),
+        ("merges", 1),
         ("notes", 1),
         ("emergency_accesses", 1),
         ("assessments", 1),

@@ -278,6 +278,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
             "The identity provider does not exist for this tenant."
         }
         "identity_providers_tenant_id_fkey" => "No such tenant.",
+        "residents_no_merge_to_undo" => {
+            "This record has no merge of that record to undo (already undone, or the records changed since)."
+        }
         "contacts_one_trusted_person" => {
             "The person already has a personne de confiance in force: end that designation first (one at a time)."
         }

@@ -222,6 +222,25 @@ pub async fn merge(
     Ok(merge::merge(tx, survivor, duplicate, &reason).await?)
 }
 
+/// Undoes a mistaken merge of `duplicate` into this record, saying why: the identity-vigilance
+/// referent where the record kept is supported.
+pub async fn unmerge(
+    app: &App,
+    scope: &TenantScope,
+    survivor: ResidentId,
+    duplicate: ResidentId,
+    reason: &str,
+) -> AppResult<Resident> {
+    let action = AuditAction::ResidentUnmerge;
+    let reason = dui_domain::record::free_text("reason", reason, 1)?;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let kept = active(&mut tx, survivor, action).await?;
+    if !policy::can_merge_records(scope, &kept.establishments) {
+        return Err(refuse(&mut tx, action, survivor, "undo merges").await);
+    }
+    Ok(merge::unmerge(tx, survivor, duplicate, &reason).await?)
+}
+
 /// The whole record of the person, opened (GDPR right of access), recorded before anything is
 /// read. Directors of the person's establishments and tenant administrators.
 pub async fn export(app: &App, scope: &TenantScope, id: ResidentId) -> AppResult<serde_json::Value> {

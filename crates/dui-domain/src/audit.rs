@@ -57,6 +57,7 @@ actions! {
     ResidentDuplicates = "resident.duplicates" on "resident", "The possible duplicates of a record looked for.";
     ResidentUpdate = "resident.update" on "resident", "Identity traits corrected.";
     ResidentMerge = "resident.merge" on "resident", "A duplicate merged (one event on each record).";
+    ResidentUnmerge = "resident.unmerge" on "resident", "A mistaken merge undone (one event on each record).";
     ResidentExport = "resident.export" on "resident", "A whole record exported (right of access).";
     StayRead = "stay.read" on "resident", "A record's stays read.";
     StayCreate = "stay.create" on "stay", "An admission.";

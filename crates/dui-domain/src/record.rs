@@ -374,6 +374,8 @@ crate::text_codes! {
         Correction = "correction",
         /// A duplicate record merged into this one, with the reason.
         Merge = "merge",
+        /// A mistaken merge undone, with the reason.
+        Unmerge = "unmerge",
     }
 }
 

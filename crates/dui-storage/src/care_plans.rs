@@ -449,8 +449,9 @@ pub(crate) const FEATURE: Feature = Feature {
         "p.version",
         |row, keys| to_json(plan_version(row, keys)),
     )
-    .merged(Merge::Rule(|| {
-        "UPDATE care_plan_versions p SET resident_id = :survivor, \
+    .merged(Merge::Rule {
+        merge: || {
+            "UPDATE care_plan_versions p SET resident_id = :survivor, \
                status = CASE WHEN p.status = 'active' AND EXISTS (SELECT 1 FROM care_plan_versions k \
                    WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
                  THEN 'closed' ELSE p.status END, \
@@ -458,7 +459,10 @@ pub(crate) const FEATURE: Feature = Feature {
                    WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor AND k.status = 'active') \
                  THEN now() ELSE p.ended_at END \
              FROM ok, who WHERE ok.found_both AND p.tenant_id = who.tenant_id AND p.resident_id = :duplicate \
-             RETURNING 1"
-            .to_owned()
-    }))],
+             RETURNING p.id, (p.status = 'closed' AND p.ended_at = now()) AS ended"
+                .to_owned()
+        },
+        undo: "status = CASE WHEN t.id::text = ANY(m.ended) THEN 'active' ELSE t.status END, \
+               ended_at = CASE WHEN t.id::text = ANY(m.ended) THEN NULL ELSE t.ended_at END",
+    })],
 };

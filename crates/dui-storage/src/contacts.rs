@@ -159,13 +159,16 @@ pub(crate) const FEATURE: Feature = Feature {
     )
     // A person has one personne de confiance in force: when both records have one, the
     // duplicate's designation ends with the merge (it stays in the history).
-    .merged(Merge::Rule(|| {
-        "UPDATE contacts c SET resident_id = :survivor, \
+    .merged(Merge::Rule {
+        merge: || {
+            "UPDATE contacts c SET resident_id = :survivor, \
                ended_at = CASE WHEN c.kind = 'trusted_person' AND c.ended_at IS NULL AND EXISTS ( \
                    SELECT 1 FROM contacts k WHERE k.tenant_id = c.tenant_id AND k.resident_id = :survivor \
                    AND k.kind = 'trusted_person' AND k.ended_at IS NULL) THEN now() ELSE c.ended_at END \
              FROM ok, who WHERE ok.found_both AND c.tenant_id = who.tenant_id AND c.resident_id = :duplicate \
-             RETURNING 1"
-            .to_owned()
-    }))],
+             RETURNING c.id, (c.kind = 'trusted_person' AND c.ended_at = now()) AS ended"
+                .to_owned()
+        },
+        undo: "ended_at = CASE WHEN t.id::text = ANY(m.ended) THEN NULL ELSE t.ended_at END",
+    })],
 };

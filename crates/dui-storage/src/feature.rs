@@ -94,9 +94,12 @@ pub struct ResidentRows {
 pub enum Merge {
     /// They move to the record kept.
     Move,
-    /// They move under a rule of their own: the body of a data-modifying `WITH` item, over
-    /// `ok` (`found_both`), `who`, `:survivor` and `:duplicate`.
-    Rule(fn() -> String),
+    /// They move under a rule of their own. `merge` is the body of a data-modifying `WITH`
+    /// item, over `ok` (`found_both`), `who`, `:survivor` and `:duplicate`, returning each row
+    /// moved as `id` and whether the merge also ended it as `ended`; `undo` is what undoing the
+    /// merge sets on the rows it moves back (`t`), besides their resident, over `m.ended` (the
+    /// ids the merge ended, as text) and `:duplicate`.
+    Rule { merge: fn() -> String, undo: &'static str },
     /// They stay with the record they were written about, and why.
     Keep(&'static str),
 }

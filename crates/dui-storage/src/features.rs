@@ -16,6 +16,7 @@ pub const ALL: &[&Feature] = &[
     &crate::contacts::FEATURE,
     &crate::consents::FEATURE,
     &crate::identity::FEATURE,
+    &crate::record_merges::FEATURE,
     &crate::emergency::FEATURE,
     &crate::notes::FEATURE,
     &crate::assessments::FEATURE,

@@ -215,10 +215,13 @@ pub(crate) const FEATURE: Feature = Feature {
         |row, keys| to_json(identity_event(row, keys)),
     )
     // Moved to the record kept, each event remembering the record it was written about.
-    .merged(Merge::Rule(|| {
-        "UPDATE identity_events e SET resident_id = :survivor, merged_from = coalesce(e.merged_from, :duplicate) \
+    .merged(Merge::Rule {
+        merge: || {
+            "UPDATE identity_events e SET resident_id = :survivor, merged_from = coalesce(e.merged_from, :duplicate) \
              FROM ok, who WHERE ok.found_both AND e.tenant_id = who.tenant_id AND e.resident_id = :duplicate \
-             RETURNING 1"
-            .to_owned()
-    }))],
+             RETURNING e.id, false AS ended"
+                .to_owned()
+        },
+        undo: "merged_from = NULLIF(t.merged_from, :duplicate)",
+    })],
 };

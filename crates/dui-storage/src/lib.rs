@@ -44,6 +44,7 @@ pub mod place;
 pub mod platform;
 mod pool;
 mod principals;
+pub mod record_merges;
 mod reencrypt;
 pub mod resident_export;
 pub mod residents;

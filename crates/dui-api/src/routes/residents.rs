@@ -636,6 +636,31 @@ pub async fn merge_residents(
     Ok(Json(residents::merge(state.app(), &scope, id, body.duplicate_id, &body.reason).await?))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnmergeResidents {
+    /// The record wrongly merged into this one.
+    pub duplicate_id: ResidentId,
+    /// Why the merge was a mistake (kept, sealed, in the identity history).
+    pub reason: String,
+}
+
+/// Undoes a mistaken merge of a record into this one (the identity-vigilance referent): the rows
+/// the merge moved that are still here go back, what it ended is reopened (a personne de
+/// confiance, a plan in force), and the other record is active again. What was written here
+/// since the merge stays here. The identity history of this record keeps the undoing and why.
+#[utoipa::path(post, path = "/residents/{resident_id}/unmerge", tag = "residents",
+    params(("resident_id" = ResidentId, Path)), request_body = UnmergeResidents,
+    responses((status = 200, body = Resident), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn unmerge_residents(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+    Json(body): Json<UnmergeResidents>,
+) -> Result<Json<Resident>, ApiError> {
+    Ok(Json(residents::unmerge(state.app(), &scope, id, body.duplicate_id, &body.reason).await?))
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -692,6 +717,7 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(review_emergency_access))
         .routes(routes!(find_duplicates))
         .routes(routes!(merge_residents))
+        .routes(routes!(unmerge_residents))
         .routes(routes!(access_report))
         .routes(routes!(export_resident))
 }
