@@ -583,6 +583,50 @@ async fn near_duplicates_are_found_on_demand() {
     assert!(back.json.as_array().unwrap().iter().any(|c| c["id"] == original.as_str()), "{}", back.text);
 }
 
+/// Identities made RECUP by an INS typed at admission, before only INSi could make them so, go
+/// back to provisional in the maintenance pass, each with an identity event saying why; an
+/// identity retrieved through a look-up stays RECUP, and a second pass finds nothing.
+#[tokio::test]
+async fn identities_an_ins_typed_at_admission_made_retrieved_go_back_to_provisional() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let admin = &tenant.admin.token;
+    let legacy = new_record(&app, &tenant, "Ancienne", Some(&ins())).await;
+    let looked_up = new_record(&app, &tenant, "Cherchée", Some(&dui_testkit::nir(true, "1938-05-06", 9))).await;
+    let retrieved = send_if(
+        &app,
+        Method::POST,
+        &format!("/api/v1/residents/{looked_up}/identity-status"),
+        admin,
+        &json!(1),
+        json!({"to_status": "RECUP", "insi_lookup": true}),
+    )
+    .await;
+    assert_eq!(retrieved.status, 200, "{}", retrieved.text);
+    // The state the former admission left: RECUP, its first event claiming a look-up.
+    let mut owner = app.db.connect(&app.db.owner_url).await;
+    let tx = owner.transaction().await.unwrap();
+    tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await.unwrap();
+    let id: uuid::Uuid = legacy.parse().unwrap();
+    tx.execute("UPDATE residents SET identity_status = 'RECUP' WHERE id = $1", &[&id]).await.unwrap();
+    tx.execute("UPDATE identity_events SET to_status = 'RECUP', insi_lookup = true WHERE resident_id = $1", &[&id])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(app.store.lower_typed_retrievals_everywhere().await.unwrap(), 1);
+    let record = app.get(&format!("/api/v1/residents/{legacy}"), admin).await;
+    assert_eq!(record.json["identity_status"], "PROV");
+    let events = app.get(&format!("/api/v1/residents/{legacy}/identity-events"), admin).await.json;
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["from_status"].clone(), last["to_status"].clone()), (json!("RECUP"), json!("PROV")));
+    assert!(last["comment"].as_str().unwrap().contains("INSi"), "{last}");
+    assert_eq!(last["recorded_by"], json!(null), "recorded by the system");
+    let kept = app.get(&format!("/api/v1/residents/{looked_up}"), admin).await;
+    assert_eq!(kept.json["identity_status"], "RECUP", "a look-up stands");
+    assert_eq!(app.store.lower_typed_retrievals_everywhere().await.unwrap(), 0);
+}
+
 /// A merge moves the duplicate's identity events into the history of the record kept, but its
 /// evidence does not count there, nor does its first event void the record kept's.
 #[tokio::test]

@@ -225,3 +225,68 @@ pub(crate) const FEATURE: Feature = Feature {
         undo: "merged_from = NULLIF(t.merged_from, :duplicate)",
     })],
 };
+
+static TYPED_RETRIEVALS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT r.id FROM residents r WHERE r.tenant_id = :tenant AND r.identity_status = 'RECUP' \
+         AND r.record_status = 'active' \
+         AND NOT EXISTS (SELECT 1 FROM identity_events e WHERE e.tenant_id = r.tenant_id AND e.resident_id = r.id \
+                         AND e.merged_from IS NULL AND e.from_status IS NOT NULL AND e.insi_lookup) \
+         ORDER BY r.id FOR UPDATE OF r",
+    )
+});
+
+static LOWER_TYPED: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "WITH given AS (SELECT * FROM unnest(:ids::uuid[], :events::uuid[], :details::bytea[]) AS g(id, event, details)), \
+         lowered AS (UPDATE residents r SET identity_status = 'PROV', row_version = r.row_version + 1, updated_at = now() \
+                     FROM given g WHERE r.tenant_id = :tenant AND r.id = g.id AND r.identity_status = 'RECUP' \
+                     RETURNING r.id), \
+         ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, kind, from_status, to_status, insi_lookup, \
+                                             details, dek_version) \
+                SELECT :tenant, g.event, g.id, 'status', 'RECUP', 'PROV', false, g.details, :dek_version \
+                FROM given g JOIN lowered l ON l.id = g.id RETURNING 1) \
+         SELECT count(*) AS lowered FROM ev",
+    )
+});
+
+/// Why [`crate::Db::lower_typed_retrievals`] sends an identity back to provisional.
+const TYPED_RETRIEVAL_REASON: &str =
+    "INS saisi à l'admission, jamais récupéré ni vérifié avec le téléservice INSi : identité provisoire (RNIV)";
+
+impl crate::Db {
+    /// Sends back to provisional the identities of `tenant` that an INS typed at admission made
+    /// retrieved (RECUP) before that was corrected: only INSi makes an identity retrieved. Each
+    /// gets an identity event saying why, recorded by the system. Returns how many; nothing to
+    /// do makes no write.
+    pub async fn lower_typed_retrievals(&self, tenant: dui_domain::TenantId) -> StoreResult<u64> {
+        let mut tx = self.begin_for_tenant(tenant, crate::Mode::Write);
+        let rows = tx.query(&TYPED_RETRIEVALS, &args! {}).await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        let keys = tx.sealing_keys(ids.len() as u64).await?;
+        let events: Vec<Uuid> = ids.iter().map(|_| Uuid::now_v7()).collect();
+        let details = events
+            .iter()
+            .map(|event| seal_json(&keys, IDENTITY_EVENT_DETAILS, *event, &Some(TYPED_RETRIEVAL_REASON)))
+            .collect::<StoreResult<Vec<Vec<u8>>>>()?;
+        let dek = keys.active_version() as i32;
+        let args = args! { ids: &ids, events: &events, details: &details, dek_version: &dek };
+        let lowered: i64 = tx.query_one(&LOWER_TYPED, &args).await?.try_get("lowered")?;
+        tx.commit().await?;
+        Ok(lowered as u64)
+    }
+
+    /// [`crate::Db::lower_typed_retrievals`] for every tenant (a maintenance pass: once done,
+    /// it finds nothing).
+    pub async fn lower_typed_retrievals_everywhere(&self) -> StoreResult<u64> {
+        let mut lowered = 0;
+        for tenant in self.tenants_with_keys().await? {
+            lowered += self.lower_typed_retrievals(tenant).await?;
+        }
+        Ok(lowered)
+    }
+}

@@ -213,6 +213,13 @@ fn spawn_maintenance(state: &AppState) -> JoinHandle<()> {
                 Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
                 Err(error) => tracing::warn!(%error, "purging expired idempotency keys failed"),
             }
+            match db.lower_typed_retrievals_everywhere().await {
+                Ok(0) => {}
+                Ok(lowered) => {
+                    tracing::info!(lowered, "identities an INS typed at admission made RECUP are provisional again")
+                }
+                Err(error) => tracing::warn!(%error, "lowering typed retrievals failed; the next pass resumes it"),
+            }
             match db.reencrypt_stale_tenants().await {
                 Ok(0) => {}
                 Ok(resealed) => tracing::info!(resealed, "rows resealed with their tenant's current data key"),
