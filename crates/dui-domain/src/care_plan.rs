@@ -68,18 +68,7 @@ crate::text_codes! {
     }
 }
 
-/// Debug output that shows the type, never what is said about the person.
-macro_rules! redacted_debug {
-    ($($name:ident),+) => {
-        $(impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "([redacted])"))
-            }
-        })+
-    };
-}
-
-redacted_debug!(Need, Objective, Action, ObjectiveOutcome, Review, PlanContent);
+crate::redacted_debug!(Need, Objective, Action, ObjectiveOutcome, Review, PlanContent);
 
 /// A need identified with the person.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,6 @@
 //! A person's identity: the traits of the national identity (RNIV), the INS, the identity
 //! status, and their normalisation for search.
 
-use std::fmt;
-
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -237,12 +235,6 @@ pub struct Ins {
     pub oid: InsOid,
 }
 
-impl fmt::Debug for Ins {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Ins([redacted])")
-    }
-}
-
 /// The identity traits of a person (traits de référence of the INS, and the names used).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -269,11 +261,7 @@ pub struct Identity {
     pub birth_place: Option<String>,
 }
 
-impl fmt::Debug for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Identity([redacted])")
-    }
-}
+crate::redacted_debug!(Ins, Identity, StrictTraits);
 
 /// The strict traits of an identity (traits stricts of the RNIV) in the national identity's
 /// form: what is compared with the INSi service and carried in exchanges.
@@ -286,12 +274,6 @@ pub struct StrictTraits {
     pub sex: Sex,
     pub birth_date: NaiveDate,
     pub birth_place: Option<String>,
-}
-
-impl fmt::Debug for StrictTraits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StrictTraits([redacted])")
-    }
 }
 
 fn insee_place(value: &str) -> Result<String, String> {

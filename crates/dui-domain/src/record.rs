@@ -386,11 +386,7 @@ pub struct PreviousIdentity {
     pub ins: Option<Ins>,
 }
 
-impl fmt::Debug for PreviousIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PreviousIdentity([redacted])")
-    }
-}
+crate::redacted_debug!(PreviousIdentity);
 
 /// What an identity-status change rests on: an identity document checked, the INS fetched or
 /// verified with the INSi service.

@@ -4,6 +4,19 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+/// Debug output that shows the type, never what is said about the person: `Type([redacted])`
+/// for each type named.
+#[macro_export]
+macro_rules! redacted_debug {
+    ($($name:ident),+ $(,)?) => {
+        $(impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        })+
+    };
+}
+
 /// Holds a secret. `Debug` and `Display` print `[redacted]`; the value is reached only through
 /// [`Secret::expose`], so every place that uses it is easy to find.
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -7,8 +7,6 @@
 //! INS if any), `01` none found, `02` several found. What the record does with it is the use
 //! case's decision; nothing here knows a record.
 
-use std::fmt;
-
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use dui_domain::identity::Sex;
 use uuid::Uuid;
@@ -59,12 +57,6 @@ pub struct RetrievalQuery {
     pub birth_place: Option<String>,
 }
 
-impl fmt::Debug for RetrievalQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RetrievalQuery([redacted])")
-    }
-}
-
 /// The traits the service holds for a person (traits INS).
 #[derive(Clone, PartialEq, Eq)]
 pub struct InsTraits {
@@ -76,12 +68,6 @@ pub struct InsTraits {
     pub birth_place: Option<String>,
 }
 
-impl fmt::Debug for InsTraits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InsTraits([redacted])")
-    }
-}
-
 /// An INS as the service writes it: the 13 characters and the key, and its authority (OID).
 #[derive(Clone, PartialEq, Eq)]
 pub struct InsiIns {
@@ -90,11 +76,7 @@ pub struct InsiIns {
     pub oid: String,
 }
 
-impl fmt::Debug for InsiIns {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InsiIns([redacted])")
-    }
-}
+dui_domain::redacted_debug!(RetrievalQuery, InsTraits, InsiIns);
 
 /// The identity found.
 #[derive(Debug, Clone, PartialEq, Eq)]
