@@ -353,25 +353,8 @@ impl Identity {
 /// Normalises a name for matching: no accents, upper case, ligatures spelt out, every
 /// punctuation or run of spaces (hyphens, apostrophes) a single space.
 pub fn normalise_name(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut pending_space = false;
-    for c in value.nfkd().filter(|c| !is_combining_mark(*c)) {
-        let spelt: &str = spelt(c).unwrap_or("");
-        if !spelt.is_empty() || c.is_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            if spelt.is_empty() {
-                out.extend(c.to_uppercase());
-            } else {
-                out.push_str(spelt);
-            }
-        } else {
-            pending_space = true;
-        }
-    }
-    out
+    // The national form, with hyphens, apostrophes and any other punctuation as word breaks.
+    ins_form(value).split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// The value of the birth-identity blind index: normalised birth name and birth date.
