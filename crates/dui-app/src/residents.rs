@@ -184,8 +184,10 @@ pub async fn change_status(app: &App, scope: &TenantScope, command: ChangeStatus
         command.reason.as_deref(),
         today(),
     )?;
-    let previous = PreviousIdentity { identity: state.identity.clone(), ins: state.ins.clone() };
-    Ok(identity::change_status(tx, id, command.expected_version, &change, Some(&previous)).await?)
+    // What the change replaces is kept only when it withdraws the INS.
+    let previous =
+        change.withdraws_ins().then(|| PreviousIdentity { identity: state.identity.clone(), ins: state.ins.clone() });
+    Ok(identity::change_status(tx, id, command.expected_version, &change, previous.as_ref()).await?)
 }
 
 /// Other active records that may be the same person, closest first: the same INS, the same

@@ -170,7 +170,8 @@ pub async fn state(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<Identit
 
 /// Records a change of identity status with its evidence, and updates the record, if it is
 /// still at `expected_version` (the caller checked the transition); commits. A change that
-/// withdraws the INS removes it, and its event keeps `previous` (the traits and INS before).
+/// withdraws the INS removes it, and its event keeps `previous` (the traits and INS before),
+/// which the caller gives for such a change.
 pub async fn change_status(
     tx: Tx<'_>,
     resident_id: ResidentId,
@@ -182,10 +183,7 @@ pub async fn change_status(
     let event = Uuid::now_v7();
     let details =
         change.reason.as_ref().map(|c| seal_json(&keys, IDENTITY_EVENT_DETAILS, event, &Some(c))).transpose()?;
-    let previous = previous
-        .filter(|_| change.withdraws_ins())
-        .map(|previous| seal_json(&keys, IDENTITY_EVENT_PREVIOUS, event, previous))
-        .transpose()?;
+    let previous = previous.map(|previous| seal_json(&keys, IDENTITY_EVENT_PREVIOUS, event, previous)).transpose()?;
     let withdraw_ins = change.withdraws_ins();
     let dek = keys.active_version() as i32;
     let document = change.document.map(IdentityDocument::as_str);

@@ -18,44 +18,31 @@ use crate::trace::{Reading, Trace};
 use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
-/// The tables a merge moves rows of: (table, its resident column, the rule's undo if it has one).
-fn moved_tables() -> Vec<(&'static str, &'static str, Option<&'static str>)> {
-    let mut tables = Vec::new();
-    for feature in crate::features::ALL {
-        for table in feature.tables {
-            let Some(rows) = &table.resident else { continue };
-            match &rows.merge {
-                Merge::Move => tables.push((table.name, rows.column, None)),
-                Merge::Rule { undo, .. } => tables.push((table.name, rows.column, Some(*undo))),
-                Merge::Keep(_) => {}
-            }
-        }
-    }
-    tables
+/// The tables a merge moves rows of (all but those that keep theirs): name, resident column,
+/// and what the feature declares.
+fn moved_tables() -> impl Iterator<Item = (&'static str, &'static str, &'static Merge)> {
+    crate::features::tables().filter_map(|table| {
+        let rows = table.resident.as_ref()?;
+        (!matches!(rows.merge, Merge::Keep(_))).then_some((table.name, rows.column, &rows.merge))
+    })
 }
 
 fn merge_sql() -> String {
     let mut moves = Vec::new();
     let mut recorded = Vec::new();
-    for feature in crate::features::ALL {
-        for table in feature.tables {
-            let Some(rows) = &table.resident else { continue };
-            let name = table.name;
-            let column = rows.column;
-            match &rows.merge {
-                Merge::Move => moves.push(format!(
-                    "moved_{name} AS (UPDATE {name} SET {column} = :survivor FROM ok, who WHERE ok.found_both \
-                     AND {name}.tenant_id = who.tenant_id AND {name}.{column} = :duplicate \
-                     RETURNING {name}.id, false AS ended)"
-                )),
-                Merge::Rule { merge, .. } => moves.push(format!("moved_{name} AS ({})", merge())),
-                Merge::Keep(_) => continue,
-            }
-            recorded.push(format!(
-                "'{name}', jsonb_build_object('moved', (SELECT coalesce(jsonb_agg(id), '[]') FROM moved_{name}), \
-                 'ended', (SELECT coalesce(jsonb_agg(id) FILTER (WHERE ended), '[]') FROM moved_{name}))"
-            ));
-        }
+    for (name, column, merge) in moved_tables() {
+        moves.push(match merge {
+            Merge::Rule { merge, .. } => format!("moved_{name} AS ({})", merge()),
+            _ => format!(
+                "moved_{name} AS (UPDATE {name} SET {column} = :survivor FROM ok, who WHERE ok.found_both \
+                 AND {name}.tenant_id = who.tenant_id AND {name}.{column} = :duplicate \
+                 RETURNING {name}.id, false AS ended)"
+            ),
+        });
+        recorded.push(format!(
+            "'{name}', jsonb_build_object('moved', (SELECT coalesce(jsonb_agg(id), '[]') FROM moved_{name}), \
+             'ended', (SELECT coalesce(jsonb_agg(id) FILTER (WHERE ended), '[]') FROM moved_{name}))"
+        ));
     }
     let on = |resident: &'static str, resource: &'static str| {
         Trace { from: "who, merged", resident, resource, outcome: "'success'", emergency: "false" }.sql()
@@ -101,8 +88,11 @@ fn merge_sql() -> String {
 /// again, and the records merged into it before point at it again.
 fn unmerge_sql() -> String {
     let mut backs = Vec::new();
-    for (name, column, undo) in moved_tables() {
-        let undo = undo.map(|u| format!(", {u}")).unwrap_or_default();
+    for (name, column, merge) in moved_tables() {
+        let undo = match merge {
+            Merge::Rule { undo, .. } => format!(", {undo}"),
+            _ => String::new(),
+        };
         backs.push(format!(
             "back_{name} AS (UPDATE {name} t SET {column} = :duplicate{undo} FROM ok, \
                (SELECT rm.tenant_id, \
