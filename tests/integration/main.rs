@@ -27,6 +27,7 @@ mod record;
 mod residents;
 mod resilience;
 mod reversibility;
+mod scale;
 mod schema;
 mod structure;
 mod summary;

@@ -1138,3 +1138,85 @@ async fn every_table_holding_a_persons_rows_is_in_their_export_and_their_merge()
         }
     }
 }
+
+/// The residents present in a unit or an establishment today, as the nurse's list shows them:
+/// not those who left (today included), nor those whose admission is planned, nor those of
+/// another unit or establishment; a page at a time.
+#[tokio::test]
+async fn the_residents_present_in_a_place_are_those_with_a_stay_there_today() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
+    let (wing, round) = (tenant.units[0].id, tenant.units[1].id);
+    let garden = app
+        .post(&format!("/api/v1/establishments/{ehpad}/units"), &tenant.admin.token, json!({"name": "Jardin"}))
+        .await;
+    assert_eq!(garden.status, 201, "{}", garden.text);
+    let garden = garden.json["id"].as_str().unwrap().to_owned();
+    let today = chrono::Utc::now().date_naive();
+    let admit_to = |name: &'static str, establishment: String, unit: String, on: chrono::NaiveDate| {
+        let body = json!({"establishment_id": establishment, "unit_id": unit, "admitted_on": on.to_string(),
+                          "confirm_homonym": true, "identity": identity(name, "Jeanne", "1938-05-06")});
+        let app = &app;
+        let token = tenant.admin.token.clone();
+        async move {
+            let created = app.post("/api/v1/residents", &token, body).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            (
+                created.json["id"].as_str().unwrap().to_owned(),
+                created.json["current_stay"]["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let long_ago = today - chrono::Duration::days(400);
+    let mut present = Vec::new();
+    for name in ["Présente", "Présente deux", "Présente trois"] {
+        present.push(admit_to(name, ehpad.to_string(), wing.to_string(), long_ago).await.0);
+    }
+    present.sort();
+    let (left, stay) = admit_to("Partie", ehpad.to_string(), wing.to_string(), long_ago).await;
+    let discharged = send_if(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/residents/{left}/stays/{stay}"),
+        &tenant.admin.token,
+        &json!(1),
+        json!({"discharged_on": today, "discharge_mode": "home"}),
+    )
+    .await;
+    assert_eq!(discharged.status, 200, "{}", discharged.text);
+    let (planned, _) =
+        admit_to("Attendue", ehpad.to_string(), wing.to_string(), today + chrono::Duration::days(20)).await;
+    let (in_garden, _) = admit_to("Jardin", ehpad.to_string(), garden.clone(), long_ago).await;
+    let (at_home, _) = admit_to("Domicile", saad.to_string(), round.to_string(), long_ago).await;
+
+    let ids = |page: &TestResponse| -> Vec<String> {
+        page.json["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let wing_now = app.get(&format!("/api/v1/residents?unit_id={wing}&current=true"), &tenant.admin.token).await;
+    assert_eq!(ids(&wing_now), present, "{}", wing_now.text);
+    let mut ehpad_expected = [present.clone(), vec![in_garden.clone()]].concat();
+    ehpad_expected.sort();
+    let ehpad_now =
+        app.get(&format!("/api/v1/residents?establishment_id={ehpad}&current=true"), &tenant.admin.token).await;
+    assert_eq!(ids(&ehpad_now), ehpad_expected);
+    for absent in [&left, &planned, &at_home] {
+        assert!(!ehpad_now.text.contains(absent.as_str()));
+    }
+    // A unit named with another establishment has nobody present.
+    let mismatch = app
+        .get(&format!("/api/v1/residents?establishment_id={saad}&unit_id={wing}&current=true"), &tenant.admin.token)
+        .await;
+    assert_eq!(ids(&mismatch), Vec::<String>::new());
+    // Page by page, in id order.
+    let first = app.get(&format!("/api/v1/residents?unit_id={wing}&current=true&limit=2"), &tenant.admin.token).await;
+    assert_eq!(ids(&first), present[..2]);
+    let cursor = first.json["next_cursor"].as_str().expect("a next page").to_owned();
+    let second = app
+        .get(&format!("/api/v1/residents?unit_id={wing}&current=true&limit=2&cursor={cursor}"), &tenant.admin.token)
+        .await;
+    assert_eq!(ids(&second), present[2..]);
+    // Each one listed is recorded as read, by the reader.
+    let report = app.get(&format!("/api/v1/residents/{}/access-report", present[0]), &tenant.admin.token).await;
+    assert!(report.text.contains("resident.list"), "{}", report.text);
+}

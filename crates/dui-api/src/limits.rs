@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dui_domain::TenantId;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How much one tenant may ask of one server.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,12 +25,16 @@ pub struct TenantLimit {
     pub per_second: f64,
     /// Requests allowed at once above the sustained rate.
     pub burst: f64,
-    /// Requests in progress at once (0: no cap); the others wait for their turn.
+    /// Requests in progress at once while other tenants are at work (0: no cap); the others
+    /// wait for their turn.
     pub concurrency: usize,
+    /// Requests in progress at once for a tenant alone at work (at least `concurrency`): the
+    /// machine is not left idle when only one tenant asks.
+    pub alone: usize,
 }
 
 impl TenantLimit {
-    pub const UNLIMITED: Self = Self { per_second: 0.0, burst: 0.0, concurrency: 0 };
+    pub const UNLIMITED: Self = Self { per_second: 0.0, burst: 0.0, concurrency: 0, alone: 0 };
 }
 
 /// A tenant's place among its requests in progress, held by one request until it is answered.
@@ -45,15 +48,15 @@ pub struct TenantPlace(Arc<Mutex<Held>>);
 
 #[derive(Debug, Default)]
 struct Held {
-    /// The tenant's places, once the tenant is known.
-    gate: Option<Arc<Semaphore>>,
-    permit: Option<OwnedSemaphorePermit>,
+    /// The tenant's queue, once the tenant is known.
+    gate: Option<(Arc<Admission>, TenantId)>,
+    permit: Option<Permit>,
 }
 
 impl TenantPlace {
-    pub(crate) fn hold(&self, permit: OwnedSemaphorePermit) {
+    pub(crate) fn hold(&self, permit: Permit) {
         let mut held = self.held();
-        held.gate = Some(permit.semaphore().clone());
+        held.gate = Some((permit.admission.clone(), permit.tenant));
         held.permit = Some(permit);
     }
 
@@ -75,18 +78,183 @@ impl dui_storage::place::Place for TenantPlace {
 
     fn rejoin(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let gate = {
+            let (admission, tenant) = {
                 let held = self.held();
                 match (&held.gate, &held.permit) {
                     (Some(gate), None) => gate.clone(),
                     _ => return,
                 }
             };
-            // The semaphore is never closed.
-            if let Ok(permit) = gate.acquire_owned().await {
-                self.held().permit = Some(permit);
-            }
+            let permit = Admission::enter(&admission, tenant).await;
+            self.held().permit = Some(permit);
         })
+    }
+}
+
+/// The places of every tenant's requests in progress. A tenant takes a place while it holds
+/// fewer than its share (`concurrency`), or fewer than `alone` when no other tenant holds or
+/// waits for one, nor did for a moment ([`QUIET`]: a neighbour sending a request now and then is
+/// not idle); otherwise its request waits in the tenant's own queue, first come first served. A
+/// tenant that borrowed places while alone keeps them until its requests end (a few
+/// milliseconds), but takes no more once another tenant asks.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    share: usize,
+    alone: usize,
+    quiet: Duration,
+    state: Mutex<Tenants>,
+}
+
+/// How long the other tenants must have been idle before one tenant may use their places.
+const QUIET: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+struct Tenants {
+    queues: HashMap<TenantId, Queue>,
+    /// Tenants holding or waiting for a place.
+    active: usize,
+    /// When two tenants or more were last at work at once.
+    shared_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    held: usize,
+    waiting: std::collections::VecDeque<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Queue {
+    fn active(&self) -> bool {
+        self.held > 0 || !self.waiting.is_empty()
+    }
+}
+
+/// A place held; given back when dropped.
+#[derive(Debug)]
+pub struct Permit {
+    admission: Arc<Admission>,
+    tenant: TenantId,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.admission.release(self.tenant);
+    }
+}
+
+/// A request waiting in its tenant's queue; a place granted to it after it gave up waiting is
+/// given back.
+struct Waiting {
+    admission: Arc<Admission>,
+    tenant: TenantId,
+    granted: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(mut granted) = self.granted.take() {
+            granted.close();
+            if granted.try_recv().is_ok() {
+                self.admission.release(self.tenant);
+            }
+        }
+    }
+}
+
+impl Admission {
+    fn new(share: usize, alone: usize, quiet: Duration) -> Self {
+        let tenants = Tenants { queues: HashMap::new(), active: 0, shared_at: None };
+        Self { share, alone: alone.max(share), quiet, state: Mutex::new(tenants) }
+    }
+
+    fn tenants(&self) -> std::sync::MutexGuard<'_, Tenants> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `tenant`, holding `held` places, may take one more now.
+    fn may_take(&self, tenants: &Tenants, tenant: TenantId, held: usize) -> bool {
+        if held < self.share {
+            return true;
+        }
+        let others = tenants.active - usize::from(tenants.queues.get(&tenant).is_some_and(Queue::active));
+        held < self.alone && others == 0 && tenants.shared_at.is_none_or(|at| at.elapsed() >= self.quiet)
+    }
+
+    async fn enter(admission: &Arc<Self>, tenant: TenantId) -> Permit {
+        let granted = {
+            let mut tenants = admission.tenants();
+            if tenants.queues.len() >= MAX_TRACKED {
+                tenants.queues.retain(|_, queue| queue.active());
+            }
+            let held = tenants.queues.get(&tenant).map_or(0, |q| q.held);
+            let queued = tenants.queues.get(&tenant).is_some_and(|q| !q.waiting.is_empty());
+            let was_active = tenants.queues.get(&tenant).is_some_and(Queue::active);
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            let take = !queued && admission.may_take(&tenants, tenant, held);
+            let queue = tenants.queues.entry(tenant).or_default();
+            if take {
+                queue.held += 1;
+            } else {
+                queue.waiting.push_back(sender);
+            }
+            if !was_active {
+                tenants.active += 1;
+                if tenants.active > 1 {
+                    tenants.shared_at = Some(Instant::now());
+                }
+            }
+            (!take).then_some(receiver)
+        };
+        if let Some(receiver) = granted {
+            let mut waiting = Waiting { admission: admission.clone(), tenant, granted: Some(receiver) };
+            if let Some(receiver) = waiting.granted.as_mut() {
+                // The sender is dropped only after sending, or when the limiter goes away with
+                // the server: either way the request goes on.
+                let _ = receiver.await;
+            }
+            waiting.granted = None;
+        }
+        // Made once the place is held: a request dropped while waiting gives back none.
+        Permit { admission: admission.clone(), tenant }
+    }
+
+    fn release(&self, tenant: TenantId) {
+        let mut tenants = self.tenants();
+        let Some(queue) = tenants.queues.get_mut(&tenant) else { return };
+        queue.held = queue.held.saturating_sub(1);
+        if !queue.active() {
+            if tenants.active > 1 {
+                tenants.shared_at = Some(Instant::now());
+            }
+            tenants.active = tenants.active.saturating_sub(1);
+        }
+        self.grant(&mut tenants, tenant);
+        if tenants.active == 1 {
+            // The others went quiet: the one left may use the places they left.
+            if let Some(alone) = tenants.queues.iter().find(|(_, q)| q.active()).map(|(t, _)| *t) {
+                self.grant(&mut tenants, alone);
+            }
+        }
+    }
+
+    /// Gives `tenant`'s waiting requests the places they may take now.
+    fn grant(&self, tenants: &mut Tenants, tenant: TenantId) {
+        loop {
+            let Some(queue) = tenants.queues.get(&tenant) else { return };
+            if queue.waiting.is_empty() || !self.may_take(tenants, tenant, queue.held) {
+                return;
+            }
+            let Some(queue) = tenants.queues.get_mut(&tenant) else { return };
+            let Some(next) = queue.waiting.pop_front() else { return };
+            queue.held += 1;
+            if next.send(()).is_err() {
+                // That request stopped waiting.
+                queue.held -= 1;
+                if !queue.active() {
+                    tenants.active = tenants.active.saturating_sub(1);
+                }
+            }
+        }
     }
 }
 
@@ -102,7 +270,7 @@ pub struct TenantLimiter {
     limit: TenantLimit,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
     /// Each tenant's places for requests in progress.
-    places: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+    places: Arc<Admission>,
 }
 
 /// Buckets idle this long are full again: they are dropped when the map grows.
@@ -111,26 +279,22 @@ const MAX_TRACKED: usize = 10_000;
 
 impl TenantLimiter {
     pub fn new(limit: TenantLimit) -> Self {
-        Self { limit, buckets: Mutex::new(HashMap::new()), places: Mutex::new(HashMap::new()) }
+        Self::with_quiet(limit, QUIET)
+    }
+
+    /// A limiter whose tenants may use the idle places once the others were quiet for `quiet`.
+    fn with_quiet(limit: TenantLimit, quiet: Duration) -> Self {
+        let places = Arc::new(Admission::new(limit.concurrency, limit.alone, quiet));
+        Self { limit, buckets: Mutex::new(HashMap::new()), places }
     }
 
     /// Waits for one of `tenant`'s places for requests in progress (first come, first served);
     /// the place is freed when the permit is dropped. `None` when there is no cap.
-    pub async fn enter(&self, tenant: TenantId) -> Option<OwnedSemaphorePermit> {
-        let places = self.limit.concurrency;
-        if places == 0 {
+    pub async fn enter(&self, tenant: TenantId) -> Option<Permit> {
+        if self.limit.concurrency == 0 {
             return None;
         }
-        let gate = {
-            let mut gates = self.places.lock().unwrap_or_else(|e| e.into_inner());
-            if gates.len() >= MAX_TRACKED {
-                // A gate nobody holds or waits for is only referenced by the map.
-                gates.retain(|_, gate| Arc::strong_count(gate) > 1);
-            }
-            gates.entry(tenant).or_insert_with(|| Arc::new(Semaphore::new(places))).clone()
-        };
-        // The semaphore is never closed.
-        gate.acquire_owned().await.ok()
+        Some(Admission::enter(&self.places, tenant).await)
     }
 
     /// Takes one request from `tenant`'s bucket; `Err(wait)` when it is empty, with how long
@@ -194,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_tenant_gets_its_burst_then_its_rate_and_others_are_not_affected() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0, concurrency: 0 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0, concurrency: 0, alone: 0 });
         let start = Instant::now();
         for _ in 0..5 {
             assert!(limiter.admit_at(tenant(1), start).is_ok());
@@ -211,7 +375,7 @@ mod tests {
 
     #[test]
     fn looking_at_a_bucket_takes_nothing_from_it() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0, concurrency: 0 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0, concurrency: 0, alone: 0 });
         let now = Instant::now();
         assert_eq!(limiter.exhausted_at(tenant(1), now), None, "an unknown tenant is not exhausted");
         assert!(limiter.admit_at(tenant(1), now).is_ok());
@@ -234,7 +398,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_over_the_cap_wait_for_their_tenants_turn_and_others_do_not() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 2 });
         let first = limiter.enter(tenant(1)).await.expect("a place");
         let second = limiter.enter(tenant(1)).await.expect("a place");
         let mut third = Box::pin(limiter.enter(tenant(1)));
@@ -253,7 +417,7 @@ mod tests {
     #[tokio::test]
     async fn a_place_left_for_a_flush_goes_to_the_next_request_and_is_taken_again_in_turn() {
         use dui_storage::place::Place;
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1 });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 1 });
         let committing = TenantPlace::default();
         assert!(!committing.left(), "an empty place (no tenant yet) was never left");
         committing.leave();
@@ -279,6 +443,79 @@ mod tests {
         assert!(poll_once(&mut another).await.is_pending());
         drop(committing);
         assert!(poll_once(&mut another).await.is_ready(), "the place is freed when the request ends");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_alone_uses_the_idle_places_and_stops_borrowing_when_another_asks() {
+        let limit = TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 5 };
+        let limiter = TenantLimiter::with_quiet(limit, Duration::ZERO);
+        let mut big = Vec::new();
+        for _ in 0..5 {
+            big.push(limiter.enter(tenant(1)).await.expect("a place while alone"));
+        }
+        let mut sixth = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut sixth).await.is_pending(), "never more than `alone`");
+
+        // Another tenant asks: it gets its share at once, and the large one borrows no more.
+        let small = limiter.enter(tenant(2)).await.expect("its share");
+        drop(big.pop());
+        assert!(poll_once(&mut sixth).await.is_pending(), "4 held, over its share of 2 while another works");
+        drop(big.pop());
+        drop(big.pop());
+        assert!(poll_once(&mut sixth).await.is_pending(), "2 held: its share is full");
+        drop(big.pop());
+        let sixth = match poll_once(&mut sixth).await {
+            std::task::Poll::Ready(Some(permit)) => permit,
+            _ => panic!("under its share again"),
+        };
+        // The other goes quiet: the large one may borrow again, up to `alone`.
+        let mut more = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut more).await.is_pending());
+        drop(small);
+        assert!(matches!(poll_once(&mut more).await, std::task::Poll::Ready(Some(_))), "alone again");
+        drop(sixth);
+    }
+
+    #[tokio::test]
+    async fn a_neighbour_working_now_and_then_is_not_idle() {
+        let limit = TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 4 };
+        let limiter = TenantLimiter::with_quiet(limit, Duration::from_secs(3600));
+        let mut alone = Vec::new();
+        for _ in 0..4 {
+            let mut next = Box::pin(limiter.enter(tenant(1)));
+            match poll_once(&mut next).await {
+                std::task::Poll::Ready(Some(permit)) => alone.push(permit),
+                _ => panic!("nobody else ever asked: all four places at once"),
+            }
+        }
+        drop(alone);
+        let neighbour = limiter.enter(tenant(2)).await;
+        let _first = limiter.enter(tenant(1)).await.expect("its share");
+        drop(neighbour);
+        let mut second = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut second).await.is_pending(), "the neighbour was at work a moment ago");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_stops_waiting_leaves_no_place_taken() {
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 1 });
+        let first = limiter.enter(tenant(1)).await.expect("a place");
+        let mut abandoned = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut abandoned).await.is_pending());
+        let mut next = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut next).await.is_pending());
+        drop(abandoned);
+        drop(first);
+        assert!(matches!(poll_once(&mut next).await, std::task::Poll::Ready(Some(_))), "the place skips the one gone");
+        drop(next);
+        // Granted, then dropped before it was polled: the place comes back.
+        let first = limiter.enter(tenant(1)).await.expect("a place");
+        let mut granted_late = Box::pin(limiter.enter(tenant(1)));
+        assert!(poll_once(&mut granted_late).await.is_pending());
+        drop(first);
+        drop(granted_late);
+        let mut last = Box::pin(limiter.enter(tenant(1)));
+        assert!(matches!(poll_once(&mut last).await, std::task::Poll::Ready(Some(_))), "nothing leaked");
     }
 
     #[test]

@@ -31,10 +31,15 @@ pub(crate) fn stay_overseen(s: &str) -> String {
 
 /// Whether resident `r` is visible to `who` through a stay (the normal way). A merged record
 /// is visible with the record it was merged into (its stays moved there).
+///
+/// Every condition on the resident's rows is one an index can take under row-level security:
+/// a leakproof comparison with the resident's own columns. (`coalesce(r.merged_into, r.id)`
+/// cannot be, as PostgreSQL does not know it leaks nothing: the stays were then read by tenant,
+/// every stay of the tenant for each check.)
 pub(crate) fn visible(r: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {r}.tenant_id \
-           AND s.resident_id = coalesce({r}.merged_into, {r}.id) \
+           AND s.resident_id = ANY(ARRAY[{r}.id, {r}.merged_into]) \
            AND ({overseen} \
                 OR ({in_reach} \
                     AND (who.all_est OR s.establishment_id = ANY(who.full_est) \
@@ -83,7 +88,7 @@ pub struct RecordContext {
     pub record_status: dui_domain::resident::RecordStatus,
 }
 
-static CONTEXT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+pub(crate) static CONTEXT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
     crate::sql::Sql::new(&format!(
         "WITH {WHO_CTE}, \
          target AS (SELECT r.id, r.record_status, {visible} AS normal, {urgent} AS urgent FROM residents r, who \

@@ -298,6 +298,15 @@ impl PrivateCluster {
         pg_ctl.arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "stop"]);
         self.run(pg_ctl, "pg_ctl stop")
     }
+
+    /// Stops the server as a crash would: every process killed at once, what sits in shared
+    /// memory (the log buffers not yet written) lost; the next start recovers from the log on
+    /// disk.
+    pub fn crash(&self) -> Result<(), ClusterError> {
+        let mut pg_ctl = self.command("pg_ctl")?;
+        pg_ctl.arg("-D").arg(self.data_dir()).args(["-m", "immediate", "-w", "stop"]);
+        self.run(pg_ctl, "pg_ctl stop -m immediate")
+    }
 }
 
 fn free_port() -> Result<u16, ClusterError> {

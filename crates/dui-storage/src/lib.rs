@@ -41,6 +41,7 @@ mod notices;
 pub mod outbox;
 pub mod people;
 pub mod place;
+pub mod plans;
 pub mod platform;
 mod pool;
 mod principals;

@@ -192,7 +192,7 @@ fn list_sql(recorded: bool) -> String {
     )
 }
 
-static LIST: Variants = Variants {
+pub(crate) static LIST: Variants = Variants {
     recorded: LazyLock::new(|| Sql::new(&list_sql(true))),
     unrecorded: LazyLock::new(|| Sql::new(&list_sql(false))),
 };

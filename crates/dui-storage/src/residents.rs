@@ -162,7 +162,7 @@ fn read_sql(recorded: bool) -> String {
     )
 }
 
-static READ: Variants = Variants {
+pub(crate) static READ: Variants = Variants {
     recorded: LazyLock::new(|| Sql::new(&read_sql(true))),
     unrecorded: LazyLock::new(|| Sql::new(&read_sql(false))),
 };
@@ -188,6 +188,32 @@ static LIST: Stmt = LazyLock::new(|| {
     ))
 });
 
+/// The residents with a current stay in a place (`:unit`, else `:establishment`) that the
+/// caller sees: the current stays of the place are read through their index on
+/// `(tenant_id, place, discharged_on)`, so the list costs what the place holds now, not the
+/// years of stays before.
+fn present_sql(place: &str) -> String {
+    format!(
+        "WITH {WHO_CTE}, \
+         here AS MATERIALIZED (SELECT DISTINCT f.resident_id FROM stays f \
+                  WHERE f.tenant_id = :tenant AND f.{place} = :place \
+                  AND (f.discharged_on IS NULL OR f.discharged_on > current_date) AND f.admitted_on <= current_date \
+                  AND (:establishment::uuid IS NULL OR f.establishment_id = :establishment) \
+                  AND (:after::uuid IS NULL OR f.resident_id > :after)), \
+         data AS (SELECT r.*, {visible} AS normal FROM here h, residents r, who \
+                  WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
+                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT :limit), \
+         trace AS ({trace}) \
+         SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
+        visible = visible("r"),
+        urgent = urgent("r"),
+        trace = each_listed("data"),
+    )
+}
+
+pub(crate) static PRESENT_IN_UNIT: Stmt = LazyLock::new(|| Sql::new(&present_sql("unit_id")));
+pub(crate) static PRESENT_IN_ESTABLISHMENT: Stmt = LazyLock::new(|| Sql::new(&present_sql("establishment_id")));
+
 fn search_sql(column: &str) -> String {
     format!(
         "WITH {WHO_CTE}, \
@@ -203,7 +229,7 @@ fn search_sql(column: &str) -> String {
 }
 
 static SEARCH_BY_INS: Stmt = LazyLock::new(|| Sql::new(&search_sql("ins_index")));
-static SEARCH_BY_BIRTH_IDENTITY: Stmt = LazyLock::new(|| Sql::new(&search_sql("birth_identity_index")));
+pub(crate) static SEARCH_BY_BIRTH_IDENTITY: Stmt = LazyLock::new(|| Sql::new(&search_sql("birth_identity_index")));
 
 static CORRECT: Stmt = LazyLock::new(|| {
     // Resealing re-encrypts the values of both columns: the old INS (if kept) is resealed too.
@@ -368,11 +394,25 @@ pub async fn list(tx: Tx<'_>, filter: ResidentFilter, page: PageRequest) -> Stor
     let establishment = filter.establishment.map(|e| e.as_uuid());
     let unit = filter.unit.map(|u| u.as_uuid());
     let limit = page.fetch_limit();
-    let args = args! { establishment: &establishment, unit: &unit, current: &filter.current, after: &page.after,
-    limit: &limit }
-    .action(AuditAction::ResidentList);
     let (db, tenant) = (tx.db(), tx.tenant());
-    let rows = tx.finish(&LIST, &args).await?;
+    let present = match (filter.current, unit, establishment) {
+        (Some(true), Some(unit), _) => Some((&*PRESENT_IN_UNIT, unit)),
+        (Some(true), None, Some(establishment)) => Some((&*PRESENT_IN_ESTABLISHMENT, establishment)),
+        _ => None,
+    };
+    let rows = match present {
+        Some((sql, place)) => {
+            let args = args! { place: &place, establishment: &establishment, after: &page.after, limit: &limit }
+                .action(AuditAction::ResidentList);
+            tx.finish(sql, &args).await?
+        }
+        None => {
+            let args = args! { establishment: &establishment, unit: &unit, current: &filter.current,
+            after: &page.after, limit: &limit }
+            .action(AuditAction::ResidentList);
+            tx.finish(&LIST, &args).await?
+        }
+    };
     let items = db.open_rows(tenant, &rows, resident).await?;
     Ok(Page::from_rows(items, page, |r| r.id.as_uuid()))
 }

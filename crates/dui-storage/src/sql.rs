@@ -98,6 +98,13 @@ impl Sql {
         &self.names
     }
 
+    /// The same statement under `EXPLAIN` (with `ANALYZE, BUFFERS` when `analyze`: it then
+    /// runs), bound the same way.
+    pub fn explained(&self, analyze: bool) -> Self {
+        let options = if analyze { "(ANALYZE, BUFFERS) " } else { "" };
+        Self { text: format!("EXPLAIN {options}{}", self.text), names: self.names.clone() }
+    }
+
     /// The values of the statement's parameters in position order, each taken from `args` or,
     /// failing that, from `fallback`. A name bound nowhere is a bug, reported as an error.
     pub(crate) fn bind<'v>(

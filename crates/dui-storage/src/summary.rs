@@ -20,7 +20,7 @@ use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 /// The statements, written once (they are the same for every request).
-static SUMMARY: Stmt = LazyLock::new(|| Sql::new(&summary_sql()));
+pub(crate) static SUMMARY: Stmt = LazyLock::new(|| Sql::new(&summary_sql()));
 static SUMMARY_NOTES: Stmt = LazyLock::new(|| Sql::new(&summary_notes_sql()));
 
 /// The most notes a summary shows.

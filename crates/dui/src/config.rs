@@ -98,11 +98,20 @@ pub struct LimitsConfig {
     /// admitted burst cannot take the database connections the other tenants need. Unset: a
     /// quarter of the pool (at least one); 0 turns the cap off (a server with one tenant).
     pub tenant_concurrency: Option<usize>,
+    /// Requests of one tenant in progress at once while no other tenant has any: a large
+    /// organisation working alone on a platform uses the machine instead of queueing at its
+    /// share. Unset: the pool less one share (never less than the share).
+    pub tenant_concurrency_alone: Option<usize>,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { tenant_requests_per_second: 500.0, tenant_burst: 1000.0, tenant_concurrency: None }
+        Self {
+            tenant_requests_per_second: 500.0,
+            tenant_burst: 1000.0,
+            tenant_concurrency: None,
+            tenant_concurrency_alone: None,
+        }
     }
 }
 
@@ -110,6 +119,13 @@ impl Config {
     /// The cap on one tenant's requests in progress: as set, else a quarter of the pool.
     pub fn tenant_concurrency(&self) -> usize {
         self.limits.tenant_concurrency.unwrap_or((self.database.pool_size / 4).max(1))
+    }
+
+    /// The cap on one tenant's requests in progress while it is the only one at work: as set,
+    /// else the pool less one share; never under [`Self::tenant_concurrency`].
+    pub fn tenant_concurrency_alone(&self) -> usize {
+        let share = self.tenant_concurrency();
+        self.limits.tenant_concurrency_alone.unwrap_or(self.database.pool_size.saturating_sub(share)).max(share)
     }
 }
 

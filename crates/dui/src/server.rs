@@ -139,6 +139,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             per_second: config.limits.tenant_requests_per_second,
             burst: config.limits.tenant_burst,
             concurrency: config.tenant_concurrency(),
+            alone: config.tenant_concurrency_alone(),
         },
     };
     Ok(AppState::new(db, issuer, jwks, api))
