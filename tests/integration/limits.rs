@@ -97,7 +97,7 @@ async fn a_tenant_over_its_cap_waits_for_its_turn_and_others_are_served() {
 
 /// A request whose commit is waiting (for the disk, usually) gives its place to its tenant's
 /// next request: a stalling flush must not make a tenant queue behind its own commits. A
-/// deferred trigger, run at commit time, holds one read's commit on an advisory lock the test
+/// deferred trigger, run at commit time, holds one note's commit on an advisory lock the test
 /// keeps; with a cap of one, the tenant's next read is still answered.
 #[tokio::test]
 async fn a_request_waiting_for_its_commit_does_not_hold_its_tenants_place() {
@@ -114,6 +114,7 @@ async fn a_request_waiting_for_its_commit_does_not_hold_its_tenants_place() {
         assert_eq!(admitted.status, 201, "{}", admitted.text);
         ids.push(admitted.json["id"].as_str().unwrap().to_owned());
     }
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), dui_domain::people::Role::Nurse)]).await;
     let owner = app.db.connect(&app.db.owner_url).await;
     owner
         .batch_execute(&format!(
@@ -121,25 +122,25 @@ async fn a_request_waiting_for_its_commit_does_not_hold_its_tenants_place() {
                $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$; \
              CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON audit_events \
                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \
-               WHEN (NEW.resident_id = '{}' AND NEW.action = 'resident.read') EXECUTE FUNCTION hold_commit()",
+               WHEN (NEW.resident_id = '{}' AND NEW.action = 'note.create') EXECUTE FUNCTION hold_commit()",
             ids[0]
         ))
         .await
         .unwrap();
     owner.execute("SELECT pg_advisory_lock(4242)", &[]).await.unwrap();
 
-    // The first read's statement answers; its commit waits on the lock.
+    // The note's statement answers; its commit waits on the lock.
     let held = tokio::spawn({
-        let (url, token) = (app.url(&format!("/api/v1/residents/{}", ids[0])), tenant.admin.token.clone());
+        let (url, token) = (app.url(&format!("/api/v1/residents/{}/notes", ids[0])), nurse.token.clone());
         let client = app.client.clone();
-        async move { client.get(url).bearer_auth(token).send().await }
+        async move { client.post(url).bearer_auth(token).json(&json!({"text": "Nuit calme."})).send().await }
     });
     let admin = app.db.connect(&app.db.admin_url).await;
     let waiting_commit = "SELECT count(*) FROM pg_stat_activity \
                           WHERE datname = $1 AND wait_event = 'advisory' AND query = 'COMMIT'";
     let mut waited = 0;
     while admin.query_one(waiting_commit, &[&app.db.name]).await.unwrap().get::<_, i64>(0) == 0 {
-        assert!(waited < 200, "the first read's commit never reached the lock");
+        assert!(waited < 200, "the note's commit never reached the lock");
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
     }
@@ -150,23 +151,23 @@ async fn a_request_waiting_for_its_commit_does_not_hold_its_tenants_place() {
         app.get(&format!("/api/v1/residents/{}", ids[1]), &tenant.admin.token),
     )
     .await
-    .expect("the next read did not wait for the first one's commit");
+    .expect("the next read waited for the note's commit");
     assert_eq!(next.status, 200, "{}", next.text);
-    assert!(!held.is_finished(), "the first read is answered only once its commit is done");
+    assert!(!held.is_finished(), "the note is acknowledged only once its commit is done");
 
     owner.execute("SELECT pg_advisory_unlock(4242)", &[]).await.unwrap();
     let first = held.await.unwrap().unwrap();
-    assert_eq!(first.status(), 200);
+    assert_eq!(first.status(), 201);
     owner.batch_execute("BEGIN").await.unwrap();
     owner.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await.unwrap();
     let recorded: i64 = owner
         .query_one(
-            "SELECT count(*) FROM audit_events WHERE resident_id = $1::text::uuid AND action = 'resident.read'",
+            "SELECT count(*) FROM audit_events WHERE resident_id = $1::text::uuid AND action = 'note.create'",
             &[&ids[0]],
         )
         .await
         .unwrap()
         .get(0);
     owner.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(recorded, 1, "the read whose commit waited is on record");
+    assert_eq!(recorded, 1, "the note whose commit waited is on record");
 }

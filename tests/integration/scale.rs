@@ -108,6 +108,9 @@ async fn access_statements_read_the_residents_own_rows_on_a_tenant_of_a_hundred_
         let plans = access_plans(app.store.begin(scope, dui_storage::Mode::Write), probe, true).await.unwrap();
         assert_eq!(plans.len(), 7);
         for (statement, plan) in plans {
+            if std::env::var("DUI_SHOW_PLANS").is_ok() {
+                eprintln!("== {statement} ({who})\n{plan}");
+            }
             let growing = growing(&plan);
             assert!(
                 growing.is_empty(),

@@ -315,8 +315,11 @@ pub async fn list(
     reading: Reading,
 ) -> StoreResult<Vec<Assessment>> {
     let (resident, only) = (resident.as_uuid(), only.map(|a| a.as_uuid()));
-    let (sql, args) = LIST.pick(reading, args! { resident: &resident, instrument: &instrument, only: &only });
-    open_listed(tx, sql, &args, assessment).await
+    let (sql, args, trace) =
+        LIST.pick_final(reading, args! { resident: &resident, instrument: &instrument, only: &only }, |action| {
+            crate::trail::ReadTrace::Record { action, resident }
+        });
+    open_listed(tx, sql, &args, trace, assessment).await
 }
 
 /// [`list`] within an operation that goes on.

@@ -45,7 +45,7 @@ pub fn statements() -> Statements {
         set_tenant: crate::tx::SET_TENANT,
         feed_start: Sql::new(crate::notes::FEED_START),
         handover_by_unit: Sql::new(&crate::notes::handover_sql(true)),
-        summary: Sql::new(&crate::summary::summary_sql()),
+        summary: Sql::new(&crate::summary::summary_sql(true)),
         summary_notes: Sql::new(&crate::summary::summary_notes_sql()),
         note_context: crate::access::context_statement().clone(),
         claim: crate::idempotency::claim_statement().clone(),

@@ -256,8 +256,10 @@ pub async fn versions(
     reading: Reading,
 ) -> StoreResult<Vec<PlanVersion>> {
     let (resident, only) = (resident.as_uuid(), only.map(|v| v.as_uuid()));
-    let (sql, args) = LIST.pick(reading, args! { resident: &resident, only: &only });
-    open_listed(tx, sql, &args, plan_version).await
+    let (sql, args, trace) = LIST.pick_final(reading, args! { resident: &resident, only: &only }, |action| {
+        crate::trail::ReadTrace::Record { action, resident }
+    });
+    open_listed(tx, sql, &args, trace, plan_version).await
 }
 
 /// [`versions`] within an operation that goes on.

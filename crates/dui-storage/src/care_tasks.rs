@@ -346,7 +346,7 @@ pub async fn records(
 ) -> StoreResult<Vec<TaskRecord>> {
     let resident = resident.as_uuid();
     let args = args! { resident: &resident, from: &from, to: &to }.action(AuditAction::CareTaskRead);
-    open_listed(tx, &RECORDS, &args, task_record).await
+    open_listed(tx, &RECORDS, &args, None, task_record).await
 }
 
 /// Task records: reasons sealed; a merge moves them; the resident's export lists them by the

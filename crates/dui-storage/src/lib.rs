@@ -57,6 +57,7 @@ pub mod structure;
 pub mod summary;
 pub mod tenant_export;
 mod trace;
+mod trail;
 pub mod tx;
 mod unchanged;
 mod who;

@@ -14,7 +14,8 @@ use crate::{StoreError, StoreResult};
 /// them as `x.column`) beside `visible`, or a single row of nulls when there are none.
 pub(crate) fn listed(select: &str, order: &str) -> String {
     format!(
-        "SELECT v.visible, x.* FROM (SELECT EXISTS (SELECT 1 FROM target) AS visible) v \
+        "SELECT v.visible, v.via_emergency, x.* FROM (SELECT EXISTS (SELECT 1 FROM target) AS visible, \
+           coalesce((SELECT NOT t.normal FROM target t), false) AS via_emergency) v \
          LEFT JOIN LATERAL ({select}) x ON v.visible ORDER BY {order}"
     )
 }
@@ -48,14 +49,16 @@ pub(crate) async fn query_listed(tx: &mut Tx<'_>, sql: &Sql, args: &Args<'_>) ->
     }
 }
 
-/// Runs a [`listed`] statement as the transaction's last and opens its rows.
+/// Runs a [`listed`] statement as the transaction's last and opens its rows; with `trace`, the
+/// read's event is recorded through the trail ([`crate::trail`]).
 pub(crate) async fn open_listed<T>(
     tx: Tx<'_>,
     sql: &Sql,
     args: &Args<'_>,
+    trace: Option<crate::trail::ReadTrace>,
     map: fn(&Row, &Keyring) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     let (db, tenant) = (tx.db(), tx.tenant());
-    let rows = present(tx.finish(sql, args).await?)?;
+    let rows = present(tx.finish_read(sql, args, trace).await?)?;
     db.open_rows(tenant, &rows, map).await
 }

@@ -140,7 +140,7 @@ pub async fn series(
 ) -> StoreResult<Vec<Measurement>> {
     let (resident, kind) = (resident.as_uuid(), kind.map(MeasurementKind::as_str));
     let args = args! { resident: &resident, kind: &kind, from: &from, to: &to }.action(action);
-    open_listed(tx, &SERIES, &args, measurement).await
+    open_listed(tx, &SERIES, &args, None, measurement).await
 }
 
 /// Flags a measurement as entered in error (it stays). `NotFound` when it is flagged already

@@ -290,8 +290,11 @@ pub async fn flag_error(mut tx: Tx<'_>, resident: ResidentId, id: NoteId, reason
 pub async fn list(tx: Tx<'_>, resident: ResidentId, page: PageRequest, reading: Reading) -> StoreResult<Page<Note>> {
     let resident = resident.as_uuid();
     let limit = page.fetch_limit();
-    let (sql, args) = LIST.pick(reading, args! { resident: &resident, after: &page.after, limit: &limit });
-    let items = open_listed(tx, sql, &args, note).await?;
+    let (sql, args, trace) =
+        LIST.pick_final(reading, args! { resident: &resident, after: &page.after, limit: &limit }, |action| {
+            crate::trail::ReadTrace::Record { action, resident }
+        });
+    let items = open_listed(tx, sql, &args, trace, note).await?;
     Ok(Page::from_rows(items, page, |n| n.id.as_uuid()))
 }
 

@@ -196,8 +196,10 @@ static OF_RESIDENT: Stmt = LazyLock::new(|| {
 /// The messages about a resident the caller sees, newest first; the reading is recorded.
 pub async fn of_resident(tx: Tx<'_>, resident: ResidentId) -> StoreResult<Vec<OutboxMessage>> {
     let resident = resident.as_uuid();
-    open_listed(tx, &OF_RESIDENT, &args! { resident: &resident }.action(AuditAction::OutboxRead), |row, _| message(row))
-        .await
+    open_listed(tx, &OF_RESIDENT, &args! { resident: &resident }.action(AuditAction::OutboxRead), None, |row, _| {
+        message(row)
+    })
+    .await
 }
 
 static ONE: Stmt = LazyLock::new(|| {

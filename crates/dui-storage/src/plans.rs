@@ -27,8 +27,9 @@ pub struct PlanProbe<'a> {
     pub unit: UnitId,
 }
 
-/// The plan of each statement, by name, as `EXPLAIN` prints it (with `analyze`, the statements
-/// run — their traces too — and the transaction is rolled back).
+/// The plan of each statement, by name: with `analyze`, the generic plan the server's
+/// connections run, executed (`EXPLAIN (ANALYZE, BUFFERS)`; the transaction is rolled back);
+/// without, `EXPLAIN` of the statement for these values.
 ///
 /// # Errors
 ///
@@ -42,11 +43,15 @@ pub async fn access_plans(
     let (establishment, unit) = (Some(probe.establishment.as_uuid()), Some(probe.unit.as_uuid()));
     let (after, limit, notes) = (None::<Uuid>, 51_i64, 21_i64);
     let index = probe.birth_index;
-    let read =
-        crate::residents::READ.pick(Reading::Recorded(AuditAction::ResidentRead), crate::args! { resident: &resident });
-    let notes_list = crate::notes::LIST.pick(
+    let read = crate::residents::READ.pick_final(
+        Reading::Recorded(AuditAction::ResidentRead),
+        crate::args! { resident: &resident },
+        |action| crate::trail::ReadTrace::Record { action, resident },
+    );
+    let notes_list = crate::notes::LIST.pick_final(
         Reading::Recorded(AuditAction::NoteRead),
         crate::args! { resident: &resident, after: &after, limit: &notes },
+        |action| crate::trail::ReadTrace::Record { action, resident },
     );
     let statements: [(&'static str, &Sql, Args<'_>); 7] = [
         (
@@ -55,34 +60,28 @@ pub async fn access_plans(
             crate::args! { resident: &resident }.action(AuditAction::NoteCreate),
         ),
         ("resident read", read.0, read.1),
-        (
-            "summary",
-            &crate::summary::SUMMARY,
-            crate::args! { resident: &resident }.action(AuditAction::ResidentSummary),
-        ),
+        ("summary", &crate::summary::SUMMARY, crate::args! { resident: &resident }),
         ("notes of a resident", notes_list.0, notes_list.1),
-        (
-            "search",
-            &crate::residents::SEARCH_BY_BIRTH_IDENTITY,
-            crate::args! { index: &index }.action(AuditAction::ResidentSearch),
-        ),
+        ("search", &crate::residents::SEARCH_BY_BIRTH_IDENTITY, crate::args! { index: &index }),
         (
             "residents of a unit now",
             &crate::residents::PRESENT_IN_UNIT,
-            crate::args! { place: &unit, establishment: &establishment, after: &after, limit: &limit }
-                .action(AuditAction::ResidentList),
+            crate::args! { place: &unit, establishment: &establishment, after: &after, limit: &limit },
         ),
         (
             "residents of an establishment now",
             &crate::residents::PRESENT_IN_ESTABLISHMENT,
-            crate::args! { place: &establishment, establishment: &establishment, after: &after, limit: &limit }
-                .action(AuditAction::ResidentList),
+            crate::args! { place: &establishment, establishment: &establishment, after: &after, limit: &limit },
         ),
     ];
     let mut plans = Vec::with_capacity(statements.len());
     for (name, sql, args) in statements {
-        let rows = tx.query(&sql.explained(analyze), &args).await?;
-        let lines = rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect::<StoreResult<Vec<_>>>()?;
+        let lines = if analyze {
+            tx.explain_generic(sql, &args).await?
+        } else {
+            let rows = tx.query(&sql.explained(false), &args).await?;
+            rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect::<StoreResult<Vec<_>>>()?
+        };
         plans.push((name, lines.join("\n")));
     }
     tx.rollback().await?;

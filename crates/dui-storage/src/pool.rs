@@ -198,6 +198,8 @@ pub struct Db {
     pub(crate) outbox_bell: Arc<tokio::sync::Notify>,
     /// Tenants whose trail this process added to since the chainer last looked.
     pub(crate) audited: Arc<std::sync::Mutex<std::collections::HashSet<TenantId>>>,
+    /// The writer of reads' audit events ([`crate::trail`]).
+    pub(crate) trail: Arc<crate::trail::Trail>,
 }
 
 impl Db {
@@ -239,6 +241,7 @@ impl Db {
             recent_stay_days: config.recent_stay_days,
             outbox_bell: Arc::new(tokio::sync::Notify::new()),
             audited: Arc::default(),
+            trail: Arc::new(crate::trail::Trail::new()),
         })
     }
 
@@ -251,6 +254,17 @@ impl Db {
     /// Notes that `tenant`'s trail received events (committed), for the chainer's next pass.
     pub(crate) fn note_audited(&self, tenant: TenantId) {
         self.audited.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant);
+    }
+
+    /// Records the events of reads answered by this task, with those of the others waiting;
+    /// returns once they are durable.
+    pub(crate) async fn record_reads(&self, events: Vec<crate::trail::ReadEvent>) -> StoreResult<()> {
+        let tenants = crate::trail::tenants_of(&events);
+        self.trail.record(&self.pool, events).await?;
+        for tenant in tenants {
+            self.note_audited(tenant);
+        }
+        Ok(())
     }
 
     /// The tenants noted since the last call.

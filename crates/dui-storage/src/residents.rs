@@ -94,19 +94,6 @@ pub struct IdentityCorrection {
     pub previous: Option<dui_domain::record::PreviousIdentity>,
 }
 
-/// One event per resident of `rows` (with `id` and `normal`), for lists and searches.
-fn each_listed(rows: &str) -> String {
-    let (resident, emergency) = (format!("{rows}.id"), format!("NOT {rows}.normal"));
-    Trace {
-        from: &format!("who, {rows}"),
-        resident: &resident,
-        resource: &resident,
-        outcome: "'success'",
-        emergency: &emergency,
-    }
-    .sql()
-}
-
 static RELOAD: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM residents r {CURRENT_STAY} WHERE r.tenant_id = :tenant AND r.id = :id"
@@ -179,19 +166,18 @@ static LIST: Stmt = LazyLock::new(|| {
                                   AND (:unit::uuid IS NULL OR f.unit_id = :unit) \
                                   AND (:current::bool IS NULL OR (:current = (f.admitted_on <= current_date \
                                        AND (f.discharged_on IS NULL OR f.discharged_on > current_date)))))) \
-                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT :limit), \
-         trace AS ({trace}) \
+                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT :limit) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
         visible = visible("r"),
         urgent = urgent("r"),
-        trace = each_listed("data"),
     ))
 });
 
 /// The residents with a current stay in a place (`:unit`, else `:establishment`) that the
 /// caller sees: the current stays of the place are read through their index on
 /// `(tenant_id, place, discharged_on)`, so the list costs what the place holds now, not the
-/// years of stays before.
+/// years of stays before; the rule of access is checked in id order until the page is full
+/// (`OFFSET 0` keeps the check in its own loop, so the planner cannot check everyone first).
 fn present_sql(place: &str) -> String {
     format!(
         "WITH {WHO_CTE}, \
@@ -200,14 +186,14 @@ fn present_sql(place: &str) -> String {
                   AND (f.discharged_on IS NULL OR f.discharged_on > current_date) AND f.admitted_on <= current_date \
                   AND (:establishment::uuid IS NULL OR f.establishment_id = :establishment) \
                   AND (:after::uuid IS NULL OR f.resident_id > :after)), \
-         data AS (SELECT r.*, {visible} AS normal FROM here h, residents r, who \
-                  WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
-                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT :limit), \
-         trace AS ({trace}) \
+         data AS (SELECT r.* FROM (SELECT resident_id FROM here ORDER BY resident_id) h \
+                  CROSS JOIN LATERAL (SELECT r.*, {visible} AS normal FROM residents r, who \
+                      WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
+                      AND ({visible} OR {urgent}) OFFSET 0) r \
+                  LIMIT :limit) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
         visible = visible("r"),
         urgent = urgent("r"),
-        trace = each_listed("data"),
     )
 }
 
@@ -219,12 +205,10 @@ fn search_sql(column: &str) -> String {
         "WITH {WHO_CTE}, \
          data AS (SELECT r.*, {visible} AS normal FROM residents r, who \
                   WHERE r.tenant_id = who.tenant_id AND r.{column} = :index AND r.record_status = 'active' \
-                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT 50), \
-         trace AS ({trace}) \
+                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT 50) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
         visible = visible("r"),
         urgent = urgent("r"),
-        trace = each_listed("data"),
     )
 }
 
@@ -370,9 +354,11 @@ pub async fn create(
 /// One resident, if visible, as the transaction's last statement.
 pub async fn read(tx: Tx<'_>, id: ResidentId, reading: Reading) -> StoreResult<Resident> {
     let resident_id = id.as_uuid();
-    let (sql, args) = READ.pick(reading, args! { resident: &resident_id });
+    let (sql, args, trace) = READ.pick_final(reading, args! { resident: &resident_id }, |action| {
+        crate::trail::ReadTrace::Record { action, resident: resident_id }
+    });
     let (db, tenant) = (tx.db(), tx.tenant());
-    let rows = tx.finish(sql, &args).await?;
+    let rows = tx.finish_read(sql, &args, trace).await?;
     db.open_rows(tenant, &rows, resident).await?.pop().ok_or(StoreError::NotFound)
 }
 
@@ -395,6 +381,7 @@ pub async fn list(tx: Tx<'_>, filter: ResidentFilter, page: PageRequest) -> Stor
     let unit = filter.unit.map(|u| u.as_uuid());
     let limit = page.fetch_limit();
     let (db, tenant) = (tx.db(), tx.tenant());
+    let listed = crate::trail::ReadTrace::EachRecord { action: AuditAction::ResidentList };
     let present = match (filter.current, unit, establishment) {
         (Some(true), Some(unit), _) => Some((&*PRESENT_IN_UNIT, unit)),
         (Some(true), None, Some(establishment)) => Some((&*PRESENT_IN_ESTABLISHMENT, establishment)),
@@ -402,15 +389,13 @@ pub async fn list(tx: Tx<'_>, filter: ResidentFilter, page: PageRequest) -> Stor
     };
     let rows = match present {
         Some((sql, place)) => {
-            let args = args! { place: &place, establishment: &establishment, after: &page.after, limit: &limit }
-                .action(AuditAction::ResidentList);
-            tx.finish(sql, &args).await?
+            let args = args! { place: &place, establishment: &establishment, after: &page.after, limit: &limit };
+            tx.finish_read(sql, &args, Some(listed)).await?
         }
         None => {
             let args = args! { establishment: &establishment, unit: &unit, current: &filter.current,
-            after: &page.after, limit: &limit }
-            .action(AuditAction::ResidentList);
-            tx.finish(&LIST, &args).await?
+            after: &page.after, limit: &limit };
+            tx.finish_read(&LIST, &args, Some(listed)).await?
         }
     };
     let items = db.open_rows(tenant, &rows, resident).await?;
@@ -434,7 +419,8 @@ pub async fn search(mut tx: Tx<'_>, lookup: &ResidentLookup) -> StoreResult<Vec<
     };
     let index = index.to_vec();
     let (db, tenant) = (tx.db(), tx.tenant());
-    let rows = tx.finish(sql, &args! { index: &index }.action(AuditAction::ResidentSearch)).await?;
+    let found = crate::trail::ReadTrace::EachRecord { action: AuditAction::ResidentSearch };
+    let rows = tx.finish_read(sql, &args! { index: &index }, Some(found)).await?;
     db.open_rows(tenant, &rows, resident).await
 }
 

@@ -155,8 +155,10 @@ static CHANGE: Stmt = LazyLock::new(|| {
 /// A resident's stays, most recent first, as the transaction's last statement.
 pub async fn list(tx: Tx<'_>, resident: ResidentId, reading: Reading) -> StoreResult<Vec<Stay>> {
     let resident = resident.as_uuid();
-    let (sql, args) = LIST.pick(reading, args! { resident: &resident });
-    present(tx.finish(sql, &args).await?)?.iter().map(stay).collect()
+    let (sql, args, trace) = LIST.pick_final(reading, args! { resident: &resident }, |action| {
+        crate::trail::ReadTrace::Record { action, resident }
+    });
+    present(tx.finish_read(sql, &args, trace).await?)?.iter().map(stay).collect()
 }
 
 /// [`list`] within an operation that goes on.

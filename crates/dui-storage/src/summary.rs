@@ -15,12 +15,11 @@ use crate::residents::RESIDENT_COLUMNS;
 use crate::sealing::versions;
 use crate::sql::{Sql, Stmt};
 use crate::stays::{CURRENT_STAY, STAY_COLUMNS};
-use crate::trace::Trace;
 use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
 
 /// The statements, written once (they are the same for every request).
-pub(crate) static SUMMARY: Stmt = LazyLock::new(|| Sql::new(&summary_sql()));
+pub(crate) static SUMMARY: Stmt = LazyLock::new(|| Sql::new(&summary_sql(false)));
 static SUMMARY_NOTES: Stmt = LazyLock::new(|| Sql::new(&summary_notes_sql()));
 
 /// The most notes a summary shows.
@@ -28,13 +27,12 @@ pub const MAX_SUMMARY_NOTES: i64 = 20;
 
 /// The record, its current stay, the latest GIR the reader may see and the plan in force; the
 /// read (or its refusal) is recorded. `:resident` the resident.
-pub(crate) fn summary_sql() -> String {
+pub(crate) fn summary_sql(recorded: bool) -> String {
     format!(
         "WITH {WHO_CTE}, \
          candidate AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
                     WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
-         target AS MATERIALIZED (SELECT * FROM candidate WHERE normal OR urgent), \
-         trace AS ({trace}) \
+         target AS MATERIALIZED (SELECT * FROM candidate WHERE normal OR urgent){trace} \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency, \
                 g.id AS gir_id, g.assessed_on AS gir_assessed_on, g.gir AS gir_gir, g.gir_group AS gir_gir_group, \
                 g.gir_rank AS gir_gir_rank, g.assessor_id AS gir_assessor_id, g.establishment_id AS gir_establishment_id, \
@@ -50,7 +48,7 @@ pub(crate) fn summary_sql() -> String {
                  ORDER BY p.version DESC LIMIT 1) p ON true",
         visible = visible("r"),
         urgent = urgent("r"),
-        trace = Trace::read(),
+        trace = crate::trace::read_trace(recorded),
         gir_readable = note_readable("a", "NOT r.normal"),
     )
 }
@@ -74,10 +72,11 @@ pub(crate) fn summary_notes_sql() -> String {
 pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<ResidentSummary> {
     let resident = id.as_uuid();
     let limit = notes.clamp(0, MAX_SUMMARY_NOTES);
-    let record_args = args! { resident: &resident }.action(AuditAction::ResidentSummary);
+    let record_args = args! { resident: &resident };
     let notes_args = args! { resident: &resident, limit: &limit };
     let (db, tenant) = (tx.db(), tx.tenant());
-    let (record, notes) = tx.finish_pair((&SUMMARY, &record_args), (&SUMMARY_NOTES, &notes_args)).await?;
+    let trace = crate::trail::ReadTrace::Record { action: AuditAction::ResidentSummary, resident };
+    let (record, notes) = tx.finish_pair_read((&SUMMARY, &record_args), (&SUMMARY_NOTES, &notes_args), trace).await?;
     let row = record.first().ok_or(StoreError::NotFound)?;
     let mut wanted = versions(&record)?;
     wanted.extend(versions(&notes)?);

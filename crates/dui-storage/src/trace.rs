@@ -110,6 +110,23 @@ impl Variants {
     }
 }
 
+impl Variants {
+    /// The statement for `reading` when it ends its transaction: the one without the trace,
+    /// with what records the read's events once it has answered ([`crate::trail`]; `trace`
+    /// makes it from the action).
+    pub(crate) fn pick_final<'a>(
+        &self,
+        reading: Reading,
+        args: crate::sql::Args<'a>,
+        trace: impl FnOnce(dui_domain::audit::AuditAction) -> crate::trail::ReadTrace,
+    ) -> (&crate::sql::Sql, crate::sql::Args<'a>, Option<crate::trail::ReadTrace>) {
+        match reading {
+            Reading::Recorded(action) => (&self.unrecorded, args, Some(trace(action))),
+            Reading::Unrecorded => (&self.unrecorded, args, None),
+        }
+    }
+}
+
 /// `trace AS (...)` for a recorded read of `target`, nothing otherwise: the `WITH` item to put
 /// after a read's own.
 pub(crate) fn read_trace(recorded: bool) -> String {

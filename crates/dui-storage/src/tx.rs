@@ -234,6 +234,33 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// The plan the server's connections run `sql` on — its generic plan, made once per
+    /// connection (`plan_cache_mode`) — as `EXPLAIN (ANALYZE, BUFFERS)` prints it: the statement
+    /// is prepared under a name with its parameters' types and executed with `args`. (An
+    /// `EXPLAIN` of the statement itself would plan it for these values only.)
+    pub(crate) async fn explain_generic(&mut self, sql: &Sql, args: &Args<'_>) -> StoreResult<Vec<String>> {
+        self.ensure_open().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let statement = conn.prepare(sql.text()).await?;
+        let types: Vec<String> = statement.params().iter().map(|t| format!("{}.{}", t.schema(), t.name())).collect();
+        conn.batch_execute(&format!("PREPARE dui_explained ({}) AS {}", types.join(", "), sql.text())).await?;
+        // The values as literals of their types, written by the server itself.
+        let values = self.values(sql, args)?;
+        let quoted: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("quote_nullable(${}::{t}::text) || '::{t}'", i + 1))
+            .collect();
+        let client: &tokio_postgres::Client = conn;
+        let literals = client.query_one(&format!("SELECT {}", quoted.join(", ")), &values).await?;
+        let literals: Vec<String> =
+            (0..types.len()).map(|i| literals.try_get::<_, String>(i)).collect::<Result<_, _>>()?;
+        let explained = format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE dui_explained ({})", literals.join(", "));
+        let rows = client.query(&explained, &[]).await;
+        conn.batch_execute("DEALLOCATE dui_explained").await?;
+        rows?.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
+    }
+
     /// Runs statements without parameters (a temporary table for a bulk load).
     pub(crate) async fn batch(&mut self, sql: &str) -> StoreResult<()> {
         self.ensure_open().await?;
@@ -302,6 +329,54 @@ impl<'a> Tx<'a> {
             rows
         };
         Ok(rows)
+    }
+
+    /// Runs a read's last statement and commits, like [`Tx::finish`]; then, when `trace` says
+    /// the read is recorded, records its events with those of the other reads answered meanwhile
+    /// and returns once they are durable ([`crate::trail`]).
+    pub(crate) async fn finish_read(
+        self,
+        sql: &Sql,
+        args: &Args<'_>,
+        trace: Option<crate::trail::ReadTrace>,
+    ) -> StoreResult<Vec<Row>> {
+        let db = self.db;
+        let reader = match (&self.who, self.tenant_uuid) {
+            (Some(who), Some(tenant)) => Some(who.reader(tenant)),
+            _ => None,
+        };
+        let rows = self.finish(sql, args).await?;
+        if let Some(trace) = trace {
+            let reader = reader.ok_or_else(|| StoreError::Corrupt {
+                column: "transaction",
+                value: "a recorded read without a caller".to_owned(),
+            })?;
+            db.record_reads(trace.events(&reader, &rows)?).await?;
+        }
+        Ok(rows)
+    }
+
+    /// [`Tx::finish_pair`] for a read recorded through the trail: `trace` reads the first
+    /// statement's rows ([`Tx::finish_read`]).
+    pub(crate) async fn finish_pair_read(
+        self,
+        first: (&Sql, &Args<'_>),
+        second: (&Sql, &Args<'_>),
+        trace: crate::trail::ReadTrace,
+    ) -> StoreResult<(Vec<Row>, Vec<Row>)> {
+        let db = self.db;
+        let reader = match (&self.who, self.tenant_uuid) {
+            (Some(who), Some(tenant)) => who.reader(tenant),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    column: "transaction",
+                    value: "a recorded read without a caller".to_owned(),
+                });
+            }
+        };
+        let (one, two) = self.finish_pair(first, second).await?;
+        db.record_reads(trace.events(&reader, &one)?).await?;
+        Ok((one, two))
     }
 
     /// Runs two statements and commits, in one round trip: a read made of two result shapes

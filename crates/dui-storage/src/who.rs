@@ -74,6 +74,17 @@ impl Who {
         }
     }
 
+    /// Who reads, for the events of a read in `tenant`.
+    pub(crate) fn reader(&self, tenant: Uuid) -> crate::trail::Reader {
+        crate::trail::Reader {
+            tenant,
+            user: self.user,
+            console: self.console,
+            request_id: self.request_id.clone(),
+            client_address: self.client,
+        }
+    }
+
     /// The value of one of [`WHO_CTE`]'s parameters (`tenant` is the transaction's own).
     pub(crate) fn param(&self, name: &str) -> Option<&(dyn ToSql + Sync)> {
         Some(match name {
