@@ -38,7 +38,8 @@ struct Cli {
 
 #[derive(Debug, clap::Args)]
 struct Common {
-    /// small (2 tenants, 300 residents), platform (200 tenants, 50,000 residents) or smoke.
+    /// small (2 tenants, 300 residents), platform (200 tenants, 50,000 residents), large (one
+    /// organisation, 100,000 residents over ten years) or smoke.
     #[arg(long, default_value = "small")]
     profile: String,
     /// The dataset's seed: the same seed makes the same dataset.
@@ -304,6 +305,8 @@ fn reference_rate(op: Op) -> f64 {
         Op::HandoverFeed => 100.0,
         Op::AssessmentsRead => 300.0,
         Op::CarePlanRead => 300.0,
+        Op::ResidentRead => 300.0,
+        Op::ResidentSearch => 300.0,
     }
 }
 

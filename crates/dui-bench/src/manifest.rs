@@ -21,6 +21,9 @@ pub struct TenantData {
     pub establishments: Vec<EstablishmentData>,
     /// Notes in the tenant at the end of seeding.
     pub notes: u64,
+    /// Former residents (discharged) in the tenant.
+    #[serde(default)]
+    pub former: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +31,9 @@ pub struct EstablishmentData {
     pub id: Uuid,
     pub unit: Uuid,
     pub residents: Vec<Uuid>,
+    /// The birth name and birth date of each of `residents`, for searches.
+    #[serde(default)]
+    pub identities: Vec<(String, chrono::NaiveDate)>,
     pub staff: Vec<StaffData>,
 }
 

@@ -27,11 +27,20 @@ pub enum Op {
     HandoverFeed,
     AssessmentsRead,
     CarePlanRead,
+    ResidentRead,
+    ResidentSearch,
 }
 
 impl Op {
-    pub const ALL: [Op; 5] =
-        [Op::NoteWrite, Op::ResidentSummary, Op::HandoverFeed, Op::AssessmentsRead, Op::CarePlanRead];
+    pub const ALL: [Op; 7] = [
+        Op::NoteWrite,
+        Op::ResidentSummary,
+        Op::HandoverFeed,
+        Op::AssessmentsRead,
+        Op::CarePlanRead,
+        Op::ResidentRead,
+        Op::ResidentSearch,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +49,8 @@ impl Op {
             Op::HandoverFeed => "hand-over feed (80-resident unit)",
             Op::AssessmentsRead => "assessments read",
             Op::CarePlanRead => "care plan read",
+            Op::ResidentRead => "record read by id",
+            Op::ResidentSearch => "search by birth name and date",
         }
     }
 
@@ -50,6 +61,8 @@ impl Op {
             Op::HandoverFeed => "handover_feed",
             Op::AssessmentsRead => "assessments_read",
             Op::CarePlanRead => "care_plan_read",
+            Op::ResidentRead => "resident_read",
+            Op::ResidentSearch => "resident_search",
         }
     }
 
@@ -62,6 +75,8 @@ impl Op {
             Op::HandoverFeed => 0.25,
             Op::AssessmentsRead => 0.05,
             Op::CarePlanRead => 0.05,
+            // Measured alone: the shift-change mix is the one it always was.
+            Op::ResidentRead | Op::ResidentSearch => 0.0,
         }
     }
 }
@@ -75,6 +90,9 @@ pub struct VirtualUser {
     pub establishment: Uuid,
     pub unit: Uuid,
     pub residents: Arc<Vec<Uuid>>,
+    /// The birth name and birth date of each of `residents` (empty in datasets seeded before
+    /// they were kept).
+    pub identities: Arc<Vec<(String, chrono::NaiveDate)>>,
     pub token: String,
 }
 
@@ -92,8 +110,19 @@ impl VirtualUser {
     }
 
     pub fn resident(&self, i: u64) -> Uuid {
+        self.residents[self.index(i)]
+    }
+
+    /// The birth name and birth date of [`VirtualUser::resident`]`(i)`.
+    pub fn identity(&self, i: u64) -> Result<&(String, chrono::NaiveDate), Failure> {
+        self.identities
+            .get(self.index(i))
+            .ok_or_else(|| Failure::Other("the dataset keeps no birth identities: seed it again to search".to_owned()))
+    }
+
+    fn index(&self, i: u64) -> usize {
         // Spread over the residents, not in order (a stride coprime with most sizes).
-        self.residents[(i.wrapping_mul(7919) % self.residents.len() as u64) as usize]
+        (i.wrapping_mul(7919) % self.residents.len() as u64) as usize
     }
 }
 
@@ -115,6 +144,7 @@ pub fn virtual_users(
                 continue;
             }
             let residents = Arc::new(establishment.residents.clone());
+            let identities = Arc::new(establishment.identities.clone());
             for member in &establishment.staff {
                 let Some(role) = Role::parse(&member.role) else { continue };
                 if !matches!(role, Role::Nurse | Role::CareAssistant) {
@@ -127,6 +157,7 @@ pub fn virtual_users(
                     establishment: establishment.id,
                     unit: establishment.unit,
                     residents: residents.clone(),
+                    identities: identities.clone(),
                     token: mint(tenant.id, member.id),
                 });
             }
@@ -184,6 +215,13 @@ impl Operation for Http {
                     self.client.get(format!("{}/api/v1/residents/{resident}/assessments?instrument=aggir", self.base))
                 }
                 Op::CarePlanRead => self.client.get(format!("{}/api/v1/residents/{resident}/care-plan", self.base)),
+                Op::ResidentRead => self.client.get(format!("{}/api/v1/residents/{resident}", self.base)),
+                Op::ResidentSearch => {
+                    let (birth_name, birth_date) = user.identity(i / self.users.len() as u64)?;
+                    self.client
+                        .post(format!("{}/api/v1/residents/search", self.base))
+                        .json(&json!({"birth_name": birth_name, "birth_date": birth_date}))
+                }
             };
             let response = request.bearer_auth(&user.token).send().await.map_err(|e| Failure::Other(e.to_string()))?;
             let status = response.status();
@@ -215,6 +253,8 @@ struct Connection {
     note_insert: Statement,
     assessments: Statement,
     plan_versions: Statement,
+    resident_read: Statement,
+    search: Statement,
 }
 
 /// The baseline's connections: as many as the server's pool.
@@ -264,6 +304,8 @@ impl Baseline {
                 note_insert: prepare(statements.note_insert.text()).await?,
                 assessments: prepare(statements.assessments.text()).await?,
                 plan_versions: prepare(statements.plan_versions.text()).await?,
+                resident_read: prepare(statements.resident_read.text()).await?,
+                search: prepare(statements.search.text()).await?,
                 client,
             }));
         }
@@ -444,6 +486,27 @@ impl Raw {
                 let only = None::<Uuid>;
                 let read = args! { resident: &resident, only: &only }.action(AuditAction::CarePlanRead);
                 single(c, &tenant, &c.plan_versions, &who.bind(&statements.plan_versions, &read).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
+            }
+            Op::ResidentRead => {
+                let read = args! { resident: &resident }.action(AuditAction::ResidentRead);
+                single(c, &tenant, &c.resident_read, &who.bind(&statements.resident_read, &read).map_err(bind)?)
+                    .await
+                    .map_err(sql)?;
+            }
+            Op::ResidentSearch => {
+                let (birth_name, birth_date) = user.identity(i / self.users.len() as u64)?;
+                let index = dui_storage::bench::birth_index(
+                    &self.baseline.db,
+                    TenantId::from_uuid(user.tenant),
+                    birth_name,
+                    *birth_date,
+                )
+                .await
+                .map_err(bind)?;
+                let search = args! { index: &index }.action(AuditAction::ResidentSearch);
+                single(c, &tenant, &c.search, &who.bind(&statements.search, &search).map_err(bind)?)
                     .await
                     .map_err(sql)?;
             }

@@ -12,6 +12,11 @@ pub struct Profile {
     pub establishments: &'static [usize],
     /// Days of history.
     pub days: u32,
+    /// Former residents of each tenant (admitted and discharged over `stay_years`), spread over
+    /// its establishments: a large organisation's years of records.
+    pub former: usize,
+    /// How far back the former residents' stays go.
+    pub stay_years: u32,
     /// Notes per resident per day, on average.
     pub notes_per_day: f64,
     /// Saturation runs, open-loop steps.
@@ -29,6 +34,8 @@ pub const SMALL: Profile = Profile {
     tenants: 2,
     establishments: &[80, 70],
     days: 730,
+    former: 0,
+    stay_years: 0,
     notes_per_day: 1.0,
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
@@ -41,10 +48,28 @@ pub const PLATFORM: Profile = Profile {
     tenants: 200,
     establishments: &[80, 43, 43, 42, 42],
     days: 730,
+    former: 0,
+    stay_years: 0,
     notes_per_day: 1.0,
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
     jobs: 2,
+    rounds: 3,
+};
+
+/// One large organisation: twenty nursing homes of 80 residents today, and 98,400 people it
+/// supported over ten years (100,000 records, each with its stays); a year of notes.
+pub const LARGE: Profile = Profile {
+    name: "large",
+    tenants: 1,
+    establishments: &[80; 20],
+    days: 365,
+    notes_per_day: 1.0,
+    former: 98_400,
+    stay_years: 10,
+    step: Duration::from_secs(4),
+    long_step: Duration::from_secs(10),
+    jobs: 1,
     rounds: 3,
 };
 
@@ -55,6 +80,8 @@ pub const SMOKE: Profile = Profile {
     tenants: 2,
     establishments: &[12, 8],
     days: 14,
+    former: 40,
+    stay_years: 2,
     notes_per_day: 1.0,
     step: Duration::from_millis(400),
     long_step: Duration::from_millis(600),
@@ -64,7 +91,7 @@ pub const SMOKE: Profile = Profile {
 
 impl Profile {
     pub fn named(name: &str) -> Option<Self> {
-        [SMALL, PLATFORM, SMOKE].into_iter().find(|p| p.name == name)
+        [SMALL, PLATFORM, LARGE, SMOKE].into_iter().find(|p| p.name == name)
     }
 
     pub fn is_smoke(&self) -> bool {

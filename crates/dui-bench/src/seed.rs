@@ -17,7 +17,7 @@ use dui_app::{people, platform, structure};
 use dui_domain::idempotency::IdempotencyKey;
 use dui_domain::pagination::PageRequest;
 use dui_domain::people::{Profession, Role, UserKind};
-use dui_domain::record::{NoteScope, StayMode};
+use dui_domain::record::{DischargeMode, NoteScope, StayMode};
 use dui_domain::resident::{Identity, Ins, InsOid, Sex};
 use dui_domain::scope::{Grant, RequestContext, TenantScope};
 use dui_domain::structure::{EstablishmentCategory, Finess};
@@ -82,7 +82,7 @@ pub async fn seed(
         );
         return Ok(manifest);
     }
-    let per_tenant: usize = profile.establishments.iter().sum();
+    let per_tenant: usize = profile.establishments.iter().sum::<usize>() + profile.former;
     let bar = ProgressBar::new((todo.len() * per_tenant) as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} residents {msg} (eta {eta})")
@@ -206,12 +206,14 @@ async fn seed_tenant(
         );
         let mut residents = Vec::with_capacity(size);
         let mut admissions = Vec::with_capacity(size);
+        let mut identities = Vec::with_capacity(size);
         for r in 0..size {
             let mut rng = Rng::derive(seed, &[index as u64, e as u64, 2, r as u64]);
-            let (resident, admitted) =
+            let (resident, admitted, identity) =
                 seed_resident(&app, &console, &nurse_scope, &mut rng, (index, e, r), establishment.id, unit.id).await?;
             residents.push(resident);
             admissions.push(admitted);
+            identities.push(identity);
             bar.inc(1);
         }
         let marker = markers.join(format!("{}.done", establishment.id));
@@ -235,10 +237,91 @@ async fn seed_tenant(
             id: establishment.id.as_uuid(),
             unit: unit.id.as_uuid(),
             residents: residents.iter().map(|r| r.as_uuid()).collect(),
+            identities,
             staff,
         });
     }
-    Ok(TenantData { id: tenant.id.as_uuid(), finess, establishments, notes })
+    let places: Vec<(EstablishmentId, UnitId)> =
+        establishments.iter().map(|e| (EstablishmentId::from_uuid(e.id), UnitId::from_uuid(e.unit))).collect();
+    let former = seed_former(&app, &console, profile, seed, index, &places, bar).await?;
+    Ok(TenantData { id: tenant.id.as_uuid(), finess, establishments, notes, former })
+}
+
+/// The organisation's former residents: `profile.former` people admitted over the last
+/// `profile.stay_years` years and discharged at least 31 days ago (out of the teams' reach,
+/// still in the directors' archives), spread over its establishments; several at once.
+async fn seed_former(
+    app: &dui_app::App,
+    console: &TenantScope,
+    profile: Profile,
+    seed: u64,
+    tenant: usize,
+    places: &[(EstablishmentId, UnitId)],
+    bar: &ProgressBar,
+) -> anyhow::Result<u64> {
+    if profile.former == 0 || places.is_empty() {
+        return Ok(0);
+    }
+    let today = Utc::now().date_naive();
+    let span = i64::from(profile.stay_years.max(1)) * 365;
+    let mut running = tokio::task::JoinSet::new();
+    let mut next = 0;
+    let mut done = 0u64;
+    loop {
+        while running.len() < 4 && next < profile.former {
+            let (app, console, n) = (app.clone(), console.clone(), next);
+            let (establishment, unit) = places[n % places.len()];
+            running.spawn(async move {
+                let mut rng = Rng::derive(seed, &[tenant as u64, 9, n as u64]);
+                let person = names::person(&mut rng, 500_000 + n as u32);
+                let admitted = today - Duration::days(60 + rng.below((span - 60).max(1) as u64) as i64);
+                let discharged =
+                    (admitted + Duration::days(7 + rng.below(1000) as i64)).min(today - Duration::days(31));
+                let identity = Identity {
+                    birth_name: person.birth_name,
+                    first_names: person.first_names,
+                    first_first_name: None,
+                    used_name: None,
+                    used_first_name: None,
+                    sex: if person.female { Sex::Female } else { Sex::Male },
+                    birth_date: person.birth_date,
+                    birth_place: Some("75056".to_owned()),
+                };
+                let admission = dui_app::residents::Admit {
+                    establishment,
+                    unit: Some(unit),
+                    mode: Some(StayMode::Permanent),
+                    admitted_on: Some(admitted),
+                    identity,
+                    ins: None,
+                    confirm_homonym: true,
+                    key: Some(key(format!("former-{tenant}-{n}"))?),
+                };
+                let created = dui_app::residents::admit(&app, &console, admission).await?;
+                // Replayed after an interruption: discharged already, or not yet.
+                let Some(stay) = created.value.current_stay.filter(|s| s.discharged_on.is_none()) else {
+                    return Ok(());
+                };
+                let mode = if rng.chance(0.6) { DischargeMode::Death } else { DischargeMode::OtherEstablishment };
+                let change = dui_app::stays::ChangeStay {
+                    resident: created.value.id,
+                    stay: stay.id,
+                    expected_version: stay.row_version,
+                    discharged_on: Some(discharged),
+                    discharge_mode: Some(mode),
+                    unit: None,
+                };
+                dui_app::stays::change(&app, &console, change).await?;
+                anyhow::Ok(())
+            });
+            next += 1;
+        }
+        let Some(finished) = running.join_next().await else { break };
+        finished.context("a seeding task failed")??;
+        done += 1;
+        bar.inc(1);
+    }
+    Ok(done)
 }
 
 /// One resident: admitted some time ago, with one or two validated AGGIR grids and a plan in
@@ -251,7 +334,7 @@ async fn seed_resident(
     (t, e, r): (usize, usize, usize),
     establishment: EstablishmentId,
     unit: UnitId,
-) -> anyhow::Result<(ResidentId, NaiveDate)> {
+) -> anyhow::Result<(ResidentId, NaiveDate, (String, NaiveDate))> {
     let today = Utc::now().date_naive();
     let person = names::person(rng, (e * 1000 + r) as u32);
     let admitted = today - Duration::days(30 + rng.below(365 * 5) as i64);
@@ -316,7 +399,7 @@ async fn seed_resident(
         let version = dui_domain::PlanVersionId::from_uuid(plan.value.id);
         dui_app::care_plans::activate(app, nurse, resident, version, plan.value.row_version).await?;
     }
-    Ok((resident, admitted))
+    Ok((resident, admitted, (person.birth_name, person.birth_date)))
 }
 
 fn aggir_grid(rng: &mut Rng) -> serde_json::Value {

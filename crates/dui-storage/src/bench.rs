@@ -38,6 +38,10 @@ pub struct Statements {
     pub assessments: Sql,
     /// A resident's care-plan versions, with the trace.
     pub plan_versions: Sql,
+    /// A resident's record, with the trace.
+    pub resident_read: Sql,
+    /// A search by birth identity, with a trace per record found.
+    pub search: Sql,
 }
 
 pub fn statements() -> Statements {
@@ -52,6 +56,8 @@ pub fn statements() -> Statements {
         note_insert: Sql::new(&crate::notes::note_insert_sql(false)),
         assessments: Sql::new(&crate::assessments::assessments_sql(true)),
         plan_versions: Sql::new(&crate::care_plans::plan_versions_sql(true)),
+        resident_read: Sql::new(&crate::residents::read_sql(true)),
+        search: Sql::new(&crate::residents::search_traced_sql()),
     }
 }
 
@@ -73,6 +79,18 @@ impl WhoParams {
         let tenant: &(dyn ToSql + Sync) = &self.tenant;
         sql.bind(args, &|name| if name == "tenant" { Some(tenant) } else { self.who.param(name) })
     }
+}
+
+/// The blind index a search by `birth_name` and `birth_date` looks for in `tenant`.
+pub async fn birth_index(
+    db: &crate::Db,
+    tenant: dui_domain::TenantId,
+    birth_name: &str,
+    birth_date: chrono::NaiveDate,
+) -> crate::StoreResult<Vec<u8>> {
+    let keys = db.keyring(tenant, []).await?;
+    let key = dui_domain::identity::birth_identity_key(birth_name, birth_date);
+    Ok(keys.blind_index(crate::residents::BIRTH_IDENTITY_INDEX, &key).to_vec())
 }
 
 /// A note body sealed for row `id` as [`crate::Db::add_note`] seals it, with its key version:

@@ -136,7 +136,7 @@ static CREATE: Stmt = LazyLock::new(|| {
     ))
 });
 
-fn read_sql(recorded: bool) -> String {
+pub(crate) fn read_sql(recorded: bool) -> String {
     format!(
         "WITH {WHO_CTE}, \
          candidate AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
@@ -210,6 +210,24 @@ fn search_sql(column: &str) -> String {
         visible = visible("r"),
         urgent = urgent("r"),
     )
+}
+
+/// The search by birth identity as a statement that writes its own trace (one event per record
+/// found), for the benchmark's baseline: what raw PostgreSQL does for an audited search without
+/// the trail.
+#[cfg(feature = "bench")]
+pub(crate) fn search_traced_sql() -> String {
+    let searched = search_sql("birth_identity_index");
+    let (head, tail) = searched.split_once(" SELECT ").unwrap_or((&searched, ""));
+    let trace = Trace {
+        from: "who, data",
+        resident: "data.id",
+        resource: "data.id",
+        outcome: "'success'",
+        emergency: "NOT data.normal",
+    }
+    .sql();
+    format!("{head}, trace AS ({trace}) SELECT {tail}")
 }
 
 static SEARCH_BY_INS: Stmt = LazyLock::new(|| Sql::new(&search_sql("ins_index")));
