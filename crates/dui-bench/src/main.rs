@@ -498,6 +498,12 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
         for o in &operations {
             println!("{}", serde_json::to_string_pretty(o)?);
         }
+        // The operations measured, in the report's shape, for `compare`.
+        let partial = serde_json::json!({"profile": profile.name, "started_at": started_at, "operations": operations});
+        let path = out.join(profile.name).join("operations.json");
+        std::fs::create_dir_all(out.join(profile.name))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&partial)?)?;
+        eprintln!("operations written to {}", path.display());
         if only.iter().any(|o| o == "noisy") {
             let summary = http(Op::ResidentSummary, everyone.clone(), &server.base_url);
             let capacity = closed_loop(summary, WORKERS, profile.step, next(1 << 20)).await.achieved();
