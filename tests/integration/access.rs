@@ -330,8 +330,13 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
     let lasts = chrono::DateTime::parse_from_rfc3339(opened.json["expires_at"].as_str().unwrap()).unwrap()
         - chrono::DateTime::parse_from_rfc3339(opened.json["opened_at"].as_str().unwrap()).unwrap();
     assert_eq!(lasts.num_minutes(), 240);
-    // ...then reads it, with the scopes her role reads, and writes.
+    // ...then reads it, with the scopes her role reads, and writes; it is in her list too
+    // (found among her openings, not by walking the tenant's records).
     assert_eq!(app.get(&record, &visitor.token).await.status, 200);
+    let listed = app.get("/api/v1/residents", &visitor.token).await;
+    let listed: Vec<&str> =
+        listed.json["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(listed.iter().any(|id| record.ends_with(id)), "{listed:?}");
     let notes = app.get(&format!("{record}/notes"), &visitor.token).await;
     assert_eq!(notes.json["items"][0]["text"], "Allergie pénicilline.");
     let note = app
@@ -356,6 +361,7 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
             ("resident.read", false),
             ("emergency_access.open", true),
             ("resident.read", true),
+            ("resident.list", true),
             ("note.read", true),
             ("note.create", true),
         ]

@@ -22,7 +22,8 @@ fn growing(plan: &str) -> Vec<String> {
             found.push(line.trim().to_owned());
         }
         for table in ["residents", "stays", "assignments", "emergency_accesses", "notes"] {
-            if line.contains(&format!("Seq Scan on {table} ")) {
+            // A branch of the generic plan these values do not take is not read.
+            if line.contains(&format!("Seq Scan on {table} ")) && !line.contains("(never executed)") {
                 found.push(line.trim().to_owned());
             }
         }
@@ -106,7 +107,7 @@ async fn access_statements_read_the_residents_own_rows_on_a_tenant_of_a_hundred_
     ];
     for (who, scope) in &scopes {
         let plans = access_plans(app.store.begin(scope, dui_storage::Mode::Write), probe, true).await.unwrap();
-        assert_eq!(plans.len(), 7);
+        assert_eq!(plans.len(), 8);
         for (statement, plan) in plans {
             if std::env::var("DUI_SHOW_PLANS").is_ok() {
                 eprintln!("== {statement} ({who})\n{plan}");

@@ -53,7 +53,21 @@ pub async fn access_plans(
         crate::args! { resident: &resident, after: &after, limit: &notes },
         |action| crate::trail::ReadTrace::Record { action, resident },
     );
-    let statements: [(&'static str, &Sql, Args<'_>); 7] = [
+    // The unfiltered list, as `residents::list` picks it for this caller.
+    let reached: &Sql = if tx.reaches_every_establishment() {
+        &crate::residents::LIST
+    } else if tx.oversees_some_establishment() {
+        &crate::residents::REACHED_WITH_ARCHIVES
+    } else {
+        &crate::residents::REACHED
+    };
+    let none = (None::<Uuid>, None::<Uuid>, None::<bool>);
+    let statements: [(&'static str, &Sql, Args<'_>); 8] = [
+        (
+            "records the caller sees",
+            reached,
+            crate::args! { after: &after, limit: &limit, establishment: &none.0, unit: &none.1, current: &none.2 },
+        ),
         (
             "record context",
             &crate::access::CONTEXT,

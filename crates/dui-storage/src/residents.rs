@@ -154,7 +154,7 @@ pub(crate) static READ: Variants = Variants {
     unrecorded: LazyLock::new(|| Sql::new(&read_sql(false))),
 };
 
-static LIST: Stmt = LazyLock::new(|| {
+pub(crate) static LIST: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, \
          data AS (SELECT r.*, {visible} AS normal FROM residents r, who \
@@ -196,6 +196,48 @@ fn present_sql(place: &str) -> String {
         urgent = urgent("r"),
     )
 }
+
+/// The records a caller whose reach is some establishments sees, unfiltered, found among the
+/// people whose stay there is current or recent (the team), who ever stayed in the
+/// establishments the caller oversees (the director's archives), and those opened in an
+/// emergency, in id order, the rule of access checked until the page is full — not by walking
+/// the whole tenant's records, of which such a caller sees a few. (A director's list still reads
+/// the history of the establishments overseen, once per page.)
+fn reached_sql(archives: bool) -> String {
+    let archives = if archives {
+        "UNION \
+         SELECT f.resident_id FROM unnest(:archive_est::uuid[]) o(establishment_id), stays f \
+           WHERE f.tenant_id = :tenant AND f.establishment_id = o.establishment_id \
+           AND (:after::uuid IS NULL OR f.resident_id > :after) "
+    } else {
+        ""
+    };
+    format!(
+        "WITH {WHO_CTE}, \
+         here AS MATERIALIZED ( \
+             SELECT f.resident_id FROM stays f WHERE f.tenant_id = :tenant \
+               AND f.establishment_id = ANY(:full_est::uuid[] || :assigned_est::uuid[]) \
+               AND (f.discharged_on IS NULL OR f.discharged_on >= current_date - :recent_days::int) \
+               AND (:after::uuid IS NULL OR f.resident_id > :after) \
+             {archives}\
+             UNION \
+             SELECT e.resident_id FROM emergency_accesses e WHERE e.tenant_id = :tenant \
+               AND e.user_id = :user AND e.expires_at > now() AND (:after::uuid IS NULL OR e.resident_id > :after)), \
+         data AS (SELECT r.* FROM (SELECT resident_id FROM here ORDER BY resident_id) h \
+                  CROSS JOIN LATERAL (SELECT r.*, {visible} AS normal FROM residents r, who \
+                      WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
+                      AND ({visible} OR {urgent}) OFFSET 0) r \
+                  LIMIT :limit) \
+         SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
+        visible = visible("r"),
+        urgent = urgent("r"),
+    )
+}
+
+/// [`reached_sql`] for a team (no establishment overseen), and with the archives of the
+/// establishments overseen.
+pub(crate) static REACHED: Stmt = LazyLock::new(|| Sql::new(&reached_sql(false)));
+pub(crate) static REACHED_WITH_ARCHIVES: Stmt = LazyLock::new(|| Sql::new(&reached_sql(true)));
 
 pub(crate) static PRESENT_IN_UNIT: Stmt = LazyLock::new(|| Sql::new(&present_sql("unit_id")));
 pub(crate) static PRESENT_IN_ESTABLISHMENT: Stmt = LazyLock::new(|| Sql::new(&present_sql("establishment_id")));
@@ -409,6 +451,14 @@ pub async fn list(tx: Tx<'_>, filter: ResidentFilter, page: PageRequest) -> Stor
         Some((sql, place)) => {
             let args = args! { place: &place, establishment: &establishment, after: &page.after, limit: &limit };
             tx.finish_read(sql, &args, Some(listed)).await?
+        }
+        None if filter.establishment.is_none()
+            && filter.unit.is_none()
+            && filter.current.is_none()
+            && !tx.reaches_every_establishment() =>
+        {
+            let sql: &Sql = if tx.oversees_some_establishment() { &REACHED_WITH_ARCHIVES } else { &REACHED };
+            tx.finish_read(sql, &args! { after: &page.after, limit: &limit }, Some(listed)).await?
         }
         None => {
             let args = args! { establishment: &establishment, unit: &unit, current: &filter.current,

@@ -162,6 +162,17 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Whether the caller reaches the people of every establishment (see [`Who`]); a system
+    /// transaction does.
+    pub(crate) fn reaches_every_establishment(&self) -> bool {
+        self.who.as_ref().is_none_or(Who::reaches_every_establishment)
+    }
+
+    /// Whether the caller oversees some establishment (see [`Who`]).
+    pub(crate) fn oversees_some_establishment(&self) -> bool {
+        self.who.as_ref().is_none_or(Who::oversees_some_establishment)
+    }
+
     /// Whether statements were sent and not committed yet.
     pub fn is_open(&self) -> bool {
         self.open

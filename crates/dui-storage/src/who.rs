@@ -74,6 +74,17 @@ impl Who {
         }
     }
 
+    /// Whether the caller reaches the people of every establishment (or oversees them all):
+    /// otherwise, the records they see are among those of the establishments they reach.
+    pub(crate) fn reaches_every_establishment(&self) -> bool {
+        self.all || self.assigned_all || self.archive.all
+    }
+
+    /// Whether the caller oversees some establishment (keeps its former residents' records).
+    pub(crate) fn oversees_some_establishment(&self) -> bool {
+        self.archive.all || !self.archive_ids.is_empty()
+    }
+
     /// Who reads, for the events of a read in `tenant`.
     pub(crate) fn reader(&self, tenant: Uuid) -> crate::trail::Reader {
         crate::trail::Reader {
