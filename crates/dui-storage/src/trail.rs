@@ -135,9 +135,10 @@ impl Batch {
 /// The writer of reads' events, one per server.
 pub(crate) struct Trail {
     current: Mutex<Batch>,
-    /// The connection batches are written on, held by the batch's leader.
-    leader: tokio::sync::Mutex<Option<Object>>,
-    /// Counts the leaders that stopped, so that a waiter whose batch was not theirs leads next.
+    /// The connection batches are written on, held by the batch being written.
+    leader: Arc<tokio::sync::Mutex<Option<Object>>>,
+    /// Counts the batches written (or failed), so that a waiter whose batch was not that one
+    /// leads the next.
     ended: watch::Sender<u64>,
 }
 
@@ -147,24 +148,21 @@ impl std::fmt::Debug for Trail {
     }
 }
 
-/// Tells the waiters that a leader stopped, whether its batch was written or not (a request
-/// cancelled while leading), so that one of them leads the next batch.
-struct Ending<'a>(&'a watch::Sender<u64>);
-
-impl Drop for Ending<'_> {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n += 1);
-    }
-}
-
 impl Trail {
     pub(crate) fn new() -> Self {
-        Self { current: Mutex::new(Batch::new()), leader: tokio::sync::Mutex::new(None), ended: watch::Sender::new(0) }
+        Self {
+            current: Mutex::new(Batch::new()),
+            leader: Arc::new(tokio::sync::Mutex::new(None)),
+            ended: watch::Sender::new(0),
+        }
     }
 
-    /// Writes `events` with the others waiting, durably; returns once they are committed. The
-    /// tenants whose trail received events are returned for the chainer.
-    pub(crate) async fn record(&self, pool: &Pool, events: Vec<ReadEvent>) -> StoreResult<()> {
+    /// Writes `events` with the others waiting, durably; returns once they are committed.
+    ///
+    /// The batch is written by a task of its own: a leader whose request is cancelled (its
+    /// client gone, its time up) stops waiting, never the writing, so every batch gets its
+    /// outcome and the next one its leader.
+    pub(crate) async fn record(self: &Arc<Self>, pool: &Pool, events: Vec<ReadEvent>) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -183,18 +181,33 @@ impl Trail {
                     Err(StoreError::Unavailable("the audit trail could not be written".to_owned()))
                 };
             }
-            if let Ok(mut connection) = self.leader.try_lock() {
-                let _ending = Ending(&self.ended);
+            if outcome.has_changed().is_err() {
+                // The batch went without an outcome (its writing task failed).
+                return Err(StoreError::Unavailable(
+                    "the audit events of the read may not have been written".to_owned(),
+                ));
+            }
+            if let Ok(mut connection) = self.leader.clone().try_lock_owned() {
                 if outcome.borrow().is_some() {
                     continue;
                 }
                 let batch =
                     std::mem::replace(&mut *self.current.lock().unwrap_or_else(|e| e.into_inner()), Batch::new());
-                let written = write(&mut connection, pool, &batch.events).await;
-                if let Err(error) = &written {
-                    tracing::error!(%error, events = batch.events.len(), "the audit events of reads could not be written");
-                }
-                batch.outcome.send_replace(Some(written.is_ok()));
+                let (trail, pool) = (self.clone(), pool.clone());
+                let writing = tokio::spawn(async move {
+                    let written = match batch.events.is_empty() {
+                        true => Ok(()),
+                        false => write(&mut connection, &pool, &batch.events).await,
+                    };
+                    if let Err(error) = &written {
+                        tracing::error!(%error, events = batch.events.len(), "the audit events of reads could not be written");
+                    }
+                    batch.outcome.send_replace(Some(written.is_ok()));
+                    drop(connection);
+                    trail.ended.send_modify(|n| *n += 1);
+                });
+                // A panic in the task drops the batch without an outcome: seen above.
+                let _ = writing.await;
                 continue;
             }
             tokio::select! {
