@@ -17,11 +17,11 @@ async fn wait_for_status(app: &TestApp, path: &str, status: u16, timeout: Durati
     false
 }
 
-#[tokio::test]
-async fn recovers_by_itself_when_postgresql_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let pg = PrivateCluster::create(dir.path()).expect("a private PostgreSQL cluster");
-    let provisioned = cluster::provision(&pg.admin_url(), "dui_restart").await.unwrap();
+/// A PostgreSQL cluster of the test's own in `dir` (with `settings`), a migrated database
+/// `name` in it, and the server on that database.
+async fn on_private_cluster(dir: &std::path::Path, settings: &[&str], name: &str) -> (PrivateCluster, TestApp) {
+    let pg = PrivateCluster::create_with(dir, settings).expect("a private PostgreSQL cluster");
+    let provisioned = cluster::provision(&pg.admin_url(), name).await.unwrap();
     dui_storage::migrate::run(&provisioned.owner_url).await.unwrap();
     let db = TestDb {
         name: provisioned.database.clone(),
@@ -29,7 +29,13 @@ async fn recovers_by_itself_when_postgresql_restarts() {
         owner_url: provisioned.owner_url.clone(),
         app_url: provisioned.app_url.clone(),
     };
-    let app = TestApp::spawn_on(db, |_| {}).await;
+    (pg, TestApp::spawn_on(db, |_| {}).await)
+}
+
+#[tokio::test]
+async fn recovers_by_itself_when_postgresql_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, app) = on_private_cluster(dir.path(), &[], "dui_restart").await;
     let tenant = app.tenant("Alpha").await;
     assert_eq!(app.request(Method::GET, "/readyz", None, None).await.status, 200);
     assert_eq!(app.get("/api/v1/me", &tenant.admin.token).await.status, 200);
@@ -127,16 +133,7 @@ async fn the_pool_reuses_the_connection_given_back_last() {
 #[tokio::test]
 async fn a_crash_loses_no_audit_event_of_an_answered_read() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = PrivateCluster::create_with(dir.path(), &["wal_writer_delay=10000ms"]).expect("a private cluster");
-    let provisioned = cluster::provision(&pg.admin_url(), "dui_crash").await.unwrap();
-    dui_storage::migrate::run(&provisioned.owner_url).await.unwrap();
-    let db = TestDb {
-        name: provisioned.database.clone(),
-        admin_url: pg.admin_url(),
-        owner_url: provisioned.owner_url.clone(),
-        app_url: provisioned.app_url.clone(),
-    };
-    let app = TestApp::spawn_on(db, |_| {}).await;
+    let (pg, app) = on_private_cluster(dir.path(), &["wal_writer_delay=10000ms"], "dui_crash").await;
     let tenant = app.tenant("Alpha").await;
     let created = app
         .post(

@@ -277,16 +277,7 @@ async fn seed_former(
                 let admitted = today - Duration::days(60 + rng.below((span - 60).max(1) as u64) as i64);
                 let discharged =
                     (admitted + Duration::days(7 + rng.below(1000) as i64)).min(today - Duration::days(31));
-                let identity = Identity {
-                    birth_name: person.birth_name,
-                    first_names: person.first_names,
-                    first_first_name: None,
-                    used_name: None,
-                    used_first_name: None,
-                    sex: if person.female { Sex::Female } else { Sex::Male },
-                    birth_date: person.birth_date,
-                    birth_place: Some("75056".to_owned()),
-                };
+                let identity = identity_of(&person);
                 let admission = dui_app::residents::Admit {
                     establishment,
                     unit: Some(unit),
@@ -338,16 +329,7 @@ async fn seed_resident(
     let today = Utc::now().date_naive();
     let person = names::person(rng, (e * 1000 + r) as u32);
     let admitted = today - Duration::days(30 + rng.below(365 * 5) as i64);
-    let identity = Identity {
-        birth_name: person.birth_name.clone(),
-        first_names: person.first_names.clone(),
-        first_first_name: None,
-        used_name: None,
-        used_first_name: None,
-        sex: if person.female { Sex::Female } else { Sex::Male },
-        birth_date: person.birth_date,
-        birth_place: Some("75056".to_owned()),
-    };
+    let identity = identity_of(&person);
     let ins = Ins { matricule: person.ins.clone(), oid: InsOid::NirTest };
     let admission = dui_app::residents::Admit {
         establishment,
@@ -400,6 +382,20 @@ async fn seed_resident(
         dui_app::care_plans::activate(app, nurse, resident, version, plan.value.row_version).await?;
     }
     Ok((resident, admitted, (person.birth_name, person.birth_date)))
+}
+
+/// The identity traits of a generated person, born in Paris.
+fn identity_of(person: &names::Person) -> Identity {
+    Identity {
+        birth_name: person.birth_name.clone(),
+        first_names: person.first_names.clone(),
+        first_first_name: None,
+        used_name: None,
+        used_first_name: None,
+        sex: if person.female { Sex::Female } else { Sex::Male },
+        birth_date: person.birth_date,
+        birth_place: Some("75056".to_owned()),
+    }
 }
 
 fn aggir_grid(rng: &mut Rng) -> serde_json::Value {

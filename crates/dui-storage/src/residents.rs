@@ -173,19 +173,14 @@ pub(crate) static LIST: Stmt = LazyLock::new(|| {
     ))
 });
 
-/// The residents with a current stay in a place (`:unit`, else `:establishment`) that the
-/// caller sees: the current stays of the place are read through their index on
-/// `(tenant_id, place, discharged_on)`, so the list costs what the place holds now, not the
-/// years of stays before; the rule of access is checked in id order until the page is full
-/// (`OFFSET 0` keeps the check in its own loop, so the planner cannot check everyone first).
-fn present_sql(place: &str) -> String {
+/// The records of `here` (a `SELECT` of resident ids) that the caller sees, a page of them in
+/// id order: the rule of access is checked in that order until the page is full (`OFFSET 0`
+/// keeps the check in its own loop, so the planner cannot check everyone first). For lists that
+/// start from a few stays instead of walking the tenant's records.
+fn seen_among(here: &str) -> String {
     format!(
         "WITH {WHO_CTE}, \
-         here AS MATERIALIZED (SELECT DISTINCT f.resident_id FROM stays f \
-                  WHERE f.tenant_id = :tenant AND f.{place} = :place \
-                  AND (f.discharged_on IS NULL OR f.discharged_on > current_date) AND f.admitted_on <= current_date \
-                  AND (:establishment::uuid IS NULL OR f.establishment_id = :establishment) \
-                  AND (:after::uuid IS NULL OR f.resident_id > :after)), \
+         here AS MATERIALIZED ({here}), \
          data AS (SELECT r.* FROM (SELECT resident_id FROM here ORDER BY resident_id) h \
                   CROSS JOIN LATERAL (SELECT r.*, {visible} AS normal FROM residents r, who \
                       WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
@@ -197,12 +192,25 @@ fn present_sql(place: &str) -> String {
     )
 }
 
+/// The residents with a current stay in a place (`:unit`, else `:establishment`) that the
+/// caller sees: the current stays of the place are read through their index on
+/// `(tenant_id, place, discharged_on)`, so the list costs what the place holds now, not the
+/// years of stays before.
+fn present_sql(place: &str) -> String {
+    seen_among(&format!(
+        "SELECT DISTINCT f.resident_id FROM stays f \
+         WHERE f.tenant_id = :tenant AND f.{place} = :place \
+         AND (f.discharged_on IS NULL OR f.discharged_on > current_date) AND f.admitted_on <= current_date \
+         AND (:establishment::uuid IS NULL OR f.establishment_id = :establishment) \
+         AND (:after::uuid IS NULL OR f.resident_id > :after)"
+    ))
+}
+
 /// The records a caller whose reach is some establishments sees, unfiltered, found among the
 /// people whose stay there is current or recent (the team), who ever stayed in the
 /// establishments the caller oversees (the director's archives), and those opened in an
-/// emergency, in id order, the rule of access checked until the page is full — not by walking
-/// the whole tenant's records, of which such a caller sees a few. (A director's list still reads
-/// the history of the establishments overseen, once per page.)
+/// emergency — not by walking the whole tenant's records, of which such a caller sees a few. (A
+/// director's list still reads the history of the establishments overseen, once per page.)
 fn reached_sql(archives: bool) -> String {
     let archives = if archives {
         "UNION \
@@ -212,26 +220,16 @@ fn reached_sql(archives: bool) -> String {
     } else {
         ""
     };
-    format!(
-        "WITH {WHO_CTE}, \
-         here AS MATERIALIZED ( \
-             SELECT f.resident_id FROM stays f WHERE f.tenant_id = :tenant \
-               AND f.establishment_id = ANY(:full_est::uuid[] || :assigned_est::uuid[]) \
-               AND (f.discharged_on IS NULL OR f.discharged_on >= current_date - :recent_days::int) \
-               AND (:after::uuid IS NULL OR f.resident_id > :after) \
-             {archives}\
-             UNION \
-             SELECT e.resident_id FROM emergency_accesses e WHERE e.tenant_id = :tenant \
-               AND e.user_id = :user AND e.expires_at > now() AND (:after::uuid IS NULL OR e.resident_id > :after)), \
-         data AS (SELECT r.* FROM (SELECT resident_id FROM here ORDER BY resident_id) h \
-                  CROSS JOIN LATERAL (SELECT r.*, {visible} AS normal FROM residents r, who \
-                      WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
-                      AND ({visible} OR {urgent}) OFFSET 0) r \
-                  LIMIT :limit) \
-         SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
-        visible = visible("r"),
-        urgent = urgent("r"),
-    )
+    seen_among(&format!(
+        "SELECT f.resident_id FROM stays f WHERE f.tenant_id = :tenant \
+           AND f.establishment_id = ANY(:full_est::uuid[] || :assigned_est::uuid[]) \
+           AND (f.discharged_on IS NULL OR f.discharged_on >= current_date - :recent_days::int) \
+           AND (:after::uuid IS NULL OR f.resident_id > :after) \
+         {archives}\
+         UNION \
+         SELECT e.resident_id FROM emergency_accesses e WHERE e.tenant_id = :tenant \
+           AND e.user_id = :user AND e.expires_at > now() AND (:after::uuid IS NULL OR e.resident_id > :after)"
+    ))
 }
 
 /// [`reached_sql`] for a team (no establishment overseen), and with the archives of the
