@@ -171,3 +171,45 @@ async fn a_request_waiting_for_its_commit_does_not_hold_its_tenants_place() {
     owner.batch_execute("COMMIT").await.unwrap();
     assert_eq!(recorded, 1, "the note whose commit waited is on record");
 }
+
+/// A request never holds one connection while it waits for another: when the tenant's keys
+/// expire from the cache, the writes in progress read them again through the connection they
+/// hold. With each write taking a second connection for that, a pool as small as the requests
+/// in progress ran dry and every write waited out its acquire timeout (503).
+#[tokio::test]
+async fn writes_reload_the_keys_without_a_second_connection() {
+    let app = TestApp::spawn_with(|config| {
+        config.database.pool_size = 4;
+        config.database.acquire_timeout_ms = 3000;
+        config.crypto.key_cache_ttl_secs = 1;
+        config.limits.tenant_concurrency = Some(4);
+        config.limits.tenant_concurrency_alone = Some(4);
+    })
+    .await;
+    let tenant = app.tenant("Étroit").await;
+    let admitted = crate::residents::admit(
+        &app,
+        &tenant,
+        json!({"identity": crate::residents::identity("Clef", "Lucie", "1940-02-03")}),
+    )
+    .await;
+    assert_eq!(admitted.status, 201, "{}", admitted.text);
+    let id = admitted.json["id"].as_str().unwrap().to_owned();
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), dui_domain::people::Role::Nurse)]).await;
+    for round in 0..3 {
+        // The keys are stale for every write of the round.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let writes = (0..4).map(|n| {
+            let (url, token) = (app.url(&format!("/api/v1/residents/{id}/notes")), nurse.token.clone());
+            let client = app.client.clone();
+            tokio::spawn(async move {
+                let text = format!("Transmission {round}-{n}");
+                client.post(url).bearer_auth(token).json(&json!({ "text": text })).send().await.unwrap().status()
+            })
+        });
+        let writes: Vec<_> = writes.collect();
+        for write in writes {
+            assert_eq!(write.await.unwrap(), 201, "round {round}");
+        }
+    }
+}

@@ -249,10 +249,15 @@ impl Db {
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
         let keyring = Arc::new(keyring);
         let mut cache = self.keys.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(
-            tenant,
-            Cached { keyring: keyring.clone(), loaded_at: Instant::now(), budget: Arc::new(AtomicI64::new(0)) },
-        );
+        // Encryptions reserved on the active key and not used yet stay ours when the keyring is
+        // read again: dropping them made every reload (each `crypto.key_cache_ttl_secs`) cost a
+        // reservation — its own transaction, on a second connection for a request that already
+        // held one — and wasted the rest of the block.
+        let budget = match cache.get(&tenant) {
+            Some(previous) if previous.keyring.active_version() == keyring.active_version() => previous.budget.clone(),
+            _ => Arc::new(AtomicI64::new(0)),
+        };
+        cache.insert(tenant, Cached { keyring: keyring.clone(), loaded_at: Instant::now(), budget });
         Ok(keyring)
     }
 

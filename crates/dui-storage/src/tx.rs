@@ -467,9 +467,18 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// The tenant's keyring for sealing `count` values, with that many encryptions reserved.
-    /// Call it before the first statement: a reservation is its own transaction.
+    /// The tenant's keyring for sealing `count` values, with that many encryptions reserved. A
+    /// keyring not cached is read through this transaction's connection when it holds one, as
+    /// [`Tx::keyring`] does: a request never holds one connection while it waits for another
+    /// (with every request of a busy server doing so when the cache expired, the pool ran dry
+    /// and requests waited out their acquire timeout). A reservation, once per
+    /// `crypto.reservation_block` encryptions, is still its own transaction.
     pub(crate) async fn sealing_keys(&self, count: u64) -> StoreResult<Arc<Keyring>> {
+        if let (Some(conn), true) = (&self.conn, self.open)
+            && self.db.cached_keyring(self.tenant, &[]).is_none()
+        {
+            self.db.load_keyring_on(self.tenant, conn).await?;
+        }
         self.db.keyring_for_sealing(self.tenant, count).await
     }
 }

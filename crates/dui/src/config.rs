@@ -100,7 +100,8 @@ pub struct LimitsConfig {
     pub tenant_concurrency: Option<usize>,
     /// Requests of one tenant in progress at once while no other tenant has any: a large
     /// organisation working alone on a platform uses the machine instead of queueing at its
-    /// share. Unset: the pool less one share (never less than the share).
+    /// share. Unset: the pool less one share and the server's own two connections (never less
+    /// than the share).
     pub tenant_concurrency_alone: Option<usize>,
 }
 
@@ -115,6 +116,10 @@ impl Default for LimitsConfig {
     }
 }
 
+/// Connections of the pool the server's own work may hold while requests run: the audit trail's
+/// writer and the chainer (or an outbox worker).
+const SERVER_CONNECTIONS: usize = 2;
+
 impl Config {
     /// The cap on one tenant's requests in progress: as set, else a quarter of the pool.
     pub fn tenant_concurrency(&self) -> usize {
@@ -122,10 +127,14 @@ impl Config {
     }
 
     /// The cap on one tenant's requests in progress while it is the only one at work: as set,
-    /// else the pool less one share; never under [`Self::tenant_concurrency`].
+    /// else the pool less one share and the server's own connections; never under
+    /// [`Self::tenant_concurrency`].
     pub fn tenant_concurrency_alone(&self) -> usize {
         let share = self.tenant_concurrency();
-        self.limits.tenant_concurrency_alone.unwrap_or(self.database.pool_size.saturating_sub(share)).max(share)
+        self.limits
+            .tenant_concurrency_alone
+            .unwrap_or(self.database.pool_size.saturating_sub(share + SERVER_CONNECTIONS))
+            .max(share)
     }
 }
 
@@ -389,6 +398,10 @@ impl Config {
         if self.http.request_timeout_secs == 0 {
             problems.push("http.request_timeout_secs must be at least 1".to_owned());
         }
+        if self.crypto.key_cache_ttl_secs == 0 {
+            // A keyring that is never fresh would be loaded again at every encryption, forever.
+            problems.push("crypto.key_cache_ttl_secs must be at least 1".to_owned());
+        }
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());
         }
@@ -539,6 +552,8 @@ mod tests {
         assert_eq!(set.tenant_concurrency(), 0, "as set: no cap");
         let small = Config::load(None, env(&[("DUI_DATABASE__POOL_SIZE", "2")])).unwrap();
         assert_eq!(small.tenant_concurrency(), 1, "at least one");
+        assert_eq!(config.tenant_concurrency_alone(), 4, "alone: the pool of 8 less a share and the server's two");
+        assert_eq!(small.tenant_concurrency_alone(), 1, "never under the share");
     }
 
     #[test]
@@ -547,6 +562,7 @@ mod tests {
             (vec![("DUI_DATABASE__POOL_SIZ", "8")], "unknown field `pool_siz`"),
             (vec![("DUI_DATABASE__POOL_SIZE", "many")], "database.pool_size: invalid type"),
             (vec![("DUI_DATABASE__POOL_SIZE", "0")], "database.pool_size must be at least 1"),
+            (vec![("DUI_CRYPTO__KEY_CACHE_TTL_SECS", "0")], "crypto.key_cache_ttl_secs must be at least 1"),
             (vec![("DUI_HTTP__LISTEN", "localhost")], "http.listen"),
             (vec![("DUI_AUTH__ISSUER", "dui")], "auth.issuer"),
             (vec![("DUI_NOPE__X", "1")], "unknown field `nope`"),
