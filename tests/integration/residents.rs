@@ -268,3 +268,27 @@ async fn notes_are_listed_newest_first_and_validated() {
         .await;
     assert_eq!(past.json["facts_at"], "2026-11-30T03:00:00Z");
 }
+
+/// A common identity: the duplicate check reads at most fifty homonyms, however many there are,
+/// and a confirmed homonym is still filed.
+#[tokio::test]
+async fn the_duplicate_check_stops_at_fifty_homonyms() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    for _ in 0..52 {
+        let created = admit(
+            &app,
+            &tenant,
+            json!({"identity": identity("Commun", "Marie", "1935-06-07"), "confirm_homonym": true}),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let refused = admit(&app, &tenant, json!({"identity": identity("Commun", "Marie", "1935-06-07")})).await;
+    let duplicates = refused.problem(409)["duplicates"].as_array().unwrap().len();
+    assert_eq!(duplicates, 50);
+    let confirmed =
+        admit(&app, &tenant, json!({"identity": identity("Commun", "Marie", "1935-06-07"), "confirm_homonym": true}))
+            .await;
+    assert_eq!(confirmed.status, 201, "{}", confirmed.text);
+}

@@ -100,14 +100,25 @@ static RELOAD: Stmt = LazyLock::new(|| {
     ))
 });
 
+/// The records that look like the one being filed, 50 at most: the one with the same INS, then
+/// those with the same birth identity (the first probe), then the nearer likenesses (the other
+/// probes). Each group is read from its index and stops at the limit: ordering every homonym
+/// before the limit made each admission of a common identity cost as many rows as there were
+/// homonyms.
 static CANDIDATES: Stmt = LazyLock::new(|| {
-    Sql::new(
-        "SELECT id, coalesce(ins_index = :ins_index, false) AS same_ins, birth_identity_index FROM residents \
-         WHERE tenant_id = :tenant AND record_status = 'active' AND (:except::uuid IS NULL OR id <> :except) \
-         AND (ins_index = :ins_index OR birth_identity_index = ANY(:probes::bytea[])) \
-         ORDER BY coalesce(ins_index = :ins_index, false) DESC, birth_identity_index = (:probes::bytea[])[1] DESC, id \
-         LIMIT 50",
-    )
+    let filed = "tenant_id = :tenant AND record_status = 'active' AND (:except::uuid IS NULL OR id <> :except)";
+    let other_ins = "NOT coalesce(ins_index = :ins_index, false)";
+    Sql::new(&format!(
+        "SELECT * FROM ( \
+           (SELECT id, true AS same_ins, birth_identity_index FROM residents WHERE {filed} AND ins_index = :ins_index LIMIT 1) \
+           UNION ALL \
+           (SELECT id, false, birth_identity_index FROM residents WHERE {filed} AND {other_ins} \
+              AND birth_identity_index = (:probes::bytea[])[1] LIMIT 50) \
+           UNION ALL \
+           (SELECT id, false, birth_identity_index FROM residents WHERE {filed} AND {other_ins} \
+              AND birth_identity_index = ANY((:probes::bytea[])[2:]) LIMIT 50) \
+         ) c LIMIT 50"
+    ))
 });
 
 static CREATE: Stmt = LazyLock::new(|| {
