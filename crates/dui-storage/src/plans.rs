@@ -53,14 +53,7 @@ pub async fn access_plans(
         crate::args! { resident: &resident, after: &after, limit: &notes },
         |action| crate::trail::ReadTrace::Record { action, resident },
     );
-    // The unfiltered list, as `residents::list` picks it for this caller.
-    let reached: &Sql = if tx.reaches_every_establishment() {
-        &crate::residents::LIST
-    } else if tx.oversees_some_establishment() {
-        &crate::residents::REACHED_WITH_ARCHIVES
-    } else {
-        &crate::residents::REACHED
-    };
+    let reached = crate::residents::unfiltered_list(&tx);
     let none = (None::<Uuid>, None::<Uuid>, None::<bool>);
     let statements: [(&'static str, &Sql, Args<'_>); 8] = [
         (

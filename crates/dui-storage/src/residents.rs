@@ -243,6 +243,18 @@ fn reached_sql(archives: bool) -> String {
     ))
 }
 
+/// The unfiltered list for the caller of `tx`: walking the records in id order for one who
+/// reaches every establishment, else starting from the stays of those reached.
+pub(crate) fn unfiltered_list(tx: &Tx<'_>) -> &'static Sql {
+    if tx.reaches_every_establishment() {
+        &LIST
+    } else if tx.oversees_some_establishment() {
+        &REACHED_WITH_ARCHIVES
+    } else {
+        &REACHED
+    }
+}
+
 /// [`reached_sql`] for a team (no establishment overseen), and with the archives of the
 /// establishments overseen.
 pub(crate) static REACHED: Stmt = LazyLock::new(|| Sql::new(&reached_sql(false)));
@@ -461,18 +473,12 @@ pub async fn list(tx: Tx<'_>, filter: ResidentFilter, page: PageRequest) -> Stor
             let args = args! { place: &place, establishment: &establishment, after: &page.after, limit: &limit };
             tx.finish_read(sql, &args, Some(listed)).await?
         }
-        None if filter.establishment.is_none()
-            && filter.unit.is_none()
-            && filter.current.is_none()
-            && !tx.reaches_every_establishment() =>
-        {
-            let sql: &Sql = if tx.oversees_some_establishment() { &REACHED_WITH_ARCHIVES } else { &REACHED };
-            tx.finish_read(sql, &args! { after: &page.after, limit: &limit }, Some(listed)).await?
-        }
         None => {
+            let unfiltered = filter.establishment.is_none() && filter.unit.is_none() && filter.current.is_none();
+            let sql = if unfiltered { unfiltered_list(&tx) } else { &*LIST };
             let args = args! { establishment: &establishment, unit: &unit, current: &filter.current,
             after: &page.after, limit: &limit };
-            tx.finish_read(&LIST, &args, Some(listed)).await?
+            tx.finish_read(sql, &args, Some(listed)).await?
         }
     };
     let items = db.open_rows(tenant, &rows, resident).await?;

@@ -240,9 +240,7 @@ async fn write(connection: &mut Option<Object>, pool: &Pool, events: &[ReadEvent
 }
 
 async fn insert(client: &Object, events: &[ReadEvent]) -> StoreResult<()> {
-    let mut tenants: Vec<Uuid> = events.iter().map(|e| e.tenant).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
+    let tenants: Vec<Uuid> = tenants_of(events).iter().map(|t| t.as_uuid()).collect();
     let (set_tenant, insert) = tokio::try_join!(client.prepare_cached(SET_TENANT), client.prepare_cached(INSERT))?;
     let columns: Vec<Columns> = tenants.iter().map(|t| Columns::of(events.iter().filter(|e| e.tenant == *t))).collect();
     let names: Vec<String> = tenants.iter().map(Uuid::to_string).collect();

@@ -352,16 +352,9 @@ impl<'a> Tx<'a> {
         trace: Option<crate::trail::ReadTrace>,
     ) -> StoreResult<Vec<Row>> {
         let db = self.db;
-        let reader = match (&self.who, self.tenant_uuid) {
-            (Some(who), Some(tenant)) => Some(who.reader(tenant)),
-            _ => None,
-        };
+        let reader = trace.map(|_| self.reader()).transpose()?;
         let rows = self.finish(sql, args).await?;
-        if let Some(trace) = trace {
-            let reader = reader.ok_or_else(|| StoreError::Corrupt {
-                column: "transaction",
-                value: "a recorded read without a caller".to_owned(),
-            })?;
+        if let (Some(trace), Some(reader)) = (trace, reader) {
             db.record_reads(trace.events(&reader, &rows)?).await?;
         }
         Ok(rows)
@@ -376,18 +369,20 @@ impl<'a> Tx<'a> {
         trace: crate::trail::ReadTrace,
     ) -> StoreResult<(Vec<Row>, Vec<Row>)> {
         let db = self.db;
-        let reader = match (&self.who, self.tenant_uuid) {
-            (Some(who), Some(tenant)) => who.reader(tenant),
-            _ => {
-                return Err(StoreError::Corrupt {
-                    column: "transaction",
-                    value: "a recorded read without a caller".to_owned(),
-                });
-            }
-        };
+        let reader = self.reader()?;
         let (one, two) = self.finish_pair(first, second).await?;
         db.record_reads(trace.events(&reader, &one)?).await?;
         Ok((one, two))
+    }
+
+    /// Who reads, for the events of a recorded read: only a caller's transaction has one.
+    fn reader(&self) -> StoreResult<crate::trail::Reader> {
+        match (&self.who, self.tenant_uuid) {
+            (Some(who), Some(tenant)) => Ok(who.reader(tenant)),
+            _ => {
+                Err(StoreError::Corrupt { column: "transaction", value: "a recorded read without a caller".to_owned() })
+            }
+        }
     }
 
     /// Runs two statements and commits, in one round trip: a read made of two result shapes
