@@ -91,7 +91,7 @@ pub struct RecordContext {
 pub(crate) static CONTEXT: crate::sql::Stmt = std::sync::LazyLock::new(|| {
     crate::sql::Sql::new(&format!(
         "WITH {WHO_CTE}, \
-         target AS (SELECT r.id, r.record_status, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+         target AS MATERIALIZED (SELECT r.id, r.record_status, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
                     WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
          data AS (SELECT * FROM target WHERE normal OR urgent), \
          refusal AS ({denial} WHERE NOT EXISTS (SELECT 1 FROM data)) \
@@ -155,11 +155,29 @@ pub async fn deny(
 /// `target`: resident `:resident` when the caller may see them, with `normal` telling whether
 /// without an emergency opening. Statements about one resident act on `target`, so that what
 /// they read or write, and its trace, exists only for a visible resident.
+///
+/// The rule is checked once: `candidate` (kept apart by `MATERIALIZED`) holds both answers for
+/// the one resident, and `target` keeps them when one is yes. (Written as a condition on the
+/// row and a column of it, the check of the stays was made twice.)
 pub(crate) fn target() -> String {
     format!(
-        "target AS (SELECT r.tenant_id, r.id, r.record_status, {visible} AS normal FROM residents r, who \
-         WHERE r.tenant_id = who.tenant_id AND r.id = :resident AND ({visible} OR {urgent}))",
+        "candidate AS MATERIALIZED (SELECT r.tenant_id, r.id, r.record_status, {visible} AS normal, {urgent} AS urgent \
+           FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
+         target AS (SELECT tenant_id, id, record_status, normal FROM candidate WHERE normal OR urgent)",
         visible = visible("r"),
         urgent = urgent("r")
+    )
+}
+
+/// `seen`, a lateral item for a list of residents `r` (after `r` in the `FROM` list): whether
+/// `who` sees each (`seen.normal`, through a stay) or opened it in an emergency
+/// (`seen.urgent`), checked once per resident — `OFFSET 0` keeps the planner from copying the
+/// check into every condition and column that names it. Filter with `(seen.normal OR
+/// seen.urgent)`.
+pub(crate) fn seen(r: &str) -> String {
+    format!(
+        "LATERAL (SELECT {visible} AS normal, {urgent} AS urgent OFFSET 0) seen",
+        visible = visible(r),
+        urgent = urgent(r)
     )
 }

@@ -462,9 +462,10 @@ pub(crate) fn note_insert_sql(amendment: bool) -> String {
     };
     format!(
         "WITH {WHO_CTE}, \
-         target AS (SELECT r.tenant_id, r.id, {visible} AS normal, {place} \
+         candidate AS MATERIALIZED (SELECT r.tenant_id, r.id, {visible} AS normal, {urgent} AS urgent, {place} \
                     FROM residents r, who WHERE r.tenant_id = who.tenant_id AND r.id = :resident \
-                    AND r.record_status = 'active' AND ({visible} OR {urgent})), \
+                    AND r.record_status = 'active'), \
+         target AS (SELECT * FROM candidate WHERE normal OR urgent), \
          n AS (INSERT INTO notes (tenant_id, id, resident_id, author_id, establishment_id, unit_id, kind, scope, \
                                   facts_at, body, dek_version, incident_type, severity, amends, objective_id) \
                SELECT t.tenant_id, :id, t.id, who.user_id, t.establishment_id, t.unit_id, :kind, :note_scope, \

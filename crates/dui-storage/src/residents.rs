@@ -16,7 +16,7 @@ use dui_domain::{EstablishmentId, ResidentId, UnitId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::access::{WHO_CTE, target, urgent, visible};
+use crate::access::{WHO_CTE, seen, target, urgent, visible};
 use crate::args;
 use crate::feature::{Derived, Feature, Merge, ResidentExport, ResidentRows, Table, TenantExport};
 use crate::idempotency::{Create, create_once, replay};
@@ -150,9 +150,9 @@ static CREATE: Stmt = LazyLock::new(|| {
 pub(crate) fn read_sql(recorded: bool) -> String {
     format!(
         "WITH {WHO_CTE}, \
-         candidate AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+         candidate AS MATERIALIZED (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
                        WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
-         target AS MATERIALIZED (SELECT * FROM candidate WHERE normal OR urgent){trace} \
+         target AS (SELECT * FROM candidate WHERE normal OR urgent){trace} \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM target r {CURRENT_STAY}",
         visible = visible("r"),
         urgent = urgent("r"),
@@ -168,7 +168,7 @@ pub(crate) static READ: Variants = Variants {
 pub(crate) static LIST: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, \
-         data AS (SELECT r.*, {visible} AS normal FROM residents r, who \
+         data AS (SELECT r.*, seen.normal FROM residents r, who, {seen} \
                   WHERE r.tenant_id = who.tenant_id AND r.record_status = 'active' \
                   AND (:after::uuid IS NULL OR r.id > :after) \
                   AND (:establishment::uuid IS NULL AND :unit::uuid IS NULL AND :current::bool IS NULL \
@@ -177,10 +177,9 @@ pub(crate) static LIST: Stmt = LazyLock::new(|| {
                                   AND (:unit::uuid IS NULL OR f.unit_id = :unit) \
                                   AND (:current::bool IS NULL OR (:current = (f.admitted_on <= current_date \
                                        AND (f.discharged_on IS NULL OR f.discharged_on > current_date)))))) \
-                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT :limit) \
+                  AND (seen.normal OR seen.urgent) ORDER BY r.id LIMIT :limit) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
-        visible = visible("r"),
-        urgent = urgent("r"),
+        seen = seen("r"),
     ))
 });
 
@@ -193,13 +192,12 @@ fn seen_among(here: &str) -> String {
         "WITH {WHO_CTE}, \
          here AS MATERIALIZED ({here}), \
          data AS (SELECT r.* FROM (SELECT resident_id FROM here ORDER BY resident_id) h \
-                  CROSS JOIN LATERAL (SELECT r.*, {visible} AS normal FROM residents r, who \
+                  CROSS JOIN LATERAL (SELECT r.*, seen.normal FROM residents r, who, {seen} \
                       WHERE r.tenant_id = who.tenant_id AND r.id = h.resident_id AND r.record_status = 'active' \
-                      AND ({visible} OR {urgent}) OFFSET 0) r \
+                      AND (seen.normal OR seen.urgent) OFFSET 0) r \
                   LIMIT :limit) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
-        visible = visible("r"),
-        urgent = urgent("r"),
+        seen = seen("r"),
     )
 }
 
@@ -266,12 +264,11 @@ pub(crate) static PRESENT_IN_ESTABLISHMENT: Stmt = LazyLock::new(|| Sql::new(&pr
 fn search_sql(column: &str) -> String {
     format!(
         "WITH {WHO_CTE}, \
-         data AS (SELECT r.*, {visible} AS normal FROM residents r, who \
+         data AS (SELECT r.*, seen.normal FROM residents r, who, {seen} \
                   WHERE r.tenant_id = who.tenant_id AND r.{column} = :index AND r.record_status = 'active' \
-                  AND ({visible} OR {urgent}) ORDER BY r.id LIMIT 50) \
+                  AND (seen.normal OR seen.urgent) ORDER BY r.id LIMIT 50) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency FROM data r {CURRENT_STAY} ORDER BY r.id",
-        visible = visible("r"),
-        urgent = urgent("r"),
+        seen = seen("r"),
     )
 }
 

@@ -30,9 +30,9 @@ pub const MAX_SUMMARY_NOTES: i64 = 20;
 pub(crate) fn summary_sql(recorded: bool) -> String {
     format!(
         "WITH {WHO_CTE}, \
-         candidate AS (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
+         candidate AS MATERIALIZED (SELECT r.*, {visible} AS normal, {urgent} AS urgent FROM residents r, who \
                     WHERE r.tenant_id = who.tenant_id AND r.id = :resident), \
-         target AS MATERIALIZED (SELECT * FROM candidate WHERE normal OR urgent){trace} \
+         target AS (SELECT * FROM candidate WHERE normal OR urgent){trace} \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency, \
                 g.id AS gir_id, g.assessed_on AS gir_assessed_on, g.gir AS gir_gir, g.gir_group AS gir_gir_group, \
                 g.gir_rank AS gir_gir_rank, g.assessor_id AS gir_assessor_id, g.establishment_id AS gir_establishment_id, \
