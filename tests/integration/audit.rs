@@ -790,3 +790,53 @@ async fn the_chainer_links_the_tenants_written_to_and_writes_nothing_for_idle_on
     let report = app.store.verify_audit(idle.id).await.unwrap();
     assert_eq!(report.broken, None);
 }
+
+#[tokio::test]
+async fn passes_that_waited_for_the_chain_lock_go_on_from_the_head_the_last_one_left() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Attente").await;
+    let id = admit(&app, &tenant, "ATTENTE").await;
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    // More events than a pass chains per transaction: passes take turns between batches.
+    for _ in 0..3 {
+        as_owner(
+            &app,
+            &tenant,
+            &format!(
+                "INSERT INTO audit_events (tenant_id, id, actor_kind, action, outcome, resident_id, resource_type, resource_id) \
+                 SELECT '{}', gen_random_uuid(), 'console', 'resident.read', 'success', '{id}', 'resident', '{id}' \
+                 FROM generate_series(1, 900)",
+                tenant.id
+            ),
+        )
+        .await;
+    }
+    // Another server holds the tenant's chain; two passes of this one wait for it, then take
+    // turns: each must go on from the links the other wrote.
+    let holder = app.db.connect(&app.db.owner_url).await;
+    holder
+        .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock(7244, hashtext('{}'))", tenant.id))
+        .await
+        .unwrap();
+    let (first, second) = (app.store.clone(), app.store.clone());
+    let passes =
+        tokio::spawn(async move { tokio::join!(first.chain_tenant(tenant.id), second.chain_tenant(tenant.id)) });
+    loop {
+        let waiting: i64 = holder
+            .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
+    let (first, second) = passes.await.unwrap();
+    first.unwrap();
+    second.unwrap();
+    let report = app.store.verify_audit(tenant.id).await.unwrap();
+    assert_eq!(report.broken, None);
+    assert!(report.links >= 2700, "every event is chained, once: {report:?}");
+}

@@ -3,7 +3,7 @@
 
 use dui_domain::people::Role;
 use dui_domain::scope::{Grant, TenantScope};
-use dui_storage::plans::{PlanProbe, access_plans};
+use dui_storage::plans::{PlanProbe, access_plans, chain_plan};
 use dui_testkit::TestApp;
 use serde_json::json;
 
@@ -119,4 +119,63 @@ async fn access_statements_read_the_residents_own_rows_on_a_tenant_of_a_hundred_
             );
         }
     }
+}
+
+/// Events in a trail of years: the chainer's look at a tenant's new events reads those events,
+/// not the trail.
+const EVENTS: i64 = 200_000;
+
+#[tokio::test]
+async fn the_chainer_reads_the_new_events_not_the_whole_trail() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Longue mémoire").await;
+    // Years of reads, written as the trail writes them: a transaction per thousand events.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    for batch in 0..EVENTS / 1000 {
+        owner
+            .batch_execute(&format!(
+                "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true); \
+                 INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, action, outcome, resource_type) \
+                 SELECT '{tenant}', gen_random_uuid(), now() - make_interval(hours => {EVENTS} - g), 'console', \
+                        'resident.read', 'success', 'resident' \
+                 FROM generate_series({from}, {to}) g; COMMIT;",
+                tenant = tenant.id,
+                from = batch * 1000 + 1,
+                to = batch * 1000 + 1000,
+            ))
+            .await
+            .unwrap();
+    }
+    app.store.chain_tenant(tenant.id).await.unwrap();
+    owner.batch_execute("ANALYZE audit_events; ANALYZE audit_chain;").await.unwrap();
+    // A few new events, not chained yet.
+    let created = app
+        .post(
+            "/api/v1/residents",
+            &tenant.admin.token,
+            json!({"establishment_id": tenant.establishments[0].id, "confirm_homonym": true,
+                   "identity": {"birth_name": "TEMOIN", "first_names": "Jeanne", "sex": "female",
+                                "birth_date": "1936-04-02", "birth_place": "75056"}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+
+    let plan = chain_plan(app.store.begin_for_tenant(tenant.id, dui_storage::Mode::Write)).await.unwrap();
+    if std::env::var("DUI_SHOW_PLANS").is_ok() {
+        eprintln!("{plan}");
+    }
+    // What it may read again is the last batch it chained (the transactions from the horizon
+    // on): a thousand events at most, out of two hundred thousand.
+    let growing: Vec<&str> = plan
+        .lines()
+        .filter(|line| {
+            let removed = line.split("Rows Removed by Filter: ").nth(1).and_then(|n| n.trim().parse::<u64>().ok());
+            removed.is_some_and(|n| n > 1000)
+                || (line.contains("Seq Scan on audit_") && !line.contains("(never executed)"))
+                || line.contains("Hash Anti Join")
+        })
+        .map(str::trim)
+        .collect();
+    assert!(growing.is_empty(), "the chainer reads the trail, not its new events: {growing:?}\n{plan}");
+    assert!(plan.contains("rows=1 "), "the new event is found: {plan}");
 }

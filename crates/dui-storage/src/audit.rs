@@ -200,38 +200,48 @@ static LOGIN_REFUSED: Stmt = LazyLock::new(|| {
     )
 });
 
-/// Where a pass starts, in one round trip: the tenant's chain lock (waited for, or tried), the
-/// cursor, the oldest transaction running now (taken before looking at the events), the head.
-fn chain_state(lock: &str) -> String {
-    format!(
-        "SELECT {lock} AS locked, \
-           (SELECT horizon::text FROM audit_chain_cursors WHERE tenant_id = :tenant) AS horizon, \
+/// The tenant's chain lock, waited for or tried (`locked`). In a statement of its own: the next
+/// one, reading the head, then sees what a pass that held the lock before committed. (Read in
+/// the statement that waited, the head came from the snapshot taken before the wait, and the
+/// pass after a wait wrote links the other had written: a conflict on the chain.)
+static CHAIN_LOCK_WAIT: Stmt = LazyLock::new(|| {
+    Sql::new("SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))) l")
+});
+static CHAIN_LOCK_TRY: Stmt =
+    LazyLock::new(|| Sql::new("SELECT pg_try_advisory_xact_lock(7244, hashtext(:tenant::uuid::text)) AS locked"));
+
+/// Where a pass starts, once the lock is held: the cursor, the oldest transaction running now
+/// (taken before looking at the events), the head.
+static CHAIN_STATE: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT (SELECT horizon::text FROM audit_chain_cursors WHERE tenant_id = :tenant) AS horizon, \
            coalesce((SELECT legacy_done FROM audit_chain_cursors WHERE tenant_id = :tenant), false) AS legacy_done, \
            pg_snapshot_xmin(pg_current_snapshot())::text AS next_horizon, \
            (SELECT c.seq FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1) AS head_seq, \
-           (SELECT c.link FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1) AS head_link"
+           (SELECT c.link FROM audit_chain c WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1) AS head_link",
     )
-}
-static CHAIN_STATE_WAIT: Stmt = LazyLock::new(|| {
-    Sql::new(&chain_state("(SELECT true FROM (SELECT pg_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))) l)"))
 });
-static CHAIN_STATE_TRY: Stmt =
-    LazyLock::new(|| Sql::new(&chain_state("pg_try_advisory_xact_lock(7244, hashtext(:tenant::uuid::text))")));
+
+/// Whether event `e` is chained, looked up in the chain's index for each event read. (`OFFSET 0`
+/// keeps it a lookup: made an anti-join, a generic plan — which cannot know how few events lie
+/// beyond the horizon — hashed the tenant's whole chain and read the whole trail at each pass.)
+const CHAINED: &str = "SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id OFFSET 0";
+
 static UNCHAINED_LEGACY: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "SELECT {EVENT_COLUMNS} FROM audit_events e WHERE e.tenant_id = :tenant AND e.xact IS NULL \
          AND e.occurred_at >= coalesce((SELECT h.occurred_at FROM audit_chain c \
                  JOIN audit_events h ON h.tenant_id = c.tenant_id AND h.id = c.event_id \
                  WHERE c.tenant_id = :tenant ORDER BY c.seq DESC LIMIT 1), '-infinity') - make_interval(mins => :margin) \
-         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+         AND NOT EXISTS ({CHAINED}) \
          ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
     ))
 });
-static UNCHAINED: Stmt = LazyLock::new(|| {
+pub(crate) static UNCHAINED: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "SELECT {EVENT_COLUMNS}, e.xact::text AS xact FROM audit_events e \
          WHERE e.tenant_id = :tenant AND e.xact >= :horizon::text::xid8 \
-         AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = e.tenant_id AND c.event_id = e.id) \
+         AND NOT EXISTS ({CHAINED}) \
          ORDER BY e.xact, e.id LIMIT {BATCH}"
     ))
 });
@@ -370,10 +380,11 @@ impl Db {
         let mut total = 0;
         loop {
             let mut tx = self.begin_for_tenant(tenant, Mode::Write);
-            let state = tx.query_one(if wait { &CHAIN_STATE_WAIT } else { &CHAIN_STATE_TRY }, &args! {}).await?;
-            if !state.try_get::<_, bool>("locked")? {
+            let lock = tx.query_one(if wait { &CHAIN_LOCK_WAIT } else { &CHAIN_LOCK_TRY }, &args! {}).await?;
+            if !lock.try_get::<_, bool>("locked")? {
                 return Ok(if total == 0 { None } else { Some(total) });
             }
+            let state = tx.query_one(&CHAIN_STATE, &args! {}).await?;
             let horizon = state.try_get::<_, Option<String>>("horizon")?.unwrap_or_else(|| "0".to_owned());
             let legacy_done: bool = state.try_get("legacy_done")?;
             // Taken before looking: every transaction below it had finished, so the look sees

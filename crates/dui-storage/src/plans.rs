@@ -94,3 +94,23 @@ pub async fn access_plans(
     tx.rollback().await?;
     Ok(plans)
 }
+
+static HORIZON: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+    Sql::new(
+        "SELECT coalesce((SELECT horizon::text FROM audit_chain_cursors WHERE tenant_id = :tenant), '0') AS horizon",
+    )
+});
+
+/// The generic plan of the chainer's look for the tenant's events not chained yet, from the
+/// tenant's horizon, executed (`tx`, for the tenant, is rolled back). However long the trail,
+/// the look reads the events beyond the horizon, each checked in the chain's index.
+///
+/// # Errors
+///
+/// A database error.
+pub async fn chain_plan(mut tx: Tx<'_>) -> StoreResult<String> {
+    let horizon: String = tx.query_one(&HORIZON, &crate::args! {}).await?.try_get("horizon")?;
+    let lines = tx.explain_generic(&crate::audit::UNCHAINED, &crate::args! { horizon: &horizon }).await?;
+    tx.rollback().await?;
+    Ok(lines.join("\n"))
+}
