@@ -119,6 +119,14 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         }
     }
     tracing::info!(encrypted = db.connection_encrypted().await?, "database connection established");
+    if db.setting("autovacuum").await? == "off" {
+        // Plans are made once per connection and kept until the statistics change: without
+        // autovacuum, a table that grew from empty keeps the plans of an empty table.
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL: the statistics of dui's tables are not refreshed as they \
+             grow, and statements keep plans made for small tables; enable it, or run ANALYZE after loading data"
+        );
+    }
     let issuer = own_issuer(config)?;
     let jwks = JwksCache::new(
         Duration::from_secs(config.auth.jwks_cache_ttl_secs),
