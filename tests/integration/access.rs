@@ -89,6 +89,15 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
             422,
             allowed(&[TenantAdmin, Director, CoordinatingPhysician, Nurse, AdministrativeStaff, IdentityVigilance]),
         ),
+        // Allowed callers get past the roles: no INSi service here (409), no such search (404).
+        "search INS" => (
+            409,
+            allowed(&[TenantAdmin, Director, CoordinatingPhysician, Nurse, AdministrativeStaff, IdentityVigilance]),
+        ),
+        "confirm INS" => (
+            404,
+            allowed(&[TenantAdmin, Director, CoordinatingPhysician, Nurse, AdministrativeStaff, IdentityVigilance]),
+        ),
         "assign" => (201, allowed(&[TenantAdmin, Director, AdministrativeStaff])),
         "export record" | "access report" => (200, allowed(&[TenantAdmin, Director])),
         "list emergency openings" => {
@@ -166,6 +175,8 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             format!("{r}/identity-status"),
             Some(json!({"to_status": "PROV", "reason": "contrôle"})),
         ),
+        call("search INS", Method::POST, format!("{r}/ins/retrieve"), Some(json!({}))),
+        call("confirm INS", Method::POST, format!("{r}/ins/confirm"), Some(json!({"call_id": uuid::Uuid::now_v7()}))),
         call("assign", Method::POST, format!("{r}/assignments"), Some(json!({"user_id": caller.id}))),
         call("read assessments", Method::GET, format!("{r}/assessments"), None),
         call("read gir history", Method::GET, format!("{r}/gir-history"), None),
@@ -279,7 +290,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 28);
+    assert_eq!(checked, 32 * 30);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -289,6 +289,18 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             Some(json!({"to_status": "PROV", "reason": "intrusion"})),
         ),
         attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/ins/retrieve",
+            format!("/api/v1/residents/{a_resident}/ins/retrieve"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/ins/confirm",
+            format!("/api/v1/residents/{a_resident}/ins/confirm"),
+            Some(json!({"call_id": uuid::Uuid::now_v7()})),
+        ),
+        attempt(
             Method::GET,
             "/api/v1/residents/{resident_id}/stays",
             format!("/api/v1/residents/{a_resident}/stays"),

@@ -12,6 +12,7 @@ mod cli;
 mod encryption;
 mod errors;
 mod idempotency;
+mod identity_insi;
 mod insi;
 mod instruments;
 mod isolation;

@@ -30,6 +30,56 @@ async fn send_if(app: &TestApp, method: Method, path: &str, token: &str, version
     app.request_with(method, path, Some(token), Some(body), &[("If-Match", &etag)]).await
 }
 
+/// A server calling a local INSi teleservice, and the teleservice.
+async fn spawn_with_insi() -> (TestApp, dui_testkit::insi::InsiPeer, dui_testkit::insi::TestPki) {
+    let pki = dui_testkit::insi::TestPki::new();
+    let peer = dui_testkit::insi::InsiPeer::start(&pki, Vec::new()).await;
+    let insi = dui_testkit::insi::config(&pki, &peer);
+    let app = TestApp::spawn_with(move |config| config.insi = insi).await;
+    (app, peer, pki)
+}
+
+/// The INSi teleservice knows the person of record `id` as the record has them (with
+/// `matricule`), the record's INS is searched (with `first_name`, else the first given name),
+/// and the search is confirmed at `version`: the confirmation's answer.
+async fn retrieved_with_insi(
+    app: &TestApp,
+    peer: &dui_testkit::insi::InsiPeer,
+    token: &str,
+    id: &str,
+    version: i64,
+    matricule: &str,
+    first_name: Option<&str>,
+) -> TestResponse {
+    use dui_domain::identity::{Sex, ins_form};
+    let record = app.get(&format!("/api/v1/residents/{id}"), token).await;
+    let identity = &record.json["identity"];
+    let text = |field: &str| identity[field].as_str().map(str::to_owned);
+    peer.add(dui_exchange::insi::Found {
+        ins: dui_exchange::insi::InsiIns { matricule: matricule.to_owned(), oid: OID_TEST.to_owned() },
+        traits: dui_exchange::insi::InsTraits {
+            birth_name: ins_form(&text("birth_name").unwrap()),
+            first_names: ins_form(&text("first_names").unwrap()),
+            sex: if identity["sex"] == "male" { Sex::Male } else { Sex::Female },
+            birth_date: text("birth_date").unwrap().parse().unwrap(),
+            birth_place: text("birth_place"),
+        },
+        history: Vec::new(),
+    });
+    let path = format!("/api/v1/residents/{id}/ins");
+    let found = app.post(&format!("{path}/retrieve"), token, json!({"first_name": first_name})).await;
+    assert_eq!(found.json["outcome"], "found", "{}", found.text);
+    send_if(
+        app,
+        Method::POST,
+        &format!("{path}/confirm"),
+        token,
+        &json!(version),
+        json!({"call_id": found.json["call_id"]}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn stays_transfers_and_the_current_stay() {
     let app = TestApp::spawn().await;
@@ -271,7 +321,7 @@ async fn consents_and_oppositions_are_recorded_never_edited() {
 
 #[tokio::test]
 async fn the_identity_status_changes_only_with_its_evidence() {
-    let app = TestApp::spawn().await;
+    let (app, peer, _pki) = spawn_with_insi().await;
     let tenant = app.tenant("Alpha").await;
     let id = new_record(&app, &tenant, "Statut", None).await;
     let record = format!("/api/v1/residents/{id}");
@@ -293,15 +343,20 @@ async fn the_identity_status_changes_only_with_its_evidence() {
     let problem = send_if(&app, Method::PATCH, &record, admin, &json!(2), wrong).await;
     assert_eq!(problem.problem(422)["errors"][0]["field"], "ins/matricule");
 
-    // RECUP needs the INSi look-up; QUAL needs an identity document as well.
+    // RECUP comes from a confirmed INSi search; QUAL needs an identity document as well.
     let problem = send_if(&app, Method::POST, &status, admin, &json!(2), json!({"to_status": "RECUP"})).await;
     assert_eq!(problem.problem(422)["errors"][0]["field"], "insi_lookup");
-    send_if(&app, Method::POST, &status, admin, &json!(1), json!({"to_status": "RECUP", "insi_lookup": true}))
-        .await
-        .problem(412);
-    let retrieved =
-        send_if(&app, Method::POST, &status, admin, &json!(2), json!({"to_status": "RECUP", "insi_lookup": true}))
-            .await;
+    retrieved_with_insi(&app, &peer, admin, &id, 1, &ins(), None).await.problem(412);
+    let found = app.post(&format!("{record}/ins/retrieve"), admin, json!({})).await;
+    let retrieved = send_if(
+        &app,
+        Method::POST,
+        &format!("{record}/ins/confirm"),
+        admin,
+        &json!(2),
+        json!({"call_id": found.json["call_id"]}),
+    )
+    .await;
     assert_eq!(retrieved.status, 200, "{}", retrieved.text);
     assert_eq!(retrieved.json["identity_status"], "RECUP");
     let problem = send_if(&app, Method::POST, &status, admin, &json!(3), json!({"to_status": "QUAL"})).await;
@@ -372,7 +427,12 @@ async fn the_identity_status_changes_only_with_its_evidence() {
     assert_eq!(events[1]["previous"]["identity"]["first_names"], "Jeanne");
     assert_eq!(events[4]["previous"]["ins"]["matricule"], ins());
     assert_eq!(events[4]["previous"]["identity"]["used_name"], json!(null));
-    assert!(events.iter().filter(|e| e["kind"] == "status").all(|e| e["previous"].is_null()));
+    // A status change keeps nothing, but the confirmation of an INSi search, which replaced the
+    // strict traits, keeps them.
+    for event in events.iter().filter(|e| e["kind"] == "status") {
+        assert_eq!(event["previous"].is_null(), event["insi_call_id"].is_null(), "{event}");
+    }
+    assert_eq!(events[2]["previous"]["identity"]["birth_name"], "Statut");
     assert_eq!(events[5]["comment"], "Doute sur la date de naissance (collision signalée)");
     // Kept sealed: the database holds no trait of them in clear.
     let mut owner = app.db.connect(&app.db.owner_url).await;
@@ -386,7 +446,7 @@ async fn the_identity_status_changes_only_with_its_evidence() {
         .map(|r| r.get(0))
         .collect();
     tx.commit().await.unwrap();
-    assert_eq!(sealed.len(), 2);
+    assert_eq!(sealed.len(), 3, "two corrections and the confirmed search");
     assert!(sealed.iter().all(|raw| !String::from_utf8_lossy(raw).contains("Statut")));
 
     // A care assistant sees the record but does not manage identities.
@@ -408,7 +468,7 @@ async fn the_identity_status_changes_only_with_its_evidence() {
 /// no longer stands (RNIV).
 #[tokio::test]
 async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
-    let app = TestApp::spawn().await;
+    let (app, peer, _pki) = spawn_with_insi().await;
     let tenant = app.tenant("Alpha").await;
     let admin = &tenant.admin.token;
     let id = new_record(&app, &tenant, "Preuve", Some(&ins())).await;
@@ -419,7 +479,7 @@ async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
         async move { send_if(app, Method::POST, &status, admin, &json!(version), body).await }
     };
     // RECUP, then QUAL with a passport.
-    assert_eq!(post(1, json!({"to_status": "RECUP", "insi_lookup": true})).await.status, 200);
+    assert_eq!(retrieved_with_insi(&app, &peer, admin, &id, 1, &ins(), None).await.status, 200);
     assert_eq!(post(2, json!({"to_status": "QUAL", "document": "passport"})).await.status, 200);
     // A doubt: back to provisional. New traits and a new INS are typed in.
     let doubt = post(3, json!({"to_status": "PROV", "reason": "Homonymie découverte"})).await;
@@ -441,7 +501,7 @@ async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
     assert_eq!(post(5, json!({"to_status": "VALI", "document": "passport"})).await.status, 200);
     let refused = post(6, json!({"to_status": "QUAL"})).await;
     assert_eq!(refused.problem(422)["errors"][0]["field"], "insi_lookup");
-    let qualified = post(6, json!({"to_status": "QUAL", "insi_lookup": true})).await;
+    let qualified = retrieved_with_insi(&app, &peer, admin, &id, 6, &new_ins, Some("Paule")).await;
     assert_eq!(qualified.json["identity_status"], "QUAL", "{}", qualified.text);
 
     // The INS is withdrawn (INSi no longer returns it): QUAL goes back to VALI, with a reason; the
@@ -459,7 +519,7 @@ async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
     // Searching by the withdrawn INS finds nothing; QUAL again needs an INS.
     let found = app.post("/api/v1/residents/search", admin, json!({"ins": new_ins})).await;
     assert_eq!(found.json, json!([]));
-    let refused = post(8, json!({"to_status": "QUAL", "insi_lookup": true})).await;
+    let refused = post(8, json!({"to_status": "QUAL"})).await;
     assert_eq!(refused.problem(422)["errors"][0]["field"], "ins");
 
     // A retrieved identity whose strict traits are corrected by hand goes back to provisional,
@@ -467,15 +527,8 @@ async fn evidence_given_before_a_doubt_or_a_correction_no_longer_counts() {
     let other = new_record(&app, &tenant, "Récupérée", Some(&dui_testkit::nir(true, "1938-05-06", 3))).await;
     let other_record = format!("/api/v1/residents/{other}");
     let other_status = format!("{other_record}/identity-status");
-    let retrieved = send_if(
-        &app,
-        Method::POST,
-        &other_status,
-        admin,
-        &json!(1),
-        json!({"to_status": "RECUP", "insi_lookup": true}),
-    )
-    .await;
+    let retrieved =
+        retrieved_with_insi(&app, &peer, admin, &other, 1, &dui_testkit::nir(true, "1938-05-06", 3), None).await;
     assert_eq!(retrieved.json["identity_status"], "RECUP", "{}", retrieved.text);
     let typed = send_if(
         &app,
@@ -588,20 +641,13 @@ async fn near_duplicates_are_found_on_demand() {
 /// identity retrieved through a look-up stays RECUP, and a second pass finds nothing.
 #[tokio::test]
 async fn identities_an_ins_typed_at_admission_made_retrieved_go_back_to_provisional() {
-    let app = TestApp::spawn().await;
+    let (app, peer, _pki) = spawn_with_insi().await;
     let tenant = app.tenant("Alpha").await;
     let admin = &tenant.admin.token;
     let legacy = new_record(&app, &tenant, "Ancienne", Some(&ins())).await;
     let looked_up = new_record(&app, &tenant, "Cherchée", Some(&dui_testkit::nir(true, "1938-05-06", 9))).await;
-    let retrieved = send_if(
-        &app,
-        Method::POST,
-        &format!("/api/v1/residents/{looked_up}/identity-status"),
-        admin,
-        &json!(1),
-        json!({"to_status": "RECUP", "insi_lookup": true}),
-    )
-    .await;
+    let retrieved =
+        retrieved_with_insi(&app, &peer, admin, &looked_up, 1, &dui_testkit::nir(true, "1938-05-06", 9), None).await;
     assert_eq!(retrieved.status, 200, "{}", retrieved.text);
     // The state the former admission left: RECUP, its first event claiming a look-up.
     let mut owner = app.db.connect(&app.db.owner_url).await;
@@ -631,7 +677,7 @@ async fn identities_an_ins_typed_at_admission_made_retrieved_go_back_to_provisio
 /// evidence does not count there, nor does its first event void the record kept's.
 #[tokio::test]
 async fn a_merge_neither_voids_nor_lends_identity_evidence() {
-    let app = TestApp::spawn().await;
+    let (app, peer, _pki) = spawn_with_insi().await;
     let tenant = app.tenant("Alpha").await;
     let admin = &tenant.admin.token;
     let referent = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::IdentityVigilance)]).await;
@@ -648,15 +694,7 @@ async fn a_merge_neither_voids_nor_lends_identity_evidence() {
 
     // Kept: retrieved with INSi. Its duplicate, created later, starts provisional.
     let kept = new_record(&app, &tenant, "Fusion", Some(&ins())).await;
-    let retrieved = send_if(
-        &app,
-        Method::POST,
-        &status(&kept),
-        admin,
-        &json!(1),
-        json!({"to_status": "RECUP", "insi_lookup": true}),
-    )
-    .await;
+    let retrieved = retrieved_with_insi(&app, &peer, admin, &kept, 1, &ins(), None).await;
     assert_eq!(retrieved.status, 200, "{}", retrieved.text);
     let duplicate = new_record(&app, &tenant, "Fusion", None).await;
     merge(&kept, &duplicate).await;
@@ -679,15 +717,8 @@ async fn a_merge_neither_voids_nor_lends_identity_evidence() {
     let other_ins = dui_testkit::nir(true, "1938-05-06", 5);
     let second = new_record(&app, &tenant, "Seconde", Some(&other_ins)).await;
     let lender = new_record(&app, &tenant, "Seconde", Some(&dui_testkit::nir(true, "1938-05-06", 6))).await;
-    let lent = send_if(
-        &app,
-        Method::POST,
-        &status(&lender),
-        admin,
-        &json!(1),
-        json!({"to_status": "RECUP", "insi_lookup": true}),
-    )
-    .await;
+    let lent =
+        retrieved_with_insi(&app, &peer, admin, &lender, 1, &dui_testkit::nir(true, "1938-05-06", 6), None).await;
     assert_eq!(lent.status, 200, "{}", lent.text);
     merge(&second, &lender).await;
     let validated = send_if(
@@ -924,6 +955,32 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
     )
     .await;
 
+    // A search of the INSi teleservice that found the person, as the search records it (the
+    // teleservice itself is exercised in `identity_insi`).
+    let scope = dui_domain::scope::TenantScope::new(
+        tenant.id,
+        tenant.admin.id,
+        vec![dui_domain::scope::Grant { establishment: None, role: Role::TenantAdmin }],
+    );
+    let found = dui_domain::insi::FoundIdentity {
+        ins: dui_domain::identity::Ins { matricule: self::ins(), oid: dui_domain::identity::InsOid::NirTest },
+        birth_name: dui_domain::identity::ins_form(birth_name),
+        first_names: "JEANNE".to_owned(),
+        sex: dui_domain::identity::Sex::Female,
+        birth_date: chrono::NaiveDate::from_ymd_opt(1938, 5, 6).unwrap(),
+        birth_place: Some("75056".to_owned()),
+    };
+    let resident: dui_domain::ResidentId = id.parse().unwrap();
+    dui_storage::insi_calls::record(
+        app.store.begin(&scope, dui_storage::Mode::Write),
+        resident,
+        uuid::Uuid::now_v7(),
+        dui_domain::insi::InsiOutcome::Found,
+        Some(&found),
+    )
+    .await
+    .unwrap();
+
     let visitor = app.user(tenant, &[(Some(tenant.establishments[1].id), Role::Nurse)]).await;
     let opened = app
         .post(
@@ -1030,6 +1087,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("stays", 2),
         ("contacts", 1),
         ("consents", 1),
+        ("insi_calls", 1),
         ("identity_events", 3),
         ("merges", 1),
         ("notes", 1),

@@ -123,7 +123,7 @@ async fn access_statements_read_the_residents_own_rows_on_a_tenant_of_a_hundred_
 
 /// Events in a trail of years: the chainer's look at a tenant's new events reads those events,
 /// not the trail.
-const EVENTS: i64 = 200_000;
+const EVENTS: i64 = 100_000;
 
 #[tokio::test]
 async fn the_chainer_reads_the_new_events_not_the_whole_trail() {
@@ -165,7 +165,7 @@ async fn the_chainer_reads_the_new_events_not_the_whole_trail() {
         eprintln!("{plan}");
     }
     // What it may read again is the last batch it chained (the transactions from the horizon
-    // on): a thousand events at most, out of two hundred thousand.
+    // on): a thousand events at most, out of a hundred thousand.
     let growing: Vec<&str> = plan
         .lines()
         .filter(|line| {

@@ -34,6 +34,8 @@ pub struct ApiConfig {
     pub auth_failures_per_second: u32,
     /// Requests each tenant may make of this server.
     pub tenant_limit: crate::limits::TenantLimit,
+    /// The INSi teleservice, when configured.
+    pub insi: Option<Arc<dyn dui_app::insi::InsiPort>>,
 }
 
 impl Default for ApiConfig {
@@ -48,6 +50,7 @@ impl Default for ApiConfig {
             emergency_access_minutes: 240,
             auth_failures_per_second: 50,
             tenant_limit: crate::limits::TenantLimit::UNLIMITED,
+            insi: None,
         }
     }
 }
@@ -78,7 +81,14 @@ impl AppState {
         let providers = ProviderCache::new(config.provider_cache_ttl);
         Self {
             inner: Arc::new(Inner {
-                app: App::new(db.clone(), AppConfig { emergency_access_minutes: config.emergency_access_minutes }),
+                app: {
+                    let app =
+                        App::new(db.clone(), AppConfig { emergency_access_minutes: config.emergency_access_minutes });
+                    match config.insi.clone() {
+                        Some(port) => app.with_insi(port),
+                        None => app,
+                    }
+                },
                 db,
                 issuer,
                 jwks,

@@ -18,6 +18,7 @@ pub mod care_tasks;
 pub mod contacts;
 pub mod emergency;
 mod error;
+pub mod insi;
 pub mod measurements;
 pub mod notes;
 pub mod outbox;
@@ -47,16 +48,29 @@ impl Default for AppConfig {
     }
 }
 
-/// What every use case runs against: the database and the settings.
+/// What every use case runs against: the database, the settings, and the services outside
+/// the installation that the use cases call (when configured).
 #[derive(Debug, Clone)]
 pub struct App {
     db: Db,
     config: Arc<AppConfig>,
+    insi: Option<Arc<dyn insi::InsiPort>>,
 }
 
 impl App {
     pub fn new(db: Db, config: AppConfig) -> Self {
-        Self { db, config: Arc::new(config) }
+        Self { db, config: Arc::new(config), insi: None }
+    }
+
+    /// The same, calling the INSi teleservice through `port`.
+    pub fn with_insi(mut self, port: Arc<dyn insi::InsiPort>) -> Self {
+        self.insi = Some(port);
+        self
+    }
+
+    /// The INSi teleservice, when configured.
+    pub fn insi(&self) -> Option<&dyn insi::InsiPort> {
+        self.insi.as_deref()
     }
 
     pub fn db(&self) -> &Db {

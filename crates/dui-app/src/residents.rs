@@ -52,7 +52,6 @@ pub struct ChangeStatus {
     pub expected_version: i32,
     pub to: IdentityStatus,
     pub document: Option<IdentityDocument>,
-    pub insi_lookup: bool,
     pub reason: Option<String>,
 }
 
@@ -180,7 +179,8 @@ pub async fn change_status(app: &App, scope: &TenantScope, command: ChangeStatus
         facts,
         command.to,
         command.document,
-        command.insi_lookup,
+        // An INS from the service comes only through a confirmed search (`insi::confirm`).
+        false,
         command.reason.as_deref(),
         today(),
     )?;

@@ -71,6 +71,8 @@ actions! {
     ConsentRevoke = "consent.revoke" on "consent", "A consent revoked.";
     IdentityReadHistory = "identity.read_history" on "resident", "The identity-status history read.";
     IdentityChangeStatus = "identity.change_status" on "identity_event", "The identity status changed.";
+    IdentityInsiRetrieve = "identity.insi_retrieve" on "insi_call", "The INS searched for with the INSi teleservice (whatever it answered).";
+    IdentityInsiConfirm = "identity.insi_confirm" on "identity_event", "The identity the INSi teleservice found confirmed: the INS and its traits on the record.";
     EmergencyAccessOpen = "emergency_access.open" on "emergency_access", "A record opened in an emergency.";
     EmergencyAccessList = "emergency_access.list" on "emergency_access", "An emergency opening listed for review.";
     EmergencyAccessReview = "emergency_access.review" on "emergency_access", "An emergency opening reviewed.";

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+pub mod insi;
 pub mod measurement;
 pub mod outbox;
 pub mod pagination;

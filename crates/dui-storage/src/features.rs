@@ -15,6 +15,7 @@ pub const ALL: &[&Feature] = &[
     &crate::assignments::FEATURE,
     &crate::contacts::FEATURE,
     &crate::consents::FEATURE,
+    &crate::insi_calls::FEATURE,
     &crate::identity::FEATURE,
     &crate::record_merges::FEATURE,
     &crate::emergency::FEATURE,

@@ -37,6 +37,8 @@ pub struct IdentityEvent {
     pub to_status: IdentityStatus,
     pub document: Option<IdentityDocument>,
     pub insi_lookup: bool,
+    /// The call to the INSi teleservice whose answer this event put on the record.
+    pub insi_call_id: Option<Uuid>,
     pub comment: Option<String>,
     pub recorded_by: Option<UserId>,
     pub recorded_at: DateTime<Utc>,
@@ -48,7 +50,7 @@ pub struct IdentityEvent {
     pub merged_from: Option<ResidentId>,
 }
 
-pub(crate) const EVENT_FIELDS: &str = "id, kind, from_status, to_status, document, insi_lookup, details, previous, \
+pub(crate) const EVENT_FIELDS: &str = "id, kind, from_status, to_status, document, insi_lookup, insi_call_id, details, previous, \
      merged_record_id, merged_from, recorded_by, recorded_at, dek_version";
 
 pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityEvent> {
@@ -60,6 +62,7 @@ pub(crate) fn identity_event(row: &Row, keys: &Keyring) -> StoreResult<IdentityE
         to_status: parse(row, "to_status", IdentityStatus::parse)?,
         document: parse_opt(row, "document", IdentityDocument::parse)?,
         insi_lookup: row.try_get("insi_lookup")?,
+        insi_call_id: row.try_get("insi_call_id")?,
         comment: match row.try_get::<_, Option<&[u8]>>("details")? {
             Some(sealed) => open_json(keys, IDENTITY_EVENT_DETAILS, id, sealed)?,
             None => None,

@@ -30,6 +30,7 @@ pub mod features;
 mod idempotency;
 pub mod identity;
 pub mod import;
+pub mod insi_calls;
 mod keys;
 mod keystore;
 mod listing;

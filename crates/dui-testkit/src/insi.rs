@@ -112,6 +112,8 @@ pub struct InsiPeer {
     pub url: String,
     /// Every well-formed request it received, in order.
     pub received: Arc<Mutex<Vec<ReceivedRetrieval>>>,
+    /// The persons of its national base.
+    persons: Arc<Mutex<Vec<Found>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -148,7 +150,7 @@ fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
 
 async fn answer(
     request: Request<Incoming>,
-    persons: Arc<Vec<Found>>,
+    persons: Arc<Mutex<Vec<Found>>>,
     received: Arc<Mutex<Vec<ReceivedRetrieval>>>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -171,11 +173,14 @@ async fn answer(
         CLOSE => return Err(std::io::Error::other("connection closed by the peer")),
         _ => {}
     }
-    let found: Vec<&Found> = persons.iter().filter(|p| matches(p, &retrieval)).collect();
-    let answer = match found.as_slice() {
-        [] => RetrievalAnswer::NoneFound,
-        [one] => RetrievalAnswer::One((*one).clone()),
-        _ => RetrievalAnswer::Several,
+    let answer = {
+        let persons = persons.lock().unwrap();
+        let found: Vec<&Found> = persons.iter().filter(|p| matches(p, &retrieval)).collect();
+        match found.as_slice() {
+            [] => RetrievalAnswer::NoneFound,
+            [one] => RetrievalAnswer::One((*one).clone()),
+            _ => RetrievalAnswer::Several,
+        }
     };
     Ok(soap_response(200, insi::retrieval_answer(&answer)))
 }
@@ -204,8 +209,8 @@ impl InsiPeer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://127.0.0.1:{}/insi", listener.local_addr().unwrap().port());
         let received = Arc::new(Mutex::new(Vec::new()));
-        let persons = Arc::new(persons);
-        let shared = received.clone();
+        let persons = Arc::new(Mutex::new(persons));
+        let (shared, base) = (received.clone(), persons.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
@@ -220,6 +225,40 @@ impl InsiPeer {
                 });
             }
         });
-        Self { url, received, task }
+        Self { url, received, persons: base, task }
+    }
+
+    /// Adds a person to its national base.
+    pub fn add(&self, person: Found) {
+        self.persons.lock().unwrap().push(person);
+    }
+}
+
+/// `body` (13 characters of a NIR or NIA) with its key: a matricule INS that passes the check.
+pub fn with_key(body: &str) -> String {
+    let digits = match &body[5..7] {
+        "2A" => format!("{}19{}", &body[..5], &body[7..]),
+        "2B" => format!("{}18{}", &body[..5], &body[7..]),
+        _ => body.to_owned(),
+    };
+    let number: u64 = digits.parse().expect("13 digits");
+    format!("{body}{:02}", 97 - number % 97)
+}
+
+/// The `[insi]` section of a server that calls `peer` with the structure's test certificate,
+/// keeping the service's test identities.
+pub fn config(pki: &TestPki, peer: &InsiPeer) -> dui::config::InsiConfig {
+    dui::config::InsiConfig {
+        url: Some(peer.url.clone()),
+        certificate_file: Some(pki.path("client.pem")),
+        key_file: Some(pki.path("client.key")),
+        ca_file: Some(pki.path("ca.pem")),
+        emitter: "330000001".to_owned(),
+        authorisation: "AUTORISATION-CNDA-TEST".to_owned(),
+        timeout_ms: 1500,
+        breaker_failures: 3,
+        breaker_cooldown_secs: 1,
+        accept_test_identities: true,
+        ..dui::config::InsiConfig::default()
     }
 }

@@ -28,7 +28,83 @@ pub struct Config {
     pub access: AccessConfig,
     pub limits: LimitsConfig,
     pub outbox: OutboxConfig,
+    pub insi: InsiConfig,
     pub log: LogConfig,
+}
+
+/// The INSi teleservice, reached over mutual TLS with the structure's certificate. Without a
+/// `url`, searches of an INS are refused (the identity stays as the professionals record it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InsiConfig {
+    /// `https://…` of the service.
+    pub url: Option<String>,
+    /// The structure's authentication certificate (PEM, its chain after it) and its private key:
+    /// files (mounted secrets), never in the database.
+    pub certificate_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// The CA the service's certificate is checked against (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// The structure calling, as the service knows it (its FINESS or SIRET).
+    pub emitter: String,
+    /// The software's authorisation number for the service (CNDA).
+    pub authorisation: String,
+    /// This installation, as the service's context names it (default: a new id at each start).
+    pub instance: Option<uuid::Uuid>,
+    pub timeout_ms: u64,
+    /// After this many failures in a row, calls are suspended for `breaker_cooldown_secs`.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// Keep the service's test identities (a test installation only).
+    pub accept_test_identities: bool,
+}
+
+impl Default for InsiConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            certificate_file: None,
+            key_file: None,
+            ca_file: None,
+            emitter: String::new(),
+            authorisation: String::new(),
+            instance: None,
+            timeout_ms: 10_000,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 30,
+            accept_test_identities: false,
+        }
+    }
+}
+
+impl InsiConfig {
+    /// The service the use cases call, when configured.
+    pub fn service(&self) -> anyhow::Result<Option<std::sync::Arc<dyn dui_app::insi::InsiPort>>> {
+        use crate::exchange::insi::{InsiClient, InsiService};
+        use crate::exchange::soap_client::{SoapClient, SoapEndpoint};
+        let Some(url) = self.url.clone() else { return Ok(None) };
+        let (Some(certificate_file), Some(key_file)) = (self.certificate_file.clone(), self.key_file.clone()) else {
+            anyhow::bail!("insi.certificate_file and insi.key_file are required with insi.url");
+        };
+        let endpoint = SoapEndpoint {
+            url,
+            certificate_file,
+            key_file,
+            ca_file: self.ca_file.clone(),
+            timeout: Duration::from_millis(self.timeout_ms),
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+        };
+        let soap = SoapClient::new(endpoint).map_err(|e| anyhow::anyhow!("insi: {e}"))?;
+        let software = dui_exchange::insi::Software {
+            authorisation: self.authorisation.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            name: format!("urn:lps:dui:{}", env!("CARGO_PKG_VERSION")),
+            instance: self.instance.unwrap_or_else(uuid::Uuid::now_v7),
+        };
+        let client = InsiClient::new(soap, software, self.emitter.clone());
+        Ok(Some(std::sync::Arc::new(InsiService::new(client, self.accept_test_identities))))
+    }
 }
 
 /// How the outbox's workers send what leaves the system (once a channel's transport is
@@ -455,6 +531,21 @@ impl Config {
                 "outbox.backoff_base_secs and outbox.poll_secs must be positive, outbox.backoff_max_secs at least the base"
                     .to_owned(),
             );
+        }
+        let insi = &self.insi;
+        if let Some(url) = &insi.url {
+            if !url.starts_with("https://") {
+                problems.push("insi.url must be an https:// URL".to_owned());
+            }
+            if insi.certificate_file.is_none() || insi.key_file.is_none() {
+                problems.push("insi.certificate_file and insi.key_file are required with insi.url".to_owned());
+            }
+            if insi.emitter.trim().is_empty() || insi.authorisation.trim().is_empty() {
+                problems.push("insi.emitter and insi.authorisation are required with insi.url".to_owned());
+            }
+            if insi.timeout_ms == 0 || insi.breaker_failures == 0 {
+                problems.push("insi.timeout_ms and insi.breaker_failures must be positive".to_owned());
+            }
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
     }

@@ -149,6 +149,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             concurrency: config.tenant_concurrency(),
             alone: config.tenant_concurrency_alone(),
         },
+        insi: config.insi.service()?,
     };
     Ok(AppState::new(db, issuer, jwks, api))
 }

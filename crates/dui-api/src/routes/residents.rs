@@ -213,11 +213,9 @@ pub async fn search_residents(
 #[serde(deny_unknown_fields)]
 pub struct ChangeIdentityStatus {
     pub to_status: IdentityStatus,
-    /// The identity document checked now, if one was.
+    /// The identity document checked now, if one was. (An INS from the INSi service comes only
+    /// through a search and its confirmation: `/ins/retrieve`, `/ins/confirm`.)
     pub document: Option<IdentityDocument>,
-    /// Whether the INS was fetched or verified with the INSi service now.
-    #[serde(default)]
-    pub insi_lookup: bool,
     /// Why (required to go back to provisional).
     pub reason: Option<String>,
 }
@@ -234,7 +232,8 @@ pub async fn list_identity_events(
     Ok(axum::Json(residents::identity_events(state.app(), &scope, id).await?).into_response())
 }
 
-/// Changes the identity status (RNIV): RECUP needs an INSi look-up and an INS, VALI an identity
+/// Changes the identity status (RNIV): RECUP comes only from a confirmed INSi search
+/// (`/ins/confirm`), VALI needs an identity
 /// document (a livret de famille or birth extract only for a minor), QUAL both — evidence counts
 /// since the identity last went back to PROV; going back to PROV needs a reason, and so does
 /// QUAL → VALI, which withdraws the INS. Never a silent overwrite: each change is an event with
@@ -255,10 +254,95 @@ pub async fn change_identity_status(
         expected_version: version,
         to: body.to_status,
         document: body.document,
-        insi_lookup: body.insi_lookup,
         reason: body.reason,
     };
     let resident = residents::change_status(state.app(), &scope, command).await?;
+    let version = resident.row_version;
+    Ok(with_etag(StatusCode::OK, resident, version))
+}
+
+// ----------------------------------------------------------------------------------------------
+// The INS, from the INSi teleservice
+// ----------------------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveIns {
+    /// The given name of birth to search with, when not the first: one of the record's (the
+    /// guides' retry when nobody, or several people, were found).
+    pub first_name: Option<String>,
+}
+
+/// A search of the INSi teleservice, as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsiCallView {
+    /// The call (its message id): what `/ins/confirm` names.
+    pub call_id: uuid::Uuid,
+    pub outcome: dui_domain::insi::InsiOutcome,
+    /// The identity found (`found`): to compare with the person and their document before
+    /// confirming.
+    pub found: Option<dui_domain::insi::FoundIdentity>,
+    /// What to do next when the service did not find one person.
+    pub guidance: Option<String>,
+    /// Why the service's answer could not be used (`failed`).
+    pub problem: Option<String>,
+    pub requested_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Searches the record's INS with the INSi teleservice by its strict traits (birth name, a
+/// given name of birth, sex, birth date, place of birth when known), with the structure's
+/// certificate, and records the call and its answer: one identity found, none (`01`), several
+/// (`02`), or no usable answer. Nothing on the record changes until a professional confirms the
+/// identity found. Identity-vigilance roles where the person is supported.
+#[utoipa::path(post, path = "/residents/{resident_id}/ins/retrieve", tag = "residents",
+    params(("resident_id" = ResidentId, Path)), request_body = RetrieveIns,
+    responses((status = 200, body = InsiCallView), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn retrieve_ins(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+    Json(body): Json<RetrieveIns>,
+) -> Result<Response, ApiError> {
+    let command = dui_app::insi::Retrieve { resident: id, first_name: body.first_name };
+    let retrieval = dui_app::insi::retrieve(state.app(), &scope, command).await?;
+    let call = retrieval.call;
+    let view = InsiCallView {
+        call_id: call.id,
+        outcome: call.outcome,
+        found: call.found,
+        guidance: call.outcome.guidance().map(str::to_owned),
+        problem: retrieval.problem,
+        requested_at: call.requested_at,
+    };
+    Ok(axum::Json(view).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmIns {
+    /// The search whose identity is the person's.
+    pub call_id: uuid::Uuid,
+}
+
+/// Confirms that the identity a search found is the person's (checked against them and, for a
+/// validated identity, their document): the record takes the INS and the service's strict
+/// traits (the names used stay), PROV becomes RECUP and VALI becomes QUAL, and an identity event
+/// names the call and keeps the traits replaced. A search confirms once.
+#[utoipa::path(post, path = "/residents/{resident_id}/ins/confirm", tag = "residents",
+    params(("resident_id" = ResidentId, Path), IfMatchHeader), request_body = ConfirmIns,
+    responses((status = 200, body = Resident), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem),
+              (status = 428, body = Problem)))]
+pub async fn confirm_ins(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+    IfMatch(version): IfMatch,
+    Json(body): Json<ConfirmIns>,
+) -> Result<Response, ApiError> {
+    let command = dui_app::insi::Confirm { resident: id, call: body.call_id, expected_version: version };
+    let resident = dui_app::insi::confirm(state.app(), &scope, command).await?;
     let version = resident.row_version;
     Ok(with_etag(StatusCode::OK, resident, version))
 }
@@ -705,6 +789,8 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(search_residents))
         .routes(routes!(list_identity_events))
         .routes(routes!(change_identity_status))
+        .routes(routes!(retrieve_ins))
+        .routes(routes!(confirm_ins))
         .routes(routes!(list_stays, create_stay))
         .routes(routes!(change_stay))
         .routes(routes!(create_assignment))

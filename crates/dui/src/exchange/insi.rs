@@ -56,3 +56,58 @@ impl InsiClient {
         }
     }
 }
+
+/// The INSi client as the use cases reach it ([`dui_app::insi::InsiPort`]): the domain's search
+/// in, the service's answer out, unchecked (the use case checks the INS found).
+#[derive(Debug, Clone)]
+pub struct InsiService {
+    client: InsiClient,
+    accept_test: bool,
+}
+
+impl InsiService {
+    /// `accept_test`: a test installation, where the service's test identities are kept.
+    pub fn new(client: InsiClient, accept_test: bool) -> Self {
+        Self { client, accept_test }
+    }
+}
+
+impl dui_app::insi::InsiPort for InsiService {
+    fn retrieve<'a>(
+        &'a self,
+        message_id: Uuid,
+        search: &'a dui_domain::insi::InsiSearch,
+    ) -> dui_app::insi::InsiFuture<'a> {
+        use dui_domain::insi::{FoundIdentity, InsiReply};
+        Box::pin(async move {
+            let query = RetrievalQuery {
+                birth_name: search.birth_name.clone(),
+                first_name: search.first_name.clone(),
+                sex: search.sex,
+                birth_date: search.birth_date,
+                birth_place: search.birth_place.clone(),
+            };
+            match self.client.retrieve(message_id, &query).await.map_err(|error| error.to_string())? {
+                RetrievalAnswer::One(found) => {
+                    let oid = dui_domain::identity::InsOid::parse(&found.ins.oid).ok_or_else(|| {
+                        "the service gave an INS of an authority this server does not know".to_owned()
+                    })?;
+                    Ok(InsiReply::Found(FoundIdentity {
+                        ins: dui_domain::identity::Ins { matricule: found.ins.matricule, oid },
+                        birth_name: found.traits.birth_name,
+                        first_names: found.traits.first_names,
+                        sex: found.traits.sex,
+                        birth_date: found.traits.birth_date,
+                        birth_place: found.traits.birth_place,
+                    }))
+                }
+                RetrievalAnswer::NoneFound => Ok(InsiReply::NoneFound),
+                RetrievalAnswer::Several => Ok(InsiReply::Several),
+            }
+        })
+    }
+
+    fn accepts_test_identities(&self) -> bool {
+        self.accept_test
+    }
+}

@@ -1,0 +1,137 @@
+//! Identity vigilance with the INSi teleservice: searching a record's INS by its strict traits,
+//! and confirming the identity found, which alone puts an INS from the service on a record
+//! (RNIV). The service is reached through an [`InsiPort`] that the binary provides (the SOAP
+//! client over mutual TLS); the use cases decide what its answers do.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use dui_domain::ResidentId;
+use dui_domain::audit::AuditAction;
+use dui_domain::insi::{InsiOutcome, InsiReply, InsiSearch, confirmed_status};
+use dui_domain::policy;
+use dui_domain::record::PreviousIdentity;
+use dui_domain::resident::Resident;
+use dui_domain::scope::TenantScope;
+use dui_storage::insi_calls::{self, Confirmation, InsiCall};
+use dui_storage::{Mode, StoreError, identity};
+use uuid::Uuid;
+
+use crate::access::{active, refuse};
+use crate::{App, AppError, AppResult};
+
+/// What a call to the service gives back, or why it gave nothing usable (a message that names
+/// no trait and no INS).
+pub type InsiFuture<'a> = Pin<Box<dyn Future<Output = Result<InsiReply, String>> + Send + 'a>>;
+
+/// The INSi teleservice, as the use cases see it.
+pub trait InsiPort: Send + Sync + std::fmt::Debug {
+    /// Searches the INS of the person `search` describes; `message_id` identifies the call.
+    fn retrieve<'a>(&'a self, message_id: Uuid, search: &'a InsiSearch) -> InsiFuture<'a>;
+
+    /// Whether test and demonstration identities are accepted (a test installation).
+    fn accepts_test_identities(&self) -> bool;
+}
+
+/// A search of a record's INS.
+#[derive(Debug, Clone)]
+pub struct Retrieve {
+    pub resident: ResidentId,
+    /// The given name of birth to search with, when not the first (one of the record's).
+    pub first_name: Option<String>,
+}
+
+/// A search made: the call as recorded, and, when the service gave nothing usable, why.
+#[derive(Debug, Clone)]
+pub struct Retrieval {
+    pub call: InsiCall,
+    pub problem: Option<String>,
+}
+
+fn port(app: &App) -> AppResult<&dyn InsiPort> {
+    app.insi()
+        .ok_or_else(|| AppError::Conflict("The INSi teleservice is not configured on this installation.".to_owned()))
+}
+
+/// Searches the INS of a record with the INSi teleservice, by its strict traits, and records
+/// the call with what it found (the identity-vigilance roles where the person is supported).
+/// Nothing on the record changes: a professional confirms the identity found ([`confirm`]). The
+/// database is not held while the service answers.
+pub async fn retrieve(app: &App, scope: &TenantScope, command: Retrieve) -> AppResult<Retrieval> {
+    let (id, action) = (command.resident, AuditAction::IdentityInsiRetrieve);
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, id, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, id, "search the INS").await);
+    }
+    let port = port(app)?;
+    let state = identity::state(&mut tx, id).await?;
+    tx.commit().await?;
+    let search = InsiSearch::of(&state.identity, command.first_name.as_deref())?;
+    let message_id = Uuid::now_v7();
+    let (outcome, found, problem) = match port.retrieve(message_id, &search).await {
+        Ok(InsiReply::Found(found)) => match found.checked(port.accepts_test_identities()) {
+            Ok(found) => (InsiOutcome::Found, Some(found), None),
+            Err(why) => (InsiOutcome::Failed, None, Some(why)),
+        },
+        Ok(InsiReply::NoneFound) => (InsiOutcome::NoneFound, None, None),
+        Ok(InsiReply::Several) => (InsiOutcome::Several, None, None),
+        Err(why) => (InsiOutcome::Failed, None, Some(why)),
+    };
+    if let Some(why) = &problem {
+        tracing::warn!(%message_id, why, "an INSi search gave no usable answer");
+    }
+    let call = insi_calls::record(app.db().begin(scope, Mode::Write), id, message_id, outcome, found.as_ref()).await?;
+    Ok(Retrieval { call, problem })
+}
+
+/// Confirming the identity a search found.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub resident: ResidentId,
+    pub call: Uuid,
+    pub expected_version: i32,
+}
+
+/// Confirms that the identity a search found is the person's: the record takes the INS and the
+/// strict traits of the service (the names used stay), a provisional identity becomes retrieved
+/// (RECUP), a validated one qualified (QUAL), and an identity event names the call and keeps the
+/// traits replaced. A call confirms once.
+pub async fn confirm(app: &App, scope: &TenantScope, command: Confirm) -> AppResult<Resident> {
+    let (id, action) = (command.resident, AuditAction::IdentityInsiConfirm);
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, id, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, id, "confirm an identity").await);
+    }
+    let call = insi_calls::call_for_update(&mut tx, id, command.call).await?;
+    let Some(found) = call.found.as_ref() else {
+        return Err(AppError::Conflict(
+            "This search found no identity to confirm: search again (see its guidance).".to_owned(),
+        ));
+    };
+    if call.confirmed_at.is_some() {
+        return Err(AppError::Conflict("This search was confirmed already.".to_owned()));
+    }
+    let state = identity::state(&mut tx, id).await?;
+    if state.row_version != command.expected_version {
+        return Err(StoreError::StaleVersion { current: state.row_version }.into());
+    }
+    let to_status = confirmed_status(state.status, state.evidence)?;
+    let identity = found.applied_to(&state.identity);
+    let previous = PreviousIdentity { identity: state.identity.clone(), ins: state.ins.clone() };
+    let confirmation = Confirmation {
+        call: call.id,
+        found,
+        identity: &identity,
+        from_status: state.status,
+        to_status,
+        previous: &previous,
+    };
+    insi_calls::confirm(tx, id, command.expected_version, &confirmation).await.map_err(|error| match error {
+        StoreError::Conflict { constraint } if constraint == "residents_ins_unique" => AppError::Conflict(
+            "Another record holds this INS: the two may be the same person (see the record's duplicates).".to_owned(),
+        ),
+        other => other.into(),
+    })
+}

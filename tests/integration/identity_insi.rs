@@ -1,0 +1,278 @@
+//! Identity vigilance with the INSi teleservice, through the API, against the local teleservice
+//! over mutual TLS: a search records what the service answered and changes nothing; only a
+//! professional's confirmation puts the INS and the service's strict traits on the record (PROV
+//! becomes RECUP, VALI becomes QUAL), once; the status change cannot claim a look-up; answers
+//! that fail their checks, and a service that fails, leave the record as it was.
+
+use chrono::NaiveDate;
+use dui_domain::identity::Sex;
+use dui_domain::people::Role;
+use dui_exchange::insi::{Found, InsTraits, InsiIns};
+use dui_testkit::insi::{FAULT, InsiPeer, TestPki, with_key};
+use dui_testkit::{TestApp, TestResponse, TestTenant};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const NIR: &str = "1.2.250.1.213.1.4.8";
+
+fn person(birth_name: &str, first_names: &str, born: &str, place: &str, matricule: &str) -> Found {
+    Found {
+        ins: InsiIns { matricule: matricule.to_owned(), oid: NIR.to_owned() },
+        traits: InsTraits {
+            birth_name: birth_name.to_owned(),
+            first_names: first_names.to_owned(),
+            sex: Sex::Female,
+            birth_date: NaiveDate::parse_from_str(born, "%Y-%m-%d").unwrap(),
+            birth_place: Some(place.to_owned()),
+        },
+        history: Vec::new(),
+    }
+}
+
+/// A server whose `[insi]` calls a local teleservice (with an empty national base).
+struct WithInsi {
+    app: TestApp,
+    peer: InsiPeer,
+    _pki: TestPki,
+}
+
+async fn spawn() -> WithInsi {
+    let pki = TestPki::new();
+    let peer = InsiPeer::start(&pki, Vec::new()).await;
+    let insi = dui_testkit::insi::config(&pki, &peer);
+    let app = TestApp::spawn_with(move |config| config.insi = insi).await;
+    WithInsi { app, peer, _pki: pki }
+}
+
+async fn admit(app: &TestApp, tenant: &TestTenant, identity: Value) -> String {
+    let body = json!({"establishment_id": tenant.establishments[0].id, "identity": identity});
+    let created = app.post("/api/v1/residents", &tenant.admin.token, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.json["id"].as_str().unwrap().to_owned()
+}
+
+async fn search(app: &TestApp, token: &str, id: &str, body: Value) -> TestResponse {
+    app.post(&format!("/api/v1/residents/{id}/ins/retrieve"), token, body).await
+}
+
+async fn confirm(app: &TestApp, token: &str, id: &str, version: i64, call: &Value) -> TestResponse {
+    let etag = format!("\"{version}\"");
+    app.request_with(
+        Method::POST,
+        &format!("/api/v1/residents/{id}/ins/confirm"),
+        Some(token),
+        Some(json!({"call_id": call})),
+        &[("If-Match", &etag)],
+    )
+    .await
+}
+
+/// The audit actions recorded about a record, oldest first.
+async fn actions(app: &TestApp, tenant: &TestTenant, id: &str) -> Vec<String> {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.query("SELECT set_config('app.tenant_id', $1, false)", &[&tenant.id.to_string()]).await.unwrap();
+    let id: uuid::Uuid = id.parse().unwrap();
+    let rows = owner
+        .query(
+            "SELECT action FROM audit_events WHERE tenant_id = $1 AND resident_id = $2 ORDER BY occurred_at, id",
+            &[&tenant.id.as_uuid(), &id],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test]
+async fn a_search_changes_nothing_until_a_professional_confirms_the_identity_found() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Vigilance").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2310375056123");
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Dupont", "first_names": "Marie", "sex": "female", "birth_date": "1931-03-14",
+               "birth_place": "75056", "used_name": "Martin"}),
+    )
+    .await;
+
+    let found = search(&app, admin, &id, json!({})).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json["outcome"], "found");
+    assert_eq!(found.json["found"]["ins"]["matricule"], matricule.as_str());
+    assert_eq!(found.json["found"]["birth_name"], "DUPONT");
+    assert_eq!(found.json["guidance"], Value::Null);
+    // The service was asked with the record's strict traits and its first given name.
+    let asked = peer.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((asked.query.birth_name.as_str(), asked.query.first_name.as_str()), ("Dupont", "Marie"));
+    assert_eq!(asked.query.birth_place.as_deref(), Some("75056"));
+    // Nothing changed on the record.
+    let record = app.get(&format!("/api/v1/residents/{id}"), admin).await;
+    assert_eq!(record.json["identity_status"], "PROV");
+    assert_eq!(record.json["ins"], Value::Null);
+    assert_eq!(record.header("etag"), Some("\"1\""));
+
+    // Confirmed: the INS and the service's strict traits, the name used kept; PROV → RECUP.
+    let call = found.json["call_id"].clone();
+    confirm(&app, admin, &id, 2, &call).await.problem(412);
+    let confirmed = confirm(&app, admin, &id, 1, &call).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(confirmed.json["identity_status"], "RECUP");
+    assert_eq!(confirmed.json["ins"]["matricule"], matricule.as_str());
+    assert_eq!(confirmed.json["identity"]["birth_name"], "DUPONT");
+    assert_eq!(confirmed.json["identity"]["first_names"], "MARIE LOUISE");
+    assert_eq!(confirmed.json["identity"]["used_name"], "Martin");
+    assert_eq!(confirmed.header("etag"), Some("\"2\""));
+    // A search confirms once.
+    confirm(&app, admin, &id, 2, &call).await.problem(409);
+
+    // The event names the call and keeps the traits replaced.
+    let events = app.get(&format!("/api/v1/residents/{id}/identity-events"), admin).await;
+    let last = events.json.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to_status"], "RECUP");
+    assert_eq!(last["insi_lookup"], true);
+    assert_eq!(last["insi_call_id"], call);
+    assert_eq!(last["previous"]["identity"]["birth_name"], "Dupont");
+    // Both steps are in the trail.
+    let trail = actions(&app, &tenant, &id).await;
+    let at = |action: &str| trail.iter().position(|a| a == action);
+    assert!(at("identity.insi_retrieve") < at("identity.insi_confirm"), "{trail:?}");
+    assert!(at("identity.insi_retrieve").is_some(), "{trail:?}");
+
+    // The person's export carries the call and what it found.
+    let export = app.get(&format!("/api/v1/residents/{id}/export"), admin).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    assert_eq!(export.json["record"]["insi_calls"][0]["found"]["ins"]["matricule"], matricule.as_str());
+}
+
+#[tokio::test]
+async fn nobody_several_and_unusable_answers_leave_the_record_as_it_was() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Homonymes").await;
+    let admin = &tenant.admin.token;
+    let (first, second) = (with_key("2400175056111"), with_key("2400113055222"));
+    peer.add(person("MARTIN", "JEANNE", "1940-01-01", "75056", &first));
+    peer.add(person("MARTIN", "JEANNE LOUISE", "1940-01-01", "13055", &second));
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Martin", "first_names": "Jeanne Louise", "sex": "female", "birth_date": "1940-01-01"}),
+    )
+    .await;
+
+    // 02: two people match; the guidance says how to search again.
+    let several = search(&app, admin, &id, json!({})).await;
+    assert_eq!(several.json["outcome"], "several", "{}", several.text);
+    assert!(several.json["guidance"].as_str().unwrap().contains("other given names"));
+    confirm(&app, admin, &id, 1, &several.json["call_id"]).await.problem(409);
+    // With the other given name of birth: one.
+    let one = search(&app, admin, &id, json!({"first_name": "louise"})).await;
+    assert_eq!(one.json["outcome"], "found", "{}", one.text);
+    assert_eq!(one.json["found"]["ins"]["matricule"], second.as_str());
+    // Only the record's own given names.
+    let stranger = search(&app, admin, &id, json!({"first_name": "Paule"})).await;
+    assert_eq!(stranger.problem(422)["errors"][0]["field"], "first_name");
+
+    // 01: nobody.
+    let unknown = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Inconnue", "first_names": "Rose", "sex": "female", "birth_date": "1932-02-02"}),
+    )
+    .await;
+    let none = search(&app, admin, &unknown, json!({})).await;
+    assert_eq!(none.json["outcome"], "none_found", "{}", none.text);
+    assert!(none.json["guidance"].as_str().unwrap().contains("another given name"));
+
+    // An INS whose key is wrong is not kept: nothing to confirm; the problem names no value.
+    let mut wrong = with_key("2350275056333");
+    let key: u32 = wrong[13..].parse().unwrap();
+    wrong.replace_range(13.., &format!("{:02}", (key % 96) + 1));
+    peer.add(person("CLEFAUSSE", "ANNE", "1935-02-02", "75056", &wrong));
+    let typo = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Clefausse", "first_names": "Anne", "sex": "female", "birth_date": "1935-02-02"}),
+    )
+    .await;
+    let failed = search(&app, admin, &typo, json!({})).await;
+    assert_eq!(failed.json["outcome"], "failed", "{}", failed.text);
+    assert_eq!(failed.json["found"], Value::Null);
+    let problem = failed.json["problem"].as_str().unwrap();
+    assert!(problem.contains("key") && !problem.contains(&wrong[..13]), "{problem}");
+    confirm(&app, admin, &typo, 1, &failed.json["call_id"]).await.problem(409);
+
+    // The service failing: recorded as such, the record untouched, no trait in the problem.
+    let broken = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": FAULT, "first_names": "Anne", "sex": "female", "birth_date": "1936-03-03"}),
+    )
+    .await;
+    let failed = search(&app, admin, &broken, json!({})).await;
+    assert_eq!(failed.json["outcome"], "failed", "{}", failed.text);
+    assert!(!failed.text.contains(FAULT), "{}", failed.text);
+    let record = app.get(&format!("/api/v1/residents/{broken}"), admin).await;
+    assert_eq!((record.json["identity_status"].as_str(), record.header("etag")), (Some("PROV"), Some("\"1\"")));
+}
+
+#[tokio::test]
+async fn a_validated_identity_is_qualified_by_a_confirmed_search_and_no_status_claims_a_look_up() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Qualité").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2380563220456");
+    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", &matricule));
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Tchitchi", "first_names": "Catarina Bella", "sex": "female", "birth_date": "1938-05-06"}),
+    )
+    .await;
+    let status = format!("/api/v1/residents/{id}/identity-status");
+    let post_status = |version: i64, body: Value| {
+        let (app, status) = (&app, status.clone());
+        async move {
+            let etag = format!("\"{version}\"");
+            app.request_with(Method::POST, &status, Some(admin), Some(body), &[("If-Match", &etag)]).await
+        }
+    };
+    // RECUP and the look-up cannot be claimed: they come from the service.
+    let claimed = post_status(1, json!({"to_status": "RECUP", "insi_lookup": true})).await;
+    assert!(matches!(claimed.status, 400 | 422), "{}", claimed.text);
+    let refused = post_status(1, json!({"to_status": "RECUP"})).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "insi_lookup");
+    // A professional of the team who does not manage identities is refused, and the refusal
+    // recorded.
+    let psychologist = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Psychologist)]).await;
+    search(&app, &psychologist.token, &id, json!({})).await.problem(403);
+    assert!(actions(&app, &tenant, &id).await.iter().any(|a| a == "identity.insi_retrieve"));
+
+    // VALI with a passport, then the search confirmed: QUAL.
+    let validated = post_status(1, json!({"to_status": "VALI", "document": "passport"})).await;
+    assert_eq!(validated.json["identity_status"], "VALI", "{}", validated.text);
+    let found = search(&app, admin, &id, json!({})).await;
+    assert_eq!(found.json["outcome"], "found", "{}", found.text);
+    let qualified = confirm(&app, admin, &id, 2, &found.json["call_id"]).await;
+    assert_eq!(qualified.json["identity_status"], "QUAL", "{}", qualified.text);
+    assert_eq!(qualified.json["ins"]["matricule"], matricule.as_str());
+    // Once qualified, a search does not confirm again: a doubt comes first.
+    let again = search(&app, admin, &id, json!({})).await;
+    confirm(&app, admin, &id, 3, &again.json["call_id"]).await.problem(422);
+}
+
+#[tokio::test]
+async fn without_a_service_configured_a_search_is_refused_and_recorded_nowhere() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Sans INSi").await;
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Hors", "first_names": "Ligne", "sex": "female", "birth_date": "1939-09-09"}),
+    )
+    .await;
+    let refused = search(&app, &tenant.admin.token, &id, json!({})).await;
+    assert!(refused.problem(409)["detail"].as_str().unwrap().contains("not configured"));
+    assert!(!actions(&app, &tenant, &id).await.iter().any(|a| a.starts_with("identity.insi")));
+}
