@@ -112,14 +112,7 @@ static CONFIRM: Stmt = LazyLock::new(|| {
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
         target = target(),
-        trace = Trace {
-            from: "who, changed, target",
-            resident: "changed.id",
-            resource: ":event",
-            outcome: "'success'",
-            emergency: "NOT target.normal"
-        }
-        .sql(),
+        trace = Trace::record_changed(":event"),
     ))
 });
 

@@ -311,14 +311,7 @@ static CORRECT: Stmt = LazyLock::new(|| {
          trace AS ({trace}) \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM changed r {CURRENT_STAY}",
         target = target(),
-        trace = Trace {
-            from: "who, changed, target",
-            resident: "changed.id",
-            resource: "changed.id",
-            outcome: "'success'",
-            emergency: "NOT target.normal"
-        }
-        .sql(),
+        trace = Trace::record_changed("changed.id"),
     ))
 });
 

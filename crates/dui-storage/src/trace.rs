@@ -35,6 +35,19 @@ impl<'a> Trace<'a> {
         .sql()
     }
 
+    /// A change of the resident of `target`, whose changed row is `changed`: one event, naming
+    /// `resource`, flagged when the record was opened in an emergency.
+    pub(crate) fn record_changed(resource: &'a str) -> String {
+        Trace {
+            from: "who, changed, target",
+            resident: "changed.id",
+            resource,
+            outcome: "'success'",
+            emergency: "NOT target.normal",
+        }
+        .sql()
+    }
+
     /// A read of resident `:resident` through `target` (present only when visible): a success,
     /// or the refusal when the resident is out of reach.
     pub(crate) fn read() -> String {
