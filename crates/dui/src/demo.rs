@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// created under the data directory.
     #[arg(long, env = "DUI_DEMO_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub admin_url: String,
+    /// The demo's database on that server (created when missing, kept otherwise).
+    #[arg(long, default_value = "dui_demo")]
+    pub database: String,
     /// Set everything up and print the tokens, but do not serve.
     #[arg(long)]
     pub no_serve: bool,
@@ -352,7 +355,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
 
     eprintln!("Looking for PostgreSQL...");
     let admin_url = cluster::ensure_server(&args.admin_url, &data_dir.join("pg")).await?;
-    let database = cluster::provision(&admin_url, "dui_demo").await?;
+    let database = cluster::provision(&admin_url, &args.database).await?;
 
     let key_file = data_dir.join("signing-key.pem");
     if !key_file.exists() {
