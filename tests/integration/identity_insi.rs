@@ -276,3 +276,247 @@ async fn without_a_service_configured_a_search_is_refused_and_recorded_nowhere()
     assert!(refused.problem(409)["detail"].as_str().unwrap().contains("not configured"));
     assert!(!actions(&app, &tenant, &id).await.iter().any(|a| a.starts_with("identity.insi")));
 }
+
+async fn verify(app: &TestApp, token: &str, id: &str) -> TestResponse {
+    app.post(&format!("/api/v1/residents/{id}/ins/verify"), token, json!({})).await
+}
+
+/// The identity-vigilance list as `token` sees it: (reason, resident, call, other) of each item.
+async fn vigilance(app: &TestApp, token: &str) -> Vec<(String, String, Value, Value)> {
+    let list = app.get("/api/v1/identity-vigilance", token).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json["truncated"], false);
+    list.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["reason"].as_str().unwrap().to_owned(),
+                item["resident_id"].as_str().unwrap().to_owned(),
+                item["call_id"].clone(),
+                item["other_resident_id"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Moves the INSi calls about `id` `days` into the past, as if made then.
+async fn age_calls(app: &TestApp, tenant: &TestTenant, id: &str, days: i32) {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.query("SELECT set_config('app.tenant_id', $1, false)", &[&tenant.id.to_string()]).await.unwrap();
+    let id: uuid::Uuid = id.parse().unwrap();
+    owner
+        .execute(
+            "UPDATE insi_calls SET requested_at = requested_at - make_interval(days => $3), \
+             confirmed_at = confirmed_at - make_interval(days => $3) WHERE tenant_id = $1 AND resident_id = $2",
+            &[&tenant.id.as_uuid(), &id, &days],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_verification_keeps_a_confirmed_ins_and_a_mismatch_lowers_the_identity_into_the_vigilance_list() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Vérification").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2310375056123");
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female", "birth_date": "1931-03-14",
+               "birth_place": "75056"}),
+    )
+    .await;
+    // A provisional identity holds no INS from the service: nothing to verify.
+    verify(&app, admin, &id).await.problem(409);
+    let found = search(&app, admin, &id, json!({})).await;
+    let confirmed = confirm(&app, admin, &id, 1, &found.json["call_id"]).await;
+    assert_eq!(confirmed.json["identity_status"], "RECUP", "{}", confirmed.text);
+    // Retrieved, its document still to check: in the list.
+    assert_eq!(
+        vigilance(&app, admin).await,
+        vec![("waiting_for_document".to_owned(), id.clone(), Value::Null, Value::Null)]
+    );
+
+    // Verified: the service was sent the INS and the traits; nothing changes.
+    let verified = verify(&app, admin, &id).await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    assert_eq!((verified.json["kind"].as_str(), verified.json["outcome"].as_str()), (Some("verify"), Some("verified")));
+    assert_eq!(verified.json["identity_lowered"], false);
+    let asked = peer.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(asked.ins.as_ref().map(|ins| ins.matricule.as_str()), Some(matricule.as_str()));
+    assert_eq!(asked.query.birth_name, "DUPONT");
+    let record = app.get(&format!("/api/v1/residents/{id}"), admin).await;
+    assert_eq!((record.json["identity_status"].as_str(), record.header("etag")), (Some("RECUP"), Some("\"2\"")));
+
+    // The service no longer knows this INS with these traits: the INS is withdrawn, RECUP goes
+    // back to PROV with an event naming the call, and the record is an alert.
+    peer.remove(&matricule);
+    let mismatch = verify(&app, admin, &id).await;
+    assert_eq!(mismatch.json["outcome"], "mismatch", "{}", mismatch.text);
+    assert_eq!(mismatch.json["identity_lowered"], true);
+    assert!(mismatch.json["guidance"].as_str().unwrap().contains("withdrawn"));
+    let record = app.get(&format!("/api/v1/residents/{id}"), admin).await;
+    assert_eq!((record.json["identity_status"].as_str(), &record.json["ins"]), (Some("PROV"), &Value::Null));
+    let events = app.get(&format!("/api/v1/residents/{id}/identity-events"), admin).await;
+    let last = events.json.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["from_status"].as_str(), last["to_status"].as_str()), (Some("RECUP"), Some("PROV")), "{last}");
+    assert_eq!(last["insi_call_id"], mismatch.json["call_id"]);
+    assert_eq!(last["previous"]["ins"]["matricule"], matricule.as_str());
+    assert_eq!(
+        vigilance(&app, admin).await,
+        vec![("insi_mismatch".to_owned(), id.clone(), mismatch.json["call_id"].clone(), Value::Null)]
+    );
+    // Lowered, it holds no INS to verify; its evidence went with the doubt.
+    verify(&app, admin, &id).await.problem(409);
+
+    // Settled by a search confirmed again (the person's INS is back at the service).
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
+    let found = search(&app, admin, &id, json!({})).await;
+    let confirmed = confirm(&app, admin, &id, 3, &found.json["call_id"]).await;
+    assert_eq!(confirmed.json["identity_status"], "RECUP", "{}", confirmed.text);
+    let reasons: Vec<String> = vigilance(&app, admin).await.into_iter().map(|item| item.0).collect();
+    assert_eq!(reasons, vec!["waiting_for_document"]);
+
+    // The list is for identity vigilance, administrators and directors, of the records they see.
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    app.get("/api/v1/identity-vigilance", &nurse.token).await.problem(403);
+    let elsewhere = app.user(&tenant, &[(Some(tenant.establishments[1].id), Role::Director)]).await;
+    assert!(vigilance(&app, &elsewhere.token).await.is_empty());
+    let referent = app.user(&tenant, &[(None, Role::IdentityVigilance)]).await;
+    assert_eq!(vigilance(&app, &referent.token).await.len(), 1);
+    let other = app.tenant("Autre").await;
+    assert!(vigilance(&app, &other.admin.token).await.is_empty(), "another tenant's list is its own");
+    app.post(&format!("/api/v1/residents/{id}/ins/verify"), &other.admin.token, json!({})).await.problem(404);
+    // A nurse of the team verifies; a psychologist may not, and the refusal is recorded.
+    assert_eq!(verify(&app, &nurse.token, &id).await.json["outcome"], "verified");
+    let psychologist = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Psychologist)]).await;
+    verify(&app, &psychologist.token, &id).await.problem(403);
+    let recorded = actions(&app, &tenant, &id).await;
+    assert!(recorded.iter().filter(|a| *a == "identity.insi_verify").count() >= 4, "{recorded:?}");
+    assert!(recorded.iter().any(|a| a == "identity.vigilance_list"), "{recorded:?}");
+}
+
+#[tokio::test]
+async fn a_qualified_identity_whose_ins_fails_verification_goes_back_to_validated() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Qualifiée").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2380563220456");
+    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", &matricule));
+    let id = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": "Tchitchi", "first_names": "Catarina Bella", "sex": "female", "birth_date": "1938-05-06"}),
+    )
+    .await;
+    let etag = "\"1\"";
+    let validated = app
+        .request_with(
+            Method::POST,
+            &format!("/api/v1/residents/{id}/identity-status"),
+            Some(admin),
+            Some(json!({"to_status": "VALI", "document": "passport"})),
+            &[("If-Match", etag)],
+        )
+        .await;
+    assert_eq!(validated.json["identity_status"], "VALI", "{}", validated.text);
+    let found = search(&app, admin, &id, json!({})).await;
+    let qualified = confirm(&app, admin, &id, 2, &found.json["call_id"]).await;
+    assert_eq!(qualified.json["identity_status"], "QUAL", "{}", qualified.text);
+    assert!(vigilance(&app, admin).await.is_empty(), "a qualified identity needs nothing");
+
+    peer.remove(&matricule);
+    let mismatch = verify(&app, admin, &id).await;
+    assert_eq!(
+        (mismatch.json["outcome"].as_str(), &mismatch.json["identity_lowered"]),
+        (Some("mismatch"), &json!(true))
+    );
+    let record = app.get(&format!("/api/v1/residents/{id}"), admin).await;
+    assert_eq!((record.json["identity_status"].as_str(), &record.json["ins"]), (Some("VALI"), &Value::Null));
+    // The document still stands: once the service finds the person again, a confirmed search
+    // qualifies the identity again.
+    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", &matricule));
+    let found = search(&app, admin, &id, json!({})).await;
+    let requalified = confirm(&app, admin, &id, 4, &found.json["call_id"]).await;
+    assert_eq!(requalified.json["identity_status"], "QUAL", "{}", requalified.text);
+}
+
+#[tokio::test]
+async fn a_search_that_finds_an_ins_another_record_holds_is_a_probable_duplicate() {
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Doublons").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2310375056123");
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
+    let identity = json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female",
+                          "birth_date": "1931-03-14", "birth_place": "75056"});
+    let first = admit(&app, &tenant, identity.clone()).await;
+    let found = search(&app, admin, &first, json!({})).await;
+    assert_eq!(found.json["held_by"], Value::Null);
+    confirm(&app, admin, &first, 1, &found.json["call_id"]).await;
+
+    let body = json!({"establishment_id": tenant.establishments[0].id, "identity": identity, "confirm_homonym": true});
+    let second = app.post("/api/v1/residents", admin, body).await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    let second = second.json["id"].as_str().unwrap().to_owned();
+    let found = search(&app, admin, &second, json!({})).await;
+    assert_eq!(found.json["held_by"], first.as_str(), "{}", found.text);
+    let items = vigilance(&app, admin).await;
+    let duplicate = ("ins_held_by_another".to_owned(), second.clone(), found.json["call_id"].clone(), json!(first));
+    assert!(items.contains(&duplicate), "{items:?}");
+    // Confirming it is refused: a merge settles it.
+    confirm(&app, admin, &second, 1, &found.json["call_id"]).await.problem(409);
+}
+
+#[tokio::test]
+async fn the_periodic_pass_verifies_again_the_ins_not_confirmed_for_the_period() {
+    let WithInsi { app, peer, _pki } = spawn().await;
+    let tenant = app.tenant("Revérification").await;
+    let admin = &tenant.admin.token;
+    let use_cases = app.app().with_insi(app.config.insi.service().unwrap().unwrap());
+    let (kept, withdrawn) = (with_key("2310375056123"), with_key("2450275056321"));
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &kept));
+    peer.add(person("ROUX", "JEANNE", "1945-02-20", "75056", &withdrawn));
+    let mut ids = Vec::new();
+    for (name, first, born) in [("Dupont", "Marie Louise", "1931-03-14"), ("Roux", "Jeanne", "1945-02-20")] {
+        let id = admit(
+            &app,
+            &tenant,
+            json!({"birth_name": name, "first_names": first, "sex": "female", "birth_date": born, "birth_place": "75056"}),
+        )
+        .await;
+        let found = search(&app, admin, &id, json!({})).await;
+        confirm(&app, admin, &id, 1, &found.json["call_id"]).await;
+        ids.push(id);
+    }
+    // Confirmed today: nothing is due.
+    assert_eq!(dui_app::insi::verify_due(&use_cases, tenant.id, 50).await.unwrap(), (0, 0));
+    // A year and more later, both are due; one INS the service no longer holds.
+    for id in &ids {
+        age_calls(&app, &tenant, id, 400).await;
+    }
+    let due: Vec<String> = vigilance(&app, admin)
+        .await
+        .into_iter()
+        .filter(|item| item.0 == "verification_due")
+        .map(|item| item.1)
+        .collect();
+    assert_eq!(due.len(), 2, "{due:?}");
+    peer.remove(&withdrawn);
+    assert_eq!(dui_app::insi::verify_due(&use_cases, tenant.id, 50).await.unwrap(), (2, 1));
+    let status = |id: &String| {
+        let (app, path) = (&app, format!("/api/v1/residents/{id}"));
+        async move { app.get(&path, admin).await.json["identity_status"].as_str().unwrap().to_owned() }
+    };
+    assert_eq!((status(&ids[0]).await, status(&ids[1]).await), ("RECUP".to_owned(), "PROV".to_owned()));
+    let reasons: Vec<(String, String)> =
+        vigilance(&app, admin).await.into_iter().map(|item| (item.0, item.1)).collect();
+    assert!(reasons.contains(&("insi_mismatch".to_owned(), ids[1].clone())), "{reasons:?}");
+    assert!(!reasons.iter().any(|item| item.0 == "verification_due"), "{reasons:?}");
+    // Verified, or tried, today: the next pass has nothing to do.
+    assert_eq!(dui_app::insi::verify_due(&use_cases, tenant.id, 50).await.unwrap(), (0, 0));
+}

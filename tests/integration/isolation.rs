@@ -22,7 +22,8 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 11] = [
+const LIST_ROUTES: [(&str, &str); 12] = [
+    ("get", "/api/v1/identity-vigilance"),
     ("get", "/api/v1/emergency-accesses"),
     ("get", "/api/v1/outbox"),
     ("get", "/api/v1/audit/export"),
@@ -299,6 +300,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             "/api/v1/residents/{resident_id}/ins/confirm",
             format!("/api/v1/residents/{a_resident}/ins/confirm"),
             Some(json!({"call_id": uuid::Uuid::now_v7()})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/ins/verify",
+            format!("/api/v1/residents/{a_resident}/ins/verify"),
+            Some(json!({})),
         ),
         attempt(
             Method::GET,
@@ -703,6 +710,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         "/api/v1/residents",
         "/api/v1/emergency-accesses",
         "/api/v1/outbox",
+        "/api/v1/identity-vigilance",
     ] {
         let response = app.get(path, &b.admin.token).await;
         assert_eq!(response.status, 200, "{path}");

@@ -8,12 +8,14 @@ use std::pin::Pin;
 
 use dui_domain::ResidentId;
 use dui_domain::audit::AuditAction;
-use dui_domain::insi::{InsiOutcome, InsiReply, InsiSearch, confirmed_status};
+use dui_domain::identity::Ins;
+use dui_domain::insi::{InsiOutcome, InsiReply, InsiSearch, confirmed_status, status_after_mismatch};
 use dui_domain::policy;
 use dui_domain::record::PreviousIdentity;
 use dui_domain::resident::Resident;
 use dui_domain::scope::TenantScope;
-use dui_storage::insi_calls::{self, Confirmation, InsiCall};
+use dui_domain::{TenantId, policy::can_read_identity_vigilance};
+use dui_storage::insi_calls::{self, Confirmation, InsiCall, Verification, VigilanceItem};
 use dui_storage::{Mode, StoreError, identity};
 use uuid::Uuid;
 
@@ -24,10 +26,20 @@ use crate::{App, AppError, AppResult};
 /// no trait and no INS).
 pub type InsiFuture<'a> = Pin<Box<dyn Future<Output = Result<InsiReply, String>> + Send + 'a>>;
 
+/// What a verification gives back: whether the INS and the traits belong together, or why the
+/// service gave nothing usable.
+pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
+
 /// The INSi teleservice, as the use cases see it.
 pub trait InsiPort: Send + Sync + std::fmt::Debug {
     /// Searches the INS of the person `search` describes; `message_id` identifies the call.
     fn retrieve<'a>(&'a self, message_id: Uuid, search: &'a InsiSearch) -> InsiFuture<'a>;
+
+    /// Verifies that `ins` and the traits of `search` belong together.
+    fn verify<'a>(&'a self, message_id: Uuid, ins: &'a Ins, search: &'a InsiSearch) -> VerifyFuture<'a>;
+
+    /// After how many days an INS the service confirmed is verified again (0: never).
+    fn verification_period_days(&self) -> u32;
 
     /// Whether test and demonstration identities are accepted (a test installation).
     fn accepts_test_identities(&self) -> bool;
@@ -134,4 +146,100 @@ pub async fn confirm(app: &App, scope: &TenantScope, command: Confirm) -> AppRes
         ),
         other => other.into(),
     })
+}
+
+/// A verification made: the call as recorded, whether it lowered the identity, and, when the
+/// service gave nothing usable, why.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub call: InsiCall,
+    pub lowered: bool,
+    pub problem: Option<String>,
+}
+
+/// Verifies a record's INS with its strict traits through the INSi teleservice (the
+/// identity-vigilance roles where the person is supported; the server's own periodic pass with
+/// the console's scope). Only an INS from the service is verified (a retrieved or qualified
+/// identity). When the service does not verify them, the INS is withdrawn and the identity
+/// lowered — retrieved to provisional, qualified to validated — with an identity event naming
+/// the call, and the record enters the identity-vigilance list. The database is not held while
+/// the service answers; a record changed meanwhile is not lowered for an INS it no longer holds.
+pub async fn verify(app: &App, scope: &TenantScope, resident: ResidentId) -> AppResult<Verified> {
+    let action = AuditAction::IdentityInsiVerify;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, resident, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, resident, "verify the INS").await);
+    }
+    let port = port(app)?;
+    let state = identity::state(&mut tx, resident).await?;
+    tx.commit().await?;
+    let (Some(ins), Some(lowered_to)) = (state.ins.clone(), status_after_mismatch(state.status)) else {
+        return Err(AppError::Conflict(
+            "Only an INS from the service is verified: this identity is neither retrieved nor qualified.".to_owned(),
+        ));
+    };
+    let search = InsiSearch::of(&state.identity, None)?;
+    let message_id = Uuid::now_v7();
+    let (outcome, problem) = match port.verify(message_id, &ins, &search).await {
+        Ok(true) => (InsiOutcome::Verified, None),
+        Ok(false) => (InsiOutcome::Mismatch, None),
+        Err(why) => (InsiOutcome::Failed, Some(why)),
+    };
+    if let Some(why) = &problem {
+        tracing::warn!(%message_id, why, "an INSi verification gave no usable answer");
+    }
+    let previous = PreviousIdentity { identity: state.identity.clone(), ins: state.ins.clone() };
+    let verification = Verification {
+        id: message_id,
+        outcome,
+        ins: &ins,
+        from_status: state.status,
+        to_status: lowered_to,
+        previous: &previous,
+    };
+    let (call, lowered) =
+        insi_calls::record_verification(app.db().begin(scope, Mode::Write), resident, &verification).await?;
+    if lowered {
+        tracing::warn!(%message_id, resident = %resident, "INSi did not verify a record's INS: identity lowered");
+    }
+    Ok(Verified { call, lowered, problem })
+}
+
+/// The identity-vigilance list: the records the caller sees that need the identity-vigilance
+/// team — an INS the service did not verify, a search that found an INS another record holds,
+/// a retrieved identity waiting for its document, an INS due for verification. For the
+/// identity-vigilance referent, the tenant's administrators and directors; each record listed
+/// is recorded as read.
+pub async fn vigilance(app: &App, scope: &TenantScope) -> AppResult<Vec<VigilanceItem>> {
+    if !can_read_identity_vigilance(scope) {
+        return Err(AppError::Forbidden(
+            "Only identity vigilance, administrators and directors read this list.".to_owned(),
+        ));
+    }
+    let days = app.insi().map_or(0, |port| port.verification_period_days());
+    Ok(insi_calls::vigilance(app.db().begin(scope, Mode::Write), i32::try_from(days).unwrap_or(i32::MAX)).await?)
+}
+
+/// The server's periodic pass: verifies again, for `tenant`, at most `limit` INS the service has
+/// not confirmed for the installation's period, longest unchecked first; a record tried fails
+/// alone. Returns how many calls were made and how many lowered an identity. Nothing to do
+/// without INSi or without a period.
+pub async fn verify_due(app: &App, tenant: TenantId, limit: i64) -> AppResult<(u64, u64)> {
+    let Some(days) = app.insi().map(|port| port.verification_period_days()).filter(|days| *days > 0) else {
+        return Ok((0, 0));
+    };
+    let due = app.db().insi_verifications_due(tenant, i32::try_from(days).unwrap_or(i32::MAX), limit).await?;
+    let scope = TenantScope::console(tenant);
+    let (mut made, mut lowered) = (0, 0);
+    for resident in due {
+        match verify(app, &scope, resident).await {
+            Ok(done) => {
+                made += 1;
+                lowered += u64::from(done.lowered);
+            }
+            Err(error) => tracing::warn!(%error, %resident, "a periodic INSi verification could not be made"),
+        }
+    }
+    Ok((made, lowered))
 }

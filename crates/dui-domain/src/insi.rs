@@ -20,8 +20,37 @@ crate::text_codes! {
         Several = "several",
         /// No usable answer: the service unreachable, a fault, or an answer that fails its checks.
         Failed = "failed",
+        /// A verification: the INS and the traits belong together (`00`).
+        Verified = "verified",
+        /// A verification: they do not (`01`).
+        Mismatch = "mismatch",
     }
 }
+
+crate::text_codes! {
+    /// What a call to the teleservice asked.
+    pub enum InsiKind {
+        /// A search of the INS by the strict traits (récupération).
+        Retrieve = "retrieve",
+        /// A verification of the record's INS with its traits (vérification).
+        Verify = "verify",
+    }
+}
+
+/// The status of an identity whose INS a verification found not to be the person's: the INS is
+/// withdrawn, a retrieved identity goes back to provisional, a qualified one to validated (its
+/// document still stands). `None` for a status that holds no INS from the service.
+pub fn status_after_mismatch(status: IdentityStatus) -> Option<IdentityStatus> {
+    match status {
+        IdentityStatus::Retrieved => Some(IdentityStatus::Provisional),
+        IdentityStatus::Qualified => Some(IdentityStatus::Validated),
+        IdentityStatus::Provisional | IdentityStatus::Validated => None,
+    }
+}
+
+/// Why a verification lowered an identity (the identity event's reason).
+pub const MISMATCH_REASON: &str =
+    "INS et traits non vérifiés par le téléservice INSi : INS retiré, identité à contrôler (RNIV)";
 
 impl InsiOutcome {
     /// What the professional can do next, when the service did not find one person.
@@ -37,8 +66,13 @@ impl InsiOutcome {
                  place of birth.",
             ),
             InsiOutcome::Failed => {
-                Some("The service gave no usable answer: the identity stays as it is; search again later.")
+                Some("The service gave no usable answer: the identity stays as it is; try again later.")
             }
+            InsiOutcome::Verified => None,
+            InsiOutcome::Mismatch => Some(
+                "The service does not know this INS with these traits: the INS was withdrawn and the identity \
+                 lowered. Check the strict traits with an identity document, then search the INS again.",
+            ),
         }
     }
 }
@@ -231,6 +265,15 @@ mod tests {
         assert_eq!(applied.used_name.as_deref(), Some("Martin"));
         assert_eq!(applied.used_first_name.as_deref(), Some("Malou"));
         assert_eq!(applied.birth_place.as_deref(), Some("75056"), "kept when the service gives none");
+    }
+
+    #[test]
+    fn a_mismatch_lowers_the_identities_that_hold_an_ins_from_the_service() {
+        assert_eq!(status_after_mismatch(IdentityStatus::Retrieved), Some(IdentityStatus::Provisional));
+        assert_eq!(status_after_mismatch(IdentityStatus::Qualified), Some(IdentityStatus::Validated));
+        assert_eq!(status_after_mismatch(IdentityStatus::Provisional), None);
+        assert_eq!(status_after_mismatch(IdentityStatus::Validated), None);
+        assert!(InsiOutcome::Mismatch.guidance().is_some() && InsiOutcome::Verified.guidance().is_none());
     }
 
     #[test]

@@ -160,6 +160,13 @@ pub fn can_manage_identity(scope: &TenantScope, establishments: &[EstablishmentI
     )
 }
 
+/// Read the tenant's identity-vigilance list (alerts, probable duplicates, identities waiting
+/// for a check): the identity-vigilance referent, the tenant's administrators and directors
+/// (each sees the records they reach).
+pub fn can_read_identity_vigilance(scope: &TenantScope) -> bool {
+    scope.has_role(Role::IdentityVigilance) || scope.has_role(Role::TenantAdmin) || scope.has_role(Role::Director)
+}
+
 /// Merge two records found to be the same person: the identity-vigilance referent alone (a
 /// merge moves a person's whole record; RNIV), where both records are supported.
 pub fn can_merge_records(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {

@@ -1,5 +1,6 @@
 //! The INSi teleservice (Assurance Maladie): retrieving a person's INS from their identity
-//! traits (`rechercherInsAvecTraitsIdentite`), over SOAP 1.2 with the context headers the
+//! traits (`rechercherInsAvecTraitsIdentite`) and verifying that an INS and the traits a record
+//! holds belong together (`verifierInsAvecTraitsIdentite`), over SOAP 1.2 with the context headers the
 //! service requires — the calling structure and operator (`ContexteBAM`), the software and its
 //! authorisation (`ContexteLPS`), and the WS-Addressing action and message id.
 //!
@@ -22,6 +23,11 @@ pub const CONTEXT_BAM_NS: &str = "urn:siram:bam:ctxbam";
 pub const CONTEXT_LPS_NS: &str = "urn:siram:lps:ctxlps";
 /// The WS-Addressing action of a retrieval by identity traits.
 pub const RETRIEVE_ACTION: &str = "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite";
+
+/// The request's namespace (vérification).
+pub const VERIFICATION_NS: &str = "http://www.cnamts.fr/INSiVerif";
+/// The WS-Addressing action of a verification of an INS with its traits.
+pub const VERIFY_ACTION: &str = "urn:ServiceIdentiteCertifiee:1.0.0:verifierInsAvecTraitsIdentite";
 
 /// The software calling, as the service knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,8 +124,8 @@ fn parse_date(text: &str, what: &str) -> Result<NaiveDate, FormatError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| FormatError::Unexpected(format!("{what} is not a date")))
 }
 
-/// The request envelope of a retrieval.
-pub fn retrieval_request(context: &CallContext, query: &RetrievalQuery) -> Result<String, FormatError> {
+/// The context headers of a call (`ContexteBAM`, `ContexteLPS`, WS-Addressing) with `action`.
+fn context_headers(context: &CallContext, action: &str) -> Vec<String> {
     let id = context.message_id.to_string();
     let at = context.at.to_rfc3339_opts(SecondsFormat::Millis, true);
     let software = &context.software;
@@ -139,37 +145,70 @@ pub fn retrieval_request(context: &CallContext, query: &RetrievalQuery) -> Resul
         text_element("ctxlps", "Instance", &software.instance.to_string()),
         text_element("ctxlps", "Nom", &software.name),
     );
-    let addressing =
-        [text_element("wsa", "Action", RETRIEVE_ACTION), text_element("wsa", "MessageID", &format!("uuid:{id}"))];
-    let mut body = String::from("<rec:RECSANSVITALE>");
-    body.push_str(&text_element("rec", "NomNaissance", &query.birth_name));
-    body.push_str(&text_element("rec", "Prenom", &query.first_name));
-    body.push_str(&text_element("rec", "Sexe", sex_code(query.sex)?));
-    body.push_str(&text_element("rec", "DateNaissance", &query.birth_date.format("%Y-%m-%d").to_string()));
-    if let Some(place) = &query.birth_place {
-        body.push_str(&text_element("rec", "LieuNaissance", place));
-    }
-    body.push_str("</rec:RECSANSVITALE>");
-    let namespaces = [("ctxbam", CONTEXT_BAM_NS), ("ctxlps", CONTEXT_LPS_NS), ("rec", RETRIEVAL_NS)];
-    let mut headers = vec![bam, lps];
-    headers.extend(addressing);
-    Ok(soap::envelope(&namespaces, &headers, &body))
+    vec![bam, lps, text_element("wsa", "Action", action), text_element("wsa", "MessageID", &format!("uuid:{id}"))]
 }
 
-/// A retrieval request as the service reads it: its context and query (for a peer that checks
-/// what it is sent).
+/// The traits of a query, as the body's elements under `prefix`.
+fn query_elements(prefix: &str, query: &RetrievalQuery) -> Result<String, FormatError> {
+    let mut body = text_element(prefix, "NomNaissance", &query.birth_name);
+    body.push_str(&text_element(prefix, "Prenom", &query.first_name));
+    body.push_str(&text_element(prefix, "Sexe", sex_code(query.sex)?));
+    body.push_str(&text_element(prefix, "DateNaissance", &query.birth_date.format("%Y-%m-%d").to_string()));
+    if let Some(place) = &query.birth_place {
+        body.push_str(&text_element(prefix, "LieuNaissance", place));
+    }
+    Ok(body)
+}
+
+/// The request envelope of a retrieval.
+pub fn retrieval_request(context: &CallContext, query: &RetrievalQuery) -> Result<String, FormatError> {
+    let body = format!("<rec:RECSANSVITALE>{}</rec:RECSANSVITALE>", query_elements("rec", query)?);
+    let namespaces = [("ctxbam", CONTEXT_BAM_NS), ("ctxlps", CONTEXT_LPS_NS), ("rec", RETRIEVAL_NS)];
+    Ok(soap::envelope(&namespaces, &context_headers(context, RETRIEVE_ACTION), &body))
+}
+
+/// What a verification checks: an INS, and the traits the record holds with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedRetrieval {
+pub struct VerificationQuery {
+    pub ins: InsiIns,
+    /// The record's strict traits, with its first given name of birth.
+    pub traits: RetrievalQuery,
+}
+
+/// The request envelope of a verification.
+pub fn verification_request(context: &CallContext, query: &VerificationQuery) -> Result<String, FormatError> {
+    let matricule = &query.ins.matricule;
+    if matricule.len() != 15 || !matricule.is_ascii() {
+        return Err(FormatError::Unexpected("a matricule INS has 15 characters".to_owned()));
+    }
+    let (identifier, key) = matricule.split_at(13);
+    let body = format!(
+        "<ver:VERIFINS><ver:MatriculeINS><ver:IdIndividu>{}{}</ver:IdIndividu>{}</ver:MatriculeINS>{}</ver:VERIFINS>",
+        text_element("ver", "NumIdentifiant", identifier),
+        text_element("ver", "Cle", key),
+        text_element("ver", "OID", &query.ins.oid),
+        query_elements("ver", &query.traits)?
+    );
+    let namespaces = [("ctxbam", CONTEXT_BAM_NS), ("ctxlps", CONTEXT_LPS_NS), ("ver", VERIFICATION_NS)];
+    Ok(soap::envelope(&namespaces, &context_headers(context, VERIFY_ACTION), &body))
+}
+
+/// A request as the service reads it: its context, the traits sent and, for a verification, the
+/// INS to verify (for a peer that checks what it is sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
     pub action: String,
     pub message_id: String,
     pub emitter: String,
     pub authorisation: String,
     pub software_name: String,
     pub query: RetrievalQuery,
+    /// The INS to verify: `Some` for a verification, `None` for a retrieval.
+    pub ins: Option<InsiIns>,
 }
 
-/// Reads a retrieval request; every header the service requires must be there.
-pub fn read_retrieval_request(document: &[u8]) -> Result<ReceivedRetrieval, SoapError> {
+/// Reads a retrieval or a verification request; every header the service requires must be there.
+pub fn read_request(document: &[u8]) -> Result<ReceivedRequest, SoapError> {
     let (header, body) = soap::read(document)?;
     let header = header.ok_or_else(|| FormatError::Unexpected("the request has no SOAP header".to_owned()))?;
     let block = |namespace: &str, name: &str| -> Result<&Element, FormatError> {
@@ -186,9 +225,16 @@ pub fn read_retrieval_request(document: &[u8]) -> Result<ReceivedRetrieval, Soap
     for (element, path) in [(bam, &["Id"][..]), (bam, &["Temps"]), (lps, &["Id"]), (lps, &["Temps"])] {
         element.required(path)?;
     }
-    if !body.is(RETRIEVAL_NS, "RECSANSVITALE") {
-        return Err(FormatError::Unexpected("the body is not a RECSANSVITALE request".to_owned()).into());
-    }
+    let ins = if body.is(RETRIEVAL_NS, "RECSANSVITALE") {
+        None
+    } else if body.is(VERIFICATION_NS, "VERIFINS") {
+        let matricule = body
+            .child("MatriculeINS")
+            .ok_or_else(|| FormatError::Unexpected("VERIFINS without MatriculeINS".to_owned()))?;
+        Some(ins_of(matricule)?)
+    } else {
+        return Err(FormatError::Unexpected("the body is neither RECSANSVITALE nor VERIFINS".to_owned()).into());
+    };
     let query = RetrievalQuery {
         birth_name: body.required(&["NomNaissance"])?.to_owned(),
         first_name: body.required(&["Prenom"])?.to_owned(),
@@ -196,13 +242,14 @@ pub fn read_retrieval_request(document: &[u8]) -> Result<ReceivedRetrieval, Soap
         birth_date: parse_date(body.required(&["DateNaissance"])?, "DateNaissance")?,
         birth_place: body.text_at(&["LieuNaissance"]).map(str::to_owned),
     };
-    Ok(ReceivedRetrieval {
+    Ok(ReceivedRequest {
         action,
         message_id,
         emitter: bam.required(&["Emetteur"])?.to_owned(),
         authorisation: lps.required(&["LPS", "IDAM"])?.to_owned(),
         software_name: lps.required(&["LPS", "Nom"])?.to_owned(),
         query,
+        ins,
     })
 }
 
@@ -245,12 +292,7 @@ pub fn read_retrieval_answer(document: &[u8]) -> Result<RetrievalAnswer, SoapErr
         }
         "01" => Ok(RetrievalAnswer::NoneFound),
         "02" => Ok(RetrievalAnswer::Several),
-        // The code only: the label is the service's free text.
-        other => Err(FormatError::Unexpected(format!(
-            "INSi answered code {}",
-            other.chars().filter(char::is_ascii_alphanumeric).take(4).collect::<String>()
-        ))
-        .into()),
+        other => Err(unexpected_code(other).into()),
     }
 }
 
@@ -295,6 +337,50 @@ pub fn retrieval_answer(answer: &RetrievalAnswer) -> String {
     soap::envelope(&[], &[], &body)
 }
 
+/// The service's answer to a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationAnswer {
+    /// `00`: the INS and the traits belong together.
+    Verified,
+    /// `01`: they do not (an INS that is not the person's, traits that changed, an INS withdrawn).
+    Mismatch,
+}
+
+/// Reads the answer to a verification; a code other than `00` and `01` is an error naming it.
+pub fn read_verification_answer(document: &[u8]) -> Result<VerificationAnswer, SoapError> {
+    let (_, body) = soap::read(document)?;
+    if !body.is(RESULT_NS, "RESULTAT") {
+        return Err(FormatError::Unexpected("the answer is not an INSi RESULTAT".to_owned()).into());
+    }
+    match body.required(&["CR", "CodeCR"])? {
+        "00" => Ok(VerificationAnswer::Verified),
+        "01" => Ok(VerificationAnswer::Mismatch),
+        other => Err(unexpected_code(other).into()),
+    }
+}
+
+/// The answer envelope of a verification, as the service writes it (for a peer).
+pub fn verification_answer(answer: VerificationAnswer) -> String {
+    let (code, label) = match answer {
+        VerificationAnswer::Verified => ("00", "Identite verifiee"),
+        VerificationAnswer::Mismatch => ("01", "Identite non verifiee"),
+    };
+    let body = format!(
+        r#"<RESULTAT xmlns="{RESULT_NS}"><CR>{}{}</CR></RESULTAT>"#,
+        text_element_plain("CodeCR", code),
+        text_element_plain("LibelleCR", label)
+    );
+    soap::envelope(&[], &[], &body)
+}
+
+/// An answer code not expected: named by its code only (the label is the service's free text).
+fn unexpected_code(code: &str) -> FormatError {
+    FormatError::Unexpected(format!(
+        "INSi answered code {}",
+        code.chars().filter(char::is_ascii_alphanumeric).take(4).collect::<String>()
+    ))
+}
+
 fn text_element_plain(name: &str, text: &str) -> String {
     format!("<{name}>{}</{name}>", crate::xml::escape(text))
 }
@@ -333,7 +419,7 @@ mod tests {
         assert!(written.contains(r#"<ctxlps:IDAM R="4">AUTORISATION-TEST</ctxlps:IDAM>"#), "{written}");
         assert!(written.contains("<ctxbam:Temps>2026-12-01T10:00:00.000Z</ctxbam:Temps>"));
         assert!(written.contains("D&apos;ARTAGNAN-LE GOFF") || written.contains("D&#39;ARTAGNAN-LE GOFF"));
-        let read = read_retrieval_request(written.as_bytes()).unwrap();
+        let read = read_request(written.as_bytes()).unwrap();
         assert_eq!(read.action, RETRIEVE_ACTION);
         assert_eq!(read.message_id, "uuid:1f7425e2-b913-415c-adaa-785ee1076a70");
         assert_eq!(read.emitter, "330000001");
@@ -343,13 +429,41 @@ mod tests {
         let without = RetrievalQuery { birth_place: None, ..query() };
         let written = retrieval_request(&context(), &without).unwrap();
         assert!(!written.contains("LieuNaissance"));
-        assert_eq!(read_retrieval_request(written.as_bytes()).unwrap().query, without);
+        assert_eq!(read_request(written.as_bytes()).unwrap().query, without);
         // INSi searches by M or F only.
         let indeterminate = RetrievalQuery { sex: Sex::Indeterminate, ..query() };
         assert!(retrieval_request(&context(), &indeterminate).is_err());
         // A request without its context is refused by a reader that checks it.
         let bare = soap::envelope(&[("rec", RETRIEVAL_NS)], &[], "<rec:RECSANSVITALE/>");
-        assert!(read_retrieval_request(bare.as_bytes()).is_err());
+        assert!(read_request(bare.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_verification_request_carries_the_ins_and_the_traits_and_reads_back() {
+        let ins = InsiIns { matricule: "297022A02077878".to_owned(), oid: "1.2.250.1.213.1.4.8".to_owned() };
+        let asked = VerificationQuery { ins: ins.clone(), traits: query() };
+        let written = verification_request(&context(), &asked).unwrap();
+        assert!(written.contains("<ver:NumIdentifiant>297022A020778</ver:NumIdentifiant><ver:Cle>78</ver:Cle>"));
+        let read = read_request(written.as_bytes()).unwrap();
+        assert_eq!(read.action, VERIFY_ACTION);
+        assert_eq!((read.ins, read.query), (Some(ins), query()));
+        // A retrieval names no INS.
+        assert_eq!(read_request(retrieval_request(&context(), &query()).unwrap().as_bytes()).unwrap().ins, None);
+        // A matricule that is not 15 characters is not sent.
+        let short = VerificationQuery {
+            ins: InsiIns { matricule: "2970".to_owned(), oid: "1.2.250.1.213.1.4.8".to_owned() },
+            traits: query(),
+        };
+        assert!(verification_request(&context(), &short).is_err());
+        for answer in [VerificationAnswer::Verified, VerificationAnswer::Mismatch] {
+            assert_eq!(read_verification_answer(verification_answer(answer).as_bytes()).unwrap(), answer);
+        }
+        let other = soap::envelope(
+            &[],
+            &[],
+            &format!(r#"<RESULTAT xmlns="{RESULT_NS}"><CR><CodeCR>02</CodeCR></CR></RESULTAT>"#),
+        );
+        assert!(read_verification_answer(other.as_bytes()).unwrap_err().to_string().contains("code 02"));
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub struct IdentityEvent {
     pub to_status: IdentityStatus,
     pub document: Option<IdentityDocument>,
     pub insi_lookup: bool,
-    /// The call to the INSi teleservice whose answer this event put on the record.
+    /// The call to the INSi teleservice whose answer this event put on the record, or whose
+    /// verification withdrew the INS.
     pub insi_call_id: Option<Uuid>,
     pub comment: Option<String>,
     pub recorded_by: Option<UserId>,

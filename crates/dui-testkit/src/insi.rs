@@ -1,7 +1,8 @@
 //! A local INSi teleservice for the tests: a TLS server that requires a client certificate from
 //! the test CA (as the national service requires the structure's certificate), checks the SOAP
 //! request and its context headers, and answers from a table of test persons — `00` when one
-//! person matches, `01` when none does, `02` when several do. Some birth names make it misbehave
+//! person matches, `01` when none does, `02` when several do; a verification is `00` when the
+//! INS is a person's of the table and the traits sent are theirs, else `01`. Some birth names make it misbehave
 //! as a real service can: [`FAULT`] answers a SOAP fault, [`SLOW`] answers after
 //! [`SLOW_DELAY`], [`CLOSE`] closes the connection without answering.
 //!
@@ -14,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dui_domain::identity::ins_form;
-use dui_exchange::insi::{self, Found, RETRIEVE_ACTION, ReceivedRetrieval, RetrievalAnswer};
+use dui_exchange::insi::{
+    self, Found, RETRIEVE_ACTION, ReceivedRequest, RetrievalAnswer, VERIFY_ACTION, VerificationAnswer,
+};
 use dui_exchange::soap;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -111,7 +114,7 @@ pub struct InsiPeer {
     /// `https://127.0.0.1:<port>/insi`.
     pub url: String,
     /// Every well-formed request it received, in order.
-    pub received: Arc<Mutex<Vec<ReceivedRetrieval>>>,
+    pub received: Arc<Mutex<Vec<ReceivedRequest>>>,
     /// The persons of its national base.
     persons: Arc<Mutex<Vec<Found>>>,
     task: tokio::task::JoinHandle<()>,
@@ -131,7 +134,7 @@ impl Drop for InsiPeer {
 
 /// Whether `person` answers `request`: the same birth name, sex and birth date, a given name of
 /// theirs, and the same place of birth when one is given.
-fn matches(person: &Found, request: &ReceivedRetrieval) -> bool {
+fn matches(person: &Found, request: &ReceivedRequest) -> bool {
     let (query, traits) = (&request.query, &person.traits);
     ins_form(&query.birth_name) == traits.birth_name
         && query.sex == traits.sex
@@ -151,19 +154,23 @@ fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
 async fn answer(
     request: Request<Incoming>,
     persons: Arc<Mutex<Vec<Found>>>,
-    received: Arc<Mutex<Vec<ReceivedRetrieval>>>,
+    received: Arc<Mutex<Vec<ReceivedRequest>>>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let body = request.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes();
     let sender = |reason: &str| Ok(soap_response(500, soap::fault("soap:Sender", None, reason)));
-    if !content_type.starts_with("application/soap+xml") || !content_type.contains(RETRIEVE_ACTION) {
+    let action = if content_type.contains(VERIFY_ACTION) { VERIFY_ACTION } else { RETRIEVE_ACTION };
+    if !content_type.starts_with("application/soap+xml") || !content_type.contains(action) {
         return sender("Type de contenu ou action SOAP inattendu");
     }
-    let retrieval = match insi::read_retrieval_request(&body) {
+    let retrieval = match insi::read_request(&body) {
         Ok(retrieval) => retrieval,
         Err(error) => return sender(&format!("Requête invalide : {error}")),
     };
-    if retrieval.action != RETRIEVE_ACTION || !retrieval.message_id.starts_with("uuid:") {
+    if retrieval.action != action
+        || retrieval.ins.is_some() != (action == VERIFY_ACTION)
+        || !retrieval.message_id.starts_with("uuid:")
+    {
         return sender("En-têtes WS-Addressing invalides");
     }
     received.lock().unwrap().push(retrieval.clone());
@@ -172,6 +179,12 @@ async fn answer(
         SLOW => tokio::time::sleep(SLOW_DELAY).await,
         CLOSE => return Err(std::io::Error::other("connection closed by the peer")),
         _ => {}
+    }
+    if let Some(ins) = &retrieval.ins {
+        // A verification: the INS is a person's of the base, and the traits sent are theirs.
+        let verified = persons.lock().unwrap().iter().any(|p| p.ins == *ins && matches(p, &retrieval));
+        let answer = if verified { VerificationAnswer::Verified } else { VerificationAnswer::Mismatch };
+        return Ok(soap_response(200, insi::verification_answer(answer)));
     }
     let answer = {
         let persons = persons.lock().unwrap();
@@ -232,6 +245,11 @@ impl InsiPeer {
     pub fn add(&self, person: Found) {
         self.persons.lock().unwrap().push(person);
     }
+
+    /// Takes a person out of its national base (by matricule): as when an INS is withdrawn.
+    pub fn remove(&self, matricule: &str) {
+        self.persons.lock().unwrap().retain(|p| p.ins.matricule != matricule);
+    }
 }
 
 /// `body` (13 characters of a NIR or NIA) with its key: a matricule INS that passes the check.
@@ -259,6 +277,7 @@ pub fn config(pki: &TestPki, peer: &InsiPeer) -> dui::config::InsiConfig {
         breaker_failures: 3,
         breaker_cooldown_secs: 1,
         accept_test_identities: true,
+        verification_period_days: 365,
         ..dui::config::InsiConfig::default()
     }
 }

@@ -57,6 +57,9 @@ pub struct InsiConfig {
     pub breaker_cooldown_secs: u64,
     /// Keep the service's test identities (a test installation only).
     pub accept_test_identities: bool,
+    /// After how many days an INS the service confirmed is verified again by the server's
+    /// periodic pass (0: never; the identity-vigilance list then shows no verification due).
+    pub verification_period_days: u32,
 }
 
 impl Default for InsiConfig {
@@ -73,6 +76,7 @@ impl Default for InsiConfig {
             breaker_failures: 5,
             breaker_cooldown_secs: 30,
             accept_test_identities: false,
+            verification_period_days: 365,
         }
     }
 }
@@ -103,7 +107,11 @@ impl InsiConfig {
             instance: self.instance.unwrap_or_else(uuid::Uuid::now_v7),
         };
         let client = InsiClient::new(soap, software, self.emitter.clone());
-        Ok(Some(std::sync::Arc::new(InsiService::new(client, self.accept_test_identities))))
+        Ok(Some(std::sync::Arc::new(InsiService::new(
+            client,
+            self.accept_test_identities,
+            self.verification_period_days,
+        ))))
     }
 }
 

@@ -183,7 +183,8 @@ impl Exchanges {
 /// outbox's workers, and the hourly maintenance (purge of expired idempotency keys,
 /// re-encryption of rows still sealed with a rotated key). Abort them when the server stops.
 pub fn spawn_background(state: &AppState, exchanges: &Exchanges) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![state.db().spawn_listener(), spawn_maintenance(state), spawn_chainer(state)];
+    let mut tasks =
+        vec![state.db().spawn_listener(), spawn_maintenance(state), spawn_chainer(state), spawn_insi_verifier(state)];
     if !exchanges.transports.is_empty() {
         for _ in 0..exchanges.workers {
             let worker = Worker::new(state.app().clone(), exchanges.transports.clone(), exchanges.config.clone());
@@ -207,6 +208,37 @@ fn spawn_chainer(state: &AppState) -> JoinHandle<()> {
             let chained = if pass % 30 == 0 { db.chain_audit().await } else { db.chain_noted_audit().await };
             if let Err(error) = chained {
                 tracing::warn!(%error, "audit chaining failed; the next pass resumes it");
+            }
+        }
+    })
+}
+
+/// Verifies again, every hour, the INS the INSi teleservice has not confirmed for the configured
+/// period: a few per tenant at a time, so that a large installation spreads its calls (and a
+/// national outage, which opens the client's breaker, costs one failed call per pass).
+fn spawn_insi_verifier(state: &AppState) -> JoinHandle<()> {
+    const PER_TENANT: i64 = 50;
+    let app = state.app().clone();
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            if app.insi().is_none_or(|port| port.verification_period_days() == 0) {
+                continue;
+            }
+            let tenants = match app.db().tenants_with_keys().await {
+                Ok(tenants) => tenants,
+                Err(error) => {
+                    tracing::warn!(%error, "INSi verifications: the tenants could not be listed");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                match dui_app::insi::verify_due(&app, tenant, PER_TENANT).await {
+                    Ok((0, _)) => {}
+                    Ok((made, lowered)) => tracing::info!(%tenant, made, lowered, "INS verified again with INSi"),
+                    Err(error) => tracing::warn!(%error, %tenant, "INSi verifications failed"),
+                }
             }
         }
     })

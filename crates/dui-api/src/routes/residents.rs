@@ -273,12 +273,19 @@ pub struct RetrieveIns {
     pub first_name: Option<String>,
 }
 
-/// A search of the INSi teleservice, as recorded.
+/// A call to the INSi teleservice, as recorded: a search (`retrieve`) or a verification
+/// (`verify`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InsiCallView {
     /// The call (its message id): what `/ins/confirm` names.
     pub call_id: uuid::Uuid,
+    pub kind: dui_domain::insi::InsiKind,
     pub outcome: dui_domain::insi::InsiOutcome,
+    /// A search: another record that holds the INS found — the same person, likely (see the
+    /// identity-vigilance list; a merge, not a confirmation, settles it).
+    pub held_by: Option<ResidentId>,
+    /// A verification: whether the mismatch withdrew the INS and lowered the identity.
+    pub identity_lowered: Option<bool>,
     /// The identity found (`found`): to compare with the person and their document before
     /// confirming.
     pub found: Option<dui_domain::insi::FoundIdentity>,
@@ -306,16 +313,97 @@ pub async fn retrieve_ins(
 ) -> Result<Response, ApiError> {
     let command = dui_app::insi::Retrieve { resident: id, first_name: body.first_name };
     let retrieval = dui_app::insi::retrieve(state.app(), &scope, command).await?;
-    let call = retrieval.call;
-    let view = InsiCallView {
+    Ok(axum::Json(call_view(retrieval.call, retrieval.problem, None)).into_response())
+}
+
+fn call_view(
+    call: dui_storage::insi_calls::InsiCall,
+    problem: Option<String>,
+    identity_lowered: Option<bool>,
+) -> InsiCallView {
+    InsiCallView {
         call_id: call.id,
+        kind: call.kind,
         outcome: call.outcome,
+        held_by: call.held_by,
+        identity_lowered,
         found: call.found,
         guidance: call.outcome.guidance().map(str::to_owned),
-        problem: retrieval.problem,
+        problem,
         requested_at: call.requested_at,
-    };
-    Ok(axum::Json(view).into_response())
+    }
+}
+
+/// Verifies the record's INS with its strict traits through the INSi teleservice and records
+/// the call. Only an INS from the service is verified (RECUP or QUAL). When the service does not
+/// verify them (`mismatch`), the INS is withdrawn and the identity lowered — RECUP to PROV, QUAL
+/// to VALI — with an identity event naming the call, and the record enters the
+/// identity-vigilance list; no usable answer (`failed`) changes nothing. The server also
+/// verifies again, by itself, the INS not confirmed for the configured period.
+/// Identity-vigilance roles where the person is supported.
+#[utoipa::path(post, path = "/residents/{resident_id}/ins/verify", tag = "residents",
+    params(("resident_id" = ResidentId, Path)),
+    responses((status = 200, body = InsiCallView), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn verify_ins(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+) -> Result<Response, ApiError> {
+    let verified = dui_app::insi::verify(state.app(), &scope, id).await?;
+    Ok(axum::Json(call_view(verified.call, verified.problem, Some(verified.lowered))).into_response())
+}
+
+/// One record in the identity-vigilance list, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VigilanceItemView {
+    /// `insi_mismatch`: the service did not verify the record's INS with its traits (the INS
+    /// was withdrawn, the identity lowered); `ins_held_by_another`: a search found an INS that
+    /// `other_resident_id` holds (the same person, likely); `waiting_for_document`: a retrieved
+    /// identity whose identity document is still to be checked for it to be qualified;
+    /// `verification_due`: an INS the service has not confirmed for the installation's period.
+    pub reason: String,
+    pub resident_id: ResidentId,
+    /// The INSi call that raised it.
+    pub call_id: Option<uuid::Uuid>,
+    pub other_resident_id: Option<ResidentId>,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// The identity-vigilance list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VigilanceList {
+    /// Oldest first.
+    pub items: Vec<VigilanceItemView>,
+    /// Whether there were more than the list gives (1,000).
+    pub truncated: bool,
+}
+
+/// The identity-vigilance worklist of the records the caller sees: INS the service did not
+/// verify, searches that found an INS another record holds, retrieved identities waiting for
+/// their document, INS due for verification. An item leaves the list when what raised it is
+/// settled (a verification or a confirmed search, a merge, a document checked). For the
+/// identity-vigilance referent, the tenant's administrators and directors; each record listed is
+/// recorded as read.
+#[utoipa::path(get, path = "/identity-vigilance", tag = "residents",
+    responses((status = 200, body = VigilanceList), (status = 403, body = Problem)))]
+pub async fn identity_vigilance(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+) -> Result<Response, ApiError> {
+    let items = dui_app::insi::vigilance(state.app(), &scope).await?;
+    let truncated = items.len() >= dui_storage::insi_calls::VIGILANCE_LIMIT;
+    let items = items
+        .into_iter()
+        .map(|item| VigilanceItemView {
+            reason: item.reason,
+            resident_id: item.resident_id,
+            call_id: item.call_id,
+            other_resident_id: item.other_resident_id,
+            since: item.since,
+        })
+        .collect();
+    Ok(axum::Json(VigilanceList { items, truncated }).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -791,6 +879,8 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(change_identity_status))
         .routes(routes!(retrieve_ins))
         .routes(routes!(confirm_ins))
+        .routes(routes!(verify_ins))
+        .routes(routes!(identity_vigilance))
         .routes(routes!(list_stays, create_stay))
         .routes(routes!(change_stay))
         .routes(routes!(create_assignment))

@@ -1,12 +1,15 @@
-//! The INSi teleservice client: a retrieval by identity traits, sent through the SOAP transport
-//! with the structure's certificate. A retrieval changes nothing at the service, so a transient
-//! failure is tried once more with the same message id.
+//! The INSi teleservice client: a retrieval by identity traits and a verification of an INS with
+//! its traits, sent through the SOAP transport with the structure's certificate. Neither changes
+//! anything at the service, so a transient failure is tried once more with the same message id.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use dui_exchange::SoapError;
-use dui_exchange::insi::{self, CallContext, RETRIEVE_ACTION, RetrievalAnswer, RetrievalQuery, Software};
+use dui_exchange::insi::{
+    self, CallContext, InsiIns, RETRIEVE_ACTION, RetrievalAnswer, RetrievalQuery, Software, VERIFY_ACTION,
+    VerificationAnswer, VerificationQuery,
+};
 use uuid::Uuid;
 
 use super::soap_client::{CallError, SoapClient};
@@ -35,21 +38,34 @@ impl InsiClient {
         Self { soap, software, emitter, retry_after: Duration::from_millis(200) }
     }
 
+    fn context(&self, message_id: Uuid) -> CallContext {
+        CallContext { message_id, at: Utc::now(), emitter: self.emitter.clone(), software: self.software.clone() }
+    }
+
     /// Searches the INS of the person described by `query`; `message_id` identifies the call
     /// (kept with its result).
     pub async fn retrieve(&self, message_id: Uuid, query: &RetrievalQuery) -> Result<RetrievalAnswer, InsiError> {
-        let context =
-            CallContext { message_id, at: Utc::now(), emitter: self.emitter.clone(), software: self.software.clone() };
-        let envelope = insi::retrieval_request(&context, query).map_err(SoapError::from)?;
-        let first = match self.soap.call(RETRIEVE_ACTION, envelope.clone()).await {
-            Ok(answer) => return Ok(insi::read_retrieval_answer(&answer)?),
+        let envelope = insi::retrieval_request(&self.context(message_id), query).map_err(SoapError::from)?;
+        Ok(insi::read_retrieval_answer(&self.call(RETRIEVE_ACTION, envelope).await?)?)
+    }
+
+    /// Verifies that `query`'s INS and traits belong together.
+    pub async fn verify(&self, message_id: Uuid, query: &VerificationQuery) -> Result<VerificationAnswer, InsiError> {
+        let envelope = insi::verification_request(&self.context(message_id), query).map_err(SoapError::from)?;
+        Ok(insi::read_verification_answer(&self.call(VERIFY_ACTION, envelope).await?)?)
+    }
+
+    /// Sends `envelope`, once more after a transient failure.
+    async fn call(&self, action: &str, envelope: String) -> Result<Vec<u8>, InsiError> {
+        let first = match self.soap.call(action, envelope.clone()).await {
+            Ok(answer) => return Ok(answer),
             Err(error) if error.is_transient() => error,
             Err(error) => return Err(error.into()),
         };
-        tracing::info!(error = %first, "INSi retrieval failed, trying once more");
+        tracing::info!(error = %first, "INSi call failed, trying once more");
         tokio::time::sleep(self.retry_after).await;
-        match self.soap.call(RETRIEVE_ACTION, envelope).await {
-            Ok(answer) => Ok(insi::read_retrieval_answer(&answer)?),
+        match self.soap.call(action, envelope).await {
+            Ok(answer) => Ok(answer),
             // The first failure opened the breaker: that failure is the one to tell.
             Err(CallError::Suspended(_)) => Err(first.into()),
             Err(error) => Err(error.into()),
@@ -63,12 +79,14 @@ impl InsiClient {
 pub struct InsiService {
     client: InsiClient,
     accept_test: bool,
+    verification_period_days: u32,
 }
 
 impl InsiService {
-    /// `accept_test`: a test installation, where the service's test identities are kept.
-    pub fn new(client: InsiClient, accept_test: bool) -> Self {
-        Self { client, accept_test }
+    /// `accept_test`: a test installation, where the service's test identities are kept;
+    /// `verification_period_days`: after how long an INS is verified again (0: never).
+    pub fn new(client: InsiClient, accept_test: bool, verification_period_days: u32) -> Self {
+        Self { client, accept_test, verification_period_days }
     }
 }
 
@@ -80,14 +98,7 @@ impl dui_app::insi::InsiPort for InsiService {
     ) -> dui_app::insi::InsiFuture<'a> {
         use dui_domain::insi::{FoundIdentity, InsiReply};
         Box::pin(async move {
-            let query = RetrievalQuery {
-                birth_name: search.birth_name.clone(),
-                first_name: search.first_name.clone(),
-                sex: search.sex,
-                birth_date: search.birth_date,
-                birth_place: search.birth_place.clone(),
-            };
-            match self.client.retrieve(message_id, &query).await.map_err(|error| error.to_string())? {
+            match self.client.retrieve(message_id, &query_of(search)).await.map_err(|error| error.to_string())? {
                 RetrievalAnswer::One(found) => {
                     let oid = dui_domain::identity::InsOid::parse(&found.ins.oid).ok_or_else(|| {
                         "the service gave an INS of an authority this server does not know".to_owned()
@@ -107,7 +118,39 @@ impl dui_app::insi::InsiPort for InsiService {
         })
     }
 
+    fn verify<'a>(
+        &'a self,
+        message_id: Uuid,
+        ins: &'a dui_domain::identity::Ins,
+        search: &'a dui_domain::insi::InsiSearch,
+    ) -> dui_app::insi::VerifyFuture<'a> {
+        Box::pin(async move {
+            let query = VerificationQuery {
+                ins: InsiIns { matricule: ins.matricule.clone(), oid: ins.oid.as_str().to_owned() },
+                traits: query_of(search),
+            };
+            match self.client.verify(message_id, &query).await.map_err(|error| error.to_string())? {
+                VerificationAnswer::Verified => Ok(true),
+                VerificationAnswer::Mismatch => Ok(false),
+            }
+        })
+    }
+
     fn accepts_test_identities(&self) -> bool {
         self.accept_test
+    }
+
+    fn verification_period_days(&self) -> u32 {
+        self.verification_period_days
+    }
+}
+
+fn query_of(search: &dui_domain::insi::InsiSearch) -> RetrievalQuery {
+    RetrievalQuery {
+        birth_name: search.birth_name.clone(),
+        first_name: search.first_name.clone(),
+        sex: search.sex,
+        birth_date: search.birth_date,
+        birth_place: search.birth_place.clone(),
     }
 }
