@@ -9,6 +9,7 @@ mod auth;
 mod care_plans;
 mod care_tasks;
 mod cli;
+mod connections;
 mod encryption;
 mod errors;
 mod idempotency;

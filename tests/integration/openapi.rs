@@ -70,3 +70,27 @@ fn each_list_has_a_page_schema_of_its_items() {
         assert_eq!(schema, &format!("#/components/schemas/PageBody_{items}"), "{path}");
     }
 }
+
+/// A combination (`allOf`) one of whose parts is a closed object (no additional properties)
+/// forbids every property the other parts add: no body could validate.
+#[test]
+fn no_schema_combines_a_closed_object_with_other_properties() {
+    let document: Value = serde_json::from_str(dui_api::openapi_json()).unwrap();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(reference) => schemas[reference.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+    let mut broken = Vec::new();
+    for (name, schema) in schemas {
+        let Some(parts) = schema["allOf"].as_array() else { continue };
+        if parts.len() > 1 && parts.iter().map(resolve).any(|part| part["additionalProperties"] == Value::Bool(false)) {
+            broken.push(name.clone());
+        }
+    }
+    assert!(broken.is_empty(), "these schemas can never validate: {broken:?}");
+    // The measurement's time is a property of its body.
+    assert!(schemas["CreateMeasurement"]["properties"]["measured_at"].is_object());
+}

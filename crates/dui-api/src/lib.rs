@@ -8,6 +8,7 @@
 //! decide with [`dui_domain::policy`], and call storage with the caller's scope.
 
 pub mod auth;
+pub mod connections;
 pub mod extract;
 pub mod limits;
 mod metrics;
@@ -19,7 +20,6 @@ pub mod routes;
 pub mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -140,37 +140,69 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
-    let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
+    let gate = connections::Gate::new(state.config().connections);
     let signal_state = state.clone();
-    let graceful = async move {
+    let mut stop = std::pin::pin!(async move {
         shutdown.await;
         signal_state.begin_shutdown();
         tracing::info!(delay_secs = delay.as_secs(), "shutting down: readiness now fails");
         tokio::time::sleep(delay).await;
-        let _ = drain_started_tx.send(());
-    };
-    // No Nagle delay on responses: a response written in more than one segment must not wait
-    // for the client's (delayed, up to 40 ms) acknowledgement of the first.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(gate.limits().header_read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection that failed before it was
+                    // accepted: the listener goes on after a pause.
+                    tracing::warn!(%error, "a connection could not be accepted");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let admitted = match gate.admit(peer) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                tracing::debug!(?why, client = %peer.ip(), "a connection over the caps closed");
+                continue;
+            }
+        };
+        // No Nagle delay on responses: a response written in more than one segment must not
+        // wait for the client's (delayed, up to 40 ms) acknowledgement of the first.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
         }
-    });
-    let server =
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(graceful);
-    let server = std::pin::pin!(server.into_future());
-    let result = tokio::select! {
-        result = server => result,
-        // Once draining starts, in-flight requests get `grace` to finish.
-        () = async {
-            let _ = drain_started_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("in-flight requests did not finish within the grace period");
-            Ok(())
-        }
-    };
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            let _place = admitted;
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // In-flight requests get `grace` to finish; idle connections close now.
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(grace) => tracing::warn!("in-flight requests did not finish within the grace period"),
+    }
     state.db().close();
     tracing::info!("server stopped");
-    result
+    Ok(())
 }

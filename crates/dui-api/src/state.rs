@@ -36,6 +36,8 @@ pub struct ApiConfig {
     pub tenant_limit: crate::limits::TenantLimit,
     /// The INSi teleservice, when configured.
     pub insi: Option<Arc<dyn dui_app::insi::InsiPort>>,
+    /// Caps on the connections the server holds, and how long request headers may take.
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 impl Default for ApiConfig {
@@ -51,6 +53,7 @@ impl Default for ApiConfig {
             auth_failures_per_second: 50,
             tenant_limit: crate::limits::TenantLimit::UNLIMITED,
             insi: None,
+            connections: crate::connections::ConnectionLimits::default(),
         }
     }
 }

@@ -36,8 +36,9 @@ enum Context {
 struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
+    /// One audience, or several (RFC 7519 §4.1.3): the validation checks that ours is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
+    aud: Option<Audience>,
     sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<i64>,
@@ -50,6 +51,13 @@ struct Claims {
     ctx: Context,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tid: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Several(Vec<String>),
 }
 
 /// Signs and verifies the server's own tokens.
@@ -131,7 +139,7 @@ impl OwnIssuer {
         };
         let claims = Claims {
             iss: Some(self.issuer.clone()),
-            aud: Some(self.audience.clone()),
+            aud: Some(Audience::One(self.audience.clone())),
             sub,
             iat: Some(now.timestamp()),
             nbf: Some(now.timestamp()),
@@ -213,6 +221,41 @@ mod tests {
         let operator = OperatorId::from_uuid(Uuid::now_v7());
         let token = issuer.mint(Subject::Operator(operator), Utc::now(), chrono::Duration::minutes(5));
         assert_eq!(issuer.verify(&token, kid.as_deref()), Ok(Subject::Operator(operator)));
+    }
+
+    /// A token of `issuer` with the audience claim `aud`.
+    fn with_audience(issuer: &OwnIssuer, aud: Option<Audience>) -> String {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: Some(issuer.issuer.clone()),
+            aud,
+            sub: Uuid::now_v7().to_string(),
+            iat: Some(now),
+            nbf: Some(now),
+            exp: Some(now + 300),
+            jti: None,
+            ctx: Context::Platform,
+            tid: None,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(issuer.signing.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims, &issuer.signing.encoding).unwrap()
+    }
+
+    #[test]
+    fn the_audience_may_be_one_or_several_and_must_hold_ours() {
+        let issuer = issuer();
+        let kid = issuer.signing.kid().to_owned();
+        let several = with_audience(&issuer, Some(Audience::Several(vec!["autre".to_owned(), "dui".to_owned()])));
+        assert!(issuer.verify(&several, Some(&kid)).is_ok(), "RFC 7519: an array holding ours");
+        let others = with_audience(&issuer, Some(Audience::Several(vec!["autre".to_owned()])));
+        assert_eq!(issuer.verify(&others, Some(&kid)), Err(AuthError::WrongAudience));
+        let wrong = with_audience(&issuer, Some(Audience::One("autre".to_owned())));
+        assert_eq!(issuer.verify(&wrong, Some(&kid)), Err(AuthError::WrongAudience));
+        assert_eq!(
+            issuer.verify(&with_audience(&issuer, None), Some(&kid)),
+            Err(AuthError::MissingClaim("aud".to_owned()))
+        );
     }
 
     #[test]

@@ -323,6 +323,14 @@ pub struct HttpConfig {
     /// Take the client's address (recorded in the audit trail) from `X-Forwarded-For`: only
     /// behind a reverse proxy that sets it.
     pub trust_forwarded_for: bool,
+    /// A connection whose request headers are not complete within this time is closed (a
+    /// client trickling them, or a kept-alive connection left idle).
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once; those over the cap are closed as they arrive.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; 0: no cap (set 0 behind a reverse
+    /// proxy, whose address every connection then has).
+    pub max_connections_per_client: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -396,6 +404,9 @@ impl Default for HttpConfig {
             shutdown_delay_secs: 0,
             shutdown_grace_secs: 30,
             trust_forwarded_for: false,
+            header_read_timeout_secs: 5,
+            max_connections: 10_000,
+            max_connections_per_client: 256,
         }
     }
 }
@@ -488,6 +499,9 @@ impl Config {
         }
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());
+        }
+        if self.http.header_read_timeout_secs == 0 || self.http.max_connections == 0 {
+            problems.push("http.header_read_timeout_secs and http.max_connections must be at least 1".to_owned());
         }
         if !(self.limits.tenant_requests_per_second >= 0.0 && self.limits.tenant_burst >= 0.0) {
             problems.push("limits.tenant_requests_per_second and limits.tenant_burst must be positive or 0".to_owned());

@@ -150,6 +150,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             alone: config.tenant_concurrency_alone(),
         },
         insi: config.insi.service()?,
+        connections: dui_api::connections::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+            max_connections: config.http.max_connections,
+            max_per_client: config.http.max_connections_per_client,
+        },
     };
     Ok(AppState::new(db, issuer, jwks, api))
 }

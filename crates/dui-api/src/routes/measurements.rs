@@ -16,11 +16,21 @@ use crate::extract::{CreateRequest, IdempotencyHeader, Json, Path, Query, create
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
+/// A measurement as entered (see `MeasurementInput`), and when it was measured. The fields are
+/// listed here rather than flattened: a document that combined the input's closed object with
+/// `measured_at` would forbid `measured_at` itself.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeasurement {
-    #[serde(flatten)]
-    pub measurement: MeasurementInput,
+    pub kind: dui_domain::measurement::MeasurementKind,
+    /// Every kind but blood_pressure.
+    pub value: Option<f64>,
+    /// blood_pressure only, mmHg.
+    pub systolic: Option<f64>,
+    /// blood_pressure only, mmHg.
+    pub diastolic: Option<f64>,
+    /// Required for blood glucose (`g/L` or `mmol/L`); else the kind's unit when given.
+    pub unit: Option<String>,
     /// When it was measured (default: now).
     pub measured_at: Option<DateTime<Utc>>,
 }
@@ -36,7 +46,14 @@ pub async fn create_measurement(
     Path(resident): Path<ResidentId>,
     CreateRequest { body, key }: CreateRequest<CreateMeasurement>,
 ) -> Result<Response, ApiError> {
-    let command = RecordMeasurement { resident, measurement: body.measurement, measured_at: body.measured_at, key };
+    let measurement = MeasurementInput {
+        kind: body.kind,
+        value: body.value,
+        systolic: body.systolic,
+        diastolic: body.diastolic,
+        unit: body.unit,
+    };
+    let command = RecordMeasurement { resident, measurement, measured_at: body.measured_at, key };
     Ok(created(measurements::record(state.app(), &scope, command).await?))
 }
 
