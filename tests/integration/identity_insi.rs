@@ -105,7 +105,7 @@ async fn a_search_changes_nothing_until_a_professional_confirms_the_identity_fou
     assert_eq!(found.json["guidance"], Value::Null);
     // The service was asked with the record's strict traits and its first given name.
     let asked = peer.received.lock().unwrap().last().cloned().unwrap();
-    assert_eq!((asked.query.birth_name.as_str(), asked.query.first_name.as_str()), ("Dupont", "Marie"));
+    assert_eq!((asked.query.birth_name.as_str(), asked.query.first_name.as_str()), ("DUPONT", "MARIE"));
     assert_eq!(asked.query.birth_place.as_deref(), Some("75056"));
     // Nothing changed on the record.
     let record = app.get(&format!("/api/v1/residents/{id}"), admin).await;
@@ -366,6 +366,15 @@ async fn a_verification_keeps_a_confirmed_ins_and_a_mismatch_lowers_the_identity
     assert_eq!((last["from_status"].as_str(), last["to_status"].as_str()), (Some("RECUP"), Some("PROV")), "{last}");
     assert_eq!(last["insi_call_id"], mismatch.json["call_id"]);
     assert_eq!(last["previous"]["ins"]["matricule"], matricule.as_str());
+    // The person's export carries the calls and the event with what the record held.
+    let export = app.get(&format!("/api/v1/residents/{id}/export"), admin).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    let kinds: Vec<&str> =
+        export.json["record"]["insi_calls"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["retrieve", "verify", "verify"]);
+    let exported = export.json["record"]["identity_events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(exported["previous"]["ins"]["matricule"], matricule.as_str(), "{exported}");
+    assert_eq!(exported["comment"].as_str().map(|c| c.contains("INSi")), Some(true), "{exported}");
     assert_eq!(
         vigilance(&app, admin).await,
         vec![("insi_mismatch".to_owned(), id.clone(), mismatch.json["call_id"].clone(), Value::Null)]
@@ -519,4 +528,112 @@ async fn the_periodic_pass_verifies_again_the_ins_not_confirmed_for_the_period()
     assert!(!reasons.iter().any(|item| item.0 == "verification_due"), "{reasons:?}");
     // Verified, or tried, today: the next pass has nothing to do.
     assert_eq!(dui_app::insi::verify_due(&use_cases, tenant.id, 50).await.unwrap(), (0, 0));
+}
+
+/// What the server logs, kept (the global subscriber of this test's process).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn nothing_the_server_logs_about_insi_calls_names_a_trait_or_an_ins() {
+    let logs = Captured::default();
+    let filter = "info,dui=debug,dui_api=debug,dui_app=debug,dui_storage=debug,dui_exchange=debug";
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(logs.clone())
+        .init();
+    let WithInsi { app, peer, .. } = spawn().await;
+    let tenant = app.tenant("Discrétion").await;
+    let admin = &tenant.admin.token;
+    let matricule = with_key("2310375056123");
+    peer.add(person("VAUQUELIN", "MARGUERITE ODILE", "1931-03-14", "75056", &matricule));
+    let identity = json!({"birth_name": "Vauquelin", "first_names": "Marguerite Odile", "sex": "female",
+                          "birth_date": "1931-03-14", "birth_place": "75056"});
+    let id = admit(&app, &tenant, identity).await;
+    // Found and confirmed, verified, then a mismatch, an answer with a wrong key, a fault.
+    let found = search(&app, admin, &id, json!({})).await;
+    confirm(&app, admin, &id, 1, &found.json["call_id"]).await;
+    verify(&app, admin, &id).await;
+    peer.remove(&matricule);
+    assert_eq!(verify(&app, admin, &id).await.json["outcome"], "mismatch");
+    let mut wrong_key = matricule.clone();
+    wrong_key.replace_range(13..15, if &matricule[13..15] == "01" { "02" } else { "01" });
+    peer.add(person("VAUQUELIN", "MARGUERITE ODILE", "1931-03-14", "75056", &wrong_key));
+    assert_eq!(search(&app, admin, &id, json!({})).await.json["outcome"], "failed");
+    let faulty = admit(
+        &app,
+        &tenant,
+        json!({"birth_name": FAULT, "first_names": "Odile", "sex": "female", "birth_date": "1940-01-01"}),
+    )
+    .await;
+    assert_eq!(search(&app, admin, &faulty, json!({})).await.json["outcome"], "failed");
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // The server's own warnings were captured: a mismatch, answers that could not be used.
+    assert!(logged.contains("identity lowered"), "{logged}");
+    assert!(logged.contains("an INSi search gave no usable answer"), "{logged}");
+    let lowered = logged.to_lowercase();
+    for secret in ["vauquelin", "marguerite", "odile", "1931-03-14", &matricule[..13], &wrong_key[..13]] {
+        assert!(!lowered.contains(&secret.to_lowercase()), "the logs name {secret}");
+    }
+}
+
+#[tokio::test]
+async fn each_tenant_calls_as_its_own_structure_when_it_has_one() {
+    let WithInsi { app, peer, _pki: pki } = spawn().await;
+    let matricule = with_key("2310375056123");
+    peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
+    let (installation, own, stranger) =
+        (app.tenant("Plateforme").await, app.tenant("Propre").await, app.tenant("Intrus").await);
+    let mut insi = dui_testkit::insi::config(&pki, &peer);
+    let structure = |name: &str, emitter: &str| dui::config::InsiStructure {
+        certificate_file: pki.path(&format!("{name}.pem")),
+        key_file: pki.path(&format!("{name}.key")),
+        emitter: emitter.to_owned(),
+    };
+    insi.tenants.insert(own.id.as_uuid(), structure("client", "750000002"));
+    // A certificate the service does not trust: that tenant's calls fail, the others' do not.
+    insi.tenants.insert(stranger.id.as_uuid(), structure("stranger", "999999999"));
+    let use_cases = app.app().with_insi(insi.service().unwrap().unwrap());
+    let identity = json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female",
+                          "birth_date": "1931-03-14", "birth_place": "75056"});
+    let mut outcomes = Vec::new();
+    for tenant in [&installation, &own, &stranger] {
+        let id = admit(&app, tenant, identity.clone()).await;
+        let before = peer.received.lock().unwrap().len();
+        let command = dui_app::insi::Retrieve { resident: id.parse().unwrap(), first_name: None };
+        let scope = dui_domain::scope::TenantScope::console(tenant.id);
+        let retrieval = dui_app::insi::retrieve(&use_cases, &scope, command).await.unwrap();
+        let received = peer.received.lock().unwrap();
+        let emitter = received[before..].last().map(|request| request.emitter.clone());
+        outcomes.push((retrieval.call.outcome.as_str().to_owned(), emitter));
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            ("found".to_owned(), Some("330000001".to_owned())),
+            ("found".to_owned(), Some("750000002".to_owned())),
+            ("failed".to_owned(), None),
+        ]
+    );
 }

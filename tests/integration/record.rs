@@ -922,6 +922,20 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(last["recorded_by"], referent.id.to_string());
     // Nothing is left to undo.
     app.post(&unmerge, &referent.token, undo).await.problem(422);
+    // The trail has the merge and its undoing by the referent, and the refusals of the others.
+    let report = app.get(&format!("/api/v1/residents/{kept}/access-report"), &tenant.admin.token).await.json;
+    let trail: Vec<(&str, &str, &str)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e["action"].as_str(), Some("resident.merge" | "resident.unmerge")))
+        .map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap(), e["actor_id"].as_str().unwrap_or("")))
+        .collect();
+    let referent_id = referent.id.to_string();
+    assert!(trail.contains(&("resident.merge", "success", referent_id.as_str())), "{trail:?}");
+    assert!(trail.contains(&("resident.unmerge", "success", referent_id.as_str())), "{trail:?}");
+    let nurse_id = nurse.id.to_string();
+    assert!(trail.contains(&("resident.merge", "denied", nurse_id.as_str())), "{trail:?}");
 }
 
 /// People of a record filled in every section (see [`fill_record`]).

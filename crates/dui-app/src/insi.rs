@@ -32,11 +32,18 @@ pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + 
 
 /// The INSi teleservice, as the use cases see it.
 pub trait InsiPort: Send + Sync + std::fmt::Debug {
-    /// Searches the INS of the person `search` describes; `message_id` identifies the call.
-    fn retrieve<'a>(&'a self, message_id: Uuid, search: &'a InsiSearch) -> InsiFuture<'a>;
+    /// Searches the INS of the person `search` describes, as the structure `tenant` calls as;
+    /// `message_id` identifies the call.
+    fn retrieve<'a>(&'a self, tenant: TenantId, message_id: Uuid, search: &'a InsiSearch) -> InsiFuture<'a>;
 
     /// Verifies that `ins` and the traits of `search` belong together.
-    fn verify<'a>(&'a self, message_id: Uuid, ins: &'a Ins, search: &'a InsiSearch) -> VerifyFuture<'a>;
+    fn verify<'a>(
+        &'a self,
+        tenant: TenantId,
+        message_id: Uuid,
+        ins: &'a Ins,
+        search: &'a InsiSearch,
+    ) -> VerifyFuture<'a>;
 
     /// After how many days an INS the service confirmed is verified again (0: never).
     fn verification_period_days(&self) -> u32;
@@ -81,7 +88,7 @@ pub async fn retrieve(app: &App, scope: &TenantScope, command: Retrieve) -> AppR
     tx.commit().await?;
     let search = InsiSearch::of(&state.identity, command.first_name.as_deref())?;
     let message_id = Uuid::now_v7();
-    let (outcome, found, problem) = match port.retrieve(message_id, &search).await {
+    let (outcome, found, problem) = match port.retrieve(scope.tenant_id(), message_id, &search).await {
         Ok(InsiReply::Found(found)) => match found.checked(port.accepts_test_identities()) {
             Ok(found) => (InsiOutcome::Found, Some(found), None),
             Err(why) => (InsiOutcome::Failed, None, Some(why)),
@@ -181,7 +188,7 @@ pub async fn verify(app: &App, scope: &TenantScope, resident: ResidentId) -> App
     };
     let search = InsiSearch::of(&state.identity, None)?;
     let message_id = Uuid::now_v7();
-    let (outcome, problem) = match port.verify(message_id, &ins, &search).await {
+    let (outcome, problem) = match port.verify(scope.tenant_id(), message_id, &ins, &search).await {
         Ok(true) => (InsiOutcome::Verified, None),
         Ok(false) => (InsiOutcome::Mismatch, None),
         Err(why) => (InsiOutcome::Failed, Some(why)),

@@ -77,8 +77,9 @@ impl InsiOutcome {
     }
 }
 
-/// A search of the service by traits: the strict traits of the record, with one given name of
-/// birth (the first, or another to search again).
+/// A search of the service by traits: the strict traits of the record in the national form
+/// (capitals without accents), with one given name of birth (the first, or another to search
+/// again).
 #[derive(Clone, PartialEq, Eq)]
 pub struct InsiSearch {
     pub birth_name: String,
@@ -113,9 +114,10 @@ impl InsiSearch {
         if identity.sex == Sex::Indeterminate {
             return Err(ValidationErrors::single("sex", "the service searches by sex female or male only"));
         }
+        // The service reads traits in the national form: capitals without accents.
         Ok(Self {
-            birth_name: identity.birth_name.clone(),
-            first_name,
+            birth_name: crate::identity::ins_form(&identity.birth_name),
+            first_name: crate::identity::ins_form(&first_name),
             sex: identity.sex,
             birth_date: identity.birth_date,
             birth_place: identity.birth_place.clone(),
@@ -265,6 +267,24 @@ mod tests {
         assert_eq!(applied.used_name.as_deref(), Some("Martin"));
         assert_eq!(applied.used_first_name.as_deref(), Some("Malou"));
         assert_eq!(applied.birth_place.as_deref(), Some("75056"), "kept when the service gives none");
+    }
+
+    #[test]
+    fn a_search_sends_the_traits_in_the_national_form() {
+        let typed = Identity {
+            birth_name: "Lefèvre-d'Aubigné".to_owned(),
+            first_names: "Hélène Zoé".to_owned(),
+            first_first_name: Some("Hélène".to_owned()),
+            used_name: None,
+            used_first_name: None,
+            sex: Sex::Female,
+            birth_date: NaiveDate::from_ymd_opt(1931, 3, 14).unwrap(),
+            birth_place: None,
+        };
+        let search = InsiSearch::of(&typed, None).unwrap();
+        assert_eq!((search.birth_name.as_str(), search.first_name.as_str()), ("LEFEVRE-D'AUBIGNE", "HELENE"));
+        let again = InsiSearch::of(&typed, Some("zoe")).unwrap();
+        assert_eq!(again.first_name, "ZOE");
     }
 
     #[test]

@@ -174,6 +174,11 @@ async fn answer(
         return sender("En-têtes WS-Addressing invalides");
     }
     received.lock().unwrap().push(retrieval.clone());
+    // The service reads names in the national form only.
+    let names = [&retrieval.query.birth_name, &retrieval.query.first_name];
+    if names.iter().any(|name| ins_form(name) != **name) {
+        return sender("Traits non conformes : nom et prénom en majuscules non accentuées");
+    }
     match retrieval.query.birth_name.as_str() {
         FAULT => return Ok(soap_response(500, soap::fault("soap:Receiver", None, "Erreur technique du service"))),
         SLOW => tokio::time::sleep(SLOW_DELAY).await,

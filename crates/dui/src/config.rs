@@ -57,9 +57,23 @@ pub struct InsiConfig {
     pub breaker_cooldown_secs: u64,
     /// Keep the service's test identities (a test installation only).
     pub accept_test_identities: bool,
+    /// Tenants that call the service as structures of their own, by tenant id: each with its
+    /// certificate, key and emitter (a platform's organisations each hold their certificat
+    /// personne morale). The other tenants call as the structure above.
+    pub tenants: std::collections::BTreeMap<uuid::Uuid, InsiStructure>,
     /// After how many days an INS the service confirmed is verified again by the server's
     /// periodic pass (0: never; the identity-vigilance list then shows no verification due).
     pub verification_period_days: u32,
+}
+
+/// A structure calling the INSi teleservice: its authentication certificate (PEM, chain after
+/// it) and key — files, never in the database — and its identifier as the service knows it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsiStructure {
+    pub certificate_file: PathBuf,
+    pub key_file: PathBuf,
+    pub emitter: String,
 }
 
 impl Default for InsiConfig {
@@ -77,6 +91,7 @@ impl Default for InsiConfig {
             breaker_cooldown_secs: 30,
             accept_test_identities: false,
             verification_period_days: 365,
+            tenants: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -90,25 +105,36 @@ impl InsiConfig {
         let (Some(certificate_file), Some(key_file)) = (self.certificate_file.clone(), self.key_file.clone()) else {
             anyhow::bail!("insi.certificate_file and insi.key_file are required with insi.url");
         };
-        let endpoint = SoapEndpoint {
-            url,
-            certificate_file,
-            key_file,
-            ca_file: self.ca_file.clone(),
-            timeout: Duration::from_millis(self.timeout_ms),
-            breaker_failures: self.breaker_failures,
-            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
-        };
-        let soap = SoapClient::new(endpoint).map_err(|e| anyhow::anyhow!("insi: {e}"))?;
         let software = dui_exchange::insi::Software {
             authorisation: self.authorisation.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             name: format!("urn:lps:dui:{}", env!("CARGO_PKG_VERSION")),
             instance: self.instance.unwrap_or_else(uuid::Uuid::now_v7),
         };
-        let client = InsiClient::new(soap, software, self.emitter.clone());
+        // One client per structure: its own certificate, and its own breaker.
+        let client = |certificate_file: PathBuf, key_file: PathBuf, emitter: String| -> anyhow::Result<InsiClient> {
+            let endpoint = SoapEndpoint {
+                url: url.clone(),
+                certificate_file,
+                key_file,
+                ca_file: self.ca_file.clone(),
+                timeout: Duration::from_millis(self.timeout_ms),
+                breaker_failures: self.breaker_failures,
+                breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+            };
+            let soap = SoapClient::new(endpoint).map_err(|e| anyhow::anyhow!("insi: {e}"))?;
+            Ok(InsiClient::new(soap, software.clone(), emitter))
+        };
+        let default = client(certificate_file, key_file, self.emitter.clone())?;
+        let mut tenants = std::collections::HashMap::new();
+        for (tenant, structure) in &self.tenants {
+            let own = client(structure.certificate_file.clone(), structure.key_file.clone(), structure.emitter.clone())
+                .map_err(|e| anyhow::anyhow!("insi.tenants.{tenant}: {e}"))?;
+            tenants.insert(dui_domain::TenantId::from_uuid(*tenant), own);
+        }
         Ok(Some(std::sync::Arc::new(InsiService::new(
-            client,
+            default,
+            tenants,
             self.accept_test_identities,
             self.verification_period_days,
         ))))
@@ -564,6 +590,9 @@ impl Config {
             }
             if insi.emitter.trim().is_empty() || insi.authorisation.trim().is_empty() {
                 problems.push("insi.emitter and insi.authorisation are required with insi.url".to_owned());
+            }
+            if insi.tenants.values().any(|structure| structure.emitter.trim().is_empty()) {
+                problems.push("insi.tenants.<tenant>.emitter is required".to_owned());
             }
             if insi.timeout_ms == 0 || insi.breaker_failures == 0 {
                 problems.push("insi.timeout_ms and insi.breaker_failures must be positive".to_owned());

@@ -77,28 +77,48 @@ impl InsiClient {
 /// in, the service's answer out, unchecked (the use case checks the INS found).
 #[derive(Debug, Clone)]
 pub struct InsiService {
+    /// The installation's structure.
     client: InsiClient,
+    /// Tenants that call as structures of their own.
+    tenants: std::collections::HashMap<dui_domain::TenantId, InsiClient>,
     accept_test: bool,
     verification_period_days: u32,
 }
 
 impl InsiService {
-    /// `accept_test`: a test installation, where the service's test identities are kept;
-    /// `verification_period_days`: after how long an INS is verified again (0: never).
-    pub fn new(client: InsiClient, accept_test: bool, verification_period_days: u32) -> Self {
-        Self { client, accept_test, verification_period_days }
+    /// `client`: the installation's structure; `tenants`: the tenants that call as structures
+    /// of their own; `accept_test`: a test installation, where the service's test identities
+    /// are kept; `verification_period_days`: after how long an INS is verified again (0: never).
+    pub fn new(
+        client: InsiClient,
+        tenants: std::collections::HashMap<dui_domain::TenantId, InsiClient>,
+        accept_test: bool,
+        verification_period_days: u32,
+    ) -> Self {
+        Self { client, tenants, accept_test, verification_period_days }
+    }
+
+    /// The client of the structure `tenant` calls as.
+    fn client(&self, tenant: dui_domain::TenantId) -> &InsiClient {
+        self.tenants.get(&tenant).unwrap_or(&self.client)
     }
 }
 
 impl dui_app::insi::InsiPort for InsiService {
     fn retrieve<'a>(
         &'a self,
+        tenant: dui_domain::TenantId,
         message_id: Uuid,
         search: &'a dui_domain::insi::InsiSearch,
     ) -> dui_app::insi::InsiFuture<'a> {
         use dui_domain::insi::{FoundIdentity, InsiReply};
         Box::pin(async move {
-            match self.client.retrieve(message_id, &query_of(search)).await.map_err(|error| error.to_string())? {
+            match self
+                .client(tenant)
+                .retrieve(message_id, &query_of(search))
+                .await
+                .map_err(|error| error.to_string())?
+            {
                 RetrievalAnswer::One(found) => {
                     let oid = dui_domain::identity::InsOid::parse(&found.ins.oid).ok_or_else(|| {
                         "the service gave an INS of an authority this server does not know".to_owned()
@@ -120,6 +140,7 @@ impl dui_app::insi::InsiPort for InsiService {
 
     fn verify<'a>(
         &'a self,
+        tenant: dui_domain::TenantId,
         message_id: Uuid,
         ins: &'a dui_domain::identity::Ins,
         search: &'a dui_domain::insi::InsiSearch,
@@ -129,7 +150,7 @@ impl dui_app::insi::InsiPort for InsiService {
                 ins: InsiIns { matricule: ins.matricule.clone(), oid: ins.oid.as_str().to_owned() },
                 traits: query_of(search),
             };
-            match self.client.verify(message_id, &query).await.map_err(|error| error.to_string())? {
+            match self.client(tenant).verify(message_id, &query).await.map_err(|error| error.to_string())? {
                 VerificationAnswer::Verified => Ok(true),
                 VerificationAnswer::Mismatch => Ok(false),
             }
