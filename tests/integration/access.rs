@@ -60,6 +60,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read measurements"
         | "read task records"
         | "read timeline"
+        | "read INS calls"
         | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes.
         "record assessment" | "record measurement" => {
@@ -182,6 +183,7 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
         call("search INS", Method::POST, format!("{r}/ins/retrieve"), Some(json!({}))),
         call("confirm INS", Method::POST, format!("{r}/ins/confirm"), Some(json!({"call_id": uuid::Uuid::now_v7()}))),
         call("verify INS", Method::POST, format!("{r}/ins/verify"), Some(json!({}))),
+        call("read INS calls", Method::GET, format!("{r}/ins/calls"), None),
         call("assign", Method::POST, format!("{r}/assignments"), Some(json!({"user_id": caller.id}))),
         call("read assessments", Method::GET, format!("{r}/assessments"), None),
         call("read gir history", Method::GET, format!("{r}/gir-history"), None),
@@ -295,7 +297,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 31);
+    assert_eq!(checked, 32 * 32);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

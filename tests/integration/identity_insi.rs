@@ -366,6 +366,20 @@ async fn a_verification_keeps_a_confirmed_ins_and_a_mismatch_lowers_the_identity
     assert_eq!((last["from_status"].as_str(), last["to_status"].as_str()), (Some("RECUP"), Some("PROV")), "{last}");
     assert_eq!(last["insi_call_id"], mismatch.json["call_id"]);
     assert_eq!(last["previous"]["ins"]["matricule"], matricule.as_str());
+    // The record's calls, oldest first, for whoever sees the record.
+    let calls = app.get(&format!("/api/v1/residents/{id}/ins/calls"), admin).await;
+    assert_eq!(calls.status, 200, "{}", calls.text);
+    let listed: Vec<(&str, &str)> = calls
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("retrieve", "found"), ("verify", "verified"), ("verify", "mismatch")]);
+    assert_eq!(calls.json[0]["found"]["ins"]["matricule"], matricule.as_str());
+    assert_eq!(calls.json[0]["confirmed_by"], tenant.admin.id.to_string());
+    assert!(calls.json[2]["guidance"].is_string());
     // The person's export carries the calls and the event with what the record held.
     let export = app.get(&format!("/api/v1/residents/{id}/export"), admin).await;
     assert_eq!(export.status, 200, "{}", export.text);

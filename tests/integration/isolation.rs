@@ -302,6 +302,12 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             Some(json!({"call_id": uuid::Uuid::now_v7()})),
         ),
         attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/ins/calls",
+            format!("/api/v1/residents/{a_resident}/ins/calls"),
+            None,
+        ),
+        attempt(
             Method::POST,
             "/api/v1/residents/{resident_id}/ins/verify",
             format!("/api/v1/residents/{a_resident}/ins/verify"),

@@ -104,6 +104,12 @@ pub async fn retrieve(app: &App, scope: &TenantScope, command: Retrieve) -> AppR
     Ok(Retrieval { call, problem })
 }
 
+/// The calls made to the INSi teleservice about a record — searches with what they found, and
+/// verifications — oldest first: for whoever sees the record (like its identity history).
+pub async fn history(app: &App, scope: &TenantScope, resident: ResidentId) -> AppResult<Vec<InsiCall>> {
+    Ok(insi_calls::history(app.db().begin(scope, Mode::Write), resident).await?)
+}
+
 /// Confirming the identity a search found.
 #[derive(Debug, Clone)]
 pub struct Confirm {

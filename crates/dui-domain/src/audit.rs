@@ -73,6 +73,7 @@ actions! {
     IdentityChangeStatus = "identity.change_status" on "identity_event", "The identity status changed.";
     IdentityInsiRetrieve = "identity.insi_retrieve" on "insi_call", "The INS searched for with the INSi teleservice (whatever it answered).";
     IdentityInsiConfirm = "identity.insi_confirm" on "identity_event", "The identity the INSi teleservice found confirmed: the INS and its traits on the record.";
+    IdentityInsiHistory = "identity.insi_history" on "resident", "The calls made to the INSi teleservice about a record read.";
     IdentityInsiVerify = "identity.insi_verify" on "insi_call", "A record's INS verified with its traits through the INSi teleservice; a mismatch withdraws the INS and lowers the identity.";
     IdentityVigilanceList = "identity.vigilance_list" on "resident", "The identity-vigilance list read: alerts, probable duplicates, identities waiting for a check.";
     EmergencyAccessOpen = "emergency_access.open" on "emergency_access", "A record opened in an emergency.";

@@ -212,6 +212,27 @@ pub async fn record_verification(
     }
 }
 
+static HISTORY: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target}, \
+         data AS (SELECT c.* FROM insi_calls c, target t WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id), \
+         trace AS ({trace}) \
+         {listed}",
+        target = target(),
+        trace = Trace::read(),
+        listed = crate::listing::listed(&format!("SELECT {CALL_COLUMNS} FROM data c"), "x.requested_at, x.id"),
+    ))
+});
+
+/// The calls made about `resident`, oldest first; recorded as a reading of the record.
+pub async fn history(tx: Tx<'_>, resident: ResidentId) -> StoreResult<Vec<InsiCall>> {
+    let id = resident.as_uuid();
+    let args = args! { resident: &id }.action(AuditAction::IdentityInsiHistory);
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let rows = crate::listing::present(tx.finish(&HISTORY, &args).await?)?;
+    db.open_rows(tenant, &rows, insi_call).await
+}
+
 /// Call `call` about `resident`, locked until the transaction ends (a check before confirming:
 /// nothing is recorded).
 pub async fn call_for_update(tx: &mut Tx<'_>, resident: ResidentId, call: Uuid) -> StoreResult<InsiCall> {

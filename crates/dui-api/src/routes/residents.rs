@@ -334,6 +334,42 @@ fn call_view(
     }
 }
 
+/// The calls made to the INSi teleservice about the record, oldest first: each search with
+/// what it found (and whether it was confirmed), each verification with its outcome. For
+/// whoever sees the record, like its identity history.
+#[utoipa::path(get, path = "/residents/{resident_id}/ins/calls", tag = "residents",
+    params(("resident_id" = ResidentId, Path)),
+    responses((status = 200, body = Vec<InsiCallRecord>), (status = 404, body = Problem)))]
+pub async fn list_insi_calls(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path(id): Path<ResidentId>,
+) -> Result<Response, ApiError> {
+    let calls = dui_app::insi::history(state.app(), &scope, id).await?;
+    let calls: Vec<InsiCallRecord> = calls
+        .into_iter()
+        .map(|call| InsiCallRecord {
+            requested_by: call.requested_by,
+            confirmed_by: call.confirmed_by,
+            confirmed_at: call.confirmed_at,
+            call: call_view(call, None, None),
+        })
+        .collect();
+    Ok(axum::Json(calls).into_response())
+}
+
+/// A call to the INSi teleservice in a record's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsiCallRecord {
+    #[serde(flatten)]
+    pub call: InsiCallView,
+    /// Who asked (null: the server's periodic verification).
+    pub requested_by: Option<dui_domain::UserId>,
+    /// A search: who confirmed the identity found, and when.
+    pub confirmed_by: Option<dui_domain::UserId>,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Verifies the record's INS with its strict traits through the INSi teleservice and records
 /// the call. Only an INS from the service is verified (RECUP or QUAL). When the service does not
 /// verify them (`mismatch`), the INS is withdrawn and the identity lowered — RECUP to PROV, QUAL
@@ -880,6 +916,7 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(retrieve_ins))
         .routes(routes!(confirm_ins))
         .routes(routes!(verify_ins))
+        .routes(routes!(list_insi_calls))
         .routes(routes!(identity_vigilance))
         .routes(routes!(list_stays, create_stay))
         .routes(routes!(change_stay))
