@@ -34,13 +34,24 @@ fn the_document_describes_security_and_errors() {
             }
             for (status, response) in operation["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
-                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
                     assert_eq!(schema, "#/components/schemas/Problem", "{method} {path} {status}");
                 }
             }
         }
     }
     assert!(operations >= 30, "{operations}");
+    // What every operation may answer is said: a secured one 401, one with a path id 404, one
+    // with a body 422, any 503.
+    let read = &doc["paths"]["/api/v1/residents/{resident_id}"]["get"]["responses"];
+    for status in ["400", "401", "403", "404", "429", "503"] {
+        assert!(read[status].is_object(), "reading a record may answer {status}");
+    }
+    let write = &doc["paths"]["/api/v1/residents/{resident_id}/notes"]["post"]["responses"];
+    for status in ["413", "415", "422"] {
+        assert!(write[status].is_object(), "writing a note may answer {status}");
+    }
+    assert!(doc["paths"]["/livez"]["get"]["responses"]["401"].is_null(), "a probe needs no token");
 }
 
 /// Each paginated list has a page schema of its own, whose items are what the list holds: one

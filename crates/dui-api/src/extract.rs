@@ -155,6 +155,14 @@ pub fn created_versioned<T: Serialize>(created: Created<T>, version: impl FnOnce
     response
 }
 
+/// The documented form of a free text the server trims and checks (at least one character
+/// once trimmed, no control character): what `dui_domain::validation::text` accepts.
+pub const TEXT: &str = r"^ *[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])? *$";
+/// [`TEXT`] of at least 3 characters once trimmed.
+pub const TEXT_3: &str = r"^ *[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]{1,}[^\s\x00-\x1F\x7F-\x9F] *$";
+/// [`TEXT`] of at least 10 characters once trimmed.
+pub const TEXT_10: &str = r"^ *[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]{8,}[^\s\x00-\x1F\x7F-\x9F] *$";
+
 /// The `Idempotency-Key` header, as documented in the OpenAPI document.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -164,7 +172,7 @@ pub struct IdempotencyHeader {
     /// time (with `Idempotent-Replayed: true`) instead of creating another; the same key with a
     /// different request is refused (422).
     #[serde(rename = "Idempotency-Key")]
-    #[param(rename = "Idempotency-Key")]
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -206,8 +214,9 @@ pub fn with_etag<T: Serialize>(status: StatusCode, body: T, version: i32) -> Res
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IfMatchHeader {
-    /// The ETag of the version read (e.g. `"3"`). Required: a stale version is refused with 412.
+    /// The ETag of the version read (e.g. `"3"`). Required (428 without); a stale version is
+    /// refused with 412.
     #[serde(rename = "If-Match")]
-    #[param(rename = "If-Match")]
+    #[param(rename = "If-Match", pattern = "^(W/)?\"[0-9]{1,9}\"$")]
     pub if_match: String,
 }

@@ -98,7 +98,107 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             get.security = Some(vec![utoipa::openapi::security::SecurityRequirement::default()]);
         }
     }
+    // Free texts the server trims and checks: their real form.
+    let texts = [
+        ("CreateUnit", "name", extract::TEXT),
+        ("UpdateUnit", "name", extract::TEXT),
+        ("OpenEmergencyAccess", "reason", extract::TEXT_10),
+        ("MergeResidents", "reason", extract::TEXT),
+        ("UnmergeResidents", "reason", extract::TEXT),
+        ("FlagNoteError", "reason", extract::TEXT_3),
+        ("ReviewEmergencyAccess", "comment", extract::TEXT),
+    ];
+    if let Some(components) = doc.components.as_mut() {
+        for (schema, property, pattern) in texts {
+            if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
+                components.schemas.get_mut(schema)
+                && let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(field))) =
+                    object.properties.get_mut(property)
+            {
+                field.pattern = Some(pattern.to_owned());
+            }
+        }
+    }
+    for item in doc.paths.paths.values_mut() {
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+        for operation in operations {
+            document_common_answers(operation);
+        }
+    }
     doc
+}
+
+/// Says what every operation may answer besides its own outcomes, as the server really does:
+/// problems are `application/problem+json`; an operation that reads a path, a query or a body
+/// may answer 400 (unreadable) and 404 (no such path id); one with a body 413, 415 and 422; one
+/// behind a token 401 (none, or not valid) and 403 (a token of the other context, or a role
+/// that may not); the tenant's operations 429 (over the tenant's rate); every operation 503
+/// (the request's time is up, or the database is away).
+fn document_common_answers(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{RefOr, ResponseBuilder};
+
+    let problem_type = "application/problem+json";
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else { continue };
+        let is_problem = |content: &RefOr<utoipa::openapi::Content>| {
+            matches!(content, RefOr::T(content)
+                if matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
+        };
+        if let Some(content) = response.content.get("application/json").filter(|c| is_problem(c)).cloned() {
+            response.content.shift_remove("application/json");
+            response.content.insert(problem_type.to_owned(), content);
+        }
+    }
+    let parameters: Vec<ParameterIn> = operation
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) => Some(p.parameter_in.clone()),
+            RefOr::Ref(_) => None,
+        })
+        .collect();
+    let has_path = parameters.iter().any(|p| matches!(p, ParameterIn::Path));
+    let reads_input = !parameters.is_empty() || operation.request_body.is_some();
+    let secured = operation.security.as_ref().is_none_or(|s| s.iter().any(|r| *r != Default::default()));
+    let tenant = operation.tags.iter().flatten().all(|t| t != "platform" && t != "system");
+    let mut common: Vec<(&str, &str)> = Vec::new();
+    if reads_input {
+        common.push(("400", "The path, the query or the body cannot be read."));
+    }
+    if has_path {
+        common.push(("404", "No such resource, or none the caller may reach."));
+    }
+    if parameters.iter().any(|p| matches!(p, ParameterIn::Query)) {
+        common.push(("422", "The query's values do not fit together (the problem names them)."));
+    }
+    if operation.request_body.is_some() {
+        common.extend([
+            ("413", "The body is larger than the server accepts."),
+            ("415", "The body is not of a type the operation reads."),
+            ("422", "The body does not say what the operation needs (the problem names the fields)."),
+        ]);
+    }
+    if secured {
+        common.extend([
+            ("401", "No bearer token, or one that is not valid."),
+            ("403", "The token's context or the caller's roles do not allow this."),
+        ]);
+    }
+    if secured && tenant {
+        common.push(("429", "The tenant is over its rate; `Retry-After` says when to retry."));
+    }
+    common.push(("503", "The request's time is up, or the database is unavailable; retry later."));
+    for (status, description) in common {
+        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| {
+            let content = utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                .build();
+            RefOr::T(ResponseBuilder::new().description(description).content(problem_type, content).build())
+        });
+    }
 }
 
 /// The OpenAPI document as served and as committed in `docs/openapi.json`.

@@ -14,7 +14,8 @@ use crate::problem::ApiError;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// The `next_cursor` of the previous page; absent for the first page.
+    /// The `next_cursor` of the previous page, unchanged; absent for the first page.
+    #[param(pattern = "^A[Q-Za-f][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -29,6 +30,9 @@ impl ListParams {
 }
 
 /// Cursors are versioned so their content can change without breaking clients mid-listing.
+/// The cursor's first byte. The documented pattern of `cursor` follows from it (base64url of
+/// this byte and 16 more: `A`, then one of `Q`–`f`, and a last character that carries no
+/// trailing bits); a test checks that the two agree.
 const CURSOR_VERSION: u8 = 1;
 
 pub fn encode_cursor(after: Uuid) -> String {
@@ -66,6 +70,31 @@ const _: () = assert!(MAX_PAGE_SIZE == 200, "keep the documented bound in ListPa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cursor_has_the_documented_form() {
+        let shape = |cursor: &str| {
+            let bytes = cursor.as_bytes();
+            cursor.len() == 23
+                && bytes[0] == b'A'
+                && matches!(bytes[1], b'Q'..=b'Z' | b'a'..=b'f')
+                && b"AEIMQUYcgkosw048".contains(&bytes[22])
+                && cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        for _ in 0..1000 {
+            let cursor = encode_cursor(Uuid::new_v4());
+            assert!(shape(&cursor), "{cursor}");
+            assert!(decode_cursor(&cursor).is_ok());
+        }
+        // Any string of that form is a cursor the server reads.
+        for cursor in ["AQAAAAAAAAAAAAAAAAAAAAA", "Af_________________-_w", "AfAAAAAAAAAAAAAAAAAAAA8"] {
+            if shape(cursor) {
+                assert!(decode_cursor(cursor).is_ok(), "{cursor}");
+            }
+        }
+        assert!(decode_cursor("AQAAAAAAAAAAAAAAAAAAAAA").is_ok());
+        assert!(decode_cursor("Af__________________-_w").is_ok());
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

@@ -81,6 +81,11 @@ impl Problem {
                 ("unavailable", "Service unavailable", "The service cannot answer right now; retry shortly.")
             }
             StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too many requests", "Too many requests; retry later."),
+            StatusCode::PRECONDITION_REQUIRED => (
+                "precondition-required",
+                "Precondition required",
+                "This update needs an If-Match header with the ETag of the version read.",
+            ),
             s if s.is_server_error() => {
                 ("internal", "Internal error", "The server failed to answer; the failure is logged.")
             }

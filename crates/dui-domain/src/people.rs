@@ -141,7 +141,9 @@ impl NewUser {
         };
         // A service account has a single name: its purpose.
         let given_name = match (kind, input.given_name) {
-            (_, Some(name)) => errors.check("given_name", validation::text(name, 0, 100)),
+            // A person has a given name; a service account may leave it empty.
+            (UserKind::Person, Some(name)) => errors.check("given_name", validation::text(name, 1, 100)),
+            (UserKind::Service, Some(name)) => errors.check("given_name", validation::text(name, 0, 100)),
             (UserKind::Service, None) => Some(String::new()),
             (UserKind::Person, None) => {
                 errors.add("given_name", "is required");
@@ -266,6 +268,16 @@ mod tests {
         let errors = NewUser::validate(UserInput { rpps: Some("12"), ..UserInput::default() }).unwrap_err();
         let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["family_name", "given_name", "rpps"]);
+        // A person's given name, given empty or blank, is refused.
+        for blank in ["", "   "] {
+            let errors = NewUser::validate(UserInput {
+                family_name: Some("Martin"),
+                given_name: Some(blank),
+                ..UserInput::default()
+            })
+            .unwrap_err();
+            assert_eq!(errors.errors()[0].field, "given_name");
+        }
 
         let service = NewUser::validate(UserInput {
             kind: Some(UserKind::Service),

@@ -153,6 +153,7 @@ pub struct HandoverParams {
     /// the previous shift's.
     #[serde(default)]
     pub unread: bool,
+    #[param(pattern = "^A[Q-Za-f][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,

@@ -27,6 +27,7 @@ pub struct OutboxParams {
     /// Only the messages about this person.
     pub resident_id: Option<ResidentId>,
     /// The `next_cursor` of the previous page; absent for the first page.
+    #[param(pattern = "^A[Q-Za-f][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

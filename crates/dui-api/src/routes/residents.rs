@@ -67,6 +67,7 @@ pub struct ResidentListParams {
     pub unit_id: Option<UnitId>,
     /// Only residents with (`true`) or without (`false`) a stay in progress.
     pub current: Option<bool>,
+    #[param(pattern = "^A[Q-Za-f][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
