@@ -71,7 +71,9 @@ async fn a_client_trickling_its_headers_is_closed_and_others_are_served_at_its_c
 
 #[tokio::test]
 async fn requests_on_a_kept_alive_connection_are_served_one_after_another() {
-    let app = TestApp::spawn().await;
+    // A connection may wait idle longer than a request's headers may take: the time of the
+    // headers runs from the request's first byte, not from the previous answer.
+    let app = TestApp::spawn_with(|config| config.http.header_read_timeout_secs = 1).await;
     let server: SocketAddr = app.base_url.trim_start_matches("http://").parse().unwrap();
     let mut stream = connect_from("127.0.0.1", server).await;
     for _ in 0..3 {
@@ -79,5 +81,6 @@ async fn requests_on_a_kept_alive_connection_are_served_one_after_another() {
         let mut buffer = vec![0u8; 4096];
         let read = tokio::time::timeout(BOUND, stream.read(&mut buffer)).await.unwrap().unwrap();
         assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
 }

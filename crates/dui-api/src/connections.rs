@@ -1,21 +1,31 @@
-//! The connections the server accepts: each must send its request headers within a few seconds
-//! (a client that trickles them — slowloris — is closed), the server holds at most so many at
-//! once, and one client address at most so many of them, so that one client cannot take the
-//! file descriptors and the memory the others need. A connection over a cap is closed at once.
+//! The connections the server accepts: once a request's first byte arrives, its headers must be
+//! complete within a few seconds (a client that trickles them — slowloris — is closed), while a
+//! kept-alive connection may wait idle longer (as long as the proxies in front keep theirs);
+//! the server holds at most so many connections at once, and one client address at most so
+//! many of them, so that one client cannot take the file descriptors and the memory the others
+//! need. A connection over a cap is closed at once.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 /// The limits on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// A connection whose request headers are not complete within this time is closed (also
-    /// a kept-alive connection idle for longer).
+    /// From a request's first byte, the time its headers may take; past it, the connection is
+    /// closed.
     pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait idle for its next request.
+    pub keep_alive_idle: Duration,
     /// Connections open at once, all clients together.
     pub max_connections: usize,
     /// Connections open at once from one client address; 0: no cap (behind a reverse proxy,
@@ -25,7 +35,12 @@ pub struct ConnectionLimits {
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self { header_read_timeout: Duration::from_secs(5), max_connections: 10_000, max_per_client: 256 }
+        Self {
+            header_read_timeout: Duration::from_secs(5),
+            keep_alive_idle: Duration::from_secs(75),
+            max_connections: 10_000,
+            max_per_client: 256,
+        }
     }
 }
 
@@ -106,9 +121,118 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// Where a connection is in its current request, as far as its headers go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between requests: nothing of the next one has arrived.
+    Idle,
+    /// The headers are arriving; `newlines` counts the line ends in a row (carriage returns
+    /// aside): two end the headers.
+    Head { newlines: u8 },
+    /// The headers are complete: the body, the handling and the answer are bounded elsewhere
+    /// (body limit, request timeout).
+    Body,
+}
+
+/// A connection whose request headers must be complete within `limit` of their first byte.
+/// Reading them is watched for the end of the headers (an empty line); writing the answer ends
+/// the request, so the next byte read starts the next one.
+pub(crate) struct HeadDeadline<S> {
+    inner: S,
+    limit: Duration,
+    phase: Phase,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<S> HeadDeadline<S> {
+    pub(crate) fn new(inner: S, limit: Duration) -> Self {
+        Self { inner, limit, phase: Phase::Idle, deadline: Box::pin(tokio::time::sleep(limit)) }
+    }
+
+    fn saw(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let newlines = match self.phase {
+                Phase::Body => return,
+                Phase::Idle => {
+                    self.deadline.as_mut().reset(Instant::now() + self.limit);
+                    0
+                }
+                Phase::Head { newlines } => newlines,
+            };
+            let newlines = match byte {
+                b'\n' => newlines + 1,
+                b'\r' => newlines,
+                _ => 0,
+            };
+            self.phase = if newlines >= 2 { Phase::Body } else { Phase::Head { newlines } };
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            let filled = buf.filled()[before..].to_vec();
+            this.saw(&filled);
+        }
+        if matches!(this.phase, Phase::Head { .. }) && this.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the request headers took too long")));
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.phase = Phase::Idle;
+        Pin::new(&mut this.inner).poll_write(cx, bytes)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.phase = Phase::Idle;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_headers_end_at_an_empty_line_and_the_body_is_not_scanned() {
+        let mut watched = HeadDeadline::new((), Duration::from_secs(5));
+        watched.saw(b"GET / HTTP/1.1\r\nHost: dui\r\n");
+        assert_eq!(watched.phase, Phase::Head { newlines: 1 });
+        watched.saw(b"\r");
+        assert_eq!(watched.phase, Phase::Head { newlines: 1 });
+        watched.saw(b"\n{\"a\":\"\n\n\"}");
+        assert_eq!(watched.phase, Phase::Body, "the body is not scanned");
+        // Bare line feeds end headers too.
+        watched.phase = Phase::Head { newlines: 0 };
+        watched.saw(b"GET / HTTP/1.1\nHost: dui\n\n");
+        assert_eq!(watched.phase, Phase::Body);
+    }
 
     #[test]
     fn caps_count_connections_and_give_places_back() {

@@ -249,7 +249,11 @@ pub async fn serve(
         tokio::time::sleep(delay).await;
     });
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(gate.limits().header_read_timeout);
+    // hyper's own header timeout runs from the end of the previous answer: it bounds how long a
+    // kept-alive connection waits idle. The few seconds a request's headers may take once they
+    // start are watched by `HeadDeadline`.
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(gate.limits().keep_alive_idle);
+    let head_limit = gate.limits().header_read_timeout;
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -285,7 +289,7 @@ pub async fn serve(
             },
         );
         let connection = http.serve_connection(
-            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::rt::TokioIo::new(connections::HeadDeadline::new(stream, head_limit)),
             hyper_util::service::TowerToHyperService::new(service),
         );
         let connection = connections.watch(connection);

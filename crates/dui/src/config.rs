@@ -349,9 +349,13 @@ pub struct HttpConfig {
     /// Take the client's address (recorded in the audit trail) from `X-Forwarded-For`: only
     /// behind a reverse proxy that sets it.
     pub trust_forwarded_for: bool,
-    /// A connection whose request headers are not complete within this time is closed (a
-    /// client trickling them, or a kept-alive connection left idle).
+    /// From a request's first byte, the time its headers may take; past it the connection is
+    /// closed (a client trickling them: slowloris).
     pub header_read_timeout_secs: u64,
+    /// How long a kept-alive connection may wait idle for its next request: longer than the
+    /// reverse proxy in front keeps its idle connections to the server (75 s covers nginx's
+    /// default of 60 s).
+    pub keep_alive_idle_secs: u64,
     /// Connections open at once; those over the cap are closed as they arrive.
     pub max_connections: usize,
     /// Connections open at once from one client address; 0: no cap (set 0 behind a reverse
@@ -431,6 +435,7 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 30,
             trust_forwarded_for: false,
             header_read_timeout_secs: 5,
+            keep_alive_idle_secs: 75,
             max_connections: 10_000,
             max_connections_per_client: 256,
         }
@@ -526,8 +531,14 @@ impl Config {
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());
         }
-        if self.http.header_read_timeout_secs == 0 || self.http.max_connections == 0 {
-            problems.push("http.header_read_timeout_secs and http.max_connections must be at least 1".to_owned());
+        if self.http.header_read_timeout_secs == 0
+            || self.http.keep_alive_idle_secs == 0
+            || self.http.max_connections == 0
+        {
+            problems.push(
+                "http.header_read_timeout_secs, http.keep_alive_idle_secs and http.max_connections must be at least 1"
+                    .to_owned(),
+            );
         }
         if !(self.limits.tenant_requests_per_second >= 0.0 && self.limits.tenant_burst >= 0.0) {
             problems.push("limits.tenant_requests_per_second and limits.tenant_burst must be positive or 0".to_owned());

@@ -152,6 +152,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         insi: config.insi.service()?,
         connections: dui_api::connections::ConnectionLimits {
             header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+            keep_alive_idle: Duration::from_secs(config.http.keep_alive_idle_secs),
             max_connections: config.http.max_connections,
             max_per_client: config.http.max_connections_per_client,
         },
