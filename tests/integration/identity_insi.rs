@@ -29,6 +29,25 @@ fn person(birth_name: &str, first_names: &str, born: &str, place: &str, matricul
     }
 }
 
+/// Mme Dupont's identity as typed at admission: the service knows her as DUPONT MARIE LOUISE,
+/// born on 14 March 1931 in Paris (75056).
+fn dupont() -> Value {
+    json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female", "birth_date": "1931-03-14",
+           "birth_place": "75056"})
+}
+
+/// Mme Tchitchi, in the service's base with `matricule` and admitted to `tenant` without her
+/// place of birth: her record's id.
+async fn tchitchi(app: &TestApp, peer: &InsiPeer, tenant: &TestTenant, matricule: &str) -> String {
+    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", matricule));
+    admit(
+        app,
+        tenant,
+        json!({"birth_name": "Tchitchi", "first_names": "Catarina Bella", "sex": "female", "birth_date": "1938-05-06"}),
+    )
+    .await
+}
+
 /// A server whose `[insi]` calls a local teleservice (with an empty national base).
 struct WithInsi {
     app: TestApp,
@@ -223,13 +242,7 @@ async fn a_validated_identity_is_qualified_by_a_confirmed_search_and_no_status_c
     let tenant = app.tenant("Qualité").await;
     let admin = &tenant.admin.token;
     let matricule = with_key("2380563220456");
-    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", &matricule));
-    let id = admit(
-        &app,
-        &tenant,
-        json!({"birth_name": "Tchitchi", "first_names": "Catarina Bella", "sex": "female", "birth_date": "1938-05-06"}),
-    )
-    .await;
+    let id = tchitchi(&app, &peer, &tenant, &matricule).await;
     let status = format!("/api/v1/residents/{id}/identity-status");
     let post_status = |version: i64, body: Value| {
         let (app, status) = (&app, status.clone());
@@ -323,13 +336,7 @@ async fn a_verification_keeps_a_confirmed_ins_and_a_mismatch_lowers_the_identity
     let admin = &tenant.admin.token;
     let matricule = with_key("2310375056123");
     peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
-    let id = admit(
-        &app,
-        &tenant,
-        json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female", "birth_date": "1931-03-14",
-               "birth_place": "75056"}),
-    )
-    .await;
+    let id = admit(&app, &tenant, dupont()).await;
     // A provisional identity holds no INS from the service: nothing to verify.
     verify(&app, admin, &id).await.problem(409);
     let found = search(&app, admin, &id, json!({})).await;
@@ -429,13 +436,7 @@ async fn a_qualified_identity_whose_ins_fails_verification_goes_back_to_validate
     let tenant = app.tenant("Qualifiée").await;
     let admin = &tenant.admin.token;
     let matricule = with_key("2380563220456");
-    peer.add(person("TCHITCHI", "CATARINA BELLA", "1938-05-06", "63220", &matricule));
-    let id = admit(
-        &app,
-        &tenant,
-        json!({"birth_name": "Tchitchi", "first_names": "Catarina Bella", "sex": "female", "birth_date": "1938-05-06"}),
-    )
-    .await;
+    let id = tchitchi(&app, &peer, &tenant, &matricule).await;
     let etag = "\"1\"";
     let validated = app
         .request_with(
@@ -475,8 +476,7 @@ async fn a_search_that_finds_an_ins_another_record_holds_is_a_probable_duplicate
     let admin = &tenant.admin.token;
     let matricule = with_key("2310375056123");
     peer.add(person("DUPONT", "MARIE LOUISE", "1931-03-14", "75056", &matricule));
-    let identity = json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female",
-                          "birth_date": "1931-03-14", "birth_place": "75056"});
+    let identity = dupont();
     let first = admit(&app, &tenant, identity.clone()).await;
     let found = search(&app, admin, &first, json!({})).await;
     assert_eq!(found.json["held_by"], Value::Null);
@@ -629,8 +629,7 @@ async fn each_tenant_calls_as_its_own_structure_when_it_has_one() {
     // A certificate the service does not trust: that tenant's calls fail, the others' do not.
     insi.tenants.insert(stranger.id.as_uuid(), structure("stranger", "999999999"));
     let use_cases = app.app().with_insi(insi.service().unwrap().unwrap());
-    let identity = json!({"birth_name": "Dupont", "first_names": "Marie Louise", "sex": "female",
-                          "birth_date": "1931-03-14", "birth_place": "75056"});
+    let identity = dupont();
     let mut outcomes = Vec::new();
     for tenant in [&installation, &own, &stranger] {
         let id = admit(&app, tenant, identity.clone()).await;

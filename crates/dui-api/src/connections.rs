@@ -175,8 +175,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         let before = buf.filled().len();
         let read = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
-            let filled = buf.filled()[before..].to_vec();
-            this.saw(&filled);
+            this.saw(&buf.filled()[before..]);
         }
         if matches!(this.phase, Phase::Head { .. }) && this.deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the request headers took too long")));

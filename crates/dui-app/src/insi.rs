@@ -72,20 +72,35 @@ fn port(app: &App) -> AppResult<&dyn InsiPort> {
         .ok_or_else(|| AppError::Conflict("The INSi teleservice is not configured on this installation.".to_owned()))
 }
 
+/// Before a call to the service about `resident`: the record in the caller's reach, the caller
+/// allowed to manage identities there (a refusal is recorded as `action`, to `what`), the
+/// service configured; the record's identity as it is now. The transaction ends here, so that
+/// the database is not held while the service answers.
+async fn before_call<'a>(
+    app: &'a App,
+    scope: &TenantScope,
+    resident: ResidentId,
+    action: AuditAction,
+    what: &str,
+) -> AppResult<(&'a dyn InsiPort, identity::IdentityState)> {
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let context = active(&mut tx, resident, action).await?;
+    if !policy::can_manage_identity(scope, &context.establishments) {
+        return Err(refuse(&mut tx, action, resident, what).await);
+    }
+    let port = port(app)?;
+    let state = identity::state(&mut tx, resident).await?;
+    tx.commit().await?;
+    Ok((port, state))
+}
+
 /// Searches the INS of a record with the INSi teleservice, by its strict traits, and records
 /// the call with what it found (the identity-vigilance roles where the person is supported).
 /// Nothing on the record changes: a professional confirms the identity found ([`confirm`]). The
 /// database is not held while the service answers.
 pub async fn retrieve(app: &App, scope: &TenantScope, command: Retrieve) -> AppResult<Retrieval> {
-    let (id, action) = (command.resident, AuditAction::IdentityInsiRetrieve);
-    let mut tx = app.db().begin(scope, Mode::Write);
-    let context = active(&mut tx, id, action).await?;
-    if !policy::can_manage_identity(scope, &context.establishments) {
-        return Err(refuse(&mut tx, action, id, "search the INS").await);
-    }
-    let port = port(app)?;
-    let state = identity::state(&mut tx, id).await?;
-    tx.commit().await?;
+    let id = command.resident;
+    let (port, state) = before_call(app, scope, id, AuditAction::IdentityInsiRetrieve, "search the INS").await?;
     let search = InsiSearch::of(&state.identity, command.first_name.as_deref())?;
     let message_id = Uuid::now_v7();
     let (outcome, found, problem) = match port.retrieve(scope.tenant_id(), message_id, &search).await {
@@ -178,15 +193,7 @@ pub struct Verified {
 /// the call, and the record enters the identity-vigilance list. The database is not held while
 /// the service answers; a record changed meanwhile is not lowered for an INS it no longer holds.
 pub async fn verify(app: &App, scope: &TenantScope, resident: ResidentId) -> AppResult<Verified> {
-    let action = AuditAction::IdentityInsiVerify;
-    let mut tx = app.db().begin(scope, Mode::Write);
-    let context = active(&mut tx, resident, action).await?;
-    if !policy::can_manage_identity(scope, &context.establishments) {
-        return Err(refuse(&mut tx, action, resident, "verify the INS").await);
-    }
-    let port = port(app)?;
-    let state = identity::state(&mut tx, resident).await?;
-    tx.commit().await?;
+    let (port, state) = before_call(app, scope, resident, AuditAction::IdentityInsiVerify, "verify the INS").await?;
     let (Some(ins), Some(lowered_to)) = (state.ins.clone(), status_after_mismatch(state.status)) else {
         return Err(AppError::Conflict(
             "Only an INS from the service is verified: this identity is neither retrieved nor qualified.".to_owned(),
