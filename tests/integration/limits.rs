@@ -58,7 +58,11 @@ async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_served() {
 /// tenant's are answered meanwhile. A row lock held by the test keeps one request in progress.
 #[tokio::test]
 async fn a_tenant_over_its_cap_waits_for_its_turn_and_others_are_served() {
-    let app = TestApp::spawn_with(|config| config.limits.tenant_concurrency = Some(1)).await;
+    let app = TestApp::spawn_with(|config| {
+        config.limits.tenant_concurrency = Some(1);
+        config.limits.queue_timeout_ms = 30_000;
+    })
+    .await;
     let busy = app.tenant("Occupé").await;
     let other = app.tenant("Libre").await;
     let colleague = app.user(&busy, &[]).await;
@@ -93,6 +97,48 @@ async fn a_tenant_over_its_cap_waits_for_its_turn_and_others_are_served() {
     owner.batch_execute("COMMIT").await.unwrap();
     assert_eq!(stuck.await.unwrap().unwrap().status(), 200);
     assert_eq!(waiting.await.unwrap().unwrap().status(), 200);
+}
+
+/// A request waits for its turn no longer than the queue timeout: past it, it is answered 503
+/// `busy` with `Retry-After`, so that an overload sheds load instead of piling up requests
+/// until they time out. Another tenant is served meanwhile, and the tenant itself once its
+/// place is free.
+#[tokio::test]
+async fn a_request_that_waited_its_queue_timeout_is_shed_with_503_and_retry_after() {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.tenant_concurrency = Some(1);
+        config.limits.tenant_concurrency_alone = Some(1);
+        config.limits.queue_timeout_ms = 300;
+    })
+    .await;
+    let busy = app.tenant("Saturé").await;
+    let other = app.tenant("Disponible").await;
+    let colleague = app.user(&busy, &[]).await;
+
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute("BEGIN").await.unwrap();
+    owner.execute("SELECT set_config('app.tenant_id', $1, true)", &[&busy.id.to_string()]).await.unwrap();
+    owner.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&colleague.id.as_uuid()]).await.unwrap();
+    let stuck = tokio::spawn({
+        let (url, token) = (app.url(&format!("/api/v1/users/{}", colleague.id)), busy.admin.token.clone());
+        let client = app.client.clone();
+        async move { client.patch(url).bearer_auth(token).json(&json!({"given_name": "Camille"})).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = std::time::Instant::now();
+    let shed = app.get("/api/v1/me", &busy.admin.token).await;
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited its turn first");
+    let problem = shed.problem(503);
+    assert_eq!(problem["type"], "urn:dui:problem:busy");
+    assert!(problem["detail"].as_str().unwrap().contains("300 ms"), "{problem}");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(app.get("/api/v1/me", &other.admin.token).await.status, 200, "another tenant is served");
+    assert!(!stuck.is_finished(), "the change still waits for the row");
+
+    owner.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(stuck.await.unwrap().unwrap().status(), 200);
+    assert_eq!(app.get("/api/v1/me", &busy.admin.token).await.status, 200, "served again once its place is free");
 }
 
 /// A request whose commit is waiting (for the disk, usually) gives its place to its tenant's

@@ -185,3 +185,114 @@ async fn a_crash_loses_no_audit_event_of_an_answered_read() {
     let _ = app.stop().await;
     pg.stop().unwrap();
 }
+
+/// A statement that runs past the statement timeout (here: a note written while the notes table
+/// is locked) is answered 503 with `Retry-After`, as when the database is away — not 500 — and
+/// the same request sent again once the lock is gone is recorded once.
+#[tokio::test]
+async fn a_statement_past_its_timeout_is_answered_503_and_its_retry_is_recorded() {
+    use dui_domain::people::Role;
+    use serde_json::json;
+    let app = TestApp::spawn_with(|config| config.database.statement_timeout_secs = 1).await;
+    let tenant = app.tenant("Lente").await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let admitted = crate::residents::admit(
+        &app,
+        &tenant,
+        json!({"identity": crate::residents::identity("Lent", "Anne", "1940-01-01")}),
+    )
+    .await;
+    assert_eq!(admitted.status, 201, "{}", admitted.text);
+    let notes = format!("/api/v1/residents/{}/notes", admitted.json["id"].as_str().unwrap());
+    let note = json!({"text": "Nuit calme.", "scope": "whole_team"});
+    let key = [("Idempotency-Key", "note-under-lock")];
+
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = std::time::Instant::now();
+    let slow = app.request_with(Method::POST, &notes, Some(&nurse.token), Some(note.clone()), &key).await;
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited for its statement timeout");
+    slow.problem(503);
+    assert!(slow.header("retry-after").is_some(), "{:?}", slow.headers);
+    owner.batch_execute("COMMIT").await.unwrap();
+
+    let written = app.request_with(Method::POST, &notes, Some(&nurse.token), Some(note.clone()), &key).await;
+    assert_eq!(written.status, 201, "{}", written.text);
+    let again = app.request_with(Method::POST, &notes, Some(&nurse.token), Some(note), &key).await;
+    assert_eq!(again.json["id"], written.json["id"], "the retry is the same note");
+    let listed = app.get(&notes, &nurse.token).await;
+    assert_eq!(listed.json["items"].as_array().unwrap().len(), 1, "{}", listed.text);
+}
+
+/// A request dropped at its timeout while its transaction's first statement waits (here on a
+/// lock) rolls its transaction back before the connection goes back to the pool. Otherwise,
+/// once the statement goes through, the connection stays inside the abandoned transaction, and
+/// the next request the pool gives it to runs in it: committing the abandoned work with its
+/// own, or failing on its aborted state (what a statement timeout leaves).
+#[tokio::test]
+async fn a_write_dropped_at_its_timeout_leaves_nothing_open_and_its_retry_is_recorded() {
+    use dui_domain::people::Role;
+    use serde_json::json;
+    let app = TestApp::spawn_with(|config| config.http.request_timeout_secs = 1).await;
+    let tenant = app.tenant("Abandon").await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let admitted = crate::residents::admit(
+        &app,
+        &tenant,
+        json!({"identity": crate::residents::identity("Abandon", "Anne", "1940-01-01")}),
+    )
+    .await;
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    // A first measurement: the nurse's memberships are read once (and kept), and its statements
+    // are prepared on the connection, so that the lock below holds the next one in its
+    // transaction's first statement (not in authentication, not in preparing).
+    let first = json!({"kind": "weight", "value": 61.0});
+    let warm = [("Idempotency-Key", "pesee-de-la-veille")];
+    let measurements = format!("{record}/measurements");
+    let warmed = app.request_with(Method::POST, &measurements, Some(&nurse.token), Some(first), &warm).await;
+    assert_eq!(warmed.status, 201, "{}", warmed.text);
+
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute("BEGIN; LOCK TABLE idempotency_keys IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    // A measurement sent with a key: its transaction's first statement claims the key, and
+    // waits past the request's timeout.
+    let weight = json!({"kind": "weight", "value": 61.5});
+    let key = [("Idempotency-Key", "pesee-du-matin")];
+    let send = || app.request_with(Method::POST, &measurements, Some(&nurse.token), Some(weight.clone()), &key);
+    send().await.problem(503);
+    let admin = app.db.connect(&app.db.admin_url).await;
+    let released: chrono::DateTime<chrono::Utc> =
+        admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);
+    owner.batch_execute("COMMIT").await.unwrap();
+
+    // The claim goes through now; its transaction must end with it, not stay open for the next
+    // request given the connection (which would commit the claim, and the key would be held
+    // for good by a request that is gone).
+    let mut abandoned = 0;
+    let watching = std::time::Instant::now();
+    while watching.elapsed() < Duration::from_millis(1000) {
+        let seen: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2 \
+                 AND state LIKE 'idle in transaction%' AND xact_start < $3",
+                &[&app.db.name, &cluster::APP_ROLE, &released],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        abandoned = abandoned.max(seen);
+        for row in admin.query("SELECT pid, state, left(query, 40), xact_start::text FROM pg_stat_activity WHERE usename = $1 AND datname = $2", &[&cluster::APP_ROLE, &app.db.name]).await.unwrap() {
+            eprintln!("DBG {:?} {:?} {:?} {:?}", row.get::<_, i32>(0), row.get::<_, Option<String>>(1), row.get::<_, Option<String>>(2), row.get::<_, Option<String>>(3));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Other work of the server on the pool meanwhile (the trail's chainer runs every 2 s).
+    for _ in 0..5 {
+        assert_eq!(app.get(&record, &nurse.token).await.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(abandoned, 0, "a pooled connection was left inside the abandoned transaction");
+    let retried = send().await;
+    assert_eq!(retried.status, 201, "the retry is recorded: {}", retried.text);
+    assert_eq!(app.get(&measurements, &nurse.token).await.json.as_array().unwrap().len(), 2);
+}

@@ -150,7 +150,7 @@ async fn authenticate_tenant(parts: &Parts, state: &AppState, refusal: &mut Refu
     // The tenant is known and its token genuine: its rate is checked before any database work,
     // then the request waits for one of the tenant's places, held until it is answered.
     state.limiter().admit(tenant).map_err(ApiError::RateLimited)?;
-    if let Some(permit) = state.limiter().enter(tenant).await {
+    if let Some(permit) = state.limiter().enter_within(tenant).await.map_err(ApiError::Busy)? {
         match parts.extensions.get::<crate::limits::TenantPlace>() {
             Some(place) => place.hold(permit),
             None => tracing::error!("a tenant request without its place: not counted against the cap"),

@@ -31,10 +31,15 @@ pub struct TenantLimit {
     /// Requests in progress at once for a tenant alone at work (at least `concurrency`): the
     /// machine is not left idle when only one tenant asks.
     pub alone: usize,
+    /// How long a request may wait in its tenant's queue for a place; past it the request is
+    /// answered 503 with `Retry-After` (load shed: under an overload the queue stays short and
+    /// memory bounded, instead of every request waiting until its timeout). Zero: no bound.
+    pub queue_timeout: Duration,
 }
 
 impl TenantLimit {
-    pub const UNLIMITED: Self = Self { per_second: 0.0, burst: 0.0, concurrency: 0, alone: 0 };
+    pub const UNLIMITED: Self =
+        Self { per_second: 0.0, burst: 0.0, concurrency: 0, alone: 0, queue_timeout: Duration::ZERO };
 }
 
 /// A tenant's place among its requests in progress, held by one request until it is answered.
@@ -297,6 +302,16 @@ impl TenantLimiter {
         Some(Admission::enter(&self.places, tenant).await)
     }
 
+    /// [`TenantLimiter::enter`] for a new request: it waits at most the limit's queue timeout,
+    /// and `Err(waited)` when no place came in that time (the request gives up its turn).
+    pub async fn enter_within(&self, tenant: TenantId) -> Result<Option<Permit>, Duration> {
+        let timeout = self.limit.queue_timeout;
+        if timeout.is_zero() {
+            return Ok(self.enter(tenant).await);
+        }
+        tokio::time::timeout(timeout, self.enter(tenant)).await.map_err(|_| timeout)
+    }
+
     /// Takes one request from `tenant`'s bucket; `Err(wait)` when it is empty, with how long
     /// until the next request would be admitted.
     pub fn admit(&self, tenant: TenantId) -> Result<(), Duration> {
@@ -358,7 +373,13 @@ mod tests {
 
     #[test]
     fn a_tenant_gets_its_burst_then_its_rate_and_others_are_not_affected() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0, concurrency: 0, alone: 0 });
+        let limiter = TenantLimiter::new(TenantLimit {
+            per_second: 10.0,
+            burst: 5.0,
+            concurrency: 0,
+            alone: 0,
+            queue_timeout: Duration::ZERO,
+        });
         let start = Instant::now();
         for _ in 0..5 {
             assert!(limiter.admit_at(tenant(1), start).is_ok());
@@ -375,7 +396,13 @@ mod tests {
 
     #[test]
     fn looking_at_a_bucket_takes_nothing_from_it() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0, concurrency: 0, alone: 0 });
+        let limiter = TenantLimiter::new(TenantLimit {
+            per_second: 1.0,
+            burst: 2.0,
+            concurrency: 0,
+            alone: 0,
+            queue_timeout: Duration::ZERO,
+        });
         let now = Instant::now();
         assert_eq!(limiter.exhausted_at(tenant(1), now), None, "an unknown tenant is not exhausted");
         assert!(limiter.admit_at(tenant(1), now).is_ok());
@@ -398,7 +425,13 @@ mod tests {
 
     #[tokio::test]
     async fn requests_over_the_cap_wait_for_their_tenants_turn_and_others_do_not() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 2 });
+        let limiter = TenantLimiter::new(TenantLimit {
+            per_second: 0.0,
+            burst: 0.0,
+            concurrency: 2,
+            alone: 2,
+            queue_timeout: Duration::ZERO,
+        });
         let first = limiter.enter(tenant(1)).await.expect("a place");
         let second = limiter.enter(tenant(1)).await.expect("a place");
         let mut third = Box::pin(limiter.enter(tenant(1)));
@@ -415,9 +448,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_waits_for_its_turn_no_longer_than_the_queue_timeout_and_gives_it_up() {
+        let limit = TenantLimit {
+            concurrency: 1,
+            alone: 1,
+            queue_timeout: Duration::from_millis(300),
+            ..TenantLimit::UNLIMITED
+        };
+        let limiter = TenantLimiter::new(limit);
+        let held = limiter.enter_within(tenant(1)).await.expect("a place at once").expect("a cap");
+        let started = Instant::now();
+        assert_eq!(limiter.enter_within(tenant(1)).await.err(), Some(Duration::from_millis(300)), "shed");
+        assert!(started.elapsed() >= Duration::from_millis(300), "after waiting the queue timeout");
+        // The request that gave up left no claim behind: the freed place goes to the next one.
+        drop(held);
+        let mut next = Box::pin(limiter.enter_within(tenant(1)));
+        assert!(matches!(poll_once(&mut next).await, std::task::Poll::Ready(Ok(Some(_)))), "the place is free again");
+        drop(next);
+        // A waiter served within the timeout is not shed.
+        let first = limiter.enter(tenant(2)).await.expect("a place");
+        let waiter = limiter.enter_within(tenant(2));
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(first);
+        };
+        let (served, ()) = tokio::join!(waiter, release);
+        assert!(matches!(served, Ok(Some(_))), "served after 50 ms of waiting");
+    }
+
+    #[tokio::test]
     async fn a_place_left_for_a_flush_goes_to_the_next_request_and_is_taken_again_in_turn() {
         use dui_storage::place::Place;
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 1 });
+        let limiter = TenantLimiter::new(TenantLimit {
+            per_second: 0.0,
+            burst: 0.0,
+            concurrency: 1,
+            alone: 1,
+            queue_timeout: Duration::ZERO,
+        });
         let committing = TenantPlace::default();
         assert!(!committing.left(), "an empty place (no tenant yet) was never left");
         committing.leave();
@@ -447,7 +515,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_tenant_alone_uses_the_idle_places_and_stops_borrowing_when_another_asks() {
-        let limit = TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 5 };
+        let limit =
+            TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 5, queue_timeout: Duration::ZERO };
         let limiter = TenantLimiter::with_quiet(limit, Duration::ZERO);
         let mut big = Vec::new();
         for _ in 0..5 {
@@ -478,7 +547,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_neighbour_working_now_and_then_is_not_idle() {
-        let limit = TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 4 };
+        let limit =
+            TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 4, queue_timeout: Duration::ZERO };
         let limiter = TenantLimiter::with_quiet(limit, Duration::from_secs(3600));
         let mut alone = Vec::new();
         for _ in 0..4 {
@@ -498,7 +568,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_stops_waiting_leaves_no_place_taken() {
-        let limiter = TenantLimiter::new(TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 1 });
+        let limiter = TenantLimiter::new(TenantLimit {
+            per_second: 0.0,
+            burst: 0.0,
+            concurrency: 1,
+            alone: 1,
+            queue_timeout: Duration::ZERO,
+        });
         let first = limiter.enter(tenant(1)).await.expect("a place");
         let mut abandoned = Box::pin(limiter.enter(tenant(1)));
         assert!(poll_once(&mut abandoned).await.is_pending());

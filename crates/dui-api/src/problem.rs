@@ -126,6 +126,10 @@ pub enum ApiError {
     /// The tenant is over its request rate; retry after this long.
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The tenant's requests in progress stayed at their cap for as long as this one may wait
+    /// for its turn: the server sheds it rather than let its queue grow.
+    #[error("busy")]
+    Busy(std::time::Duration),
     #[error("rejected input: {status}: {detail}")]
     Rejected { status: StatusCode, detail: String, errors: Vec<FieldError> },
     /// A failure whose cause is logged and never shown.
@@ -172,6 +176,16 @@ impl ApiError {
                 "Too many requests",
                 "Your organisation is over its request rate on this server; retry after the delay in Retry-After.",
             ),
+            ApiError::Busy(waited) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Busy",
+                format!(
+                    "Your organisation's requests in progress on this server are at their cap, and this one \
+                     waited {} ms for its turn; retry after the delay in Retry-After.",
+                    waited.as_millis()
+                ),
+            ),
             ApiError::Rejected { status, detail, errors } => {
                 let mut problem = Problem::for_status(*status);
                 problem.detail = detail.clone();
@@ -196,6 +210,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(cause) => tracing::error!(cause, "request failed"),
             ApiError::Unavailable(cause) => tracing::warn!(cause, "dependency unavailable"),
+            ApiError::Busy(waited) => {
+                tracing::warn!(waited_ms = waited.as_millis() as u64, "request shed: its tenant's queue is full")
+            }
             ApiError::Unauthenticated(reason) => tracing::info!(%reason, "authentication refused"),
             _ => {}
         }
@@ -213,6 +230,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::Busy(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::RateLimited(wait) => {
                 // Whole seconds (RFC 9110), never 0: a client retrying at once would be refused again.

@@ -84,8 +84,15 @@ impl From<tokio_postgres::Error> for StoreError {
             || *code == SqlState::CANNOT_CONNECT_NOW
             || *code == SqlState::TOO_MANY_CONNECTIONS
             || code.code().starts_with("08")
+            // Too slow or in the way of another transaction, this time: the statement
+            // timeout, a lock timeout, a deadlock, a serialisation failure. Retrying later is
+            // the answer, as when the database is away.
+            || *code == SqlState::QUERY_CANCELED
+            || *code == SqlState::LOCK_NOT_AVAILABLE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
         {
-            StoreError::Unavailable(db.message().to_owned())
+            StoreError::Unavailable(format!("{} ({})", db.message(), code.code()))
         } else {
             StoreError::Database(error)
         }

@@ -196,21 +196,28 @@ impl<'a> Tx<'a> {
         self.connection().await?;
         let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
         let statement = conn.prepare_cached(sql.text()).await?;
-        let values = self.values(sql, args)?;
-        let client: &tokio_postgres::Client = conn;
         if self.open {
+            let values = self.values(sql, args)?;
+            let client: &tokio_postgres::Client = conn;
             return Ok(client.query(&statement, &values).await?);
         }
         let set_tenant = conn.prepare_cached(SET_TENANT).await?;
+        // From the moment BEGIN is sent, the connection is in a transaction: even a failed
+        // statement leaves it there (aborted) until a ROLLBACK. Marked before the wait, so that
+        // a request dropped meanwhile (at its timeout) rolls back before its connection goes
+        // back to the pool; otherwise the next request on it would run inside this transaction
+        // (and commit its work, or fail on its aborted state). A ROLLBACK with no BEGIN sent
+        // is harmless.
+        self.open = true;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let values = self.values(sql, args)?;
+        let client: &tokio_postgres::Client = conn;
         let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
         let begun = tokio::try_join!(
             client.batch_execute(self.mode.begin()),
             client.query(&set_tenant, &tenant),
             client.query(&statement, &values),
         );
-        // From the moment BEGIN was sent, the connection is in a transaction: even a failed
-        // statement leaves it there (aborted) until a ROLLBACK.
-        self.open = true;
         Ok(begun?.2)
     }
 

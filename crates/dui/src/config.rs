@@ -213,6 +213,10 @@ pub struct LimitsConfig {
     /// share. Unset: the pool less one share and the server's own two connections (never less
     /// than the share).
     pub tenant_concurrency_alone: Option<usize>,
+    /// How long a request may wait for its turn among its tenant's requests in progress; past
+    /// it the request is answered 503 with `Retry-After: 1`, so that an overload sheds load
+    /// instead of growing a queue (and memory) until every request times out. 0: no bound.
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -222,6 +226,7 @@ impl Default for LimitsConfig {
             tenant_burst: 1000.0,
             tenant_concurrency: None,
             tenant_concurrency_alone: None,
+            queue_timeout_ms: 2000,
         }
     }
 }

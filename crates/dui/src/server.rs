@@ -148,6 +148,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             burst: config.limits.tenant_burst,
             concurrency: config.tenant_concurrency(),
             alone: config.tenant_concurrency_alone(),
+            queue_timeout: Duration::from_millis(config.limits.queue_timeout_ms),
         },
         insi: config.insi.service()?,
         connections: dui_api::connections::ConnectionLimits {
