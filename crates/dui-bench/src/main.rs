@@ -1,6 +1,7 @@
 //! `dui-bench`: the dataset generator, the load benchmark of the shift-change workload, and the
 //! raw-PostgreSQL baseline it is measured against. See CONTRIBUTING.md for the commands.
 
+mod chaos;
 mod chart;
 mod load;
 mod manifest;
@@ -105,6 +106,9 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// The fault campaign: the server killed under load, PostgreSQL restarted, crashed and cut
+    /// off, a slow database, an overload, SIGTERM; every acknowledged write read back.
+    Chaos(chaos::ChaosArgs),
     /// Print the analysed plan of the hand-over feed's statement for the first tenant's
     /// 80-resident unit, as one of its nurses reads it (for diagnosing).
     Explain(Common),
@@ -141,6 +145,7 @@ fn main() -> anyhow::Result<()> {
                 run(&common, &out, &[], rounds).await?;
             }
             Command::Explain(common) => explain(&common).await?,
+            Command::Chaos(args) => chaos::run(args).await?,
             Command::Cost { common, only, rate, seconds } => cost(&common, &only, rate, seconds).await?,
             Command::Compare { a, b } => {
                 let read = |p: &PathBuf| -> anyhow::Result<serde_json::Value> {
