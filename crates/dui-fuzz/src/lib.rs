@@ -1,6 +1,6 @@
 //! Fuzzing: each parser of outside input as a plain function ([`targets`]), and the inputs
 //! that drive them ([`inputs`]): valid ones, then edited. The test suite runs every target on a
-//! bounded number of generated cases (`tests/targets.rs`; `DUI_FUZZ_CASES` raises it), and
+//! bounded number of generated cases (`tests/targets.rs`; `DUI_FUZZ_SCALE` multiplies it), and
 //! `scripts/fuzz` runs them longer, or under cargo-fuzz on a nightly toolchain (`fuzz/`). The
 //! requests to the real server are fuzzed by the integration tests (`tests/integration/fuzz.rs`)
 //! with the same edits of JSON and text.
@@ -8,9 +8,12 @@
 pub mod inputs;
 pub mod targets;
 
-/// The number of cases to run per target: `DUI_FUZZ_CASES` when set, else `default`.
+/// The number of cases to run of a target whose bounded run has `default`: that many times
+/// `DUI_FUZZ_SCALE` (1 by default; `scripts/fuzz` runs 10 times as many), so that a longer run
+/// keeps the proportions of cheap and dear targets.
 pub fn cases(default: u32) -> u32 {
-    std::env::var("DUI_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    let scale: u32 = std::env::var("DUI_FUZZ_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    default.saturating_mul(scale)
 }
 
 /// `count` inputs of the target `name` as bytes, drawn from its structured inputs: the seeds a
