@@ -214,4 +214,11 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
     app.get(&one, &social.token).await.problem(404);
     let filtered = app.get(&format!("{assessments}?instrument=aggir"), &nurse.token).await;
     assert_eq!(filtered.json.as_array().unwrap().len(), 2);
+    // Found by fuzzing: a filter holding a NUL character reached PostgreSQL, which refused it
+    // (500). It names no instrument, and matches nothing.
+    for code in ["aggir%00", "%00", "ag%00gir"] {
+        let filtered = app.get(&format!("{assessments}?instrument={code}"), &nurse.token).await;
+        assert_eq!(filtered.status, 200, "{code}: {}", filtered.text);
+        assert_eq!(filtered.json, json!([]), "{code}");
+    }
 }

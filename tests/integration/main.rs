@@ -12,6 +12,7 @@ mod cli;
 mod connections;
 mod encryption;
 mod errors;
+mod fuzz;
 mod idempotency;
 mod identity_insi;
 mod insi;

@@ -100,6 +100,10 @@ pub async fn list(
     resident: ResidentId,
     instrument: Option<&str>,
 ) -> AppResult<Vec<Assessment>> {
+    // A filter that names no instrument matches nothing. One holding a NUL character must not
+    // reach PostgreSQL, which refuses such a text (and the request failed with a 500): the
+    // empty code matches nothing just as well.
+    let instrument = instrument.map(|code| if code.contains('\0') { "" } else { code });
     let tx = app.db().begin(scope, Mode::Write);
     Ok(assessments::list(tx, resident, instrument, None, Reading::Recorded(AuditAction::AssessmentRead)).await?)
 }

@@ -304,7 +304,9 @@ pub fn retrieval_answer(answer: &RetrievalAnswer) -> String {
         RetrievalAnswer::Several => ("02", "Plusieurs identites trouvees"),
     };
     let ins = |tag: &str, ins: &InsiIns| {
-        let (identifier, key) = ins.matricule.split_at(ins.matricule.len().saturating_sub(2));
+        // The key is the last two characters, not bytes: a peer may be handed any text.
+        let key_at = ins.matricule.char_indices().rev().nth(1).map_or(0, |(at, _)| at);
+        let (identifier, key) = ins.matricule.split_at(key_at);
         format!(
             "<{tag}><IdIndividu>{}{}</IdIndividu>{}</{tag}>",
             text_element_plain("NumIdentifiant", identifier),
@@ -518,6 +520,27 @@ mod tests {
             ),
         );
         assert!(read_retrieval_answer(partial.as_bytes()).is_err());
+    }
+
+    /// Found by fuzzing: a matricule ending in a character of several bytes made the writer
+    /// cut it inside that character, and panic.
+    #[test]
+    fn a_matricule_of_any_characters_writes_and_reads_back() {
+        for matricule in ["28005750560éé", "2800575056012é", "1é€", "abc"] {
+            let found = Found {
+                ins: InsiIns { matricule: matricule.to_owned(), oid: "1.2.250.1.213.1.4.10".to_owned() },
+                traits: InsTraits {
+                    birth_name: "MARTIN".to_owned(),
+                    first_names: "JEANNE".to_owned(),
+                    sex: Sex::Female,
+                    birth_date: NaiveDate::from_ymd_opt(1980, 5, 17).unwrap(),
+                    birth_place: None,
+                },
+                history: Vec::new(),
+            };
+            let written = retrieval_answer(&RetrievalAnswer::One(found.clone()));
+            assert_eq!(read_retrieval_answer(written.as_bytes()), Ok(RetrievalAnswer::One(found)), "{matricule}");
+        }
     }
 
     #[test]
