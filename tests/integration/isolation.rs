@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use dui_domain::people::Role;
-use dui_testkit::{FakeIdp, TestApp};
+use dui_domain::{EstablishmentId, OutboxMessageId, UnitId, UserId};
+use dui_testkit::{FakeIdp, TestApp, TestTenant, TestUser};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -37,13 +38,41 @@ const LIST_ROUTES: [(&str, &str); 12] = [
     ("post", "/api/v1/residents/search"),
 ];
 
-#[tokio::test]
-async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
-    let app = TestApp::spawn().await;
-    let idp = FakeIdp::start().await;
-    let a = app.tenant("Alpha").await;
-    let b = app.tenant("Beta").await;
-    let a_nurse = app.user(&a, &[(Some(a.establishments[0].id), Role::Nurse)]).await;
+/// One of each of tenant A's things an id designates, and the nurse who wrote them.
+struct Targets {
+    a_nurse: TestUser,
+    a_est: EstablishmentId,
+    a_unit: UnitId,
+    a_user: UserId,
+    a_membership: String,
+    a_provider: String,
+    a_resident: String,
+    a_note: String,
+    a_assessment: String,
+    a_plan: String,
+    a_measurement: String,
+    some_record: uuid::Uuid,
+    a_contact: String,
+    a_consent: String,
+    a_stay: String,
+    a_emergency: String,
+    a_message: OutboxMessageId,
+}
+
+/// What the intruder has of his own: an establishment where he works, himself, and a record
+/// he reaches (for the attempts that mix his ids with the target's).
+struct Own {
+    b_est: EstablishmentId,
+    b_user: UserId,
+    b_resident: String,
+}
+
+/// Tenant A's things, in its first establishment: a nurse, a record with a note, an
+/// assessment, a plan, a measurement, a contact, a consent and its stay, an emergency opening by
+/// a nurse of A's other establishment, a provider and a linked identity, a message about to
+/// leave.
+async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
+    let a_nurse = app.user(a, &[(Some(a.establishments[0].id), Role::Nurse)]).await;
     let memberships = app.get(&format!("/api/v1/users/{}/memberships", a_nurse.id), &a.admin.token).await;
     let a_membership = memberships.json[0]["id"].as_str().unwrap().to_owned();
     let (_, operator) = app.operator().await;
@@ -135,7 +164,7 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     let a_consent = a_consent.json["id"].as_str().unwrap().to_owned();
     let a_stay = app.get(&format!("/api/v1/residents/{a_resident}/stays"), &a.admin.token).await;
     let a_stay = a_stay.json[0]["id"].as_str().unwrap().to_owned();
-    let a_other_nurse = app.user(&a, &[(Some(a.establishments[1].id), Role::Nurse)]).await;
+    let a_other_nurse = app.user(a, &[(Some(a.establishments[1].id), Role::Nurse)]).await;
     let a_emergency = app
         .post(
             &format!("/api/v1/residents/{a_resident}/emergency-access"),
@@ -145,30 +174,56 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .await;
     assert_eq!(a_emergency.status, 201, "{}", a_emergency.text);
     let a_emergency = a_emergency.json["id"].as_str().unwrap().to_owned();
-    let b_resident = app
-        .post(
-            "/api/v1/residents",
-            &b.admin.token,
-            json!({"establishment_id": b.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
-                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": dui_testkit::nir(true, "1930-01-01", 1), "oid": "1.2.250.1.213.1.4.10"}}),
-        )
-        .await;
-    // B may have its own record with the same INS: indexes are per tenant.
-    assert_eq!(b_resident.status, 201, "{}", b_resident.text);
-    let b_resident = b_resident.json["id"].as_str().unwrap().to_owned();
-
     // A message of A about to leave, about A's resident.
     let a_message =
-        crate::outbox::enqueue(&app, a.id, crate::outbox::message(Some(a_resident.parse().unwrap()), "isolation"))
+        crate::outbox::enqueue(app, a.id, crate::outbox::message(Some(a_resident.parse().unwrap()), "isolation"))
             .await
             .id;
+    Targets {
+        a_est: a.establishments[0].id,
+        a_unit: a.units[0].id,
+        a_user: a_nurse.id,
+        a_nurse,
+        a_membership,
+        a_provider,
+        a_resident,
+        a_note,
+        a_assessment,
+        a_plan,
+        a_measurement,
+        some_record,
+        a_contact,
+        a_consent,
+        a_stay,
+        a_emergency,
+        a_message,
+    }
+}
 
-    let a_est = a.establishments[0].id;
-    let a_unit = a.units[0].id;
-    let a_user = a_nurse.id;
-    let b_est = b.establishments[0].id;
-    let b_user = b.admin.id;
-    let attempts = vec![
+/// Every tenant route taking an id, tried on the targets' ids (and some with the intruder's
+/// own ids mixed in).
+fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
+    let Targets {
+        a_est,
+        a_unit,
+        a_user,
+        a_membership,
+        a_provider,
+        a_resident,
+        a_note,
+        a_assessment,
+        a_plan,
+        a_measurement,
+        some_record,
+        a_contact,
+        a_consent,
+        a_stay,
+        a_emergency,
+        a_message,
+        ..
+    } = targets;
+    let Own { b_est, b_user, b_resident } = own;
+    vec![
         attempt(
             Method::GET,
             "/api/v1/establishments/{establishment_id}",
@@ -648,7 +703,32 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
             Some(json!({"establishment_id": a_est, "identity": {"birth_name": "Intrus", "first_names": "Paul",
                         "sex": "male", "birth_date": "1940-01-01"}})),
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
+    let app = TestApp::spawn().await;
+    let idp = FakeIdp::start().await;
+    let a = app.tenant("Alpha").await;
+    let b = app.tenant("Beta").await;
+    let targets = seed(&app, &a, &idp).await;
+    let b_resident = app
+        .post(
+            "/api/v1/residents",
+            &b.admin.token,
+            json!({"establishment_id": b.establishments[0].id, "identity": {"birth_name": "Isolée", "first_names": "Anne",
+                   "sex": "female", "birth_date": "1930-01-01"}, "ins": {"matricule": dui_testkit::nir(true, "1930-01-01", 1), "oid": "1.2.250.1.213.1.4.10"}}),
+        )
+        .await;
+    // B may have its own record with the same INS: indexes are per tenant.
+    assert_eq!(b_resident.status, 201, "{}", b_resident.text);
+    let b_resident = b_resident.json["id"].as_str().unwrap().to_owned();
+    let own = Own { b_est: b.establishments[0].id, b_user: b.admin.id, b_resident: b_resident.clone() };
+    let attempts = attempts(&targets, &own);
+    let Targets { a_nurse, a_est, a_unit, a_user, a_provider, a_resident, a_contact, a_emergency, a_message, .. } =
+        targets;
+    let b_user = own.b_user;
 
     let mut covered: BTreeSet<(String, String)> =
         LIST_ROUTES.iter().map(|(m, r)| ((*m).to_owned(), (*r).to_owned())).collect();
@@ -786,4 +866,213 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert_eq!(b_stays.json.as_array().unwrap().len(), 1, "B's record was not moved into A");
     let b_memberships = app.get(&format!("/api/v1/users/{b_user}/memberships"), &b.admin.token).await;
     assert_eq!(b_memberships.json.as_array().unwrap().len(), 1, "only B's own tenant admin membership");
+}
+
+impl Targets {
+    /// The ids of the targets, as they appear in paths and bodies.
+    fn ids(&self) -> Vec<String> {
+        vec![
+            self.a_resident.clone(),
+            self.a_note.clone(),
+            self.a_assessment.clone(),
+            self.a_plan.clone(),
+            self.a_measurement.clone(),
+            self.a_contact.clone(),
+            self.a_consent.clone(),
+            self.a_stay.clone(),
+            self.a_emergency.clone(),
+            self.a_message.to_string(),
+            self.a_est.to_string(),
+            self.a_unit.to_string(),
+            self.a_user.to_string(),
+            self.a_membership.clone(),
+            self.a_provider.clone(),
+        ]
+    }
+}
+
+/// `attempt` with every id of `ids` replaced by a fresh one that designates nothing.
+fn on_absent_ids(attempt: &Attempt, ids: &[String]) -> Attempt {
+    let (mut path, mut body) = (attempt.path.clone(), attempt.body.as_ref().map(Value::to_string));
+    for id in ids {
+        let absent = uuid::Uuid::now_v7().to_string();
+        path = path.replace(id.as_str(), &absent);
+        body = body.map(|b| b.replace(id.as_str(), &absent));
+    }
+    Attempt {
+        method: attempt.method.clone(),
+        route: attempt.route,
+        path,
+        body: body.map(|b| serde_json::from_str(&b).unwrap()),
+    }
+}
+
+async fn send(app: &TestApp, attempt: &Attempt, token: &str) -> dui_testkit::TestResponse {
+    app.request_with(attempt.method.clone(), &attempt.path, Some(token), attempt.body.clone(), &[("If-Match", "\"1\"")])
+        .await
+}
+
+/// Within one tenant, a professional who is not in the person's team — the same roles in the
+/// tenant's other establishment, a home helper of the same establishment not assigned to the
+/// person — tries every route taking an id on the person's things. Each answer is the one an
+/// id that designates nothing gets (the same status, the same detail): the record, its notes,
+/// assessments, plan, measurements, contacts, consents, stays, tasks, timeline, messages and
+/// emergency opening are as absent as in another tenant, and so are staff ids to those who do
+/// not read the staff directory. Where a route does answer (the caller's own establishment,
+/// the staff directory), it shows nothing of the person. Opening
+/// the record in an emergency, with a reason, is the one way in (`access.rs`), and is left
+/// out here.
+#[tokio::test]
+async fn a_professional_outside_the_team_reaches_nothing_of_a_person_by_id() {
+    let app = TestApp::spawn().await;
+    let idp = FakeIdp::start().await;
+    let a = app.tenant("Alpha").await;
+    let targets = seed(&app, &a, &idp).await;
+    let (ehpad, other) = (a.establishments[0].id, a.establishments[1].id);
+    let neighbour = crate::residents::admit(
+        &app,
+        &a,
+        json!({"identity": crate::residents::identity("Voisine", "Anne", "1931-01-01")}),
+    )
+    .await;
+    let neighbour = neighbour.json["id"].as_str().unwrap().to_owned();
+    let ids = targets.ids();
+    let intruders = [
+        (Role::Nurse, other),
+        (Role::Director, other),
+        (Role::CareAssistant, other),
+        (Role::CoordinatingPhysician, other),
+        (Role::IdentityVigilance, other),
+        (Role::HomeHelper, other),
+        // The same establishment, the person's team, but assigned to someone else.
+        (Role::HomeHelper, ehpad),
+    ];
+    let mut tried = 0;
+    for (role, establishment) in intruders {
+        let intruder = app.user(&a, &[(Some(establishment), role)]).await;
+        if establishment == ehpad {
+            let assigned = app
+                .post(
+                    &format!("/api/v1/residents/{neighbour}/assignments"),
+                    &a.admin.token,
+                    json!({"user_id": intruder.id}),
+                )
+                .await;
+            assert_eq!(assigned.status, 201, "{}", assigned.text);
+        }
+        let own = Own { b_est: establishment, b_user: intruder.id, b_resident: neighbour.clone() };
+        for attempt in attempts(&targets, &own) {
+            if attempt.route.ends_with("/emergency-access") || !ids.iter().any(|id| attempt.path.contains(id.as_str()))
+            {
+                continue;
+            }
+            tried += 1;
+            let answer = send(&app, &attempt, &intruder.token).await;
+            let what = format!("{role:?} of {establishment}: {} {}", attempt.method, attempt.path);
+            if attempt.path.starts_with(&format!("/api/v1/residents/{}", targets.a_resident)) {
+                assert_eq!(answer.problem(404)["detail"], "No such resource.", "{what}");
+            }
+            if (200..300).contains(&answer.status) {
+                for secret in [targets.a_resident.as_str(), "Isolée", "Note de A", "Rester chez elle"] {
+                    assert!(!answer.text.contains(secret), "{what} shows {secret}: {}", answer.text);
+                }
+                continue;
+            }
+            // Directors read the tenant's staff directory, memberships included: which staff
+            // ids exist is no secret to them.
+            let directory =
+                attempt.route.starts_with("/api/v1/users/") || attempt.route.starts_with("/api/v1/memberships/");
+            // The caller's own establishment and its units are known to them (they read them).
+            let structure =
+                attempt.route.starts_with("/api/v1/establishments/") || attempt.route.starts_with("/api/v1/units/");
+            if (directory && role == Role::Director) || (structure && establishment == ehpad) {
+                continue;
+            }
+            let absent = send(&app, &on_absent_ids(&attempt, &ids), &intruder.token).await;
+            assert_eq!(
+                (answer.status, &answer.json["detail"]),
+                (absent.status, &absent.json["detail"]),
+                "{what} tells the person's things from absent ones"
+            );
+        }
+    }
+    assert!(tried > 7 * 50, "{tried} attempts");
+    println!("outside the team: {tried} attempts by id, each answered as on an absent id or showing nothing");
+    // The person's things are untouched, and still theirs.
+    let notes = app.get(&format!("/api/v1/residents/{}/notes", targets.a_resident), &targets.a_nurse.token).await;
+    assert_eq!(notes.json["items"].as_array().unwrap().len(), 1, "{}", notes.text);
+    let record = app.get(&format!("/api/v1/residents/{}", targets.a_resident), &a.admin.token).await;
+    assert_eq!(
+        (record.json["record_status"].as_str(), record.json["identity"]["birth_name"].as_str()),
+        (Some("active"), Some("Isolée"))
+    );
+}
+
+/// A record merged into another is documented as pointing at the record kept
+/// (`merged_into`): whoever reaches the record kept is sent there, and writes on the merged
+/// one are refused. Whoever does not reach it gets, on every route, what an id that
+/// designates nothing gets.
+#[tokio::test]
+async fn a_merged_record_is_as_absent_as_any_to_whoever_does_not_reach_the_record_kept() {
+    let app = TestApp::spawn().await;
+    let idp = FakeIdp::start().await;
+    let a = app.tenant("Alpha").await;
+    let targets = seed(&app, &a, &idp).await;
+    let duplicate = crate::residents::admit(
+        &app,
+        &a,
+        json!({"identity": crate::residents::identity("Isolée", "Anne", "1930-01-01"), "confirm_homonym": true}),
+    )
+    .await;
+    assert_eq!(duplicate.status, 201, "{}", duplicate.text);
+    let duplicate = duplicate.json["id"].as_str().unwrap().to_owned();
+    let referent = app.user(&a, &[(Some(a.establishments[0].id), Role::IdentityVigilance)]).await;
+    let merged = app
+        .post(
+            &format!("/api/v1/residents/{}/merge", targets.a_resident),
+            &referent.token,
+            json!({"duplicate_id": duplicate, "reason": "Même personne, doublon créé à l'admission"}),
+        )
+        .await;
+    assert_eq!(merged.status, 200, "{}", merged.text);
+
+    // In reach: the documented pointer, and no more writes.
+    let nurse = &targets.a_nurse;
+    let old = app.get(&format!("/api/v1/residents/{duplicate}"), &nurse.token).await;
+    assert_eq!(
+        (old.json["record_status"].as_str(), old.json["merged_into"].as_str()),
+        (Some("merged"), Some(targets.a_resident.as_str()))
+    );
+    app.post(&format!("/api/v1/residents/{duplicate}/notes"), &nurse.token, json!({"text": "trop tard"}))
+        .await
+        .problem(409);
+
+    // Out of reach: every route on the merged record's id answers as on an absent one.
+    let mut tried = 0;
+    for (role, establishment) in [(Role::Nurse, a.establishments[1].id), (Role::Director, a.establishments[1].id)] {
+        let intruder = app.user(&a, &[(Some(establishment), role)]).await;
+        let own = Own { b_est: establishment, b_user: intruder.id, b_resident: targets.a_resident.clone() };
+        for attempt in attempts(&targets, &own) {
+            if !attempt.route.starts_with("/api/v1/residents/{resident_id}")
+                || attempt.route.ends_with("/emergency-access")
+            {
+                continue;
+            }
+            let on_merged = Attempt {
+                method: attempt.method.clone(),
+                route: attempt.route,
+                path: attempt.path.replace(targets.a_resident.as_str(), &duplicate),
+                body: attempt.body.clone(),
+            };
+            tried += 1;
+            let answer = send(&app, &on_merged, &intruder.token).await;
+            let absent =
+                send(&app, &on_absent_ids(&on_merged, std::slice::from_ref(&duplicate)), &intruder.token).await;
+            let what = format!("{role:?}: {} {}", on_merged.method, on_merged.path);
+            assert_eq!(answer.problem(404)["detail"], "No such resource.", "{what}");
+            assert_eq!((answer.status, &answer.json["detail"]), (absent.status, &absent.json["detail"]), "{what}");
+        }
+    }
+    assert!(tried > 2 * 40, "{tried} attempts");
+    println!("merged record: {tried} attempts by id, each answered as on an absent id");
 }

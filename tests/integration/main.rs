@@ -6,6 +6,7 @@ mod architecture;
 mod assessments;
 mod audit;
 mod auth;
+mod backup;
 mod care_plans;
 mod care_tasks;
 mod cli;

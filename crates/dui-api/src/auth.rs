@@ -57,13 +57,30 @@ struct Refusal {
     verified_user: Option<(TenantId, uuid::Uuid)>,
 }
 
-/// Records a refused authentication, within the rate the state allows (a flood of garbage
-/// tokens must not become a flood of writes).
+/// At most this many characters of a claimed issuer go into a log line: the claim is the
+/// client's, unverified, and may be anything.
+const LOGGED_CLAIM_CHARS: usize = 120;
+
+/// Records a refused authentication: always in the refusals' metric, by reason; then, within
+/// the rate the state allows (a flood of garbage tokens must not become a flood of writes and
+/// log lines), as a warning in the log and a row of `auth_failures`. The token itself is never
+/// logged nor stored, only what it claimed. A request without any token is counted only: every
+/// browser and probe sends some.
 async fn record_refusal(state: &AppState, error: &ApiError, refusal: Refusal, request: &RequestContext) {
     let ApiError::Unauthenticated(reason) = error else { return };
+    state.metrics().record_refusal(reason);
     if matches!(reason, AuthError::Missing) || !state.allow_auth_failure_record() {
         return;
     }
+    let issuer: Option<String> = refusal.issuer.as_deref().map(|i| i.chars().take(LOGGED_CLAIM_CHARS).collect());
+    tracing::warn!(
+        reason = reason.code(),
+        detail = %reason,
+        claimed_issuer = issuer.as_deref(),
+        claimed_tenant = refusal.tenant.map(|t| t.to_string()),
+        client = request.client_address.map(|a| a.to_string()),
+        "authentication refused"
+    );
     if let Err(e) = state
         .db()
         .record_auth_failure(

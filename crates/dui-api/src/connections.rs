@@ -31,6 +31,10 @@ pub struct ConnectionLimits {
     /// Connections open at once from one client address; 0: no cap (behind a reverse proxy,
     /// every connection comes from the proxy's address).
     pub max_per_client: usize,
+    /// The most a request's line and headers may take. Past it the answer is `431` and the
+    /// connection closes. Without it, hyper let a header of 100 kB through to the handlers
+    /// when it arrived in one read.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -40,6 +44,7 @@ impl Default for ConnectionLimits {
             keep_alive_idle: Duration::from_secs(75),
             max_connections: 10_000,
             max_per_client: 256,
+            max_header_bytes: 64 * 1024,
         }
     }
 }

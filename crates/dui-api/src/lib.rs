@@ -253,6 +253,10 @@ pub async fn serve(
     // kept-alive connection waits idle. The few seconds a request's headers may take once they
     // start are watched by `HeadDeadline`.
     http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(gate.limits().keep_alive_idle);
+    // hyper answers 431 to a request line and headers over this size, whether they arrive in
+    // pieces or at once (its buffer's own cap, about 400 kB, applies only to pieces), and to
+    // more than 100 headers.
+    http.max_header_size(gate.limits().max_header_bytes);
     let head_limit = gate.limits().header_read_timeout;
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     loop {

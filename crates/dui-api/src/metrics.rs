@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency by route and status, and pool usage.
+//! Prometheus metrics: request counts and latency by route and status, pool usage, and refused
+//! authentications by reason.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,12 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    /// [`dui_auth::AuthError::code`]: a closed set, so the series stay few.
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: String,
 }
@@ -35,6 +42,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    refusals: Family<RefusalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -52,13 +60,20 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", latency.clone());
         registry.register("db_pool_connections", "Database pool connections by state", pool.clone());
-        Self { registry: Arc::new(registry), requests, latency, pool }
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register("auth_refusals", "Refused authentications by the check that failed", refusals.clone());
+        Self { registry: Arc::new(registry), requests, latency, pool, refusals }
     }
 
     pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status: status.to_string() };
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a refused authentication.
+    pub fn record_refusal(&self, error: &dui_auth::AuthError) {
+        self.refusals.get_or_create(&RefusalLabels { reason: error.code() }).inc();
     }
 
     /// Renders the OpenMetrics text, with the pool gauges read now.

@@ -146,11 +146,16 @@ impl AppState {
         if window.0 != second {
             *window = (second, 0);
         }
-        if window.1 >= self.inner.config.auth_failures_per_second {
-            tracing::warn!("refused authentications above the recording rate; not all are recorded");
+        window.1 = window.1.saturating_add(1);
+        if window.1 > self.inner.config.auth_failures_per_second {
+            // Said once a second, not once per refusal: the flood must not move to the log.
+            if window.1 == self.inner.config.auth_failures_per_second + 1 {
+                tracing::warn!(
+                    "refused authentications above the recording rate; the rest of this second's are counted only"
+                );
+            }
             return false;
         }
-        window.1 += 1;
         true
     }
 

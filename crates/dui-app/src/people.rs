@@ -164,6 +164,11 @@ pub async fn add_membership(
 
 /// Ends a membership; the record stays (who could see what, when, must remain known).
 pub async fn end_membership(app: &App, scope: &TenantScope, id: MembershipId) -> AppResult<Membership> {
+    // Refused before the look-up to those who see no one's memberships: after it, their 403
+    // for an existing membership and 404 for an absent one told which ids exist.
+    if !policy::can_read_users(scope) {
+        return Err(forbidden("end this membership"));
+    }
     let mut tx = app.db().begin(scope, Mode::Write);
     let membership = store::get_membership(&mut tx, id).await?;
     if !policy::can_manage_membership(scope, membership.establishment_id, membership.role) {

@@ -37,6 +37,29 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A short, stable name of the check that failed: the `reason` label of the refusals'
+    /// metric and log lines (the detail shown to the client may be reworded; this may not).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::NotBearer => "not_bearer",
+            Self::Malformed => "malformed",
+            Self::AlgorithmRefused => "algorithm_refused",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::UnknownKey => "unknown_key",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim(_) => "invalid_claim",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::UnknownUser => "unknown_user",
+            Self::UserDisabled => "user_disabled",
+            Self::TenantSuspended => "tenant_suspended",
+        }
+    }
+
     /// Maps a jsonwebtoken error to the check that failed.
     pub(crate) fn from_jwt(error: &jsonwebtoken::errors::Error) -> Self {
         use jsonwebtoken::errors::ErrorKind;

@@ -198,6 +198,109 @@ impl PrivateCluster {
         Ok(cluster)
     }
 
+    /// [`PrivateCluster::create_with`], with every completed WAL segment copied into
+    /// `archive` (created if needed; a segment already there is never overwritten): with a base
+    /// backup, what a point-in-time restore needs.
+    pub fn create_archiving(dir: &Path, archive: &Path, settings: &[&str]) -> Result<Self, ClusterError> {
+        let archive = quotable(archive)?;
+        fs::create_dir_all(&archive).map_err(io(format!("cannot create {}", archive.display())))?;
+        let run_as = running_as_root().then_some("postgres");
+        chown(run_as, &archive)?;
+        let command = format!("archive_command='test ! -f {0}/%f && cp %p {0}/%f'", archive.display());
+        let mut all = vec!["archive_mode=on", "wal_level=replica", command.as_str()];
+        all.extend_from_slice(settings);
+        Self::create_with(dir, &all)
+    }
+
+    /// Takes a base backup of the running cluster into `target` (a new directory): the data
+    /// files as of the backup's start, with the WAL that makes them consistent.
+    pub fn base_backup(&self, target: &Path) -> Result<(), ClusterError> {
+        let parent = target.parent().ok_or_else(|| ClusterError::Setup("a backup needs a parent directory".into()))?;
+        fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
+        fs::create_dir_all(target).map_err(io(format!("cannot create {}", target.display())))?;
+        chown(self.run_as, target)?;
+        let mut backup = self.command("pg_basebackup")?;
+        backup.arg("-D").arg(target).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            "--checkpoint=fast",
+            "--wal-method=stream",
+            "--no-sync",
+        ]);
+        self.run(backup, "pg_basebackup")
+    }
+
+    /// A new cluster in `dir` made from the base backup in `base_backup`, recovered with the WAL
+    /// of `archive` up to `target_time` (a PostgreSQL `timestamptz` literal: the transactions
+    /// committed by then are restored, none after), then promoted: it leaves recovery and takes
+    /// writes, as a cluster of its own on a port of its own. Returns once recovery has ended;
+    /// until then it accepts no connection (`hot_standby` off).
+    pub fn restore(dir: &Path, base_backup: &Path, archive: &Path, target_time: &str) -> Result<Self, ClusterError> {
+        let archive = quotable(archive)?;
+        fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        let cluster = Self {
+            dir: dir.to_owned(),
+            port: free_port()?,
+            run_as: running_as_root().then_some("postgres"),
+            settings: vec![" -c hot_standby=off".to_owned()],
+        };
+        let data = cluster.data_dir();
+        let mut copy = Command::new("cp");
+        copy.arg("-a").arg(base_backup).arg(&data);
+        cluster.run(copy, "copying the base backup")?;
+        let recovery = format!(
+            "\n# Point-in-time recovery\nrestore_command = 'cp {}/%f %p'\nrecovery_target_time = '{}'\nrecovery_target_action = 'promote'\n",
+            archive.display(),
+            literal(target_time)?
+        );
+        let conf = data.join("postgresql.auto.conf");
+        let mut settings = fs::read_to_string(&conf).unwrap_or_default();
+        settings.push_str(&recovery);
+        fs::write(&conf, settings).map_err(io("cannot write the recovery settings"))?;
+        File::create(data.join("recovery.signal")).map_err(io("cannot create recovery.signal"))?;
+        chown(cluster.run_as, dir)?;
+        // PostgreSQL refuses a data directory others may read.
+        let mut chmod = Command::new("chmod");
+        chmod.arg("700").arg(&data);
+        cluster.run(chmod, "chmod")?;
+        cluster.start()?;
+        cluster.wait_in_production(Duration::from_secs(600))?;
+        Ok(cluster)
+    }
+
+    /// Waits until recovery has ended and the cluster was promoted. `pg_ctl start -w` returns
+    /// when a recovering cluster reaches a consistent state, before the end of its WAL; the
+    /// control file says when it is a primary again.
+    fn wait_in_production(&self, timeout: Duration) -> Result<(), ClusterError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let mut control = self.command("pg_controldata")?;
+            let output =
+                control.env("LC_ALL", "C").arg(self.data_dir()).output().map_err(io("cannot run pg_controldata"))?;
+            let state = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("Database cluster state:").map(|s| s.trim().to_owned()))
+                .unwrap_or_default();
+            if state == "in production" {
+                return Ok(());
+            }
+            if !self.is_running() {
+                return Err(ClusterError::Setup(format!(
+                    "the restored cluster stopped during recovery (state: {state}); see {}",
+                    self.dir.join("postgresql.log").display()
+                )));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ClusterError::Setup(format!("recovery did not end within {timeout:?} (state: {state})")));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -245,17 +348,8 @@ impl PrivateCluster {
     }
 
     fn init(&self) -> Result<(), ClusterError> {
-        if let Some(user) = self.run_as {
-            // The postgres user must own the directory it runs in.
-            self.run(
-                {
-                    let mut chown = Command::new("chown");
-                    chown.args(["-R", &format!("{user}:")]).arg(&self.dir);
-                    chown
-                },
-                "chown",
-            )?;
-        }
+        // The postgres user must own the directory it runs in.
+        chown(self.run_as, &self.dir)?;
         let mut initdb = self.command("initdb")?;
         initdb.arg("-D").arg(self.data_dir()).args([
             "-U",
@@ -306,6 +400,35 @@ impl PrivateCluster {
         let mut pg_ctl = self.command("pg_ctl")?;
         pg_ctl.arg("-D").arg(self.data_dir()).args(["-m", "immediate", "-w", "stop"]);
         self.run(pg_ctl, "pg_ctl stop -m immediate")
+    }
+}
+
+/// A path that can be written between single quotes in a setting and in a shell command.
+fn quotable(path: &Path) -> Result<PathBuf, ClusterError> {
+    let text = path.to_str().ok_or_else(|| ClusterError::Setup(format!("{} is not UTF-8", path.display())))?;
+    if text.contains(['\'', '%', '"', '\\', ' ']) {
+        return Err(ClusterError::Setup(format!("{text}: a WAL archive's path must hold no quote, space or %")));
+    }
+    Ok(path.to_owned())
+}
+
+/// A value that can be written between single quotes in a setting.
+fn literal(value: &str) -> Result<&str, ClusterError> {
+    if value.contains(['\'', '\\', '\n']) {
+        return Err(ClusterError::Setup(format!("{value:?} cannot be a recovery target")));
+    }
+    Ok(value)
+}
+
+/// Gives `path` to the user PostgreSQL runs as, when that is not us.
+fn chown(run_as: Option<&str>, path: &Path) -> Result<(), ClusterError> {
+    let Some(user) = run_as else { return Ok(()) };
+    let output =
+        Command::new("chown").args(["-R", &format!("{user}:")]).arg(path).output().map_err(io("cannot run chown"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(ClusterError::Setup(format!("chown failed: {}", String::from_utf8_lossy(&output.stderr))))
     }
 }
 

@@ -223,8 +223,17 @@ impl Db {
         let ring = &self.keys.config.ring;
         let unwrap = |key: &StoredKey| {
             ring.unwrap(tenant, key.purpose, key.version, &key.wrapped).map_err(|e| {
-                tracing::error!(%tenant, purpose = key.purpose.as_str(), version = key.version, error = %e, "cannot unwrap a tenant key");
-                StoreError::Crypto(format!("tenant key {} v{}: {e}", key.purpose.as_str(), key.version))
+                // A key that does not open under a KEK of the ring is, in practice, a database
+                // restored or copied without the KEK it was wrapped with: say so to the operator.
+                let why = match e {
+                    dui_crypto::CryptoError::Tampered => format!(
+                        "does not open with key-encryption key v{} of this server's ring (not the KEK it was wrapped with, or altered)",
+                        key.wrapped.kek_version
+                    ),
+                    other => other.to_string(),
+                };
+                tracing::error!(%tenant, purpose = key.purpose.as_str(), version = key.version, error = %why, "cannot unwrap a tenant key");
+                StoreError::Crypto(format!("tenant key {} v{}: {why}", key.purpose.as_str(), key.version))
             })
         };
         let active = stored

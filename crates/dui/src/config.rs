@@ -366,6 +366,9 @@ pub struct HttpConfig {
     /// Connections open at once from one client address; 0: no cap (set 0 behind a reverse
     /// proxy, whose address every connection then has).
     pub max_connections_per_client: usize,
+    /// The most a request's line and headers may take, in bytes; past it the answer is `431`
+    /// and the connection closes.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -443,6 +446,7 @@ impl Default for HttpConfig {
             keep_alive_idle_secs: 75,
             max_connections: 10_000,
             max_connections_per_client: 256,
+            max_header_bytes: 64 * 1024,
         }
     }
 }
@@ -535,6 +539,9 @@ impl Config {
         }
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());
+        }
+        if self.http.max_header_bytes < 8192 {
+            problems.push("http.max_header_bytes must be at least 8192".to_owned());
         }
         if self.http.header_read_timeout_secs == 0
             || self.http.keep_alive_idle_secs == 0

@@ -156,6 +156,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             keep_alive_idle: Duration::from_secs(config.http.keep_alive_idle_secs),
             max_connections: config.http.max_connections,
             max_per_client: config.http.max_connections_per_client,
+            max_header_bytes: config.http.max_header_bytes,
         },
     };
     Ok(AppState::new(db, issuer, jwks, api))
