@@ -8,6 +8,7 @@
 //! fault cost. The command fails when an acknowledged write is lost, altered or recorded twice,
 //! the chain is broken, or the server did not come back by itself.
 
+mod outbox;
 mod process;
 mod proxy;
 mod workload;
@@ -33,6 +34,12 @@ pub struct ChaosArgs {
     /// SIGKILLs of the server under load.
     #[arg(long, default_value_t = 50)]
     pub kills: usize,
+    /// Outbox workers stopped dead while messages leave.
+    #[arg(long, default_value_t = 20)]
+    pub outbox_kills: u64,
+    /// Messages enqueued meanwhile.
+    #[arg(long, default_value_t = 400)]
+    pub outbox_messages: u64,
     /// How long each database fault lasts, in seconds.
     #[arg(long, default_value_t = 10)]
     pub fault_seconds: u64,
@@ -131,6 +138,7 @@ pub struct ChaosReport {
     pub faults: Vec<FaultReport>,
     pub overload: OverloadReport,
     pub shutdown: ShutdownReport,
+    pub outbox: outbox::OutboxReport,
     pub writes: Verification,
     pub attempts: u64,
     pub audit: AuditReport,
@@ -146,6 +154,7 @@ struct Campaign {
     workload: Arc<Workload>,
     app_url: String,
     direct_app_url: String,
+    owner_url: String,
     config: dui::config::Config,
     tenant: TenantId,
     rng: Rng,
@@ -173,6 +182,17 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     eprintln!("chaos: SIGTERM under load");
     report.shutdown = campaign.shutdown().await?;
 
+    eprintln!("chaos: outbox workers stopped dead while messages leave");
+    report.outbox = outbox::run(
+        &campaign.direct_config(),
+        campaign.tenant,
+        &campaign.owner_url,
+        campaign.args.outbox_messages,
+        campaign.args.outbox_kills,
+        campaign.args.seed,
+    )
+    .await?;
+
     campaign.workload.stopping.store(true, Ordering::Relaxed);
     for writer in writers {
         let _ = writer.await;
@@ -192,7 +212,9 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         && report.audit.writes_without_event == 0
         && report.anomalies.is_empty()
         && report.faults.iter().all(|f| f.recovery_seconds.is_some())
-        && report.overload.recovery_seconds.is_some();
+        && report.overload.recovery_seconds.is_some()
+        && report.outbox.lost == 0
+        && report.outbox.not_sent == 0;
     write_report(&campaign.args.out, &report)?;
     campaign.dui.kill();
     let _ = campaign.cluster.stop();
@@ -306,6 +328,7 @@ impl Campaign {
             workload,
             app_url,
             direct_app_url: provisioned.app_url,
+            owner_url: provisioned.owner_url,
             config,
             tenant: demo.tenant.id,
             rng,
@@ -581,10 +604,16 @@ impl Campaign {
         Ok(report)
     }
 
-    /// The trail chained and verified; each acknowledged write's event found in it.
-    async fn audit(&self) -> anyhow::Result<AuditReport> {
+    /// The server's configuration on a direct connection to PostgreSQL (not through the proxy).
+    fn direct_config(&self) -> dui::config::Config {
         let mut config = self.config.clone();
         config.database.url = Some(self.direct_app_url.clone().into());
+        config
+    }
+
+    /// The trail chained and verified; each acknowledged write's event found in it.
+    async fn audit(&self) -> anyhow::Result<AuditReport> {
+        let config = self.direct_config();
         let db = dui_storage::Db::new(&dui::server::db_config(&config)?)?;
         db.chain_tenant(self.tenant).await?;
         let chain = db.verify_audit(self.tenant).await?;
@@ -719,6 +748,12 @@ fn summary(r: &ChaosReport) -> String {
     s.push_str(&format!(
         "- SIGTERM under load: {} writes in flight, {} answered, {} cut; exited in {:.2} s ({}).\n",
         d.in_flight, d.in_flight_answered, d.in_flight_cut, d.exit_seconds, d.exit_status
+    ));
+    let x = &r.outbox;
+    s.push_str(&format!(
+        "- Outbox: {} messages enqueued while its worker was stopped dead {} times: {} sent, {} not sent, {} never \
+         received, {} resent with their key (taken once); all out {:.1} s after the last stop.\n",
+        x.enqueued, x.worker_kills, x.sent, x.not_sent, x.lost, x.resent, x.drained_seconds
     ));
     if !r.anomalies.is_empty() {
         s.push_str(&format!("\n## Anomalies ({})\n\n", r.anomalies.len()));
