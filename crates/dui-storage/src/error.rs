@@ -82,8 +82,10 @@ impl From<tokio_postgres::Error> for StoreError {
         } else if *code == SqlState::ADMIN_SHUTDOWN
             || *code == SqlState::CRASH_SHUTDOWN
             || *code == SqlState::CANNOT_CONNECT_NOW
-            || *code == SqlState::TOO_MANY_CONNECTIONS
             || code.code().starts_with("08")
+            // Insufficient resources: a full disk (the WAL's, typically), out of memory, too
+            // many connections.
+            || code.code().starts_with("53")
             // Too slow or in the way of another transaction, this time: the statement
             // timeout, a lock timeout, a deadlock, a serialisation failure. Retrying later is
             // the answer, as when the database is away.

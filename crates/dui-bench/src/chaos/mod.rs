@@ -8,6 +8,7 @@
 //! fault cost. The command fails when an acknowledged write is lost, altered or recorded twice,
 //! the chain is broken, or the server did not come back by itself.
 
+mod disk;
 mod outbox;
 mod process;
 mod proxy;
@@ -143,12 +144,16 @@ pub struct ChaosReport {
     pub attempts: u64,
     pub audit: AuditReport,
     pub anomalies: Vec<String>,
+    /// Faults that could not be applied on this machine, and why.
+    pub skipped: Vec<String>,
     pub passed: bool,
 }
 
 struct Campaign {
     args: ChaosArgs,
     cluster: dui_storage::cluster::PrivateCluster,
+    /// The WAL's own small file system, when it could be mounted (else why not).
+    wal_disk: Result<disk::WalDisk, String>,
     proxy: Proxy,
     dui: Dui,
     workload: Arc<Workload>,
@@ -174,6 +179,12 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     {
         eprintln!("chaos: {fault}");
         report.faults.push(campaign.database_fault(fault).await?);
+    }
+    if campaign.wal_disk.is_ok() {
+        eprintln!("chaos: the WAL's disk full");
+        report.faults.push(campaign.database_fault("WAL disk full").await?);
+    } else if let Err(why) = &campaign.wal_disk {
+        report.skipped.push(format!("WAL disk full: {why}"));
     }
     eprintln!("chaos: slow database (a table locked)");
     report.faults.push(campaign.database_fault("notes table locked").await?);
@@ -218,6 +229,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     write_report(&campaign.args.out, &report)?;
     campaign.dui.kill();
     let _ = campaign.cluster.stop();
+    drop(campaign.wal_disk);
     if !report.passed {
         bail!("the campaign found defects: see {}", campaign.args.out.join("report.json").display());
     }
@@ -232,8 +244,12 @@ impl Campaign {
         // Durable commits, as in production.
         let cluster = dui_storage::cluster::PrivateCluster::create_with(
             &dir.join("pg"),
-            &["fsync=on", "full_page_writes=on", "synchronous_commit=on"],
+            &["fsync=on", "full_page_writes=on", "synchronous_commit=on", "max_wal_size=96MB", "min_wal_size=32MB"],
         )?;
+        let wal_disk = disk::WalDisk::attach(&cluster, &dir, 320).map_err(|e| e.to_string());
+        if let Err(why) = &wal_disk {
+            eprintln!("chaos: the WAL stays on the machine's disk ({why}): the full-disk fault is skipped");
+        }
         let provisioned = dui_storage::cluster::provision(&cluster.admin_url(), "dui_chaos").await?;
         dui::server::migrate_with_retry(&provisioned.owner_url, None, Duration::from_secs(30)).await?;
         let proxy = Proxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], cluster.port()))).await?;
@@ -323,6 +339,7 @@ impl Campaign {
         Ok(Self {
             args,
             cluster,
+            wal_disk,
             proxy,
             dui,
             workload,
@@ -389,6 +406,26 @@ impl Campaign {
                 admin.batch_execute("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE").await?;
                 lock = Some(admin);
             }
+            "WAL disk full" => {
+                let disk = self.wal_disk.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+                let filled = disk.fill()?;
+                // New WAL segments are needed for PostgreSQL to run into the full disk: each
+                // switch asks for one (once the recycled ones are used up).
+                let mut switches = 0;
+                if let Ok(admin) = self.admin().await {
+                    for _ in 0..200 {
+                        if admin.batch_execute("SELECT pg_switch_wal()").await.is_err() {
+                            break;
+                        }
+                        switches += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                notes.push(format!(
+                    "{} MiB written to fill the WAL's file system; {switches} WAL switches went through before PostgreSQL stopped",
+                    filled >> 20
+                ));
+            }
             other => bail!("unknown fault {other}"),
         }
         // Instant faults are not held: they are over once applied.
@@ -404,6 +441,16 @@ impl Campaign {
         match fault {
             "postgres restart" | "postgres crash" => self.cluster.start()?,
             "network refused" | "network stalled" => self.proxy.set(Mode::Pass),
+            "WAL disk full" => {
+                if let Ok(disk) = &self.wal_disk {
+                    disk.free();
+                }
+                // PostgreSQL stops when it cannot write its WAL; started again, it recovers.
+                if !self.cluster.is_running() {
+                    notes.push("PostgreSQL had stopped: started again".to_owned());
+                    self.cluster.start()?;
+                }
+            }
             "notes table locked" => {
                 if let Some(admin) = lock.take() {
                     admin.batch_execute("COMMIT").await?;
@@ -432,9 +479,6 @@ impl Campaign {
                     .reduce(f64::min);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if let Some(pid) = self.dui.pid() {
-            notes.push(format!("served by the same process throughout (pid {pid})"));
         }
         let timeline = self.workload.timeline.lock().await;
         let recovered_at = end + recovery.unwrap_or(90.0);
@@ -755,6 +799,12 @@ fn summary(r: &ChaosReport) -> String {
          received, {} resent with their key (taken once); all out {:.1} s after the last stop.\n",
         x.enqueued, x.worker_kills, x.sent, x.not_sent, x.lost, x.resent, x.drained_seconds
     ));
+    for skipped in &r.skipped {
+        s.push_str(&format!("- Not applied here: {skipped}.\n"));
+    }
+    for f in r.faults.iter().filter(|f| !f.notes.is_empty()) {
+        s.push_str(&format!("- {}: {}.\n", f.fault, f.notes.join("; ")));
+    }
     if !r.anomalies.is_empty() {
         s.push_str(&format!("\n## Anomalies ({})\n\n", r.anomalies.len()));
         for a in r.anomalies.iter().take(50) {

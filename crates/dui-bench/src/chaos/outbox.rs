@@ -123,30 +123,34 @@ pub async fn run(
             Ok(())
         })
     };
-    let start_worker = |recipient: Arc<Recipient>| -> anyhow::Result<(dui_storage::Db, tokio::task::JoinHandle<()>)> {
-        let db = dui_storage::Db::new(&db_config)?;
-        let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
-        let worker = Worker::new(app, vec![recipient as Arc<dyn Transport>], worker_config());
-        let listener = db.spawn_listener();
-        let running = tokio::spawn(async move {
-            worker.run(std::future::pending()).await;
-            listener.abort();
-        });
-        Ok((db, running))
+    // A worker with its own pool and change listener, as in a process of its own; stopped dead
+    // by aborting both and closing the pool.
+    let start_worker =
+        |recipient: Arc<Recipient>| -> anyhow::Result<(dui_storage::Db, [tokio::task::JoinHandle<()>; 2])> {
+            let db = dui_storage::Db::new(&db_config)?;
+            let app = dui_app::App::new(db.clone(), dui_app::AppConfig::default());
+            let worker = Worker::new(app, vec![recipient as Arc<dyn Transport>], worker_config());
+            let listener = db.spawn_listener();
+            let running = tokio::spawn(worker.run(std::future::pending()));
+            Ok((db, [running, listener]))
+        };
+    let stop_dead = |db: dui_storage::Db, tasks: [tokio::task::JoinHandle<()>; 2]| async move {
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        db.close();
     };
     let mut killed = 0;
     for _ in 0..kills {
-        let (db, running) = start_worker(recipient.clone())?;
+        let (db, tasks) = start_worker(recipient.clone())?;
         tokio::time::sleep(Duration::from_millis(150 + rng.below(900))).await;
-        // Stopped dead: its task goes at its next await, its connections close with the pool.
-        running.abort();
-        let _ = running.await;
-        db.close();
+        stop_dead(db, tasks).await;
         killed += 1;
     }
     enqueue.await??;
     let last_kill = Instant::now();
-    let (db, running) = start_worker(recipient.clone())?;
+    let (db, tasks) = start_worker(recipient.clone())?;
     let (owner, connection) = tokio_postgres::connect(owner_url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     // Row-level security applies to the owner too: the tenant is set for the session.
@@ -173,8 +177,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let drained = last_kill.elapsed().as_secs_f64();
-    running.abort();
-    db.close();
+    stop_dead(db, tasks).await;
     producer.close();
     let deliveries = recipient.deliveries.lock().expect("the deliveries").clone();
     let lost = (0..messages).filter(|n| !deliveries.contains_key(&format!("chaos-{n}"))).count() as u64;
