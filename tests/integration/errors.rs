@@ -144,3 +144,32 @@ async fn slow_requests_are_cut_off_with_a_problem() {
     lock.await.unwrap();
     assert_eq!(app.get("/api/v1/me", &tenant.admin.token).await.status, 200);
 }
+
+/// JSON nested 100,000 deep (a few hundred kilobytes, under the body limit) is refused with a
+/// problem that says so, without exhausting the stack; the server serves the next request.
+#[tokio::test]
+async fn a_body_nested_too_deep_is_refused_with_a_problem() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Profonde").await;
+    let token = &tenant.admin.token;
+    let depth = 100_000;
+    for body in [
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+        format!("{{\"name\": {}1{}}}", "{\"a\": ".repeat(depth), "}".repeat(depth)),
+    ] {
+        let response = TestApp::read(
+            app.client
+                .post(app.url("/api/v1/establishments"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(matches!(response.status, 400 | 413 | 422), "{}: {}", response.status, response.text);
+        response.problem(response.status);
+    }
+    assert_eq!(app.get("/api/v1/me", token).await.status, 200);
+}

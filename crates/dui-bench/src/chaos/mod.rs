@@ -138,6 +138,9 @@ pub struct ChaosReport {
     pub kills: KillReport,
     pub faults: Vec<FaultReport>,
     pub overload: OverloadReport,
+    /// The same with the per-tenant rate limit off: what the server's own shedding (the queue
+    /// timeout, the connection cap) does.
+    pub overload_without_rate_limit: OverloadReport,
     pub shutdown: ShutdownReport,
     pub outbox: outbox::OutboxReport,
     pub writes: Verification,
@@ -190,6 +193,14 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     report.faults.push(campaign.database_fault("notes table locked").await?);
     eprintln!("chaos: tenfold overload");
     report.overload = campaign.overload().await?;
+    eprintln!("chaos: tenfold overload, the per-tenant rate limit off");
+    campaign.dui.kill();
+    campaign.dui.set_env("DUI_LIMITS__TENANT_REQUESTS_PER_SECOND", "0");
+    campaign.dui.start().await?;
+    report.overload_without_rate_limit = campaign.overload().await?;
+    campaign.dui.kill();
+    campaign.dui.remove_env("DUI_LIMITS__TENANT_REQUESTS_PER_SECOND");
+    campaign.dui.start().await?;
     eprintln!("chaos: SIGTERM under load");
     report.shutdown = campaign.shutdown().await?;
 
@@ -224,6 +235,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         && report.anomalies.is_empty()
         && report.faults.iter().all(|f| f.recovery_seconds.is_some())
         && report.overload.recovery_seconds.is_some()
+        && report.overload_without_rate_limit.recovery_seconds.is_some()
         && report.outbox.lost == 0
         && report.outbox.not_sent == 0;
     write_report(&campaign.args.out, &report)?;
@@ -506,7 +518,8 @@ impl Campaign {
     }
 
     /// Reads of a resident's summary: capacity in closed loop, then ten times that offered in
-    /// open loop, the server's memory sampled throughout.
+    /// open loop by up to [`OVERLOAD_CLIENTS`] clients at once, the server's memory sampled
+    /// throughout. Latency is counted from each request's sending.
     async fn overload(&mut self) -> anyhow::Result<OverloadReport> {
         let url = format!("{}/api/v1/residents/{}/summary", self.dui.base_url, self.workload.residents[0]);
         let client =
@@ -552,14 +565,23 @@ impl Campaign {
             })
         };
         let outcomes = Arc::new(std::sync::Mutex::new((BTreeMap::<String, u64>::new(), Vec::<f64>::new())));
+        // As many clients as this: a request due while all of them wait for an answer is not
+        // sent (the load generator shares the machine; it cannot hold more without measuring
+        // itself).
+        let clients = Arc::new(tokio::sync::Semaphore::new(OVERLOAD_CLIENTS));
         let start = Instant::now();
         let total = (offered * seconds) as u64;
         let mut calls = Vec::with_capacity(total as usize);
         for i in 0..total {
             let due = start + Duration::from_secs_f64(i as f64 / offered);
             tokio::time::sleep_until(due.into()).await;
+            let Ok(permit) = clients.clone().try_acquire_owned() else {
+                *outcomes.lock().expect("the outcomes").0.entry("not sent".to_owned()).or_insert(0) += 1;
+                continue;
+            };
             let (client, url, token, outcomes) = (client.clone(), url.clone(), token.clone(), outcomes.clone());
             calls.push(tokio::spawn(async move {
+                let sent_at = Instant::now();
                 let sent = client.get(&url).bearer_auth(&token).send().await;
                 let name = match sent {
                     Ok(r) => {
@@ -571,7 +593,8 @@ impl Campaign {
                     Err(e) if e.is_timeout() => "timeout".to_owned(),
                     Err(_) => "broken".to_owned(),
                 };
-                let latency = due.elapsed().as_secs_f64() * 1000.0;
+                drop(permit);
+                let latency = sent_at.elapsed().as_secs_f64() * 1000.0;
                 let mut o = outcomes.lock().expect("the outcomes");
                 if name == "200" {
                     o.1.push(latency);
@@ -684,6 +707,9 @@ impl Campaign {
     }
 }
 
+/// Clients of the overload, each waiting for its answer before its next request.
+const OVERLOAD_CLIENTS: usize = 1000;
+
 fn collect_strings(value: &Value, into: &mut std::collections::HashSet<String>) {
     match value {
         Value::String(s) => {
@@ -773,21 +799,23 @@ fn summary(r: &ChaosReport) -> String {
             f.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
         ));
     }
-    let o = &r.overload;
-    s.push_str(&format!(
-        "\n- Overload: capacity {:.0} reads/s, {:.0}/s offered for {:.0} s: {}; answered p50 {:.0} ms, p99 {:.0} ms; \
-         RSS {:.0} MiB before, {:.0} MiB peak, {:.0} MiB after; served again {} s after.\n",
-        o.capacity_per_second,
-        o.offered_per_second,
-        o.seconds,
-        o.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
-        o.answered_p50_ms,
-        o.answered_p99_ms,
-        o.rss_before_mib,
-        o.rss_peak_mib,
-        o.rss_after_mib,
-        o.recovery_seconds.map_or("never".to_owned(), |x| format!("{x:.2}"))
-    ));
+    for (o, which) in [(&r.overload, "Overload"), (&r.overload_without_rate_limit, "Overload, rate limit off")] {
+        s.push_str(&format!(
+            "{}- {which}: capacity {:.0} reads/s, {:.0}/s offered for {:.0} s: {}; answered p50 {:.0} ms, p99 {:.0} ms; \
+             RSS {:.0} MiB before, {:.0} MiB peak, {:.0} MiB after; served again {} s after.\n",
+            if which == "Overload" { "\n" } else { "" },
+            o.capacity_per_second,
+            o.offered_per_second,
+            o.seconds,
+            o.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
+            o.answered_p50_ms,
+            o.answered_p99_ms,
+            o.rss_before_mib,
+            o.rss_peak_mib,
+            o.rss_after_mib,
+            o.recovery_seconds.map_or("never".to_owned(), |x| format!("{x:.2}"))
+        ));
+    }
     let d = &r.shutdown;
     s.push_str(&format!(
         "- SIGTERM under load: {} writes in flight, {} answered, {} cut; exited in {:.2} s ({}).\n",

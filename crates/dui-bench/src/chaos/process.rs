@@ -23,6 +23,16 @@ impl Dui {
         Self { binary, env, log, child: None, base_url: format!("http://127.0.0.1:{port}"), client }
     }
 
+    /// Sets a variable of the server's environment, for its next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.remove_env(key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     /// Starts the server and waits until it is ready; returns how long that took.
     pub async fn start(&mut self) -> anyhow::Result<Duration> {
         let started = Instant::now();
