@@ -75,6 +75,15 @@ async fn a_record_is_created_read_and_found_by_ins_or_identity() {
     {
         app.post("/api/v1/residents/search", &nurse.token, bad).await.problem(422);
     }
+    // What no record can hold is refused, naming the field, not searched for.
+    for (bad, field) in [
+        (json!({"birth_name": "L".repeat(101), "birth_date": "1955-08-03"}), "birth_name"),
+        (json!({"birth_name": "x".repeat(200_000), "birth_date": "1955-08-03"}), "birth_name"),
+        (json!({"ins": "2".repeat(31)}), "ins"),
+    ] {
+        let refused = app.post("/api/v1/residents/search", &nurse.token, bad).await;
+        assert_eq!(refused.problem(422)["errors"][0]["field"], field, "{}", refused.text);
+    }
 
     let listed =
         app.get(&format!("/api/v1/residents?establishment_id={}", tenant.establishments[0].id), &nurse.token).await;

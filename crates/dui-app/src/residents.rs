@@ -103,6 +103,17 @@ pub async fn summary(app: &App, scope: &TenantScope, id: ResidentId, notes: u32)
 
 /// Finds residents by INS, or by birth name and birth date, through the blind indexes.
 pub async fn search(app: &App, scope: &TenantScope, lookup: ResidentLookup) -> AppResult<Vec<Resident>> {
+    // What no record can hold is refused, not searched for (a name has at most 100 characters,
+    // as at admission; a matricule 15, written with spaces at most twice that).
+    match &lookup {
+        ResidentLookup::BirthIdentity { birth_name, .. } if birth_name.chars().count() > 100 => {
+            return Err(AppError::invalid("birth_name", "has at most 100 characters"));
+        }
+        ResidentLookup::Ins(ins) if ins.chars().count() > 30 => {
+            return Err(AppError::invalid("ins", "is a matricule of 15 characters"));
+        }
+        _ => {}
+    }
     Ok(residents::search(app.db().begin(scope, Mode::Write), &lookup).await?)
 }
 

@@ -181,7 +181,9 @@ pub async fn correct_identity(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchResidents {
+    #[schema(max_length = 30)]
     pub ins: Option<String>,
+    #[schema(max_length = 100)]
     pub birth_name: Option<String>,
     pub birth_date: Option<NaiveDate>,
 }
