@@ -259,7 +259,14 @@ async fn a_write_dropped_at_its_timeout_leaves_nothing_open_and_its_retry_is_rec
     let weight = json!({"kind": "weight", "value": 61.5});
     let key = [("Idempotency-Key", "pesee-du-matin")];
     let send = || app.request_with(Method::POST, &measurements, Some(&nurse.token), Some(weight.clone()), &key);
-    send().await.problem(503);
+    let timed_out = send().await;
+    timed_out.problem(503);
+    assert_eq!(timed_out.header("retry-after"), Some("1"));
+    // Counted under its route, though it was cancelled before any response was made.
+    let metrics = app.request(Method::GET, "/metrics", None, None).await.text;
+    let series =
+        r#"dui_http_requests_total{method="POST",route="/api/v1/residents/{resident_id}/measurements",status="503"} 1"#;
+    assert!(metrics.contains(series), "{metrics}");
     let admin = app.db.connect(&app.db.admin_url).await;
     let released: chrono::DateTime<chrono::Utc> =
         admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);

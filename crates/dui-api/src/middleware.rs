@@ -33,9 +33,17 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
+/// Where the route that matched is noted for the outer layer as soon as routing is done: a
+/// request cancelled at its timeout has no response to carry it.
+#[derive(Debug, Clone, Default)]
+struct RouteSlot(Arc<std::sync::OnceLock<String>>);
+
 /// Runs inside routing (as a route layer): records which route matched.
 pub async fn capture_route(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    if let (Some(route), Some(slot)) = (&route, request.extensions().get::<RouteSlot>()) {
+        let _ = slot.0.set(route.clone());
+    }
     let mut response = next.run(request).await;
     if let Some(route) = route {
         response.extensions_mut().insert(MatchedRoute(route));
@@ -55,6 +63,8 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     // to the storage layer, which gives it up while a commit is flushed).
     let place = crate::limits::TenantPlace::default();
     request.extensions_mut().insert(place.clone());
+    let route_slot = RouteSlot::default();
+    request.extensions_mut().insert(route_slot.clone());
     let method = request.method().clone();
     // The path only: query strings may one day carry search terms about people, and logs must
     // not.
@@ -74,7 +84,12 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
             let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
             problem.detail =
                 format!("The request took longer than {} s and was cancelled; retry shortly.", timeout.as_secs());
-            problem.to_response()
+            let mut response = problem.to_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            if let Some(route) = route_slot.0.get() {
+                response.extensions_mut().insert(MatchedRoute(route.clone()));
+            }
+            response
         }
     };
 
