@@ -81,9 +81,16 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
         .await
         .problem(409);
 
-    // The person validates it (here, her legal representative).
-    let validation =
-        json!({"by": "legal_representative", "name": "Paul Projet", "on": "2026-11-20", "method": "signature"});
+    // The person validates it (here, her legal representative): not before it was written.
+    // Today as the establishment counts days (Paris).
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let today: chrono::NaiveDate =
+        owner.query_one("SELECT (now() AT TIME ZONE 'Europe/Paris')::date", &[]).await.unwrap().get(0);
+    let before = json!({"by": "legal_representative", "name": "Paul Projet", "on": today - chrono::Days::new(2),
+                        "method": "signature"});
+    let refused = app.post(&format!("{v1}/validation"), &nurse.token, before).await;
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "on", "{}", refused.text);
+    let validation = json!({"by": "legal_representative", "name": "Paul Projet", "on": today, "method": "signature"});
     let validated = app.post(&format!("{v1}/validation"), &nurse.token, validation).await;
     assert_eq!(validated.status, 200, "{}", validated.text);
     assert_eq!(validated.json["validation"]["name"], "Paul Projet");

@@ -152,7 +152,6 @@ pub async fn record_validation(
     id: PlanVersionId,
     validation: Validation,
 ) -> AppResult<PlanVersion> {
-    let validation = validation.validate(Utc::now().date_naive())?;
     let mut tx = app.db().begin(scope, Mode::Write);
     may_manage(&mut tx, resident, AuditAction::CarePlanValidate).await?;
     let current = care_plans::version(&mut tx, resident, id).await?;
@@ -161,6 +160,18 @@ pub async fn record_validation(
             "This version is {}: it is history, it is not validated any more.",
             current.status
         )));
+    }
+    // The person validates a version that exists: between the day it was written and today, as
+    // days go in the establishment's time zone.
+    let local =
+        dui_storage::care_tasks::local_times(&mut tx, current.establishment_id, &[current.created_at, Utc::now()])
+            .await?;
+    let (Some(written), Some(today)) = (local.first().map(|t| t.date()), local.get(1).map(|t| t.date())) else {
+        return Err(AppError::NotFound);
+    };
+    let validation = validation.validate(today)?;
+    if validation.on < written {
+        return Err(AppError::invalid("on", &format!("is before this version was written ({written})")));
     }
     Ok(care_plans::validate(tx, &current, &validation).await?)
 }
