@@ -256,6 +256,13 @@ async fn the_handover_feed_shows_what_each_reader_may_read_since_the_last_shift(
     assert_eq!(app.get(&format!("{feed}?unread=true"), &assistant.token).await.json["read_up_to"], Value::Null);
     app.get(&format!("{feed}?unread=true&{since}"), &nurse.token).await.problem(422);
     app.put(&marker, &nurse.token, json!({"up_to": uuid::Uuid::now_v7()})).await.problem(404);
+    // A unit's marker moves only to a note of that unit: Rose's note is in wing A, not B.
+    let refused = app.put(&marker, &nurse.token, json!({"up_to": id(&n4), "unit_id": wing_b})).await;
+    refused.problem(404);
+    let unit_marker = app.get(&format!("{feed}?unread=true&unit_id={wing_b}"), &nurse.token).await;
+    assert!(unit_marker.json["read_up_to"].is_null(), "{}", unit_marker.text);
+    let moved = app.put(&marker, &nurse.token, json!({"up_to": id(&n3), "unit_id": wing_b})).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
 
     // Each person shown was recorded as read by the reader.
     let report = app.get(&format!("{paul}/access-report"), &tenant.admin.token).await;

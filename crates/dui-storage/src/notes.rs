@@ -207,11 +207,14 @@ static ANALYZE_BY_UNIT: Stmt =
 static ANALYZE_BY_ESTABLISHMENT: Stmt =
     LazyLock::new(|| Sql::new(&format!("EXPLAIN (ANALYZE, BUFFERS) {}", handover_sql(false))));
 
+/// A marker only moves to a note of its own feed (its establishment, and its unit when it has
+/// one): another feed's note is not found, as an unknown one.
 static SET_READ_MARKER: Stmt = LazyLock::new(|| {
     Sql::new(
         "INSERT INTO read_markers (tenant_id, user_id, feed_id, establishment_id, unit_id, read_up_to) \
          SELECT e.tenant_id, :user, coalesce(:unit, e.id), e.id, :unit, n.id FROM establishments e, notes n \
          WHERE e.tenant_id = :tenant AND e.id = :establishment AND n.tenant_id = e.tenant_id AND n.id = :up_to \
+         AND n.establishment_id = e.id AND (:unit::uuid IS NULL OR n.unit_id = :unit) \
          AND (:unit::uuid IS NULL OR EXISTS (SELECT 1 FROM units u WHERE u.tenant_id = e.tenant_id AND u.id = :unit \
                                              AND u.establishment_id = e.id)) \
          ON CONFLICT (tenant_id, user_id, feed_id) DO UPDATE \
