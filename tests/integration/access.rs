@@ -62,9 +62,10 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read timeline"
         | "read INS calls"
         | "read summary" => (200, true),
-        // Care data: those who assess and read the care team's notes.
+        // Care data: those who assess and read the care team's notes (not a director as such:
+        // the secret partagé keeps the care team's notes to those who give care).
         "record assessment" | "record measurement" => {
-            (201, allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
+            (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
         "write whole-team note" => (
             201,
@@ -580,6 +581,20 @@ async fn each_role_reads_the_note_scopes_of_its_profession() {
         let mut want = scopes.to_vec();
         want.sort();
         assert_eq!(seen, want, "{role}");
+    }
+    // A director reads the care team's notes only through a care role of their own: the secret
+    // partagé keeps them to those who give care.
+    let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
+    let nursing_director = app.user(&tenant, &[(Some(ehpad), Role::Director), (Some(ehpad), Role::Nurse)]).await;
+    for (reader, want) in [
+        (&director, vec!["social", "whole_team"]),
+        (&nursing_director, vec!["care_team", "medical", "social", "whole_team"]),
+    ] {
+        let listed = app.get(&notes, &reader.token).await;
+        let mut seen: Vec<&str> =
+            listed.json["items"].as_array().unwrap().iter().map(|n| n["scope"].as_str().unwrap()).collect();
+        seen.sort();
+        assert_eq!(seen, want);
     }
 }
 

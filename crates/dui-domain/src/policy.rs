@@ -45,7 +45,7 @@ pub fn can_manage_membership(scope: &TenantScope, establishment: Option<Establis
 /// | role | whole team | care team | medical | social |
 /// |---|---|---|---|---|
 /// | tenant admin | ✓ | | | |
-/// | director | ✓ | ✓ | | ✓ |
+/// | director | ✓ | | | ✓ |
 /// | coordinating physician | ✓ | ✓ | ✓ | |
 /// | nurse | ✓ | ✓ | ✓ | |
 /// | care assistant | ✓ | ✓ | | |
@@ -59,10 +59,12 @@ pub fn note_scopes(role: Role) -> &'static [NoteScope] {
     use NoteScope::*;
     match role {
         Role::TenantAdmin | Role::HomeHelper | Role::AdministrativeStaff | Role::IdentityVigilance => &[WholeTeam],
-        Role::Director | Role::Psychologist | Role::Educator => &[WholeTeam, CareTeam, Social],
+        // The secret partagé: care-team notes are for those who give care. A director reads
+        // them only through a care role of their own.
+        Role::Director | Role::SocialWorker => &[WholeTeam, Social],
+        Role::Psychologist | Role::Educator => &[WholeTeam, CareTeam, Social],
         Role::CoordinatingPhysician | Role::Nurse => &[WholeTeam, CareTeam, Medical],
         Role::CareAssistant => &[WholeTeam, CareTeam],
-        Role::SocialWorker => &[WholeTeam, Social],
     }
 }
 
