@@ -373,13 +373,7 @@ mod tests {
 
     #[test]
     fn a_tenant_gets_its_burst_then_its_rate_and_others_are_not_affected() {
-        let limiter = TenantLimiter::new(TenantLimit {
-            per_second: 10.0,
-            burst: 5.0,
-            concurrency: 0,
-            alone: 0,
-            queue_timeout: Duration::ZERO,
-        });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 10.0, burst: 5.0, ..TenantLimit::UNLIMITED });
         let start = Instant::now();
         for _ in 0..5 {
             assert!(limiter.admit_at(tenant(1), start).is_ok());
@@ -396,13 +390,7 @@ mod tests {
 
     #[test]
     fn looking_at_a_bucket_takes_nothing_from_it() {
-        let limiter = TenantLimiter::new(TenantLimit {
-            per_second: 1.0,
-            burst: 2.0,
-            concurrency: 0,
-            alone: 0,
-            queue_timeout: Duration::ZERO,
-        });
+        let limiter = TenantLimiter::new(TenantLimit { per_second: 1.0, burst: 2.0, ..TenantLimit::UNLIMITED });
         let now = Instant::now();
         assert_eq!(limiter.exhausted_at(tenant(1), now), None, "an unknown tenant is not exhausted");
         assert!(limiter.admit_at(tenant(1), now).is_ok());
@@ -425,13 +413,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_over_the_cap_wait_for_their_tenants_turn_and_others_do_not() {
-        let limiter = TenantLimiter::new(TenantLimit {
-            per_second: 0.0,
-            burst: 0.0,
-            concurrency: 2,
-            alone: 2,
-            queue_timeout: Duration::ZERO,
-        });
+        let limiter = TenantLimiter::new(TenantLimit { concurrency: 2, alone: 2, ..TenantLimit::UNLIMITED });
         let first = limiter.enter(tenant(1)).await.expect("a place");
         let second = limiter.enter(tenant(1)).await.expect("a place");
         let mut third = Box::pin(limiter.enter(tenant(1)));
@@ -479,13 +461,7 @@ mod tests {
     #[tokio::test]
     async fn a_place_left_for_a_flush_goes_to_the_next_request_and_is_taken_again_in_turn() {
         use dui_storage::place::Place;
-        let limiter = TenantLimiter::new(TenantLimit {
-            per_second: 0.0,
-            burst: 0.0,
-            concurrency: 1,
-            alone: 1,
-            queue_timeout: Duration::ZERO,
-        });
+        let limiter = TenantLimiter::new(TenantLimit { concurrency: 1, alone: 1, ..TenantLimit::UNLIMITED });
         let committing = TenantPlace::default();
         assert!(!committing.left(), "an empty place (no tenant yet) was never left");
         committing.leave();
@@ -515,8 +491,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tenant_alone_uses_the_idle_places_and_stops_borrowing_when_another_asks() {
-        let limit =
-            TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 2, alone: 5, queue_timeout: Duration::ZERO };
+        let limit = TenantLimit { concurrency: 2, alone: 5, ..TenantLimit::UNLIMITED };
         let limiter = TenantLimiter::with_quiet(limit, Duration::ZERO);
         let mut big = Vec::new();
         for _ in 0..5 {
@@ -547,8 +522,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_neighbour_working_now_and_then_is_not_idle() {
-        let limit =
-            TenantLimit { per_second: 0.0, burst: 0.0, concurrency: 1, alone: 4, queue_timeout: Duration::ZERO };
+        let limit = TenantLimit { concurrency: 1, alone: 4, ..TenantLimit::UNLIMITED };
         let limiter = TenantLimiter::with_quiet(limit, Duration::from_secs(3600));
         let mut alone = Vec::new();
         for _ in 0..4 {
@@ -568,13 +542,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_stops_waiting_leaves_no_place_taken() {
-        let limiter = TenantLimiter::new(TenantLimit {
-            per_second: 0.0,
-            burst: 0.0,
-            concurrency: 1,
-            alone: 1,
-            queue_timeout: Duration::ZERO,
-        });
+        let limiter = TenantLimiter::new(TenantLimit { concurrency: 1, alone: 1, ..TenantLimit::UNLIMITED });
         let first = limiter.enter(tenant(1)).await.expect("a place");
         let mut abandoned = Box::pin(limiter.enter(tenant(1)));
         assert!(poll_once(&mut abandoned).await.is_pending());

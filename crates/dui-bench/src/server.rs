@@ -131,7 +131,7 @@ pub struct Reading {
     pub cpu_ticks: u64,
 }
 
-fn server_binary() -> anyhow::Result<PathBuf> {
+pub fn server_binary() -> anyhow::Result<PathBuf> {
     let own = std::env::current_exe()?;
     let dir = own.parent().context("the benchmark's own directory")?;
     let binary = dir.join("dui");
@@ -249,7 +249,7 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// (VmRSS, VmHWM) in KiB.
-fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> {
         status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()

@@ -307,7 +307,7 @@ impl Campaign {
             ("DUI_DATABASE__STATEMENT_TIMEOUT_SECS".to_owned(), args.statement_timeout.to_string()),
             ("DUI_HTTP__REQUEST_TIMEOUT_SECS".to_owned(), args.request_timeout.to_string()),
         ];
-        let mut dui = Dui::new(server_binary()?, port, env, dir.join("server.log"));
+        let mut dui = Dui::new(crate::server::server_binary()?, port, env, dir.join("server.log"));
         dui.start().await?;
 
         let client = reqwest::Client::new();
@@ -731,17 +731,7 @@ fn outcome_name(outcome: Outcome) -> String {
 }
 
 fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn server_binary() -> anyhow::Result<PathBuf> {
-    let own = std::env::current_exe()?;
-    let binary = own.parent().context("the campaign's own directory")?.join("dui");
-    anyhow::ensure!(binary.exists(), "{} not found: build it with `cargo build -p dui -p dui-bench`", binary.display());
-    Ok(binary)
+    crate::server::memory_kib(pid).map_or(0.0, |(rss, _)| rss as f64 / 1024.0)
 }
 
 fn write_report(out: &Path, report: &ChaosReport) -> anyhow::Result<()> {

@@ -56,22 +56,29 @@ impl Proxy {
     }
 }
 
+/// Waits while the link is stalled; whether bytes may pass (false once it is cut).
+async fn may_pass(mode: &mut watch::Receiver<Mode>) -> bool {
+    loop {
+        let now = *mode.borrow_and_update();
+        match now {
+            Mode::Pass => return true,
+            Mode::Refuse => return false,
+            Mode::Stall => {
+                if mode.changed().await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
 /// Copies one direction while the mode lets it; returns (closing its side) at the end of the
 /// stream or when the mode turns to `Refuse`.
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
     let mut buffer = vec![0u8; 16 * 1024];
-    'outer: loop {
-        loop {
-            let now = *mode.borrow_and_update();
-            match now {
-                Mode::Pass => break,
-                Mode::Refuse => break 'outer,
-                Mode::Stall => {
-                    if mode.changed().await.is_err() {
-                        break 'outer;
-                    }
-                }
-            }
+    loop {
+        if !may_pass(&mut mode).await {
+            break;
         }
         // Reading is cancel-safe: a mode change before anything was read loses nothing.
         let read = tokio::select! {
@@ -82,17 +89,8 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 // What was read goes through, unless the link is cut meanwhile.
-                loop {
-                    let now = *mode.borrow_and_update();
-                    match now {
-                        Mode::Pass => break,
-                        Mode::Refuse => break 'outer,
-                        Mode::Stall => {
-                            if mode.changed().await.is_err() {
-                                break 'outer;
-                            }
-                        }
-                    }
+                if !may_pass(&mut mode).await {
+                    break;
                 }
                 if to.write_all(&buffer[..n]).await.is_err() {
                     break;
