@@ -47,6 +47,7 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
     let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
     let assistant = app.user(&tenant, &[(Some(ehpad), Role::CareAssistant)]).await;
     let social = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
+    let physician = app.user(&tenant, &[(Some(ehpad), Role::CoordinatingPhysician)]).await;
 
     // A draft, computed at once.
     let assessments = format!("{record}/assessments");
@@ -112,11 +113,14 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
     .problem(412);
     let etag = changed.header("etag").unwrap().to_owned();
 
-    // Care assistants record but do not validate; the nurse validates.
+    // Care assistants record but do not validate; nor does the nurse who assessed: in an EHPAD
+    // the coordinating physician validates the GIR.
     send_if(&app, Method::POST, &format!("{one}/validate"), &assistant.token, &etag, None).await.problem(403);
-    let validated = send_if(&app, Method::POST, &format!("{one}/validate"), &nurse.token, &etag, None).await;
+    let by_nurse = send_if(&app, Method::POST, &format!("{one}/validate"), &nurse.token, &etag, None).await;
+    assert!(by_nurse.problem(403)["detail"].as_str().unwrap().contains("coordinating_physician"), "{}", by_nurse.text);
+    let validated = send_if(&app, Method::POST, &format!("{one}/validate"), &physician.token, &etag, None).await;
     assert_eq!(validated.status, 200, "{}", validated.text);
-    assert_eq!(validated.json["validated_by"], nurse.id.to_string());
+    assert_eq!(validated.json["validated_by"], physician.id.to_string());
     let etag = validated.header("etag").unwrap().to_owned();
     // From then on, nothing changes it.
     let refused = send_if(
@@ -129,7 +133,7 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
     )
     .await;
     assert!(refused.problem(409)["detail"].as_str().unwrap().contains("correction"));
-    send_if(&app, Method::POST, &format!("{one}/validate"), &nurse.token, &etag, None).await.problem(409);
+    send_if(&app, Method::POST, &format!("{one}/validate"), &physician.token, &etag, None).await.problem(409);
 
     // Not even the database lets the application change it.
     let app_role = app.db.connect(&app.db.app_url).await;
@@ -168,7 +172,7 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
     assert_eq!(correction.status, 201, "{}", correction.text);
     let fixed = format!("{assessments}/{}", correction.json["id"].as_str().unwrap());
     let etag = correction.header("etag").map(str::to_owned).unwrap_or_else(|| "\"1\"".to_owned());
-    let done = send_if(&app, Method::POST, &format!("{fixed}/validate"), &nurse.token, &etag, None).await;
+    let done = send_if(&app, Method::POST, &format!("{fixed}/validate"), &physician.token, &etag, None).await;
     assert_eq!(done.status, 200, "{}", done.text);
     let original = app.get(&one, &nurse.token).await;
     assert_eq!(original.json["superseded_by"], correction.json["id"]);
@@ -221,4 +225,74 @@ async fn a_validated_assessment_never_changes_and_a_correction_supersedes_it() {
         assert_eq!(filtered.status, 200, "{code}: {}", filtered.text);
         assert_eq!(filtered.json, json!([]), "{code}");
     }
+}
+
+#[tokio::test]
+async fn the_roles_that_validate_the_gir_are_a_setting_of_the_tenant() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted =
+        admit(&app, &tenant, json!({"identity": crate::residents::identity("Reglage", "Odile", "1933-04-04")})).await;
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
+
+    // The defaults, readable by everyone of the tenant.
+    let read = app.get("/api/v1/settings", &nurse.token).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.json["aggir_validators"], json!(["coordinating_physician"]));
+    assert_eq!(read.json["task_missed_after_minutes"], 240);
+    assert_eq!(read.json["version"], 0);
+
+    // Only the tenant's administrators change them; a bad change says what is wrong.
+    let change = json!({"expected_version": 0, "aggir_validators": ["coordinating_physician", "nurse"]});
+    app.request(Method::PATCH, "/api/v1/settings", Some(&director.token), Some(change.clone())).await.problem(403);
+    let bad = app
+        .request(
+            Method::PATCH,
+            "/api/v1/settings",
+            Some(&tenant.admin.token),
+            Some(
+                json!({"expected_version": 0, "aggir_validators": ["care_assistant"], "task_missed_after_minutes": 30}),
+            ),
+        )
+        .await;
+    let fields: Vec<&str> =
+        bad.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["aggir_validators", "task_missed_after_minutes"], "{}", bad.text);
+
+    // A SSIAD-like choice: nurses validate too. A stale version is a conflict.
+    let changed = app.request(Method::PATCH, "/api/v1/settings", Some(&tenant.admin.token), Some(change.clone())).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.json["version"], 1);
+    assert_eq!(changed.json["aggir_validators"], json!(["coordinating_physician", "nurse"]));
+    assert_eq!(changed.json["updated_by"], tenant.admin.id.to_string());
+    app.request(Method::PATCH, "/api/v1/settings", Some(&tenant.admin.token), Some(change)).await.problem(409);
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute(&format!("SET app.tenant_id = '{}'", tenant.id)).await.unwrap();
+    let events: i64 = owner
+        .query_one("SELECT count(*) FROM audit_events WHERE action = 'settings.update'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 1, "the change is in the trail");
+    // Another tenant's settings are its own.
+    let beta = app.tenant("Beta").await;
+    let theirs = app.get("/api/v1/settings", &beta.admin.token).await;
+    assert_eq!(theirs.json["version"], 0, "{}", theirs.text);
+    assert_eq!(theirs.json["aggir_validators"], json!(["coordinating_physician"]));
+
+    let draft = app
+        .post(
+            &format!("{record}/assessments"),
+            &nurse.token,
+            json!({"instrument": "aggir", "assessed_on": "2026-11-02", "answers": grid("B")}),
+        )
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.text);
+    let one = format!("{record}/assessments/{}", draft.json["id"].as_str().unwrap());
+    let etag = draft.header("etag").unwrap().to_owned();
+    let validated = send_if(&app, Method::POST, &format!("{one}/validate"), &nurse.token, &etag, None).await;
+    assert_eq!(validated.status, 200, "{}", validated.text);
 }

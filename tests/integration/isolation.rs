@@ -23,7 +23,10 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 12] = [
+const LIST_ROUTES: [(&str, &str); 14] = [
+    // Each tenant's own settings (assessments::the_roles_that_validate_the_gir_are_a_setting_of_the_tenant).
+    ("get", "/api/v1/settings"),
+    ("patch", "/api/v1/settings"),
     ("get", "/api/v1/identity-vigilance"),
     ("get", "/api/v1/emergency-accesses"),
     ("get", "/api/v1/outbox"),

@@ -22,6 +22,15 @@ async fn busy_tenant(app: &TestApp) -> (TestTenant, Filled) {
     let tenant = app.tenant("Source").await;
     let filled = fill_record(app, &tenant, "Réversible", Some(&crate::record::ins())).await;
     let other = fill_record(app, &tenant, "Doublon", None).await;
+    let settings = app
+        .request(
+            reqwest::Method::PATCH,
+            "/api/v1/settings",
+            Some(&tenant.admin.token),
+            Some(json!({"expected_version": 0, "task_missed_after_minutes": 180})),
+        )
+        .await;
+    assert_eq!(settings.status, 200, "{}", settings.text);
     let duplicate = app.post(
         "/api/v1/residents",
         &tenant.admin.token,

@@ -19,6 +19,7 @@ async fn the_summary_shows_what_the_reader_may_see_and_is_recorded_once() {
     let summary = format!("{record}/summary");
     let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
     let assistant = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
+    let physician = app.user(&tenant, &[(Some(ehpad), Role::CoordinatingPhysician)]).await;
 
     // A new record: no GIR, no plan, no notes.
     let empty = app.get(&summary, &nurse.token).await;
@@ -59,7 +60,7 @@ async fn the_summary_shows_what_the_reader_may_see_and_is_recorded_once() {
                 .request_with(
                     reqwest::Method::POST,
                     &format!("{one}/validate"),
-                    Some(&nurse.token),
+                    Some(&physician.token),
                     None,
                     &[("If-Match", &etag)],
                 )

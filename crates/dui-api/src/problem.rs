@@ -282,6 +282,7 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
             "A validated assessment cannot change: record a correction that supersedes it."
         }
         "establishments_timezone_known" => "This time zone is not known (use an IANA name such as Europe/Paris).",
+        "tenant_settings_changed" => "The settings changed meanwhile: read them again, then redo your change.",
         "care_task_records_once" => "This task is recorded already: amend the record instead.",
         "units_name_unique" => "A unit with this name already exists in this establishment.",
         "users_rpps_unique" => "A user with this RPPS number already exists in this tenant.",

@@ -149,7 +149,16 @@ pub async fn validate(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let meta = assessments::meta(&mut tx, resident, id).await?;
-    if !policy::can_validate_care(scope, &establishments) {
+    if meta.instrument == "aggir" {
+        // The GIR is validated by the roles the tenant chose (the coordinating physician by
+        // default), not by whoever assessed.
+        let settings = dui_storage::settings::get(&mut tx).await?;
+        if !policy::can_validate_gir(scope, &establishments, &settings.aggir_validators) {
+            let roles: Vec<&str> = settings.aggir_validators.iter().map(|r| r.as_str()).collect();
+            let what = format!("validate a GIR (in this organisation: {})", roles.join(", "));
+            return Err(refuse(&mut tx, action, resident, &what).await);
+        }
+    } else if !policy::can_validate_care(scope, &establishments) {
         return Err(refuse(&mut tx, action, resident, "validate assessments").await);
     }
     if meta.status == AssessmentStatus::Validated {

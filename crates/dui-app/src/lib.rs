@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod people;
 pub mod platform;
 pub mod residents;
+pub mod settings;
 pub mod stays;
 pub mod structure;
 pub mod timeline;

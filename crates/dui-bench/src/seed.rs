@@ -204,13 +204,21 @@ async fn seed_tenant(
             nurse,
             vec![Grant { establishment: Some(establishment.id), role: Role::Nurse }],
         );
+        let physician = staff.iter().find(|s| s.role == Role::CoordinatingPhysician.as_str());
+        let physician = physician.map(|s| UserId::from_uuid(s.id)).context("an establishment without a physician")?;
+        let physician_scope = TenantScope::new(
+            tenant.id,
+            physician,
+            vec![Grant { establishment: Some(establishment.id), role: Role::CoordinatingPhysician }],
+        );
+        let carers = (&nurse_scope, &physician_scope);
         let mut residents = Vec::with_capacity(size);
         let mut admissions = Vec::with_capacity(size);
         let mut identities = Vec::with_capacity(size);
         for r in 0..size {
             let mut rng = Rng::derive(seed, &[index as u64, e as u64, 2, r as u64]);
             let (resident, admitted, identity) =
-                seed_resident(&app, &console, &nurse_scope, &mut rng, (index, e, r), establishment.id, unit.id).await?;
+                seed_resident(&app, &console, carers, &mut rng, (index, e, r), establishment.id, unit.id).await?;
             residents.push(resident);
             admissions.push(admitted);
             identities.push(identity);
@@ -315,12 +323,12 @@ async fn seed_former(
     Ok(done)
 }
 
-/// One resident: admitted some time ago, with one or two validated AGGIR grids and a plan in
-/// force. Returns the resident and the admission date.
+/// One resident: admitted some time ago, with one or two AGGIR grids the nurse assessed and the
+/// coordinating physician validated, and a plan in force. Returns the resident and the admission date.
 async fn seed_resident(
     app: &dui_app::App,
     console: &TenantScope,
-    nurse: &TenantScope,
+    (nurse, physician): (&TenantScope, &TenantScope),
     rng: &mut Rng,
     (t, e, r): (usize, usize, usize),
     establishment: EstablishmentId,
@@ -362,7 +370,7 @@ async fn seed_resident(
             key: Some(key(format!("aggir-{t}-{e}-{r}-{g}"))?),
         };
         let created = dui_app::assessments::record(app, nurse, grid).await?.value;
-        match dui_app::assessments::validate(app, nurse, resident, created.id, created.row_version).await {
+        match dui_app::assessments::validate(app, physician, resident, created.id, created.row_version).await {
             Ok(_) | Err(dui_app::AppError::Conflict(_) | dui_app::AppError::NotFound) => {}
             Err(error) => return Err(anyhow::anyhow!("validating a seeded grid: {error}")),
         }

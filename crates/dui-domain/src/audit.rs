@@ -125,6 +125,7 @@ actions! {
     EstablishmentUpdate = "establishment.update" on "establishment", "An establishment changed.";
     UnitCreate = "unit.create" on "unit", "A unit created.";
     UnitUpdate = "unit.update" on "unit", "A unit changed.";
+    SettingsUpdate = "settings.update" on "tenant", "The tenant's settings of care changed.";
     UserCreate = "user.create" on "user", "A user created.";
     UserUpdate = "user.update" on "user", "A user changed or disabled.";
     MembershipCreate = "membership.create" on "membership", "A role given.";

@@ -22,6 +22,7 @@ pub mod resident;
 pub mod schedule;
 pub mod scope;
 pub mod secret;
+pub mod settings;
 pub mod structure;
 pub mod tenant;
 pub mod timeline;

@@ -11,6 +11,18 @@ pub fn can_manage_establishments(scope: &TenantScope) -> bool {
     scope.has_role(Role::TenantAdmin)
 }
 
+/// Change the tenant's settings of care: the tenant admin.
+pub fn can_manage_settings(scope: &TenantScope) -> bool {
+    scope.has_role(Role::TenantAdmin)
+}
+
+/// Validate an AGGIR assessment, which fixes the person's GIR: a holder, in one of
+/// `establishments`, of one of the roles the tenant's settings name (`validators`; by default the
+/// coordinating physician), not every professional who validates care.
+pub fn can_validate_gir(scope: &TenantScope, establishments: &[EstablishmentId], validators: &[Role]) -> bool {
+    holds_any(scope, validators, establishments)
+}
+
 /// Create and change the units of `establishment`: the tenant admin, or a director of it.
 pub fn can_manage_units(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     scope.has_role(Role::TenantAdmin) || scope.has_role_in(Role::Director, establishment)

@@ -10,6 +10,7 @@ use crate::feature::{Feature, Table, TenantExport};
 pub const ALL: &[&Feature] = &[
     &crate::structure::FEATURE,
     &crate::people::FEATURE,
+    &crate::settings::FEATURE,
     &crate::residents::FEATURE,
     &crate::stays::FEATURE,
     &crate::assignments::FEATURE,

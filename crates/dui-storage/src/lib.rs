@@ -52,6 +52,7 @@ pub mod resident_export;
 pub mod residents;
 mod rows;
 mod sealing;
+pub mod settings;
 pub mod sql;
 pub mod stays;
 pub mod structure;

@@ -179,7 +179,8 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoData> {
         seeded.push(DemoUser { user, role_label: member.label });
     }
     let nurse = seeded.iter().find(|u| u.user.family_name == "Moreau").map(|u| u.user.id);
-    seed_residents(&app, tenant.id, establishments[0], nurse).await?;
+    let physician = seeded.iter().find(|u| u.user.family_name == "Rousseau").map(|u| u.user.id);
+    seed_residents(&app, tenant.id, establishments[0], nurse.zip(physician)).await?;
     Ok(DemoData { tenant, operator: operator.id, users: seeded })
 }
 
@@ -189,7 +190,7 @@ async fn seed_residents(
     app: &dui_app::App,
     tenant: dui_domain::TenantId,
     ehpad: EstablishmentId,
-    nurse: Option<dui_domain::UserId>,
+    carers: Option<(dui_domain::UserId, dui_domain::UserId)>,
 ) -> anyhow::Result<()> {
     use dui_domain::people::Role;
     use dui_domain::record::{NoteScope, StayMode};
@@ -256,10 +257,12 @@ async fn seed_residents(
             key: None,
         };
         let resident = dui_app::residents::admit(app, &console, admission).await?.value;
-        if let Some(nurse) = nurse {
+        if let Some((nurse, physician)) = carers {
             // The note is the nurse's, written under her own membership.
             let grant = Grant { establishment: Some(ehpad), role: Role::Nurse };
             let scope = TenantScope::new(tenant, nurse, vec![grant]);
+            let grant = Grant { establishment: Some(ehpad), role: Role::CoordinatingPhysician };
+            let physician = TenantScope::new(tenant, physician, vec![grant]);
             let draft = NoteDraft {
                 scope: Some(NoteScope::WholeTeam),
                 content: NoteContent { text: Some(note.to_owned()), ..NoteContent::default() },
@@ -268,7 +271,7 @@ async fn seed_residents(
             let note = dui_app::notes::WriteNote { resident: resident.id, draft, key: None };
             dui_app::notes::write(app, &scope, note).await?;
             if birth_name == "Lefort" {
-                seed_care(app, &scope, resident.id).await?;
+                seed_care(app, &scope, &physician, resident.id).await?;
             }
         }
     }
@@ -277,7 +280,12 @@ async fn seed_residents(
 
 /// Care data for one demo resident, as her nurse records it: a validated AGGIR grid, a
 /// transmission ciblée, and a projet personnalisé in force with scheduled care.
-async fn seed_care(app: &dui_app::App, scope: &TenantScope, resident: dui_domain::ResidentId) -> anyhow::Result<()> {
+async fn seed_care(
+    app: &dui_app::App,
+    scope: &TenantScope,
+    physician: &TenantScope,
+    resident: dui_domain::ResidentId,
+) -> anyhow::Result<()> {
     use dui_domain::record::NoteScope;
     let today = chrono::Utc::now().date_naive();
     let grid = serde_json::json!({"variables": {
@@ -295,7 +303,8 @@ async fn seed_care(app: &dui_app::App, scope: &TenantScope, resident: dui_domain
         key: None,
     };
     let assessment = dui_app::assessments::record(app, scope, grid).await?.value;
-    dui_app::assessments::validate(app, scope, resident, assessment.id, assessment.row_version).await?;
+    // The coordinating physician validates the GIR the nurse assessed.
+    dui_app::assessments::validate(app, physician, resident, assessment.id, assessment.row_version).await?;
 
     let draft = NoteDraft {
         scope: Some(NoteScope::CareTeam),

@@ -1,8 +1,10 @@
 //! Establishments and units of the caller's tenant.
 
 use axum::extract::State;
-use dui_app::structure;
+use dui_app::{settings, structure};
 use dui_domain::pagination::PageRequest;
+use dui_domain::people::Role;
+use dui_domain::settings::{CareSettings, SettingsChange};
 use dui_domain::structure::{Establishment, EstablishmentCategory, StructureStatus, Unit};
 use dui_domain::{EstablishmentId, UnitId};
 use serde::Deserialize;
@@ -158,6 +160,41 @@ pub async fn update_unit(
     Ok(Json(structure::update_unit(state.app(), &scope, id, body.name.as_deref(), body.status).await?))
 }
 
+/// A change of the tenant's settings of care: what is left out stays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    /// The version read (0 while the defaults apply): a change made meanwhile is a 409.
+    pub expected_version: i32,
+    /// The roles that validate an AGGIR assessment, i.e. the GIR (default:
+    /// `["coordinating_physician"]`).
+    pub aggir_validators: Option<Vec<Role>>,
+    /// Minutes after its time at which a task not recorded is missed (61 to 1440; default 240).
+    pub task_missed_after_minutes: Option<u32>,
+}
+
+/// The tenant's settings of care (the defaults until an administrator changes them).
+#[utoipa::path(get, path = "/settings", tag = "structure",
+    responses((status = 200, body = CareSettings), (status = 401, body = Problem)))]
+pub async fn get_settings(State(state): State<AppState>, TenantAuth(scope): TenantAuth) -> Result<Json<CareSettings>, ApiError> {
+    Ok(Json(settings::get(state.app(), &scope).await?))
+}
+
+/// Changes the tenant's settings of care (tenant admins).
+#[utoipa::path(patch, path = "/settings", tag = "structure", request_body = UpdateSettings,
+    responses((status = 200, body = CareSettings), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Json(body): Json<UpdateSettings>,
+) -> Result<Json<CareSettings>, ApiError> {
+    let change = SettingsChange {
+        aggir_validators: body.aggir_validators,
+        task_missed_after_minutes: body.task_missed_after_minutes,
+    };
+    Ok(Json(settings::change(state.app(), &scope, change, body.expected_version).await?))
+}
+
 /// The routes of this module (paths relative to the API's base).
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
@@ -165,4 +202,5 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(get_establishment, update_establishment))
         .routes(routes!(list_units, create_unit))
         .routes(routes!(get_unit, update_unit))
+        .routes(routes!(get_settings, update_settings))
 }
