@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::audit::AuditAction;
-use dui_domain::care_plan::PlanStatus;
+use dui_domain::care_plan::{PlanStatus, PlanVersion};
 use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskState, TaskStatus};
 use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
@@ -70,6 +71,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
     crate::structure::get_establishment(app, scope, query.establishment).await?;
     let (establishment, now) = (query.establishment, Utc::now());
     let mut tx = app.db().begin(scope, Mode::Write);
+    let missed_after = dui_storage::settings::get(&mut tx).await?.missed_after();
     let mut tasks = if query.shift {
         let (since, until) = care_tasks::current_shift(&mut tx, establishment, now).await?;
         let local = care_tasks::local_times(&mut tx, establishment, &[since, until]).await?;
@@ -77,7 +79,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         let mut tasks = Vec::new();
         let mut day = first;
         loop {
-            tasks.extend(care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now).await?);
+            tasks.extend(care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now, missed_after).await?);
             match day.succ_opt() {
                 Some(next) if next <= last => day = next,
                 _ => break,
@@ -88,7 +90,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         tasks
     } else {
         let day = query.date.unwrap_or_else(|| now.date_naive());
-        care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now).await?
+        care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now, missed_after).await?
     };
     tx.commit().await?;
     if let Some(wanted) = query.state {
@@ -104,6 +106,36 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         tasks.retain(|t| t.who.user_id == Some(scope.user_id()) || t.who.role.is_some_and(|r| roles.contains(&r)));
     }
     Ok(tasks)
+}
+
+/// An occurrence is a task of a version from its activation to its end; what was done for it
+/// was done once the plan was in force, and not long before its time (a day at most: the task
+/// of 08:00 is not done the week before).
+fn in_force(plan: &PlanVersion, scheduled_for: DateTime<Utc>, performed_at: DateTime<Utc>) -> AppResult<()> {
+    let Some(activated) = plan.activated_at else {
+        return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
+    };
+    let utc = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if scheduled_for < activated || plan.ended_at.is_some_and(|ended| scheduled_for >= ended) {
+        return Err(AppError::invalid(
+            "scheduled_for",
+            &format!(
+                "is not while this plan version was in force (from {}{})",
+                utc(activated),
+                plan.ended_at.map(|e| format!(" to {}", utc(e))).unwrap_or_default()
+            ),
+        ));
+    }
+    if performed_at < activated {
+        return Err(AppError::invalid(
+            "performed_at",
+            &format!("is before this plan version was in force ({})", utc(activated)),
+        ));
+    }
+    if performed_at < scheduled_for - chrono::Duration::days(1) {
+        return Err(AppError::invalid("performed_at", "is more than a day before the task's time"));
+    }
+    Ok(())
 }
 
 /// Everyone who writes notes about the person carries out care: home helpers included.
@@ -133,6 +165,7 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
     if plan.status == PlanStatus::Draft {
         return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
     }
+    in_force(&plan, command.scheduled_for, new.performed_at)?;
     let action = plan
         .content
         .actions
@@ -161,20 +194,28 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendTask) -> AppRes
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, resident, AuditAction::CareTaskAmend).await?;
     let task = care_tasks::record_ref(&mut tx, resident, command.record).await?;
+    let plan = care_plans::version(&mut tx, resident, PlanVersionId::from_uuid(task.plan_version_id)).await?;
+    in_force(&plan, task.scheduled_for, new.performed_at)?;
     Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record)).await?)
 }
 
 /// The traceability of the person's care over a period (at most 92 days): every record,
-/// amendments included.
+/// amendments included. Days are read in the calendar of the person's establishment, an end day
+/// included.
 pub async fn records(
     app: &App,
     scope: &TenantScope,
     resident: ResidentId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    from: TimeBound,
+    to: TimeBound,
 ) -> AppResult<Vec<TaskRecord>> {
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let [from, to] = crate::period::resolve(&mut tx, resident, [Some(from), Some(to)]).await?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(AppError::invalid("to", "is not a day of the calendar"));
+    };
     if to <= from || to - from > chrono::Duration::days(92) {
         return Err(AppError::invalid("to", "must be after from, at most 92 days"));
     }
-    Ok(care_tasks::records(app.db().begin(scope, Mode::Write), resident, from, to).await?)
+    Ok(care_tasks::records(tx, resident, from, to).await?)
 }

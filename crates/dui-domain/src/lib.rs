@@ -16,6 +16,7 @@ pub mod measurement;
 pub mod outbox;
 pub mod pagination;
 pub mod people;
+pub mod period;
 pub mod policy;
 pub mod record;
 pub mod resident;

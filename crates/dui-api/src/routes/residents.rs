@@ -8,10 +8,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use dui_app::audit::AccessEntry;
 use dui_app::residents::ResidentFilter;
 use dui_app::{audit, contacts, emergency, residents, stays};
+use dui_domain::period::TimeBound;
 use dui_domain::idempotency::Created;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
@@ -876,10 +877,12 @@ pub async fn unmerge_residents(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodParams {
-    /// From (inclusive).
-    pub from: Option<DateTime<Utc>>,
-    /// To (exclusive).
-    pub to: Option<DateTime<Utc>>,
+    /// From (inclusive): a day, from its first hour in the establishment's calendar, or an instant.
+    #[param(inline)]
+    pub from: Option<TimeBound>,
+    /// To: a day (included), or an instant (excluded).
+    #[param(inline)]
+    pub to: Option<TimeBound>,
 }
 
 /// Who accessed this record, and how (GDPR: the person may ask who saw their record).
