@@ -1034,7 +1034,7 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .await;
     assert_eq!(planned.status, 201, "{}", planned.text);
     let version = format!("/api/v1/residents/{id}/care-plan/versions/{}", planned.json["id"].as_str().unwrap());
-    let etag = crate::care_plans::validated(&app, &version, &director.token).await;
+    let etag = crate::care_plans::validated(app, &version, &director.token).await;
     let active = app
         .request_with(
             reqwest::Method::POST,
@@ -1054,7 +1054,7 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
     assert_eq!(assigned.status, 201, "{}", assigned.text);
     // In force since the admission: today's task is the plan's whatever the hour.
-    crate::care_tasks::backdate(&app, tenant, &planned.json["id"], "2026-06-01T00:00:00Z").await;
+    crate::care_tasks::backdate(app, tenant, &planned.json["id"], "2026-06-01T00:00:00Z").await;
     let tasks = app.get(&format!("/api/v1/establishments/{}/tasks", tenant.establishments[0].id), &nurse.token).await;
     let task = &tasks.json[0];
     let recorded = app
