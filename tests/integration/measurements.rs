@@ -302,3 +302,64 @@ async fn an_entry_made_in_error_needs_a_reason_that_readers_see() {
     assert_eq!(read.json[0]["entered_in_error_reason"], "Pouls d'un autre résident", "{}", read.text);
     assert_eq!(read.json[0]["value"], 72);
 }
+
+#[tokio::test]
+async fn the_migration_gives_earlier_rows_their_unit_and_their_value_as_entered() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let record = resident_born(&app, &tenant, "Ancienne", "1940-02-02").await;
+    let series = format!("{record}/measurements");
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    for body in [
+        json!({"kind": "weight", "value": 61.5}),
+        json!({"kind": "blood_glucose", "value": 1.05, "unit": "g/L"}),
+        json!({"kind": "blood_pressure", "systolic": 130, "diastolic": 80}),
+        json!({"kind": "temperature", "value": 37.2}),
+    ] {
+        assert_eq!(app.post(&series, &nurse.token, body.clone()).await.status, 201, "{body}");
+    }
+    let before = app.get(&series, &nurse.token).await.json;
+
+    // The rows as they were before V23: the migration undone, then run again on them.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner
+        .batch_execute(
+            "ALTER TABLE measurements DROP COLUMN entered_value, DROP COLUMN entered_unit, DROP COLUMN error_reason; \
+             DELETE FROM dui_schema_history WHERE version = 23",
+        )
+        .await
+        .unwrap();
+    let applied = dui_storage::migrate::run(&app.db.owner_url).await.unwrap();
+    assert_eq!(applied.iter().map(|m| m.version).collect::<Vec<_>>(), [23]);
+
+    // Each row has its kind's unit, and no value of its own as entered: the stored one.
+    let tenant_id = tenant.id.to_string();
+    owner.execute("SELECT set_config('app.tenant_id', $1, false)", &[&tenant_id]).await.unwrap();
+    let rows = owner
+        .query(
+            "SELECT kind, entered_unit, entered_value IS NULL AS as_stored FROM measurements ORDER BY measured_at",
+            &[],
+        )
+        .await
+        .unwrap();
+    let units: Vec<(String, String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let expected = [("weight", "kg"), ("blood_glucose", "g/L"), ("blood_pressure", "mmHg"), ("temperature", "°C")];
+    assert_eq!(units, expected.map(|(kind, unit)| (kind.to_owned(), unit.to_owned(), true)));
+    // Read back: as entered is as stored, in the kind's unit.
+    let after = app.get(&series, &nurse.token).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    for (was, is) in before.as_array().unwrap().iter().zip(after.json.as_array().unwrap()) {
+        assert_eq!(
+            (&is["value"], &is["systolic"], &is["unit"]),
+            (&is["reference"]["value"], &is["reference"]["systolic"], &is["reference"]["unit"])
+        );
+        assert_eq!(is["reference"], was["reference"]);
+        assert_eq!(is["unit"], was["unit"]);
+    }
+    // And they are flagged in error with a reason, as any other.
+    let first = after.json[0]["id"].as_str().unwrap();
+    let flagged = app
+        .post(&format!("{series}/{first}/entered-in-error"), &nurse.token, json!({"reason": "Erreur de saisie"}))
+        .await;
+    assert_eq!((flagged.status, flagged.json["entered_in_error_reason"].as_str()), (200, Some("Erreur de saisie")));
+}

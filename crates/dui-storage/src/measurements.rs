@@ -122,8 +122,18 @@ pub(crate) fn measurement(row: &Row, keys: &Keyring) -> StoreResult<Measurement>
 
 /// The [`history`] columns of a row, still sealed.
 struct SealedHistory {
-    rows: Vec<(Uuid, String, DateTime<Utc>, Vec<u8>, i32)>,
+    rows: Vec<SealedReading>,
+    /// The resident's id, sealed identity and its key version.
     person: Option<(Uuid, Vec<u8>, i32)>,
+}
+
+/// A weight or a height, its value sealed.
+struct SealedReading {
+    id: Uuid,
+    kind: String,
+    measured_at: DateTime<Utc>,
+    value: Vec<u8>,
+    dek_version: i32,
 }
 
 /// The birth date, all the criteria need of the identity.
@@ -147,7 +157,13 @@ impl SealedHistory {
                     .zip(at)
                     .zip(values)
                     .zip(deks)
-                    .map(|((((id, kind), at), value), dek)| (id, kind, at, value, dek))
+                    .map(|((((id, kind), measured_at), value), dek_version)| SealedReading {
+                        id,
+                        kind,
+                        measured_at,
+                        value,
+                        dek_version,
+                    })
                     .collect()
             }
         };
@@ -160,7 +176,7 @@ impl SealedHistory {
 
     /// Opens the values and the birth date with the tenant's keys.
     async fn open(self, db: &Db, tenant: dui_domain::TenantId) -> StoreResult<History> {
-        let versions = self.rows.iter().map(|r| r.4).chain(self.person.iter().map(|p| p.2)).map(|v| v as u32);
+        let versions = self.rows.iter().map(|r| r.dek_version).chain(self.person.iter().map(|p| p.2)).map(|v| v as u32);
         let versions: Vec<u32> = versions.collect();
         if versions.is_empty() {
             return Ok(History::default());
@@ -171,8 +187,8 @@ impl SealedHistory {
             None => None,
         };
         let mut history = History { birth_date, ..History::default() };
-        for (id, kind, measured_at, sealed, _) in self.rows {
-            let value = match open_json(&keys, MEASUREMENT_VALUE, id, &sealed)? {
+        for SealedReading { id, kind, measured_at, value, .. } in self.rows {
+            let value = match open_json(&keys, MEASUREMENT_VALUE, id, &value)? {
                 MeasurementValue::Single(value) => value,
                 MeasurementValue::Pressure { .. } => {
                     return Err(StoreError::Corrupt { column: "value", value: format!("a pressure as a {kind}") });

@@ -96,6 +96,7 @@ pub async fn list_measurements(
 #[serde(deny_unknown_fields)]
 pub struct FlagMeasurementError {
     /// Why (wrong person, wrong figure...): 3 to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 
