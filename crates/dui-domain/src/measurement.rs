@@ -437,6 +437,7 @@ fn entered_in(
         None => String::new(),
     };
     match given {
+        // 5.5 is plausible in g/L and in mmol/L: a glucose without its unit cannot be read.
         None if kind == MeasurementKind::BloodGlucose => {
             errors.add("unit", format!("is required for {kind}: {}", list(names())));
             None
