@@ -58,6 +58,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read gir history"
         | "read care plan"
         | "read measurements"
+        | "read nutrition status"
         | "read task records"
         | "read timeline"
         | "read INS calls"
@@ -190,6 +191,7 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
         call("read gir history", Method::GET, format!("{r}/gir-history"), None),
         call("read care plan", Method::GET, format!("{r}/care-plan"), None),
         call("read measurements", Method::GET, format!("{r}/measurements"), None),
+        call("read nutrition status", Method::GET, format!("{r}/nutrition-status"), None),
         call(
             "read task records",
             Method::GET,
@@ -298,7 +300,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 32);
+    assert_eq!(checked, 32 * 33);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -699,6 +699,8 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a measurement", &["nurse measurement.create success measurement"]).await;
     ok(app.get(&format!("{record}/measurements"), &nurse.token).await);
     trail.expect("the series", &["nurse measurement.read success R"]).await;
+    ok(app.get(&format!("{record}/nutrition-status"), &nurse.token).await);
+    trail.expect("the nutrition status", &["nurse measurement.read success R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

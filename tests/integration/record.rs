@@ -1049,6 +1049,23 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .post(&format!("/api/v1/residents/{id}/measurements"), &nurse.token, json!({"kind": "weight", "value": 61.5}))
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
+    // A glucose entered in mmol/L, then flagged as entered in error, with the reason.
+    let glucose = app
+        .post(
+            &format!("/api/v1/residents/{id}/measurements"),
+            &nurse.token,
+            json!({"kind": "blood_glucose", "value": 5.5, "unit": "mmol/L"}),
+        )
+        .await;
+    assert_eq!(glucose.status, 201, "{}", glucose.text);
+    let flagged = app
+        .post(
+            &format!("/api/v1/residents/{id}/measurements/{}/entered-in-error", glucose.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"reason": "Glycémie d'un autre résident"}),
+        )
+        .await;
+    assert_eq!(flagged.status, 200, "{}", flagged.text);
     let helper = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
     let assigned =
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
@@ -1113,7 +1130,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("care_plan_versions", 1),
         ("assignments", 1),
         ("care_task_records", 1),
-        ("measurements", 1),
+        ("measurements", 2),
         ("outgoing_messages", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");
@@ -1128,6 +1145,11 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     assert!(accessed.iter().any(|e| e["action"] == "resident.export" && e["outcome"] == "success"));
     // Every note is in it, whatever its confidentiality scope: it is the person's record.
     assert_eq!(record["notes"][0]["text"], "Transmission exportée");
+    // Measurements as entered, in their reference unit, and the reason of an error.
+    let glucose = &record["measurements"][1];
+    assert_eq!((&glucose["value"], &glucose["unit"]), (&json!(5.5), &json!("mmol/L")), "{glucose}");
+    assert_eq!(glucose["reference"], json!({"value": 0.99, "unit": "g/L"}));
+    assert_eq!(glucose["entered_in_error_reason"], "Glycémie d'un autre résident");
     // Every field it holds is documented, in its section of the schema.
     let schema = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/resident-export.md")).unwrap();
     for (section, value) in record.as_object().unwrap() {
