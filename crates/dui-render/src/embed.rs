@@ -30,9 +30,10 @@ struct Program {
     subset: bool,
 }
 
-/// Flate-compressed, as PDF readers expect a `FlateDecode` stream.
+/// Flate-compressed, as PDF readers expect a `FlateDecode` stream. Level 6: on a plan's font
+/// subsets, level 9 makes files no smaller and takes three times as long.
 pub(crate) fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, 9)
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
 }
 
 /// The height of capital letters, in font units: the `OS/2` table's when it records it (DejaVu's
