@@ -174,8 +174,11 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     let pdf = app.get(&format!("{v2}/pdf"), &nurse.token).await;
     assert_eq!(pdf.status, 200, "{}", pdf.text);
     assert_eq!(pdf.header("content-type"), Some("application/pdf"));
-    assert!(pdf.text.starts_with("%PDF-") && pdf.text.trim_end().ends_with("%%EOF"));
-    assert!(pdf.text.contains("Attentes de la personne"), "the sections are in the document");
+    assert!(pdf.bytes.starts_with(b"%PDF-") && pdf.bytes.trim_ascii_end().ends_with(b"%%EOF"));
+    let text = poppler("pdftotext", &["{pdf}", "-"], &pdf.bytes);
+    for wanted in ["Attentes de la personne", "Rester autonome", "IDE référente"] {
+        assert!(text.contains(wanted), "{wanted:?} is not in the document:\n{text}");
+    }
 
     // A note reports on an objective of the plan in force; an unknown objective is refused.
     let linked = app
@@ -264,4 +267,66 @@ async fn plans_due_for_review_are_listed_per_establishment() {
 async fn write_note(app: &TestApp, record: &str, token: &str) {
     let written = app.post(&format!("{record}/notes"), token, json!({"text": "A participé à l'atelier jardin"})).await;
     assert_eq!(written.status, 201, "{}", written.text);
+}
+
+/// Runs a tool of poppler-utils on `pdf` (written to a file that "{pdf}" in `args` names) and
+/// returns what it prints. A missing tool fails the test, saying how to get it.
+fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), pdf).unwrap();
+    let args: Vec<std::ffi::OsString> =
+        args.iter().map(|a| if *a == "{pdf}" { file.path().as_os_str().to_owned() } else { (*a).into() }).collect();
+    let output = std::process::Command::new(tool).args(&args).output().unwrap_or_else(|error| {
+        panic!(
+            "{tool} cannot be run ({error}): install poppler-utils (apt-get install poppler-utils; scripts/test does)"
+        )
+    });
+    assert!(output.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The document handed to the family is PDF/A-2b, with its fonts embedded: whatever script the
+/// texts are written in, a reader shows them and gives them back as they were typed.
+#[tokio::test]
+async fn a_plan_pdf_is_pdf_a_with_its_fonts_embedded_and_its_text_whole() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted = admit(&app, &tenant, json!({"identity": identity("Projet", "Zoé", "1938-02-11")})).await;
+    let plan = format!("/api/v1/residents/{}/care-plan", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let samples = ["Łódź", "≥ 5 %", "Œuvre", "café", "12 €", "‘simples’", "“doubles”", "Ærøskøbing", "Жанна"];
+    let content = json!({
+        "expectations": "Revoir Łódź avec sa sœur ; marcher ≥ 5 % plus loin ; « Œuvre » au café, 12 €.",
+        "needs": [{"domain": "social_life", "text": "Citations ‘simples’ et “doubles”, lettres de Ærøskøbing"}],
+        "objectives": [{"domain": "family_and_relationships", "text": "Appeler Жанна chaque semaine", "status": "planned"}],
+        "actions": [{"what": "Œuvre commune : Łódź ≥ 5 % €", "who": {"role": "educator"}, "frequency": "le jeudi"}]
+    });
+    let created = app.post(&plan, &nurse.token, json!({"content": content})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let pdf = app.get(&format!("{plan}/versions/{}/pdf", created.json["id"].as_str().unwrap()), &nurse.token).await;
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+
+    // Every font embedded, as a subset, with its ToUnicode map.
+    let fonts = poppler("pdffonts", &["{pdf}"], &pdf.bytes);
+    let rows: Vec<Vec<&str>> = fonts.lines().skip(2).map(|row| row.split_whitespace().collect()).collect();
+    assert!(!rows.is_empty(), "no fonts:\n{fonts}");
+    for row in &rows {
+        // name, type (two words), encoding, emb, sub, uni, object, generation
+        assert!(row[0].contains("+DejaVuSans"), "{fonts}");
+        assert_eq!(row[1..7], ["CID", "TrueType", "Identity-H", "yes", "yes", "yes"], "{fonts}");
+    }
+    // Every character comes back, in regular text and in bold.
+    let text = poppler("pdftotext", &["{pdf}", "-"], &pdf.bytes);
+    for sample in samples.iter().chain(&["Œuvre commune : Łódź ≥ 5 % €"]) {
+        assert!(text.contains(sample), "pdftotext does not give back {sample:?}:\n{text}");
+    }
+    assert!(!text.contains('?'), "a character was replaced:\n{text}");
+    // The PDF/A identification, in the XMP metadata.
+    let metadata = poppler("pdfinfo", &["-meta", "{pdf}"], &pdf.bytes);
+    assert!(metadata.contains("<pdfaid:part>2</pdfaid:part>"), "{metadata}");
+    assert!(metadata.contains("<pdfaid:conformance>B</pdfaid:conformance>"), "{metadata}");
+    let info = poppler("pdfinfo", &["{pdf}"], &pdf.bytes);
+    assert!(info.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["PDF", "version:", "1.7"]), "{info}");
 }
