@@ -59,6 +59,9 @@ async fn measurements_are_checked_flagged_and_charted() {
     let period = app.get(&format!("{series}?from=2026-11-10T00:00:00Z&to=2026-11-16T00:00:00Z"), &nurse.token).await;
     assert_eq!(period.json.as_array().unwrap().len(), 4);
     app.get(&format!("{series}?from=2026-11-10T00:00:00Z&to=2026-11-01T00:00:00Z"), &nurse.token).await.problem(422);
+    // The same period in days (Paris), the last one included.
+    let days = app.get(&format!("{series}?from=2026-11-10&to=2026-11-15"), &nurse.token).await;
+    assert_eq!(days.json, period.json, "{}", days.text);
 
     // An entry made in error stays, flagged; once.
     let first = weights.json[0]["id"].as_str().unwrap();

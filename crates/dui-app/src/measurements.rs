@@ -8,6 +8,7 @@ use dui_domain::audit::AuditAction;
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::measurement::nutrition::{History, NutritionReading, NutritionStatus};
 use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, MeasurementValue, NewMeasurement};
+use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
@@ -32,8 +33,10 @@ pub struct RecordMeasurement {
 pub struct Series {
     pub resident: ResidentId,
     pub kind: Option<MeasurementKind>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    /// A day (from its first hour in the establishment's calendar) or an instant.
+    pub from: Option<TimeBound>,
+    /// A day (included) or an instant (excluded).
+    pub to: Option<TimeBound>,
 }
 
 /// May record care data about the person: those who assess and read the care team's notes
@@ -80,15 +83,15 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) 
 /// A person's measurements (of one kind, in a period), oldest first: the series for charts,
 /// weights with their undernutrition criteria.
 pub async fn series(app: &App, scope: &TenantScope, query: Series) -> AppResult<Vec<Measurement>> {
-    if let (Some(from), Some(to)) = (query.from, query.to)
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let [from, to] = crate::period::resolve(&mut tx, query.resident, [query.from, query.to]).await?;
+    if let (Some(from), Some(to)) = (from, to)
         && to <= from
     {
         return Err(AppError::invalid("to", "is not after from"));
     }
-    let tx = app.db().begin(scope, Mode::Write);
     let (mut series, history) =
-        measurements::series(tx, query.resident, query.kind, query.from, query.to, AuditAction::MeasurementRead)
-            .await?;
+        measurements::series(tx, query.resident, query.kind, from, to, AuditAction::MeasurementRead).await?;
     for measurement in &mut series {
         assess(measurement, &history);
     }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use dui_app::measurements::{self, RecordMeasurement, Series};
+use dui_domain::period::TimeBound;
 use dui_domain::measurement::nutrition::NutritionStatus;
 use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind};
 use dui_domain::{MeasurementId, ResidentId};
@@ -70,10 +71,13 @@ pub async fn create_measurement(
 #[into_params(parameter_in = Query)]
 pub struct SeriesParams {
     pub kind: Option<MeasurementKind>,
-    /// From (inclusive).
-    pub from: Option<DateTime<Utc>>,
-    /// To (exclusive).
-    pub to: Option<DateTime<Utc>>,
+    /// From (inclusive): a day, from its first hour in the establishment's calendar, or an
+    /// instant.
+    #[param(inline)]
+    pub from: Option<TimeBound>,
+    /// To: a day (included), or an instant (excluded).
+    #[param(inline)]
+    pub to: Option<TimeBound>,
 }
 
 /// A person's measurements (of one kind, in a period), oldest first: the series for charts
