@@ -1079,7 +1079,7 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
             &format!("/api/v1/residents/{id}/tasks"),
             &nurse.token,
             json!({"plan_version_id": task["plan_version_id"], "action_id": task["action_id"],
-                   "scheduled_for": task["scheduled_for"], "status": "done"}),
+                   "scheduled_for": task["scheduled_for"], "status": "refused", "reason": "Préfère le soir"}),
         )
         .await;
     assert_eq!(recorded.status, 201, "{}", recorded.text);

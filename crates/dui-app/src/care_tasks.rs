@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::audit::AuditAction;
 use dui_domain::care_plan::{PlanStatus, PlanVersion};
 use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskState, TaskStatus};
+use dui_domain::handover::{HandoverEventKind, NewHandoverEvent};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::period::TimeBound;
 use dui_domain::policy;
@@ -138,6 +139,24 @@ fn in_force(plan: &PlanVersion, scheduled_for: DateTime<Utc>, performed_at: Date
     Ok(())
 }
 
+/// What the hand-over says of a task refused or not done (nothing of one done): to the whole
+/// team, who share the care.
+fn reported(what: &str, new: &NewTaskRecord) -> Option<NewHandoverEvent> {
+    let (kind, word) = match new.status {
+        TaskStatus::Done => return None,
+        TaskStatus::Refused => (HandoverEventKind::TaskRefused, "refusé"),
+        TaskStatus::NotDone => (HandoverEventKind::TaskNotDone, "non fait"),
+    };
+    let reason = new.reason.as_deref().unwrap_or_default();
+    Some(NewHandoverEvent {
+        kind,
+        source_type: "care_task_record",
+        scope: NoteScope::WholeTeam,
+        summary: format!("{what} : {word} — {reason}"),
+        occurred_at: new.performed_at,
+    })
+}
+
 /// Everyone who writes notes about the person carries out care: home helpers included.
 async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) -> AppResult<()> {
     let establishments = acting(tx, resident, action).await?;
@@ -178,12 +197,13 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
     if !schedule.occurrences_within(local.date(), action.from, action.to).iter().any(|o| o.at == local.time()) {
         return Err(AppError::invalid("scheduled_for", "is not a time this action is scheduled"));
     }
+    let event = reported(&action.what, &new);
     let task = TaskRef {
         plan_version_id: command.plan_version.as_uuid(),
         action_id: command.action,
         scheduled_for: command.scheduled_for,
     };
-    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None).await?)
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None, event.as_ref()).await?)
 }
 
 /// Corrects a task record: a new record of the same occurrence that points to it; both stay.
@@ -196,7 +216,9 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendTask) -> AppRes
     let task = care_tasks::record_ref(&mut tx, resident, command.record).await?;
     let plan = care_plans::version(&mut tx, resident, PlanVersionId::from_uuid(task.plan_version_id)).await?;
     in_force(&plan, task.scheduled_for, new.performed_at)?;
-    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record)).await?)
+    let what = plan.content.actions.iter().find(|a| a.id == Some(task.action_id)).map_or("Soin", |a| a.what.as_str());
+    let event = reported(what, &new);
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record), event.as_ref()).await?)
 }
 
 /// The traceability of the person's care over a period (at most 92 days): every record,

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use dui_domain::audit::AuditAction;
+use dui_domain::handover::{HandoverEventKind, NewHandoverEvent};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::measurement::nutrition::{History, NutritionReading, NutritionStatus};
 use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, MeasurementValue, NewMeasurement};
@@ -74,8 +75,16 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) 
     }
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, command.resident, AuditAction::MeasurementCreate).await?;
+    // A value outside its usual range is told at the hand-over, to the care team.
+    let event = new.handover_summary().map(|summary| NewHandoverEvent {
+        kind: HandoverEventKind::AbnormalMeasurement,
+        source_type: "measurement",
+        scope: NoteScope::CareTeam,
+        summary,
+        occurred_at: measured_at,
+    });
     let (mut created, history) =
-        measurements::record(tx, command.key.as_ref(), command.resident, &new, measured_at).await?;
+        measurements::record(tx, command.key.as_ref(), command.resident, &new, measured_at, event.as_ref()).await?;
     assess(&mut created.value, &history);
     Ok(created)
 }

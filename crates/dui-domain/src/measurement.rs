@@ -999,3 +999,61 @@ mod tests {
         assert!(schema.contains("systolic") && schema.contains("\"value\""), "{schema}");
     }
 }
+
+impl MeasurementKind {
+    /// The name a French team gives it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Weight => "Poids",
+            Self::Height => "Taille",
+            Self::BloodPressure => "Tension artérielle",
+            Self::Pulse => "Pouls",
+            Self::Temperature => "Température",
+            Self::Spo2 => "SpO2",
+            Self::BloodGlucose => "Glycémie capillaire",
+            Self::Pain => "Douleur",
+            Self::RespiratoryRate => "Fréquence respiratoire",
+        }
+    }
+}
+
+impl NewMeasurement {
+    /// What the hand-over says of a value outside its usual range (`None` when within it, or
+    /// without one): "Température 38,6 °C (haute)", "Tension artérielle 210/115 mmHg (haute)".
+    pub fn handover_summary(&self) -> Option<String> {
+        let side = match self.flag? {
+            Flag::Normal => return None,
+            Flag::Low => "basse",
+            Flag::High => "haute",
+        };
+        let figure = match self.value {
+            MeasurementValue::Single(value) => {
+                let text = format!("{value}");
+                text.replace('.', ",")
+            }
+            MeasurementValue::Pressure { systolic, diastolic } => format!("{systolic}/{diastolic}"),
+        };
+        Some(format!("{} {figure} {} ({side})", self.kind.label(), self.unit.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod handover_tests {
+    use super::*;
+
+    fn entered(input: serde_json::Value) -> NewMeasurement {
+        NewMeasurement::validate(serde_json::from_value(input).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn abnormal_values_are_told_in_the_hand_over_and_normal_ones_are_not() {
+        let fever = entered(serde_json::json!({"kind": "temperature", "value": 38.6}));
+        assert_eq!(fever.handover_summary().as_deref(), Some("Température 38,6 °C (haute)"));
+        let pressure = entered(serde_json::json!({"kind": "blood_pressure", "systolic": 210, "diastolic": 115}));
+        assert_eq!(pressure.handover_summary().as_deref(), Some("Tension artérielle 210/115 mmHg (haute)"));
+        let desaturation = entered(serde_json::json!({"kind": "spo2", "value": 89}));
+        assert_eq!(desaturation.handover_summary().as_deref(), Some("SpO2 89 % (basse)"));
+        assert_eq!(entered(serde_json::json!({"kind": "temperature", "value": 37.0})).handover_summary(), None);
+        assert_eq!(entered(serde_json::json!({"kind": "weight", "value": 61.0})).handover_summary(), None);
+    }
+}

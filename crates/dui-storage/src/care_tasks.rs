@@ -141,9 +141,10 @@ static INSERT: Stmt = LazyLock::new(|| {
                      AND o.id = :amends AND o.resident_id = t.id AND o.action_id = :action_id \
                      AND o.scheduled_for = :scheduled_for) \
                RETURNING *), \
-         trace AS ({trace}) SELECT {TASK_COLUMNS} FROM k",
+         trace AS ({trace}), {event} SELECT {TASK_COLUMNS} FROM k",
         target = target(),
         trace = Trace::written("k"),
+        event = crate::handover::emit("k"),
     ))
 });
 
@@ -321,8 +322,9 @@ pub async fn record(
     task: TaskRef,
     new: &NewTaskRecord,
     amends: Option<TaskRecordId>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<TaskRecord>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let id = Uuid::now_v7();
     let reason = new.reason.as_ref().map(|r| seal_json(&keys, TASK_REASON, id, r)).transpose()?;
     let dek = reason.as_ref().map(|_| keys.active_version() as i32);
@@ -334,6 +336,8 @@ pub async fn record(
     scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
     reason: &reason, dek_version: &dek, amends: &amends_id }
     .action(action);
+    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| task_record(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await
 }

@@ -213,9 +213,10 @@ static INSERT: Stmt = LazyLock::new(|| {
                SELECT t.tenant_id, :id, t.id, p.establishment_id, :kind, :measured_at, :value, :entered_value, \
                       :entered_unit, :dek_version, :flag, who.user_id \
                FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
-         trace AS ({trace}) SELECT {MEASUREMENT_COLUMNS}, {HISTORY_COLUMNS} FROM m, target t {history}",
+         trace AS ({trace}), {event} SELECT {MEASUREMENT_COLUMNS}, {HISTORY_COLUMNS} FROM m, target t {history}",
         target = target(),
         trace = Trace::written("m"),
+        event = crate::handover::emit("m"),
         history = history("t", "m.measured_at", "m.measured_at", "NOT t.normal", "m.kind = 'weight'"),
     ))
 });
@@ -308,9 +309,10 @@ pub async fn record(
     resident: ResidentId,
     new: &NewMeasurement,
     measured_at: DateTime<Utc>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<(Created<Measurement>, History)> {
     let (db, tenant) = (tx.db(), tx.tenant());
-    let keys = tx.sealing_keys(2).await?;
+    let keys = tx.sealing_keys(3).await?;
     let id = Uuid::now_v7();
     let value = seal_json(&keys, MEASUREMENT_VALUE, id, &new.reference.value)?;
     let entered_value = seal_json(&keys, MEASUREMENT_ENTERED_VALUE, id, &new.value)?;
@@ -321,9 +323,11 @@ pub async fn record(
         new.flag.map(Flag::as_str),
         keys.active_version() as i32,
     );
+    let event = crate::handover::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, id: &id, kind: &kind, measured_at: &measured_at, value: &value,
     entered_value: &entered_value, entered_unit: &unit, dek_version: &dek, flag: &flag }
     .action(AuditAction::MeasurementCreate);
+    let args = event.bind(args);
     let map = |row: &Row| Ok((measurement(row, &keys)?, SealedHistory::of(row)?));
     let created = create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await?;
     let (measurement, sealed) = created.value;
