@@ -395,6 +395,16 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
     let pending = app.get("/api/v1/emergency-accesses?pending=true", &director.token).await;
     assert_eq!(pending.json[0]["id"], opening.as_str());
     assert_eq!(pending.json[0]["reason"], reason);
+    // The review shows whose record it was and what was done through the opening.
+    let shown = app.get(&record, &director.token).await;
+    assert_eq!(pending.json[0]["resident"]["id"], shown.json["id"], "{}", pending.text);
+    assert!(!pending.json[0]["resident"]["family_name"].as_str().unwrap().is_empty());
+    let viewed: Vec<&str> =
+        pending.json[0]["viewed"].as_array().unwrap().iter().map(|v| v["action"].as_str().unwrap()).collect();
+    let through: Vec<&str> = visitor_events.iter().filter(|(_, emergency)| *emergency).map(|(a, _)| *a).collect();
+    assert_eq!(viewed, through, "{}", pending.text);
+    let written = pending.json[0]["viewed"].as_array().unwrap().iter().find(|v| v["action"] == "note.create").unwrap();
+    assert_eq!(written["resource_id"], note.json["id"]);
     let elsewhere = app.get("/api/v1/emergency-accesses", &other_director.token).await;
     assert_eq!(elsewhere.json, json!([]));
     app.get("/api/v1/emergency-accesses", &visitor.token).await.problem(403);

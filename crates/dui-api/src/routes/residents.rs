@@ -16,7 +16,7 @@ use dui_domain::period::TimeBound;
 use dui_domain::idempotency::Created;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
-    EmergencyAccess, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
+    EmergencyAccess, EmergencyReview, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
 };
 use dui_domain::resident::{Identity, IdentityStatus, Ins, Likeness, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;
@@ -773,12 +773,12 @@ pub async fn open_emergency_access(
 /// Emergency openings of records of the people of your establishments (directors; all for
 /// tenant admins), most recent first.
 #[utoipa::path(get, path = "/emergency-accesses", tag = "residents", params(EmergencyListParams),
-    responses((status = 200, body = Vec<EmergencyAccess>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<EmergencyReview>), (status = 403, body = Problem)))]
 pub async fn list_emergency_accesses(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Query(params): Query<EmergencyListParams>,
-) -> Result<Json<Vec<EmergencyAccess>>, ApiError> {
+) -> Result<Json<Vec<EmergencyReview>>, ApiError> {
     Ok(Json(emergency::list(state.app(), &scope, params.pending).await?))
 }
 
