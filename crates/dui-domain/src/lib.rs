@@ -8,6 +8,7 @@ pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;
+pub mod emergency;
 pub mod handover;
 pub mod idempotency;
 pub mod identity;

@@ -144,7 +144,7 @@ static INSERT: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {TASK_COLUMNS} FROM k",
         target = target(),
         trace = Trace::written("k"),
-        event = crate::handover::emit("k"),
+        event = crate::handover_write::emit("k"),
     ))
 });
 
@@ -336,7 +336,7 @@ pub async fn record(
     scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
     reason: &reason, dek_version: &dek, amends: &amends_id }
     .action(action);
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = event.bind(args);
     let map = |row: &Row| task_record(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await

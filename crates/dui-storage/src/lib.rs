@@ -28,6 +28,7 @@ mod error;
 pub mod feature;
 pub mod features;
 pub mod handover;
+mod handover_write;
 mod idempotency;
 pub mod identity;
 pub mod import;
