@@ -10,6 +10,7 @@
 //!
 //! One module per kind of record, each use case a function of it.
 
+pub mod absences;
 mod access;
 pub mod assessments;
 pub mod audit;
@@ -25,6 +26,7 @@ pub mod outbox;
 pub mod people;
 pub mod platform;
 pub mod residents;
+pub mod restraints;
 pub mod settings;
 pub mod stays;
 pub mod structure;

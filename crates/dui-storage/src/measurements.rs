@@ -35,9 +35,7 @@ pub(crate) const MEASUREMENT_COLUMNS: &str = "m.id, m.resident_id, m.establishme
 /// Reads the care team's data: where the user reads care-team notes (with an emergency opening,
 /// anywhere they do).
 fn care_readable(m: &str) -> String {
-    format!(
-        "(who.care_all OR {m}.establishment_id = ANY(who.care_est) OR (NOT t.normal AND cardinality(who.care_est) > 0))"
-    )
+    crate::access::care_readable(m, "NOT t.normal")
 }
 
 pub(crate) fn measurement(row: &Row, keys: &Keyring) -> StoreResult<Measurement> {

@@ -370,7 +370,11 @@ impl Workload {
             }
             let tasks: Value = response.json().await.ok()?;
             for task in tasks.as_array()? {
-                if task["resident"]["id"].as_str() != Some(self.residents[0].to_string().as_str()) {
+                // Only the plan's tasks are recorded as task records (a restraint's reassessment
+                // is not).
+                if task["resident"]["id"].as_str() != Some(self.residents[0].to_string().as_str())
+                    || task["kind"] != "care_plan"
+                {
                     continue;
                 }
                 state.0.push_back(Occurrence {
