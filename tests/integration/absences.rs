@@ -20,8 +20,8 @@ pub(crate) fn day(days: i64) -> DateTime<Utc> {
 }
 
 /// The tenant's EHPAD on UTC (so that the schedule's times are the instants), a person admitted
-/// there with a plan in force whose care is at 08:00, 12:00 and 20:00 every day; the record's
-/// path.
+/// there a month ago with a plan in force since, whose care is at 08:00, 12:00 and 20:00 every
+/// day; the record's path.
 pub(crate) async fn person_with_care(app: &TestApp, tenant: &TestTenant, name: &str) -> String {
     let ehpad = tenant.establishments[0].id;
     let utc =
@@ -47,11 +47,13 @@ pub(crate) async fn person_with_care(app: &TestApp, tenant: &TestTenant, name: &
         .await;
     assert_eq!(plan.status, 201, "{}", plan.text);
     let version = format!("{record}/care-plan/versions/{}", plan.json["id"].as_str().unwrap());
-    let etag = plan.header("etag").unwrap().to_owned();
+    let etag = crate::care_plans::validated(app, &version, &director.token).await;
     let active = app
         .request_with(Method::POST, &format!("{version}/activate"), Some(&director.token), None, &[("If-Match", &etag)])
         .await;
     assert_eq!(active.status, 200, "{}", active.text);
+    // In force for a month already: past days have their tasks.
+    crate::care_tasks::backdate(app, tenant, &plan.json["id"], &iso(day(-30))).await;
     record
 }
 
@@ -86,7 +88,8 @@ async fn an_absence_suspends_the_persons_tasks_until_the_return() {
     let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
     let assistant = app.user(&tenant, &[(Some(ehpad), Role::CareAssistant)]).await;
     let (d, d1) = (day(-3), day(-2));
-    assert_eq!(states(&app, &tenant, &nurse, d.date_naive()).await, ["late", "late", "late"]);
+    // Past and not recorded: missed (the tenant's window, four hours by default).
+    assert_eq!(states(&app, &tenant, &nurse, d.date_naive()).await, ["missed", "missed", "missed"]);
 
     // Hospitalised at 10:00 on day D, by ambulance, no return expected yet.
     let hospital = app
@@ -101,8 +104,8 @@ async fn an_absence_suspends_the_persons_tasks_until_the_return() {
     assert_eq!(hospital.json["state"], "in_progress");
     assert_eq!(hospital.json["destination"]["service"], "Cardiologie");
     let absence = format!("{record}/absences/{}", hospital.json["id"].as_str().unwrap());
-    // The tasks inside the absence are suspended, not late; the one before stays late.
-    assert_eq!(states(&app, &tenant, &nurse, d.date_naive()).await, ["late", "suspended", "suspended"]);
+    // The tasks inside the absence are suspended, not missed; the one before stays missed.
+    assert_eq!(states(&app, &tenant, &nurse, d.date_naive()).await, ["missed", "suspended", "suspended"]);
     assert_eq!(states(&app, &tenant, &nurse, d1.date_naive()).await, ["suspended", "suspended", "suspended"]);
     // The care assistant (who reads the care team's data) and the state filter agree.
     let suspended = app
@@ -142,7 +145,7 @@ async fn an_absence_suspends_the_persons_tasks_until_the_return() {
         (back.json["state"].as_str(), back.json["return_recorded_by"].as_str()),
         (Some("ended"), Some(nurse.id.to_string().as_str()))
     );
-    assert_eq!(states(&app, &tenant, &nurse, d1.date_naive()).await, ["suspended", "late", "late"]);
+    assert_eq!(states(&app, &tenant, &nurse, d1.date_naive()).await, ["suspended", "missed", "missed"]);
     assert_eq!(states(&app, &tenant, &nurse, d.date_naive()).await, ["done", "suspended", "suspended"]);
     // Once: an ended absence is neither ended again nor cancelled.
     app.post(&format!("{absence}/return"), &nurse.token, json!({})).await.problem(409);

@@ -58,6 +58,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read gir history"
         | "read care plan"
         | "read measurements"
+        | "read nutrition status"
         | "read task records"
         | "read timeline"
         | "read INS calls"
@@ -197,6 +198,7 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
         call("read gir history", Method::GET, format!("{r}/gir-history"), None),
         call("read care plan", Method::GET, format!("{r}/care-plan"), None),
         call("read measurements", Method::GET, format!("{r}/measurements"), None),
+        call("read nutrition status", Method::GET, format!("{r}/nutrition-status"), None),
         call(
             "read task records",
             Method::GET,
@@ -337,7 +339,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 39 * 32);
+    assert_eq!(checked, 32 * 40);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;
@@ -432,6 +434,16 @@ async fn an_emergency_opening_is_reasoned_time_limited_flagged_and_reviewed() {
     let pending = app.get("/api/v1/emergency-accesses?pending=true", &director.token).await;
     assert_eq!(pending.json[0]["id"], opening.as_str());
     assert_eq!(pending.json[0]["reason"], reason);
+    // The review shows whose record it was and what was done through the opening.
+    let shown = app.get(&record, &director.token).await;
+    assert_eq!(pending.json[0]["resident"]["id"], shown.json["id"], "{}", pending.text);
+    assert!(!pending.json[0]["resident"]["family_name"].as_str().unwrap().is_empty());
+    let viewed: Vec<&str> =
+        pending.json[0]["viewed"].as_array().unwrap().iter().map(|v| v["action"].as_str().unwrap()).collect();
+    let through: Vec<&str> = visitor_events.iter().filter(|(_, emergency)| *emergency).map(|(a, _)| *a).collect();
+    assert_eq!(viewed, through, "{}", pending.text);
+    let written = pending.json[0]["viewed"].as_array().unwrap().iter().find(|v| v["action"] == "note.create").unwrap();
+    assert_eq!(written["resource_id"], note.json["id"]);
     let elsewhere = app.get("/api/v1/emergency-accesses", &other_director.token).await;
     assert_eq!(elsewhere.json, json!([]));
     app.get("/api/v1/emergency-accesses", &visitor.token).await.problem(403);

@@ -640,7 +640,9 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a plan drafted", &["director care_plan.create success care_plan_version"]).await;
     let version = plan.json["id"].as_str().unwrap().to_owned();
     let objective = plan.json["content"]["objectives"][0]["id"].as_str().unwrap().to_owned();
-    let etag = plan.header("etag").unwrap().to_owned();
+    let etag =
+        crate::care_plans::validated(&app, &format!("{record}/care-plan/versions/{version}"), &director.token).await;
+    trail.expect("validated by the person", &["director care_plan.validate success care_plan_version"]).await;
     ok(app
         .request_with(
             reqwest::Method::POST,
@@ -697,6 +699,8 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a measurement", &["nurse measurement.create success measurement"]).await;
     ok(app.get(&format!("{record}/measurements"), &nurse.token).await);
     trail.expect("the series", &["nurse measurement.read success R"]).await;
+    ok(app.get(&format!("{record}/nutrition-status"), &nurse.token).await);
+    trail.expect("the nutrition status", &["nurse measurement.read success R"]).await;
 
     // Absences and appointments: an appointment outside records its absence, one event each.
     let soon = chrono::Utc::now() + chrono::Duration::days(2);

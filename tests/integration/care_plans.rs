@@ -36,6 +36,25 @@ fn etag(response: &TestResponse) -> String {
     response.header("etag").unwrap_or_else(|| panic!("no ETag: {}", response.text)).to_owned()
 }
 
+/// Records that the person validated the plan version at `version` (signed, today as the
+/// establishment counts days), and returns the version's new ETag, to activate it with.
+pub async fn validated(app: &TestApp, version: &str, token: &str) -> String {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let today: chrono::NaiveDate =
+        owner.query_one("SELECT (now() AT TIME ZONE 'Europe/Paris')::date", &[]).await.unwrap().get(0);
+    let mut last = None;
+    // The establishment's day is Paris's, or UTC's in tests that move it.
+    for on in [today, chrono::Utc::now().date_naive()] {
+        let body = json!({"by": "person", "name": "La personne", "on": on, "method": "signature"});
+        let answer = app.post(&format!("{version}/validation"), token, body).await;
+        if answer.status == 200 {
+            return etag(&answer);
+        }
+        last = Some(answer.text);
+    }
+    panic!("the validation was refused: {last:?}");
+}
+
 #[tokio::test]
 async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     let app = TestApp::spawn().await;
@@ -70,6 +89,32 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
         send_if(&app, Method::PUT, &v1, &nurse.token, &etag(&read), Some(json!({"content": changed_content}))).await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!(changed.json["content"]["objectives"][0]["id"], objective.as_str(), "ids stay");
+    // Not in force before the person (or their representative) validated it.
+    let unvalidated = send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&changed), None).await;
+    assert!(unvalidated.problem(409)["detail"].as_str().unwrap().contains("not validated"), "{}", unvalidated.text);
+    let tag = validated(&app, &v1, &nurse.token).await;
+    // A validation lapses when the draft's content changes afterwards: they validated another text.
+    let mut other = changed.json["content"].clone();
+    other["expectations"] = json!("Rester autonome");
+    let rewritten = send_if(&app, Method::PUT, &v1, &nurse.token, &tag, Some(json!({"content": other}))).await;
+    assert_eq!(rewritten.status, 200, "{}", rewritten.text);
+    assert!(rewritten.json["validation"].is_null(), "{}", rewritten.text);
+    send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&rewritten), None).await.problem(409);
+    // Unchanged content keeps it.
+    let tag = validated(&app, &v1, &nurse.token).await;
+    let read_again = app.get(&v1, &nurse.token).await;
+    let same = send_if(
+        &app,
+        Method::PUT,
+        &v1,
+        &nurse.token,
+        &tag,
+        Some(json!({"content": read_again.json["content"], "review_due_on": null})),
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    assert!(same.json["validation"].is_object(), "{}", same.text);
+    let changed = same;
     send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&read), None).await.problem(412);
     let active = send_if(&app, Method::POST, &format!("{v1}/activate"), &nurse.token, &etag(&changed), None).await;
     assert_eq!(active.status, 200, "{}", active.text);
@@ -91,9 +136,9 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     let refused = app.post(&format!("{v1}/validation"), &nurse.token, before).await;
     assert_eq!(refused.problem(422)["errors"][0]["field"], "on", "{}", refused.text);
     let validation = json!({"by": "legal_representative", "name": "Paul Projet", "on": today, "method": "signature"});
-    let validated = app.post(&format!("{v1}/validation"), &nurse.token, validation).await;
-    assert_eq!(validated.status, 200, "{}", validated.text);
-    assert_eq!(validated.json["validation"]["name"], "Paul Projet");
+    let signed = app.post(&format!("{v1}/validation"), &nurse.token, validation).await;
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    assert_eq!(signed.json["validation"]["name"], "Paul Projet");
 
     // A review makes version 2, a draft with the review; objectives take the review's outcomes.
     let review = json!({"version_id": first.json["id"], "review": {"date": "2026-11-25",
@@ -108,7 +153,8 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     assert!(second.json["validation"].is_null(), "a new version is validated anew");
     app.post(&format!("{plan}/reviews"), &nurse.token, review).await.problem(409);
     let v2 = format!("{plan}/versions/{}", second.json["id"].as_str().unwrap());
-    let activated = send_if(&app, Method::POST, &format!("{v2}/activate"), &nurse.token, &etag(&second), None).await;
+    let tag = validated(&app, &v2, &nurse.token).await;
+    let activated = send_if(&app, Method::POST, &format!("{v2}/activate"), &nurse.token, &tag, None).await;
     assert_eq!(activated.status, 200, "{}", activated.text);
 
     // Every version stays readable; the one in force is obvious.
@@ -121,15 +167,18 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
         .map(|v| (v["version"].as_i64().unwrap(), v["status"].as_str().unwrap()))
         .collect();
     assert_eq!(summary, [(2, "active"), (1, "superseded")]);
-    assert_eq!(versions.json[1]["content"]["expectations"], "Rester autonome et voir ses petits-enfants");
+    assert_eq!(versions.json[1]["content"]["expectations"], "Rester autonome", "as last changed");
     assert!(versions.json[1]["ended_at"].is_string());
 
     // A version as a PDF for the family.
     let pdf = app.get(&format!("{v2}/pdf"), &nurse.token).await;
     assert_eq!(pdf.status, 200, "{}", pdf.text);
     assert_eq!(pdf.header("content-type"), Some("application/pdf"));
-    assert!(pdf.text.starts_with("%PDF-") && pdf.text.trim_end().ends_with("%%EOF"));
-    assert!(pdf.text.contains("Attentes de la personne"), "the sections are in the document");
+    assert!(pdf.bytes.starts_with(b"%PDF-") && pdf.bytes.trim_ascii_end().ends_with(b"%%EOF"));
+    let text = poppler("pdftotext", &["{pdf}", "-"], &pdf.bytes);
+    for wanted in ["Attentes de la personne", "Rester autonome", "IDE référente"] {
+        assert!(text.contains(wanted), "{wanted:?} is not in the document:\n{text}");
+    }
 
     // A note reports on an objective of the plan in force; an unknown objective is refused.
     let linked = app
@@ -159,6 +208,14 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     app.get(&format!("{record}/timeline?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z"), &nurse.token)
         .await
         .problem(422);
+    // Days too, the end day included: today's events are in "from 30 days ago to today".
+    let today = chrono::Utc::now().date_naive();
+    let by_days = format!("{record}/timeline?from={}&to={today}", today - chrono::Days::new(30));
+    let by_days = app.get(&by_days, &nurse.token).await;
+    assert_eq!(by_days.status, 200, "{}", by_days.text);
+    assert_eq!(by_days.json.as_array().unwrap().len(), timeline.json.as_array().unwrap().len(), "{}", by_days.text);
+    let bad = app.get(&format!("{record}/timeline?from=yesterday"), &nurse.token).await;
+    assert!(bad.problem(400)["detail"].as_str().unwrap().contains("expected a date (2026-12-01)"), "{}", bad.text);
 
     // Closing: only the plan in force.
     app.post(&format!("{v1}/close"), &nurse.token, json!({})).await.problem(409);
@@ -182,8 +239,8 @@ async fn plans_due_for_review_are_listed_per_establishment() {
             app.post(&plan, &nurse.token, json!({"content": content("Vivre ici"), "review_due_on": due})).await;
         assert_eq!(created.status, 201, "{}", created.text);
         let version = format!("{plan}/versions/{}", created.json["id"].as_str().unwrap());
-        let active =
-            send_if(&app, Method::POST, &format!("{version}/activate"), &nurse.token, &etag(&created), None).await;
+        let tag = validated(&app, &version, &nurse.token).await;
+        let active = send_if(&app, Method::POST, &format!("{version}/activate"), &nurse.token, &tag, None).await;
         assert_eq!(active.status, 200, "{}", active.text);
         versions.push(created.json["id"].as_str().unwrap().to_owned());
     }
@@ -210,4 +267,66 @@ async fn plans_due_for_review_are_listed_per_establishment() {
 async fn write_note(app: &TestApp, record: &str, token: &str) {
     let written = app.post(&format!("{record}/notes"), token, json!({"text": "A participé à l'atelier jardin"})).await;
     assert_eq!(written.status, 201, "{}", written.text);
+}
+
+/// Runs a tool of poppler-utils on `pdf` (written to a file that "{pdf}" in `args` names) and
+/// returns what it prints. A missing tool fails the test, saying how to get it.
+fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), pdf).unwrap();
+    let args: Vec<std::ffi::OsString> =
+        args.iter().map(|a| if *a == "{pdf}" { file.path().as_os_str().to_owned() } else { (*a).into() }).collect();
+    let output = std::process::Command::new(tool).args(&args).output().unwrap_or_else(|error| {
+        panic!(
+            "{tool} cannot be run ({error}): install poppler-utils (apt-get install poppler-utils; scripts/test does)"
+        )
+    });
+    assert!(output.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The document handed to the family is PDF/A-2b, with its fonts embedded: whatever script the
+/// texts are written in, a reader shows them and gives them back as they were typed.
+#[tokio::test]
+async fn a_plan_pdf_is_pdf_a_with_its_fonts_embedded_and_its_text_whole() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted = admit(&app, &tenant, json!({"identity": identity("Projet", "Zoé", "1938-02-11")})).await;
+    let plan = format!("/api/v1/residents/{}/care-plan", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let samples = ["Łódź", "≥ 5 %", "Œuvre", "café", "12 €", "‘simples’", "“doubles”", "Ærøskøbing", "Жанна"];
+    let content = json!({
+        "expectations": "Revoir Łódź avec sa sœur ; marcher ≥ 5 % plus loin ; « Œuvre » au café, 12 €.",
+        "needs": [{"domain": "social_life", "text": "Citations ‘simples’ et “doubles”, lettres de Ærøskøbing"}],
+        "objectives": [{"domain": "family_and_relationships", "text": "Appeler Жанна chaque semaine", "status": "planned"}],
+        "actions": [{"what": "Œuvre commune : Łódź ≥ 5 % €", "who": {"role": "educator"}, "frequency": "le jeudi"}]
+    });
+    let created = app.post(&plan, &nurse.token, json!({"content": content})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let pdf = app.get(&format!("{plan}/versions/{}/pdf", created.json["id"].as_str().unwrap()), &nurse.token).await;
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+
+    // Every font embedded, as a subset, with its ToUnicode map.
+    let fonts = poppler("pdffonts", &["{pdf}"], &pdf.bytes);
+    let rows: Vec<Vec<&str>> = fonts.lines().skip(2).map(|row| row.split_whitespace().collect()).collect();
+    assert!(!rows.is_empty(), "no fonts:\n{fonts}");
+    for row in &rows {
+        // name, type (two words), encoding, emb, sub, uni, object, generation
+        assert!(row[0].contains("+DejaVuSans"), "{fonts}");
+        assert_eq!(row[1..7], ["CID", "TrueType", "Identity-H", "yes", "yes", "yes"], "{fonts}");
+    }
+    // Every character comes back, in regular text and in bold.
+    let text = poppler("pdftotext", &["{pdf}", "-"], &pdf.bytes);
+    for sample in samples.iter().chain(&["Œuvre commune : Łódź ≥ 5 % €"]) {
+        assert!(text.contains(sample), "pdftotext does not give back {sample:?}:\n{text}");
+    }
+    assert!(!text.contains('?'), "a character was replaced:\n{text}");
+    // The PDF/A identification, in the XMP metadata.
+    let metadata = poppler("pdfinfo", &["-meta", "{pdf}"], &pdf.bytes);
+    assert!(metadata.contains("<pdfaid:part>2</pdfaid:part>"), "{metadata}");
+    assert!(metadata.contains("<pdfaid:conformance>B</pdfaid:conformance>"), "{metadata}");
+    let info = poppler("pdfinfo", &["{pdf}"], &pdf.bytes);
+    assert!(info.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["PDF", "version:", "1.7"]), "{info}");
 }

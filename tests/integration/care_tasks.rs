@@ -12,6 +12,20 @@ async fn send_if(app: &TestApp, method: Method, path: &str, token: &str, etag: &
     app.request_with(method, path, Some(token), None, &[("If-Match", etag)]).await
 }
 
+/// Puts a plan version's activation back to `at`, as if it had been in force since (tests read
+/// past days, which only a plan in force then has tasks on).
+pub async fn backdate(app: &TestApp, tenant: &dui_testkit::TestTenant, version: &Value, at: &str) {
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let id: uuid::Uuid = version.as_str().unwrap().parse().unwrap();
+    owner.batch_execute(&format!("SET app.tenant_id = '{}'", tenant.id)).await.unwrap();
+    let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+    let changed = owner
+        .execute("UPDATE care_plan_versions SET activated_at = $2, created_at = $2 WHERE id = $1", &[&id, &at])
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
 fn times(tasks: &Value, what: &str) -> Vec<String> {
     tasks
         .as_array()
@@ -56,9 +70,32 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
     // No task from a draft.
     let tasks = format!("/api/v1/establishments/{ehpad}/tasks");
     assert_eq!(app.get(&format!("{tasks}?date=2026-11-30"), &nurse.token).await.json, json!([]));
-    let etag = plan.header("etag").unwrap().to_owned();
+    let etag = crate::care_plans::validated(&app, &version, &nurse.token).await;
     let active = send_if(&app, Method::POST, &format!("{version}/activate"), &nurse.token, &etag).await;
     assert_eq!(active.status, 200, "{}", active.text);
+    // Activated just now, the plan has no task on a past day, and nothing can be recorded for
+    // one.
+    assert_eq!(app.get(&format!("{tasks}?date=2026-11-30"), &nurse.token).await.json, json!([]));
+    let early = app
+        .post(
+            &format!("{record}/tasks"),
+            &nurse.token,
+            json!({"plan_version_id": plan.json["id"], "action_id": active.json["content"]["actions"][0]["id"],
+                   "scheduled_for": "2026-11-30T07:00:00Z", "status": "done", "performed_at": "2026-11-30T07:20:00Z"}),
+        )
+        .await;
+    let problem = early.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "scheduled_for", "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("in force"), "{problem}");
+    // Today's occurrences before its activation are not its tasks either.
+    let activated: chrono::DateTime<chrono::Utc> = active.json["activated_at"].as_str().unwrap().parse().unwrap();
+    let today = app.get(&format!("{tasks}?date={}", activated.date_naive()), &nurse.token).await;
+    for task in today.json.as_array().unwrap() {
+        let at: chrono::DateTime<chrono::Utc> = task["scheduled_for"].as_str().unwrap().parse().unwrap();
+        assert!(at >= activated, "{task} precedes the activation at {activated}");
+        assert_ne!(task["state"], "late", "{task}");
+    }
+    backdate(&app, &tenant, &plan.json["id"], "2026-06-01T00:00:00Z").await;
 
     // 30 November (Paris, UTC+1): the monthly weighing on "day 31" falls on the 30th.
     let day = app.get(&format!("{tasks}?date=2026-11-30&unit_id={wing}"), &nurse.token).await;
@@ -68,7 +105,10 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
     assert_eq!(times(&day.json, "Pesée"), ["2026-11-30T09:00:00Z"]);
     assert_eq!(day.json.as_array().unwrap().len(), 9, "the unscheduled action is no task");
     assert_eq!(day.json[0]["resident"]["family_name"], "Soins");
-    assert!(day.json.as_array().unwrap().iter().all(|t| t["state"] == "late"), "a past day, nothing recorded");
+    assert!(
+        day.json.as_array().unwrap().iter().all(|t| t["state"] == "missed"),
+        "a past day, nothing recorded: missed, not late"
+    );
     // In summer, Paris is UTC+2.
     let summer = app.get(&format!("{tasks}?date=2026-07-01"), &nurse.token).await;
     assert_eq!(times(&summer.json, "Toilette"), ["2026-07-01T06:00:00Z", "2026-07-01T18:00:00Z"]);
@@ -97,6 +137,13 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
         .post(&format!("{record}/tasks"), &assistant.token, body("done", None, &json!("2026-11-30T07:30:00Z")))
         .await;
     assert_eq!(odd.problem(422)["errors"][0]["field"], "scheduled_for");
+    // Done before the plan was in force, or days before its time: refused.
+    for performed_at in ["2026-05-31T07:00:00Z", "2026-11-28T07:00:00Z"] {
+        let mut early = body("done", None, &json!("2026-11-30T19:00:00Z"));
+        early["performed_at"] = json!(performed_at);
+        let refused = app.post(&format!("{record}/tasks"), &assistant.token, early).await;
+        assert_eq!(refused.problem(422)["errors"][0]["field"], "performed_at", "{performed_at}");
+    }
 
     // A correction amends the record; the day shows the latest.
     let amend = format!("{record}/tasks/{}/amendments", done.json["id"].as_str().unwrap());
@@ -115,8 +162,11 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
         .unwrap();
     assert_eq!(first_now["state"], "refused");
     assert_eq!(first_now["record"]["reason"], "A refusé la toilette ce matin");
-    let late = app.get(&format!("{tasks}?date=2026-11-30&state=late"), &nurse.token).await;
-    assert_eq!(late.json.as_array().unwrap().len(), 8);
+    let missed = app.get(&format!("{tasks}?date=2026-11-30&state=missed"), &nurse.token).await;
+    assert_eq!(missed.json.as_array().unwrap().len(), 8);
+    let amended_early =
+        app.post(&amend, &assistant.token, json!({"status": "done", "performed_at": "2026-05-30T07:25:00Z"})).await;
+    assert_eq!(amended_early.problem(422)["errors"][0]["field"], "performed_at");
 
     // The traceability: both records, nothing deleted.
     let history =
@@ -127,6 +177,16 @@ async fn scheduled_actions_become_the_days_tasks_and_their_records_are_kept() {
     app.get(&format!("{record}/tasks?from=2026-11-30T00:00:00Z&to=2026-01-01T00:00:00Z"), &nurse.token)
         .await
         .problem(422);
+    // Days are accepted, in the establishment's calendar, the end day included: the 30th in
+    // Paris runs from 23:00 UTC on the 29th.
+    let by_days = app.get(&format!("{record}/tasks?from=2026-11-30&to=2026-11-30"), &nurse.token).await;
+    assert_eq!(by_days.status, 200, "{}", by_days.text);
+    assert_eq!(by_days.json, history.json);
+    let before = app.get(&format!("{record}/tasks?from=2026-11-01&to=2026-11-29"), &nurse.token).await;
+    assert_eq!(before.json, json!([]), "{}", before.text);
+    let bad = app.get(&format!("{record}/tasks?from=2026-12&to=2026-12-07"), &nurse.token).await;
+    let detail = bad.problem(400)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("expected a date (2026-12-01)"), "{detail}");
 
     // The shift in progress: in UTC with shifts at 00:00 and 12:00, today's tasks of this half
     // of the day.
@@ -207,9 +267,10 @@ async fn a_home_help_round_lists_the_visits_of_the_people_a_helper_is_assigned_t
             .await;
         assert_eq!(plan.status, 201, "{}", plan.text);
         let version = format!("{record}/care-plan/versions/{}", plan.json["id"].as_str().unwrap());
-        let etag = plan.header("etag").unwrap().to_owned();
+        let etag = crate::care_plans::validated(&app, &version, &director.token).await;
         let active = send_if(&app, Method::POST, &format!("{version}/activate"), &director.token, &etag).await;
         assert_eq!(active.status, 200, "{}", active.text);
+        backdate(&app, &tenant, &plan.json["id"], "2026-06-01T00:00:00Z").await;
         records.push(created.json["id"].as_str().unwrap().to_owned());
     }
     // The helper is assigned to the first person only.
@@ -247,4 +308,86 @@ async fn a_home_help_round_lists_the_visits_of_the_people_a_helper_is_assigned_t
     let done = app.post(&format!("/api/v1/residents/{}/tasks", records[0]), &helper.token, body(0)).await;
     assert_eq!(done.status, 201, "{}", done.text);
     app.post(&format!("/api/v1/residents/{}/tasks", records[1]), &helper.token, body(1)).await.problem(404);
+}
+
+#[tokio::test]
+async fn a_task_not_recorded_is_late_then_missed_after_the_tenants_window() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let changed =
+        app.patch(&format!("/api/v1/establishments/{ehpad}"), &tenant.admin.token, json!({"timezone": "UTC"})).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let admitted = admit(
+        &app,
+        &tenant,
+        json!({"admitted_on": "2026-06-01", "identity": identity("Fenetre", "Rose", "1933-02-02")}),
+    )
+    .await;
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let plan = app
+        .post(
+            &format!("{record}/care-plan"),
+            &nurse.token,
+            json!({"content": {"expectations": "Confort", "actions": [
+                {"what": "Surveillance", "who": {"role": "nurse"}, "schedule": {"kind": "every_hours", "every": 1, "from": "00:00"}}
+            ]}}),
+        )
+        .await;
+    let version = format!("{record}/care-plan/versions/{}", plan.json["id"].as_str().unwrap());
+    let etag = crate::care_plans::validated(&app, &version, &nurse.token).await;
+    let active = send_if(&app, Method::POST, &format!("{version}/activate"), &nurse.token, &etag).await;
+    assert_eq!(active.status, 200, "{}", active.text);
+    backdate(&app, &tenant, &plan.json["id"], "2026-06-01T00:00:00Z").await;
+
+    let states = |window_hours: i64, tasks: &Value, now: chrono::DateTime<chrono::Utc>| {
+        let mut checked = 0;
+        for task in tasks.as_array().unwrap() {
+            let at: chrono::DateTime<chrono::Utc> = task["scheduled_for"].as_str().unwrap().parse().unwrap();
+            let age = now - at;
+            // Away from the edges, which the clock may cross between the request and now.
+            let near = |edge: chrono::Duration| (age - edge).num_seconds().abs() < 120;
+            let (hour, window) = (chrono::Duration::hours(1), chrono::Duration::hours(window_hours));
+            if near(chrono::Duration::zero()) || near(hour) || near(window) {
+                continue;
+            }
+            let expected = if age < chrono::Duration::zero() {
+                "pending"
+            } else if age < hour {
+                "due"
+            } else if age < window {
+                "late"
+            } else {
+                "missed"
+            };
+            assert_eq!(task["state"], expected, "{task} at {now}, window {window_hours} h");
+            checked += 1;
+        }
+        checked
+    };
+    let now = chrono::Utc::now();
+    let yesterday = (now - chrono::Duration::days(1)).date_naive();
+    let tasks = format!("/api/v1/establishments/{ehpad}/tasks");
+    let mut checked = 0;
+    for day in [yesterday, now.date_naive()] {
+        let listed = app.get(&format!("{tasks}?date={day}"), &nurse.token).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        checked += states(4, &listed.json, now);
+    }
+    assert!(checked > 20, "hourly tasks over two days");
+
+    // The tenant widens the window to a day: yesterday's tasks of the last 24 hours are late.
+    let widened = app
+        .patch(
+            "/api/v1/settings",
+            &tenant.admin.token,
+            json!({"expected_version": 0, "task_missed_after_minutes": 1440}),
+        )
+        .await;
+    assert_eq!(widened.status, 200, "{}", widened.text);
+    let now = chrono::Utc::now();
+    let listed = app.get(&format!("{tasks}?date={yesterday}"), &nurse.token).await;
+    states(24, &listed.json, now);
+    assert!(listed.json.as_array().unwrap().iter().any(|t| t["state"] == "late"), "{}", listed.text);
 }

@@ -163,6 +163,9 @@ async fn the_demo_seed_is_complete_and_idempotent() {
     let ehpad = visible.json["items"][0]["id"].as_str().unwrap();
     let tasks = app.get(&format!("/api/v1/establishments/{ehpad}/tasks"), &token).await;
     assert_eq!(tasks.status, 200, "{}", tasks.text);
+    // The plan came into force with the seed: tomorrow holds a whole day of its tasks.
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    let tasks = app.get(&format!("/api/v1/establishments/{ehpad}/tasks?date={tomorrow}"), &token).await;
     assert!(tasks.json.as_array().unwrap().len() >= 3, "{}", tasks.text);
     let residents = app.get("/api/v1/residents", &token).await;
     let lefort = residents.json["items"]

@@ -51,6 +51,10 @@ async fn malformed_requests_get_precise_problems() {
     let fields: Vec<&str> =
         response.json["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["finess", "name"]);
+    // A field left out is named.
+    let response =
+        TestApp::read(post("{\"name\": \"E\", \"category\": \"ehpad\"}", "application/json").await.unwrap()).await;
+    assert_eq!(response.problem(422)["errors"][0]["field"], "finess", "{}", response.text);
     let response = TestApp::read(
         post(
             "{\"finess\": \"750000000\", \"name\": \"E\", \"category\": \"ehpad\", \"admin\": true}",

@@ -687,6 +687,12 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
             Method::POST,
             "/api/v1/residents/{resident_id}/measurements/{measurement_id}/entered-in-error",
             format!("/api/v1/residents/{a_resident}/measurements/{a_measurement}/entered-in-error"),
+            Some(json!({"reason": "Mesure d'un autre résident"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/nutrition-status",
+            format!("/api/v1/residents/{a_resident}/nutrition-status"),
             None,
         ),
         attempt(

@@ -772,8 +772,9 @@ async fn duplicates_are_found_on_demand_and_merged() {
         let created =
             app.post(&plan, &nurse.token, json!({"content": {"expectations": format!("Plan de {id}")}})).await;
         assert_eq!(created.status, 201, "{}", created.text);
-        let activate = format!("{plan}/versions/{}/activate", created.json["id"].as_str().unwrap());
-        let etag = created.header("etag").unwrap().to_owned();
+        let version = format!("{plan}/versions/{}", created.json["id"].as_str().unwrap());
+        let activate = format!("{version}/activate");
+        let etag = crate::care_plans::validated(&app, &version, &nurse.token).await;
         let active = app.request_with(Method::POST, &activate, Some(&nurse.token), None, &[("If-Match", &etag)]).await;
         assert_eq!(active.status, 200, "{}", active.text);
     }
@@ -1034,7 +1035,7 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .await;
     assert_eq!(planned.status, 201, "{}", planned.text);
     let version = format!("/api/v1/residents/{id}/care-plan/versions/{}", planned.json["id"].as_str().unwrap());
-    let etag = planned.header("etag").unwrap().to_owned();
+    let etag = crate::care_plans::validated(app, &version, &director.token).await;
     let active = app
         .request_with(
             reqwest::Method::POST,
@@ -1049,10 +1050,29 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .post(&format!("/api/v1/residents/{id}/measurements"), &nurse.token, json!({"kind": "weight", "value": 61.5}))
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
+    // A glucose entered in mmol/L, then flagged as entered in error, with the reason.
+    let glucose = app
+        .post(
+            &format!("/api/v1/residents/{id}/measurements"),
+            &nurse.token,
+            json!({"kind": "blood_glucose", "value": 5.5, "unit": "mmol/L"}),
+        )
+        .await;
+    assert_eq!(glucose.status, 201, "{}", glucose.text);
+    let flagged = app
+        .post(
+            &format!("/api/v1/residents/{id}/measurements/{}/entered-in-error", glucose.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"reason": "Glycémie d'un autre résident"}),
+        )
+        .await;
+    assert_eq!(flagged.status, 200, "{}", flagged.text);
     let helper = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
     let assigned =
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
     assert_eq!(assigned.status, 201, "{}", assigned.text);
+    // In force since the admission: today's task is the plan's whatever the hour.
+    crate::care_tasks::backdate(app, tenant, &planned.json["id"], "2026-06-01T00:00:00Z").await;
     let tasks = app.get(&format!("/api/v1/establishments/{}/tasks", tenant.establishments[0].id), &nurse.token).await;
     let task = &tasks.json[0];
     let recorded = app
@@ -1060,7 +1080,7 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
             &format!("/api/v1/residents/{id}/tasks"),
             &nurse.token,
             json!({"plan_version_id": task["plan_version_id"], "action_id": task["action_id"],
-                   "scheduled_for": task["scheduled_for"], "status": "done"}),
+                   "scheduled_for": task["scheduled_for"], "status": "refused", "reason": "Préfère le soir"}),
         )
         .await;
     assert_eq!(recorded.status, 201, "{}", recorded.text);
@@ -1163,7 +1183,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("care_plan_versions", 1),
         ("assignments", 1),
         ("care_task_records", 1),
-        ("measurements", 1),
+        ("measurements", 2),
         ("absences", 2),
         ("appointments", 1),
         ("restraints", 1),
@@ -1182,6 +1202,11 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
     assert!(accessed.iter().any(|e| e["action"] == "resident.export" && e["outcome"] == "success"));
     // Every note is in it, whatever its confidentiality scope: it is the person's record.
     assert_eq!(record["notes"][0]["text"], "Transmission exportée");
+    // Measurements as entered, in their reference unit, and the reason of an error.
+    let glucose = &record["measurements"][1];
+    assert_eq!((&glucose["value"], &glucose["unit"]), (&json!(5.5), &json!("mmol/L")), "{glucose}");
+    assert_eq!(glucose["reference"], json!({"value": 0.99, "unit": "g/L"}));
+    assert_eq!(glucose["entered_in_error_reason"], "Glycémie d'un autre résident");
     // Every field it holds is documented, in its section of the schema.
     let schema = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/resident-export.md")).unwrap();
     for (section, value) in record.as_object().unwrap() {

@@ -334,3 +334,159 @@ async fn the_feed_reads_an_index_range_whatever_the_history() {
         assert!(!plan.contains("Seq Scan on notes"), "{plan}");
     }
 }
+
+#[tokio::test]
+async fn the_feed_shows_an_amended_note_once_hides_errors_and_tells_the_days_events() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let wing = tenant.units[0].id.to_string();
+    let record = admit_into(&app, &tenant, &wing, "Releve", "Anne").await;
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let night = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let social = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
+    let feed = format!("/api/v1/establishments/{ehpad}/handover");
+    let since = format!("since={}", (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339());
+    let since = since.replace('+', "%2B");
+
+    // An amendment and its original are one item: the latest text, naming the original.
+    let original = write(&app, &record, &nurse, json!({"text": "Chute sans gravité dans la chambre"})).await;
+    let kept = write(&app, &record, &nurse, json!({"text": "A bien dîné"})).await;
+    let wrong = write(&app, &record, &nurse, json!({"text": "Note pour une autre personne"})).await;
+    // The night nurse reads the feed up to here.
+    let marker = app.put(&format!("{feed}/read-marker"), &night.token, json!({"up_to": wrong["id"]})).await;
+    assert_eq!(marker.status, 200, "{}", marker.text);
+    let amended = app
+        .post(
+            &format!("{record}/notes/{}/amendments", original["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"text": "Chute dans la chambre, bosse au front : surveillance neurologique"}),
+        )
+        .await;
+    assert_eq!(amended.status, 201, "{}", amended.text);
+    let flagged = app
+        .post(
+            &format!("{record}/notes/{}/entered-in-error", wrong["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"reason": "Écrite sur le mauvais dossier"}),
+        )
+        .await;
+    assert_eq!(flagged.status, 200, "{}", flagged.text);
+
+    let texts = |body: &Value| -> Vec<String> {
+        body["items"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap().to_owned()).collect()
+    };
+    // Someone who never read it: the amendment once, unread; no note entered in error.
+    let fresh = app.get(&format!("{feed}?{since}"), &social.token).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    assert_eq!(
+        texts(&fresh.json),
+        ["Chute dans la chambre, bosse au front : surveillance neurologique", "A bien dîné"]
+    );
+    assert_eq!(fresh.json["items"][0]["amends"], original["id"]);
+    // The night nurse had read the wrong note: she sees it struck (entered in error), and the
+    // amendment as the one unread item.
+    let read_before = app.get(&format!("{feed}?{since}"), &night.token).await;
+    assert_eq!(
+        texts(&read_before.json),
+        [
+            "Chute dans la chambre, bosse au front : surveillance neurologique",
+            "Note pour une autre personne",
+            "A bien dîné"
+        ]
+    );
+    let items = read_before.json["items"].as_array().unwrap();
+    assert_eq!(items[1]["entered_in_error"]["reason"], "Écrite sur le mauvais dossier");
+    let unread: Vec<bool> = items.iter().map(|n| n["unread"].as_bool().unwrap()).collect();
+    assert_eq!(unread, [true, false, false]);
+    let unread_only = app.get(&format!("{feed}?unread=true"), &night.token).await;
+    assert_eq!(texts(&unread_only.json), ["Chute dans la chambre, bosse au front : surveillance neurologique"]);
+    let _ = kept;
+
+    // The day's events: a refused task and a fever, each linked to its source.
+    let plan = app
+        .post(
+            &format!("{record}/care-plan"),
+            &nurse.token,
+            json!({"content": {"expectations": "Confort", "actions": [
+                {"what": "Douche", "who": {"role": "nurse"}, "schedule": {"kind": "every_hours", "every": 1, "from": "00:00"}}]}}),
+        )
+        .await;
+    let version = format!("{record}/care-plan/versions/{}", plan.json["id"].as_str().unwrap());
+    let tag = crate::care_plans::validated(&app, &version, &nurse.token).await;
+    let active = app
+        .request_with(
+            reqwest::Method::POST,
+            &format!("{version}/activate"),
+            Some(&nurse.token),
+            None,
+            &[("If-Match", &tag)],
+        )
+        .await;
+    assert_eq!(active.status, 200, "{}", active.text);
+    crate::care_tasks::backdate(&app, &tenant, &plan.json["id"], "2026-06-01T00:00:00Z").await;
+    let tasks = app.get(&format!("/api/v1/establishments/{ehpad}/tasks"), &nurse.token).await;
+    let task = tasks
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["state"] != "pending")
+        .cloned()
+        .unwrap_or_else(|| tasks.json[0].clone());
+    let refused = app
+        .post(
+            &format!("{record}/tasks"),
+            &nurse.token,
+            json!({"plan_version_id": task["plan_version_id"], "action_id": task["action_id"],
+                   "scheduled_for": task["scheduled_for"], "status": "refused", "reason": "Ne voulait pas ce matin"}),
+        )
+        .await;
+    assert_eq!(refused.status, 201, "{}", refused.text);
+    let fever =
+        app.post(&format!("{record}/measurements"), &nurse.token, json!({"kind": "temperature", "value": 38.6})).await;
+    assert_eq!(fever.status, 201, "{}", fever.text);
+    let normal = app.post(&format!("{record}/measurements"), &nurse.token, json!({"kind": "pulse", "value": 72})).await;
+    assert_eq!(normal.status, 201, "{}", normal.text);
+
+    let shown = app.get(&format!("{feed}?{since}"), &night.token).await;
+    let events = shown.json["events"].as_array().unwrap();
+    let summaries: Vec<&str> = events.iter().map(|e| e["summary"].as_str().unwrap()).collect();
+    assert_eq!(
+        summaries,
+        ["Température 38,6 °C (haute)", "Douche : refusé — Ne voulait pas ce matin"],
+        "{}",
+        shown.text
+    );
+    assert_eq!(
+        (events[0]["kind"].as_str(), events[0]["source_type"].as_str()),
+        (Some("abnormal_measurement"), Some("measurement"))
+    );
+    assert_eq!(events[0]["source_id"], fever.json["id"]);
+    assert_eq!(events[1]["source_id"], refused.json["id"]);
+    assert_eq!(events[1]["resident"]["family_name"], "Releve");
+    assert!(events.iter().all(|e| e["unread"] == true));
+    // The social worker sees the refused task (the whole team's), not the fever (the care team's).
+    let theirs = app.get(&format!("{feed}?{since}"), &social.token).await;
+    let kinds: Vec<&str> =
+        theirs.json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["task_refused"]);
+    // A replayed write tells nothing twice.
+    let key = [("Idempotency-Key", "fievre-1")];
+    for _ in 0..2 {
+        let again = app
+            .request_with(
+                reqwest::Method::POST,
+                &format!("{record}/measurements"),
+                Some(&nurse.token),
+                Some(json!({"kind": "spo2", "value": 89})),
+                &key,
+            )
+            .await;
+        assert_eq!(again.status, 201, "{}", again.text);
+    }
+    let shown = app.get(&format!("{feed}?{since}"), &night.token).await;
+    let low: Vec<&Value> =
+        shown.json["events"].as_array().unwrap().iter().filter(|e| e["summary"] == "SpO2 89 % (basse)").collect();
+    assert_eq!(low.len(), 1, "{}", shown.text);
+}

@@ -106,6 +106,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("MergeResidents", "reason", extract::TEXT),
         ("UnmergeResidents", "reason", extract::TEXT),
         ("FlagNoteError", "reason", extract::TEXT_3),
+        ("FlagMeasurementError", "reason", extract::TEXT_3),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -387,15 +387,21 @@ impl From<JsonRejection> for ApiError {
         let status = rejection.status();
         let text = rejection.body_text();
         // axum reports data errors as "<prefix>: <path>: <message>"; keep the path as the field.
+        // A field left out is reported at the object that lacks it: the field is named then.
         let errors = match &rejection {
             JsonRejection::JsonDataError(_) => {
                 let rest = text.split_once(": ").map_or(text.as_str(), |(_, rest)| rest);
-                match rest.split_once(": ") {
-                    Some((field, message)) if !field.contains(' ') => {
-                        vec![FieldError { field: field.to_owned(), message: message.to_owned() }]
-                    }
-                    _ => vec![FieldError { field: String::new(), message: rest.to_owned() }],
-                }
+                let (path, message) = match rest.split_once(": ") {
+                    Some((field, message)) if !field.contains(' ') => (field, message),
+                    _ => ("", rest),
+                };
+                let missing = message.strip_prefix("missing field `").and_then(|m| m.split_once('`')).map(|m| m.0);
+                let field = match missing {
+                    Some(name) if path.is_empty() => name.to_owned(),
+                    Some(name) => format!("{path}.{name}"),
+                    None => path.to_owned(),
+                };
+                vec![FieldError { field, message: message.to_owned() }]
             }
             _ => Vec::new(),
         };

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use dui_domain::ResidentId;
 use dui_domain::audit::AuditAction;
+use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::scope::TenantScope;
 use dui_storage::Mode;
@@ -21,8 +22,8 @@ pub async fn access_report(
     app: &App,
     scope: &TenantScope,
     id: ResidentId,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<TimeBound>,
+    to: Option<TimeBound>,
 ) -> AppResult<Vec<AccessEntry>> {
     let action = AuditAction::AuditAccessReport;
     let mut tx = app.db().begin(scope, Mode::Write);
@@ -30,6 +31,7 @@ pub async fn access_report(
     if !policy::can_oversee_records(scope, &context.establishments) {
         return Err(refuse(&mut tx, action, id, "see who accessed the record").await);
     }
+    let [from, to] = crate::period::resolve(&mut tx, id, [from, to]).await?;
     Ok(dui_storage::audit::access_report(tx, id, from, to).await?)
 }
 

@@ -112,7 +112,8 @@ pub async fn version(
     found.into_iter().next().ok_or(AppError::NotFound)
 }
 
-/// Changes a draft.
+/// Changes a draft. A validation the person gave to the draft as it was lapses when its content
+/// changes: they validated another text.
 pub async fn change_draft(app: &App, scope: &TenantScope, command: ChangeDraft) -> AppResult<PlanVersion> {
     let content = checked(command.content)?;
     let review_due_on = due(command.review_due_on)?;
@@ -122,10 +123,13 @@ pub async fn change_draft(app: &App, scope: &TenantScope, command: ChangeDraft) 
     if current.status != PlanStatus::Draft {
         return Err(not_a_draft(current.status));
     }
-    Ok(care_plans::update_draft(tx, &current, Some(command.expected_version), &content, review_due_on).await?)
+    let validation = if content == current.content { current.validation.clone() } else { None };
+    let change = care_plans::DraftChange { content: &content, review_due_on, validation: validation.as_ref() };
+    Ok(care_plans::update_draft(tx, &current, Some(command.expected_version), change).await?)
 }
 
-/// Activates a draft: it becomes the plan in force and the previous version is superseded.
+/// Activates a draft the person (or their representative) validated: it becomes the plan in
+/// force and the previous version is superseded.
 pub async fn activate(
     app: &App,
     scope: &TenantScope,
@@ -138,6 +142,13 @@ pub async fn activate(
     let meta = care_plans::meta(&mut tx, resident, id).await?;
     if meta.status != PlanStatus::Draft {
         return Err(not_a_draft(meta.status));
+    }
+    if !meta.validated {
+        return Err(AppError::Conflict(
+            "This version is not validated: the person, or their legal representative, validates the projet \
+             personnalisé before it comes into force (record their validation first)."
+                .to_owned(),
+        ));
     }
     let default_due = default_review_due(Utc::now().date_naive());
     Ok(care_plans::activate(tx, resident, id, Some(expected_version), default_due).await?)

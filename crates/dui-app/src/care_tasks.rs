@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::audit::AuditAction;
-use dui_domain::care_plan::PlanStatus;
+use dui_domain::care_plan::{PlanStatus, PlanVersion};
 use dui_domain::care_task::{self, NewTaskRecord, Task, TaskKind, TaskRecord, TaskState, TaskStatus};
+use dui_domain::handover::{HandoverEventKind, NewHandoverEvent};
 use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
@@ -70,6 +72,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
     crate::structure::get_establishment(app, scope, query.establishment).await?;
     let (establishment, now) = (query.establishment, Utc::now());
     let mut tx = app.db().begin(scope, Mode::Write);
+    let missed_after = dui_storage::settings::get(&mut tx).await?.missed_after();
     let mut tasks = if query.shift {
         let (since, until) = care_tasks::current_shift(&mut tx, establishment, now).await?;
         let local = care_tasks::local_times(&mut tx, establishment, &[since, until]).await?;
@@ -77,7 +80,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         let mut tasks = Vec::new();
         let mut day = first;
         loop {
-            tasks.extend(tasks_of_day(&mut tx, establishment, query.unit, day, now).await?);
+            tasks.extend(tasks_of_day(&mut tx, establishment, query.unit, day, now, missed_after).await?);
             match day.succ_opt() {
                 Some(next) if next <= last => day = next,
                 _ => break,
@@ -94,7 +97,7 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         tasks
     } else {
         let day = query.date.unwrap_or_else(|| now.date_naive());
-        tasks_of_day(&mut tx, establishment, query.unit, day, now).await?
+        tasks_of_day(&mut tx, establishment, query.unit, day, now, missed_after).await?
     };
     suspend_while_away(&mut tx, &mut tasks, now).await?;
     tx.commit().await?;
@@ -121,8 +124,9 @@ async fn tasks_of_day(
     unit: Option<UnitId>,
     day: NaiveDate,
     now: DateTime<Utc>,
+    missed_after: chrono::Duration,
 ) -> AppResult<Vec<Task>> {
-    let mut tasks = care_tasks::day_tasks(tx, establishment, unit, day, now).await?;
+    let mut tasks = care_tasks::day_tasks(tx, establishment, unit, day, now, missed_after).await?;
     let listed: Vec<ResidentId> = tasks.iter().map(|t| t.resident.id).collect();
     tasks.extend(restraints::day_reassessments(tx, establishment, unit, day, now, &listed).await?);
     tasks.sort_by(|a, b| (a.scheduled_for, &a.resident.family_name).cmp(&(b.scheduled_for, &b.resident.family_name)));
@@ -143,6 +147,54 @@ async fn suspend_while_away(tx: &mut Tx<'_>, tasks: &mut [Task], now: DateTime<U
     let periods = absences::away_periods(tx, &residents, first, last + chrono::Duration::seconds(1), now).await?;
     care_task::suspend_while_away(tasks, &periods);
     Ok(())
+}
+
+/// An occurrence is a task of a version from its activation to its end; what was done for it
+/// was done once the plan was in force, and not long before its time (a day at most: the task
+/// of 08:00 is not done the week before).
+fn in_force(plan: &PlanVersion, scheduled_for: DateTime<Utc>, performed_at: DateTime<Utc>) -> AppResult<()> {
+    let Some(activated) = plan.activated_at else {
+        return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
+    };
+    let utc = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if scheduled_for < activated || plan.ended_at.is_some_and(|ended| scheduled_for >= ended) {
+        return Err(AppError::invalid(
+            "scheduled_for",
+            &format!(
+                "is not while this plan version was in force (from {}{})",
+                utc(activated),
+                plan.ended_at.map(|e| format!(" to {}", utc(e))).unwrap_or_default()
+            ),
+        ));
+    }
+    if performed_at < activated {
+        return Err(AppError::invalid(
+            "performed_at",
+            &format!("is before this plan version was in force ({})", utc(activated)),
+        ));
+    }
+    if performed_at < scheduled_for - chrono::Duration::days(1) {
+        return Err(AppError::invalid("performed_at", "is more than a day before the task's time"));
+    }
+    Ok(())
+}
+
+/// What the hand-over says of a task refused or not done (nothing of one done): to the whole
+/// team, who share the care.
+fn reported(what: &str, new: &NewTaskRecord) -> Option<NewHandoverEvent> {
+    let (kind, word) = match new.status {
+        TaskStatus::Done => return None,
+        TaskStatus::Refused => (HandoverEventKind::TaskRefused, "refusé"),
+        TaskStatus::NotDone => (HandoverEventKind::TaskNotDone, "non fait"),
+    };
+    let reason = new.reason.as_deref().unwrap_or_default();
+    Some(NewHandoverEvent {
+        kind,
+        source_type: "care_task_record",
+        scope: NoteScope::WholeTeam,
+        summary: format!("{what} : {word} — {reason}"),
+        occurred_at: new.performed_at,
+    })
 }
 
 /// Everyone who writes notes about the person carries out care: home helpers included.
@@ -172,6 +224,7 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
     if plan.status == PlanStatus::Draft {
         return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
     }
+    in_force(&plan, command.scheduled_for, new.performed_at)?;
     let action = plan
         .content
         .actions
@@ -194,12 +247,13 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
         );
         return Err(AppError::invalid("scheduled_for", &message));
     }
+    let event = reported(&action.what, &new);
     let task = TaskRef {
         plan_version_id: command.plan_version.as_uuid(),
         action_id: command.action,
         scheduled_for: command.scheduled_for,
     };
-    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None).await?)
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None, event.as_ref()).await?)
 }
 
 /// Corrects a task record: a new record of the same occurrence that points to it; both stay.
@@ -210,20 +264,30 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendTask) -> AppRes
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, resident, AuditAction::CareTaskAmend).await?;
     let task = care_tasks::record_ref(&mut tx, resident, command.record).await?;
-    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record)).await?)
+    let plan = care_plans::version(&mut tx, resident, PlanVersionId::from_uuid(task.plan_version_id)).await?;
+    in_force(&plan, task.scheduled_for, new.performed_at)?;
+    let what = plan.content.actions.iter().find(|a| a.id == Some(task.action_id)).map_or("Soin", |a| a.what.as_str());
+    let event = reported(what, &new);
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record), event.as_ref()).await?)
 }
 
 /// The traceability of the person's care over a period (at most 92 days): every record,
-/// amendments included.
+/// amendments included. Days are read in the calendar of the person's establishment, an end day
+/// included.
 pub async fn records(
     app: &App,
     scope: &TenantScope,
     resident: ResidentId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    from: TimeBound,
+    to: TimeBound,
 ) -> AppResult<Vec<TaskRecord>> {
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let [from, to] = crate::period::resolve(&mut tx, resident, [Some(from), Some(to)]).await?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(AppError::invalid("to", "is not a day of the calendar"));
+    };
     if to <= from || to - from > chrono::Duration::days(92) {
         return Err(AppError::invalid("to", "must be after from, at most 92 days"));
     }
-    Ok(care_tasks::records(app.db().begin(scope, Mode::Write), resident, from, to).await?)
+    Ok(care_tasks::records(tx, resident, from, to).await?)
 }

@@ -4,7 +4,7 @@
 use dui_domain::audit::AuditAction;
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::policy;
-use dui_domain::record::{EmergencyAccess, ReviewOutcome, free_text};
+use dui_domain::record::{EmergencyAccess, EmergencyReview, ReviewOutcome, free_text};
 use dui_domain::scope::TenantScope;
 use dui_domain::{EmergencyAccessId, ResidentId};
 use dui_storage::{Mode, StoreError, emergency};
@@ -45,7 +45,7 @@ fn may_review(scope: &TenantScope) -> AppResult<()> {
 
 /// Emergency openings of the records of the people of the caller's establishments (directors;
 /// all for tenant administrators), most recent first.
-pub async fn list(app: &App, scope: &TenantScope, pending: bool) -> AppResult<Vec<EmergencyAccess>> {
+pub async fn list(app: &App, scope: &TenantScope, pending: bool) -> AppResult<Vec<EmergencyReview>> {
     may_review(scope)?;
     Ok(emergency::list(app.db().begin(scope, Mode::Write), pending).await?)
 }

@@ -24,6 +24,7 @@ pub mod measurements;
 pub mod notes;
 pub mod outbox;
 pub mod people;
+mod period;
 pub mod platform;
 pub mod residents;
 pub mod restraints;

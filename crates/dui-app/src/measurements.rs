@@ -1,10 +1,15 @@
-//! Measurements (constantes): recorded with plausibility checks and out-of-range flags, read as
-//! series for charts, flagged when entered in error.
+//! Measurements (constantes): recorded with physiological bounds and out-of-range flags, read as
+//! series for charts, flagged (with a reason) when entered in error. Weights carry the
+//! undernutrition criteria they meet (HAS), and a person's nutrition status is what their latest
+//! weight shows.
 
 use chrono::{DateTime, Utc};
 use dui_domain::audit::AuditAction;
+use dui_domain::handover::{HandoverEventKind, NewHandoverEvent};
 use dui_domain::idempotency::{Created, IdempotencyKey};
-use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, NewMeasurement};
+use dui_domain::measurement::nutrition::{History, NutritionReading, NutritionStatus};
+use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, MeasurementValue, NewMeasurement};
+use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
@@ -29,8 +34,10 @@ pub struct RecordMeasurement {
 pub struct Series {
     pub resident: ResidentId,
     pub kind: Option<MeasurementKind>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    /// A day (from its first hour in the establishment's calendar) or an instant.
+    pub from: Option<TimeBound>,
+    /// A day (included) or an instant (excluded).
+    pub to: Option<TimeBound>,
 }
 
 /// May record care data about the person: those who assess and read the care team's notes
@@ -46,8 +53,19 @@ async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) 
     Ok(())
 }
 
-/// Records a measurement. An implausible value is invalid; a value outside the usual range is
-/// recorded and flagged `low` or `high`.
+/// The undernutrition criteria of a weight not entered in error, from the person's history.
+fn assess(measurement: &mut Measurement, history: &History) {
+    if let (MeasurementKind::Weight, None, MeasurementValue::Single(value)) =
+        (measurement.kind, measurement.entered_in_error_at, measurement.reference.value)
+    {
+        let weight = NutritionReading { id: measurement.id, measured_at: measurement.measured_at, value };
+        measurement.nutrition = Some(history.assess(&weight));
+    }
+}
+
+/// Records a measurement. A value outside physiological bounds is invalid; a value outside the
+/// usual range is recorded and flagged `low` or `high`; a weight comes with the undernutrition
+/// criteria it meets against the weights measured before it.
 pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) -> AppResult<Created<Measurement>> {
     let new = NewMeasurement::validate(command.measurement)?;
     let now = Utc::now();
@@ -57,28 +75,58 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) 
     }
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, command.resident, AuditAction::MeasurementCreate).await?;
-    Ok(measurements::record(tx, command.key.as_ref(), command.resident, &new, measured_at).await?)
+    // A value outside its usual range is told at the hand-over, to the care team.
+    let event = new.handover_summary().map(|summary| NewHandoverEvent {
+        kind: HandoverEventKind::AbnormalMeasurement,
+        source_type: "measurement",
+        scope: NoteScope::CareTeam,
+        summary,
+        occurred_at: measured_at,
+    });
+    let (mut created, history) =
+        measurements::record(tx, command.key.as_ref(), command.resident, &new, measured_at, event.as_ref()).await?;
+    assess(&mut created.value, &history);
+    Ok(created)
 }
 
-/// A person's measurements (of one kind, in a period), oldest first: the series for charts.
+/// A person's measurements (of one kind, in a period), oldest first: the series for charts,
+/// weights with their undernutrition criteria.
 pub async fn series(app: &App, scope: &TenantScope, query: Series) -> AppResult<Vec<Measurement>> {
-    if let (Some(from), Some(to)) = (query.from, query.to)
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let [from, to] = crate::period::resolve(&mut tx, query.resident, [query.from, query.to]).await?;
+    if let (Some(from), Some(to)) = (from, to)
         && to <= from
     {
         return Err(AppError::invalid("to", "is not after from"));
     }
-    let tx = app.db().begin(scope, Mode::Write);
-    Ok(measurements::series(tx, query.resident, query.kind, query.from, query.to, AuditAction::MeasurementRead).await?)
+    let (mut series, history) =
+        measurements::series(tx, query.resident, query.kind, from, to, AuditAction::MeasurementRead).await?;
+    for measurement in &mut series {
+        assess(measurement, &history);
+    }
+    Ok(series)
 }
 
-/// Flags a measurement as entered in error: it stays, flagged, with who and when.
+/// A person's nutrition status: their latest weight (not entered in error), with its BMI, its
+/// losses over one and six months and the undernutrition criteria met, from the measurements
+/// the caller reads. Recorded as a reading of their measurements.
+pub async fn nutrition_status(app: &App, scope: &TenantScope, resident: ResidentId) -> AppResult<NutritionStatus> {
+    let tx = app.db().begin(scope, Mode::Write);
+    let history = measurements::nutrition(tx, resident, AuditAction::MeasurementRead).await?;
+    Ok(history.status(resident))
+}
+
+/// Flags a measurement as entered in error (wrong person, wrong figure...): it stays, flagged,
+/// with who, when and why. The reason is required.
 pub async fn flag_error(
     app: &App,
     scope: &TenantScope,
     resident: ResidentId,
     id: MeasurementId,
+    reason: &str,
 ) -> AppResult<Measurement> {
+    let reason = dui_domain::measurement::error_reason(reason)?;
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, resident, AuditAction::MeasurementFlagError).await?;
-    Ok(measurements::flag_error(tx, resident, id).await?)
+    Ok(measurements::flag_error(tx, resident, id, &reason).await?)
 }

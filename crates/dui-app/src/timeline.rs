@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dui_domain::ResidentId;
 use dui_domain::audit::AuditAction;
 use dui_domain::pagination::PageRequest;
+use dui_domain::period::TimeBound;
 use dui_domain::scope::TenantScope;
 use dui_storage::{Mode, Reading, assessments, care_plans, notes, residents, stays};
 
@@ -22,16 +23,17 @@ pub async fn read(
     app: &App,
     scope: &TenantScope,
     resident: ResidentId,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<TimeBound>,
+    to: Option<TimeBound>,
 ) -> AppResult<Vec<Entry>> {
+    let mut tx = app.db().begin(scope, Mode::Snapshot);
+    let [from, to] = crate::period::resolve(&mut tx, resident, [from, to]).await?;
     let to = to.unwrap_or_else(Utc::now);
     let from = from.unwrap_or(to - chrono::Duration::days(30));
     if to <= from || to - from > chrono::Duration::days(366) {
         return Err(AppError::invalid("from", "must be before to, at most a year before"));
     }
     let within = |at: DateTime<Utc>| at >= from && at < to;
-    let mut tx = app.db().begin(scope, Mode::Snapshot);
     residents::record_reading(&mut tx, resident, AuditAction::ResidentTimeline).await?;
     let mut entries = Vec::new();
     for stay in stays::list_within(&mut tx, resident, Reading::Unrecorded).await? {

@@ -387,7 +387,8 @@ async fn seed_resident(
     let plan = dui_app::care_plans::start(app, nurse, start).await?;
     if !plan.replayed || plan.value.status == dui_domain::care_plan::PlanStatus::Draft {
         let version = dui_domain::PlanVersionId::from_uuid(plan.value.id);
-        dui_app::care_plans::activate(app, nurse, resident, version, plan.value.row_version).await?;
+        let name = format!("{} {}", person.first_names, person.birth_name);
+        dui::demo::validate_and_activate(app, nurse, resident, version, &name).await?;
     }
     Ok((resident, admitted, (person.birth_name, person.birth_date)))
 }

@@ -34,6 +34,10 @@ crate::text_codes! {
         Due = "due",
         /// Past its time and the grace period, not recorded.
         Late = "late",
+        /// Not recorded by the end of the window the tenant set (`task_missed_after_minutes`,
+        /// four hours by default): the moment has passed, it is no longer to be done as
+        /// planned. A record may still say what happened.
+        Missed = "missed",
         Done = "done",
         NotDone = "not_done",
         Refused = "refused",
@@ -98,15 +102,22 @@ pub struct Task {
     pub record: Option<TaskRecord>,
 }
 
-/// Where a task stands at `now`, given its latest record.
-pub fn task_state(scheduled_for: DateTime<Utc>, record: Option<TaskStatus>, now: DateTime<Utc>) -> TaskState {
+/// Where a task stands at `now`, given its latest record and the window after which a task not
+/// recorded is missed.
+pub fn task_state(
+    scheduled_for: DateTime<Utc>,
+    record: Option<TaskStatus>,
+    now: DateTime<Utc>,
+    missed_after: chrono::Duration,
+) -> TaskState {
     match record {
         Some(TaskStatus::Done) => TaskState::Done,
         Some(TaskStatus::NotDone) => TaskState::NotDone,
         Some(TaskStatus::Refused) => TaskState::Refused,
         None if now < scheduled_for => TaskState::Pending,
         None if now < scheduled_for + chrono::Duration::minutes(GRACE_MINUTES) => TaskState::Due,
-        None => TaskState::Late,
+        None if now < scheduled_for + missed_after => TaskState::Late,
+        None => TaskState::Missed,
     }
 }
 
@@ -164,14 +175,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_is_pending_due_late_or_as_recorded() {
+    fn a_task_is_pending_due_late_missed_or_as_recorded() {
         let at = DateTime::parse_from_rfc3339("2026-11-30T08:00:00Z").unwrap().with_timezone(&Utc);
         let minutes = |m: i64| at + chrono::Duration::minutes(m);
-        assert_eq!(task_state(at, None, minutes(-1)), TaskState::Pending);
-        assert_eq!(task_state(at, None, minutes(0)), TaskState::Due);
-        assert_eq!(task_state(at, None, minutes(GRACE_MINUTES - 1)), TaskState::Due);
-        assert_eq!(task_state(at, None, minutes(GRACE_MINUTES)), TaskState::Late);
-        assert_eq!(task_state(at, Some(TaskStatus::Refused), minutes(500)), TaskState::Refused);
+        let window = chrono::Duration::hours(4);
+        let state = |record, now| task_state(at, record, now, window);
+        assert_eq!(state(None, minutes(-1)), TaskState::Pending);
+        assert_eq!(state(None, minutes(0)), TaskState::Due);
+        assert_eq!(state(None, minutes(GRACE_MINUTES - 1)), TaskState::Due);
+        assert_eq!(state(None, minutes(GRACE_MINUTES)), TaskState::Late);
+        assert_eq!(state(None, minutes(239)), TaskState::Late);
+        // The 08:00 task is no longer late at 19:00: it was missed at noon.
+        assert_eq!(state(None, minutes(240)), TaskState::Missed);
+        assert_eq!(state(None, minutes(11 * 60)), TaskState::Missed);
+        assert_eq!(task_state(at, None, minutes(11 * 60), chrono::Duration::hours(12)), TaskState::Late);
+        assert_eq!(state(Some(TaskStatus::Refused), minutes(500)), TaskState::Refused);
         let now = minutes(10);
         assert!(NewTaskRecord::validate(TaskStatus::NotDone, at, None, now).is_err());
         assert!(NewTaskRecord::validate(TaskStatus::Refused, at, Some(" ".to_owned()), now).is_err());

@@ -1,26 +1,35 @@
 //! Measurements (constantes): weight, height, blood pressure, pulse, temperature, oxygen
 //! saturation, capillary blood glucose, pain and respiratory rate, as a care team records them.
 //!
-//! [`NewMeasurement::validate`] reads what was entered ([`MeasurementInput`]): it refuses
-//! implausible values (a typing error, not a clinical judgement), rounds to the precision the
-//! instrument gives, converts blood glucose to g/L, and flags the value against the usual adult
-//! reference ranges ([`REFERENCE_RANGES`]). The body-mass index is not entered: it is computed
-//! from weight and height elsewhere.
+//! [`NewMeasurement::validate`] reads what was entered ([`MeasurementInput`]) in the unit it was
+//! entered in ([`UNITS`]: blood glucose in g/L, mmol/L or mg/dL, height in cm or m, every other
+//! kind in its one unit), rounded to the precision of that unit's instruments. It converts it to
+//! the kind's reference unit ([`MeasurementKind::unit`]), rounded to the kind's precision; that
+//! value must lie within physiological bounds ([`PLAUSIBLE`]: outside them it cannot be a living
+//! person's, it is a typing or instrument error) and is flagged against the usual adult reference
+//! ranges ([`REFERENCE_RANGES`]). Both are kept: the value as the professional read it on the
+//! instrument, and the reference value that flags, charts and the undernutrition criteria
+//! ([`nutrition`]) use. The body-mass index is not entered: it is computed from weight and height.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::validation::ValidationErrors;
 
+pub mod nutrition;
+
 /// Millimoles of glucose per litre in one gram per litre (molar mass of glucose ≈ 180 g/mol).
 pub const GLUCOSE_MMOL_PER_G: f64 = 5.55;
+
+/// The longest reason given for flagging a measurement as entered in error, in characters.
+pub const MAX_ERROR_REASON: usize = 2000;
 
 crate::text_codes! {
     /// What is measured. The BMI is not one: it is computed from weight and height.
     pub enum MeasurementKind {
         /// kg.
         Weight = "weight",
-        /// cm.
+        /// cm (entered in cm or m).
         Height = "height",
         /// Systolic and diastolic, mmHg.
         BloodPressure = "blood_pressure",
@@ -30,7 +39,7 @@ crate::text_codes! {
         Temperature = "temperature",
         /// Oxygen saturation (SpO2), %.
         Spo2 = "spo2",
-        /// Capillary blood glucose (glycémie capillaire), g/L; entered in g/L or mmol/L.
+        /// Capillary blood glucose (glycémie capillaire), g/L; entered in g/L, mmol/L or mg/dL.
         BloodGlucose = "blood_glucose",
         /// Pain on a 0–10 scale (EVA, EN), whole numbers.
         Pain = "pain",
@@ -48,33 +57,102 @@ crate::text_codes! {
     }
 }
 
-impl MeasurementKind {
-    /// The unit values of this kind are stored in.
-    pub const fn unit(self) -> &'static str {
-        match self {
-            Self::Weight => "kg",
-            Self::Height => "cm",
-            Self::BloodPressure => "mmHg",
-            Self::Pulse => "bpm",
-            Self::Temperature => "°C",
-            Self::Spo2 => "%",
-            Self::BloodGlucose => "g/L",
-            Self::Pain => "/10",
-            Self::RespiratoryRate => "/min",
-        }
+crate::text_codes! {
+    /// A unit a value is entered or given in.
+    pub enum MeasurementUnit {
+        Kg = "kg",
+        Cm = "cm",
+        /// Metres (a height entered as 1.62).
+        M = "m",
+        MmHg = "mmHg",
+        Bpm = "bpm",
+        Celsius = "°C",
+        Percent = "%",
+        GramsPerLitre = "g/L",
+        MmolPerLitre = "mmol/L",
+        MgPerDecilitre = "mg/dL",
+        OutOfTen = "/10",
+        PerMinute = "/min",
     }
 }
 
+impl MeasurementKind {
+    /// The kind's reference unit: the unit of its reference values, bounds, ranges and charts.
+    pub const fn unit(self) -> MeasurementUnit {
+        match self {
+            Self::Weight => MeasurementUnit::Kg,
+            Self::Height => MeasurementUnit::Cm,
+            Self::BloodPressure => MeasurementUnit::MmHg,
+            Self::Pulse => MeasurementUnit::Bpm,
+            Self::Temperature => MeasurementUnit::Celsius,
+            Self::Spo2 => MeasurementUnit::Percent,
+            Self::BloodGlucose => MeasurementUnit::GramsPerLitre,
+            Self::Pain => MeasurementUnit::OutOfTen,
+            Self::RespiratoryRate => MeasurementUnit::PerMinute,
+        }
+    }
+
+    /// The units this kind may be entered in, the reference unit first.
+    pub fn units(self) -> impl Iterator<Item = &'static EnteredUnit> {
+        UNITS.iter().filter(move |u| u.kind == self)
+    }
+}
+
+/// A unit a kind may be entered in. `per_reference` is how many of it make one of the kind's
+/// reference unit (5.55 mmol/L of glucose in 1 g/L; 0.01 m in 1 cm); a value entered in it is
+/// rounded to `decimals`, the precision of the instruments that give it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnteredUnit {
+    pub kind: MeasurementKind,
+    pub unit: MeasurementUnit,
+    pub per_reference: f64,
+    pub decimals: u8,
+}
+
+const fn entered(kind: MeasurementKind, unit: MeasurementUnit, per_reference: f64, decimals: u8) -> EnteredUnit {
+    EnteredUnit { kind, unit, per_reference, decimals }
+}
+
+/// The units each kind is entered in. What French care teams use: blood glucose meters show g/L
+/// or mg/dL, laboratories and some meters mmol/L (a figure such as 5.5 is plausible in two of
+/// them, so the unit is required); a height is written in cm or in m ("1,62 m"). No °F (French
+/// thermometers show °C, and a Fahrenheit figure falls outside the bounds in °C, so it is
+/// refused rather than misread), no pounds, no grams, no cmHg (a pressure said "13/8" is charted
+/// 130/80 mmHg).
+pub const UNITS: &[EnteredUnit] = {
+    use MeasurementKind::*;
+    &[
+        entered(Weight, MeasurementUnit::Kg, 1.0, 1),
+        entered(Height, MeasurementUnit::Cm, 1.0, 0),
+        entered(Height, MeasurementUnit::M, 0.01, 2),
+        entered(BloodPressure, MeasurementUnit::MmHg, 1.0, 0),
+        entered(Pulse, MeasurementUnit::Bpm, 1.0, 0),
+        entered(Temperature, MeasurementUnit::Celsius, 1.0, 1),
+        entered(Spo2, MeasurementUnit::Percent, 1.0, 0),
+        entered(BloodGlucose, MeasurementUnit::GramsPerLitre, 1.0, 2),
+        entered(BloodGlucose, MeasurementUnit::MmolPerLitre, GLUCOSE_MMOL_PER_G, 1),
+        entered(BloodGlucose, MeasurementUnit::MgPerDecilitre, 100.0, 0),
+        entered(Pain, MeasurementUnit::OutOfTen, 1.0, 0),
+        entered(RespiratoryRate, MeasurementUnit::PerMinute, 1.0, 0),
+    ]
+};
+
+/// The entered unit of `kind` named `unit`.
+pub fn entered_unit(kind: MeasurementKind, unit: MeasurementUnit) -> Option<&'static EnteredUnit> {
+    kind.units().find(|u| u.unit == unit)
+}
+
 /// What is accepted for one measured figure: `field` is `value`, or `systolic` / `diastolic` for
-/// blood pressure. The bounds (both included, in the stored unit) apply to the value once
-/// rounded to `decimals`. Outside them the value is taken for a typing error and refused.
+/// blood pressure. The bounds (both included, in the kind's reference unit) apply to the
+/// reference value once rounded to `decimals`. Outside them the value is taken for a typing or
+/// instrument error and refused.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plausible {
     pub kind: MeasurementKind,
     pub field: &'static str,
     pub min: f64,
     pub max: f64,
-    /// Decimals kept: 1 for 0.1 kg.
+    /// Decimals kept in the reference unit: 1 for 0.1 kg.
     pub decimals: u8,
 }
 
@@ -82,8 +160,25 @@ const fn plausible(kind: MeasurementKind, field: &'static str, min: f64, max: f6
     Plausible { kind, field, min, max, decimals }
 }
 
-/// The plausible bounds and precision of every figure. Pain is the exception to rounding: a
-/// 0–10 scale is answered in whole numbers, and anything else is refused.
+/// The physiological bounds and precision of every figure: what a living person can show, so
+/// that a typing error (a digit too many, a decimal point lost) or an instrument's error is
+/// refused, while any real value, however alarming, is recorded (and flagged).
+///
+/// | figure           | bounds          | why                                                           |
+/// |------------------|-----------------|---------------------------------------------------------------|
+/// | weight           | 20–300 kg       | from a small child's weight to the heaviest adults weighed in care |
+/// | height           | 80–230 cm       | same                                                          |
+/// | systolic         | 50–300 mmHg     | below, no pulse is taken; 300 is the top of the cuff's scale  |
+/// | diastolic        | 20–200 mmHg     | and below the systolic                                         |
+/// | pulse            | 20–250 bpm      | complete heart block to the fastest tachycardias              |
+/// | temperature      | 30.0–43.0 °C    | deep hypothermia (below, a clinical thermometer does not read) to the highest fevers survived; 45 °C is not a living person's |
+/// | SpO2             | 50–100 %        | an oximeter reads lower at the end of life: such values are real and must be recorded |
+/// | blood glucose    | 0.20–6.00 g/L   | a capillary meter's range (20–600 mg/dL, 1.1–33.3 mmol/L): it shows LO or HI outside |
+/// | pain             | 0–10            | the scale                                                     |
+/// | respiratory rate | 4–60 /min       | agonal breathing to the fastest distress                      |
+///
+/// Pain is the exception to rounding: a 0–10 scale is answered in whole numbers, and anything
+/// else is refused.
 pub const PLAUSIBLE: &[Plausible] = {
     use MeasurementKind::*;
     &[
@@ -92,14 +187,13 @@ pub const PLAUSIBLE: &[Plausible] = {
         plausible(BloodPressure, "systolic", 50.0, 300.0, 0),
         plausible(BloodPressure, "diastolic", 20.0, 200.0, 0),
         plausible(Pulse, "value", 20.0, 250.0, 0),
-        plausible(Temperature, "value", 30.0, 45.0, 1),
+        plausible(Temperature, "value", 30.0, 43.0, 1),
         plausible(Spo2, "value", 50.0, 100.0, 0),
         plausible(BloodGlucose, "value", 0.2, 6.0, 2),
         plausible(Pain, "value", 0.0, 10.0, 0),
         plausible(RespiratoryRate, "value", 4.0, 60.0, 0),
     ]
 };
-
 /// The usual range of one figure: below `low` is [`Flag::Low`], above `high` is [`Flag::High`],
 /// both ends included in [`Flag::Normal`]; `None` is no limit on that side.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,9 +262,9 @@ fn flag_of(kind: MeasurementKind, field: &str, value: f64) -> Option<Flag> {
 }
 
 /// A measurement as entered: `{"kind": "blood_pressure", "systolic": 135, "diastolic": 82}`,
-/// `{"kind": "weight", "value": 62.4, "unit": "kg"}`. The unit may be left out when the kind has
-/// only one; blood glucose needs it (`g/L` or `mmol/L`), since a figure such as 5.5 is plausible
-/// in both.
+/// `{"kind": "weight", "value": 62.4, "unit": "kg"}`. The unit (one of the kind's [`UNITS`], in
+/// any case: `mmol/l` is `mmol/L`) may be left out for the kind's reference unit; blood glucose
+/// needs it, since a figure such as 5.5 is plausible in g/L and in mmol/L.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -195,7 +289,7 @@ impl std::fmt::Debug for MeasurementInput {
     }
 }
 
-/// A measured value, in the kind's unit. Serialised flat, as entered: `{"value": 62.4}` or
+/// A measured value, in the unit it is given with. Serialised flat, as entered: `{"value": 62.4}` or
 /// `{"systolic": 135, "diastolic": 82}` (whole numbers without a decimal point).
 #[derive(Clone, Copy, PartialEq)]
 pub enum MeasurementValue {
@@ -290,15 +384,35 @@ impl utoipa::ToSchema for MeasurementValue {
     }
 }
 
-/// A checked measurement: rounded, in the kind's unit, flagged.
+/// A value in its kind's reference unit ([`MeasurementKind::unit`]): what flags, charts and the
+/// undernutrition criteria read. `{"value": 0.99, "unit": "g/L"}`.
+#[derive(Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReferenceValue {
+    #[serde(flatten)]
+    pub value: MeasurementValue,
+    pub unit: MeasurementUnit,
+}
+
+impl std::fmt::Debug for ReferenceValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceValue").field("unit", &self.unit).finish_non_exhaustive()
+    }
+}
+
+/// A checked measurement: the value as entered (rounded to its unit's precision) and in the
+/// kind's reference unit, flagged.
 #[derive(Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMeasurement {
     pub kind: MeasurementKind,
+    /// As entered, in `unit`.
     #[serde(flatten)]
     pub value: MeasurementValue,
-    /// The kind's unit ([`MeasurementKind::unit`]).
-    pub unit: &'static str,
+    /// The unit it was entered in.
+    pub unit: MeasurementUnit,
+    /// In the kind's reference unit.
+    pub reference: ReferenceValue,
     /// Against [`REFERENCE_RANGES`]; absent for weight and height.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag: Option<Flag>,
@@ -310,47 +424,59 @@ impl std::fmt::Debug for NewMeasurement {
     }
 }
 
+/// The unit a figure was entered in, as understood: `None` when it is not (the error is said).
+fn entered_in(
+    errors: &mut ValidationErrors,
+    kind: MeasurementKind,
+    given: Option<&str>,
+) -> Option<&'static EnteredUnit> {
+    let names = || kind.units().map(|u| u.unit.as_str()).collect::<Vec<_>>();
+    let list = |names: Vec<&str>| match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    match given {
+        // 5.5 is plausible in g/L and in mmol/L: a glucose without its unit cannot be read.
+        None if kind == MeasurementKind::BloodGlucose => {
+            errors.add("unit", format!("is required for {kind}: {}", list(names())));
+            None
+        }
+        None => entered_unit(kind, kind.unit()),
+        Some(given) => match kind.units().find(|u| u.unit.as_str().eq_ignore_ascii_case(given)) {
+            Some(unit) => Some(unit),
+            None => {
+                errors.add("unit", format!("must be {} for {kind}", list(names())));
+                None
+            }
+        },
+    }
+}
+
 impl NewMeasurement {
-    /// Checks an entered measurement, rounds it, converts it to the kind's unit and flags it.
-    /// Errors name the field: `value`, `systolic`, `diastolic` or `unit`.
+    /// Checks an entered measurement, rounds it, converts it to the kind's reference unit and
+    /// flags it. Errors name the field (`value`, `systolic`, `diastolic` or `unit`) and say the
+    /// bounds in the unit the value was entered in.
     pub fn validate(input: MeasurementInput) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let kind = input.kind;
-        let unit = input.unit.as_deref().map(str::trim).filter(|unit| !unit.is_empty());
-        // How to read the figures entered: the unit they are in, and the factor to the stored unit.
-        let entered: Option<(&str, f64)> = match unit {
-            None if kind == MeasurementKind::BloodGlucose => {
-                errors.add("unit", "is required for blood_glucose: g/L or mmol/L");
-                None
-            }
-            None => Some((kind.unit(), 1.0)),
-            Some(unit) if unit.eq_ignore_ascii_case(kind.unit()) => Some((kind.unit(), 1.0)),
-            Some(unit) if kind == MeasurementKind::BloodGlucose && unit.eq_ignore_ascii_case("mmol/L") => {
-                Some(("mmol/L", 1.0 / GLUCOSE_MMOL_PER_G))
-            }
-            Some(_) if kind == MeasurementKind::BloodGlucose => {
-                errors.add("unit", "must be g/L or mmol/L");
-                None
-            }
-            Some(_) => {
-                errors.add("unit", format!("must be {} for {kind}", kind.unit()));
-                None
-            }
-        };
+        let given = input.unit.as_deref().map(str::trim).filter(|unit| !unit.is_empty());
+        let unit = entered_in(&mut errors, kind, given);
 
-        let (value, flag) = if kind == MeasurementKind::BloodPressure {
+        let checked = if kind == MeasurementKind::BloodPressure {
             if input.value.is_some() {
                 errors.add("value", "is not used for blood_pressure: give systolic and diastolic");
             }
-            let systolic = figure(&mut errors, kind, "systolic", input.systolic, entered);
-            let diastolic = figure(&mut errors, kind, "diastolic", input.diastolic, entered);
+            let systolic = figure(&mut errors, kind, "systolic", input.systolic, unit);
+            let diastolic = figure(&mut errors, kind, "diastolic", input.diastolic, unit);
             match (systolic, diastolic) {
-                (Some(systolic), Some(diastolic)) if diastolic >= systolic => {
+                (Some(systolic), Some(diastolic)) if diastolic.reference >= systolic.reference => {
                     errors.add("diastolic", "must be lower than the systolic pressure");
-                    (None, None)
+                    None
                 }
                 (Some(systolic), Some(diastolic)) => {
-                    let flags = [flag_of(kind, "systolic", systolic), flag_of(kind, "diastolic", diastolic)];
+                    let (s, d) = (systolic.reference, diastolic.reference);
+                    let flags = [flag_of(kind, "systolic", s), flag_of(kind, "diastolic", d)];
                     let flag = if flags.contains(&Some(Flag::High)) {
                         Flag::High
                     } else if flags.contains(&Some(Flag::Low)) {
@@ -358,11 +484,12 @@ impl NewMeasurement {
                     } else {
                         Flag::Normal
                     };
-                    // Whole numbers within the plausible bounds: the conversion is exact.
-                    let value = MeasurementValue::Pressure { systolic: systolic as u16, diastolic: diastolic as u16 };
-                    (Some(value), Some(flag))
+                    // Whole numbers within the plausible bounds: the conversions are exact.
+                    let pressure =
+                        |s: f64, d: f64| MeasurementValue::Pressure { systolic: s as u16, diastolic: d as u16 };
+                    Some((pressure(systolic.entered, diastolic.entered), pressure(s, d), Some(flag)))
                 }
-                _ => (None, None),
+                _ => None,
             }
         } else {
             for (field, given) in [("systolic", input.systolic), ("diastolic", input.diastolic)] {
@@ -370,27 +497,45 @@ impl NewMeasurement {
                     errors.add(field, "is only for blood_pressure");
                 }
             }
-            let value = figure(&mut errors, kind, "value", input.value, entered);
-            (value.map(MeasurementValue::Single), value.and_then(|value| flag_of(kind, "value", value)))
+            figure(&mut errors, kind, "value", input.value, unit).map(|f| {
+                (
+                    MeasurementValue::Single(f.entered),
+                    MeasurementValue::Single(f.reference),
+                    flag_of(kind, "value", f.reference),
+                )
+            })
         };
 
-        match value {
-            Some(value) if errors.is_empty() => Ok(Self { kind, value, unit: kind.unit(), flag }),
+        match (checked, unit) {
+            (Some((value, reference, flag)), Some(unit)) if errors.is_empty() => Ok(Self {
+                kind,
+                value,
+                unit: unit.unit,
+                reference: ReferenceValue { value: reference, unit: kind.unit() },
+                flag,
+            }),
             _ => Err(errors),
         }
     }
 }
 
-/// Checks one figure and gives it rounded, in the stored unit. `entered` is the unit it was
-/// entered in and the factor to the stored unit, if the unit is understood; when it is not, only
-/// the presence of the figure is checked.
+/// One figure, as entered and in the reference unit.
+#[derive(Clone, Copy)]
+struct Figure {
+    entered: f64,
+    reference: f64,
+}
+
+/// Checks one figure: rounded to the precision of the unit it was entered in, converted and
+/// rounded to the reference unit's, within the plausible bounds. When the unit is not
+/// understood, only the presence of the figure is checked.
 fn figure(
     errors: &mut ValidationErrors,
     kind: MeasurementKind,
     field: &str,
     given: Option<f64>,
-    entered: Option<(&str, f64)>,
-) -> Option<f64> {
+    unit: Option<&EnteredUnit>,
+) -> Option<Figure> {
     let Some(given) = given else {
         errors.add(field, "is required");
         return None;
@@ -400,23 +545,24 @@ fn figure(
         return None;
     }
     let rule = plausible_for(kind, field)?;
-    let (unit, factor) = entered?;
+    let unit = unit?;
     if kind == MeasurementKind::Pain && given.fract() != 0.0 {
         errors.add(field, "must be a whole number from 0 to 10");
         return None;
     }
-    let value = round(given * factor, rule.decimals);
-    if value < rule.min || value > rule.max {
-        let (min, max) = (show(rule.min / factor), show(rule.max / factor));
+    let entered = round(given, unit.decimals);
+    let reference = round(entered / unit.per_reference, rule.decimals);
+    if reference < rule.min || reference > rule.max {
+        let (min, max) = (show(rule.min * unit.per_reference), show(rule.max * unit.per_reference));
         let message = if kind == MeasurementKind::Pain {
             format!("must be a whole number from {min} to {max}")
         } else {
-            format!("must be between {min} and {max} {unit}")
+            format!("must be between {min} and {max} {}", unit.unit)
         };
         errors.add(field, message);
         return None;
     }
-    Some(value)
+    Some(Figure { entered, reference })
 }
 
 fn round(value: f64, decimals: u8) -> f64 {
@@ -430,6 +576,12 @@ fn show(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// Checks the reason given for flagging a measurement as entered in error (wrong person, wrong
+/// figure...): trimmed, 3 to [`MAX_ERROR_REASON`] characters.
+pub fn error_reason(reason: &str) -> Result<String, ValidationErrors> {
+    crate::validation::text(reason, 3, MAX_ERROR_REASON).map_err(|m| ValidationErrors::single("reason", m))
+}
+
 /// A measurement as recorded.
 #[derive(Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -439,15 +591,25 @@ pub struct Measurement {
     pub establishment_id: crate::EstablishmentId,
     pub kind: MeasurementKind,
     pub measured_at: chrono::DateTime<chrono::Utc>,
+    /// As entered, in `unit`.
     #[serde(flatten)]
     pub value: MeasurementValue,
-    pub unit: &'static str,
+    /// The unit it was entered in.
+    pub unit: MeasurementUnit,
+    /// In the kind's reference unit: for charts and comparisons.
+    pub reference: ReferenceValue,
     pub flag: Option<Flag>,
     pub recorded_by: crate::UserId,
     pub recorded_at: chrono::DateTime<chrono::Utc>,
-    /// When it was flagged as entered in error (it stays, flagged), and by whom.
+    /// When it was flagged as entered in error (it stays, flagged), by whom and why (no reason
+    /// was asked before reasons were required).
     pub entered_in_error_at: Option<chrono::DateTime<chrono::Utc>>,
     pub entered_in_error_by: Option<crate::UserId>,
+    pub entered_in_error_reason: Option<String>,
+    /// A weight's undernutrition criteria (HAS), computed when it is read; absent for other
+    /// kinds and for weights entered in error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nutrition: Option<nutrition::NutritionAssessment>,
 }
 
 impl std::fmt::Debug for Measurement {
@@ -478,8 +640,9 @@ mod tests {
         }
     }
 
+    /// The reference value of a single figure.
     fn single(result: Result<NewMeasurement, ValidationErrors>) -> f64 {
-        match result.unwrap().value {
+        match result.unwrap().reference.value {
             MeasurementValue::Single(value) => value,
             MeasurementValue::Pressure { .. } => panic!("not a single value"),
         }
@@ -496,7 +659,7 @@ mod tests {
             (Weight, 20.0, 19.9, 300.0, 300.1),
             (Height, 80.0, 79.0, 230.0, 231.0),
             (Pulse, 20.0, 19.0, 250.0, 251.0),
-            (Temperature, 30.0, 29.9, 45.0, 45.1),
+            (Temperature, 30.0, 29.9, 43.0, 43.1),
             (Spo2, 50.0, 49.0, 100.0, 101.0),
             (BloodGlucose, 0.2, 0.19, 6.0, 6.01),
             (Pain, 0.0, -1.0, 10.0, 11.0),
@@ -584,43 +747,100 @@ mod tests {
         assert!(NewMeasurement::validate(weight).is_ok());
 
         let mut temperature = input(Temperature, 37.0);
-        temperature.unit = Some("°C".to_owned());
-        assert_eq!(NewMeasurement::validate(temperature).unwrap().unit, "°C");
+        temperature.unit = Some("°c".to_owned());
+        assert_eq!(NewMeasurement::validate(temperature.clone()).unwrap().unit, MeasurementUnit::Celsius);
+        temperature.unit = Some("°F".to_owned());
+        assert_eq!(NewMeasurement::validate(temperature).unwrap_err().to_string(), "unit: must be °C for temperature");
 
         let mut glucose = input(BloodGlucose, 1.0);
         glucose.unit = None;
-        assert_eq!(fields(NewMeasurement::validate(glucose.clone())), ["unit"]);
-        glucose.unit = Some("mg/dL".to_owned());
-        assert_eq!(NewMeasurement::validate(glucose).unwrap_err().to_string(), "unit: must be g/L or mmol/L");
+        assert_eq!(
+            NewMeasurement::validate(glucose.clone()).unwrap_err().to_string(),
+            "unit: is required for blood_glucose: g/L, mmol/L or mg/dL"
+        );
+        glucose.unit = Some("mmol".to_owned());
+        assert_eq!(
+            NewMeasurement::validate(glucose).unwrap_err().to_string(),
+            "unit: must be g/L, mmol/L or mg/dL for blood_glucose"
+        );
         // A bad unit and a missing value: both are said.
         let mut neither = input(BloodGlucose, 1.0);
         neither.value = None;
-        neither.unit = Some("mg/dL".to_owned());
+        neither.unit = Some("mg/l".to_owned());
         assert_eq!(fields(NewMeasurement::validate(neither)), ["unit", "value"]);
     }
 
+    fn in_unit(kind: MeasurementKind, value: f64, unit: &str) -> Result<NewMeasurement, ValidationErrors> {
+        let mut entered = input(kind, value);
+        entered.unit = Some(unit.to_owned());
+        NewMeasurement::validate(entered)
+    }
+
     #[test]
-    fn glucose_in_mmol_per_litre_is_stored_in_grams_per_litre() {
-        let mmol = |value: f64| {
-            let mut glucose = input(BloodGlucose, value);
-            glucose.unit = Some("mmol/L".to_owned());
-            NewMeasurement::validate(glucose)
-        };
-        let cases = [(5.55, 1.0), (7.0, 1.26), (3.9, 0.7), (11.1, 2.0), (1.11, 0.2), (33.3, 6.0)];
-        for (given, stored) in cases {
+    fn glucose_keeps_the_unit_it_was_entered_in_beside_grams_per_litre() {
+        let mmol = |value: f64| in_unit(BloodGlucose, value, "mmol/L");
+        let cases = [(5.5, 0.99), (7.0, 1.26), (3.9, 0.7), (11.1, 2.0), (1.1, 0.2), (33.3, 6.0)];
+        for (given, reference) in cases {
             let checked = mmol(given).unwrap();
-            assert_eq!(checked.unit, "g/L");
-            assert_eq!(checked.value, MeasurementValue::Single(stored), "{given} mmol/L");
+            assert_eq!((checked.value, checked.unit), (MeasurementValue::Single(given), MeasurementUnit::MmolPerLitre));
+            assert_eq!(checked.reference.value, MeasurementValue::Single(reference), "{given} mmol/L");
+            assert_eq!(checked.reference.unit, MeasurementUnit::GramsPerLitre);
         }
-        assert_eq!(mmol(5.55).unwrap().flag, Some(Flag::Normal));
+        // Rounded to the tenth a meter shows in mmol/L.
+        assert_eq!(mmol(5.54).unwrap().value, MeasurementValue::Single(5.5));
+        assert_eq!(mmol(5.5).unwrap().flag, Some(Flag::Normal));
         assert_eq!(mmol(11.1).unwrap().flag, Some(Flag::High));
         assert_eq!(mmol(3.0).unwrap().flag, Some(Flag::Low));
         let error = mmol(40.0).unwrap_err();
         assert_eq!(error.to_string(), "value: must be between 1.11 and 33.3 mmol/L");
         assert!(mmol(1.0).is_err());
-        let mut lower_case = input(BloodGlucose, 5.55);
-        lower_case.unit = Some("mmol/l".to_owned());
-        assert_eq!(single(NewMeasurement::validate(lower_case)), 1.0);
+        let lower_case = in_unit(BloodGlucose, 5.5, "mmol/l").unwrap();
+        assert_eq!((lower_case.unit, single(Ok(lower_case))), (MeasurementUnit::MmolPerLitre, 0.99));
+
+        let mg = in_unit(BloodGlucose, 110.0, "mg/dL").unwrap();
+        assert_eq!((mg.value, mg.unit), (MeasurementValue::Single(110.0), MeasurementUnit::MgPerDecilitre));
+        assert_eq!((mg.reference.value, mg.flag), (MeasurementValue::Single(1.1), Some(Flag::Normal)));
+        let error = in_unit(BloodGlucose, 19.0, "MG/DL").unwrap_err();
+        assert_eq!(error.to_string(), "value: must be between 20 and 600 mg/dL");
+        let grams = in_unit(BloodGlucose, 1.234, "g/l").unwrap();
+        assert_eq!(
+            (grams.value, grams.unit, single(Ok(grams.clone()))),
+            (MeasurementValue::Single(1.23), MeasurementUnit::GramsPerLitre, 1.23)
+        );
+    }
+
+    #[test]
+    fn a_height_may_be_entered_in_metres() {
+        let metres = in_unit(Height, 1.62, "m").unwrap();
+        assert_eq!((metres.value, metres.unit), (MeasurementValue::Single(1.62), MeasurementUnit::M));
+        assert_eq!(
+            metres.reference,
+            ReferenceValue { value: MeasurementValue::Single(162.0), unit: MeasurementUnit::Cm }
+        );
+        assert_eq!(in_unit(Height, 0.5, "m").unwrap_err().to_string(), "value: must be between 0.8 and 2.3 m");
+        // Without a unit, centimetres: 1.62 is no height.
+        assert_eq!(
+            NewMeasurement::validate(input(Height, 1.62)).unwrap_err().to_string(),
+            "value: must be between 80 and 230 cm"
+        );
+    }
+
+    #[test]
+    fn a_temperature_of_45_degrees_is_refused_with_its_bounds() {
+        let error = NewMeasurement::validate(input(Temperature, 45.0)).unwrap_err();
+        assert_eq!(error.to_string(), "value: must be between 30 and 43 °C");
+        assert_eq!(single(NewMeasurement::validate(input(Temperature, 42.96))), 43.0);
+        assert_eq!(NewMeasurement::validate(input(Temperature, 43.0)).unwrap().flag, Some(Flag::High));
+        assert_eq!(NewMeasurement::validate(input(Temperature, 30.0)).unwrap().flag, Some(Flag::Low));
+    }
+
+    #[test]
+    fn an_error_reason_is_a_checked_text() {
+        assert_eq!(error_reason("  wrong resident ").unwrap(), "wrong resident");
+        assert_eq!(error_reason("no").unwrap_err().to_string(), "reason: must be at least 3 characters");
+        assert!(error_reason(&"x".repeat(MAX_ERROR_REASON)).is_ok());
+        assert!(error_reason(&"x".repeat(MAX_ERROR_REASON + 1)).is_err());
+        assert!(error_reason("a\u{7}bc").is_err());
     }
 
     #[test]
@@ -715,6 +935,16 @@ mod tests {
             }
         }
         assert_eq!(PLAUSIBLE.len(), MeasurementKind::ALL.len() + 1);
+        // Every kind is entered in its reference unit, which needs no conversion; every unit
+        // belongs to one kind at most once.
+        for kind in MeasurementKind::ALL {
+            let reference = entered_unit(*kind, kind.unit()).unwrap();
+            assert_eq!(reference.per_reference, 1.0, "{kind}");
+            assert_eq!(kind.units().next(), Some(reference), "{kind}: the reference unit first");
+        }
+        for unit in UNITS {
+            assert_eq!(UNITS.iter().filter(|u| u.kind == unit.kind && u.unit == unit.unit).count(), 1);
+        }
     }
 
     #[test]
@@ -724,13 +954,17 @@ mod tests {
         let checked = NewMeasurement::validate(entered).unwrap();
         assert_eq!(
             serde_json::to_value(&checked).unwrap(),
-            json!({"kind": "blood_pressure", "systolic": 135, "diastolic": 82, "unit": "mmHg", "flag": "normal"})
+            json!({"kind": "blood_pressure", "systolic": 135, "diastolic": 82, "unit": "mmHg",
+                   "reference": {"systolic": 135, "diastolic": 82, "unit": "mmHg"}, "flag": "normal"})
         );
         let entered: MeasurementInput =
             serde_json::from_value(json!({"kind": "weight", "value": 62.4, "unit": "kg"})).unwrap();
         assert_eq!(serde_json::to_value(&entered).unwrap(), json!({"kind": "weight", "value": 62.4, "unit": "kg"}));
         let checked = NewMeasurement::validate(entered).unwrap();
-        assert_eq!(serde_json::to_value(&checked).unwrap(), json!({"kind": "weight", "value": 62.4, "unit": "kg"}));
+        assert_eq!(
+            serde_json::to_value(&checked).unwrap(),
+            json!({"kind": "weight", "value": 62.4, "unit": "kg", "reference": {"value": 62.4, "unit": "kg"}})
+        );
         for value in [
             MeasurementValue::Single(62.4),
             MeasurementValue::Single(4.0),
@@ -740,7 +974,10 @@ mod tests {
             assert_eq!(serde_json::from_value::<MeasurementValue>(stored).unwrap(), value);
         }
         let pain = NewMeasurement::validate(input(Pain, 4.0)).unwrap();
-        assert_eq!(serde_json::to_string(&pain).unwrap(), r#"{"kind":"pain","value":4,"unit":"/10","flag":"high"}"#);
+        assert_eq!(
+            serde_json::to_string(&pain).unwrap(),
+            r#"{"kind":"pain","value":4,"unit":"/10","reference":{"value":4,"unit":"/10"},"flag":"high"}"#
+        );
 
         let unknown = serde_json::from_value::<MeasurementInput>(json!({"kind": "bmi", "value": 22}));
         assert!(unknown.is_err(), "the BMI is not entered");
@@ -760,5 +997,63 @@ mod tests {
     fn the_openapi_schema_shows_the_flat_value() {
         let schema = serde_json::to_string(&<MeasurementValue as utoipa::PartialSchema>::schema()).unwrap();
         assert!(schema.contains("systolic") && schema.contains("\"value\""), "{schema}");
+    }
+}
+
+impl MeasurementKind {
+    /// The name a French team gives it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Weight => "Poids",
+            Self::Height => "Taille",
+            Self::BloodPressure => "Tension artérielle",
+            Self::Pulse => "Pouls",
+            Self::Temperature => "Température",
+            Self::Spo2 => "SpO2",
+            Self::BloodGlucose => "Glycémie capillaire",
+            Self::Pain => "Douleur",
+            Self::RespiratoryRate => "Fréquence respiratoire",
+        }
+    }
+}
+
+impl NewMeasurement {
+    /// What the hand-over says of a value outside its usual range (`None` when within it, or
+    /// without one): "Température 38,6 °C (haute)", "Tension artérielle 210/115 mmHg (haute)".
+    pub fn handover_summary(&self) -> Option<String> {
+        let side = match self.flag? {
+            Flag::Normal => return None,
+            Flag::Low => "basse",
+            Flag::High => "haute",
+        };
+        let figure = match self.value {
+            MeasurementValue::Single(value) => {
+                let text = format!("{value}");
+                text.replace('.', ",")
+            }
+            MeasurementValue::Pressure { systolic, diastolic } => format!("{systolic}/{diastolic}"),
+        };
+        Some(format!("{} {figure} {} ({side})", self.kind.label(), self.unit.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod handover_tests {
+    use super::*;
+
+    fn entered(input: serde_json::Value) -> NewMeasurement {
+        NewMeasurement::validate(serde_json::from_value(input).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn abnormal_values_are_told_in_the_hand_over_and_normal_ones_are_not() {
+        let fever = entered(serde_json::json!({"kind": "temperature", "value": 38.6}));
+        assert_eq!(fever.handover_summary().as_deref(), Some("Température 38,6 °C (haute)"));
+        let pressure = entered(serde_json::json!({"kind": "blood_pressure", "systolic": 210, "diastolic": 115}));
+        assert_eq!(pressure.handover_summary().as_deref(), Some("Tension artérielle 210/115 mmHg (haute)"));
+        let desaturation = entered(serde_json::json!({"kind": "spo2", "value": 89}));
+        assert_eq!(desaturation.handover_summary().as_deref(), Some("SpO2 89 % (basse)"));
+        assert_eq!(entered(serde_json::json!({"kind": "temperature", "value": 37.0})).handover_summary(), None);
+        assert_eq!(entered(serde_json::json!({"kind": "weight", "value": 61.0})).handover_summary(), None);
     }
 }

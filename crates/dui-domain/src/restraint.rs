@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::absence::{optional_line, optional_text};
 use crate::care_plan::Performer;
-use crate::care_task::{Task, TaskKind, TaskState, task_state};
+use crate::care_task::{GRACE_MINUTES, Task, TaskKind, TaskState};
 use crate::people::Role;
 use crate::transmission::ResidentName;
 use crate::validation::ValidationErrors;
@@ -361,11 +361,9 @@ impl RestraintForTasks {
                 let answered = due.answered_by.map(|i| self.reassessed[i].0);
                 let state = match answered {
                     Some(_) => TaskState::Done,
-                    None => match task_state(due.due_at, None, now) {
-                        TaskState::Pending => TaskState::Pending,
-                        TaskState::Due => TaskState::Due,
-                        _ => TaskState::Late,
-                    },
+                    None if now < due.due_at => TaskState::Pending,
+                    None if now < due.due_at + Duration::minutes(GRACE_MINUTES) => TaskState::Due,
+                    None => TaskState::Late,
                 };
                 Task {
                     resident: self.resident.clone(),

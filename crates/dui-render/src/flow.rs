@@ -2,8 +2,9 @@
 //! current one is full. The result is a list of drawing operations per page, written out by
 //! [`crate::pdf`], which adds the header and footer once the number of pages is known.
 
-use crate::layout::{Font, text_width, wrap};
-use crate::winansi::encode;
+use crate::font::Font;
+use crate::layout::{text_width, truncate, wrap};
+use crate::text::shown;
 
 /// A4, in points.
 pub(crate) const PAGE_WIDTH: f32 = 595.28;
@@ -52,8 +53,8 @@ pub(crate) const BANNER: Style = Style { font: Font::Bold, size: 12.0, color: AL
 /// One drawing operation; coordinates in points from the bottom left corner of the page.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op {
-    /// WinAnsi-encoded text, `y` being its baseline.
-    Text { x: f32, y: f32, style: Style, text: Vec<u8> },
+    /// Text made of characters its font has (see [`shown`]), `y` being its baseline.
+    Text { x: f32, y: f32, style: Style, text: String },
     /// A horizontal rule.
     Rule { x1: f32, x2: f32, y: f32, width: f32, color: Color },
     /// A filled rectangle.
@@ -104,7 +105,7 @@ impl Flow {
     }
 
     /// Places one line made of pieces that share a baseline: (x, style, text).
-    fn line(&mut self, pieces: Vec<(f32, Style, Vec<u8>)>) {
+    fn line(&mut self, pieces: Vec<(f32, Style, String)>) {
         let size = pieces.iter().map(|(_, style, _)| style.size).fold(0.0, f32::max);
         let height = size * LEADING;
         self.ensure(height);
@@ -130,18 +131,18 @@ impl Flow {
         text: &str,
         style: Style,
         indent: f32,
-        lead: Vec<(f32, Style, Vec<u8>)>,
+        lead: Vec<(f32, Style, String)>,
         lead_width: f32,
         rest_indent: f32,
     ) {
-        let place = |lead: Vec<(f32, Style, Vec<u8>)>| -> Vec<(f32, Style, Vec<u8>)> {
+        let place = |lead: Vec<(f32, Style, String)>| -> Vec<(f32, Style, String)> {
             lead.into_iter().map(|(x, s, t)| (MARGIN + indent + x, s, t)).collect()
         };
         let mut lead = Some(lead).filter(|l| !l.is_empty());
         for source_line in text.lines() {
-            let encoded = encode(source_line);
+            let source_line = shown(source_line, style.font);
             let first_width = if lead.is_some() { TEXT_WIDTH - indent - lead_width } else { TEXT_WIDTH - rest_indent };
-            let lines = wrap(&encoded, style.font, style.size, first_width, TEXT_WIDTH - rest_indent);
+            let lines = wrap(&source_line, style.font, style.size, first_width, TEXT_WIDTH - rest_indent);
             if lines.is_empty() && lead.is_none() {
                 self.space(style.line_height() / 2.0);
                 continue;
@@ -167,12 +168,12 @@ impl Flow {
     /// A bulleted item at `indent`, its lines aligned after the bullet.
     pub(crate) fn bullet(&mut self, text: &str, style: Style, indent: f32) {
         let hang = style.size * 1.1;
-        self.hanging(text, style, indent, vec![(0.0, style, b"\x95".to_vec())], hang, indent + hang);
+        self.hanging(text, style, indent, vec![(0.0, style, "•".to_owned())], hang, indent + hang);
     }
 
     /// "Label : value", the label in bold, the value's lines aligned after the label.
     pub(crate) fn labelled(&mut self, label: &str, value: &str, indent: f32) {
-        let label = encode(&format!("{label}\u{A0}: "));
+        let label = shown(&format!("{label}\u{A0}: "), BODY_BOLD.font);
         let label_width = text_width(&label, BODY_BOLD.font, BODY_BOLD.size);
         // A label wider than a third of the line leaves the value's next lines at the indent.
         let hang = if label_width < TEXT_WIDTH / 3.0 { label_width } else { 0.0 };
@@ -202,10 +203,10 @@ impl Flow {
         self.ensure(height);
         let top = self.y;
         self.push(Op::Fill { x: MARGIN, y: top - height, width: TEXT_WIDTH, height, color: ALERT_BACKGROUND });
-        let encoded = crate::layout::truncate(&encode(text), BANNER.font, BANNER.size, TEXT_WIDTH - 12.0);
-        let x = MARGIN + (TEXT_WIDTH - text_width(&encoded, BANNER.font, BANNER.size)) / 2.0;
+        let text = truncate(&shown(text, BANNER.font), BANNER.font, BANNER.size, TEXT_WIDTH - 12.0);
+        let x = MARGIN + (TEXT_WIDTH - text_width(&text, BANNER.font, BANNER.size)) / 2.0;
         let baseline = top - height / 2.0 - BANNER.size * 0.35;
-        self.push(Op::Text { x, y: baseline, style: BANNER, text: encoded });
+        self.push(Op::Text { x, y: baseline, style: BANNER, text });
         self.y = top - height;
         self.space(12.0);
     }
@@ -219,7 +220,7 @@ impl Flow {
 mod tests {
     use super::*;
 
-    fn texts(pages: &[Vec<Op>]) -> Vec<(usize, f32, f32, Style, Vec<u8>)> {
+    fn texts(pages: &[Vec<Op>]) -> Vec<(usize, f32, f32, Style, String)> {
         let mut out = Vec::new();
         for (n, page) in pages.iter().enumerate() {
             for op in page {
@@ -258,10 +259,10 @@ mod tests {
         let texts = texts(&flow.finish());
         assert_eq!(texts.len(), 5);
         assert_eq!(texts[0].2, texts[1].2);
-        assert_eq!(texts[0].4, encode("Qui\u{A0}: "));
+        assert_eq!(texts[0].4, "Qui\u{A0}: ");
         assert_eq!(texts[2].2, texts[3].2);
-        assert_eq!(texts[2].4, b"\x95");
-        assert_eq!(texts[4].4, encode("Vide\u{A0}: "));
+        assert_eq!(texts[2].4, "•");
+        assert_eq!(texts[4].4, "Vide\u{A0}: ");
     }
 
     #[test]
@@ -274,6 +275,6 @@ mod tests {
         flow.paragraph("Premier objectif", BODY, 0.0);
         let pages = flow.finish();
         assert_eq!(pages.len(), 2);
-        assert!(matches!(&pages[1][0], Op::Text { text, .. } if text == b"Objectifs"));
+        assert!(matches!(&pages[1][0], Op::Text { text, .. } if text == "Objectifs"));
     }
 }

@@ -1,10 +1,13 @@
 //! Documents handed to the people supported and their families, as PDF files.
 //!
-//! The only document so far is a version of the projet personnalisé ([`render_plan`]). The PDF
-//! uses the standard Helvetica fonts in WinAnsiEncoding, so nothing is embedded: text is encoded
-//! to cp1252 ([`winansi`]), measured with the fonts' metrics and wrapped here ([`layout`]), then
-//! flowed onto A4 pages with a header and a footer. Content streams are left uncompressed. The
-//! output depends on the input only: no clock, no random identifiers.
+//! The only document so far is a version of the projet personnalisé ([`render_plan`]), written
+//! as PDF/A-2b ([`pdfa`]) so that it can be archived with the record. Text is set in DejaVu Sans,
+//! shipped inside the binary ([`font`]): every character a record may hold that the font draws
+//! is printed as written ([`text`]), measured with the font's own advances and wrapped here
+//! ([`layout`]), then flowed onto A4 pages with a header and a footer ([`flow`]). The PDF embeds
+//! the subset of the fonts the document uses, with what a reader needs to extract the text back
+//! ([`embed`]). Content streams are left uncompressed. The output depends on the input only: no
+//! clock, no random identifiers.
 
 use std::collections::HashMap;
 
@@ -16,11 +19,13 @@ use dui_domain::care_plan::{
 use dui_domain::people::Role;
 use dui_domain::resident::Identity;
 
+mod embed;
 mod flow;
+mod font;
 mod layout;
-mod metrics;
 mod pdf;
-mod winansi;
+mod pdfa;
+mod text;
 
 use flow::{BODY, BODY_BOLD, Flow, NOTE, TITLE};
 

@@ -68,6 +68,8 @@ pub(crate) fn plan_version(row: &Row, keys: &Keyring) -> StoreResult<PlanVersion
 pub struct PlanMeta {
     pub status: PlanStatus,
     pub establishment_id: EstablishmentId,
+    /// Whether the person or their representative validated it.
+    pub validated: bool,
 }
 
 /// A first plan (none exists for the person) or, with `:from`, the next version of the
@@ -119,7 +121,8 @@ static ONE: Stmt = LazyLock::new(|| {
 
 static META: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
-        "WITH {WHO_CTE}, {target} SELECT p.status, p.establishment_id FROM care_plan_versions p, target t \
+        "WITH {WHO_CTE}, {target} SELECT p.status, p.establishment_id, p.validation IS NOT NULL AS validated \
+         FROM care_plan_versions p, target t \
          WHERE p.tenant_id = t.tenant_id AND p.resident_id = t.id AND p.id = :id",
         target = target()
     ))
@@ -158,7 +161,7 @@ static SUPERSEDE: Stmt = LazyLock::new(|| {
            row_version = p.row_version + 1 \
          FROM target t WHERE p.tenant_id = t.tenant_id AND p.resident_id = t.id AND p.status = 'active' \
          AND EXISTS (SELECT 1 FROM care_plan_versions d WHERE d.tenant_id = p.tenant_id AND d.id = :id \
-                     AND d.resident_id = t.id AND d.status = 'draft' \
+                     AND d.resident_id = t.id AND d.status = 'draft' AND d.validation IS NOT NULL \
                      AND (:expected_version::int IS NULL OR d.row_version = :expected_version))",
         target = target()
     ))
@@ -170,7 +173,8 @@ static ACTIVATE: Stmt = LazyLock::new(|| {
          p AS (UPDATE care_plan_versions p SET status = 'active', activated_at = now(), activated_by = who.user_id, \
                  review_due_on = coalesce(p.review_due_on, :default_due), row_version = p.row_version + 1 \
                FROM target t, who WHERE p.tenant_id = t.tenant_id AND p.resident_id = t.id AND p.id = :id \
-               AND p.status = 'draft' AND (:expected_version::int IS NULL OR p.row_version = :expected_version) \
+               AND p.status = 'draft' AND p.validation IS NOT NULL \
+               AND (:expected_version::int IS NULL OR p.row_version = :expected_version) \
                RETURNING p.*), \
          trace AS ({trace}) SELECT {PLAN_COLUMNS} FROM p",
         target = target(),
@@ -286,22 +290,32 @@ pub async fn meta(tx: &mut Tx<'_>, resident: ResidentId, id: PlanVersionId) -> S
     Ok(PlanMeta {
         status: parse(&row, "status", PlanStatus::parse)?,
         establishment_id: EstablishmentId::from_uuid(row.try_get("establishment_id")?),
+        validated: row.try_get("validated")?,
     })
 }
 
+/// What a change of a draft sets: its content, its review date, and the validation it keeps
+/// (`None`: none).
+#[derive(Debug, Clone, Copy)]
+pub struct DraftChange<'a> {
+    pub content: &'a PlanContent,
+    pub review_due_on: Option<NaiveDate>,
+    pub validation: Option<&'a Validation>,
+}
+
 /// Replaces a draft's content, if it is still the draft at `expected_version`; commits. The
-/// draft's validation, if any, is resealed with the content: a row has one key version.
+/// validation kept is resealed with the content: a row has one key version.
 pub async fn update_draft(
     tx: Tx<'_>,
     current: &PlanVersion,
     expected_version: Option<i32>,
-    content: &PlanContent,
-    review_due_on: Option<NaiveDate>,
+    change: DraftChange<'_>,
 ) -> StoreResult<PlanVersion> {
+    let DraftChange { content, review_due_on, validation } = change;
     let keys = tx.sealing_keys(2).await?;
     let id = current.id;
     let sealed = seal_json(&keys, PLAN_CONTENT, id, content)?;
-    let validation = current.validation.as_ref().map(|v| seal_json(&keys, PLAN_VALIDATION, id, v)).transpose()?;
+    let validation = validation.map(|v| seal_json(&keys, PLAN_VALIDATION, id, v)).transpose()?;
     let dek = keys.active_version() as i32;
     let resident = current.resident_id.as_uuid();
     let args = args! { resident: &resident, id: &id, content: &sealed, validation: &validation, dek_version: &dek,

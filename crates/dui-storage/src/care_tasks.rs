@@ -102,10 +102,14 @@ static DAY_PLANS: Stmt = LazyLock::new(|| {
     };
     Sql::new(&format!(
         "WITH {WHO_CTE}, \
-         plans AS MATERIALIZED (SELECT p.id, p.resident_id, p.content, p.dek_version, r.identity AS resident_identity, \
-                    r.dek_version AS resident_dek_version \
-                  FROM care_plan_versions p JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who \
-                  WHERE p.tenant_id = who.tenant_id AND p.status = 'active' \
+         day AS (SELECT (:day::date)::timestamp AT TIME ZONE e.timezone AS starts, \
+                        (:day::date + 1)::timestamp AT TIME ZONE e.timezone AS ends \
+                 FROM establishments e WHERE e.tenant_id = :tenant AND e.id = :establishment), \
+         plans AS MATERIALIZED (SELECT p.id, p.resident_id, p.content, p.dek_version, p.activated_at, p.ended_at, \
+                    r.identity AS resident_identity, r.dek_version AS resident_dek_version \
+                  FROM care_plan_versions p JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who, day \
+                  WHERE p.tenant_id = who.tenant_id AND p.status <> 'draft' \
+                  AND p.activated_at < day.ends AND (p.ended_at IS NULL OR p.ended_at > day.starts) \
                   AND EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = p.tenant_id AND s.resident_id = p.resident_id \
                               AND s.establishment_id = :establishment AND (:unit::uuid IS NULL OR s.unit_id = :unit) \
                               AND s.admitted_on <= :day AND (s.discharged_on IS NULL OR s.discharged_on > :day)) \
@@ -137,9 +141,10 @@ static INSERT: Stmt = LazyLock::new(|| {
                      AND o.id = :amends AND o.resident_id = t.id AND o.action_id = :action_id \
                      AND o.scheduled_for = :scheduled_for) \
                RETURNING *), \
-         trace AS ({trace}) SELECT {TASK_COLUMNS} FROM k",
+         trace AS ({trace}), {event} SELECT {TASK_COLUMNS} FROM k",
         target = target(),
         trace = Trace::written("k"),
+        event = crate::handover::emit("k"),
     ))
 });
 
@@ -199,8 +204,10 @@ pub async fn current_shift(
 }
 
 /// The tasks of `day` for the people with a stay in progress in the establishment (or the
-/// unit) whom the caller sees, from the scheduled actions of their plans in force, in the
-/// establishment's time zone, with their latest records. Each person listed is recorded as
+/// unit) whom the caller sees, from the scheduled actions of the plan versions in force that
+/// day — each occurrence from the version in force at its time, none before the plan's
+/// activation —, in the establishment's time zone, with their latest records; `missed_after`
+/// is the window after which a task not recorded is missed. Each person listed is recorded as
 /// read.
 pub async fn day_tasks(
     tx: &mut Tx<'_>,
@@ -208,6 +215,7 @@ pub async fn day_tasks(
     unit: Option<UnitId>,
     day: NaiveDate,
     now: DateTime<Utc>,
+    missed_after: chrono::Duration,
 ) -> StoreResult<Vec<Task>> {
     let (establishment_id, unit) = (establishment.as_uuid(), unit.map(|u| u.as_uuid()));
     let args = args! { establishment: &establishment_id, unit: &unit, day: &day }.action(AuditAction::CareTaskList);
@@ -225,6 +233,7 @@ pub async fn day_tasks(
     let mut pending = Vec::new();
     for row in &rows {
         let plan: Uuid = row.try_get("id")?;
+        let in_force: (DateTime<Utc>, Option<DateTime<Utc>>) = (row.try_get("activated_at")?, row.try_get("ended_at")?);
         let resident = ResidentId::from_uuid(row.try_get("resident_id")?);
         let content: PlanContent = open_json(&keys, PLAN_CONTENT, plan, row.try_get("content")?)?;
         let identity: Identity =
@@ -235,6 +244,7 @@ pub async fn day_tasks(
             for occurrence in schedule.occurrences_within(day, action.from, action.to) {
                 let until = occurrence.until.map(|u| day.and_time(u));
                 pending.push((
+                    in_force,
                     name.clone(),
                     plan,
                     action_id,
@@ -246,16 +256,20 @@ pub async fn day_tasks(
             }
         }
     }
-    let locals: Vec<NaiveDateTime> = pending.iter().flat_map(|p| [Some(p.5), p.6]).flatten().collect();
+    let locals: Vec<NaiveDateTime> = pending.iter().flat_map(|p| [Some(p.6), p.7]).flatten().collect();
     let instants = tx.query(&INSTANTS, &args! { establishment: &establishment_id, locals: &locals }).await?;
     let mut instants = instants.iter().map(|r| r.try_get::<_, DateTime<Utc>>(0));
     let mut tasks = Vec::with_capacity(pending.len());
-    for (resident, plan_version_id, action_id, what, who, _, until) in pending {
+    for ((activated, ended), resident, plan_version_id, action_id, what, who, _, until) in pending {
         let scheduled_for = instants.next().ok_or(StoreError::NotFound)??;
         let until = match until {
             Some(_) => Some(instants.next().ok_or(StoreError::NotFound)??),
             None => None,
         };
+        if scheduled_for < activated || ended.is_some_and(|ended| scheduled_for >= ended) {
+            // Before this version was in force, or after: not its task.
+            continue;
+        }
         tasks.push(Task {
             resident,
             kind: TaskKind::CarePlan,
@@ -267,7 +281,7 @@ pub async fn day_tasks(
             who,
             scheduled_for,
             until,
-            state: task_state(scheduled_for, None, now),
+            state: task_state(scheduled_for, None, now, missed_after),
             record: None,
         });
     }
@@ -288,7 +302,7 @@ pub async fn day_tasks(
         for task in &mut tasks {
             let Some(action_id) = task.action_id else { continue };
             if let Some(record) = latest.remove(&(action_id, task.scheduled_for)) {
-                task.state = task_state(task.scheduled_for, Some(record.status), now);
+                task.state = task_state(task.scheduled_for, Some(record.status), now, missed_after);
                 task.record = Some(record);
             }
         }
@@ -312,8 +326,9 @@ pub async fn record(
     task: TaskRef,
     new: &NewTaskRecord,
     amends: Option<TaskRecordId>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<TaskRecord>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let id = Uuid::now_v7();
     let reason = new.reason.as_ref().map(|r| seal_json(&keys, TASK_REASON, id, r)).transpose()?;
     let dek = reason.as_ref().map(|_| keys.active_version() as i32);
@@ -325,6 +340,8 @@ pub async fn record(
     scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
     reason: &reason, dek_version: &dek, amends: &amends_id }
     .action(action);
+    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| task_record(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use dui_crypto::{Column, Keyring};
 use dui_domain::audit::AuditAction;
 use dui_domain::idempotency::{Created, IdempotencyKey};
-use dui_domain::record::{EmergencyAccess, ReviewOutcome};
+use dui_domain::record::{EmergencyAccess, EmergencyReview, ReviewOutcome};
 use dui_domain::{EmergencyAccessId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -80,7 +80,17 @@ static LIST: Stmt = LazyLock::new(|| {
          data AS (SELECT e.* FROM emergency_accesses e, who WHERE e.tenant_id = who.tenant_id \
                   AND (NOT :pending OR e.reviewed_at IS NULL) AND {OVERSEEN} \
                   ORDER BY e.opened_at DESC LIMIT 500), \
-         trace AS ({trace}) SELECT {EMERGENCY_FIELDS} FROM data ORDER BY opened_at DESC",
+         trace AS ({trace}) \
+         SELECT {fields}, r.identity AS resident_identity, r.dek_version AS resident_dek_version, \
+           (SELECT coalesce(json_agg(json_build_object('at', u.occurred_at, 'action', u.action, \
+                      'resource_type', u.resource_type, 'resource_id', u.resource_id) ORDER BY u.occurred_at), '[]'::json) \
+            FROM (SELECT a.occurred_at, a.action, a.resource_type, a.resource_id FROM audit_events a \
+                  WHERE a.tenant_id = data.tenant_id AND a.resident_id = data.resident_id AND a.actor_id = data.user_id \
+                  AND a.emergency AND a.occurred_at >= data.opened_at AND a.occurred_at <= data.expires_at \
+                  ORDER BY a.occurred_at LIMIT 200) u) AS viewed \
+         FROM data JOIN residents r ON r.tenant_id = data.tenant_id AND r.id = data.resident_id \
+         ORDER BY data.opened_at DESC",
+        fields = EMERGENCY_FIELDS.split(", ").map(|f| format!("data.{}", f.trim())).collect::<Vec<_>>().join(", "),
         trace = Trace {
             from: "who, data",
             resident: "data.resident_id",
@@ -154,13 +164,36 @@ fn overseen(tx: &Tx<'_>) -> StoreResult<Overseen> {
 /// Emergency openings of records of residents supported in establishments the caller oversees
 /// (all, for tenant-wide roles), most recent first; `pending` keeps those not reviewed yet.
 /// Each opening listed is recorded.
-pub async fn list(tx: Tx<'_>, pending: bool) -> StoreResult<Vec<EmergencyAccess>> {
+pub async fn list(tx: Tx<'_>, pending: bool) -> StoreResult<Vec<EmergencyReview>> {
     let reach = overseen(&tx)?;
     let args = args! { pending: &pending, overseen_all: &reach.all, overseen: &reach.establishments }
         .action(AuditAction::EmergencyAccessList);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(&LIST, &args).await?;
-    db.open_rows(tenant, &rows, emergency).await
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut needed = crate::sealing::versions(&rows)?;
+    for row in &rows {
+        needed.push(row.try_get::<_, i32>("resident_dek_version")? as u32);
+    }
+    let keys = db.keyring(tenant, needed).await?;
+    rows.iter()
+        .map(|row| {
+            let access = emergency(row, &keys)?;
+            let identity: dui_domain::resident::Identity = open_json(
+                &keys,
+                crate::residents::RESIDENT_IDENTITY,
+                access.resident_id.as_uuid(),
+                row.try_get("resident_identity")?,
+            )?;
+            let viewed: serde_json::Value = row.try_get("viewed")?;
+            let viewed = serde_json::from_value(viewed)
+                .map_err(|e| StoreError::Corrupt { column: "audit_events", value: e.to_string() })?;
+            let resident = dui_domain::transmission::ResidentName::of(identity, access.resident_id);
+            Ok(EmergencyReview { access, resident, viewed })
+        })
+        .collect()
 }
 
 /// Records a director's review of an emergency opening, and commits. `NotFound` when it is out

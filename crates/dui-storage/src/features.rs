@@ -27,6 +27,7 @@ pub const ALL: &[&Feature] = &[
     &crate::measurements::FEATURE,
     &crate::absences::FEATURE,
     &crate::restraints::FEATURE,
+    &crate::handover::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -28,6 +28,7 @@ pub mod emergency;
 mod error;
 pub mod feature;
 pub mod features;
+pub mod handover;
 mod idempotency;
 pub mod identity;
 pub mod import;

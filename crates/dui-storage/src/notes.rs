@@ -129,6 +129,10 @@ pub struct HandoverPage {
     /// The reader's marker on this feed, if any.
     pub read_up_to: Option<NoteId>,
     pub page: Page<FeedNote>,
+    /// The other events of the period (tasks refused or not done, abnormal measurements,
+    /// admissions, discharges...), newest first, at most [`crate::handover::FEED_EVENTS`]; given
+    /// with the first page only.
+    pub events: Vec<dui_domain::handover::HandoverEvent>,
 }
 
 /// Which notes of a feed: from a time, or those not read yet, or (default) since the start of
@@ -343,9 +347,15 @@ pub async fn handover(mut tx: Tx<'_>, feed: Feed, start: FeedStart, page: PageRe
     };
     let sql: &Sql = if unit.is_some() { &HANDOVER_BY_UNIT } else { &HANDOVER_BY_ESTABLISHMENT };
     let place = unit.unwrap_or(establishment);
+    let events = match page.after {
+        None => {
+            crate::handover::feed(&mut tx, unit.is_some(), place, lower, read_up_to, AuditAction::HandoverRead).await?
+        }
+        Some(_) => Vec::new(),
+    };
     let limit = page.fetch_limit();
-    let args =
-        args! { place: &place, lower: &lower, after: &page.after, limit: &limit }.action(AuditAction::HandoverRead);
+    let args = args! { place: &place, lower: &lower, after: &page.after, limit: &limit, read_up_to: &read_up_to }
+        .action(AuditAction::HandoverRead);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(sql, &args).await?;
     let mut versions = versions(&rows)?;
@@ -376,6 +386,7 @@ pub async fn handover(mut tx: Tx<'_>, feed: Feed, start: FeedStart, page: PageRe
         since,
         read_up_to: read_up_to.map(NoteId::from_uuid),
         page: Page::from_rows(items, page, |n| n.note.id.as_uuid()),
+        events,
     })
 }
 
@@ -391,8 +402,8 @@ pub async fn explain_handover(tx: Tx<'_>, feed: Feed, since: DateTime<Utc>, anal
     };
     let place = feed.unit.map_or(feed.establishment.as_uuid(), |u| u.as_uuid());
     let (lower, limit) = (first_id_at(since), PageRequest::first(50).fetch_limit());
-    let args =
-        args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit }.action(AuditAction::HandoverRead);
+    let args = args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit, read_up_to: &None::<Uuid> }
+        .action(AuditAction::HandoverRead);
     let rows = tx.finish(sql, &args).await?;
     rows.iter()
         .map(|row| Ok(row.try_get::<_, String>(0)?))
@@ -429,6 +440,8 @@ pub(crate) fn handover_sql(by_unit: bool) -> String {
         "WITH {WHO_CTE}, \
          feed AS MATERIALIZED (SELECT n.* FROM notes n, who WHERE n.tenant_id = who.tenant_id AND {place} \
              AND n.id >= :lower AND (:after::uuid IS NULL OR n.id < :after) AND {} \
+             AND NOT EXISTS (SELECT 1 FROM notes a WHERE a.tenant_id = n.tenant_id AND a.amends = n.id) \
+             AND (n.error_at IS NULL OR n.id <= :read_up_to::uuid) \
              AND (SELECT {} FROM residents r WHERE r.tenant_id = n.tenant_id AND r.id = n.resident_id) \
              ORDER BY n.id DESC LIMIT :limit), \
          trace AS ({}) \

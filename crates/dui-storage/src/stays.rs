@@ -152,6 +152,29 @@ static CHANGE: Stmt = LazyLock::new(|| {
     ))
 });
 
+static DAY_STARTS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT x.d::timestamp AT TIME ZONE coalesce( \
+           (SELECT e.timezone FROM stays s JOIN establishments e ON e.tenant_id = s.tenant_id AND e.id = s.establishment_id \
+            WHERE s.tenant_id = :tenant AND s.resident_id = :resident \
+            ORDER BY s.discharged_on DESC NULLS FIRST, s.admitted_on DESC LIMIT 1), 'Europe/Paris') \
+         FROM unnest(:days::date[]) WITH ORDINALITY x(d, n) ORDER BY x.n",
+    )
+});
+
+/// The first instant of each day in the calendar of the person's establishment (that of the
+/// stay in progress, else the latest one; Europe/Paris without one). A check, not recorded: it
+/// tells nothing of the record.
+pub async fn day_starts(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    days: &[NaiveDate],
+) -> StoreResult<Vec<chrono::DateTime<chrono::Utc>>> {
+    let resident = resident.as_uuid();
+    let rows = tx.query(&DAY_STARTS, &args! { resident: &resident, days: &days }).await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
 /// A resident's stays, most recent first, as the transaction's last statement.
 pub async fn list(tx: Tx<'_>, resident: ResidentId, reading: Reading) -> StoreResult<Vec<Stay>> {
     let resident = resident.as_uuid();

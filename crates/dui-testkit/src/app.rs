@@ -43,6 +43,9 @@ pub struct TestTenant {
 pub struct TestResponse {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The body as received (a PDF, for instance).
+    pub bytes: Vec<u8>,
+    /// The body read as UTF-8 (lossily).
     pub text: String,
     pub json: Value,
 }
@@ -193,9 +196,10 @@ impl TestApp {
     pub async fn read(response: reqwest::Response) -> TestResponse {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let bytes = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        TestResponse { status, headers, text, json }
+        TestResponse { status, headers, bytes, text, json }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> TestResponse {

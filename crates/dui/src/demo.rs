@@ -323,8 +323,35 @@ async fn seed_care(
     let start = dui_app::care_plans::StartPlan { resident, content, review_due_on: None, key: None };
     let plan = dui_app::care_plans::start(app, scope, start).await?.value;
     let version = dui_domain::PlanVersionId::from_uuid(plan.id);
-    dui_app::care_plans::activate(app, scope, resident, version, plan.row_version).await?;
-    Ok(())
+    validate_and_activate(app, scope, resident, version, "Madeleine Lefort").await
+}
+
+/// Records that the person (`name`) signed the plan version, then puts it in force. The day of
+/// the signature is today in the establishment's calendar, which is UTC's or the next or the
+/// previous day: the first the server accepts.
+pub async fn validate_and_activate(
+    app: &dui_app::App,
+    scope: &TenantScope,
+    resident: dui_domain::ResidentId,
+    version: dui_domain::PlanVersionId,
+    name: &str,
+) -> anyhow::Result<()> {
+    use dui_domain::care_plan::{ValidatedBy, Validation, ValidationMethod};
+    let today = chrono::Utc::now().date_naive();
+    let mut refused = None;
+    for on in [Some(today), today.succ_opt(), today.pred_opt()].into_iter().flatten() {
+        let validation =
+            Validation { by: ValidatedBy::Person, name: name.to_owned(), on, method: ValidationMethod::Signature };
+        match dui_app::care_plans::record_validation(app, scope, resident, version, validation).await {
+            Ok(validated) => {
+                dui_app::care_plans::activate(app, scope, resident, version, validated.row_version).await?;
+                return Ok(());
+            }
+            Err(dui_app::AppError::Invalid(errors)) => refused = Some(errors),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    anyhow::bail!("the validation was refused: {refused:?}")
 }
 
 /// The demo's establishments, with their units; returns their ids in order.

@@ -8,8 +8,19 @@ use utoipa_axum::routes;
 use crate::auth::TenantAuth;
 use crate::extract::Query;
 use crate::problem::{ApiError, Problem};
-use crate::routes::residents::PeriodParams;
 use crate::state::AppState;
+
+/// The period of the tenant's trail: instants (the trail spans establishments and their time
+/// zones).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodParams {
+    /// From (inclusive).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// To (exclusive).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
 
 /// The audit trail over a period (at most 31 days), one JSON event per line, each with its place
 /// in the tenant's hash chain (tenant admins). The export is itself recorded.

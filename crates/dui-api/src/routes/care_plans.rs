@@ -121,8 +121,10 @@ pub async fn record_validation(
     TenantAuth(scope): TenantAuth,
     Path((resident, id)): Path<(ResidentId, PlanVersionId)>,
     Json(body): Json<Validation>,
-) -> Result<Json<PlanVersion>, ApiError> {
-    Ok(Json(care_plans::record_validation(state.app(), &scope, resident, id, body).await?))
+) -> Result<Response, ApiError> {
+    let validated = care_plans::record_validation(state.app(), &scope, resident, id, body).await?;
+    let etag = validated.row_version;
+    Ok(with_etag(StatusCode::OK, validated, etag))
 }
 
 /// Closes the plan in force (support ended).

@@ -9,6 +9,7 @@ use dui_app::care_tasks;
 use dui_domain::care_task::{Task, TaskRecord, TaskState, TaskStatus};
 use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId};
 use serde::Deserialize;
+use dui_domain::period::TimeBound;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -131,10 +132,13 @@ pub async fn amend_task(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
-    /// From (inclusive).
-    pub from: DateTime<Utc>,
-    /// To (exclusive); at most 92 days after `from`.
-    pub to: DateTime<Utc>,
+    /// From (inclusive): a day (2026-12-01), from its first hour in the establishment's
+    /// calendar, or an instant.
+    #[param(inline)]
+    pub from: TimeBound,
+    /// To: a day (included), or an instant (excluded); at most 92 days after `from`.
+    #[param(inline)]
+    pub to: TimeBound,
 }
 
 /// The traceability of the person's care over a period: every record, amendments included.

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use dui_app::notes::{self, AmendNote, Handover, WriteNote};
+use dui_domain::handover::HandoverEvent;
 use dui_domain::pagination::PageRequest;
 use dui_domain::record::NoteScope;
 use dui_domain::transmission::{FeedNote, IncidentType, Note, NoteContent, NoteDraft, NoteKind, Severity};
@@ -166,9 +167,15 @@ pub struct HandoverBody {
     pub since: DateTime<Utc>,
     /// Your marker on this feed: notes after it are `unread`.
     pub read_up_to: Option<NoteId>,
+    /// The notes, an amended note once (its latest text, `amends` naming the original); a note
+    /// entered in error only to those who had read it (with `entered_in_error`).
     pub items: Vec<FeedNote>,
     /// Older notes of the same period.
     pub next_cursor: Option<String>,
+    /// What else happened in the period, newest first, each linked to its source: tasks refused
+    /// or not done, measurements outside their usual range, admissions and discharges... (with
+    /// the first page only; at most 200).
+    pub events: Vec<HandoverEvent>,
 }
 
 /// The hand-over feed: the notes of a unit or an establishment since a time (by default, the
@@ -191,6 +198,7 @@ pub async fn handover(
         read_up_to: result.read_up_to,
         items: result.page.items,
         next_cursor: result.page.next_after.map(encode_cursor),
+        events: result.events,
     }))
 }
 

@@ -8,14 +8,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use dui_app::audit::AccessEntry;
 use dui_app::residents::ResidentFilter;
 use dui_app::{audit, contacts, emergency, residents, stays};
+use dui_domain::period::TimeBound;
 use dui_domain::idempotency::Created;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
-    EmergencyAccess, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
+    EmergencyAccess, EmergencyReview, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
 };
 use dui_domain::resident::{Identity, IdentityStatus, Ins, Likeness, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;
@@ -772,12 +773,12 @@ pub async fn open_emergency_access(
 /// Emergency openings of records of the people of your establishments (directors; all for
 /// tenant admins), most recent first.
 #[utoipa::path(get, path = "/emergency-accesses", tag = "residents", params(EmergencyListParams),
-    responses((status = 200, body = Vec<EmergencyAccess>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<EmergencyReview>), (status = 403, body = Problem)))]
 pub async fn list_emergency_accesses(
     State(state): State<AppState>,
     TenantAuth(scope): TenantAuth,
     Query(params): Query<EmergencyListParams>,
-) -> Result<Json<Vec<EmergencyAccess>>, ApiError> {
+) -> Result<Json<Vec<EmergencyReview>>, ApiError> {
     Ok(Json(emergency::list(state.app(), &scope, params.pending).await?))
 }
 
@@ -876,10 +877,12 @@ pub async fn unmerge_residents(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodParams {
-    /// From (inclusive).
-    pub from: Option<DateTime<Utc>>,
-    /// To (exclusive).
-    pub to: Option<DateTime<Utc>>,
+    /// From (inclusive): a day, from its first hour in the establishment's calendar, or an instant.
+    #[param(inline)]
+    pub from: Option<TimeBound>,
+    /// To: a day (included), or an instant (excluded).
+    #[param(inline)]
+    pub to: Option<TimeBound>,
 }
 
 /// Who accessed this record, and how (GDPR: the person may ask who saw their record).

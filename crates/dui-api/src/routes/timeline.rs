@@ -2,10 +2,10 @@
 //! merged in one chronology, newest first.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use dui_app::timeline;
 use dui_domain::ResidentId;
 use dui_domain::timeline::TimelineEntry;
+use dui_domain::period::TimeBound;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::routes;
@@ -19,10 +19,13 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TimelineParams {
-    /// From (inclusive; default: 30 days before `to`).
-    pub from: Option<DateTime<Utc>>,
-    /// To (exclusive; default: now).
-    pub to: Option<DateTime<Utc>>,
+    /// From (inclusive; default: 30 days before `to`): a day, from its first hour in the
+    /// establishment's calendar, or an instant.
+    #[param(inline)]
+    pub from: Option<TimeBound>,
+    /// To (default: now): a day (included), or an instant (excluded).
+    #[param(inline)]
+    pub to: Option<TimeBound>,
 }
 
 /// The person's timeline over a period (at most a year; default the last 30 days): notes you may

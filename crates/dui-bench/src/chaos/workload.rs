@@ -154,6 +154,8 @@ pub struct Workload {
     pub origin_time: DateTime<Utc>,
     sequence: AtomicU64,
     occurrences: Mutex<(VecDeque<Occurrence>, NaiveDate)>,
+    /// Occurrences recorded, with their first record: amended once the next day's are used up.
+    recorded: Mutex<Vec<(String, Occurrence)>>,
     pub ledger: Mutex<Vec<Entry>>,
     pub timeline: Mutex<Vec<Attempt>>,
     pub anomalies: Mutex<Vec<Anomaly>>,
@@ -181,8 +183,10 @@ impl Workload {
             origin: Instant::now(),
             origin_time: Utc::now(),
             sequence: AtomicU64::new(0),
-            // Tasks are recorded for the days to come: each occurrence once.
-            occurrences: Mutex::new((VecDeque::new(), today + chrono::Days::new(1))),
+            // Tasks are recorded for the coming day (a task is not recorded as done earlier than a
+            // day before its time): each occurrence once, then amended.
+            occurrences: Mutex::new((VecDeque::new(), today)),
+            recorded: Mutex::new(Vec::new()),
             ledger: Mutex::new(Vec::new()),
             timeline: Mutex::new(Vec::new()),
             anomalies: Mutex::new(Vec::new()),
@@ -253,9 +257,17 @@ impl Workload {
                        "measured_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
             }
             Kind::TaskRecord => {
-                let Some(occurrence) = self.occurrence().await else { return };
-                json!({"plan_version_id": occurrence.plan_version_id, "action_id": occurrence.action_id,
-                       "scheduled_for": occurrence.scheduled_for, "status": "done"})
+                let occurrence = match self.occurrence().await {
+                    Some(next) => next,
+                    None => return self.amend_one(rng, n).await,
+                };
+                let body = json!({"plan_version_id": occurrence.plan_version_id, "action_id": occurrence.action_id,
+                       "scheduled_for": occurrence.scheduled_for, "status": "done"});
+                let Some(hash) = kind.content_hash(&body) else { return };
+                if let Some(id) = self.send(kind, self.residents[0], "tasks".to_owned(), body, hash).await {
+                    self.recorded.lock().await.push((id, occurrence));
+                }
+                return;
             }
             Kind::Assessment => {
                 let codes = ["A", "B", "C"];
@@ -274,14 +286,35 @@ impl Workload {
             self.anomaly(format!("the generator built a {kind:?} it cannot hash: {body}")).await;
             return;
         };
-        self.send(kind, resident, body, hash).await;
+        self.send(kind, resident, kind.path().to_owned(), body, hash).await;
     }
 
-    /// Sends one write until it is acknowledged (same key, same body), or until the hard
-    /// deadline of two minutes after the stop.
-    async fn send(&self, kind: Kind, resident: Uuid, body: Value, hash: String) {
+    /// Amends the record of an occurrence recorded earlier (done, or not done with a reason).
+    async fn amend_one(&self, rng: &mut Rng, n: u64) {
+        let picked = {
+            let recorded = self.recorded.lock().await;
+            if recorded.is_empty() {
+                return;
+            }
+            recorded[rng.below(recorded.len() as u64) as usize].clone()
+        };
+        let (id, occurrence) = picked;
+        let status = if n.is_multiple_of(2) { "done" } else { "not_done" };
+        let mut body = json!({"status": status});
+        if status == "not_done" {
+            body["reason"] = json!(format!("Reportée, contrôle n° {n}"));
+        }
+        let described = json!({"plan_version_id": occurrence.plan_version_id, "action_id": occurrence.action_id,
+                               "scheduled_for": occurrence.scheduled_for, "status": status});
+        let Some(hash) = Kind::TaskRecord.content_hash(&described) else { return };
+        self.send(Kind::TaskRecord, self.residents[0], format!("tasks/{id}/amendments"), body, hash).await;
+    }
+
+    /// Sends one write to `path` (under the resident) until it is acknowledged (same key, same
+    /// body), or until the hard deadline of two minutes after the stop. The id acknowledged.
+    async fn send(&self, kind: Kind, resident: Uuid, path: String, body: Value, hash: String) -> Option<String> {
         let key = Uuid::new_v4().to_string();
-        let url = format!("{}/api/v1/residents/{resident}/{}", self.base, kind.path());
+        let url = format!("{}/api/v1/residents/{resident}/{path}", self.base);
         let mut attempts = 0u32;
         let mut stopped_at: Option<Instant> = None;
         loop {
@@ -314,13 +347,13 @@ impl Workload {
                 Outcome::Acknowledged => {
                     let Some(id) = answer["id"].as_str().map(str::to_owned) else {
                         self.anomaly(format!("a {kind:?} was acknowledged without an id: {answer}")).await;
-                        return;
+                        return None;
                     };
                     if kind.content_hash(&answer).as_deref() != Some(hash.as_str()) {
                         self.anomaly(format!("{kind:?} {id} was acknowledged with other content: {answer}")).await;
                     }
-                    self.ledger.lock().await.push(Entry { kind, resident, id, hash, key, attempts });
-                    return;
+                    self.ledger.lock().await.push(Entry { kind, resident, id: id.clone(), hash, key, attempts });
+                    return Some(id);
                 }
                 // The database away, the server shedding load or restarting, a key still held by
                 // an attempt that was cut: try again, the same.
@@ -332,14 +365,14 @@ impl Workload {
                         if status == 500 || !kind_of.contains("idempotency") {
                             self.anomaly(format!("{kind:?} answered {status}: {answer}")).await;
                             if status == 409 {
-                                return;
+                                return None;
                             }
                         }
                     }
                 }
                 Outcome::Status(status) => {
                     self.anomaly(format!("{kind:?} refused with {status}: {answer} (body {body})")).await;
-                    return;
+                    return None;
                 }
             }
             if self.stopping.load(Ordering::Relaxed) {
@@ -347,18 +380,22 @@ impl Workload {
                 if since.elapsed() > Duration::from_secs(120) {
                     self.abandoned.fetch_add(1, Ordering::Relaxed);
                     self.anomaly(format!("{kind:?} with key {key} never acknowledged")).await;
-                    return;
+                    return None;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100 + 50 * u64::from(attempts.min(8)))).await;
         }
     }
 
-    /// The next occurrence of a task nobody recorded, reading the next day's tasks when those
-    /// known are used up. `None` while the server cannot say.
+    /// The next occurrence of a task nobody recorded, due within the coming 23 hours (today's
+    /// and tomorrow's tasks). `None` when they are used up, or while the server cannot say.
     async fn occurrence(&self) -> Option<Occurrence> {
         let mut state = self.occurrences.lock().await;
+        let last = self.origin_time.date_naive() + chrono::Days::new(1);
         for _ in 0..3 {
+            if state.0.is_empty() && state.1 > last {
+                return None;
+            }
             if let Some(next) = state.0.pop_front() {
                 return Some(next);
             }
@@ -369,11 +406,14 @@ impl Workload {
                 return None;
             }
             let tasks: Value = response.json().await.ok()?;
+            let horizon = Utc::now() + chrono::Duration::hours(23);
             for task in tasks.as_array()? {
                 // Only the plan's tasks are recorded as task records (a restraint's reassessment
                 // is not).
                 if task["resident"]["id"].as_str() != Some(self.residents[0].to_string().as_str())
                     || task["kind"] != "care_plan"
+                    || !task["record"].is_null()
+                    || instant(&task["scheduled_for"]).is_none_or(|at| at > horizon)
                 {
                     continue;
                 }
@@ -515,7 +555,8 @@ async fn read_back(workload: &Workload, resident: Uuid, kind: Kind) -> anyhow::R
         }
         Kind::TaskRecord => {
             let last = workload.occurrences.lock().await.1;
-            let mut from = workload.origin_time.date_naive();
+            // From the day before: the establishment's day may start before midnight UTC.
+            let mut from = workload.origin_time.date_naive() - chrono::Days::new(1);
             while from <= last {
                 let to = (from + chrono::Days::new(90)).min(last + chrono::Days::new(1));
                 let url = format!("{base}?from={from}T00:00:00Z&to={to}T00:00:00Z");

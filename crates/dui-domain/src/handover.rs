@@ -1,0 +1,78 @@
+//! What the hand-over tells besides the notes: the events of the shift that the team must know
+//! — a task refused or not done, an abnormal measurement, an admission or a discharge; falls,
+//! alerts and absences as their features report them. Each is decided by the use case of the
+//! change it reports, written with it, and read under the confidentiality scopes of notes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::UserId;
+use crate::record::NoteScope;
+use crate::transmission::ResidentName;
+
+crate::text_codes! {
+    /// What happened.
+    pub enum HandoverEventKind {
+        /// A task of the plan refused by the person.
+        TaskRefused = "task_refused",
+        /// A task of the plan not done, with why.
+        TaskNotDone = "task_not_done",
+        /// A measurement outside its reference range (T° 38.6 °C, SpO2 89 %, BP 210/115).
+        AbnormalMeasurement = "abnormal_measurement",
+        /// A weight that meets the undernutrition criteria.
+        Undernutrition = "undernutrition",
+        Admission = "admission",
+        Discharge = "discharge",
+        Fall = "fall",
+        /// A new major alert or allergy.
+        Alert = "alert",
+        /// The person left (hospitalisation, holiday, consultation) or came back.
+        Absence = "absence",
+        Return = "return",
+        Restraint = "restraint",
+    }
+}
+
+/// An event to report, decided by a use case: the source is the row its statement writes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewHandoverEvent {
+    pub kind: HandoverEventKind,
+    /// What the source is (`care_task_record`, `measurement`, `stay`...).
+    pub source_type: &'static str,
+    /// Who may read it, as for a note.
+    pub scope: NoteScope,
+    /// What the hand-over says of it, short.
+    pub summary: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for NewHandoverEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewHandoverEvent").field("kind", &self.kind).field("scope", &self.scope).finish_non_exhaustive()
+    }
+}
+
+/// An event of the hand-over feed, as a reader sees it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HandoverEvent {
+    pub id: Uuid,
+    pub resident: ResidentName,
+    pub kind: HandoverEventKind,
+    /// What the event comes from, to open it (`care_task_record`, `measurement`, `stay`...).
+    pub source_type: String,
+    pub source_id: Uuid,
+    pub scope: NoteScope,
+    pub summary: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_by: Option<UserId>,
+    /// Recorded after the reader's marker on this feed.
+    pub unread: bool,
+}
+
+impl std::fmt::Debug for HandoverEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoverEvent").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
