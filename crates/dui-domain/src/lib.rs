@@ -3,6 +3,7 @@
 //! This crate does no I/O, reads no clock and draws no random numbers: time and identifiers are
 //! passed in by the callers. Everything here can be tested with plain values.
 
+pub mod absence;
 pub mod assessment;
 pub mod audit;
 pub mod care_plan;
@@ -22,6 +23,7 @@ pub mod period;
 pub mod policy;
 pub mod record;
 pub mod resident;
+pub mod restraint;
 pub mod schedule;
 pub mod scope;
 pub mod secret;

@@ -72,6 +72,16 @@ pub(crate) fn note_readable(n: &str, via_emergency: &str) -> String {
     )
 }
 
+/// Whether care data `d` of a resident `who` may see (measurements, absences, appointments,
+/// restraints) is the care team's to read where it was recorded: `who` reads care-team notes in
+/// its establishment. Through an emergency opening (`via_emergency`), anywhere the user reads
+/// them.
+pub(crate) fn care_readable(d: &str, via_emergency: &str) -> String {
+    format!(
+        "(who.care_all OR {d}.establishment_id = ANY(who.care_est) OR ({via_emergency} AND cardinality(who.care_est) > 0))"
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The context of an action on a resident's record, for the use case that decides.
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use dui_crypto::{Column, Keyring};
 use dui_domain::care_plan::PlanContent;
-use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskStatus, task_state};
+use dui_domain::care_task::{NewTaskRecord, Task, TaskKind, TaskRecord, TaskStatus, task_state};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::resident::Identity;
 use dui_domain::transmission::ResidentName;
@@ -272,8 +272,11 @@ pub async fn day_tasks(
         }
         tasks.push(Task {
             resident,
-            plan_version_id,
-            action_id,
+            kind: TaskKind::CarePlan,
+            plan_version_id: Some(plan_version_id),
+            action_id: Some(action_id),
+            restraint_id: None,
+            reassessment_id: None,
             what,
             who,
             scheduled_for,
@@ -297,7 +300,8 @@ pub async fn day_tasks(
             }
         }
         for task in &mut tasks {
-            if let Some(record) = latest.remove(&(task.action_id, task.scheduled_for)) {
+            let Some(action_id) = task.action_id else { continue };
+            if let Some(record) = latest.remove(&(action_id, task.scheduled_for)) {
                 task.state = task_state(task.scheduled_for, Some(record.status), now, missed_after);
                 task.record = Some(record);
             }

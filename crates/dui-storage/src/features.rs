@@ -25,6 +25,8 @@ pub const ALL: &[&Feature] = &[
     &crate::care_plans::FEATURE,
     &crate::care_tasks::FEATURE,
     &crate::measurements::FEATURE,
+    &crate::absences::FEATURE,
+    &crate::restraints::FEATURE,
     &crate::handover::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,

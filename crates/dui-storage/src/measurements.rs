@@ -58,9 +58,7 @@ const HISTORY_COLUMNS: &str = "history.history_ids, history.history_kinds, histo
 /// Reads the care team's data: where the user reads care-team notes (with an emergency opening —
 /// `emergency`, an SQL condition — anywhere they do).
 fn care_readable(m: &str, emergency: &str) -> String {
-    format!(
-        "(who.care_all OR {m}.establishment_id = ANY(who.care_est) OR ({emergency} AND cardinality(who.care_est) > 0))"
-    )
+    crate::access::care_readable(m, emergency)
 }
 
 /// Two lateral items giving one row of [`HISTORY_COLUMNS`], for the resident of row `r` (its

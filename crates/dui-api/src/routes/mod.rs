@@ -30,6 +30,8 @@ tenant_api!(
     measurements,
     timeline,
     care_tasks,
+    absences,
+    restraints,
     notes,
     audit,
     outbox,
