@@ -61,10 +61,11 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read task records"
         | "read timeline"
         | "read INS calls"
+        | "read alerts"
         | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes (not a director as such:
         // the secret partagé keeps the care team's notes to those who give care).
-        "record assessment" | "record measurement" => {
+        "record assessment" | "record measurement" | "record allergy" | "record alert" => {
             (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
         "write whole-team note" => (
@@ -211,6 +212,14 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             format!("{r}/measurements"),
             Some(json!({"kind": "pulse", "value": 70})),
         ),
+        call("read alerts", Method::GET, format!("{r}/alerts"), None),
+        call(
+            "record allergy",
+            Method::POST,
+            format!("{r}/allergies"),
+            Some(json!({"kind": "allergy", "substance": "Latex", "severity": "moderate", "source": "observed"})),
+        ),
+        call("record alert", Method::POST, format!("{r}/alerts"), Some(json!({"kind": "fall_risk"}))),
         call("export record", Method::GET, format!("{r}/export"), None),
         call("access report", Method::GET, format!("{r}/access-report"), None),
         call("list emergency openings", Method::GET, "/api/v1/emergency-accesses".to_owned(), None),
@@ -298,7 +307,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 32);
+    assert_eq!(checked, 32 * 35);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -697,6 +697,23 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a measurement", &["nurse measurement.create success measurement"]).await;
     ok(app.get(&format!("{record}/measurements"), &nurse.token).await);
     trail.expect("the series", &["nurse measurement.read success R"]).await;
+
+    // Alerts and allergies: each write its event, the list one reading.
+    ok(app
+        .post(
+            &format!("{record}/allergies"),
+            &nurse.token,
+            json!({"kind": "allergy", "substance": "Pénicilline", "severity": "severe", "source": "medical_record"}),
+        )
+        .await);
+    trail.expect("an allergy", &["nurse allergy.create success allergy"]).await;
+    let alert = ok(app.post(&format!("{record}/alerts"), &nurse.token, json!({"kind": "fall_risk"})).await);
+    trail.expect("an alert", &["nurse alert.create success alert"]).await;
+    ok(app.get(&format!("{record}/alerts"), &nurse.token).await);
+    trail.expect("the alerts read", &["nurse alert.read success R"]).await;
+    let alert = alert.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{record}/alerts/{alert}/end"), &nurse.token, json!({})).await);
+    trail.expect("an alert ended", &["nurse alert.end success alert"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

@@ -54,6 +54,8 @@ struct Targets {
     a_assessment: String,
     a_plan: String,
     a_measurement: String,
+    a_allergy: String,
+    a_alert: String,
     some_record: uuid::Uuid,
     a_contact: String,
     a_consent: String,
@@ -142,6 +144,20 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         .await;
     assert_eq!(a_measurement.status, 201, "{}", a_measurement.text);
     let a_measurement = a_measurement.json["id"].as_str().unwrap().to_owned();
+    let created = |kind: &'static str, body: Value| {
+        let (app, token, resident) = (app, a_nurse.token.clone(), a_resident.clone());
+        async move {
+            let created = app.post(&format!("/api/v1/residents/{resident}/{kind}"), &token, body).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            created.json["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let a_allergy = created(
+        "allergies",
+        json!({"kind": "allergy", "substance": "Pénicilline", "severity": "severe", "source": "medical_record"}),
+    )
+    .await;
+    let a_alert = created("alerts", json!({"kind": "swallowing_disorder"})).await;
     // A has no task record yet; the amendment is tried on A's record with a made-up id.
     let some_record = uuid::Uuid::now_v7();
 
@@ -194,6 +210,8 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_assessment,
         a_plan,
         a_measurement,
+        a_allergy,
+        a_alert,
         some_record,
         a_contact,
         a_consent,
@@ -217,6 +235,8 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_assessment,
         a_plan,
         a_measurement,
+        a_allergy,
+        a_alert,
         some_record,
         a_contact,
         a_consent,
@@ -647,6 +667,61 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/alerts",
+            format!("/api/v1/residents/{a_resident}/alerts?status=all"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts",
+            format!("/api/v1/residents/{a_resident}/alerts"),
+            Some(json!({"kind": "fall_risk"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/end",
+            format!("/api/v1/residents/{a_resident}/alerts/{a_alert}/end"),
+            Some(json!({})),
+        ),
+        // A's alert, reached through B's own record.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/end",
+            format!("/api/v1/residents/{b_resident}/alerts/{a_alert}/end"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/alerts/{a_alert}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies",
+            format!("/api/v1/residents/{a_resident}/allergies"),
+            Some(json!({"kind": "allergy", "substance": "Latex", "severity": "mild", "source": "observed"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/resolve",
+            format!("/api/v1/residents/{a_resident}/allergies/{a_allergy}/resolve"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/resolve",
+            format!("/api/v1/residents/{b_resident}/allergies/{a_allergy}/resolve"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/allergies/{a_allergy}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/tasks",
             format!("/api/v1/establishments/{a_est}/tasks"),
             None,
@@ -851,6 +926,15 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert_eq!(identities.json[0]["subject"], "s-a");
     let notes = app.get(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token).await;
     assert_eq!(notes.json["items"].as_array().unwrap().len(), 1, "only A's own note");
+    let alerts = app.get(&format!("/api/v1/residents/{a_resident}/alerts?status=all"), &a_nurse.token).await;
+    let statuses: Vec<(&str, &str)> = alerts
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e[e["type"].as_str().unwrap()]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("allergy", "active"), ("alert", "active")], "only A's own, in force: {}", alerts.text);
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");
@@ -881,6 +965,8 @@ impl Targets {
             self.a_assessment.clone(),
             self.a_plan.clone(),
             self.a_measurement.clone(),
+            self.a_allergy.clone(),
+            self.a_alert.clone(),
             self.a_contact.clone(),
             self.a_consent.clone(),
             self.a_stay.clone(),

@@ -2,6 +2,7 @@
 //! database (see `dui_testkit::TestDb`), so they run in parallel.
 
 mod access;
+mod alerts;
 mod architecture;
 mod assessments;
 mod audit;

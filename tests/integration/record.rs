@@ -794,7 +794,14 @@ async fn duplicates_are_found_on_demand_and_merged() {
         )
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
-
+    let allergic = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/allergies"),
+            &nurse.token,
+            json!({"kind": "allergy", "substance": "Arachide", "severity": "life_threatening", "source": "family"}),
+        )
+        .await;
+    assert_eq!(allergic.status, 201, "{}", allergic.text);
     let found = app.get(&format!("/api/v1/residents/{kept}/duplicates"), &tenant.admin.token).await;
     assert_eq!(found.json, json!([{"id": duplicate, "same_ins": false, "likeness": "same_birth_identity"}]));
     let none = app.get(&format!("/api/v1/residents/{unrelated}/duplicates"), &tenant.admin.token).await;
@@ -842,6 +849,9 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
     let measurements = app.get(&format!("/api/v1/residents/{kept}/measurements"), &nurse.token).await;
     assert_eq!(measurements.json[0]["value"], 64);
+    // The person's allergy follows: whoever opens the record kept sees it first.
+    let alerts = app.get(&format!("/api/v1/residents/{kept}/alerts"), &nurse.token).await;
+    assert_eq!(alerts.json[0]["allergy"]["substance"]["text"], "Arachide", "{}", alerts.text);
     // One plan in force: the record kept's; the duplicate's is closed, and kept.
     let plans = app.get(&format!("/api/v1/residents/{kept}/care-plan"), &nurse.token).await;
     let mut statuses: Vec<(String, &str)> = plans
@@ -903,6 +913,9 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(stays.json.as_array().unwrap().len(), 1);
     let assessments = app.get(&format!("/api/v1/residents/{duplicate}/assessments"), &nurse.token).await;
     assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
+    let alerts = app.get(&format!("/api/v1/residents/{duplicate}/alerts"), &nurse.token).await;
+    assert_eq!(alerts.json.as_array().unwrap().len(), 1, "{}", alerts.text);
+    assert_eq!(app.get(&format!("/api/v1/residents/{kept}/alerts"), &nurse.token).await.json, json!([]));
     // What the merge ended is in force again: the duplicate's personne de confiance and plan.
     let contacts = app.get(&format!("/api/v1/residents/{duplicate}/contacts"), &tenant.admin.token).await.json;
     let trusted = contacts.as_array().unwrap().iter().find(|c| c["kind"] == "trusted_person").cloned().unwrap();
@@ -946,7 +959,8 @@ pub(crate) struct Filled {
 }
 
 /// A record with something in every section: a note, a contact, a consent, an emergency
-/// opening, an assessment, a plan in force, a measurement, an assignment and a task record.
+/// opening, an assessment, a plan in force, a measurement, an allergy, an alert, an assignment
+/// and a task record.
 pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> Filled {
     let id = new_record(app, tenant, birth_name, ins).await;
     let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
@@ -1048,6 +1062,22 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .post(&format!("/api/v1/residents/{id}/measurements"), &nurse.token, json!({"kind": "weight", "value": 61.5}))
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
+    // An allergy and a major alert.
+    for (kind, body) in [
+        (
+            "allergies",
+            json!({"kind": "allergy", "substance": "Pénicilline", "substance_code": {"system": "atc", "code": "J01CE"},
+                             "reaction": "Urticaire", "severity": "severe", "source": "medical_record"}),
+        ),
+        (
+            "alerts",
+            json!({"kind": "isolation_precautions", "precautions": ["contact", "droplet"],
+                          "detail": "Jusqu'au résultat du prélèvement"}),
+        ),
+    ] {
+        let recorded = app.post(&format!("/api/v1/residents/{id}/{kind}"), &nurse.token, body).await;
+        assert_eq!(recorded.status, 201, "{}", recorded.text);
+    }
     let helper = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
     let assigned =
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
@@ -1111,6 +1141,8 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("assignments", 1),
         ("care_task_records", 1),
         ("measurements", 1),
+        ("allergies", 1),
+        ("major_alerts", 1),
         ("outgoing_messages", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");

@@ -106,6 +106,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("MergeResidents", "reason", extract::TEXT),
         ("UnmergeResidents", "reason", extract::TEXT),
         ("FlagNoteError", "reason", extract::TEXT_3),
+        ("FlagEntryError", "reason", extract::TEXT_3),
+        ("CreateAllergy", "substance", extract::TEXT),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -11,6 +11,7 @@
 //! One module per kind of record, each use case a function of it.
 
 mod access;
+pub mod alerts;
 pub mod assessments;
 pub mod audit;
 pub mod care_plans;

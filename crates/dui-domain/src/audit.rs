@@ -107,6 +107,13 @@ actions! {
     MeasurementCreate = "measurement.create" on "measurement", "A measurement recorded.";
     MeasurementRead = "measurement.read" on "resident", "A record's measurements read.";
     MeasurementFlagError = "measurement.flag_error" on "measurement", "A measurement flagged as entered in error.";
+    AlertRead = "alert.read" on "resident", "A record's alerts and allergies read.";
+    AllergyCreate = "allergy.create" on "allergy", "An allergy or intolerance recorded.";
+    AllergyResolve = "allergy.resolve" on "allergy", "An allergy resolved.";
+    AllergyFlagError = "allergy.flag_error" on "allergy", "An allergy flagged as entered in error.";
+    AlertCreate = "alert.create" on "alert", "A major alert recorded.";
+    AlertEnd = "alert.end" on "alert", "A major alert ended.";
+    AlertFlagError = "alert.flag_error" on "alert", "A major alert flagged as entered in error.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

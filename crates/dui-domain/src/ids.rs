@@ -140,3 +140,11 @@ id_type!(
     /// A message in the outbox, waiting to leave or gone.
     OutboxMessageId
 );
+id_type!(
+    /// An allergy or intolerance of a resident.
+    AllergyId
+);
+id_type!(
+    /// A major alert on a resident's record (swallowing disorder, fall risk...).
+    AlertId
+);

@@ -3,6 +3,7 @@
 //! This crate does no I/O, reads no clock and draws no random numbers: time and identifiers are
 //! passed in by the callers. Everything here can be tested with plain values.
 
+pub mod alert;
 pub mod assessment;
 pub mod audit;
 pub mod care_plan;

@@ -223,6 +223,20 @@ pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]
     )
 }
 
+/// Record care data about a person supported in `establishments` (measurements, alerts and
+/// allergies), and correct it: those who assess there and read the care team's notes
+/// (not a director as such, nor a social worker or a home helper: the secret partagé keeps care
+/// data to those who give care).
+pub fn can_record_care_data(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    can_assess(scope, establishments) && can_write_note(scope, establishments, NoteScope::CareTeam)
+}
+
+/// Record an alert or an allergy of `note_scope` about a person supported in `establishments`:
+/// who records care data and reads that scope (a medical alert: the physician and the nurses).
+pub fn can_record_alert(scope: &TenantScope, establishments: &[EstablishmentId], note_scope: NoteScope) -> bool {
+    can_record_care_data(scope, establishments) && can_write_note(scope, establishments, note_scope)
+}
+
 /// Assign home-help staff to people of `establishment`.
 pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])
@@ -340,6 +354,30 @@ mod tests {
         assert!(scope_reach(&admin, NoteScope::WholeTeam).all);
         for role in Role::ALL {
             assert!(note_scopes(*role).contains(&NoteScope::WholeTeam), "{role:?} reads whole-team notes");
+        }
+    }
+
+    #[test]
+    fn care_data_is_recorded_by_carers_in_the_scopes_they_read() {
+        // (role in 10, records care data in 10, a medical alert in 10)
+        let table = [
+            (Role::Nurse, true, true),
+            (Role::CoordinatingPhysician, true, true),
+            (Role::CareAssistant, true, false),
+            (Role::Psychologist, true, false),
+            (Role::Educator, true, false),
+            (Role::Director, false, false),
+            (Role::SocialWorker, false, false),
+            (Role::HomeHelper, false, false),
+            (Role::AdministrativeStaff, false, false),
+            (Role::IdentityVigilance, false, false),
+        ];
+        for (role, records, medical) in table {
+            let scope = scope(&[(Some(10), role)]);
+            assert_eq!(can_record_care_data(&scope, &[est(10)]), records, "{role:?}");
+            assert!(!can_record_care_data(&scope, &[est(20)]), "{role:?} elsewhere");
+            assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::Medical), medical, "{role:?}");
+            assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::WholeTeam), records, "{role:?}");
         }
     }
 

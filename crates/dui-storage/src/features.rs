@@ -25,6 +25,7 @@ pub const ALL: &[&Feature] = &[
     &crate::care_plans::FEATURE,
     &crate::care_tasks::FEATURE,
     &crate::measurements::FEATURE,
+    &crate::alerts::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -13,6 +13,7 @@
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
 pub mod access;
+pub mod alerts;
 pub mod assessments;
 pub mod assignments;
 pub mod audit;

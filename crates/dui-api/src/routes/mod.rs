@@ -28,6 +28,7 @@ tenant_api!(
     assessments,
     care_plans,
     measurements,
+    alerts,
     timeline,
     care_tasks,
     notes,
