@@ -714,6 +714,22 @@ async fn each_operation_leaves_exactly_its_events() {
     let alert = alert.json["id"].as_str().unwrap().to_owned();
     ok(app.post(&format!("{record}/alerts/{alert}/end"), &nurse.token, json!({})).await);
     trail.expect("an alert ended", &["nurse alert.end success alert"]).await;
+    // Falls: a fall and its correction; the register read by a director, the establishment's
+    // list by a nurse, one event per person shown; a director records none (the refusal
+    // recorded).
+    let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "found_on_floor",
+                      "circumstances": "Retrouvé au sol", "consequences": ["none"]});
+    let recorded = ok(app.post(&format!("{record}/falls"), &nurse.token, fall.clone()).await);
+    trail.expect("a fall", &["nurse fall.create success fall"]).await;
+    let first = recorded.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{record}/falls/{first}/amendments"), &nurse.token, fall.clone()).await);
+    trail.expect("a fall corrected", &["nurse fall.amend success fall"]).await;
+    ok(app.get(&format!("{record}/falls"), &director.token).await);
+    trail.expect("the falls register", &["director fall.read success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/falls"), &nurse.token).await);
+    trail.expect("the establishment's falls", &["nurse fall.list success R"]).await;
+    app.post(&format!("{record}/falls"), &director.token, fall).await.problem(403);
+    trail.expect("a fall refused", &["director fall.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

@@ -54,14 +54,17 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
     for (name, ins, note) in secrets {
         first.get_or_insert(seed_resident(&app, &tenant, name, ins, note).await);
     }
-    // Alerts and allergies say clinical things: sealed too, the substance's normalised form
-    // included.
+    // Alerts, allergies and falls say clinical things: sealed too, the substance's normalised
+    // form included.
     let record = format!("/api/v1/residents/{}", first.unwrap());
     let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
     let allergy = json!({"kind": "allergy", "substance": "Zébulonicilline", "reaction": "Œdème de Quincke",
                          "severity": "life_threatening", "source": "medical_record"});
     let alert = json!({"kind": "other", "label": "Quetzalphobie nocturne", "detail": "Appeler Mme Zébulonnière"});
-    let care = [("allergies", allergy), ("alerts", alert)];
+    let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "bathroom", "discovery": "found_on_floor",
+                      "circumstances": "Glissade sur carrelage mouillé", "consequences": ["wound"],
+                      "care_given": "Pansement arcade sourcilière"});
+    let care = [("allergies", allergy), ("alerts", alert), ("falls", fall)];
     for (kind, body) in care {
         let recorded = app.post(&format!("{record}/{kind}"), &nurse.token, body).await;
         assert_eq!(recorded.status, 201, "{}", recorded.text);
@@ -84,10 +87,12 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
             assert!(!dump.contains(word.as_str()), "the dump reveals {word:?}");
         }
     }
-    for word in ["zébulonicilline", "zebulonicilline", "quincke", "quetzalphobie"] {
+    for word in ["zébulonicilline", "zebulonicilline", "quincke", "quetzalphobie", "carrelage", "pansement"] {
         assert!(!dump.contains(word), "the dump reveals {word:?}");
     }
-    assert!(dump.contains("insert into public.allergies"), "the dump holds the allergies' rows");
+    for table in ["allergies", "major_alerts", "falls"] {
+        assert!(dump.contains(&format!("insert into public.{table}")), "the dump holds the {table}' rows");
+    }
     assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");
     assert!(!dump.contains("2a004"), "the dump reveals a birth place");
     // Nor the keys: they are only wrapped, and the KEK never reaches the database.

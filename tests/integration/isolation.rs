@@ -56,6 +56,7 @@ struct Targets {
     a_measurement: String,
     a_allergy: String,
     a_alert: String,
+    a_fall: String,
     some_record: uuid::Uuid,
     a_contact: String,
     a_consent: String,
@@ -158,6 +159,12 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
     )
     .await;
     let a_alert = created("alerts", json!({"kind": "swallowing_disorder"})).await;
+    let a_fall = created(
+        "falls",
+        json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "found_on_floor",
+               "circumstances": "Retrouvée au sol", "consequences": ["none"]}),
+    )
+    .await;
     // A has no task record yet; the amendment is tried on A's record with a made-up id.
     let some_record = uuid::Uuid::now_v7();
 
@@ -212,6 +219,7 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_measurement,
         a_allergy,
         a_alert,
+        a_fall,
         some_record,
         a_contact,
         a_consent,
@@ -237,6 +245,7 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_measurement,
         a_allergy,
         a_alert,
+        a_fall,
         some_record,
         a_contact,
         a_consent,
@@ -722,6 +731,46 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/falls",
+            format!("/api/v1/residents/{a_resident}/falls?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls",
+            format!("/api/v1/residents/{a_resident}/falls"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/amendments",
+            format!("/api/v1/residents/{a_resident}/falls/{a_fall}/amendments"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        // A's fall, corrected through B's own record.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/amendments",
+            format!("/api/v1/residents/{b_resident}/falls/{a_fall}/amendments"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/falls/{a_fall}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/falls",
+            format!("/api/v1/establishments/{a_est}/falls"),
+            None,
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/tasks",
             format!("/api/v1/establishments/{a_est}/tasks"),
             None,
@@ -935,6 +984,13 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .map(|e| (e["type"].as_str().unwrap(), e[e["type"].as_str().unwrap()]["status"].as_str().unwrap()))
         .collect();
     assert_eq!(statuses, [("allergy", "active"), ("alert", "active")], "only A's own, in force: {}", alerts.text);
+    let falls =
+        app.get(&format!("/api/v1/residents/{a_resident}/falls?from=2026-01-01T00:00:00Z"), &a_nurse.token).await;
+    assert_eq!(falls.json["falls"].as_array().unwrap().len(), 1, "{}", falls.text);
+    assert_eq!(
+        (falls.json["falls"][0]["version"].as_i64(), falls.json["falls"][0]["entered_in_error"].is_null()),
+        (Some(1), true)
+    );
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");
@@ -967,6 +1023,7 @@ impl Targets {
             self.a_measurement.clone(),
             self.a_allergy.clone(),
             self.a_alert.clone(),
+            self.a_fall.clone(),
             self.a_contact.clone(),
             self.a_consent.clone(),
             self.a_stay.clone(),

@@ -14,6 +14,7 @@ mod cli;
 mod connections;
 mod encryption;
 mod errors;
+mod falls;
 mod fuzz;
 mod idempotency;
 mod identity_insi;

@@ -108,6 +108,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("FlagNoteError", "reason", extract::TEXT_3),
         ("FlagEntryError", "reason", extract::TEXT_3),
         ("CreateAllergy", "substance", extract::TEXT),
+        ("CreateFall", "circumstances", extract::TEXT),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -19,6 +19,7 @@ pub mod care_tasks;
 pub mod contacts;
 pub mod emergency;
 mod error;
+pub mod falls;
 pub mod insi;
 pub mod measurements;
 pub mod notes;

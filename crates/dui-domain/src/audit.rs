@@ -114,6 +114,11 @@ actions! {
     AlertCreate = "alert.create" on "alert", "A major alert recorded.";
     AlertEnd = "alert.end" on "alert", "A major alert ended.";
     AlertFlagError = "alert.flag_error" on "alert", "A major alert flagged as entered in error.";
+    FallCreate = "fall.create" on "fall", "A fall recorded.";
+    FallAmend = "fall.amend" on "fall", "A fall's record corrected (a record that amends the first).";
+    FallFlagError = "fall.flag_error" on "fall", "A fall flagged as entered in error.";
+    FallRead = "fall.read" on "resident", "A record's falls register read.";
+    FallList = "fall.list" on "resident", "A person's falls shown in an establishment's falls register (one event per person).";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

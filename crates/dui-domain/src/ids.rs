@@ -148,3 +148,7 @@ id_type!(
     /// A major alert on a resident's record (swallowing disorder, fall risk...).
     AlertId
 );
+id_type!(
+    /// A fall of a resident, as first recorded (its corrections are records that amend it).
+    FallId
+);

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;
+pub mod fall;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

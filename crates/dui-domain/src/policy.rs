@@ -224,7 +224,7 @@ pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]
 }
 
 /// Record care data about a person supported in `establishments` (measurements, alerts and
-/// allergies), and correct it: those who assess there and read the care team's notes
+/// allergies, falls), and correct it: those who assess there and read the care team's notes
 /// (not a director as such, nor a social worker or a home helper: the secret partagé keeps care
 /// data to those who give care).
 pub fn can_record_care_data(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
@@ -235,6 +235,38 @@ pub fn can_record_care_data(scope: &TenantScope, establishments: &[Establishment
 /// who records care data and reads that scope (a medical alert: the physician and the nurses).
 pub fn can_record_alert(scope: &TenantScope, establishments: &[EstablishmentId], note_scope: NoteScope) -> bool {
     can_record_care_data(scope, establishments) && can_write_note(scope, establishments, note_scope)
+}
+
+/// Where the caller reads the falls register without what is said about each fall: as director
+/// (of the establishment, or tenant-wide). The director answers for the quality of care and
+/// declares serious adverse events (a fall with a fracture, a death) to the authorities, for
+/// which the times, places and consequences are enough; the account of the fall and the care
+/// given stay with the care team (the secret partagé). A director who also holds a care role
+/// reads the register in full where that role is held. Tenant administrators administer accounts
+/// and structure: they do not read it.
+pub fn fall_register_oversight(scope: &TenantScope) -> ScopeReach {
+    let mut reach = ScopeReach::default();
+    for grant in scope.grants().iter().filter(|g| g.role == Role::Director) {
+        match grant.establishment {
+            None => reach.all = true,
+            Some(e) => reach.establishments.push(e),
+        }
+    }
+    reach.establishments.sort();
+    reach.establishments.dedup();
+    reach
+}
+
+/// How the caller reads the falls register of `establishment`: in full with the care team there
+/// (whoever reads its notes), without details as its director, or not at all.
+pub fn fall_register_view(scope: &TenantScope, establishment: EstablishmentId) -> Option<crate::fall::RegisterView> {
+    let care = scope_reach(scope, NoteScope::CareTeam);
+    if care.all || care.establishments.contains(&establishment) {
+        return Some(crate::fall::RegisterView::Full);
+    }
+    let oversight = fall_register_oversight(scope);
+    (oversight.all || oversight.establishments.contains(&establishment))
+        .then_some(crate::fall::RegisterView::WithoutDetails)
 }
 
 /// Assign home-help staff to people of `establishment`.
@@ -358,27 +390,38 @@ mod tests {
     }
 
     #[test]
-    fn care_data_is_recorded_by_carers_in_the_scopes_they_read() {
-        // (role in 10, records care data in 10, a medical alert in 10)
+    fn care_data_is_recorded_by_carers_and_the_falls_register_read_by_them_and_the_director() {
+        use crate::fall::RegisterView::*;
+        // (role in 10, records care data in 10, a medical alert in 10, register of 10, of 20)
         let table = [
-            (Role::Nurse, true, true),
-            (Role::CoordinatingPhysician, true, true),
-            (Role::CareAssistant, true, false),
-            (Role::Psychologist, true, false),
-            (Role::Educator, true, false),
-            (Role::Director, false, false),
-            (Role::SocialWorker, false, false),
-            (Role::HomeHelper, false, false),
-            (Role::AdministrativeStaff, false, false),
-            (Role::IdentityVigilance, false, false),
+            (Role::Nurse, true, true, Some(Full), None),
+            (Role::CoordinatingPhysician, true, true, Some(Full), None),
+            (Role::CareAssistant, true, false, Some(Full), None),
+            (Role::Psychologist, true, false, Some(Full), None),
+            (Role::Educator, true, false, Some(Full), None),
+            (Role::Director, false, false, Some(WithoutDetails), None),
+            (Role::SocialWorker, false, false, None, None),
+            (Role::HomeHelper, false, false, None, None),
+            (Role::AdministrativeStaff, false, false, None, None),
+            (Role::IdentityVigilance, false, false, None, None),
         ];
-        for (role, records, medical) in table {
+        for (role, records, medical, here, there) in table {
             let scope = scope(&[(Some(10), role)]);
             assert_eq!(can_record_care_data(&scope, &[est(10)]), records, "{role:?}");
             assert!(!can_record_care_data(&scope, &[est(20)]), "{role:?} elsewhere");
             assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::Medical), medical, "{role:?}");
             assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::WholeTeam), records, "{role:?}");
+            assert_eq!(fall_register_view(&scope, est(10)), here, "{role:?}");
+            assert_eq!(fall_register_view(&scope, est(20)), there, "{role:?}");
         }
+        let admin = scope(&[(None, Role::TenantAdmin)]);
+        assert_eq!(fall_register_view(&admin, est(10)), None, "administrators do not read the register");
+        let director_and_nurse = scope(&[(Some(10), Role::Director), (Some(20), Role::Nurse)]);
+        assert_eq!(fall_register_view(&director_and_nurse, est(10)), Some(WithoutDetails));
+        assert_eq!(fall_register_view(&director_and_nurse, est(20)), Some(Full));
+        let everywhere = scope(&[(None, Role::Director)]);
+        assert!(fall_register_oversight(&everywhere).all);
+        assert_eq!(fall_register_view(&everywhere, est(30)), Some(WithoutDetails));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub const ALL: &[&Feature] = &[
     &crate::care_tasks::FEATURE,
     &crate::measurements::FEATURE,
     &crate::alerts::FEATURE,
+    &crate::falls::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -26,6 +26,7 @@ pub mod consents;
 pub mod contacts;
 pub mod emergency;
 mod error;
+pub mod falls;
 pub mod feature;
 pub mod features;
 mod idempotency;

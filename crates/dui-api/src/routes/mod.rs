@@ -29,6 +29,7 @@ tenant_api!(
     care_plans,
     measurements,
     alerts,
+    falls,
     timeline,
     care_tasks,
     notes,
