@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::NoteScope;
 use crate::transmission::EnteredInError;
-use crate::validation::ValidationErrors;
+use crate::validation::{ValidationErrors, optional_text};
 use crate::{AlertId, AllergyId, EstablishmentId, ResidentId, UserId};
 
 /// The longest substance, in characters.
@@ -279,13 +279,6 @@ pub struct NewAllergy {
     pub severity: AllergySeverity,
     pub source: AllergySource,
     pub scope: NoteScope,
-}
-
-/// A text that may be left out: trimmed, empty as absent, at most `max` characters, no control
-/// characters.
-fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
-    errors.check(field, crate::validation::text(&value, 1, max))
 }
 
 /// The scopes an alert or allergy may have: whole team (those outside the care team must know

@@ -18,7 +18,7 @@ use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::transmission::ResidentName;
-use crate::validation::ValidationErrors;
+use crate::validation::{ValidationErrors, optional_text};
 use crate::{EstablishmentId, FallId, ResidentId, UserId};
 
 /// The longest circumstances, care given or consequences' detail, in characters.
@@ -150,11 +150,6 @@ pub struct NewFall {
     pub physician_informed_at: Option<DateTime<Utc>>,
     pub family_informed_at: Option<DateTime<Utc>>,
     pub details: FallDetails,
-}
-
-fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
-    errors.check(field, crate::validation::text(&value, 1, max))
 }
 
 /// The clock skew a time "now" may have.

@@ -89,8 +89,14 @@ pub struct ScopeReach {
 
 /// Where the user may read notes of `note_scope` (the roles held there grant it).
 pub fn scope_reach(scope: &TenantScope, note_scope: NoteScope) -> ScopeReach {
+    reach_of(scope, |role| note_scopes(role).contains(&note_scope))
+}
+
+/// Where the caller holds a role that `grants`: everywhere (a tenant-wide grant), or in these
+/// establishments.
+fn reach_of(scope: &TenantScope, grants: impl Fn(Role) -> bool) -> ScopeReach {
     let mut reach = ScopeReach::default();
-    for grant in scope.grants().iter().filter(|g| note_scopes(g.role).contains(&note_scope)) {
+    for grant in scope.grants().iter().filter(|g| grants(g.role)) {
         match grant.establishment {
             None => reach.all = true,
             Some(e) => reach.establishments.push(e),
@@ -245,16 +251,7 @@ pub fn can_record_alert(scope: &TenantScope, establishments: &[EstablishmentId],
 /// reads the register in full where that role is held. Tenant administrators administer accounts
 /// and structure: they do not read it.
 pub fn fall_register_oversight(scope: &TenantScope) -> ScopeReach {
-    let mut reach = ScopeReach::default();
-    for grant in scope.grants().iter().filter(|g| g.role == Role::Director) {
-        match grant.establishment {
-            None => reach.all = true,
-            Some(e) => reach.establishments.push(e),
-        }
-    }
-    reach.establishments.sort();
-    reach.establishments.dedup();
-    reach
+    reach_of(scope, |role| role == Role::Director)
 }
 
 /// How the caller reads the falls register of `establishment`: in full with the care team there
@@ -283,16 +280,7 @@ pub fn can_oversee_records(scope: &TenantScope, establishments: &[EstablishmentI
 /// Where the scope oversees records (reviews emergency openings): as director there, or
 /// everywhere as tenant admin or tenant-wide director.
 pub fn oversight_reach(scope: &TenantScope) -> ScopeReach {
-    let mut reach = ScopeReach::default();
-    for grant in scope.grants().iter().filter(|g| matches!(g.role, Role::TenantAdmin | Role::Director)) {
-        match grant.establishment {
-            None => reach.all = true,
-            Some(e) => reach.establishments.push(e),
-        }
-    }
-    reach.establishments.sort();
-    reach.establishments.dedup();
-    reach
+    reach_of(scope, |role| matches!(role, Role::TenantAdmin | Role::Director))
 }
 
 /// Follow, retry and cancel the messages leaving from `establishment` (`None`: from the tenant
