@@ -28,6 +28,8 @@ tenant_api!(
     assessments,
     care_plans,
     measurements,
+    alerts,
+    falls,
     timeline,
     care_tasks,
     absences,
