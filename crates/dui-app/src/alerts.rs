@@ -69,7 +69,8 @@ pub async fn record_allergy(app: &App, scope: &TenantScope, command: RecordAller
     if !policy::can_record_alert(scope, &establishments, new.scope) {
         return Err(refuse(&mut tx, action, resident, "record this allergy").await);
     }
-    Ok(alerts::record_allergy(tx, command.key.as_ref(), resident, &new).await?)
+    let event = dui_domain::handover::allergy(&new, Utc::now());
+    Ok(alerts::record_allergy(tx, command.key.as_ref(), resident, &new, Some(&event)).await?)
 }
 
 /// Records a major alert, in a scope the writer reads (the care team by default).
@@ -81,7 +82,8 @@ pub async fn record_alert(app: &App, scope: &TenantScope, command: RecordAlert) 
     if !policy::can_record_alert(scope, &establishments, new.scope) {
         return Err(refuse(&mut tx, action, resident, "record this alert").await);
     }
-    Ok(alerts::record_alert(tx, command.key.as_ref(), resident, &new).await?)
+    let event = dui_domain::handover::alert(&new);
+    Ok(alerts::record_alert(tx, command.key.as_ref(), resident, &new, Some(&event)).await?)
 }
 
 /// Resolves an allergy in force: it stays, resolved, with who and when.

@@ -112,7 +112,8 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordFall) -> AppR
     let new = NewFall::validate(command.fall, Utc::now())?;
     let mut tx = app.db().begin(scope, Mode::Write);
     may_record(&mut tx, command.resident, AuditAction::FallCreate).await?;
-    Ok(store::record(tx, command.key.as_ref(), command.resident, &new, None).await?)
+    let event = dui_domain::handover::fall(&new);
+    Ok(store::record(tx, command.key.as_ref(), command.resident, &new, None, Some(&event)).await?)
 }
 
 /// Corrects a fall: a new record, pointing to the fall's first, that replaces what it says (a
@@ -123,7 +124,9 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendFall) -> AppRes
     let (resident, action) = (command.resident, AuditAction::FallAmend);
     let mut tx = app.db().begin(scope, Mode::Write);
     let meta = fall_in_force(&mut tx, resident, command.fall, action).await?;
-    Ok(store::record(tx, command.key.as_ref(), resident, &new, Some(meta.fall)).await?)
+    // A correction is told when it makes the fall serious.
+    let event = new.consequences.iter().any(|c| c.serious()).then(|| dui_domain::handover::fall(&new));
+    Ok(store::record(tx, command.key.as_ref(), resident, &new, Some(meta.fall), event.as_ref()).await?)
 }
 
 /// Flags a fall (whichever of its records is named) as entered in error: it stays, flagged,

@@ -131,9 +131,10 @@ static INSERT_ALLERGY: Stmt = LazyLock::new(|| {
                SELECT t.tenant_id, :id, t.id, p.establishment_id, :kind, :severity, :source, :note_scope, :details, \
                       :dek_version, who.user_id \
                FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
-         trace AS ({trace}) SELECT {ALLERGY_COLUMNS} FROM a",
+         trace AS ({trace}), {event} SELECT {ALLERGY_COLUMNS} FROM a",
         target = target(),
         trace = Trace::written("a"),
+        event = crate::handover_write::emit("a"),
     ))
 });
 
@@ -149,9 +150,10 @@ static INSERT_ALERT: Stmt = LazyLock::new(|| {
                SELECT t.tenant_id, :id, t.id, p.establishment_id, :kind, :precautions::text[], :note_scope, :details, \
                       :dek_version, :starts_at, :ends_at, who.user_id \
                FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
-         trace AS ({trace}) SELECT {ALERT_COLUMNS} FROM m",
+         trace AS ({trace}), {event} SELECT {ALERT_COLUMNS} FROM m",
         target = target(),
         trace = Trace::written("m"),
+        event = crate::handover_write::emit("m"),
     ))
 });
 
@@ -292,8 +294,9 @@ pub async fn record_allergy(
     key: Option<&IdempotencyKey>,
     resident: ResidentId,
     new: &NewAllergy,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Allergy>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(1 + 1).await?;
     let id = Uuid::now_v7();
     let details = seal_json(&keys, ALLERGY_DETAILS, id, &new.details)?;
     let (resident, dek) = (resident.as_uuid(), keys.active_version() as i32);
@@ -302,6 +305,8 @@ pub async fn record_allergy(
     let args = args! { resident: &resident, id: &id, kind: &kind, severity: &severity, source: &source,
     note_scope: &note_scope, details: &details, dek_version: &dek }
     .action(AuditAction::AllergyCreate);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| allergy(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT_ALLERGY, args, reload: &ALLERGY_BY_ID, map: &map }).await
 }
@@ -312,8 +317,9 @@ pub async fn record_alert(
     key: Option<&IdempotencyKey>,
     resident: ResidentId,
     new: &NewAlert,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<MajorAlert>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(1 + 1).await?;
     let id = Uuid::now_v7();
     let details = seal_json(&keys, ALERT_DETAILS, id, &new.details)?;
     let (resident, dek) = (resident.as_uuid(), keys.active_version() as i32);
@@ -322,6 +328,8 @@ pub async fn record_alert(
     let args = args! { resident: &resident, id: &id, kind: &kind, precautions: &precautions,
     note_scope: &note_scope, details: &details, dek_version: &dek, starts_at: &new.starts_at, ends_at: &new.ends_at }
     .action(AuditAction::AlertCreate);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| alert(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT_ALERT, args, reload: &ALERT_BY_ID, map: &map }).await
 }

@@ -133,9 +133,10 @@ fn insert_sql(amendment: bool) -> String {
                       :consequences::text[], :physician_informed_at, :family_informed_at, :details, :dek_version, \
                       who.user_id \
                FROM {from} WHERE t.record_status = 'active' AND {condition} RETURNING *), \
-         trace AS ({trace}) SELECT {FALL_COLUMNS} FROM f",
+         trace AS ({trace}), {event} SELECT {FALL_COLUMNS} FROM f",
         target = target(),
         trace = Trace::written("f"),
+        event = crate::handover_write::emit("f"),
     )
 }
 
@@ -248,8 +249,9 @@ pub async fn record(
     resident: ResidentId,
     new: &NewFall,
     amends: Option<FallId>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<FallRecord>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let id = Uuid::now_v7();
     let details = seal_json(&keys, FALL_DETAILS, id, &new.details)?;
     let (resident, dek, original) = (resident.as_uuid(), keys.active_version() as i32, amends.map(|a| a.as_uuid()));
@@ -260,6 +262,8 @@ pub async fn record(
     discovery: &discovery, consequences: &consequences, physician_informed_at: &new.physician_informed_at,
     family_informed_at: &new.family_informed_at, details: &details, dek_version: &dek }
     .action(action);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| fall_record(row, &keys);
     let insert: &Sql = if amends.is_some() { &INSERT_AMENDMENT } else { &INSERT };
     create_once(tx, key, Create { id, insert, args, reload: &BY_ID, map: &map }).await
