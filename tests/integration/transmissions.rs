@@ -554,6 +554,29 @@ async fn falls_alerts_and_departures_are_told_at_the_hand_over_to_those_who_may_
         .await;
     assert_eq!(away.status, 201, "{}", away.text);
 
+    let back = app
+        .post(&format!("{record}/absences/{}/return", away.json["id"].as_str().unwrap()), &nurse.token, json!({}))
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    let restraint = app
+        .post(
+            &format!("{record}/restraints"),
+            &nurse.token,
+            json!({"kind": "bed_rails", "planned_end_at": chrono::Utc::now() + chrono::Duration::days(2),
+                   "reason": "Chutes nocturnes", "conditions": {"when": "La nuit"},
+                   "external_prescriber": {"name": "Dr Martin", "rpps": "10003456789"}}),
+        )
+        .await;
+    assert_eq!(restraint.status, 201, "{}", restraint.text);
+    let stopped = app
+        .post(
+            &format!("{record}/restraints/{}/stop", restraint.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"reason": "Lit bas installé"}),
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+
     let shown = app.get(&format!("{feed}?since={since}"), &nurse.token).await;
     let events: Vec<(&str, &str)> = shown.json["events"]
         .as_array()
@@ -563,18 +586,28 @@ async fn falls_alerts_and_departures_are_told_at_the_hand_over_to_those_who_may_
         .collect();
     assert_eq!(
         events,
-        [("absence", "absence"), ("alert", "allergy"), ("fall", "fall"), ("admission", "stay")],
+        [
+            ("restraint", "restraint"),
+            ("restraint", "restraint"),
+            ("return", "absence"),
+            ("absence", "absence"),
+            ("alert", "allergy"),
+            ("fall", "fall"),
+            ("admission", "stay")
+        ],
         "{}",
         shown.text
     );
-    let fall_event = &shown.json["events"][2];
+    let fall_event = &shown.json["events"][5];
     assert_eq!(fall_event["source_id"], fall.json["id"]);
     assert!(fall_event["summary"].as_str().unwrap().starts_with("Chute grave"), "{fall_event}");
-    assert_eq!(shown.json["events"][1]["summary"], "Allergie : Arachide (life_threatening)");
+    assert_eq!(shown.json["events"][4]["summary"], "Allergie : Arachide (life_threatening)");
+    assert_eq!(shown.json["events"][0]["summary"], "Contention arrêtée");
+    assert_eq!(shown.json["events"][3]["source_id"], away.json["id"]);
     // The social worker learns of the departure and of the allergy the team shares, not of the
     // fall, which is the care team's.
     let theirs = app.get(&format!("{feed}?since={since}"), &helper.token).await;
     let kinds: Vec<&str> =
         theirs.json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["absence", "alert", "admission"], "{}", theirs.text);
+    assert_eq!(kinds, ["return", "absence", "alert", "admission"], "{}", theirs.text);
 }

@@ -126,7 +126,8 @@ pub async fn record_return(
         cancelled: false,
     };
     check_return(&times, returned_at, now)?;
-    match absences::record_return(tx, resident, id, returned_at).await {
+    let event = dui_domain::handover::return_at(returned_at);
+    match absences::record_return(tx, resident, id, returned_at, Some(&event)).await {
         Err(dui_storage::StoreError::NotFound) => {
             Err(AppError::Conflict("This absence changed meanwhile: read it again.".into()))
         }

@@ -111,7 +111,10 @@ pub async fn prescribe(app: &App, scope: &TenantScope, command: Prescribe) -> Ap
             return Err(AppError::invalid("starts_at", "is before the start of the prescription it replaces"));
         }
     }
-    match restraints::prescribe(tx, command.key.as_ref(), resident, &new, prescriber, command.replaces).await {
+    let event = dui_domain::handover::restraint_started(&new);
+    match restraints::prescribe(tx, command.key.as_ref(), resident, &new, prescriber, command.replaces, Some(&event))
+        .await
+    {
         Err(StoreError::NotFound) if command.replaces.is_some() => {
             Err(AppError::Conflict("The prescription to replace changed meanwhile: read it again.".into()))
         }
@@ -183,7 +186,8 @@ pub async fn stop(app: &App, scope: &TenantScope, command: Stop) -> AppResult<Re
         }
         Some(at) => at,
     };
-    match restraints::stop(tx, resident, command.restraint, ended_at, &reason).await {
+    let event = dui_domain::handover::restraint_stopped(ended_at);
+    match restraints::stop(tx, resident, command.restraint, ended_at, &reason, Some(&event)).await {
         Err(StoreError::NotFound) => Err(AppError::Conflict("This restraint changed meanwhile: read it again.".into())),
         other => Ok(other?),
     }

@@ -192,3 +192,40 @@ pub fn absence(new: &crate::absence::NewAbsence) -> NewHandoverEvent {
         occurred_at: new.starts_at,
     }
 }
+
+/// The event of a return from an absence: to the whole team.
+pub fn return_at(at: DateTime<Utc>) -> NewHandoverEvent {
+    NewHandoverEvent {
+        kind: HandoverEventKind::Return,
+        source_type: "absence",
+        scope: NoteScope::WholeTeam,
+        summary: format!("Retour le {}", at.format("%d/%m/%Y %H:%M UTC")),
+        occurred_at: at,
+    }
+}
+
+/// The event of a restraint prescribed (or renewed): to the care team.
+pub fn restraint_started(new: &crate::restraint::NewRestraint) -> NewHandoverEvent {
+    NewHandoverEvent {
+        kind: HandoverEventKind::Restraint,
+        source_type: "restraint",
+        scope: NoteScope::CareTeam,
+        summary: format!(
+            "Contention ({}) prescrite jusqu'au {}",
+            new.kind.as_str(),
+            new.planned_end_at.format("%d/%m/%Y %H:%M UTC")
+        ),
+        occurred_at: new.starts_at,
+    }
+}
+
+/// The event of a restraint stopped: to the care team.
+pub fn restraint_stopped(at: DateTime<Utc>) -> NewHandoverEvent {
+    NewHandoverEvent {
+        kind: HandoverEventKind::Restraint,
+        source_type: "restraint",
+        scope: NoteScope::CareTeam,
+        summary: "Contention arrêtée".to_owned(),
+        occurred_at: at,
+    }
+}

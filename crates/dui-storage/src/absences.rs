@@ -172,10 +172,11 @@ static RETURN: Stmt = LazyLock::new(|| {
                FROM target t, who WHERE b.tenant_id = t.tenant_id AND b.resident_id = t.id AND b.id = :id \
                AND t.record_status = 'active' AND b.returned_at IS NULL AND b.cancelled_at IS NULL \
                AND b.starts_at <= :returned_at AND {readable} RETURNING b.*), \
-         trace AS ({trace}) SELECT {ABSENCE_COLUMNS} FROM b",
+         trace AS ({trace}), {event} SELECT {ABSENCE_COLUMNS} FROM b",
         target = target(),
         readable = care_readable("b", "NOT t.normal"),
         trace = Trace::written("b"),
+        event = crate::handover_write::emit("b"),
     ))
 });
 
@@ -265,9 +266,15 @@ pub async fn record_return(
     resident: ResidentId,
     id: AbsenceId,
     returned_at: DateTime<Utc>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Absence> {
+    let event = match event {
+        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
+        None => crate::handover_write::EventRow::default(),
+    };
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
     let args = args! { resident: &resident, id: &id, returned_at: &returned_at }.action(AuditAction::AbsenceReturn);
+    let args = event.bind(args);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(&RETURN, &args).await?;
     db.open_one(tenant, rows.first().ok_or(StoreError::NotFound)?, absence).await

@@ -148,10 +148,11 @@ static INSERT: Stmt = LazyLock::new(|| {
                       :prescribed_on, :starts_at, :planned_end_at, :details, :dek_version, who.user_id, :replaces \
                FROM target t, place p, who WHERE t.record_status = 'active' \
                AND (:replaces::uuid IS NULL OR EXISTS (SELECT 1 FROM old)) RETURNING *), \
-         trace AS ({trace}), trace_old AS ({trace_old}) SELECT {RESTRAINT_COLUMNS} FROM c",
+         trace AS ({trace}), trace_old AS ({trace_old}), {event} SELECT {RESTRAINT_COLUMNS} FROM c",
         target = target(),
         trace = Trace::written("c"),
         trace_old = ended_trace("old"),
+        event = crate::handover_write::emit("c"),
     ))
 });
 
@@ -225,10 +226,11 @@ static STOP: Stmt = LazyLock::new(|| {
                  end_reason = :end_reason \
                FROM target t, who WHERE c.tenant_id = t.tenant_id AND c.resident_id = t.id AND c.id = :id \
                AND c.ended_at IS NULL AND t.record_status = 'active' AND {readable} RETURNING c.*), \
-         trace AS ({trace}) SELECT {RESTRAINT_READ} FROM c",
+         trace AS ({trace}), {event} SELECT {RESTRAINT_READ} FROM c",
         target = target(),
         readable = care_readable("c", "NOT t.normal"),
         trace = Trace::written("c"),
+        event = crate::handover_write::emit("c"),
     ))
 });
 
@@ -304,8 +306,9 @@ pub async fn prescribe(
     new: &NewRestraint,
     prescriber: Prescriber,
     replaces: Option<RestraintId>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Restraint>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let id = Uuid::now_v7();
     let details = seal_json(&keys, RESTRAINT_DETAILS, id, &new.details)?;
     let prescriber = match prescriber {
@@ -321,6 +324,8 @@ pub async fn prescribe(
     starts_at: &new.starts_at, planned_end_at: &new.planned_end_at, details: &details, dek_version: &dek,
     replaces: &replaces }
     .action(AuditAction::RestraintPrescribe);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| restraint(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await
 }
@@ -402,12 +407,15 @@ pub async fn stop(
     id: RestraintId,
     ended_at: DateTime<Utc>,
     reason: &str,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Restraint> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(2).await?;
     let end_reason = seal_json(&keys, RESTRAINT_END_REASON, id.as_uuid(), reason)?;
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
     let args = args! { resident: &resident, id: &id, ended_at: &ended_at, end_reason: &end_reason }
         .action(AuditAction::RestraintStop);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(&STOP, &args).await?;
     db.open_one(tenant, rows.first().ok_or(StoreError::NotFound)?, restraint).await
