@@ -168,9 +168,36 @@ pub struct UpdateSettings {
     pub expected_version: i32,
     /// The roles that validate an AGGIR assessment, i.e. the GIR (default:
     /// `["coordinating_physician"]`).
-    pub aggir_validators: Option<Vec<Role>>,
+    #[schema(min_items = 1)]
+    pub aggir_validators: Option<Vec<GirValidator>>,
     /// Minutes after its time at which a task not recorded is missed (61 to 1440; default 240).
+    #[schema(minimum = 61, maximum = 1440)]
     pub task_missed_after_minutes: Option<u32>,
+}
+
+/// A role that may be given the validation of the GIR.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GirValidator {
+    Director,
+    CoordinatingPhysician,
+    Nurse,
+    Psychologist,
+    SocialWorker,
+    Educator,
+}
+
+impl From<GirValidator> for Role {
+    fn from(role: GirValidator) -> Self {
+        match role {
+            GirValidator::Director => Role::Director,
+            GirValidator::CoordinatingPhysician => Role::CoordinatingPhysician,
+            GirValidator::Nurse => Role::Nurse,
+            GirValidator::Psychologist => Role::Psychologist,
+            GirValidator::SocialWorker => Role::SocialWorker,
+            GirValidator::Educator => Role::Educator,
+        }
+    }
 }
 
 /// The tenant's settings of care (the defaults until an administrator changes them).
@@ -189,7 +216,7 @@ pub async fn update_settings(
     Json(body): Json<UpdateSettings>,
 ) -> Result<Json<CareSettings>, ApiError> {
     let change = SettingsChange {
-        aggir_validators: body.aggir_validators,
+        aggir_validators: body.aggir_validators.map(|roles| roles.into_iter().map(Role::from).collect()),
         task_missed_after_minutes: body.task_missed_after_minutes,
     };
     Ok(Json(settings::change(state.app(), &scope, change, body.expected_version).await?))
