@@ -284,6 +284,7 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         "establishments_timezone_known" => "This time zone is not known (use an IANA name such as Europe/Paris).",
         "tenant_settings_changed" => "The settings changed meanwhile: read them again, then redo your change.",
         "care_task_records_once" => "This task is recorded already: amend the record instead.",
+        "wound_protocols_one_in_force" => "The wound's protocol was changed meanwhile: read it again.",
         "units_name_unique" => "A unit with this name already exists in this establishment.",
         "users_rpps_unique" => "A user with this RPPS number already exists in this tenant.",
         "users_adeli_unique" => "A user with this ADELI number already exists in this tenant.",

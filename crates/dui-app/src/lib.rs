@@ -21,6 +21,7 @@ mod error;
 pub mod insi;
 pub mod measurements;
 pub mod notes;
+pub mod nutrition;
 pub mod outbox;
 pub mod people;
 mod period;
@@ -30,6 +31,7 @@ pub mod settings;
 pub mod stays;
 pub mod structure;
 pub mod timeline;
+pub mod wounds;
 
 use std::sync::Arc;
 

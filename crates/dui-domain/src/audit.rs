@@ -107,6 +107,20 @@ actions! {
     MeasurementCreate = "measurement.create" on "measurement", "A measurement recorded.";
     MeasurementRead = "measurement.read" on "resident", "A record's measurements read.";
     MeasurementFlagError = "measurement.flag_error" on "measurement", "A measurement flagged as entered in error.";
+    WoundCreate = "wound.create" on "wound", "A wound or pressure ulcer recorded.";
+    WoundRead = "wound.read" on "resident", "A record's wounds read (assessments and protocols with them).";
+    WoundAssess = "wound.assess" on "wound_assessment", "A wound assessed (size, stage, wound bed...).";
+    WoundProtocol = "wound.protocol" on "wound_protocol", "A wound's care protocol set (a new version).";
+    WoundClose = "wound.close" on "wound", "A wound closed (healed, or why it is no longer followed).";
+    WoundList = "wound.list" on "resident", "A person's pressure ulcer listed for their establishment.";
+    DietCreate = "diet.create" on "diet_prescription", "A person's diet and textures set (a new version).";
+    DietRead = "diet.read" on "resident", "A record's diets and textures read.";
+    NutritionWatchStart = "nutrition_watch.start" on "nutrition_watch", "A food and fluid watch started.";
+    NutritionWatchEnd = "nutrition_watch.end" on "nutrition_watch", "A food and fluid watch ended.";
+    NutritionWatchRead = "nutrition_watch.read" on "resident", "A record's food and fluid watches read.";
+    IntakeCreate = "intake.create" on "intake", "What the person ate and drank at a meal recorded.";
+    IntakeRead = "intake.read" on "resident", "A record's food and fluid intake read (days, totals, alerts).";
+    NutritionRead = "nutrition.read" on "resident", "A record's nutrition summary read.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

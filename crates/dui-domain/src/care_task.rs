@@ -1,6 +1,6 @@
-//! The daily care plan (plan de soins): the scheduled actions of the plans in force become each
-//! day's tasks, and what was done, not done (why) or refused is recorded — never deleted; a
-//! correction amends a record.
+//! The daily care plan (plan de soins): the scheduled actions of the plans in force, and the
+//! dressings of wounds' care protocols, become each day's tasks, and what was done, not done
+//! (why) or refused is recorded — never deleted; a correction amends a record.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -49,7 +49,11 @@ crate::text_codes! {
 pub struct TaskRecord {
     pub id: TaskRecordId,
     pub resident_id: ResidentId,
-    pub plan_version_id: Uuid,
+    /// The plan version of the action (none for a dressing).
+    pub plan_version_id: Option<Uuid>,
+    /// The version of the wound's care protocol, for a dressing.
+    pub wound_protocol_id: Option<Uuid>,
+    /// The plan's action, or the wound of a dressing.
     pub action_id: Uuid,
     pub scheduled_for: DateTime<Utc>,
     pub status: TaskStatus,
@@ -72,7 +76,12 @@ impl std::fmt::Debug for TaskRecord {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     pub resident: ResidentName,
-    pub plan_version_id: Uuid,
+    /// The plan version whose action this is (none for a dressing).
+    pub plan_version_id: Option<Uuid>,
+    /// The version of the wound's care protocol, for a dressing: a wound's dressings are tasks
+    /// of the day too.
+    pub wound_protocol_id: Option<Uuid>,
+    /// The plan's action, or the wound of a dressing.
     pub action_id: Uuid,
     pub what: String,
     pub who: Performer,

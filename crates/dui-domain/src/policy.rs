@@ -223,6 +223,18 @@ pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]
     )
 }
 
+/// Read the care indicators of `establishment` (its open pressure ulcers, counted): those who read
+/// the care team's data there, and those who oversee it (directors, tenant admins: the counts,
+/// not the people).
+pub fn can_read_care_indicators(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    let care = scope_reach(scope, NoteScope::CareTeam);
+    let oversight = oversight_reach(scope);
+    care.all
+        || care.establishments.contains(&establishment)
+        || oversight.all
+        || oversight.establishments.contains(&establishment)
+}
+
 /// Assign home-help staff to people of `establishment`.
 pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])
@@ -312,6 +324,28 @@ mod tests {
             assert_eq!(can_manage_units(scope, est(20)), units20, "{name}");
             assert_eq!(can_read_users(scope), read_users, "{name}");
             assert_eq!(can_manage_users(scope), manage_users, "{name}");
+        }
+    }
+
+    #[test]
+    fn care_indicators_are_for_the_care_team_and_those_who_oversee_it() {
+        // (who, establishment 10, establishment 20)
+        let table = [
+            (scope(&[(None, Role::TenantAdmin)]), true, true),
+            (scope(&[(Some(10), Role::Director)]), true, false),
+            (scope(&[(Some(10), Role::Nurse)]), true, false),
+            (scope(&[(Some(10), Role::CareAssistant)]), true, false),
+            (scope(&[(Some(10), Role::SocialWorker)]), false, false),
+            (scope(&[(Some(10), Role::HomeHelper)]), false, false),
+            (scope(&[(Some(10), Role::AdministrativeStaff)]), false, false),
+        ];
+        for (scope, ten, twenty) in table {
+            assert_eq!(
+                (can_read_care_indicators(&scope, est(10)), can_read_care_indicators(&scope, est(20))),
+                (ten, twenty),
+                "{:?}",
+                scope.grants()
+            );
         }
     }
 

@@ -72,6 +72,16 @@ pub(crate) fn note_readable(n: &str, via_emergency: &str) -> String {
     )
 }
 
+/// Whether row `m` (with an `establishment_id`) of the care team's data — measurements, wounds,
+/// diets, watches — is read by `who`: where the user reads care-team notes (with an emergency
+/// opening — `emergency`, an SQL condition — anywhere they do). Recording it is for those who
+/// assess and read the care team's notes (`dui_domain::policy`).
+pub(crate) fn care_readable(m: &str, emergency: &str) -> String {
+    format!(
+        "(who.care_all OR {m}.establishment_id = ANY(who.care_est) OR ({emergency} AND cardinality(who.care_est) > 0))"
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The context of an action on a resident's record, for the use case that decides.
 // ---------------------------------------------------------------------------------------------
