@@ -60,24 +60,31 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read measurements"
         | "read nutrition status"
         | "read task records"
+        | "read timeline"
+        | "read INS calls"
+        | "read absences"
+        | "read appointments"
+        | "read restraints"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
         | "read intakes"
         | "read nutrition summary"
-        | "read timeline"
-        | "read INS calls"
         | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes (not a director as such:
         // the secret partagé keeps the care team's notes to those who give care).
-        "record assessment" | "record measurement" | "record wound" | "assess wound" | "set wound protocol"
-        | "record diet" | "record intake" => {
+        "record assessment" | "record measurement" | "record absence" | "record appointment" | "record wound"
+        | "assess wound" | "set wound protocol" | "record diet" | "record intake" => {
             (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
         // Allowed callers get past the roles to the rule: a watch is in progress already.
         "start nutrition watch" => {
             (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
+        // Restraint: the coordinating physician prescribes; a nurse records an outside
+        // physician's prescription.
+        "prescribe restraint" => (201, allowed(&[CoordinatingPhysician])),
+        "record external restraint prescription" => (201, allowed(&[CoordinatingPhysician, Nurse])),
         "write whole-team note" => (
             201,
             allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, SocialWorker, Educator]),
@@ -257,6 +264,38 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
             format!("{r}/measurements"),
             Some(json!({"kind": "pulse", "value": 70})),
         ),
+        call("read absences", Method::GET, format!("{r}/absences"), None),
+        call(
+            "record absence",
+            Method::POST,
+            format!("{r}/absences"),
+            // Each caller's on days of its own: a person away does not leave again.
+            Some(json!({"kind": "family_stay", "starts_at": day + chrono::Duration::days(3 * n as i64 + 1),
+                        "expected_return_at": day + chrono::Duration::days(3 * n as i64 + 2)})),
+        ),
+        call("read appointments", Method::GET, format!("{r}/appointments"), None),
+        call(
+            "record appointment",
+            Method::POST,
+            format!("{r}/appointments"),
+            Some(json!({"starts_at": day + chrono::Duration::days(1), "with_whom": "Dr Matrice"})),
+        ),
+        call("read restraints", Method::GET, format!("{r}/restraints"), None),
+        call(
+            "prescribe restraint",
+            Method::POST,
+            format!("{r}/restraints"),
+            Some(json!({"kind": "bed_rails", "planned_end_at": day + chrono::Duration::days(2),
+                        "reason": "Chutes nocturnes", "conditions": {"when": "La nuit"}})),
+        ),
+        call(
+            "record external restraint prescription",
+            Method::POST,
+            format!("{r}/restraints"),
+            Some(json!({"kind": "bed_rails", "planned_end_at": day + chrono::Duration::days(2),
+                        "reason": "Chutes nocturnes", "conditions": {"when": "La nuit"},
+                        "external_prescriber": {"name": "Dr Matrice", "rpps": "10003456789"}})),
+        ),
         call("export record", Method::GET, format!("{r}/export"), None),
         call("access report", Method::GET, format!("{r}/access-report"), None),
         call("list emergency openings", Method::GET, "/api/v1/emergency-accesses".to_owned(), None),
@@ -363,7 +402,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 44);
+    assert_eq!(checked, 32 * 51);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

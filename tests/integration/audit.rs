@@ -701,6 +701,63 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("the series", &["nurse measurement.read success R"]).await;
     ok(app.get(&format!("{record}/nutrition-status"), &nurse.token).await);
     trail.expect("the nutrition status", &["nurse measurement.read success R"]).await;
+
+    // Absences and appointments: an appointment outside records its absence, one event each.
+    let soon = chrono::Utc::now() + chrono::Duration::days(2);
+    ok(app
+        .post(
+            &format!("{record}/absences"),
+            &nurse.token,
+            json!({"kind": "hospitalisation", "starts_at": soon, "expected_return_at": soon + chrono::Duration::days(1)}),
+        )
+        .await);
+    trail.expect("a departure", &["nurse absence.create success absence"]).await;
+    ok(app.get(&format!("{record}/absences"), &nurse.token).await);
+    trail.expect("the absences read", &["nurse absence.read success R"]).await;
+    // 10:00 UTC: the same day in the establishment's calendar (Paris).
+    let later = (chrono::Utc::now().date_naive() + chrono::Days::new(12)).and_hms_opt(10, 0, 0).unwrap().and_utc();
+    ok(app
+        .post(
+            &format!("{record}/appointments"),
+            &nurse.token,
+            json!({"starts_at": later, "with_whom": "Dr Cœur", "outside": true,
+                   "returns_at": later + chrono::Duration::hours(3)}),
+        )
+        .await);
+    let mut events = trail.since().await;
+    events.sort();
+    assert_eq!(events, ["nurse absence.create success absence", "nurse appointment.create success appointment"]);
+    ok(app.get(&format!("{record}/appointments"), &nurse.token).await);
+    trail.expect("the appointments read", &["nurse appointment.read success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/away?date={}", later.date_naive()), &nurse.token).await);
+    trail.expect("who is away that day", &["nurse absence.day_list success R"]).await;
+
+    // A restraint: an outside physician's prescription recorded, read, reassessed, stopped.
+    let restraint = ok(app
+        .post(
+            &format!("{record}/restraints"),
+            &nurse.token,
+            json!({"kind": "bed_rails", "planned_end_at": chrono::Utc::now() + chrono::Duration::days(1),
+                   "reason": "Chutes nocturnes", "conditions": {"when": "La nuit"},
+                   "external_prescriber": {"name": "Dr Martin", "rpps": "10003456789"}}),
+        )
+        .await);
+    trail.expect("a restraint", &["nurse restraint.prescribe success restraint"]).await;
+    let restraint = format!("{record}/restraints/{}", restraint.json["id"].as_str().unwrap());
+    ok(app.get(&format!("{record}/restraints"), &nurse.token).await);
+    trail.expect("the restraints read", &["nurse restraint.read success R"]).await;
+    ok(app
+        .post(
+            &format!("{restraint}/reassessments"),
+            &nurse.token,
+            json!({"outcome": "continue", "skin": "intact", "agitation": "calm", "consent": "accepts"}),
+        )
+        .await);
+    trail.expect("a reassessment", &["nurse restraint.reassess success restraint_reassessment"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/restraints/overdue"), &nurse.token).await);
+    trail.expect("nothing overdue", &[]).await;
+    ok(app.post(&format!("{restraint}/stop"), &nurse.token, json!({"reason": "Lit bas installé"})).await);
+    trail.expect("stopped", &["nurse restraint.stop success restraint"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

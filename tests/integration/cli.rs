@@ -210,8 +210,8 @@ async fn keys_are_rotated_and_data_resealed_from_the_command_line() {
     let finess = app.store.tenant_by_id(tenant.id).await.unwrap().unwrap().finess_juridique.to_string();
 
     run(&file, &["keys", "rotate-dek", "--tenant", &finess]).await;
-    // The record and its first identity-status event.
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 2);
+    // The record, its first identity-status event and the hand-over's admission event.
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 3);
     run(&file, &["keys", "status", "--tenant", &finess]).await;
     run(&file, &["keys", "reencrypt", "--batch-size", "10"]).await;
     assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 0);

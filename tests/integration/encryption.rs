@@ -230,8 +230,9 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     assert_eq!(after.status, 201);
     let versions = stale_versions(&app, &tenant).await;
     assert_eq!(versions.iter().filter(|v| **v == 2).count(), 1);
-    // Six records, their first identity-status event, and six notes.
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 18);
+    // Six records, their first identity-status event, their admission told at the hand-over, and
+    // six notes.
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 24);
 
     // The job stops after two batches of three (as if interrupted)...
     let options = dui_storage::ReencryptOptions { batch_size: 3, max_batches: Some(2) };
@@ -239,7 +240,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     let done = app.store.reencrypt_tenant(tenant.id, options, &mut |p| seen.push(p.done)).await.unwrap();
     assert_eq!(done, 6);
     assert_eq!(seen, [3, 6]);
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 12);
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 18);
     // ...while everything stays readable, old and new versions alike...
     for id in &ids {
         assert_eq!(app.get(&format!("/api/v1/residents/{id}"), &nurse.token).await.status, 200);
@@ -248,7 +249,7 @@ async fn dek_rotation_and_an_interrupted_reencryption_that_resumes() {
     }
     // ...and a second run resumes and finishes; a third finds nothing.
     let options = dui_storage::ReencryptOptions { batch_size: 4, max_batches: None };
-    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 12);
+    assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 18);
     assert_eq!(app.store.reencrypt_tenant(tenant.id, options, &mut |_| {}).await.unwrap(), 0);
     assert!(stale_versions(&app, &tenant).await.iter().all(|v| *v == 2));
     for id in &ids {
@@ -316,9 +317,10 @@ async fn data_keys_rotate_before_their_encryption_budget_runs_out() {
     // An operator rotation retires every older key; the maintenance pass then moves all the data
     // in one pass, even though resealing itself exhausts keys on the way.
     app.store.rotate_data_key(tenant.id).await.unwrap();
-    // Nine records and their first identity-status events.
-    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 18);
-    assert_eq!(app.store.reencrypt_stale_tenants().await.unwrap(), 18);
+    // Nine records, their first identity-status events and their admissions told at the
+    // hand-over.
+    assert_eq!(app.store.count_stale_rows(tenant.id).await.unwrap(), 27);
+    assert_eq!(app.store.reencrypt_stale_tenants().await.unwrap(), 27);
     assert!(!app.store.has_stale_rows(tenant.id).await.unwrap());
     for (version, status, reserved) in &keys {
         assert!(*reserved <= 10 + 4, "v{version} ({status}) reserved {reserved}: the budget is respected");

@@ -62,6 +62,8 @@ fn valid(document: &Value, schema: &Value, name: &str, fixture: &Fixture) -> Val
         "duplicate_id" => Some(json!(fixture.id("duplicate_id"))),
         "details" => Some(json!({"family_name": "Petit", "given_name": "Anne", "phone": "0601020304"})),
         "up_to" | "call_id" | "objective_id" | "action_id" | "plan_version_id" => Some(json!(fixture.id(name))),
+        // A restraint is prescribed from now for at most 7 days.
+        "planned_end_at" => Some(json!(chrono::Utc::now() + chrono::Duration::days(2))),
         _ => None,
     };
     if let Some(value) = special {

@@ -54,6 +54,9 @@ struct Targets {
     a_assessment: String,
     a_plan: String,
     a_measurement: String,
+    a_absence: String,
+    a_appointment: String,
+    a_restraint: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -144,6 +147,39 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         .await;
     assert_eq!(a_measurement.status, 201, "{}", a_measurement.text);
     let a_measurement = a_measurement.json["id"].as_str().unwrap().to_owned();
+    // An absence, an appointment and a restraint (an outside physician's prescription, which
+    // the nurse records).
+    let a_absence = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/absences"),
+            &a_nurse.token,
+            json!({"kind": "family_stay", "starts_at": chrono::Utc::now() + chrono::Duration::days(40),
+                   "reason": "Séjour chez sa sœur"}),
+        )
+        .await;
+    assert_eq!(a_absence.status, 201, "{}", a_absence.text);
+    let a_absence = a_absence.json["id"].as_str().unwrap().to_owned();
+    let a_appointment = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/appointments"),
+            &a_nurse.token,
+            json!({"starts_at": chrono::Utc::now() + chrono::Duration::days(30), "with_whom": "Dr Cœur"}),
+        )
+        .await;
+    assert_eq!(a_appointment.status, 201, "{}", a_appointment.text);
+    let a_appointment = a_appointment.json["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now();
+    let a_restraint = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/restraints"),
+            &a_nurse.token,
+            json!({"kind": "bed_rails", "planned_end_at": now + chrono::Duration::days(2), "reason": "Chutes nocturnes",
+                   "conditions": {"when": "La nuit"},
+                   "external_prescriber": {"name": "Dr Martin", "rpps": "10003456789"}}),
+        )
+        .await;
+    assert_eq!(a_restraint.status, 201, "{}", a_restraint.text);
+    let a_restraint = a_restraint.json["id"].as_str().unwrap().to_owned();
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -215,6 +251,9 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_assessment,
         a_plan,
         a_measurement,
+        a_absence,
+        a_appointment,
+        a_restraint,
         a_wound,
         a_watch,
         some_record,
@@ -240,6 +279,9 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_assessment,
         a_plan,
         a_measurement,
+        a_absence,
+        a_appointment,
+        a_restraint,
         a_wound,
         a_watch,
         some_record,
@@ -251,6 +293,8 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ..
     } = targets;
     let Own { b_est, b_user, b_resident } = own;
+    // Valid times: a body is checked before the record is looked for.
+    let soon = chrono::Utc::now() + chrono::Duration::days(3);
     vec![
         attempt(
             Method::GET,
@@ -678,6 +722,93 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/absences",
+            format!("/api/v1/residents/{a_resident}/absences"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/absences",
+            format!("/api/v1/residents/{a_resident}/absences"),
+            Some(json!({"kind": "hospitalisation"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/absences/{absence_id}/return",
+            format!("/api/v1/residents/{a_resident}/absences/{a_absence}/return"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/absences/{absence_id}/cancel",
+            format!("/api/v1/residents/{a_resident}/absences/{a_absence}/cancel"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/appointments",
+            format!("/api/v1/residents/{a_resident}/appointments"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/appointments",
+            format!("/api/v1/residents/{a_resident}/appointments"),
+            Some(json!({"starts_at": soon, "with_whom": "Intrus"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/appointments/{appointment_id}/done",
+            format!("/api/v1/residents/{a_resident}/appointments/{a_appointment}/done"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/appointments/{appointment_id}/cancel",
+            format!("/api/v1/residents/{a_resident}/appointments/{a_appointment}/cancel"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/away",
+            format!("/api/v1/establishments/{a_est}/away"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/restraints",
+            format!("/api/v1/residents/{a_resident}/restraints"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/restraints",
+            format!("/api/v1/residents/{a_resident}/restraints"),
+            Some(
+                json!({"kind": "wrist", "planned_end_at": soon, "reason": "intrusion", "conditions": {"when": "toujours"}}),
+            ),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/restraints/{restraint_id}/reassessments",
+            format!("/api/v1/residents/{a_resident}/restraints/{a_restraint}/reassessments"),
+            Some(json!({"outcome": "stop", "skin": "intact", "agitation": "calm", "consent": "refuses",
+                        "comment": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/restraints/{restraint_id}/stop",
+            format!("/api/v1/residents/{a_resident}/restraints/{a_restraint}/stop"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/restraints/overdue",
+            format!("/api/v1/establishments/{a_est}/restraints/overdue"),
+            None,
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/residents/{resident_id}/wounds",
             format!("/api/v1/residents/{a_resident}/wounds?status=all"),
             None,
@@ -1013,6 +1144,9 @@ impl Targets {
             self.a_assessment.clone(),
             self.a_plan.clone(),
             self.a_measurement.clone(),
+            self.a_absence.clone(),
+            self.a_appointment.clone(),
+            self.a_restraint.clone(),
             self.a_wound.clone(),
             self.a_watch.clone(),
             self.a_contact.clone(),

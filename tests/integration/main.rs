@@ -1,6 +1,7 @@
 //! Integration tests: the real server, a real PostgreSQL, real HTTP. Each test gets its own
 //! database (see `dui_testkit::TestDb`), so they run in parallel.
 
+mod absences;
 mod access;
 mod architecture;
 mod assessments;
@@ -31,6 +32,7 @@ mod principals;
 mod record;
 mod residents;
 mod resilience;
+mod restraints;
 mod reversibility;
 mod scale;
 mod schema;

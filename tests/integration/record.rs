@@ -947,8 +947,9 @@ pub(crate) struct Filled {
 }
 
 /// A record with something in every section: a note, a contact, a consent, an emergency
-/// opening, an assessment, a plan in force, a measurement, an assignment, a task record, a
-/// wound (assessed, with a protocol), a diet, an ended watch and an intake.
+/// opening, an assessment, a plan in force, a measurement, an assignment, a task record, an
+/// absence, an appointment outside (and its absence), a restraint and its reassessment, a wound
+/// (assessed, with a protocol), a diet, an ended watch and an intake.
 pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> Filled {
     let id = new_record(app, tenant, birth_name, ins).await;
     let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
@@ -1085,6 +1086,58 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .await;
     assert_eq!(recorded.status, 201, "{}", recorded.text);
 
+    // A hospitalisation that ended, an appointment outside (with its absence), a restraint
+    // recorded from an outside physician's prescription and reassessed.
+    let now = chrono::Utc::now();
+    let hospital = app
+        .post(
+            &format!("/api/v1/residents/{id}/absences"),
+            &nurse.token,
+            json!({"kind": "hospitalisation", "starts_at": now - chrono::Duration::days(3), "transport": "ambulance",
+                   "destination": {"name": "CHU", "service": "Gériatrie", "address": "1 place de l'Hôpital"},
+                   "reason": "Chute, suspicion de fracture"}),
+        )
+        .await;
+    assert_eq!(hospital.status, 201, "{}", hospital.text);
+    let back = app
+        .post(
+            &format!("/api/v1/residents/{id}/absences/{}/return", hospital.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"returned_at": now - chrono::Duration::days(2)}),
+        )
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    let appointment = app
+        .post(
+            &format!("/api/v1/residents/{id}/appointments"),
+            &nurse.token,
+            json!({"starts_at": now + chrono::Duration::days(5), "ends_at": now + chrono::Duration::days(5) + chrono::Duration::hours(1),
+                   "with_whom": "Dr Os, orthopédie", "place": "Clinique", "outside": true, "transport": "taxi",
+                   "returns_at": now + chrono::Duration::days(5) + chrono::Duration::hours(3),
+                   "accompanied_by": "Son fils", "notes": "Apporter les radios"}),
+        )
+        .await;
+    assert_eq!(appointment.status, 201, "{}", appointment.text);
+    let restraint = app
+        .post(
+            &format!("/api/v1/residents/{id}/restraints"),
+            &nurse.token,
+            json!({"kind": "other", "device": "Drap de maintien", "planned_end_at": now + chrono::Duration::days(2),
+                   "reason": "Glissements du fauteuil", "conditions": {"when": "Au fauteuil", "max_minutes_each_time": 120},
+                   "external_prescriber": {"name": "Dr Martin", "rpps": "10003456789"}}),
+        )
+        .await;
+    assert_eq!(restraint.status, 201, "{}", restraint.text);
+    let reassessed = app
+        .post(
+            &format!("/api/v1/residents/{id}/restraints/{}/reassessments", restraint.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"outcome": "continue", "skin": "redness", "agitation": "agitated", "consent": "refuses",
+                   "comment": "Rougeur au bassin, coussin ajouté"}),
+        )
+        .await;
+    assert_eq!(reassessed.status, 201, "{}", reassessed.text);
+
     // A wound, assessed, with its care protocol; a diet, a food and fluid watch and a meal.
     let wounds = format!("/api/v1/residents/{id}/wounds");
     let wound = app
@@ -1199,6 +1252,10 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("assignments", 1),
         ("care_task_records", 1),
         ("measurements", 2),
+        ("absences", 2),
+        ("appointments", 1),
+        ("restraints", 1),
+        ("restraint_reassessments", 1),
         ("wounds", 1),
         ("wound_assessments", 1),
         ("wound_protocols", 1),

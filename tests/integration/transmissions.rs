@@ -452,9 +452,11 @@ async fn the_feed_shows_an_amended_note_once_hides_errors_and_tells_the_days_eve
     let shown = app.get(&format!("{feed}?{since}"), &night.token).await;
     let events = shown.json["events"].as_array().unwrap();
     let summaries: Vec<&str> = events.iter().map(|e| e["summary"].as_str().unwrap()).collect();
+    let admitted_on = chrono::Utc::now().date_naive().format("%d/%m/%Y").to_string();
+    let admission = format!("Admission le {admitted_on} (hébergement permanent)");
     assert_eq!(
         summaries,
-        ["Température 38,6 °C (haute)", "Douche : refusé — Ne voulait pas ce matin"],
+        ["Température 38,6 °C (haute)", "Douche : refusé — Ne voulait pas ce matin", admission.as_str()],
         "{}",
         shown.text
     );
@@ -465,12 +467,14 @@ async fn the_feed_shows_an_amended_note_once_hides_errors_and_tells_the_days_eve
     assert_eq!(events[0]["source_id"], fever.json["id"]);
     assert_eq!(events[1]["source_id"], refused.json["id"]);
     assert_eq!(events[1]["resident"]["family_name"], "Releve");
-    assert!(events.iter().all(|e| e["unread"] == true));
+    // The admission came before the night nurse's marker: read; the rest is new.
+    let unread: Vec<bool> = events.iter().map(|e| e["unread"].as_bool().unwrap()).collect();
+    assert_eq!(unread, [true, true, false]);
     // The social worker sees the refused task (the whole team's), not the fever (the care team's).
     let theirs = app.get(&format!("{feed}?{since}"), &social.token).await;
     let kinds: Vec<&str> =
         theirs.json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["task_refused"]);
+    assert_eq!(kinds, ["task_refused", "admission"]);
     // A replayed write tells nothing twice.
     let key = [("Idempotency-Key", "fievre-1")];
     for _ in 0..2 {
@@ -489,4 +493,23 @@ async fn the_feed_shows_an_amended_note_once_hides_errors_and_tells_the_days_eve
     let low: Vec<&Value> =
         shown.json["events"].as_array().unwrap().iter().filter(|e| e["summary"] == "SpO2 89 % (basse)").collect();
     assert_eq!(low.len(), 1, "{}", shown.text);
+
+    // A discharge to hospital is told too.
+    let read = app.get(&record, &nurse.token).await;
+    let stay = read.json["current_stay"]["id"].as_str().unwrap().to_owned();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let ended = app
+        .request_with(
+            reqwest::Method::PATCH,
+            &format!("{record}/stays/{stay}"),
+            Some(&tenant.admin.token),
+            Some(json!({"discharged_on": today, "discharge_mode": "hospital"})),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    let shown = app.get(&format!("{feed}?{since}"), &night.token).await;
+    assert_eq!(shown.json["events"][0]["kind"], "discharge", "{}", shown.text);
+    assert_eq!(shown.json["events"][0]["summary"], format!("Sortie le {admitted_on} (hospitalisation)"));
+    assert_eq!(shown.json["events"][0]["source_id"], stay.as_str());
 }

@@ -67,6 +67,5 @@ pub(crate) async fn may_record_care(tx: &mut Tx<'_>, resident: ResidentId, actio
 
 /// Whether the caller records the care team's data where they act for the person.
 pub(crate) fn care_recorder(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
-    dui_domain::policy::can_assess(scope, establishments)
-        && dui_domain::policy::can_write_note(scope, establishments, dui_domain::record::NoteScope::CareTeam)
+    dui_domain::policy::can_record_care_data(scope, establishments)
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::audit::AuditAction;
 use dui_domain::care_plan::{PlanStatus, PlanVersion};
-use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskState, TaskStatus};
+use dui_domain::care_task::{self, NewTaskRecord, Task, TaskKind, TaskRecord, TaskState, TaskStatus};
 use dui_domain::handover::{HandoverEventKind, NewHandoverEvent};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::period::TimeBound;
@@ -14,7 +14,7 @@ use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
 use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId, WoundProtocolId};
 use dui_storage::care_tasks::{self, TaskRef, TaskSource};
-use dui_storage::{Mode, StoreError, Tx, care_plans, wounds};
+use dui_storage::{Mode, StoreError, Tx, absences, care_plans, restraints, wounds};
 
 use crate::access::{acting, care_recorder, refuse};
 use crate::{App, AppError, AppResult};
@@ -84,19 +84,26 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         let mut tasks = Vec::new();
         let mut day = first;
         loop {
-            tasks.extend(care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now, missed_after).await?);
+            tasks.extend(tasks_of_day(&mut tx, establishment, query.unit, day, now, missed_after).await?);
             match day.succ_opt() {
                 Some(next) if next <= last => day = next,
                 _ => break,
             }
         }
-        tasks.retain(|t| t.scheduled_for >= since && t.scheduled_for < until);
+        // A reassessment outstanding from before the shift stays on it until it is done.
+        let outstanding = |t: &Task| t.kind == TaskKind::RestraintReassessment && t.reassessment_id.is_none();
+        tasks.retain(|t| (t.scheduled_for >= since || outstanding(t)) && t.scheduled_for < until);
         tasks.sort_by_key(|t| t.scheduled_for);
+        // A night shift spans two days: a reassessment due on the first is also outstanding on
+        // the second.
+        let mut seen = std::collections::HashSet::new();
+        tasks.retain(|t| t.restraint_id.is_none() || seen.insert((t.restraint_id, t.scheduled_for)));
         tasks
     } else {
         let day = query.date.unwrap_or_else(|| now.date_naive());
-        care_tasks::day_tasks(&mut tx, establishment, query.unit, day, now, missed_after).await?
+        tasks_of_day(&mut tx, establishment, query.unit, day, now, missed_after).await?
     };
+    suspend_while_away(&mut tx, &mut tasks, now).await?;
     tx.commit().await?;
     if let Some(wanted) = query.state {
         tasks.retain(|t| t.state == wanted);
@@ -111,6 +118,39 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         tasks.retain(|t| t.who.user_id == Some(scope.user_id()) || t.who.role.is_some_and(|r| roles.contains(&r)));
     }
     Ok(tasks)
+}
+
+/// The tasks of one day: the scheduled actions of the plans in force, and the reassessments of
+/// restraints due (for those who read the care team's data), in time order.
+async fn tasks_of_day(
+    tx: &mut Tx<'_>,
+    establishment: EstablishmentId,
+    unit: Option<UnitId>,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    missed_after: chrono::Duration,
+) -> AppResult<Vec<Task>> {
+    let mut tasks = care_tasks::day_tasks(tx, establishment, unit, day, now, missed_after).await?;
+    let listed: Vec<ResidentId> = tasks.iter().map(|t| t.resident.id).collect();
+    tasks.extend(restraints::day_reassessments(tx, establishment, unit, day, now, &listed).await?);
+    tasks.sort_by(|a, b| (a.scheduled_for, &a.resident.family_name).cmp(&(b.scheduled_for, &b.resident.family_name)));
+    Ok(tasks)
+}
+
+/// Marks suspended the tasks not recorded whose time falls while their person is away (the
+/// absences' rule, `dui_domain::absence`): not owed, neither late nor missed.
+async fn suspend_while_away(tx: &mut Tx<'_>, tasks: &mut [Task], now: DateTime<Utc>) -> AppResult<()> {
+    let (Some(first), Some(last)) =
+        (tasks.iter().map(|t| t.scheduled_for).min(), tasks.iter().map(|t| t.scheduled_for).max())
+    else {
+        return Ok(());
+    };
+    let mut residents: Vec<ResidentId> = tasks.iter().map(|t| t.resident.id).collect();
+    residents.sort();
+    residents.dedup();
+    let periods = absences::away_periods(tx, &residents, first, last + chrono::Duration::seconds(1), now).await?;
+    care_task::suspend_while_away(tasks, &periods);
+    Ok(())
 }
 
 /// An occurrence is a task of a version from its activation to its end; what was done for it
@@ -256,6 +296,16 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
             reported(&what, &new, NoteScope::WholeTeam)
         }
     };
+    // While the person is away the task is suspended: there is nothing to record (not even
+    // "not done"), and a record would say they were cared for while absent.
+    if let Some(away) = absences::away_at(&mut tx, resident, command.scheduled_for, now).await? {
+        let message = format!(
+            "falls while the person is away ({} since {}): the task is suspended, there is nothing to record",
+            away.kind,
+            away.from.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        return Err(AppError::invalid("scheduled_for", &message));
+    }
     Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None, event.as_ref()).await?)
 }
 

@@ -2,9 +2,10 @@
 //! written reason, for a limited time; directors review the openings.
 
 use dui_domain::audit::AuditAction;
+use dui_domain::emergency::EmergencyReview;
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::policy;
-use dui_domain::record::{EmergencyAccess, EmergencyReview, ReviewOutcome, free_text};
+use dui_domain::record::{EmergencyAccess, ReviewOutcome, free_text};
 use dui_domain::scope::TenantScope;
 use dui_domain::{EmergencyAccessId, ResidentId};
 use dui_storage::{Mode, StoreError, emergency};

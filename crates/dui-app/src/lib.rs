@@ -10,6 +10,7 @@
 //!
 //! One module per kind of record, each use case a function of it.
 
+pub mod absences;
 mod access;
 pub mod assessments;
 pub mod audit;
@@ -27,6 +28,7 @@ pub mod people;
 mod period;
 pub mod platform;
 pub mod residents;
+pub mod restraints;
 pub mod settings;
 pub mod stays;
 pub mod structure;

@@ -73,7 +73,9 @@ pub async fn admit(app: &App, scope: &TenantScope, command: Admit) -> AppResult<
     )?;
     let new = NewResident::validate(stay, command.identity, command.ins, today())?;
     let tx = app.db().begin(scope, Mode::Write);
-    Ok(residents::create(tx, command.key.as_ref(), &new, command.confirm_homonym).await?)
+    let stay = &new.stay;
+    let event = dui_domain::handover::admission(stay.mode, stay.admission_mode, stay.admitted_on, chrono::Utc::now());
+    Ok(residents::create(tx, command.key.as_ref(), &new, command.confirm_homonym, Some(&event)).await?)
 }
 
 /// The residents the caller supports, narrowed by `filter`; each one listed is recorded as read.

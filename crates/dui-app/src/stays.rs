@@ -76,7 +76,9 @@ pub async fn admit(app: &App, scope: &TenantScope, command: NewStayCommand) -> A
     });
     let today = Utc::now().date_naive();
     let new = NewStay::validate(command.establishment, command.unit, command.mode, command.admitted_on, mode, today)?;
-    Ok(stays::admit(tx, command.key.as_ref(), resident, &new, command.transferred_from).await?)
+    // The team of the place learns of the arrival at the hand-over.
+    let event = dui_domain::handover::admission(new.mode, new.admission_mode, new.admitted_on, Utc::now());
+    Ok(stays::admit(tx, command.key.as_ref(), resident, &new, command.transferred_from, Some(&event)).await?)
 }
 
 /// Discharges (date and mode) or moves a stay to another unit.
@@ -99,7 +101,12 @@ pub async fn change(app: &App, scope: &TenantScope, command: ChangeStay) -> AppR
             return Err(AppError::invalid("discharged_on", "give discharged_on with discharge_mode, or unit_id alone"));
         }
     };
-    Ok(stays::change(tx, resident, command.stay, Some(command.expected_version), change).await?)
+    // A discharge is told at the hand-over; a move between units is not.
+    let event = match change {
+        StayChange::Discharge { on, mode } => Some(dui_domain::handover::discharge(mode, on, Utc::now())),
+        StayChange::MoveUnit { .. } => None,
+    };
+    Ok(stays::change(tx, resident, command.stay, Some(command.expected_version), change, event.as_ref()).await?)
 }
 
 /// Assigns a professional to the person: home helpers reach only the people they are assigned

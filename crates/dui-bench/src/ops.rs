@@ -246,6 +246,7 @@ struct Connection {
     set_tenant: Statement,
     feed_start: Statement,
     handover: Statement,
+    handover_events: Statement,
     summary: Statement,
     summary_notes: Statement,
     note_context: Statement,
@@ -297,6 +298,7 @@ impl Baseline {
                 set_tenant: prepare(statements.set_tenant).await?,
                 feed_start: prepare(statements.feed_start.text()).await?,
                 handover: prepare(statements.handover_by_unit.text()).await?,
+                handover_events: prepare(statements.handover_events_by_unit.text()).await?,
                 summary: prepare(statements.summary.text()).await?,
                 summary_notes: prepare(statements.summary_notes.text()).await?,
                 note_context: prepare(statements.note_context.text()).await?,
@@ -464,12 +466,20 @@ impl Raw {
                     .await
                     .map_err(sql)?;
                 let since: Option<chrono::DateTime<chrono::Utc>> = rows.first().and_then(|r| r.get("shift_since"));
+                let read_up_to: Option<Uuid> = rows.first().and_then(|r| r.get("read_up_to"));
                 let lower = dui_domain::transmission::first_id_at(since.unwrap_or_else(chrono::Utc::now));
                 let limit =
                     dui_domain::pagination::PageRequest::first(dui_domain::pagination::DEFAULT_PAGE_SIZE).fetch_limit();
                 let after = None::<Uuid>;
-                let feed = args! { place: &user.unit, lower: &lower, after: &after, limit: &limit }
-                    .action(AuditAction::HandoverRead);
+                // The day's other events first, then the notes, recording the people of both.
+                let events = args! { place: &user.unit, lower: &lower };
+                let params = who.bind(&statements.handover_events_by_unit, &events).map_err(bind)?;
+                let rows = c.client.query(&c.handover_events, &params).await.map_err(sql)?;
+                let mut also: Vec<Uuid> = rows.iter().map(|r| r.get::<_, Uuid>("resident_id")).collect();
+                also.dedup();
+                let feed = args! { place: &user.unit, lower: &lower, after: &after, limit: &limit,
+                read_up_to: &read_up_to, also: &also }
+                .action(AuditAction::HandoverRead);
                 let params = who.bind(&statements.handover_by_unit, &feed).map_err(bind)?;
                 tokio::try_join!(c.client.query(&c.handover, &params), c.client.batch_execute("COMMIT"))
                     .map_err(sql)?;

@@ -121,6 +121,20 @@ actions! {
     IntakeCreate = "intake.create" on "intake", "What the person ate and drank at a meal recorded.";
     IntakeRead = "intake.read" on "resident", "A record's food and fluid intake read (days, totals, alerts).";
     NutritionRead = "nutrition.read" on "resident", "A record's nutrition summary read.";
+    AbsenceCreate = "absence.create" on "absence", "An absence recorded (a departure, or one planned).";
+    AbsenceRead = "absence.read" on "resident", "A record's absences read.";
+    AbsenceReturn = "absence.return" on "absence", "The return from an absence recorded.";
+    AbsenceCancel = "absence.cancel" on "absence", "An absence cancelled (it did not take place).";
+    AbsenceDayList = "absence.day_list" on "resident", "A person listed among those away or with an appointment on a day of an establishment.";
+    AppointmentCreate = "appointment.create" on "appointment", "An appointment recorded.";
+    AppointmentRead = "appointment.read" on "resident", "A record's appointments read.";
+    AppointmentDone = "appointment.done" on "appointment", "An appointment marked as having taken place.";
+    AppointmentCancel = "appointment.cancel" on "appointment", "An appointment cancelled.";
+    RestraintPrescribe = "restraint.prescribe" on "restraint", "A restraint prescribed, or an external prescription recorded.";
+    RestraintRead = "restraint.read" on "resident", "A record's restraints and their reassessments read.";
+    RestraintReassess = "restraint.reassess" on "restraint_reassessment", "A restraint reassessed.";
+    RestraintStop = "restraint.stop" on "restraint", "A restraint ended: stopped, stopped at a reassessment, or replaced by a new prescription.";
+    RestraintOverdueList = "restraint.overdue_list" on "resident", "A person's restraint listed as overdue for reassessment or expired.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::absence::{AwayPeriod, away_at};
 use crate::care_plan::Performer;
 use crate::transmission::ResidentName;
 use crate::validation::ValidationErrors;
-use crate::{ResidentId, TaskRecordId, UserId};
+use crate::{ReassessmentId, ResidentId, RestraintId, TaskRecordId, UserId};
 
 /// A task not recorded this long after its time is late.
 pub const GRACE_MINUTES: i64 = 60;
@@ -40,6 +41,22 @@ crate::text_codes! {
         Done = "done",
         NotDone = "not_done",
         Refused = "refused",
+        /// The person is away (an absence): not owed, it resumes on their return.
+        Suspended = "suspended",
+    }
+}
+
+crate::text_codes! {
+    /// Where a task comes from.
+    pub enum TaskKind {
+        /// A scheduled action of the projet personnalisé in force; recorded as a task record.
+        CarePlan = "care_plan",
+        /// The reassessment of a restraint, due 24 hours after the last one; recorded as a
+        /// reassessment of the restraint.
+        RestraintReassessment = "restraint_reassessment",
+        /// A dressing of a wound's care protocol in force; recorded as a task record naming the
+        /// protocol's version (the care team's).
+        Dressing = "dressing",
     }
 }
 
@@ -76,13 +93,16 @@ impl std::fmt::Debug for TaskRecord {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     pub resident: ResidentName,
-    /// The plan version whose action this is (none for a dressing).
+    pub kind: TaskKind,
+    /// A care-plan task: the plan version and its action.
     pub plan_version_id: Option<Uuid>,
-    /// The version of the wound's care protocol, for a dressing: a wound's dressings are tasks
-    /// of the day too.
+    /// A dressing: the version of the wound's care protocol.
     pub wound_protocol_id: Option<Uuid>,
-    /// The plan's action, or the wound of a dressing.
-    pub action_id: Uuid,
+    /// A care-plan task's action, or a dressing's wound.
+    pub action_id: Option<Uuid>,
+    /// A restraint's reassessment: the restraint, and the reassessment that answered it.
+    pub restraint_id: Option<RestraintId>,
+    pub reassessment_id: Option<ReassessmentId>,
     pub what: String,
     pub who: Performer,
     pub scheduled_for: DateTime<Utc>,
@@ -108,6 +128,18 @@ pub fn task_state(
         None if now < scheduled_for + chrono::Duration::minutes(GRACE_MINUTES) => TaskState::Due,
         None if now < scheduled_for + missed_after => TaskState::Late,
         None => TaskState::Missed,
+    }
+}
+
+/// Marks `Suspended` the tasks not recorded whose time falls while their person is away
+/// (`periods`, see [`crate::absence`]): they are not owed, neither late nor missed. A task
+/// recorded keeps its record's state.
+pub fn suspend_while_away(tasks: &mut [Task], periods: &[AwayPeriod]) {
+    for task in tasks {
+        let recorded = task.record.is_some() || task.reassessment_id.is_some();
+        if !recorded && away_at(periods, task.resident.id, task.scheduled_for).is_some() {
+            task.state = TaskState::Suspended;
+        }
     }
 }
 
@@ -173,5 +205,68 @@ mod tests {
         assert!(NewTaskRecord::validate(TaskStatus::Refused, at, Some(" ".to_owned()), now).is_err());
         assert!(NewTaskRecord::validate(TaskStatus::Done, minutes(60), None, now).is_err());
         assert!(NewTaskRecord::validate(TaskStatus::Done, at, None, now).is_ok());
+    }
+
+    #[test]
+    fn tasks_not_recorded_while_the_person_is_away_are_suspended() {
+        use crate::absence::{AbsenceKind, AbsenceTimes};
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        let resident = ResidentId::from_uuid(Uuid::from_u128(7));
+        let someone_else = ResidentId::from_uuid(Uuid::from_u128(8));
+        let task = |who: ResidentId, when: &str, recorded: bool| Task {
+            resident: ResidentName { id: who, family_name: "A".to_owned(), given_name: "B".to_owned() },
+            kind: TaskKind::CarePlan,
+            plan_version_id: Some(Uuid::from_u128(1)),
+            wound_protocol_id: None,
+            action_id: Some(Uuid::from_u128(2)),
+            restraint_id: None,
+            reassessment_id: None,
+            what: "Toilette".to_owned(),
+            who: Performer { role: None, user_id: None },
+            scheduled_for: at(when),
+            until: None,
+            state: TaskState::Late,
+            record: recorded.then(|| TaskRecord {
+                id: TaskRecordId::from_uuid(Uuid::from_u128(3)),
+                resident_id: who,
+                plan_version_id: Some(Uuid::from_u128(1)),
+                wound_protocol_id: None,
+                action_id: Uuid::from_u128(2),
+                scheduled_for: at(when),
+                status: TaskStatus::Done,
+                performed_at: at(when),
+                reason: None,
+                recorded_by: UserId::from_uuid(Uuid::from_u128(4)),
+                recorded_at: at(when),
+                amends: None,
+            }),
+        };
+        let now = at("2026-12-10T20:00:00Z");
+        let hospital = AbsenceTimes {
+            starts_at: at("2026-12-10T09:00:00Z"),
+            expected_return_at: Some(at("2026-12-10T17:00:00Z")),
+            returned_at: Some(at("2026-12-10T16:00:00Z")),
+            cancelled: false,
+        };
+        let periods: Vec<AwayPeriod> = AwayPeriod::of(
+            crate::AbsenceId::from_uuid(Uuid::from_u128(9)),
+            resident,
+            AbsenceKind::Consultation,
+            hospital,
+            now,
+        )
+        .into_iter()
+        .collect();
+        let mut tasks = vec![
+            task(resident, "2026-12-10T08:00:00Z", false),
+            task(resident, "2026-12-10T12:00:00Z", false),
+            task(resident, "2026-12-10T13:00:00Z", true),
+            task(resident, "2026-12-10T16:00:00Z", false),
+            task(someone_else, "2026-12-10T12:00:00Z", false),
+        ];
+        tasks[2].state = TaskState::Done;
+        suspend_while_away(&mut tasks, &periods);
+        let states: Vec<TaskState> = tasks.iter().map(|t| t.state).collect();
+        assert_eq!(states, [TaskState::Late, TaskState::Suspended, TaskState::Done, TaskState::Late, TaskState::Late]);
     }
 }

@@ -84,3 +84,51 @@ impl std::fmt::Debug for HandoverEvent {
         f.debug_struct("HandoverEvent").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
     }
 }
+
+/// The event of an admission (a first stay, a transfer, a return) on `on`.
+pub fn admission(
+    mode: crate::record::StayMode,
+    admission: crate::record::AdmissionMode,
+    on: chrono::NaiveDate,
+    at: DateTime<Utc>,
+) -> NewHandoverEvent {
+    use crate::record::{AdmissionMode, StayMode};
+    let what = match admission {
+        AdmissionMode::Transfer => "Arrivée par transfert",
+        AdmissionMode::Return => "Retour",
+        AdmissionMode::New | AdmissionMode::Other => "Admission",
+    };
+    let stay = match mode {
+        StayMode::Permanent => "hébergement permanent",
+        StayMode::Temporary => "hébergement temporaire",
+        StayMode::DayCare => "accueil de jour",
+        StayMode::AtHome => "accompagnement à domicile",
+    };
+    NewHandoverEvent {
+        kind: HandoverEventKind::Admission,
+        source_type: "stay",
+        scope: NoteScope::WholeTeam,
+        summary: format!("{what} le {} ({stay})", on.format("%d/%m/%Y")),
+        occurred_at: at,
+    }
+}
+
+/// The event of a discharge on `on`.
+pub fn discharge(mode: crate::record::DischargeMode, on: chrono::NaiveDate, at: DateTime<Utc>) -> NewHandoverEvent {
+    use crate::record::DischargeMode;
+    let how = match mode {
+        DischargeMode::Home => "retour à domicile",
+        DischargeMode::OtherEstablishment => "vers un autre établissement",
+        DischargeMode::Hospital => "hospitalisation",
+        DischargeMode::Death => "décès",
+        DischargeMode::Transfer => "transfert",
+        DischargeMode::Other => "autre motif",
+    };
+    NewHandoverEvent {
+        kind: HandoverEventKind::Discharge,
+        source_type: "stay",
+        scope: NoteScope::WholeTeam,
+        summary: format!("Sortie le {} ({how})", on.format("%d/%m/%Y")),
+        occurred_at: at,
+    }
+}

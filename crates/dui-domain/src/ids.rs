@@ -164,3 +164,19 @@ id_type!(
     /// A message in the outbox, waiting to leave or gone.
     OutboxMessageId
 );
+id_type!(
+    /// An absence of a resident (hospitalisation, family stay, consultation outside...).
+    AbsenceId
+);
+id_type!(
+    /// An appointment of a resident (consultation, examination...).
+    AppointmentId
+);
+id_type!(
+    /// A prescribed physical restraint (contention).
+    RestraintId
+);
+id_type!(
+    /// A reassessment of a restraint.
+    ReassessmentId
+);

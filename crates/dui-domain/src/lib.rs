@@ -3,11 +3,13 @@
 //! This crate does no I/O, reads no clock and draws no random numbers: time and identifiers are
 //! passed in by the callers. Everything here can be tested with plain values.
 
+pub mod absence;
 pub mod assessment;
 pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;
+pub mod emergency;
 pub mod handover;
 pub mod idempotency;
 pub mod identity;
@@ -22,6 +24,7 @@ pub mod period;
 pub mod policy;
 pub mod record;
 pub mod resident;
+pub mod restraint;
 pub mod schedule;
 pub mod scope;
 pub mod secret;

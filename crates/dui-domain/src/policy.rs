@@ -235,6 +235,25 @@ pub fn can_read_care_indicators(scope: &TenantScope, establishment: Establishmen
         || oversight.establishments.contains(&establishment)
 }
 
+/// Record care data about a person supported in `establishments` — measurements, absences and
+/// appointments, wounds, diets, food and fluid watches: those who assess and read the care team's notes there (not a director as such:
+/// the secret partagé).
+pub fn can_record_care_data(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    can_assess(scope, establishments) && can_write_note(scope, establishments, NoteScope::CareTeam)
+}
+
+/// Prescribe a restraint (contention) for a person supported in `establishments`: the
+/// coordinating physician there, who is then the prescriber.
+pub fn can_prescribe_restraint(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(scope, &[Role::CoordinatingPhysician], establishments)
+}
+
+/// Record an external physician's prescription of a restraint, reassess a restraint, stop one:
+/// the nurses and the coordinating physician there.
+pub fn can_reassess_restraint(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    holds_any(scope, &[Role::CoordinatingPhysician, Role::Nurse], establishments)
+}
+
 /// Assign home-help staff to people of `establishment`.
 pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])
@@ -374,6 +393,27 @@ mod tests {
         assert!(scope_reach(&admin, NoteScope::WholeTeam).all);
         for role in Role::ALL {
             assert!(note_scopes(*role).contains(&NoteScope::WholeTeam), "{role:?} reads whole-team notes");
+        }
+    }
+
+    #[test]
+    fn restraints_are_prescribed_by_physicians_and_reassessed_by_nurses() {
+        // (role, record care data, prescribe, record an external prescription / reassess / stop)
+        let table = [
+            (Role::CoordinatingPhysician, true, true, true),
+            (Role::Nurse, true, false, true),
+            (Role::CareAssistant, true, false, false),
+            (Role::Director, false, false, false),
+            (Role::SocialWorker, false, false, false),
+            (Role::HomeHelper, false, false, false),
+            (Role::TenantAdmin, false, false, false),
+        ];
+        for (role, care, prescribe, reassess) in table {
+            let here = scope(&[(Some(10), role)]);
+            assert_eq!(can_record_care_data(&here, &[est(10)]), care, "{role:?}");
+            assert_eq!(can_prescribe_restraint(&here, &[est(10)]), prescribe, "{role:?}");
+            assert_eq!(can_reassess_restraint(&here, &[est(10)]), reassess, "{role:?}");
+            assert!(!can_prescribe_restraint(&here, &[est(20)]), "{role:?} elsewhere");
         }
     }
 

@@ -72,13 +72,13 @@ pub(crate) fn note_readable(n: &str, via_emergency: &str) -> String {
     )
 }
 
-/// Whether row `m` (with an `establishment_id`) of the care team's data — measurements, wounds,
-/// diets, watches — is read by `who`: where the user reads care-team notes (with an emergency
-/// opening — `emergency`, an SQL condition — anywhere they do). Recording it is for those who
-/// assess and read the care team's notes (`dui_domain::policy`).
-pub(crate) fn care_readable(m: &str, emergency: &str) -> String {
+/// Whether care data `d` of a resident `who` may see (measurements, absences, appointments,
+/// restraints, wounds, diets, food and fluid watches) is the care team's to read where it was recorded: `who` reads care-team notes in
+/// its establishment. Through an emergency opening (`via_emergency`), anywhere the user reads
+/// them.
+pub(crate) fn care_readable(d: &str, via_emergency: &str) -> String {
     format!(
-        "(who.care_all OR {m}.establishment_id = ANY(who.care_est) OR ({emergency} AND cardinality(who.care_est) > 0))"
+        "(who.care_all OR {d}.establishment_id = ANY(who.care_est) OR ({via_emergency} AND cardinality(who.care_est) > 0))"
     )
 }
 

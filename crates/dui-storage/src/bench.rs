@@ -24,6 +24,8 @@ pub struct Statements {
     pub feed_start: Sql,
     /// Hand-over feed of a unit, with its trace.
     pub handover_by_unit: Sql,
+    /// The hand-over's other events of a unit (read first; the notes' statement records them).
+    pub handover_events_by_unit: Sql,
     /// Resident summary: the record, GIR and plan, with its trace.
     pub summary: Sql,
     /// Resident summary: the latest notes.
@@ -49,6 +51,7 @@ pub fn statements() -> Statements {
         set_tenant: crate::tx::SET_TENANT,
         feed_start: Sql::new(crate::notes::FEED_START),
         handover_by_unit: Sql::new(&crate::notes::handover_sql(true)),
+        handover_events_by_unit: Sql::new(&crate::handover::feed_sql(true)),
         summary: Sql::new(&crate::summary::summary_sql(true)),
         summary_notes: Sql::new(&crate::summary::summary_notes_sql()),
         note_context: crate::access::context_statement().clone(),

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use dui_crypto::{Column, Keyring};
 use dui_domain::care_plan::PlanContent;
-use dui_domain::care_task::{NewTaskRecord, Task, TaskRecord, TaskStatus, task_state};
+use dui_domain::care_task::{NewTaskRecord, Task, TaskKind, TaskRecord, TaskStatus, task_state};
 use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::resident::Identity;
 use dui_domain::transmission::ResidentName;
@@ -188,7 +188,7 @@ static INSERT: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {TASK_COLUMNS} FROM k",
         target = target(),
         trace = Trace::written("k"),
-        event = crate::handover::emit("k"),
+        event = crate::handover_write::emit("k"),
     ))
 });
 
@@ -355,9 +355,15 @@ pub async fn day_tasks(
         let (plan_version_id, wound_protocol_id) = TaskRef { source, action_id, scheduled_for }.ids();
         tasks.push(Task {
             resident,
+            kind: match source {
+                TaskSource::Plan(_) => TaskKind::CarePlan,
+                TaskSource::Dressing(_) => TaskKind::Dressing,
+            },
             plan_version_id,
             wound_protocol_id,
-            action_id,
+            action_id: Some(action_id),
+            restraint_id: None,
+            reassessment_id: None,
             what,
             who,
             scheduled_for,
@@ -381,7 +387,8 @@ pub async fn day_tasks(
             }
         }
         for task in &mut tasks {
-            if let Some(record) = latest.remove(&(task.action_id, task.scheduled_for)) {
+            let Some(action_id) = task.action_id else { continue };
+            if let Some(record) = latest.remove(&(action_id, task.scheduled_for)) {
                 task.state = task_state(task.scheduled_for, Some(record.status), now, missed_after);
                 task.record = Some(record);
             }
@@ -421,7 +428,7 @@ pub async fn record(
     action_id: &task.action_id, scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
     reason: &reason, dek_version: &dek, amends: &amends_id }
     .action(action);
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = event.bind(args);
     let map = |row: &Row| task_record(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT, args, reload: &BY_ID, map: &map }).await

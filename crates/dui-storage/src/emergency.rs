@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 
 use dui_crypto::{Column, Keyring};
 use dui_domain::audit::AuditAction;
+use dui_domain::emergency::EmergencyReview;
 use dui_domain::idempotency::{Created, IdempotencyKey};
-use dui_domain::record::{EmergencyAccess, EmergencyReview, ReviewOutcome};
+use dui_domain::record::{EmergencyAccess, ReviewOutcome};
 use dui_domain::{EmergencyAccessId, ResidentId, UserId};
 use tokio_postgres::Row;
 use uuid::Uuid;

@@ -28,6 +28,8 @@ pub const ALL: &[&Feature] = &[
     &crate::care_tasks::FEATURE,
     &crate::measurements::FEATURE,
     &crate::nutrition::FEATURE,
+    &crate::absences::FEATURE,
+    &crate::restraints::FEATURE,
     &crate::handover::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,

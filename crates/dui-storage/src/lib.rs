@@ -12,6 +12,7 @@
 //! * [`migrate`] applies the embedded SQL migrations under an advisory lock.
 //! * [`cluster`] finds, starts or creates a local PostgreSQL for the demo and the tests.
 
+pub mod absences;
 pub mod access;
 pub mod assessments;
 pub mod assignments;
@@ -28,6 +29,7 @@ mod error;
 pub mod feature;
 pub mod features;
 pub mod handover;
+mod handover_write;
 mod idempotency;
 pub mod identity;
 pub mod import;
@@ -52,6 +54,7 @@ pub mod record_merges;
 mod reencrypt;
 pub mod resident_export;
 pub mod residents;
+pub mod restraints;
 mod rows;
 mod sealing;
 pub mod settings;

@@ -62,3 +62,32 @@ pub(crate) async fn open_listed<T>(
     let rows = present(tx.finish_read(sql, args, trace).await?)?;
     db.open_rows(tenant, &rows, map).await
 }
+
+/// Records that each of `residents` was shown to the caller as `action` (one event each), in
+/// the operation's transaction: for a list whose rows are chosen after its statement (by a rule
+/// of the domain), so that only the people shown are recorded.
+pub(crate) async fn record_shown(
+    tx: &mut Tx<'_>,
+    residents: &[Uuid],
+    action: dui_domain::audit::AuditAction,
+) -> StoreResult<()> {
+    static SHOWN: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+        let each = crate::trace::Trace {
+            from: "who, shown",
+            resident: "shown.id",
+            resource: "shown.id",
+            outcome: "'success'",
+            emergency: "false",
+        };
+        Sql::new(&format!(
+            "WITH {}, shown AS (SELECT DISTINCT unnest(:shown::uuid[]) AS id) {}",
+            crate::access::WHO_CTE,
+            each.sql()
+        ))
+    });
+    if residents.is_empty() {
+        return Ok(());
+    }
+    tx.query(&SHOWN, &crate::args! { shown: &residents }.action(action)).await?;
+    Ok(())
+}

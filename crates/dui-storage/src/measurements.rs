@@ -208,7 +208,7 @@ static INSERT: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {MEASUREMENT_COLUMNS}, {HISTORY_COLUMNS} FROM m, target t {history}",
         target = target(),
         trace = Trace::written("m"),
-        event = crate::handover::emit("m"),
+        event = crate::handover_write::emit("m"),
         history = history("t", "m.measured_at", "m.measured_at", "NOT t.normal", "m.kind = 'weight'"),
     ))
 });
@@ -315,7 +315,7 @@ pub async fn record(
         new.flag.map(Flag::as_str),
         keys.active_version() as i32,
     );
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, id: &id, kind: &kind, measured_at: &measured_at, value: &value,
     entered_value: &entered_value, entered_unit: &unit, dek_version: &dek, flag: &flag }
     .action(AuditAction::MeasurementCreate);

@@ -348,14 +348,15 @@ pub async fn handover(mut tx: Tx<'_>, feed: Feed, start: FeedStart, page: PageRe
     let sql: &Sql = if unit.is_some() { &HANDOVER_BY_UNIT } else { &HANDOVER_BY_ESTABLISHMENT };
     let place = unit.unwrap_or(establishment);
     let events = match page.after {
-        None => {
-            crate::handover::feed(&mut tx, unit.is_some(), place, lower, read_up_to, AuditAction::HandoverRead).await?
-        }
+        None => crate::handover::feed(&mut tx, unit.is_some(), place, lower, read_up_to).await?,
         Some(_) => Vec::new(),
     };
+    // The people the events show are recorded as read with those of the notes, once each.
+    let also: Vec<Uuid> = events.iter().map(|e| e.resident.id.as_uuid()).collect();
     let limit = page.fetch_limit();
-    let args = args! { place: &place, lower: &lower, after: &page.after, limit: &limit, read_up_to: &read_up_to }
-        .action(AuditAction::HandoverRead);
+    let args = args! { place: &place, lower: &lower, after: &page.after, limit: &limit, read_up_to: &read_up_to,
+    also: &also }
+    .action(AuditAction::HandoverRead);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(sql, &args).await?;
     let mut versions = versions(&rows)?;
@@ -402,8 +403,10 @@ pub async fn explain_handover(tx: Tx<'_>, feed: Feed, since: DateTime<Utc>, anal
     };
     let place = feed.unit.map_or(feed.establishment.as_uuid(), |u| u.as_uuid());
     let (lower, limit) = (first_id_at(since), PageRequest::first(50).fetch_limit());
-    let args = args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit, read_up_to: &None::<Uuid> }
-        .action(AuditAction::HandoverRead);
+    let also: Vec<Uuid> = Vec::new();
+    let args = args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit, read_up_to: &None::<Uuid>,
+    also: &also }
+    .action(AuditAction::HandoverRead);
     let rows = tx.finish(sql, &args).await?;
     rows.iter()
         .map(|row| Ok(row.try_get::<_, String>(0)?))
@@ -430,7 +433,7 @@ pub async fn set_read_marker(tx: Tx<'_>, feed: Feed, up_to: NoteId) -> StoreResu
 pub(crate) fn handover_sql(by_unit: bool) -> String {
     let place = if by_unit { "n.unit_id = :place" } else { "n.establishment_id = :place" };
     let each_resident = Trace {
-        from: "who, (SELECT DISTINCT resident_id FROM feed) d",
+        from: "who, (SELECT resident_id FROM feed UNION SELECT unnest(:also::uuid[])) d",
         resident: "d.resident_id",
         resource: "d.resident_id",
         outcome: "'success'",

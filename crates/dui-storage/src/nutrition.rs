@@ -127,7 +127,7 @@ static INSERT_DIET: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {DIET_COLUMNS} FROM d",
         target = target(),
         trace = Trace::written("d"),
-        event = crate::handover::emit("d"),
+        event = crate::handover_write::emit("d"),
     ))
 });
 
@@ -205,7 +205,7 @@ static INSERT_INTAKE: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {INTAKE_COLUMNS} FROM i",
         target = target(),
         trace = Trace::written("i"),
-        event = crate::handover::emit("i"),
+        event = crate::handover_write::emit("i"),
     ))
 });
 
@@ -249,7 +249,7 @@ pub async fn set_diet(
         new.decided_by.as_str(),
         keys.active_version() as i32,
     );
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, id: &id, diets: &diets, food_texture: &food, drink_texture: &drink,
     starts_on: &new.starts_on, decided_by: &decided, details: &details, dek_version: &dek }
     .action(AuditAction::DietCreate);
@@ -353,7 +353,7 @@ pub async fn record_intake(
     let figures = seal_json(&keys, INTAKE_FIGURES, id, &new.figures)?;
     let (resident, watch, meal, dek) =
         (resident.as_uuid(), watch.as_uuid(), new.meal.as_str(), keys.active_version() as i32);
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, watch: &watch, id: &id, day: &new.day, meal: &meal, figures: &figures,
     dek_version: &dek }
     .action(AuditAction::IntakeCreate);

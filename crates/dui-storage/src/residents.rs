@@ -141,9 +141,10 @@ static CREATE: Stmt = LazyLock::new(|| {
          ev AS (INSERT INTO identity_events (tenant_id, id, resident_id, to_status, insi_lookup, recorded_by, dek_version) \
                 SELECT r.tenant_id, dui_uuid_v7(), r.id, r.identity_status, false, \
                        CASE WHEN who.console THEN NULL ELSE who.user_id END, r.dek_version FROM r, who RETURNING id), \
-         trace AS ({trace}) \
+         trace AS ({trace}), {told} \
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS} FROM r, st",
-        trace = created.sql()
+        trace = created.sql(),
+        told = crate::handover_write::emit_as("told", "st", Some("st"))
     ))
 });
 
@@ -371,6 +372,7 @@ pub async fn create(
     key: Option<&IdempotencyKey>,
     new: &NewResident,
     confirm_homonym: bool,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Resident>> {
     if let Some(key) = key {
         let keys = tx.keyring([]).await?;
@@ -391,9 +393,10 @@ pub async fn create(
             same_ins,
         });
     }
-    let keys = tx.sealing_keys(2).await?;
+    let keys = tx.sealing_keys(3).await?;
     let id = Uuid::now_v7();
     let identity = seal_json(&keys, RESIDENT_IDENTITY, id, &new.identity)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let ins = new.ins.as_ref().map(|ins| seal_json(&keys, RESIDENT_INS, id, ins)).transpose()?;
     let ins_index = new.ins.as_ref().map(|ins| keys.blind_index(INS_INDEX, &ins.matricule).to_vec());
     let birth_index = keys
@@ -410,6 +413,7 @@ pub async fn create(
     dek_version: &dek, mode: &mode, admitted_on: &new.stay.admitted_on,
     admission_mode: &admission_mode }
     .action(AuditAction::ResidentCreate);
+    let args = event.bind(args);
     // A current stay must be today's to show as current; the returned row gives the stay
     // whatever its date.
     let map = |row: &Row| {

@@ -123,9 +123,10 @@ static ADMIT: Stmt = LazyLock::new(|| {
                        (SELECT id FROM closed) FROM target t, place \
                 WHERE t.record_status = 'active' AND (:transferred_from::uuid IS NULL OR EXISTS (SELECT 1 FROM closed)) \
                 RETURNING *), \
-         trace AS ({trace}) SELECT {STAY_FIELDS} FROM st",
+         trace AS ({trace}), {event} SELECT {STAY_FIELDS} FROM st",
         target = target(),
         trace = Trace::written("st"),
+        event = crate::handover_write::emit_as("ev", "st", Some("st")),
     ))
 });
 
@@ -146,9 +147,10 @@ static CHANGE: Stmt = LazyLock::new(|| {
                      AND (NOT :move_unit OR :unit::uuid IS NULL OR EXISTS (SELECT 1 FROM units u \
                           WHERE u.tenant_id = s.tenant_id AND u.id = :unit AND u.establishment_id = s.establishment_id)) \
                      RETURNING s.*), \
-         trace AS ({trace}) SELECT {STAY_FIELDS} FROM changed",
+         trace AS ({trace}), {event} SELECT {STAY_FIELDS} FROM changed",
         target = target(),
         trace = Trace::written("changed"),
+        event = crate::handover_write::emit_as("ev", "changed", Some("changed")),
     ))
 });
 
@@ -216,7 +218,12 @@ pub async fn admit(
     resident: ResidentId,
     new: &NewStay,
     transferred_from: Option<StayId>,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Stay>> {
+    let event = match event {
+        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
+        None => crate::handover_write::EventRow::default(),
+    };
     let id = Uuid::now_v7();
     let resident = resident.as_uuid();
     let establishment = new.establishment_id.as_uuid();
@@ -226,6 +233,7 @@ pub async fn admit(
     let args = args! { resident: &resident, id: &id, establishment: &establishment, unit: &unit, mode: &mode,
     admitted_on: &new.admitted_on, admission_mode: &admission_mode, transferred_from: &from }
     .action(AuditAction::StayCreate);
+    let args = event.bind(args);
     create_once(tx, key, Create { id, insert: &ADMIT, args, reload: &BY_ID, map: &stay }).await
 }
 
@@ -236,7 +244,12 @@ pub async fn change(
     stay_id: StayId,
     expected_version: Option<i32>,
     change: StayChange,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Stay> {
+    let event = match event {
+        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
+        None => crate::handover_write::EventRow::default(),
+    };
     let (on, mode, unit, move_unit) = match change {
         StayChange::Discharge { on, mode } => (Some(on), Some(mode.as_str()), None, false),
         StayChange::MoveUnit { unit } => (None, None, unit.map(|u| u.as_uuid()), true),
@@ -245,6 +258,7 @@ pub async fn change(
     let args = args! { resident: &resident_id, id: &id, discharged_on: &on, discharge_mode: &mode,
     move_unit: &move_unit, unit: &unit, expected_version: &expected_version }
     .action(AuditAction::StayUpdate);
+    let args = event.bind(args);
     let again = tx.again();
     match tx.finish(&CHANGE, &args).await?.first() {
         Some(row) => stay(row),

@@ -80,6 +80,16 @@ impl<'a> Trace<'a> {
         .sql()
     }
 
+    /// The `INSERT` of events of `action`, whatever the statement's own (`:action`): for a
+    /// statement that writes two kinds of rows (an appointment and the absence it makes), each
+    /// with its event.
+    pub(crate) fn sql_as(&self, action: dui_domain::audit::AuditAction) -> String {
+        // Both are literals of the closed list of actions (lower-case letters, `_` and `.`).
+        self.sql()
+            .replace(":action::text", &format!("'{}'::text", action.as_str()))
+            .replace(":resource_type::text", &format!("'{}'::text", action.resource_type()))
+    }
+
     /// The `INSERT`, for a statement's `WITH` clause.
     pub(crate) fn sql(&self) -> String {
         let Trace { from, resident, resource, outcome, emergency } = self;

@@ -137,7 +137,7 @@ static INSERT: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {WOUND_COLUMNS} FROM w",
         target = target(),
         trace = Trace::written("w"),
-        event = crate::handover::emit("w"),
+        event = crate::handover_write::emit("w"),
     ))
 });
 
@@ -169,7 +169,7 @@ static ASSESS: Stmt = LazyLock::new(|| {
          trace AS ({trace}), {event} SELECT {ASSESSMENT_COLUMNS} FROM a",
         target = target(),
         trace = Trace::written("a"),
-        event = crate::handover::emit("a"),
+        event = crate::handover_write::emit("a"),
     ))
 });
 
@@ -347,7 +347,7 @@ pub async fn create(
         new.stage.map(PressureUlcerStage::as_str),
         keys.active_version() as i32,
     );
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, id: &id, kind: &kind, site: &site, origin: &origin,
     opened_on: &new.opened_on, stage: &stage, details: &details, dek_version: &dek }
     .action(AuditAction::WoundCreate);
@@ -384,7 +384,7 @@ pub async fn assess(
     let findings = seal_json(&keys, ASSESSMENT_FINDINGS, id, &new.findings)?;
     let (resident, wound, stage, dek) =
         (resident.as_uuid(), wound.as_uuid(), new.stage.map(PressureUlcerStage::as_str), keys.active_version() as i32);
-    let event = crate::handover::EventRow::seal(&keys, event)?;
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
     let args = args! { resident: &resident, wound: &wound, id: &id, assessed_on: &new.assessed_on, stage: &stage,
     findings: &findings, dek_version: &dek }
     .action(AuditAction::WoundAssess);

@@ -32,6 +32,8 @@ tenant_api!(
     nutrition,
     timeline,
     care_tasks,
+    absences,
+    restraints,
     notes,
     audit,
     outbox,

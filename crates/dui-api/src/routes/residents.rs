@@ -14,9 +14,10 @@ use dui_app::residents::ResidentFilter;
 use dui_app::{audit, contacts, emergency, residents, stays};
 use dui_domain::period::TimeBound;
 use dui_domain::idempotency::Created;
+use dui_domain::emergency::EmergencyReview;
 use dui_domain::record::{
     AdmissionMode, Consent, ConsentDecision, ConsentKind, Contact, ContactDetails, ContactKind, DischargeMode,
-    EmergencyAccess, EmergencyReview, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
+    EmergencyAccess, ExpressedBy, IdentityDocument, ProtectionMeasure, ReviewOutcome, Stay, StayMode,
 };
 use dui_domain::resident::{Identity, IdentityStatus, Ins, Likeness, Resident, ResidentLookup};
 use dui_domain::validation::ValidationErrors;

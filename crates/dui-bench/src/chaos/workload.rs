@@ -408,7 +408,10 @@ impl Workload {
             let tasks: Value = response.json().await.ok()?;
             let horizon = Utc::now() + chrono::Duration::hours(23);
             for task in tasks.as_array()? {
+                // Only the plan's tasks are recorded as task records (a restraint's reassessment
+                // is not).
                 if task["resident"]["id"].as_str() != Some(self.residents[0].to_string().as_str())
+                    || task["kind"] != "care_plan"
                     || !task["record"].is_null()
                     || instant(&task["scheduled_for"]).is_none_or(|at| at > horizon)
                 {
