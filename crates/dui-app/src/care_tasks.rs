@@ -235,7 +235,7 @@ async fn may_record(
 }
 
 /// A dressing's occurrence: its protocol version is the person's, `action` is its wound, it was
-/// in force at `scheduled_for`, which is a time of its schedule. What the task says, and where.
+/// in force at `scheduled_for`, which is a time of its schedule. What the task says.
 async fn dressing(
     tx: &mut Tx<'_>,
     resident: ResidentId,
