@@ -37,7 +37,8 @@ enum Placement {
 /// What the API must answer, written out role by role (independently of `dui_domain::policy`).
 fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
     use Role::*;
-    let resident_endpoint = !matches!(endpoint, "list emergency openings" | "export audit trail" | "admit");
+    let resident_endpoint =
+        !matches!(endpoint, "list emergency openings" | "export audit trail" | "admit" | "read establishment falls");
     if resident_endpoint && placement != Placement::InScope {
         return 404;
     }
@@ -65,6 +66,8 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read absences"
         | "read appointments"
         | "read restraints"
+        | "read alerts"
+        | "read falls"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
@@ -73,10 +76,9 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes (not a director as such:
         // the secret partagé keeps the care team's notes to those who give care).
-        "record assessment" | "record measurement" | "record absence" | "record appointment" | "record wound"
-        | "assess wound" | "set wound protocol" | "record diet" | "record intake" => {
-            (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
-        }
+        "record assessment" | "record measurement" | "record absence" | "record appointment" | "record allergy"
+        | "record alert" | "record fall" | "record wound" | "assess wound" | "set wound protocol" | "record diet"
+        | "record intake" => (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator])),
         // Allowed callers get past the roles to the rule: a watch is in progress already.
         "start nutrition watch" => {
             (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
@@ -132,6 +134,20 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
             };
         }
         "export audit trail" => return if role == TenantAdmin { 200 } else { 403 },
+        // The care team reads the establishment's falls in full, the director without details;
+        // no one else (the tenant admin administers, a home helper reaches only the people
+        // assigned). Another establishment's, or another tenant's: it does not exist for them.
+        "read establishment falls" => {
+            return match placement {
+                Placement::InScope
+                    if allowed(&[Director, CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]) =>
+                {
+                    200
+                }
+                Placement::InScope => 403,
+                _ => 404,
+            };
+        }
         "admit" => {
             return match placement {
                 Placement::InScope
@@ -296,6 +312,23 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
                         "reason": "Chutes nocturnes", "conditions": {"when": "La nuit"},
                         "external_prescriber": {"name": "Dr Matrice", "rpps": "10003456789"}})),
         ),
+        call("read alerts", Method::GET, format!("{r}/alerts"), None),
+        call(
+            "record allergy",
+            Method::POST,
+            format!("{r}/allergies"),
+            Some(json!({"kind": "allergy", "substance": "Latex", "severity": "moderate", "source": "observed"})),
+        ),
+        call("record alert", Method::POST, format!("{r}/alerts"), Some(json!({"kind": "fall_risk"}))),
+        call("read falls", Method::GET, format!("{r}/falls"), None),
+        call(
+            "record fall",
+            Method::POST,
+            format!("{r}/falls"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "corridor", "discovery": "witnessed",
+                        "circumstances": "Perte d'équilibre", "consequences": ["none"]})),
+        ),
+        call("read establishment falls", Method::GET, format!("/api/v1/establishments/{ehpad}/falls"), None),
         call("export record", Method::GET, format!("{r}/export"), None),
         call("access report", Method::GET, format!("{r}/access-report"), None),
         call("list emergency openings", Method::GET, "/api/v1/emergency-accesses".to_owned(), None),
@@ -402,7 +435,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 51);
+    assert_eq!(checked, 32 * 57);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -758,6 +758,39 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("nothing overdue", &[]).await;
     ok(app.post(&format!("{restraint}/stop"), &nurse.token, json!({"reason": "Lit bas installé"})).await);
     trail.expect("stopped", &["nurse restraint.stop success restraint"]).await;
+
+    // Alerts and allergies: each write its event, the list one reading.
+    ok(app
+        .post(
+            &format!("{record}/allergies"),
+            &nurse.token,
+            json!({"kind": "allergy", "substance": "Pénicilline", "severity": "severe", "source": "medical_record"}),
+        )
+        .await);
+    trail.expect("an allergy", &["nurse allergy.create success allergy"]).await;
+    let alert = ok(app.post(&format!("{record}/alerts"), &nurse.token, json!({"kind": "fall_risk"})).await);
+    trail.expect("an alert", &["nurse alert.create success alert"]).await;
+    ok(app.get(&format!("{record}/alerts"), &nurse.token).await);
+    trail.expect("the alerts read", &["nurse alert.read success R"]).await;
+    let alert = alert.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{record}/alerts/{alert}/end"), &nurse.token, json!({})).await);
+    trail.expect("an alert ended", &["nurse alert.end success alert"]).await;
+    // Falls: a fall and its correction; the register read by a director, the establishment's
+    // list by a nurse, one event per person shown; a director records none (the refusal
+    // recorded).
+    let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "found_on_floor",
+                      "circumstances": "Retrouvé au sol", "consequences": ["none"]});
+    let recorded = ok(app.post(&format!("{record}/falls"), &nurse.token, fall.clone()).await);
+    trail.expect("a fall", &["nurse fall.create success fall"]).await;
+    let first = recorded.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{record}/falls/{first}/amendments"), &nurse.token, fall.clone()).await);
+    trail.expect("a fall corrected", &["nurse fall.amend success fall"]).await;
+    ok(app.get(&format!("{record}/falls"), &director.token).await);
+    trail.expect("the falls register", &["director fall.read success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/falls"), &nurse.token).await);
+    trail.expect("the establishment's falls", &["nurse fall.list success R"]).await;
+    app.post(&format!("{record}/falls"), &director.token, fall).await.problem(403);
+    trail.expect("a fall refused", &["director fall.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

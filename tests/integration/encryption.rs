@@ -50,8 +50,24 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         ("Zébulonnière", &ins(1), "Chute dans la salle de bain vers 3h, hématome au front, famille prévenue."),
         ("Quetzalcoatlès", &ins(2), "Refus de soin ce matin, agitation, Mme Quetzalcoatlès réclame sa fille."),
     ];
+    let mut first = None;
     for (name, ins, note) in secrets {
-        seed_resident(&app, &tenant, name, ins, note).await;
+        first.get_or_insert(seed_resident(&app, &tenant, name, ins, note).await);
+    }
+    // Alerts, allergies and falls say clinical things: sealed too, the substance's normalised
+    // form included.
+    let record = format!("/api/v1/residents/{}", first.unwrap());
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let allergy = json!({"kind": "allergy", "substance": "Zébulonicilline", "reaction": "Œdème de Quincke",
+                         "severity": "life_threatening", "source": "medical_record"});
+    let alert = json!({"kind": "other", "label": "Quetzalphobie nocturne", "detail": "Appeler Mme Zébulonnière"});
+    let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "bathroom", "discovery": "found_on_floor",
+                      "circumstances": "Glissade sur carrelage mouillé", "consequences": ["wound"],
+                      "care_given": "Pansement arcade sourcilière"});
+    let care = [("allergies", allergy), ("alerts", alert), ("falls", fall)];
+    for (kind, body) in care {
+        let recorded = app.post(&format!("{record}/{kind}"), &nurse.token, body).await;
+        assert_eq!(recorded.status, 201, "{}", recorded.text);
     }
     let pg_dump = cluster::find_program("pg_dump").expect("pg_dump is installed with PostgreSQL");
     let url = cluster::url_for(&app.db.admin_url, "postgres", &app.db.name).unwrap();
@@ -70,6 +86,12 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         {
             assert!(!dump.contains(word.as_str()), "the dump reveals {word:?}");
         }
+    }
+    for word in ["zébulonicilline", "zebulonicilline", "quincke", "quetzalphobie", "carrelage", "pansement"] {
+        assert!(!dump.contains(word), "the dump reveals {word:?}");
+    }
+    for table in ["allergies", "major_alerts", "falls"] {
+        assert!(dump.contains(&format!("insert into public.{table}")), "the dump holds the {table}' rows");
     }
     assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");
     assert!(!dump.contains("2a004"), "the dump reveals a birth place");

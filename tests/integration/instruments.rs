@@ -71,7 +71,9 @@ async fn every_instrument_is_described_and_scored() {
     let token = &tenant.admin.token;
     let list = app.get("/api/v1/instruments", token).await;
     let codes: Vec<&str> = list.json.as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-    for code in ["aggir", "mna", "mna-sf", "braden", "algoplus", "serafin-ph-besoins"] {
+    for code in
+        ["aggir", "mna", "mna-sf", "braden", "algoplus", "serafin-ph-besoins", "tinetti", "doloplus-2", "norton"]
+    {
         assert!(codes.contains(&code), "{code} in {codes:?}");
     }
     let braden = app.get("/api/v1/instruments/braden", token).await;
@@ -108,4 +110,78 @@ async fn every_instrument_is_described_and_scored() {
     let generic = app.post("/api/v1/instruments/aggir/score", token, json!({"answers": grid("A")})).await;
     assert_eq!(generic.status, 200, "{}", generic.text);
     assert_eq!(aggir.json, generic.json);
+}
+
+/// The answers of `instrument` (as the API describes it) scoring `points`: the first items as
+/// high as they go, the others at their lowest.
+fn answers_scoring(instrument: &Value, points: i64) -> Value {
+    let items = instrument["items"].as_array().unwrap();
+    let lowest =
+        |item: &Value| item["answers"].as_array().unwrap().iter().map(|a| a["points"].as_i64().unwrap()).min().unwrap();
+    let mut left = points - items.iter().map(lowest).sum::<i64>();
+    let mut answers = serde_json::Map::new();
+    for item in items {
+        let low = lowest(item);
+        let chosen = item["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["points"].as_i64().unwrap() - low <= left)
+            .max_by_key(|a| a["points"].as_i64().unwrap())
+            .unwrap();
+        left -= chosen["points"].as_i64().unwrap() - low;
+        answers.insert(item["code"].as_str().unwrap().to_owned(), chosen["code"].clone());
+    }
+    assert_eq!(left, 0);
+    Value::Object(answers)
+}
+
+#[tokio::test]
+async fn fall_risk_pain_and_pressure_ulcer_scales_are_scored_and_recorded() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let token = &tenant.admin.token;
+    // (instrument, score, band): each side of each cut-off, through the scoring endpoint.
+    for (code, score, band) in [
+        ("tinetti", 18, "high_risk"),
+        ("tinetti", 19, "moderate_risk"),
+        ("tinetti", 23, "moderate_risk"),
+        ("tinetti", 24, "low_risk"),
+        ("doloplus-2", 4, "pain_not_established"),
+        ("doloplus-2", 5, "pain"),
+        ("norton", 12, "high_risk"),
+        ("norton", 13, "risk"),
+        ("norton", 14, "risk"),
+        ("norton", 15, "no_risk"),
+    ] {
+        let instrument = app.get(&format!("/api/v1/instruments/{code}"), token).await;
+        assert_eq!(instrument.status, 200, "{}", instrument.text);
+        let answers = answers_scoring(&instrument.json, score);
+        let scored = app.post(&format!("/api/v1/instruments/{code}/score"), token, json!({"answers": answers})).await;
+        assert_eq!(scored.status, 200, "{}", scored.text);
+        assert_eq!(
+            (scored.json["outcome"]["score"].as_i64(), scored.json["outcome"]["band"]["code"].as_str()),
+            (Some(score), Some(band)),
+            "{code} {score}"
+        );
+    }
+    // Recorded on a record like any assessment, the band kept with it.
+    let ehpad = tenant.establishments[0].id;
+    let nurse = app.user(&tenant, &[(Some(ehpad), dui_domain::people::Role::Nurse)]).await;
+    let admitted = crate::residents::admit(
+        &app,
+        &tenant,
+        json!({"identity": crate::residents::identity("Norton", "Berthe", "1932-02-02")}),
+    )
+    .await;
+    let norton = app.get("/api/v1/instruments/norton", token).await;
+    let recorded = app
+        .post(
+            &format!("/api/v1/residents/{}/assessments", admitted.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({"instrument": "norton", "assessed_on": "2026-11-02", "answers": answers_scoring(&norton.json, 14)}),
+        )
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.text);
+    assert_eq!(recorded.json["outcome"]["band"]["code"], "risk", "{}", recorded.text);
 }

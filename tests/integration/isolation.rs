@@ -57,6 +57,9 @@ struct Targets {
     a_absence: String,
     a_appointment: String,
     a_restraint: String,
+    a_allergy: String,
+    a_alert: String,
+    a_fall: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -180,6 +183,26 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         .await;
     assert_eq!(a_restraint.status, 201, "{}", a_restraint.text);
     let a_restraint = a_restraint.json["id"].as_str().unwrap().to_owned();
+    let created = |kind: &'static str, body: Value| {
+        let (app, token, resident) = (app, a_nurse.token.clone(), a_resident.clone());
+        async move {
+            let created = app.post(&format!("/api/v1/residents/{resident}/{kind}"), &token, body).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            created.json["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let a_allergy = created(
+        "allergies",
+        json!({"kind": "allergy", "substance": "Pénicilline", "severity": "severe", "source": "medical_record"}),
+    )
+    .await;
+    let a_alert = created("alerts", json!({"kind": "swallowing_disorder"})).await;
+    let a_fall = created(
+        "falls",
+        json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "found_on_floor",
+               "circumstances": "Retrouvée au sol", "consequences": ["none"]}),
+    )
+    .await;
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -254,6 +277,9 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_absence,
         a_appointment,
         a_restraint,
+        a_allergy,
+        a_alert,
+        a_fall,
         a_wound,
         a_watch,
         some_record,
@@ -282,6 +308,9 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_absence,
         a_appointment,
         a_restraint,
+        a_allergy,
+        a_alert,
+        a_fall,
         a_wound,
         a_watch,
         some_record,
@@ -809,6 +838,101 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/alerts",
+            format!("/api/v1/residents/{a_resident}/alerts?status=all"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts",
+            format!("/api/v1/residents/{a_resident}/alerts"),
+            Some(json!({"kind": "fall_risk"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/end",
+            format!("/api/v1/residents/{a_resident}/alerts/{a_alert}/end"),
+            Some(json!({})),
+        ),
+        // A's alert, reached through B's own record.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/end",
+            format!("/api/v1/residents/{b_resident}/alerts/{a_alert}/end"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/alerts/{alert_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/alerts/{a_alert}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies",
+            format!("/api/v1/residents/{a_resident}/allergies"),
+            Some(json!({"kind": "allergy", "substance": "Latex", "severity": "mild", "source": "observed"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/resolve",
+            format!("/api/v1/residents/{a_resident}/allergies/{a_allergy}/resolve"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/resolve",
+            format!("/api/v1/residents/{b_resident}/allergies/{a_allergy}/resolve"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/allergies/{allergy_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/allergies/{a_allergy}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/falls",
+            format!("/api/v1/residents/{a_resident}/falls?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls",
+            format!("/api/v1/residents/{a_resident}/falls"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/amendments",
+            format!("/api/v1/residents/{a_resident}/falls/{a_fall}/amendments"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        // A's fall, corrected through B's own record.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/amendments",
+            format!("/api/v1/residents/{b_resident}/falls/{a_fall}/amendments"),
+            Some(json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                        "circumstances": "intrusion", "consequences": ["none"]})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/falls/{fall_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/falls/{a_fall}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/falls",
+            format!("/api/v1/establishments/{a_est}/falls"),
+            None,
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/residents/{resident_id}/wounds",
             format!("/api/v1/residents/{a_resident}/wounds?status=all"),
             None,
@@ -1101,6 +1225,22 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert_eq!(identities.json[0]["subject"], "s-a");
     let notes = app.get(&format!("/api/v1/residents/{a_resident}/notes"), &a_nurse.token).await;
     assert_eq!(notes.json["items"].as_array().unwrap().len(), 1, "only A's own note");
+    let alerts = app.get(&format!("/api/v1/residents/{a_resident}/alerts?status=all"), &a_nurse.token).await;
+    let statuses: Vec<(&str, &str)> = alerts
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e[e["type"].as_str().unwrap()]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("allergy", "active"), ("alert", "active")], "only A's own, in force: {}", alerts.text);
+    let falls =
+        app.get(&format!("/api/v1/residents/{a_resident}/falls?from=2026-01-01T00:00:00Z"), &a_nurse.token).await;
+    assert_eq!(falls.json["falls"].as_array().unwrap().len(), 1, "{}", falls.text);
+    assert_eq!(
+        (falls.json["falls"][0]["version"].as_i64(), falls.json["falls"][0]["entered_in_error"].is_null()),
+        (Some(1), true)
+    );
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");
@@ -1147,6 +1287,9 @@ impl Targets {
             self.a_absence.clone(),
             self.a_appointment.clone(),
             self.a_restraint.clone(),
+            self.a_allergy.clone(),
+            self.a_alert.clone(),
+            self.a_fall.clone(),
             self.a_wound.clone(),
             self.a_watch.clone(),
             self.a_contact.clone(),

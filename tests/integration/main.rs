@@ -3,6 +3,7 @@
 
 mod absences;
 mod access;
+mod alerts;
 mod architecture;
 mod assessments;
 mod audit;
@@ -14,6 +15,7 @@ mod cli;
 mod connections;
 mod encryption;
 mod errors;
+mod falls;
 mod fuzz;
 mod idempotency;
 mod identity_insi;

@@ -795,7 +795,23 @@ async fn duplicates_are_found_on_demand_and_merged() {
         )
         .await;
     assert_eq!(measured.status, 201, "{}", measured.text);
-
+    let allergic = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/allergies"),
+            &nurse.token,
+            json!({"kind": "allergy", "substance": "Arachide", "severity": "life_threatening", "source": "family"}),
+        )
+        .await;
+    assert_eq!(allergic.status, 201, "{}", allergic.text);
+    let fallen = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/falls"),
+            &nurse.token,
+            json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "room", "discovery": "witnessed",
+                   "circumstances": "Chute du doublon", "consequences": ["none"]}),
+        )
+        .await;
+    assert_eq!(fallen.status, 201, "{}", fallen.text);
     let found = app.get(&format!("/api/v1/residents/{kept}/duplicates"), &tenant.admin.token).await;
     assert_eq!(found.json, json!([{"id": duplicate, "same_ins": false, "likeness": "same_birth_identity"}]));
     let none = app.get(&format!("/api/v1/residents/{unrelated}/duplicates"), &tenant.admin.token).await;
@@ -843,6 +859,11 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
     let measurements = app.get(&format!("/api/v1/residents/{kept}/measurements"), &nurse.token).await;
     assert_eq!(measurements.json[0]["value"], 64);
+    // The person's allergy and fall follow: whoever opens the record kept sees them first.
+    let alerts = app.get(&format!("/api/v1/residents/{kept}/alerts"), &nurse.token).await;
+    assert_eq!(alerts.json[0]["allergy"]["substance"]["text"], "Arachide", "{}", alerts.text);
+    let falls = app.get(&format!("/api/v1/residents/{kept}/falls?from=2026-01-01T00:00:00Z"), &nurse.token).await;
+    assert_eq!(falls.json["falls"][0]["details"]["circumstances"], "Chute du doublon", "{}", falls.text);
     // One plan in force: the record kept's; the duplicate's is closed, and kept.
     let plans = app.get(&format!("/api/v1/residents/{kept}/care-plan"), &nurse.token).await;
     let mut statuses: Vec<(String, &str)> = plans
@@ -904,6 +925,11 @@ async fn duplicates_are_found_on_demand_and_merged() {
     assert_eq!(stays.json.as_array().unwrap().len(), 1);
     let assessments = app.get(&format!("/api/v1/residents/{duplicate}/assessments"), &nurse.token).await;
     assert_eq!(assessments.json.as_array().unwrap().len(), 1, "{}", assessments.text);
+    let alerts = app.get(&format!("/api/v1/residents/{duplicate}/alerts"), &nurse.token).await;
+    assert_eq!(alerts.json.as_array().unwrap().len(), 1, "{}", alerts.text);
+    let falls = app.get(&format!("/api/v1/residents/{duplicate}/falls?from=2026-01-01T00:00:00Z"), &nurse.token).await;
+    assert_eq!(falls.json["falls"].as_array().unwrap().len(), 1, "{}", falls.text);
+    assert_eq!(app.get(&format!("/api/v1/residents/{kept}/alerts"), &nurse.token).await.json, json!([]));
     // What the merge ended is in force again: the duplicate's personne de confiance and plan.
     let contacts = app.get(&format!("/api/v1/residents/{duplicate}/contacts"), &tenant.admin.token).await.json;
     let trusted = contacts.as_array().unwrap().iter().find(|c| c["kind"] == "trusted_person").cloned().unwrap();
@@ -947,9 +973,10 @@ pub(crate) struct Filled {
 }
 
 /// A record with something in every section: a note, a contact, a consent, an emergency
-/// opening, an assessment, a plan in force, a measurement, an assignment, a task record, an
-/// absence, an appointment outside (and its absence), a restraint and its reassessment, a wound
-/// (assessed, with a protocol), a diet, an ended watch and an intake.
+/// opening, an assessment, a plan in force, a measurement, an allergy, an alert, a fall and its
+/// correction, an assignment, a task record, an absence, an appointment outside (and its
+/// absence), a restraint and its reassessment, a wound (assessed, with a protocol), a diet, an
+/// ended watch and an intake.
 pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> Filled {
     let id = new_record(app, tenant, birth_name, ins).await;
     let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
@@ -1068,6 +1095,37 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         )
         .await;
     assert_eq!(flagged.status, 200, "{}", flagged.text);
+    // An allergy, a major alert, and a fall with its correction.
+    for (kind, body) in [
+        (
+            "allergies",
+            json!({"kind": "allergy", "substance": "Pénicilline", "substance_code": {"system": "atc", "code": "J01CE"},
+                             "reaction": "Urticaire", "severity": "severe", "source": "medical_record"}),
+        ),
+        (
+            "alerts",
+            json!({"kind": "isolation_precautions", "precautions": ["contact", "droplet"],
+                          "detail": "Jusqu'au résultat du prélèvement"}),
+        ),
+    ] {
+        let recorded = app.post(&format!("/api/v1/residents/{id}/{kind}"), &nurse.token, body).await;
+        assert_eq!(recorded.status, 201, "{}", recorded.text);
+    }
+    let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "bathroom", "discovery": "found_on_floor",
+                      "circumstances": "Retrouvée au sol", "consequences": ["bruise"],
+                      "family_informed_at": "2026-11-01T08:00:00Z", "family_informed": "Sa fille"});
+    let fallen = app.post(&format!("/api/v1/residents/{id}/falls"), &nurse.token, fall.clone()).await;
+    assert_eq!(fallen.status, 201, "{}", fallen.text);
+    let mut corrected = fall;
+    corrected["consequences"] = json!(["fracture_suspected", "hospital_transfer"]);
+    let amended = app
+        .post(
+            &format!("/api/v1/residents/{id}/falls/{}/amendments", fallen.json["id"].as_str().unwrap()),
+            &nurse.token,
+            corrected,
+        )
+        .await;
+    assert_eq!(amended.status, 201, "{}", amended.text);
     let helper = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::HomeHelper)]).await;
     let assigned =
         app.post(&format!("/api/v1/residents/{id}/assignments"), &director.token, json!({"user_id": helper.id})).await;
@@ -1252,6 +1310,9 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("assignments", 1),
         ("care_task_records", 1),
         ("measurements", 2),
+        ("allergies", 1),
+        ("major_alerts", 1),
+        ("falls", 2),
         ("absences", 2),
         ("appointments", 1),
         ("restraints", 1),

@@ -513,3 +513,68 @@ async fn the_feed_shows_an_amended_note_once_hides_errors_and_tells_the_days_eve
     assert_eq!(shown.json["events"][0]["summary"], format!("Sortie le {admitted_on} (hospitalisation)"));
     assert_eq!(shown.json["events"][0]["source_id"], stay.as_str());
 }
+
+#[tokio::test]
+async fn falls_alerts_and_departures_are_told_at_the_hand_over_to_those_who_may_read_them() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let wing = tenant.units[0].id.to_string();
+    let record = admit_into(&app, &tenant, &wing, "Evenement", "Jeanne").await;
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let helper = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
+    let feed = format!("/api/v1/establishments/{ehpad}/handover");
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339().replace('+', "%2B");
+
+    let fall = app
+        .post(
+            &format!("{record}/falls"),
+            &nurse.token,
+            json!({"occurred_at": chrono::Utc::now() - chrono::Duration::minutes(1), "place": "bathroom",
+                   "discovery": "found_on_floor", "circumstances": "Retrouvée au sol", "consequences": ["head_injury"]}),
+        )
+        .await;
+    assert_eq!(fall.status, 201, "{}", fall.text);
+    let allergy = app
+        .post(
+            &format!("{record}/allergies"),
+            &nurse.token,
+            json!({"kind": "allergy", "substance": "Arachide", "severity": "life_threatening", "source": "family",
+                   "scope": "whole_team"}),
+        )
+        .await;
+    assert_eq!(allergy.status, 201, "{}", allergy.text);
+    let away = app
+        .post(
+            &format!("{record}/absences"),
+            &nurse.token,
+            json!({"kind": "hospitalisation", "starts_at": chrono::Utc::now() - chrono::Duration::minutes(1),
+                   "reason": "Bilan"}),
+        )
+        .await;
+    assert_eq!(away.status, 201, "{}", away.text);
+
+    let shown = app.get(&format!("{feed}?since={since}"), &nurse.token).await;
+    let events: Vec<(&str, &str)> = shown.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["source_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [("absence", "absence"), ("alert", "allergy"), ("fall", "fall"), ("admission", "stay")],
+        "{}",
+        shown.text
+    );
+    let fall_event = &shown.json["events"][2];
+    assert_eq!(fall_event["source_id"], fall.json["id"]);
+    assert!(fall_event["summary"].as_str().unwrap().starts_with("Chute grave"), "{fall_event}");
+    assert_eq!(shown.json["events"][1]["summary"], "Allergie : Arachide (life_threatening)");
+    // The social worker learns of the departure and of the allergy the team shares, not of the
+    // fall, which is the care team's.
+    let theirs = app.get(&format!("{feed}?since={since}"), &helper.token).await;
+    let kinds: Vec<&str> =
+        theirs.json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["absence", "alert", "admission"], "{}", theirs.text);
+}

@@ -436,13 +436,14 @@ async fn the_establishment_counts_its_open_pressure_ulcers_and_those_acquired_th
         [("Acquise", "sacrum", "stage_2"), ("Acquise", "heel_right", "stage_2"), ("Admise", "ischium", "stage_3")]
     );
 
-    // The director gets the indicator, not the people; other roles nothing; another
-    // establishment's nurse, an establishment out of reach.
+    // The director gets the indicator, not the people; other roles (the tenant administrator
+    // too) nothing; another establishment's nurse, an establishment out of reach.
     let director = app.user(&tenant, &[(Some(ehpad), Role::Director)]).await;
     let overseen = app.get(&report, &director.token).await;
     assert_eq!((counts(&overseen.json), &overseen.json["ulcers"]), ([4, 3, 2, 1, 1], &json!([])), "{}", overseen.text);
     let social = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
     app.get(&report, &social.token).await.problem(403);
+    app.get(&report, &tenant.admin.token).await.problem(403);
     let elsewhere = app.user(&tenant, &[(Some(saad), Role::Nurse)]).await;
     app.get(&report, &elsewhere.token).await.problem(404);
     let home = app.get(&format!("/api/v1/establishments/{saad}/pressure-ulcers"), &elsewhere.token).await;

@@ -107,6 +107,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("UnmergeResidents", "reason", extract::TEXT),
         ("FlagNoteError", "reason", extract::TEXT_3),
         ("FlagMeasurementError", "reason", extract::TEXT_3),
+        ("FlagEntryError", "reason", extract::TEXT_3),
+        ("CreateAllergy", "substance", extract::TEXT),
+        ("CreateFall", "circumstances", extract::TEXT),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -84,7 +84,8 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordAbsence) -> A
         return Ok(replayed);
     }
     not_away(&mut tx, resident, new.starts_at, now).await?;
-    Ok(absences::record(tx, command.key.as_ref(), resident, &new).await?)
+    let event = dui_domain::handover::absence(&new);
+    Ok(absences::record(tx, command.key.as_ref(), resident, &new, Some(&event)).await?)
 }
 
 /// The person's absences, newest first.

@@ -12,6 +12,7 @@
 
 pub mod absences;
 mod access;
+pub mod alerts;
 pub mod assessments;
 pub mod audit;
 pub mod care_plans;
@@ -19,6 +20,7 @@ pub mod care_tasks;
 pub mod contacts;
 pub mod emergency;
 mod error;
+pub mod falls;
 pub mod insi;
 pub mod measurements;
 pub mod notes;

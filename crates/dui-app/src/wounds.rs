@@ -145,7 +145,7 @@ pub async fn close(app: &App, scope: &TenantScope, command: CloseWound) -> AppRe
 
 /// The open pressure ulcers of the people staying in an establishment today, counted (the
 /// quality indicator: those acquired in the establishment apart), and listed for those who read
-/// the care team's data there. Directors and tenant admins get the counts.
+/// the care team's data there. Directors get the counts.
 pub async fn pressure_ulcers(
     app: &App,
     scope: &TenantScope,

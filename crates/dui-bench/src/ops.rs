@@ -248,6 +248,7 @@ struct Connection {
     handover: Statement,
     handover_events: Statement,
     summary: Statement,
+    summary_alerts: Statement,
     summary_notes: Statement,
     note_context: Statement,
     claim: Statement,
@@ -300,6 +301,7 @@ impl Baseline {
                 handover: prepare(statements.handover_by_unit.text()).await?,
                 handover_events: prepare(statements.handover_events_by_unit.text()).await?,
                 summary: prepare(statements.summary.text()).await?,
+                summary_alerts: prepare(statements.summary_alerts.text()).await?,
                 summary_notes: prepare(statements.summary_notes.text()).await?,
                 note_context: prepare(statements.note_context.text()).await?,
                 claim: prepare(statements.claim.text()).await?,
@@ -447,14 +449,17 @@ impl Raw {
                 let limit = 5i64;
                 let record = args! { resident: &resident }.action(AuditAction::ResidentSummary);
                 let notes = args! { resident: &resident, limit: &limit };
+                let alerts = args! { resident: &resident, all: &false };
                 let first = who.bind(&statements.summary, &record).map_err(bind)?;
-                let second = who.bind(&statements.summary_notes, &notes).map_err(bind)?;
+                let second = who.bind(&statements.summary_alerts, &alerts).map_err(bind)?;
+                let third = who.bind(&statements.summary_notes, &notes).map_err(bind)?;
                 let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant];
                 tokio::try_join!(
                     c.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ"),
                     c.client.query(&c.set_tenant, &tenant_param),
                     c.client.query(&c.summary, &first),
-                    c.client.query(&c.summary_notes, &second),
+                    c.client.query(&c.summary_alerts, &second),
+                    c.client.query(&c.summary_notes, &third),
                     c.client.batch_execute("COMMIT"),
                 )
                 .map_err(sql)?;

@@ -135,6 +135,18 @@ actions! {
     RestraintReassess = "restraint.reassess" on "restraint_reassessment", "A restraint reassessed.";
     RestraintStop = "restraint.stop" on "restraint", "A restraint ended: stopped, stopped at a reassessment, or replaced by a new prescription.";
     RestraintOverdueList = "restraint.overdue_list" on "resident", "A person's restraint listed as overdue for reassessment or expired.";
+    AlertRead = "alert.read" on "resident", "A record's alerts and allergies read.";
+    AllergyCreate = "allergy.create" on "allergy", "An allergy or intolerance recorded.";
+    AllergyResolve = "allergy.resolve" on "allergy", "An allergy resolved.";
+    AllergyFlagError = "allergy.flag_error" on "allergy", "An allergy flagged as entered in error.";
+    AlertCreate = "alert.create" on "alert", "A major alert recorded.";
+    AlertEnd = "alert.end" on "alert", "A major alert ended.";
+    AlertFlagError = "alert.flag_error" on "alert", "A major alert flagged as entered in error.";
+    FallCreate = "fall.create" on "fall", "A fall recorded.";
+    FallAmend = "fall.amend" on "fall", "A fall's record corrected (a record that amends the first).";
+    FallFlagError = "fall.flag_error" on "fall", "A fall flagged as entered in error.";
+    FallRead = "fall.read" on "resident", "A record's falls register read.";
+    FallList = "fall.list" on "resident", "A person's falls shown in an establishment's falls register (one event per person).";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

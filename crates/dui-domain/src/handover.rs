@@ -132,3 +132,71 @@ pub fn discharge(mode: crate::record::DischargeMode, on: chrono::NaiveDate, at: 
         occurred_at: at,
     }
 }
+
+/// The event of a fall recorded: to the care team, who read the falls register.
+pub fn fall(new: &crate::fall::NewFall) -> NewHandoverEvent {
+    let serious = new.consequences.iter().any(|c| c.serious());
+    let consequences: Vec<&str> = new.consequences.iter().map(|c| c.as_str()).collect();
+    let found = match new.discovery {
+        crate::fall::Discovery::FoundOnFloor => ", retrouvé(e) au sol",
+        _ => "",
+    };
+    NewHandoverEvent {
+        kind: HandoverEventKind::Fall,
+        source_type: "fall",
+        scope: NoteScope::CareTeam,
+        summary: format!(
+            "Chute{} ({}{found}) : {}",
+            if serious { " grave" } else { "" },
+            new.place.as_str(),
+            consequences.join(", ")
+        ),
+        occurred_at: new.occurred_at,
+    }
+}
+
+/// The event of a new allergy or intolerance, in the scope it was recorded in.
+pub fn allergy(new: &crate::alert::NewAllergy, at: DateTime<Utc>) -> NewHandoverEvent {
+    NewHandoverEvent {
+        kind: HandoverEventKind::Alert,
+        source_type: "allergy",
+        scope: new.scope,
+        summary: format!(
+            "{} : {} ({})",
+            if matches!(new.kind, crate::alert::AllergyKind::Allergy) { "Allergie" } else { "Intolérance" },
+            new.details.substance.text,
+            new.severity.as_str()
+        ),
+        occurred_at: at,
+    }
+}
+
+/// The event of a new major alert, in the scope it was recorded in.
+pub fn alert(new: &crate::alert::NewAlert) -> NewHandoverEvent {
+    NewHandoverEvent {
+        kind: HandoverEventKind::Alert,
+        source_type: "major_alert",
+        scope: new.scope,
+        summary: format!("Alerte : {}", new.kind.as_str()),
+        occurred_at: new.starts_at,
+    }
+}
+
+/// The event of a departure (an absence recorded): to the whole team, who must know the person
+/// is away; where and why stay in the absence.
+pub fn absence(new: &crate::absence::NewAbsence) -> NewHandoverEvent {
+    use crate::absence::AbsenceKind;
+    let what = match new.kind {
+        AbsenceKind::Hospitalisation => "Hospitalisation",
+        AbsenceKind::FamilyStay => "Séjour en famille",
+        AbsenceKind::Consultation => "Consultation à l'extérieur",
+        AbsenceKind::Other => "Absence",
+    };
+    NewHandoverEvent {
+        kind: HandoverEventKind::Absence,
+        source_type: "absence",
+        scope: NoteScope::WholeTeam,
+        summary: format!("{what} à partir du {}", new.starts_at.format("%d/%m/%Y %H:%M UTC")),
+        occurred_at: new.starts_at,
+    }
+}

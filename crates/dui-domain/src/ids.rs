@@ -180,3 +180,15 @@ id_type!(
     /// A reassessment of a restraint.
     ReassessmentId
 );
+id_type!(
+    /// An allergy or intolerance of a resident.
+    AllergyId
+);
+id_type!(
+    /// A major alert on a resident's record (swallowing disorder, fall risk...).
+    AlertId
+);
+id_type!(
+    /// A fall of a resident, as first recorded (its corrections are records that amend it).
+    FallId
+);

@@ -4,12 +4,14 @@
 //! passed in by the callers. Everything here can be tested with plain values.
 
 pub mod absence;
+pub mod alert;
 pub mod assessment;
 pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;
 pub mod emergency;
+pub mod fall;
 pub mod handover;
 pub mod idempotency;
 pub mod identity;

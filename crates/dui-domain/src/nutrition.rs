@@ -30,7 +30,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::validation::{ValidationErrors, text};
+use crate::validation::{ValidationErrors, optional_text, text};
 use crate::{DietPrescriptionId, EstablishmentId, IntakeId, NutritionWatchId, ResidentId, UserId};
 
 /// The default threshold of the hydration alert, mL a day.
@@ -313,11 +313,6 @@ pub struct DietPrescription {
 }
 
 crate::redacted_debug!(DietInput, DietDetails, NewDiet, DietPrescription);
-
-fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
-    let value = value?;
-    errors.check(field, text(&value, 0, max)).filter(|v| !v.is_empty())
-}
 
 impl NewDiet {
     /// Checks a diet: at least one, `normal` alone, each once, `other` said in words, a start

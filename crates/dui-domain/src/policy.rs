@@ -89,8 +89,14 @@ pub struct ScopeReach {
 
 /// Where the user may read notes of `note_scope` (the roles held there grant it).
 pub fn scope_reach(scope: &TenantScope, note_scope: NoteScope) -> ScopeReach {
+    reach_of(scope, |role| note_scopes(role).contains(&note_scope))
+}
+
+/// Where the caller holds a role that `grants`: everywhere (a tenant-wide grant), or in these
+/// establishments.
+fn reach_of(scope: &TenantScope, grants: impl Fn(Role) -> bool) -> ScopeReach {
     let mut reach = ScopeReach::default();
-    for grant in scope.grants().iter().filter(|g| note_scopes(g.role).contains(&note_scope)) {
+    for grant in scope.grants().iter().filter(|g| grants(g.role)) {
         match grant.establishment {
             None => reach.all = true,
             Some(e) => reach.establishments.push(e),
@@ -224,20 +230,20 @@ pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]
 }
 
 /// Read the care indicators of `establishment` (its open pressure ulcers, counted): those who read
-/// the care team's data there, and those who oversee it (directors, tenant admins: the counts,
-/// not the people).
+/// the care team's data there, and its director (the counts, not the people: the director
+/// answers for the quality of care). Tenant administrators administer accounts and structure,
+/// as for the falls register: they do not read them.
 pub fn can_read_care_indicators(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     let care = scope_reach(scope, NoteScope::CareTeam);
-    let oversight = oversight_reach(scope);
-    care.all
-        || care.establishments.contains(&establishment)
-        || oversight.all
-        || oversight.establishments.contains(&establishment)
+    let directs = reach_of(scope, |role| role == Role::Director);
+    [care, directs].iter().any(|reach| reach.all || reach.establishments.contains(&establishment))
 }
 
-/// Record care data about a person supported in `establishments` — measurements, absences and
-/// appointments, wounds, diets, food and fluid watches: those who assess and read the care team's notes there (not a director as such:
-/// the secret partagé).
+/// Record care data about a person supported in `establishments` — measurements, alerts and
+/// allergies, falls, absences and appointments, wounds, diets, food and fluid watches — and
+/// correct it: those who assess there and read the care team's notes (not a director as such,
+/// nor a social worker or a home helper: the secret partagé keeps care data to those who give
+/// care).
 pub fn can_record_care_data(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
     can_assess(scope, establishments) && can_write_note(scope, establishments, NoteScope::CareTeam)
 }
@@ -254,6 +260,35 @@ pub fn can_reassess_restraint(scope: &TenantScope, establishments: &[Establishme
     holds_any(scope, &[Role::CoordinatingPhysician, Role::Nurse], establishments)
 }
 
+/// Record an alert or an allergy of `note_scope` about a person supported in `establishments`:
+/// who records care data and reads that scope (a medical alert: the physician and the nurses).
+pub fn can_record_alert(scope: &TenantScope, establishments: &[EstablishmentId], note_scope: NoteScope) -> bool {
+    can_record_care_data(scope, establishments) && can_write_note(scope, establishments, note_scope)
+}
+
+/// Where the caller reads the falls register without what is said about each fall: as director
+/// (of the establishment, or tenant-wide). The director answers for the quality of care and
+/// declares serious adverse events (a fall with a fracture, a death) to the authorities, for
+/// which the times, places and consequences are enough; the account of the fall and the care
+/// given stay with the care team (the secret partagé). A director who also holds a care role
+/// reads the register in full where that role is held. Tenant administrators administer accounts
+/// and structure: they do not read it.
+pub fn fall_register_oversight(scope: &TenantScope) -> ScopeReach {
+    reach_of(scope, |role| role == Role::Director)
+}
+
+/// How the caller reads the falls register of `establishment`: in full with the care team there
+/// (whoever reads its notes), without details as its director, or not at all.
+pub fn fall_register_view(scope: &TenantScope, establishment: EstablishmentId) -> Option<crate::fall::RegisterView> {
+    let care = scope_reach(scope, NoteScope::CareTeam);
+    if care.all || care.establishments.contains(&establishment) {
+        return Some(crate::fall::RegisterView::Full);
+    }
+    let oversight = fall_register_oversight(scope);
+    (oversight.all || oversight.establishments.contains(&establishment))
+        .then_some(crate::fall::RegisterView::WithoutDetails)
+}
+
 /// Assign home-help staff to people of `establishment`.
 pub fn can_assign(scope: &TenantScope, establishment: EstablishmentId) -> bool {
     holds_any(scope, &[Role::TenantAdmin, Role::Director, Role::AdministrativeStaff], &[establishment])
@@ -268,16 +303,7 @@ pub fn can_oversee_records(scope: &TenantScope, establishments: &[EstablishmentI
 /// Where the scope oversees records (reviews emergency openings): as director there, or
 /// everywhere as tenant admin or tenant-wide director.
 pub fn oversight_reach(scope: &TenantScope) -> ScopeReach {
-    let mut reach = ScopeReach::default();
-    for grant in scope.grants().iter().filter(|g| matches!(g.role, Role::TenantAdmin | Role::Director)) {
-        match grant.establishment {
-            None => reach.all = true,
-            Some(e) => reach.establishments.push(e),
-        }
-    }
-    reach.establishments.sort();
-    reach.establishments.dedup();
-    reach
+    reach_of(scope, |role| matches!(role, Role::TenantAdmin | Role::Director))
 }
 
 /// Follow, retry and cancel the messages leaving from `establishment` (`None`: from the tenant
@@ -347,10 +373,11 @@ mod tests {
     }
 
     #[test]
-    fn care_indicators_are_for_the_care_team_and_those_who_oversee_it() {
+    fn care_indicators_are_for_the_care_team_and_the_director() {
         // (who, establishment 10, establishment 20)
         let table = [
-            (scope(&[(None, Role::TenantAdmin)]), true, true),
+            (scope(&[(None, Role::TenantAdmin)]), false, false),
+            (scope(&[(None, Role::Director)]), true, true),
             (scope(&[(Some(10), Role::Director)]), true, false),
             (scope(&[(Some(10), Role::Nurse)]), true, false),
             (scope(&[(Some(10), Role::CareAssistant)]), true, false),
@@ -415,6 +442,41 @@ mod tests {
             assert_eq!(can_reassess_restraint(&here, &[est(10)]), reassess, "{role:?}");
             assert!(!can_prescribe_restraint(&here, &[est(20)]), "{role:?} elsewhere");
         }
+    }
+
+    #[test]
+    fn care_data_is_recorded_by_carers_and_the_falls_register_read_by_them_and_the_director() {
+        use crate::fall::RegisterView::*;
+        // (role in 10, records care data in 10, a medical alert in 10, register of 10, of 20)
+        let table = [
+            (Role::Nurse, true, true, Some(Full), None),
+            (Role::CoordinatingPhysician, true, true, Some(Full), None),
+            (Role::CareAssistant, true, false, Some(Full), None),
+            (Role::Psychologist, true, false, Some(Full), None),
+            (Role::Educator, true, false, Some(Full), None),
+            (Role::Director, false, false, Some(WithoutDetails), None),
+            (Role::SocialWorker, false, false, None, None),
+            (Role::HomeHelper, false, false, None, None),
+            (Role::AdministrativeStaff, false, false, None, None),
+            (Role::IdentityVigilance, false, false, None, None),
+        ];
+        for (role, records, medical, here, there) in table {
+            let scope = scope(&[(Some(10), role)]);
+            assert_eq!(can_record_care_data(&scope, &[est(10)]), records, "{role:?}");
+            assert!(!can_record_care_data(&scope, &[est(20)]), "{role:?} elsewhere");
+            assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::Medical), medical, "{role:?}");
+            assert_eq!(can_record_alert(&scope, &[est(10)], NoteScope::WholeTeam), records, "{role:?}");
+            assert_eq!(fall_register_view(&scope, est(10)), here, "{role:?}");
+            assert_eq!(fall_register_view(&scope, est(20)), there, "{role:?}");
+        }
+        let admin = scope(&[(None, Role::TenantAdmin)]);
+        assert_eq!(fall_register_view(&admin, est(10)), None, "administrators do not read the register");
+        let director_and_nurse = scope(&[(Some(10), Role::Director), (Some(20), Role::Nurse)]);
+        assert_eq!(fall_register_view(&director_and_nurse, est(10)), Some(WithoutDetails));
+        assert_eq!(fall_register_view(&director_and_nurse, est(20)), Some(Full));
+        let everywhere = scope(&[(None, Role::Director)]);
+        assert!(fall_register_oversight(&everywhere).all);
+        assert_eq!(fall_register_view(&everywhere, est(30)), Some(WithoutDetails));
     }
 
     #[test]

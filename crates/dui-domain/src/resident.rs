@@ -81,11 +81,15 @@ pub enum ResidentLookup {
     BirthIdentity { birth_name: String, birth_date: NaiveDate },
 }
 
-/// The first screen of a person's record, in one read: identity and current stay, the latest
-/// GIR, the projet personnalisé in force and the latest notes the reader may read.
+/// The first screen of a person's record, in one read: the alerts and allergies first, then
+/// identity and current stay, the latest GIR, the projet personnalisé in force and the latest
+/// notes the reader may read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResidentSummary {
+    /// The allergies and major alerts in force that the reader may read, the most severe first:
+    /// what every screen of the record shows before anything else.
+    pub alerts: Vec<crate::alert::AlertEntry>,
     pub resident: Resident,
     /// The latest validated AGGIR outcome no correction superseded, if the reader may see it.
     pub gir: Option<crate::assessment::recorded::GirPoint>,

@@ -96,6 +96,13 @@ pub fn text(value: &str, min: usize, max: usize) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
+/// A text that may be left out: trimmed, empty (once trimmed) taken as absent; otherwise as
+/// [`text`] checks it, its error recorded under `field`.
+pub fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
+    errors.check(field, text(&value, 1, max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +122,17 @@ mod tests {
             let expected = expected.map(str::to_owned).map_err(str::to_owned);
             assert_eq!(got, expected, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn an_optional_text_is_absent_when_empty_and_checked_otherwise() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(optional_text(&mut errors, "a", None, 5), None);
+        assert_eq!(optional_text(&mut errors, "b", Some("  ".to_owned()), 5), None);
+        assert_eq!(optional_text(&mut errors, "c", Some(" ok ".to_owned()), 5), Some("ok".to_owned()));
+        assert!(errors.is_empty());
+        assert_eq!(optional_text(&mut errors, "d", Some("toolong".to_owned()), 5), None);
+        assert_eq!(errors.to_string(), "d: must be at most 5 characters");
     }
 
     #[test]

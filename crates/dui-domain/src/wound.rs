@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::care_plan::Performer;
 use crate::schedule::Schedule;
 use crate::transmission::ResidentName;
-use crate::validation::{ValidationErrors, text};
+use crate::validation::{ValidationErrors, optional_text, text};
 use crate::{EstablishmentId, ResidentId, UserId, WoundAssessmentId, WoundId, WoundProtocolId};
 
 /// The longest free text of a wound (description, observations, instructions), in characters.
@@ -267,12 +267,6 @@ pub struct NewWound {
 }
 
 crate::redacted_debug!(WoundInput, WoundDetails, NewWound);
-
-/// A free text, trimmed, absent when empty, at most `max` characters.
-fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
-    let value = value?;
-    errors.check(field, text(&value, 0, max)).filter(|v| !v.is_empty())
-}
 
 /// A stage for a wound of `kind`: required for a pressure ulcer when `required`, refused for
 /// any other wound.

@@ -130,9 +130,10 @@ static INSERT_ABSENCE: Stmt = LazyLock::new(|| {
                SELECT t.tenant_id, :id, t.id, p.establishment_id, :kind, :starts_at, :expected_return_at, :transport, \
                       :details, :dek_version, who.user_id \
                FROM target t, place p, who WHERE t.record_status = 'active' RETURNING *), \
-         trace AS ({trace}) SELECT {ABSENCE_COLUMNS} FROM b",
+         trace AS ({trace}), {event} SELECT {ABSENCE_COLUMNS} FROM b",
         target = target(),
         trace = Trace::written("b"),
+        event = crate::handover_write::emit("b"),
     ))
 });
 
@@ -210,8 +211,9 @@ pub async fn record(
     key: Option<&IdempotencyKey>,
     resident: ResidentId,
     new: &NewAbsence,
+    event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Absence>> {
-    let keys = tx.sealing_keys(1).await?;
+    let keys = tx.sealing_keys(1 + 1).await?;
     let id = Uuid::now_v7();
     let details = seal_json(&keys, ABSENCE_DETAILS, id, &new.details)?;
     let (resident, kind, transport, dek) =
@@ -219,6 +221,8 @@ pub async fn record(
     let args = args! { resident: &resident, id: &id, kind: &kind, starts_at: &new.starts_at,
     expected_return_at: &new.expected_return_at, transport: &transport, details: &details, dek_version: &dek }
     .action(AuditAction::AbsenceCreate);
+    let event = crate::handover_write::EventRow::seal(&keys, event)?;
+    let args = event.bind(args);
     let map = |row: &Row| absence(row, &keys);
     create_once(tx, key, Create { id, insert: &INSERT_ABSENCE, args, reload: &ABSENCE_BY_ID, map: &map }).await
 }

@@ -28,6 +28,8 @@ pub struct Statements {
     pub handover_events_by_unit: Sql,
     /// Resident summary: the record, GIR and plan, with its trace.
     pub summary: Sql,
+    /// Resident summary: the alerts and allergies in force.
+    pub summary_alerts: Sql,
     /// Resident summary: the latest notes.
     pub summary_notes: Sql,
     /// Note write: where the person is supported (refusal recorded).
@@ -53,6 +55,7 @@ pub fn statements() -> Statements {
         handover_by_unit: Sql::new(&crate::notes::handover_sql(true)),
         handover_events_by_unit: Sql::new(&crate::handover::feed_sql(true)),
         summary: Sql::new(&crate::summary::summary_sql(true)),
+        summary_alerts: Sql::new(&crate::alerts::summary_alerts_sql()),
         summary_notes: Sql::new(&crate::summary::summary_notes_sql()),
         note_context: crate::access::context_statement().clone(),
         claim: crate::idempotency::claim_statement().clone(),

@@ -31,6 +31,8 @@ pub const ALL: &[&Feature] = &[
     &crate::absences::FEATURE,
     &crate::restraints::FEATURE,
     &crate::handover::FEATURE,
+    &crate::alerts::FEATURE,
+    &crate::falls::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

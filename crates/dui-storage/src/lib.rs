@@ -14,6 +14,7 @@
 
 pub mod absences;
 pub mod access;
+pub mod alerts;
 pub mod assessments;
 pub mod assignments;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod consents;
 pub mod contacts;
 pub mod emergency;
 mod error;
+pub mod falls;
 pub mod feature;
 pub mod features;
 pub mod handover;

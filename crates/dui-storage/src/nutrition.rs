@@ -379,7 +379,7 @@ pub async fn intakes_within(
 /// The person's watches and their intakes from `from` to `to` (both included), as the
 /// transaction's last statements; recorded (`IntakeRead`).
 pub async fn intakes(
-    tx: Tx<'_>,
+    mut tx: Tx<'_>,
     resident: ResidentId,
     from: NaiveDate,
     to: NaiveDate,
@@ -387,13 +387,9 @@ pub async fn intakes(
     let (db, tenant) = (tx.db(), tx.tenant());
     let resident = resident.as_uuid();
     let trace = crate::trail::ReadTrace::Record { action: AuditAction::IntakeRead, resident };
-    let (intakes, watches) = tx
-        .finish_pair_read(
-            (&INTAKES, &args! { resident: &resident, from: &from, to: &to }),
-            (&WATCHES, &args! { resident: &resident }),
-            trace,
-        )
-        .await?;
+    let watches = tx.query(&WATCHES, &args! { resident: &resident }).await?;
+    let args = args! { resident: &resident, from: &from, to: &to };
+    let intakes = tx.finish_read(&INTAKES, &args, Some(trace)).await?;
     let (intakes, watches) = (present(intakes)?, present(watches)?);
     Ok((db.open_rows(tenant, &watches, watch).await?, db.open_rows(tenant, &intakes, intake).await?))
 }

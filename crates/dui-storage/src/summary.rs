@@ -1,9 +1,10 @@
 //! The summary of a person's record: what the first screen of a record shows, read in one
-//! round trip (two statements in one snapshot) and recorded once.
+//! round trip (three statements in one snapshot) and recorded once.
 
 use std::sync::LazyLock;
 
 use dui_domain::ResidentId;
+use dui_domain::alert::order_alerts;
 use dui_domain::audit::AuditAction;
 use dui_domain::resident::{PlanInForce, ResidentSummary};
 use uuid::Uuid;
@@ -66,25 +67,37 @@ pub(crate) fn summary_notes_sql() -> String {
     )
 }
 
-/// The summary of a visible resident's record with their `notes` latest notes (at most
-/// [`MAX_SUMMARY_NOTES`]), read in one round trip and recorded once. `NotFound` (recorded as
-/// refused) otherwise.
+/// The summary of a visible resident's record — their alerts and allergies in force that the
+/// reader may read, the most severe first, then the record — with their `notes` latest notes
+/// (at most [`MAX_SUMMARY_NOTES`]), read in one round trip and recorded once. `NotFound`
+/// (recorded as refused) otherwise.
 pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<ResidentSummary> {
     let resident = id.as_uuid();
     let limit = notes.clamp(0, MAX_SUMMARY_NOTES);
     let record_args = args! { resident: &resident };
     let notes_args = args! { resident: &resident, limit: &limit };
+    let alerts_args = args! { resident: &resident, all: &false };
     let (db, tenant) = (tx.db(), tx.tenant());
     let trace = crate::trail::ReadTrace::Record { action: AuditAction::ResidentSummary, resident };
-    let (record, notes) = tx.finish_pair_read((&SUMMARY, &record_args), (&SUMMARY_NOTES, &notes_args), trace).await?;
+    let (record, alerts, notes) = tx
+        .finish_three_read(
+            (&SUMMARY, &record_args),
+            (&crate::alerts::SUMMARY_ALERTS, &alerts_args),
+            (&SUMMARY_NOTES, &notes_args),
+            trace,
+        )
+        .await?;
     let row = record.first().ok_or(StoreError::NotFound)?;
     let mut wanted = versions(&record)?;
+    wanted.extend(versions(&alerts)?);
     wanted.extend(versions(&notes)?);
     let keys = db.keyring(tenant, wanted).await?;
     let gir = match row.try_get::<_, Option<Uuid>>("gir_id")? {
         Some(_) => Some(crate::assessments::gir_point(row, "gir_")?),
         None => None,
     };
+    let mut alerts = alerts.iter().map(|row| crate::alerts::entry(row, &keys)).collect::<StoreResult<Vec<_>>>()?;
+    order_alerts(&mut alerts);
     let care_plan = match row.try_get::<_, Option<Uuid>>("plan_version_id")? {
         Some(version_id) => Some(PlanInForce {
             version_id,
@@ -94,6 +107,7 @@ pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<Resi
         None => None,
     };
     Ok(ResidentSummary {
+        alerts,
         resident: crate::residents::resident(row, &keys)?,
         gir,
         care_plan,

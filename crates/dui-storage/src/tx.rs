@@ -367,21 +367,6 @@ impl<'a> Tx<'a> {
         Ok(rows)
     }
 
-    /// [`Tx::finish_pair`] for a read recorded through the trail: `trace` reads the first
-    /// statement's rows ([`Tx::finish_read`]).
-    pub(crate) async fn finish_pair_read(
-        self,
-        first: (&Sql, &Args<'_>),
-        second: (&Sql, &Args<'_>),
-        trace: crate::trail::ReadTrace,
-    ) -> StoreResult<(Vec<Row>, Vec<Row>)> {
-        let db = self.db;
-        let reader = self.reader()?;
-        let (one, two) = self.finish_pair(first, second).await?;
-        db.record_reads(trace.events(&reader, &one)?).await?;
-        Ok((one, two))
-    }
-
     /// Who reads, for the events of a recorded read: only a caller's transaction has one.
     fn reader(&self) -> StoreResult<crate::trail::Reader> {
         match (&self.who, self.tenant_uuid) {
@@ -423,6 +408,61 @@ impl<'a> Tx<'a> {
         )?;
         self.committed();
         Ok((one, two))
+    }
+
+    /// [`Tx::finish_three`] for a read recorded through the trail: `trace` reads the first
+    /// statement's rows ([`Tx::finish_read`]).
+    pub(crate) async fn finish_three_read(
+        self,
+        first: (&Sql, &Args<'_>),
+        second: (&Sql, &Args<'_>),
+        third: (&Sql, &Args<'_>),
+        trace: crate::trail::ReadTrace,
+    ) -> StoreResult<(Vec<Row>, Vec<Row>, Vec<Row>)> {
+        let db = self.db;
+        let reader = self.reader()?;
+        let (one, two, three) = self.finish_three(first, second, third).await?;
+        db.record_reads(trace.events(&reader, &one)?).await?;
+        Ok((one, two, three))
+    }
+
+    /// Runs three statements and commits, in one round trip: a read made of three result shapes
+    /// (the summary of a record: the record, its alerts, its notes), seen in one snapshot when
+    /// the mode says so.
+    pub(crate) async fn finish_three(
+        mut self,
+        first: (&Sql, &Args<'_>),
+        second: (&Sql, &Args<'_>),
+        third: (&Sql, &Args<'_>),
+    ) -> StoreResult<(Vec<Row>, Vec<Row>, Vec<Row>)> {
+        if self.open {
+            let one = self.query(first.0, first.1).await?;
+            let two = self.query(second.0, second.1).await?;
+            let three = self.finish(third.0, third.1).await?;
+            return Ok((one, two, three));
+        }
+        self.connection().await?;
+        let conn = self.conn.as_ref().ok_or(StoreError::Unavailable("no connection".to_owned()))?;
+        let (a, b, c, set_tenant) = tokio::try_join!(
+            conn.prepare_cached(first.0.text()),
+            conn.prepare_cached(second.0.text()),
+            conn.prepare_cached(third.0.text()),
+            conn.prepare_cached(SET_TENANT)
+        )?;
+        let (one_values, two_values, three_values) =
+            (self.values(first.0, first.1)?, self.values(second.0, second.1)?, self.values(third.0, third.1)?);
+        let tenant: [&(dyn ToSql + Sync); 1] = [&self.tenant_text];
+        let client: &tokio_postgres::Client = conn;
+        let (_, _, one, two, three, _) = tokio::try_join!(
+            client.batch_execute(self.mode.begin()),
+            client.query(&set_tenant, &tenant),
+            client.query(&a, &one_values),
+            client.query(&b, &two_values),
+            last(client.query(&c, &three_values)),
+            client.batch_execute("COMMIT"),
+        )?;
+        self.committed();
+        Ok((one, two, three))
     }
 
     /// Commits what was done (nothing to do when nothing was sent).

@@ -448,14 +448,14 @@ pub async fn close(
 /// The person's wounds the caller reads (open, closed or all), each with its assessments and
 /// protocols, oldest first. Recorded as one reading (`WoundRead`). `NotFound` (recorded as
 /// refused) when the resident is out of reach.
-pub async fn list(mut tx: Tx<'_>, resident: ResidentId, which: Listed) -> StoreResult<Vec<WoundFile>> {
+pub async fn list(tx: Tx<'_>, resident: ResidentId, which: Listed) -> StoreResult<Vec<WoundFile>> {
     let (db, tenant) = (tx.db(), tx.tenant());
     let (resident, status) = (resident.as_uuid(), which.code());
     let args = args! { resident: &resident, status: &status };
-    let wounds = tx.query(&LIST_WOUNDS, &args).await?;
     let trace = crate::trail::ReadTrace::Record { action: AuditAction::WoundRead, resident };
-    let (assessments, protocols) =
-        tx.finish_pair_read((&LIST_ASSESSMENTS, &args), (&LIST_PROTOCOLS, &args), trace).await?;
+    let (wounds, assessments, protocols) = tx
+        .finish_three_read((&LIST_WOUNDS, &args), (&LIST_ASSESSMENTS, &args), (&LIST_PROTOCOLS, &args), trace)
+        .await?;
     let (wounds, assessments, protocols) = (present(wounds)?, present(assessments)?, present(protocols)?);
     let wounds = db.open_rows(tenant, &wounds, wound).await?;
     let mut assessments = db.open_rows(tenant, &assessments, assessment).await?;

@@ -30,6 +30,8 @@ tenant_api!(
     measurements,
     wounds,
     nutrition,
+    alerts,
+    falls,
     timeline,
     care_tasks,
     absences,

@@ -141,8 +141,8 @@ pub async fn close_wound(
 /// The open pressure ulcers of the people staying in an establishment today: how many, how many
 /// acquired in the establishment and present on admission, the prevalence of people with an
 /// acquired one (the quality indicator), and, for those who read the care team's data there,
-/// the ulcers with whose they are, their site, latest stage and origin. Directors and tenant
-/// admins get the counts; other roles a 403.
+/// the ulcers with whose they are, their site, latest stage and origin. Directors get the
+/// counts; other roles (tenant administrators included) a 403.
 #[utoipa::path(get, path = "/establishments/{establishment_id}/pressure-ulcers", tag = "care",
     params(("establishment_id" = EstablishmentId, Path)),
     responses((status = 200, body = PressureUlcerReport), (status = 403, body = Problem), (status = 404, body = Problem)))]

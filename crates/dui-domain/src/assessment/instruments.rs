@@ -5,6 +5,11 @@
 //! The registry ([`instruments`], [`instrument`]) holds the published instruments the DUI offers.
 //! An instrument's content never changes under the same version: a revised item list or cut-off is
 //! a new version, so a stored evaluation is always re-read with the instrument it was made with.
+//!
+//! Pain self-reported on a 0–10 scale (EVA, the visual analogue scale, or EN, the numeric scale)
+//! is not an instrument here: it is one figure, recorded as a measurement of kind `pain`
+//! ([`crate::measurement::MeasurementKind::Pain`], flagged from 4). The observation scales for
+//! people who cannot report their pain (Algoplus, Doloplus-2) are instruments.
 
 use std::fmt;
 
@@ -329,7 +334,8 @@ fn find<'a>(table: &'a [Instrument], code: &str, version: Option<&str>) -> Optio
     }
 }
 
-static INSTRUMENTS: [Instrument; 6] = [AGGIR, MNA, MNA_SF, BRADEN, ALGOPLUS, SERAFIN_PH_BESOINS];
+static INSTRUMENTS: [Instrument; 9] =
+    [AGGIR, MNA, MNA_SF, BRADEN, ALGOPLUS, SERAFIN_PH_BESOINS, TINETTI, DOLOPLUS_2, NORTON];
 
 const fn answer(code: &'static str, label: &'static str, points: i32) -> Answer {
     Answer { code, label, points: Some(Points::whole(points)) }
@@ -680,6 +686,347 @@ const ALGOPLUS: Instrument = Instrument {
     },
 };
 
+// Tinetti's Performance-Oriented Mobility Assessment (POMA), balance and gait (Tinetti ME,
+// "Performance-oriented assessment of mobility problems in elderly patients", J Am Geriatr Soc
+// 1986;34:119-126), in French wording: 16 observations, some split into the parts scored apart
+// (turning: steps and steadiness; step length and height: each foot passing, each foot
+// clearing), so that every item is one score. Balance counts 16 points, gait 12: 28 in all,
+// higher being safer. The bands are those clinical references give for the total (< 19 high
+// risk of falling, 19 to 23 moderate, 24 and above low); the paper itself ranks risk rather than
+// setting cut-offs, so a protocol with other cut-offs is another version of the instrument.
+// The Timed Up and Go is not an item list (a time measured): it is left to measurements.
+
+const TINETTI: Instrument = Instrument {
+    code: "tinetti",
+    version: "1986",
+    name: "Test de Tinetti (POMA) : équilibre et marche, risque de chute",
+    items: &[
+        // Équilibre (16 points), la personne assise sur une chaise sans accoudoirs.
+        item(
+            "equilibre_assis",
+            "Équilibre assis",
+            &[answer("penche_glisse", "S'incline ou glisse sur la chaise", 0), answer("stable", "Stable, sûr", 1)],
+        ),
+        item(
+            "se_lever",
+            "Se lever",
+            &[
+                answer("incapable_sans_aide", "Incapable sans aide", 0),
+                answer("avec_bras", "Capable, mais utilise les bras", 1),
+                answer("sans_bras", "Capable sans utiliser les bras", 2),
+            ],
+        ),
+        item(
+            "essais_pour_se_lever",
+            "Essais pour se lever",
+            &[
+                answer("incapable_sans_aide", "Incapable sans aide", 0),
+                answer("plusieurs_essais", "Capable, mais plus d'un essai", 1),
+                answer("un_essai", "Capable en un seul essai", 2),
+            ],
+        ),
+        item(
+            "equilibre_debout_immediat",
+            "Équilibre debout immédiat (5 premières secondes)",
+            &[
+                answer("instable", "Instable (titube, bouge les pieds, oscillations du tronc)", 0),
+                answer("stable_avec_appui", "Stable avec déambulateur, canne ou autre appui", 1),
+                answer("stable_sans_appui", "Stable sans aucun appui", 2),
+            ],
+        ),
+        item(
+            "equilibre_debout",
+            "Équilibre debout",
+            &[
+                answer("instable", "Instable", 0),
+                answer("stable_base_large", "Stable, mais pieds écartés (plus de 10 cm) ou avec un appui", 1),
+                answer("stable_base_etroite", "Pieds rapprochés, sans appui", 2),
+            ],
+        ),
+        item(
+            "poussee",
+            "Poussée (pieds rapprochés, l'examinateur pousse trois fois légèrement sur le sternum)",
+            &[
+                answer("commence_a_tomber", "Commence à tomber", 0),
+                answer("chancelle", "Chancelle, s'agrippe, mais se rattrape", 1),
+                answer("stable", "Stable", 2),
+            ],
+        ),
+        item(
+            "yeux_fermes",
+            "Yeux fermés (même position)",
+            &[answer("instable", "Instable", 0), answer("stable", "Stable", 1)],
+        ),
+        item(
+            "tour_complet_pas",
+            "Tour complet (360°) : les pas",
+            &[answer("discontinus", "Pas discontinus", 0), answer("continus", "Pas continus", 1)],
+        ),
+        item(
+            "tour_complet_stabilite",
+            "Tour complet (360°) : la stabilité",
+            &[answer("instable", "Instable (s'agrippe, titube)", 0), answer("stable", "Stable", 1)],
+        ),
+        item(
+            "s_asseoir",
+            "S'asseoir",
+            &[
+                answer("dangereux", "Dangereux (distance mal évaluée, se laisse tomber)", 0),
+                answer("avec_bras", "Utilise les bras, ou mouvement peu régulier", 1),
+                answer("sur", "Sûr, mouvement régulier", 2),
+            ],
+        ),
+        // Marche (12 points), sur quelques mètres à vitesse habituelle, puis rapide et sûre.
+        item(
+            "initiation_marche",
+            "Initiation de la marche (immédiatement après l'ordre de marcher)",
+            &[
+                answer("hesitation", "Hésitation ou plusieurs essais pour partir", 0),
+                answer("sans_hesitation", "Sans hésitation", 1),
+            ],
+        ),
+        item(
+            "pied_droit_depasse",
+            "Longueur du pas : le pied droit dépasse le pied gauche en appui",
+            &[answer("non", "Non", 0), answer("oui", "Oui", 1)],
+        ),
+        item(
+            "pied_droit_decolle",
+            "Hauteur du pas : le pied droit décolle complètement du sol",
+            &[answer("non", "Non", 0), answer("oui", "Oui", 1)],
+        ),
+        item(
+            "pied_gauche_depasse",
+            "Longueur du pas : le pied gauche dépasse le pied droit en appui",
+            &[answer("non", "Non", 0), answer("oui", "Oui", 1)],
+        ),
+        item(
+            "pied_gauche_decolle",
+            "Hauteur du pas : le pied gauche décolle complètement du sol",
+            &[answer("non", "Non", 0), answer("oui", "Oui", 1)],
+        ),
+        item(
+            "symetrie_pas",
+            "Symétrie des pas",
+            &[
+                answer("inegaux", "Longueurs des pas droit et gauche inégales", 0),
+                answer("egaux", "Longueurs des pas droit et gauche semblables", 1),
+            ],
+        ),
+        item(
+            "continuite_pas",
+            "Continuité des pas",
+            &[answer("discontinus", "Arrêts ou discontinuité entre les pas", 0), answer("continus", "Pas continus", 1)],
+        ),
+        item(
+            "trajectoire",
+            "Trajectoire (sur environ 3 mètres)",
+            &[
+                answer("deviation_marquee", "Déviation marquée", 0),
+                answer("deviation_legere", "Déviation légère ou modérée, ou utilise une aide à la marche", 1),
+                answer("rectiligne", "Marche droit sans aide", 2),
+            ],
+        ),
+        item(
+            "tronc",
+            "Tronc",
+            &[
+                answer("balancement_marque", "Balancement marqué ou utilise une aide à la marche", 0),
+                answer("flexion", "Sans balancement, mais fléchit genoux ou dos, ou écarte les bras", 1),
+                answer("stable", "Sans balancement, sans flexion, sans les bras ni aide", 2),
+            ],
+        ),
+        item(
+            "attitude_marche",
+            "Attitude pendant la marche",
+            &[
+                answer("talons_eloignes", "Talons éloignés", 0),
+                answer("talons_se_touchent", "Talons se touchant presque pendant la marche", 1),
+            ],
+        ),
+    ],
+    scoring: Scoring::Sum {
+        bands: &[
+            band(Points::ZERO, Points::whole(18), "high_risk", "Risque de chute élevé (< 19)"),
+            band(Points::whole(19), Points::whole(23), "moderate_risk", "Risque de chute modéré (19 à 23)"),
+            band(Points::whole(24), Points::whole(28), "low_risk", "Risque de chute faible (≥ 24)"),
+        ],
+    },
+};
+
+// Doloplus-2 (Collectif Doloplus; Lefebvre-Chapiro S., "The Doloplus 2 scale - evaluating pain
+// in the elderly", European Journal of Palliative Care 2001;8(5):191-194): the pain of a person
+// who cannot say it, observed by the team. Ten items in three groups (somatic, psychomotor,
+// psychosocial), each scored 0 to 3: 30 in all; 5 or more establishes pain.
+
+/// An item's four answers, scored 0 to 3 in order.
+const fn graded(answers: [(&'static str, &'static str); 4]) -> [Answer; 4] {
+    [
+        answer(answers[0].0, answers[0].1, 0),
+        answer(answers[1].0, answers[1].1, 1),
+        answer(answers[2].0, answers[2].1, 2),
+        answer(answers[3].0, answers[3].1, 3),
+    ]
+}
+
+const DOLOPLUS_PLAINTES: [Answer; 4] = graded([
+    ("pas_de_plainte", "Pas de plainte"),
+    ("a_la_sollicitation", "Plaintes uniquement à la sollicitation"),
+    ("spontanees_occasionnelles", "Plaintes spontanées occasionnelles"),
+    ("spontanees_continues", "Plaintes spontanées continues"),
+]);
+const DOLOPLUS_POSITIONS: [Answer; 4] = graded([
+    ("aucune", "Pas de position antalgique"),
+    ("evite_occasionnellement", "Le sujet évite certaines positions de façon occasionnelle"),
+    ("permanente_efficace", "Position antalgique permanente et efficace"),
+    ("permanente_inefficace", "Position antalgique permanente inefficace"),
+]);
+const DOLOPLUS_PROTECTION: [Answer; 4] = graded([
+    ("aucune", "Pas de protection"),
+    ("a_la_sollicitation", "Protection à la sollicitation n'empêchant pas la poursuite de l'examen ou des soins"),
+    ("empeche_les_soins", "Protection à la sollicitation empêchant tout examen ou soin"),
+    ("au_repos", "Protection au repos, en l'absence de toute sollicitation"),
+]);
+const DOLOPLUS_MIMIQUE: [Answer; 4] = graded([
+    ("habituelle", "Mimique habituelle"),
+    ("douleur_a_la_sollicitation", "Mimique semblant exprimer la douleur à la sollicitation"),
+    ("douleur_sans_sollicitation", "Mimique semblant exprimer la douleur en l'absence de toute sollicitation"),
+    ("inexpressive", "Regard inexpressif, atone, figé"),
+]);
+const DOLOPLUS_SOMMEIL: [Answer; 4] = graded([
+    ("habituel", "Sommeil habituel"),
+    ("endormissement_difficile", "Difficultés d'endormissement"),
+    ("reveils_frequents", "Réveils fréquents (agitation motrice)"),
+    ("insomnie", "Insomnie avec retentissement sur les phases d'éveil"),
+]);
+const DOLOPLUS_TOILETTE: [Answer; 4] = graded([
+    ("inchangee", "Possibilités habituelles inchangées"),
+    ("peu_diminuee", "Possibilités habituelles peu diminuées (précautionneux mais complet)"),
+    ("tres_diminuee", "Possibilités habituelles très diminuées, toilette et habillage difficiles et partiels"),
+    ("impossible", "Toilette et habillage impossibles, le malade exprimant son opposition à toute tentative"),
+]);
+const DOLOPLUS_MOUVEMENTS: [Answer; 4] = graded([
+    ("inchanges", "Possibilités habituelles inchangées"),
+    ("actifs_limites", "Possibilités actives limitées (évite certains mouvements, diminue son périmètre de marche)"),
+    ("actifs_et_passifs_limites", "Possibilités actives et passives limitées (même aidé, diminue ses mouvements)"),
+    ("impossibles", "Mouvement impossible, toute mobilisation entraînant une opposition"),
+]);
+const DOLOPLUS_COMMUNICATION: [Answer; 4] = graded([
+    ("inchangee", "Inchangée"),
+    ("intensifiee", "Intensifiée (la personne attire l'attention de manière inhabituelle)"),
+    ("diminuee", "Diminuée (la personne s'isole)"),
+    ("absente", "Absence ou refus de toute communication"),
+]);
+const DOLOPLUS_VIE_SOCIALE: [Answer; 4] = graded([
+    ("habituelle", "Participation habituelle aux différentes activités (repas, animations, ateliers)"),
+    ("a_la_sollicitation", "Participation aux activités uniquement à la sollicitation"),
+    ("refus_partiel", "Refus partiel de participation aux activités"),
+    ("refus_total", "Refus de toute vie sociale"),
+]);
+const DOLOPLUS_COMPORTEMENT: [Answer; 4] = graded([
+    ("habituel", "Comportement habituel"),
+    ("sollicitation_iteratif", "Troubles du comportement à la sollicitation et itératifs"),
+    ("sollicitation_permanent", "Troubles du comportement à la sollicitation et permanents"),
+    ("permanent", "Troubles du comportement permanents, en dehors de toute sollicitation"),
+]);
+
+const DOLOPLUS_2: Instrument = Instrument {
+    code: "doloplus-2",
+    version: "2001",
+    name: "Échelle Doloplus-2 (douleur de la personne âgée non communicante)",
+    items: &[
+        // Retentissement somatique.
+        item("plaintes_somatiques", "1. Plaintes somatiques", &DOLOPLUS_PLAINTES),
+        item("positions_antalgiques", "2. Positions antalgiques au repos", &DOLOPLUS_POSITIONS),
+        item("protection_zones", "3. Protection de zones douloureuses", &DOLOPLUS_PROTECTION),
+        item("mimique", "4. Mimique", &DOLOPLUS_MIMIQUE),
+        item("sommeil", "5. Sommeil", &DOLOPLUS_SOMMEIL),
+        // Retentissement psychomoteur.
+        item("toilette_habillage", "6. Toilette et/ou habillage", &DOLOPLUS_TOILETTE),
+        item("mouvements", "7. Mouvements", &DOLOPLUS_MOUVEMENTS),
+        // Retentissement psychosocial.
+        item("communication", "8. Communication", &DOLOPLUS_COMMUNICATION),
+        item("vie_sociale", "9. Vie sociale", &DOLOPLUS_VIE_SOCIALE),
+        item("troubles_comportement", "10. Troubles du comportement", &DOLOPLUS_COMPORTEMENT),
+    ],
+    scoring: Scoring::Sum {
+        bands: &[
+            band(Points::ZERO, Points::whole(4), "pain_not_established", "Douleur non établie (< 5)"),
+            band(Points::whole(5), Points::whole(30), "pain", "Douleur présente (≥ 5) : traiter et réévaluer"),
+        ],
+    },
+};
+
+// Norton scale (Norton D., McLaren R., Exton-Smith A.N., "An investigation of geriatric nursing
+// problems in hospital", National Corporation for the Care of Old People, London, 1962): the
+// risk of pressure ulcers, five items scored 4 (best) to 1, 5 to 20 in all; 14 or less is a
+// risk, 12 or less a high risk.
+
+const NORTON: Instrument = Instrument {
+    code: "norton",
+    version: "1962",
+    name: "Échelle de Norton (risque d'escarre)",
+    items: &[
+        item(
+            "etat_general",
+            "État physique général",
+            &[
+                answer("tres_mauvais", "Très mauvais", 1),
+                answer("mauvais", "Mauvais", 2),
+                answer("moyen", "Moyen", 3),
+                answer("bon", "Bon", 4),
+            ],
+        ),
+        item(
+            "etat_mental",
+            "État mental",
+            &[
+                answer("stuporeux", "Stuporeux, inconscient", 1),
+                answer("confus", "Confus", 2),
+                answer("apathique", "Apathique", 3),
+                answer("alerte", "Alerte", 4),
+            ],
+        ),
+        item(
+            "activite",
+            "Activité",
+            &[
+                answer("alite", "Alité", 1),
+                answer("assis_au_fauteuil", "Assis au fauteuil", 2),
+                answer("marche_avec_aide", "Marche avec aide", 3),
+                answer("ambulant", "Ambulant", 4),
+            ],
+        ),
+        item(
+            "mobilite",
+            "Mobilité",
+            &[
+                answer("immobile", "Immobile", 1),
+                answer("tres_limitee", "Très limitée", 2),
+                answer("legerement_limitee", "Légèrement limitée", 3),
+                answer("complete", "Complète", 4),
+            ],
+        ),
+        item(
+            "incontinence",
+            "Incontinence",
+            &[
+                answer("urinaire_et_fecale", "Urinaire et fécale", 1),
+                answer("urinaire", "Urinaire habituellement", 2),
+                answer("occasionnelle", "Occasionnelle", 3),
+                answer("aucune", "Aucune", 4),
+            ],
+        ),
+    ],
+    scoring: Scoring::Sum {
+        bands: &[
+            band(Points::whole(5), Points::whole(12), "high_risk", "Risque élevé (≤ 12)"),
+            band(Points::whole(13), Points::whole(14), "risk", "Risque (13 à 14)"),
+            band(Points::whole(15), Points::whole(20), "no_risk", "Pas de risque (≥ 15)"),
+        ],
+    },
+};
+
 // SERAFIN-PH, nomenclature des besoins (comité stratégique du 27 avril 2018): the detailed needs
 // of its three blocks, numbered as in the nomenclature. The ANS terminology (terminologie-SERAFINPH)
 // codes block 1.1's needs one level up: 1.1.1.1 there is 1.1.1, up to 1.1.1.10 → 1.1.10; blocks
@@ -785,7 +1132,10 @@ mod tests {
     #[test]
     fn registry() {
         let codes: Vec<&str> = instruments().iter().map(|i| i.code).collect();
-        assert_eq!(codes, ["aggir", "mna", "mna-sf", "braden", "algoplus", "serafin-ph-besoins"]);
+        assert_eq!(
+            codes,
+            ["aggir", "mna", "mna-sf", "braden", "algoplus", "serafin-ph-besoins", "tinetti", "doloplus-2", "norton"]
+        );
         assert_eq!(registered("aggir").version, "2008");
         assert_eq!(
             instrument("mna", Some("2009")).map(|i| i.name),
@@ -863,6 +1213,9 @@ mod tests {
             ("algoplus", 5, Some((Points::ZERO, Points::whole(5)))),
             ("serafin-ph-besoins", 25, None),
             ("aggir", 17, None),
+            ("tinetti", 20, Some((Points::ZERO, Points::whole(28)))),
+            ("doloplus-2", 10, Some((Points::ZERO, Points::whole(30)))),
+            ("norton", 5, Some((Points::whole(5), Points::whole(20)))),
         ];
         for (code, items, range) in cases {
             let instrument = registered(code);
@@ -890,6 +1243,9 @@ mod tests {
             ("mna-sf", 0, "malnourished", 14, "normal"),
             ("braden", 6, "very_high", 23, "none"),
             ("algoplus", 0, "pain_not_established", 5, "pain"),
+            ("tinetti", 0, "high_risk", 28, "low_risk"),
+            ("doloplus-2", 0, "pain_not_established", 30, "pain"),
+            ("norton", 5, "high_risk", 20, "no_risk"),
         ];
         for (code, low, low_band, high, high_band) in cases {
             let instrument = registered(code);
@@ -924,6 +1280,16 @@ mod tests {
             ("braden", 38, "none"),
             ("algoplus", 2, "pain_not_established"),
             ("algoplus", 4, "pain"),
+            ("tinetti", 36, "high_risk"),
+            ("tinetti", 38, "moderate_risk"),
+            ("tinetti", 46, "moderate_risk"),
+            ("tinetti", 48, "low_risk"),
+            ("doloplus-2", 8, "pain_not_established"),
+            ("doloplus-2", 10, "pain"),
+            ("norton", 24, "high_risk"),
+            ("norton", 26, "risk"),
+            ("norton", 28, "risk"),
+            ("norton", 30, "no_risk"),
         ];
         for (code, halves, expected) in cases {
             let band = registered(code).band(Points::from_halves(halves)).map(|band| band.code);
@@ -1098,5 +1464,91 @@ mod tests {
             assert_eq!(stored, answers, "{}", instrument.code);
             assert_eq!(instrument.evaluate(&stored).unwrap(), evaluation, "{}", instrument.code);
         }
+    }
+
+    /// Answers giving `points` to the first items in order (each as high as it goes, the rest
+    /// at their lowest), for scoring the band edges from real answers.
+    fn answers_scoring(instrument: &Instrument, points: i32) -> Value {
+        let mut left = Points::whole(points).halves() - instrument.score_range().unwrap().0.halves();
+        let answers: Map<String, Value> = instrument
+            .items
+            .iter()
+            .map(|item| {
+                let mut by_points: Vec<&Answer> = item.answers.iter().collect();
+                by_points.sort_by_key(|a| a.points);
+                let lowest = by_points[0].points.unwrap().halves();
+                let chosen =
+                    by_points.iter().rev().find(|a| a.points.unwrap().halves() - lowest <= left).expect("an answer");
+                left -= chosen.points.unwrap().halves() - lowest;
+                (item.code.to_owned(), json!(chosen.code))
+            })
+            .collect();
+        assert_eq!(left, 0, "{} cannot score {points}", instrument.code);
+        Value::Object(answers)
+    }
+
+    #[test]
+    fn fall_risk_pain_and_pressure_scales_change_band_at_their_cut_offs() {
+        // (instrument, score, band): each side of each cut-off, scored from answers.
+        let cases = [
+            ("tinetti", 0, "high_risk"),
+            ("tinetti", 18, "high_risk"),
+            ("tinetti", 19, "moderate_risk"),
+            ("tinetti", 23, "moderate_risk"),
+            ("tinetti", 24, "low_risk"),
+            ("tinetti", 28, "low_risk"),
+            ("doloplus-2", 0, "pain_not_established"),
+            ("doloplus-2", 4, "pain_not_established"),
+            ("doloplus-2", 5, "pain"),
+            ("doloplus-2", 30, "pain"),
+            ("norton", 5, "high_risk"),
+            ("norton", 12, "high_risk"),
+            ("norton", 13, "risk"),
+            ("norton", 14, "risk"),
+            ("norton", 15, "no_risk"),
+            ("norton", 20, "no_risk"),
+        ];
+        for (code, score, expected) in cases {
+            let instrument = registered(code);
+            let evaluation = instrument.evaluate(&answers_scoring(instrument, score)).unwrap();
+            assert_eq!(evaluation.outcome.score, Some(Points::whole(score)), "{code} {score}");
+            assert_eq!(band_code(&evaluation), Some(expected), "{code} {score}");
+        }
+    }
+
+    #[test]
+    fn tinetti_counts_sixteen_for_balance_and_twelve_for_gait() {
+        let tinetti = registered("tinetti");
+        let most = |item: &Item| item.answers.iter().filter_map(|a| a.points).max().unwrap().halves() / 2;
+        let balance: i32 = tinetti.items[..10].iter().map(most).sum();
+        let gait: i32 = tinetti.items[10..].iter().map(most).sum();
+        assert_eq!((balance, gait), (16, 12));
+        assert_eq!(tinetti.items[10].code, "initiation_marche");
+        // Every Doloplus-2 item is scored 0 to 3, every Norton item 1 to 4.
+        for (code, low, high) in [("doloplus-2", 0, 3), ("norton", 1, 4)] {
+            for item in registered(code).items {
+                let points: Vec<i32> = item.answers.iter().map(|a| a.points.unwrap().halves() / 2).collect();
+                assert_eq!(points, (low..=high).collect::<Vec<_>>(), "{code} {}", item.code);
+            }
+        }
+    }
+
+    #[test]
+    fn doloplus_sums_its_ten_items() {
+        let doloplus = registered("doloplus-2");
+        let mut answers = extreme_answers(doloplus, false);
+        answers["plaintes_somatiques"] = json!("spontanees_continues");
+        answers["sommeil"] = json!("endormissement_difficile");
+        let evaluation = doloplus.evaluate(&answers).unwrap();
+        assert_eq!(
+            (evaluation.outcome.score, band_code(&evaluation)),
+            (Some(Points::whole(4)), Some("pain_not_established"))
+        );
+        answers["mouvements"] = json!("actifs_limites");
+        let evaluation = doloplus.evaluate(&answers).unwrap();
+        assert_eq!((evaluation.outcome.score, band_code(&evaluation)), (Some(Points::whole(5)), Some("pain")));
+        answers.as_object_mut().unwrap().remove("vie_sociale");
+        let errors = doloplus.evaluate(&answers).unwrap_err();
+        assert_eq!(error_fields(&errors), vec![("answers.vie_sociale", "is missing")]);
     }
 }
