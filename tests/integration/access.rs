@@ -68,12 +68,20 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read restraints"
         | "read alerts"
         | "read falls"
+        | "read wounds"
+        | "read diet"
+        | "read nutrition watches"
+        | "read intakes"
+        | "read nutrition summary"
         | "read summary" => (200, true),
         // Care data: those who assess and read the care team's notes (not a director as such:
         // the secret partagé keeps the care team's notes to those who give care).
         "record assessment" | "record measurement" | "record absence" | "record appointment" | "record allergy"
-        | "record alert" | "record fall" => {
-            (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
+        | "record alert" | "record fall" | "record wound" | "assess wound" | "set wound protocol" | "record diet"
+        | "record intake" => (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator])),
+        // Allowed callers get past the roles to the rule: a watch is in progress already.
+        "start nutrition watch" => {
+            (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
         // Restraint: the coordinating physician prescribes; a nurse records an outside
         // physician's prescription.
@@ -164,7 +172,7 @@ struct Call {
     body: Option<Value>,
 }
 
-fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) -> Vec<Call> {
+fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) -> Vec<Call> {
     let r = format!("/api/v1/residents/{resident}");
     let call = |name, method, path: String, body: Option<Value>| Call { name, method, path, body };
     let day = chrono::Utc::now();
@@ -223,6 +231,40 @@ fn calls(resident: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) ->
             format!("{r}/tasks?from=2026-11-01T00:00:00Z&to=2026-11-30T00:00:00Z"),
             None,
         ),
+        call("read wounds", Method::GET, format!("{r}/wounds"), None),
+        call(
+            "record wound",
+            Method::POST,
+            format!("{r}/wounds"),
+            Some(json!({"kind": "skin_tear", "site": "elbow", "origin": "acquired"})),
+        ),
+        call("assess wound", Method::POST, format!("{r}/wounds/{wound}/assessments"), Some(json!({"pain": 2}))),
+        call(
+            "set wound protocol",
+            Method::POST,
+            format!("{r}/wounds/{wound}/protocol"),
+            Some(json!({"products": ["Hydrocolloïde"], "frequency": "Tous les 3 jours",
+                        "schedule": {"kind": "daily", "times": ["10:00"]}})),
+        ),
+        call("read diet", Method::GET, format!("{r}/diet"), None),
+        call(
+            "record diet",
+            Method::POST,
+            format!("{r}/diet"),
+            Some(
+                json!({"diets": ["low_salt"], "food_texture": "hache", "drink_texture": "iddsi_0", "decided_by": "team"}),
+            ),
+        ),
+        call("read nutrition watches", Method::GET, format!("{r}/nutrition-watches"), None),
+        call(
+            "start nutrition watch",
+            Method::POST,
+            format!("{r}/nutrition-watches"),
+            Some(json!({"covers": "fluids", "reason": "Canicule"})),
+        ),
+        call("record intake", Method::POST, format!("{r}/intakes"), Some(json!({"meal": "snack", "drinks_ml": 150}))),
+        call("read intakes", Method::GET, format!("{r}/intakes"), None),
+        call("read nutrition summary", Method::GET, format!("{r}/nutrition"), None),
         call("read timeline", Method::GET, format!("{r}/timeline"), None),
         call("read summary", Method::GET, format!("{r}/summary"), None),
         call(
@@ -330,6 +372,25 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let resident = created.json["id"].as_str().unwrap().to_owned();
+    // A wound to assess and give a protocol, and a watch in progress.
+    let carer = user_with(&app, &a, Role::Nurse, ehpad).await;
+    let wound = app
+        .post(
+            &format!("/api/v1/residents/{resident}/wounds"),
+            &carer.token,
+            json!({"kind": "pressure_ulcer", "site": "sacrum", "origin": "acquired", "stage": "stage_1"}),
+        )
+        .await;
+    assert_eq!(wound.status, 201, "{}", wound.text);
+    let wound = wound.json["id"].as_str().unwrap().to_owned();
+    let watch = app
+        .post(
+            &format!("/api/v1/residents/{resident}/nutrition-watches"),
+            &carer.token,
+            json!({"covers": "both", "reason": "Perte de poids"}),
+        )
+        .await;
+    assert_eq!(watch.status, 201, "{}", watch.text);
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -346,7 +407,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
                 Placement::OtherTenant => user_with(&app, &b, role, b.establishments[0].id).await,
             };
             n += 1;
-            for call in calls(&resident, &caller, ehpad, n) {
+            for call in calls(&resident, &wound, &caller, ehpad, n) {
                 let response = app
                     .request_with(
                         call.method.clone(),
@@ -374,7 +435,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 46);
+    assert_eq!(checked, 32 * 57);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -808,6 +808,69 @@ async fn each_operation_leaves_exactly_its_events() {
     ok(app.get(&format!("{record}/gir-history"), &nurse.token).await);
     trail.expect("the GIR history", &["nurse assessment.gir_history success R"]).await;
 
+    // Wounds: recorded, assessed, given a protocol, read, counted for the establishment, closed.
+    let wound = ok(app
+        .post(
+            &format!("{record}/wounds"),
+            &nurse.token,
+            json!({"kind": "pressure_ulcer", "site": "sacrum", "origin": "acquired", "stage": "stage_1"}),
+        )
+        .await);
+    trail.expect("a wound", &["nurse wound.create success wound"]).await;
+    let wound = format!("{record}/wounds/{}", wound.json["id"].as_str().unwrap());
+    ok(app.post(&format!("{wound}/assessments"), &nurse.token, json!({"length_cm": 2, "width_cm": 1})).await);
+    trail.expect("a wound assessed", &["nurse wound.assess success wound_assessment"]).await;
+    ok(app
+        .post(
+            &format!("{wound}/protocol"),
+            &nurse.token,
+            json!({"products": ["Hydrocolloïde"], "frequency": "Tous les 3 jours",
+                   "schedule": {"kind": "every_days", "every": 3, "from_date": "2026-11-01", "time": "10:00"}}),
+        )
+        .await);
+    trail.expect("its protocol", &["nurse wound.protocol success wound_protocol"]).await;
+    ok(app.get(&format!("{record}/wounds"), &nurse.token).await);
+    trail.expect("the wounds read", &["nurse wound.read success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/pressure-ulcers"), &nurse.token).await);
+    trail.expect("the establishment's pressure ulcers", &["nurse wound.list success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/pressure-ulcers"), &director.token).await);
+    trail.expect("counted only, for the director", &[]).await;
+    ok(app.post(&format!("{wound}/close"), &nurse.token, json!({"outcome": "healed"})).await);
+    trail.expect("a wound closed", &["nurse wound.close success wound"]).await;
+
+    // Nutrition: a diet, a watch and an intake; read one by one and as a summary.
+    ok(app
+        .post(
+            &format!("{record}/diet"),
+            &nurse.token,
+            json!({"diets": ["enriched"], "food_texture": "mixe", "drink_texture": "iddsi_1", "decided_by": "dietitian"}),
+        )
+        .await);
+    trail.expect("a diet", &["nurse diet.create success diet_prescription"]).await;
+    ok(app.get(&format!("{record}/diet"), &nurse.token).await);
+    trail.expect("the diets read", &["nurse diet.read success R"]).await;
+    let watch = ok(app
+        .post(
+            &format!("{record}/nutrition-watches"),
+            &nurse.token,
+            json!({"covers": "both", "reason": "Perte de poids"}),
+        )
+        .await);
+    trail.expect("a watch", &["nurse nutrition_watch.start success nutrition_watch"]).await;
+    ok(app.get(&format!("{record}/nutrition-watches"), &nurse.token).await);
+    trail.expect("the watches read", &["nurse nutrition_watch.read success R"]).await;
+    ok(app
+        .post(&format!("{record}/intakes"), &nurse.token, json!({"meal": "lunch", "eaten": "half", "drinks_ml": 200}))
+        .await);
+    trail.expect("an intake", &["nurse intake.create success intake"]).await;
+    ok(app.get(&format!("{record}/intakes"), &nurse.token).await);
+    trail.expect("the intakes read", &["nurse intake.read success R"]).await;
+    ok(app.get(&format!("{record}/nutrition"), &nurse.token).await);
+    trail.expect("the nutrition summary", &["nurse nutrition.read success R"]).await;
+    let end = format!("{record}/nutrition-watches/{}/end", watch.json["id"].as_str().unwrap());
+    ok(app.post(&end, &nurse.token, json!({})).await);
+    trail.expect("the watch ended", &["nurse nutrition_watch.end success nutrition_watch"]).await;
+
     // Contacts and consents.
     ok(app
         .post(

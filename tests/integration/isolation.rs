@@ -60,6 +60,8 @@ struct Targets {
     a_allergy: String,
     a_alert: String,
     a_fall: String,
+    a_wound: String,
+    a_watch: String,
     some_record: uuid::Uuid,
     a_contact: String,
     a_consent: String,
@@ -201,6 +203,25 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
                "circumstances": "Retrouvée au sol", "consequences": ["none"]}),
     )
     .await;
+    // A wound and a food and fluid watch.
+    let a_wound = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/wounds"),
+            &a_nurse.token,
+            json!({"kind": "pressure_ulcer", "site": "sacrum", "origin": "acquired", "stage": "stage_2"}),
+        )
+        .await;
+    assert_eq!(a_wound.status, 201, "{}", a_wound.text);
+    let a_wound = a_wound.json["id"].as_str().unwrap().to_owned();
+    let a_watch = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/nutrition-watches"),
+            &a_nurse.token,
+            json!({"covers": "both", "reason": "Perte de poids"}),
+        )
+        .await;
+    assert_eq!(a_watch.status, 201, "{}", a_watch.text);
+    let a_watch = a_watch.json["id"].as_str().unwrap().to_owned();
     // A has no task record yet; the amendment is tried on A's record with a made-up id.
     let some_record = uuid::Uuid::now_v7();
 
@@ -259,6 +280,8 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_allergy,
         a_alert,
         a_fall,
+        a_wound,
+        a_watch,
         some_record,
         a_contact,
         a_consent,
@@ -288,6 +311,8 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_allergy,
         a_alert,
         a_fall,
+        a_wound,
+        a_watch,
         some_record,
         a_contact,
         a_consent,
@@ -908,6 +933,94 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/wounds",
+            format!("/api/v1/residents/{a_resident}/wounds?status=all"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/wounds",
+            format!("/api/v1/residents/{a_resident}/wounds"),
+            Some(json!({"kind": "skin_tear", "site": "elbow", "origin": "acquired"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/wounds/{wound_id}/assessments",
+            format!("/api/v1/residents/{a_resident}/wounds/{a_wound}/assessments"),
+            Some(json!({"stage": "stage_4"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/wounds/{wound_id}/protocol",
+            format!("/api/v1/residents/{a_resident}/wounds/{a_wound}/protocol"),
+            Some(
+                json!({"products": ["Intrus"], "frequency": "Jamais", "schedule": {"kind": "daily", "times": ["08:00"]}}),
+            ),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/wounds/{wound_id}/close",
+            format!("/api/v1/residents/{a_resident}/wounds/{a_wound}/close"),
+            Some(json!({"outcome": "entered_in_error"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/pressure-ulcers",
+            format!("/api/v1/establishments/{a_est}/pressure-ulcers"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/diet",
+            format!("/api/v1/residents/{a_resident}/diet"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/diet",
+            format!("/api/v1/residents/{a_resident}/diet"),
+            Some(
+                json!({"diets": ["normal"], "food_texture": "mixe", "drink_texture": "iddsi_0", "decided_by": "team"}),
+            ),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/nutrition-watches",
+            format!("/api/v1/residents/{a_resident}/nutrition-watches"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/nutrition-watches",
+            format!("/api/v1/residents/{a_resident}/nutrition-watches"),
+            Some(json!({"covers": "fluids", "reason": "Intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/nutrition-watches/{watch_id}/end",
+            format!("/api/v1/residents/{a_resident}/nutrition-watches/{a_watch}/end"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/intakes",
+            format!("/api/v1/residents/{a_resident}/intakes"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/intakes",
+            format!("/api/v1/residents/{a_resident}/intakes"),
+            Some(json!({"meal": "lunch", "eaten": "none"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/nutrition",
+            format!("/api/v1/residents/{a_resident}/nutrition"),
+            None,
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/tasks",
             format!("/api/v1/establishments/{a_est}/tasks"),
             None,
@@ -1143,6 +1256,19 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
     assert!(consents.json[0]["revoked_at"].is_null(), "{}", consents.text);
     let emergencies = app.get("/api/v1/emergency-accesses", &a.admin.token).await;
     assert!(emergencies.json[0]["reviewed_at"].is_null(), "{}", emergencies.text);
+    let wounds = app.get(&format!("/api/v1/residents/{a_resident}/wounds"), &a_nurse.token).await;
+    let wound = &wounds.json[0];
+    assert_eq!(
+        (wounds.json.as_array().unwrap().len(), wound["assessments"].as_array().unwrap().len(), &wound["protocol"]),
+        (1, 0, &Value::Null),
+        "{}",
+        wounds.text
+    );
+    let watches = app.get(&format!("/api/v1/residents/{a_resident}/nutrition-watches"), &a_nurse.token).await;
+    assert_eq!((watches.json.as_array().unwrap().len(), &watches.json[0]["ended_on"]), (1, &Value::Null));
+    assert_eq!(app.get(&format!("/api/v1/residents/{a_resident}/diet"), &a_nurse.token).await.json, json!([]));
+    let intakes = app.get(&format!("/api/v1/residents/{a_resident}/intakes"), &a_nurse.token).await;
+    assert!(intakes.json["days"].as_array().unwrap().iter().all(|d| d["meals"] == json!([])), "{}", intakes.text);
     let b_stays = app.get(&format!("/api/v1/residents/{b_resident}/stays"), &b.admin.token).await;
     assert_eq!(b_stays.json.as_array().unwrap().len(), 1, "B's record was not moved into A");
     let b_memberships = app.get(&format!("/api/v1/users/{b_user}/memberships"), &b.admin.token).await;
@@ -1164,6 +1290,8 @@ impl Targets {
             self.a_allergy.clone(),
             self.a_alert.clone(),
             self.a_fall.clone(),
+            self.a_wound.clone(),
+            self.a_watch.clone(),
             self.a_contact.clone(),
             self.a_consent.clone(),
             self.a_stay.clone(),

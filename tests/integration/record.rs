@@ -975,7 +975,8 @@ pub(crate) struct Filled {
 /// A record with something in every section: a note, a contact, a consent, an emergency
 /// opening, an assessment, a plan in force, a measurement, an allergy, an alert, a fall and its
 /// correction, an assignment, a task record, an absence, an appointment outside (and its
-/// absence), a restraint and its reassessment.
+/// absence), a restraint and its reassessment, a wound (assessed, with a protocol), a diet, an
+/// ended watch and an intake.
 pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: &str, ins: Option<&str>) -> Filled {
     let id = new_record(app, tenant, birth_name, ins).await;
     let nurse = app.user(tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
@@ -1195,6 +1196,73 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         .await;
     assert_eq!(reassessed.status, 201, "{}", reassessed.text);
 
+    // A wound, assessed, with its care protocol; a diet, a food and fluid watch and a meal.
+    let wounds = format!("/api/v1/residents/{id}/wounds");
+    let wound = app
+        .post(
+            &wounds,
+            &nurse.token,
+            json!({"kind": "pressure_ulcer", "site": "other", "site_detail": "Pavillon de l'oreille", "origin": "acquired",
+                   "stage": "stage_2", "description": "Lunettes à oxygène"}),
+        )
+        .await;
+    assert_eq!(wound.status, 201, "{}", wound.text);
+    let wound = format!("{wounds}/{}", wound.json["id"].as_str().unwrap());
+    let assessed = app
+        .post(
+            &format!("{wound}/assessments"),
+            &nurse.token,
+            json!({"length_cm": 1.5, "width_cm": 1, "depth_cm": 0.2, "stage": "stage_2", "exudate": "low", "pain": 2,
+                   "bed": {"necrosis": 0, "fibrin": 20, "granulation": 80, "epithelialisation": 0},
+                   "infection_signs": ["erythema"], "observations": "Berges propres"}),
+        )
+        .await;
+    assert_eq!(assessed.status, 201, "{}", assessed.text);
+    let protocol = app
+        .post(
+            &format!("{wound}/protocol"),
+            &nurse.token,
+            json!({"products": ["Hydrocolloïde mince"], "frequency": "Tous les 3 jours", "instructions": "Protéger l'oreille",
+                   "schedule": {"kind": "every_days", "every": 3, "from_date": "2026-11-01", "time": "10:00"},
+                   "from": "2026-11-01", "to": "2027-01-31"}),
+        )
+        .await;
+    assert_eq!(protocol.status, 201, "{}", protocol.text);
+    let diet = app
+        .post(
+            &format!("/api/v1/residents/{id}/diet"),
+            &nurse.token,
+            json!({"diets": ["diabetic", "other"], "other_diet": "Sans porc", "food_texture": "hache",
+                   "drink_texture": "iddsi_1", "decided_by": "attending_physician", "decided_by_name": "Dr Médecin",
+                   "comment": "Aime le café"}),
+        )
+        .await;
+    assert_eq!(diet.status, 201, "{}", diet.text);
+    let watch = app
+        .post(
+            &format!("/api/v1/residents/{id}/nutrition-watches"),
+            &nurse.token,
+            json!({"covers": "both", "reason": "Perte de poids", "hydration_threshold_ml": 1200, "food_alert_days": 2}),
+        )
+        .await;
+    assert_eq!(watch.status, 201, "{}", watch.text);
+    let ended = app
+        .post(
+            &format!("/api/v1/residents/{id}/nutrition-watches/{}/end", watch.json["id"].as_str().unwrap()),
+            &nurse.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    let intake = app
+        .post(
+            &format!("/api/v1/residents/{id}/intakes"),
+            &nurse.token,
+            json!({"meal": "breakfast", "eaten": "three_quarters", "drinks_ml": 250, "comment": "Aidée"}),
+        )
+        .await;
+    assert_eq!(intake.status, 201, "{}", intake.text);
+
     // A document about the person, waiting to leave.
     crate::outbox::enqueue(app, tenant.id, crate::outbox::message(Some(id.parse().unwrap()), &format!("about-{id}")))
         .await;
@@ -1249,6 +1317,12 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("appointments", 1),
         ("restraints", 1),
         ("restraint_reassessments", 1),
+        ("wounds", 1),
+        ("wound_assessments", 1),
+        ("wound_protocols", 1),
+        ("diet_prescriptions", 1),
+        ("nutrition_watches", 1),
+        ("nutrition_intakes", 1),
         ("outgoing_messages", 1),
     ] {
         assert_eq!(record[section].as_array().map(Vec::len), Some(count), "{section}: {record}");

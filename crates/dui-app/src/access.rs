@@ -53,3 +53,19 @@ pub(crate) async fn refuse(tx: &mut Tx<'_>, action: AuditAction, resident: Resid
         Err(error) => error.into(),
     }
 }
+
+/// May record the care team's data about the person (measurements, wounds, diets, watches): those
+/// who assess and read the care team's notes where the person is supported. A refusal is
+/// recorded.
+pub(crate) async fn may_record_care(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) -> AppResult<()> {
+    let establishments = acting(tx, resident, action).await?;
+    if !care_recorder(tx.scope()?, &establishments) {
+        return Err(refuse(tx, action, resident, "record care data").await);
+    }
+    Ok(())
+}
+
+/// Whether the caller records the care team's data where they act for the person.
+pub(crate) fn care_recorder(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    dui_domain::policy::can_record_care_data(scope, establishments)
+}

@@ -1,6 +1,6 @@
-//! The daily care plan (plan de soins): each day's tasks of a unit or establishment, and the
-//! traceability of care — done, not done (why), refused — recorded per occurrence, amended,
-//! never deleted.
+//! The daily care plan (plan de soins): each day's tasks of a unit or establishment — the plans'
+//! scheduled actions and the wounds' dressings —, and the traceability of care — done, not done
+//! (why), refused — recorded per occurrence, amended, never deleted.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::audit::AuditAction;
@@ -12,11 +12,11 @@ use dui_domain::period::TimeBound;
 use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
-use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId};
-use dui_storage::care_tasks::{self, TaskRef};
-use dui_storage::{Mode, StoreError, Tx, absences, care_plans, restraints};
+use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId, WoundProtocolId};
+use dui_storage::care_tasks::{self, TaskRef, TaskSource};
+use dui_storage::{Mode, StoreError, Tx, absences, care_plans, restraints, wounds};
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, care_recorder, refuse};
 use crate::{App, AppError, AppResult};
 
 /// Which tasks of which day.
@@ -34,11 +34,15 @@ pub struct DayTasks {
     pub shift: bool,
 }
 
-/// What happened for an occurrence of a scheduled action.
+/// What happened for an occurrence of a scheduled action, or of a wound's dressing.
 #[derive(Debug, Clone)]
 pub struct RecordTask {
     pub resident: ResidentId,
-    pub plan_version: PlanVersionId,
+    /// The plan version of the action (or `wound_protocol`, for a dressing).
+    pub plan_version: Option<PlanVersionId>,
+    /// The protocol version of the dressing.
+    pub wound_protocol: Option<WoundProtocolId>,
+    /// The plan's action, or the wound of a dressing.
     pub action: uuid::Uuid,
     /// The occurrence, as listed by the day's tasks.
     pub scheduled_for: DateTime<Utc>,
@@ -156,21 +160,32 @@ fn in_force(plan: &PlanVersion, scheduled_for: DateTime<Utc>, performed_at: Date
     let Some(activated) = plan.activated_at else {
         return Err(AppError::invalid("plan_version_id", "is a draft: only plans in force have tasks"));
     };
+    in_force_between((activated, plan.ended_at), "plan version", scheduled_for, performed_at)
+}
+
+/// [`in_force`] for what was in force from `activated` (to `ended`): a plan version or a wound's
+/// protocol (`what`).
+fn in_force_between(
+    (activated, ended): (DateTime<Utc>, Option<DateTime<Utc>>),
+    what: &str,
+    scheduled_for: DateTime<Utc>,
+    performed_at: DateTime<Utc>,
+) -> AppResult<()> {
     let utc = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    if scheduled_for < activated || plan.ended_at.is_some_and(|ended| scheduled_for >= ended) {
+    if scheduled_for < activated || ended.is_some_and(|ended| scheduled_for >= ended) {
         return Err(AppError::invalid(
             "scheduled_for",
             &format!(
-                "is not while this plan version was in force (from {}{})",
+                "is not while this {what} was in force (from {}{})",
                 utc(activated),
-                plan.ended_at.map(|e| format!(" to {}", utc(e))).unwrap_or_default()
+                ended.map(|e| format!(" to {}", utc(e))).unwrap_or_default()
             ),
         ));
     }
     if performed_at < activated {
         return Err(AppError::invalid(
             "performed_at",
-            &format!("is before this plan version was in force ({})", utc(activated)),
+            &format!("is before this {what} was in force ({})", utc(activated)),
         ));
     }
     if performed_at < scheduled_for - chrono::Duration::days(1) {
@@ -180,8 +195,8 @@ fn in_force(plan: &PlanVersion, scheduled_for: DateTime<Utc>, performed_at: Date
 }
 
 /// What the hand-over says of a task refused or not done (nothing of one done): to the whole
-/// team, who share the care.
-fn reported(what: &str, new: &NewTaskRecord) -> Option<NewHandoverEvent> {
+/// team, who share the care; a dressing to the care team, who read of wounds.
+fn reported(what: &str, new: &NewTaskRecord, scope: NoteScope) -> Option<NewHandoverEvent> {
     let (kind, word) = match new.status {
         TaskStatus::Done => return None,
         TaskStatus::Refused => (HandoverEventKind::TaskRefused, "refusé"),
@@ -191,31 +206,120 @@ fn reported(what: &str, new: &NewTaskRecord) -> Option<NewHandoverEvent> {
     Some(NewHandoverEvent {
         kind,
         source_type: "care_task_record",
-        scope: NoteScope::WholeTeam,
+        scope,
         summary: format!("{what} : {word} — {reason}"),
         occurred_at: new.performed_at,
     })
 }
 
-/// Everyone who writes notes about the person carries out care: home helpers included.
-async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) -> AppResult<()> {
-    let establishments = acting(tx, resident, action).await?;
-    if !policy::can_write_note(tx.scope()?, &establishments, NoteScope::WholeTeam) {
+/// Everyone who writes notes about the person carries out care: home helpers included. A
+/// dressing is the care team's (those who record its data). `establishments`: where the caller
+/// acts for the person.
+async fn may_record(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    action: AuditAction,
+    establishments: &[EstablishmentId],
+    dressing: bool,
+) -> AppResult<()> {
+    let scope = tx.scope()?;
+    let allowed = if dressing {
+        care_recorder(scope, establishments)
+    } else {
+        policy::can_write_note(scope, establishments, NoteScope::WholeTeam)
+    };
+    if !allowed {
         return Err(refuse(tx, action, resident, "record care").await);
     }
     Ok(())
 }
 
+/// A dressing's occurrence: its protocol version is the person's, `action` is its wound, it was
+/// in force at `scheduled_for`, which is a time of its schedule. What the task says.
+async fn dressing(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    protocol: WoundProtocolId,
+    action: uuid::Uuid,
+    scheduled_for: DateTime<Utc>,
+    performed_at: DateTime<Utc>,
+) -> AppResult<String> {
+    let (protocol, kind, site) = match wounds::protocol_of(tx, resident, protocol).await {
+        Err(StoreError::NotFound) => {
+            return Err(AppError::invalid("wound_protocol_id", "is not a care protocol of this person's wounds"));
+        }
+        other => other?,
+    };
+    if protocol.wound_id.as_uuid() != action {
+        return Err(AppError::invalid("action_id", "is not the wound of this protocol"));
+    }
+    in_force_between((protocol.recorded_at, protocol.ended_at), "protocol", scheduled_for, performed_at)?;
+    let content = &protocol.protocol;
+    let local = care_tasks::local_times(tx, protocol.establishment_id, &[scheduled_for]).await?;
+    let local = local.first().ok_or(AppError::NotFound)?;
+    if !content.schedule.occurrences_within(local.date(), content.from, content.to).iter().any(|o| o.at == local.time())
+    {
+        return Err(AppError::invalid("scheduled_for", "is not a time this dressing is scheduled"));
+    }
+    Ok(content.task_label(kind, site))
+}
+
 /// Records what happened for a task: done, not done (with why), or refused by the person. Once
-/// per occurrence: corrections are amendments.
+/// per occurrence: corrections are amendments. A plan's task names its plan version, a dressing
+/// its protocol version.
 pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppResult<Created<TaskRecord>> {
     let now = Utc::now();
-    let new = NewTaskRecord::validate(command.status, command.performed_at.unwrap_or(now), command.reason, now)?;
+    let reason = command.reason.clone();
+    let new = NewTaskRecord::validate(command.status, command.performed_at.unwrap_or(now), reason, now)?;
     let resident = command.resident;
+    let source = match (command.plan_version, command.wound_protocol) {
+        (Some(plan), None) => TaskSource::Plan(plan.as_uuid()),
+        (None, Some(protocol)) => TaskSource::Dressing(protocol.as_uuid()),
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid("wound_protocol_id", "goes without plan_version_id: a task has one source"));
+        }
+        (None, None) => return Err(AppError::invalid("plan_version_id", "is required (or wound_protocol_id)")),
+    };
     let mut tx = app.db().begin(scope, Mode::Write);
-    may_record(&mut tx, resident, AuditAction::CareTaskRecord).await?;
+    let establishments = acting(&mut tx, resident, AuditAction::CareTaskRecord).await?;
+    let dressed = matches!(source, TaskSource::Dressing(_));
+    may_record(&mut tx, resident, AuditAction::CareTaskRecord, &establishments, dressed).await?;
+    let task = TaskRef { source, action_id: command.action, scheduled_for: command.scheduled_for };
+    let event = match command.wound_protocol {
+        Some(protocol) => {
+            let what =
+                dressing(&mut tx, resident, protocol, command.action, command.scheduled_for, new.performed_at).await?;
+            reported(&what, &new, NoteScope::CareTeam)
+        }
+        None => {
+            let what = planned(&mut tx, resident, &command, &new).await?;
+            reported(&what, &new, NoteScope::WholeTeam)
+        }
+    };
+    // While the person is away the task is suspended: there is nothing to record (not even
+    // "not done"), and a record would say they were cared for while absent.
+    if let Some(away) = absences::away_at(&mut tx, resident, command.scheduled_for, now).await? {
+        let message = format!(
+            "falls while the person is away ({} since {}): the task is suspended, there is nothing to record",
+            away.kind,
+            away.from.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        return Err(AppError::invalid("scheduled_for", &message));
+    }
+    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None, event.as_ref()).await?)
+}
+
+/// A plan's occurrence: the version is the person's and in force at the task's time, the action
+/// is one of it, scheduled then. What the task says.
+async fn planned(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    command: &RecordTask,
+    new: &NewTaskRecord,
+) -> AppResult<String> {
+    let version = command.plan_version.ok_or_else(|| AppError::invalid("plan_version_id", "is required"))?;
     // The occurrence must be one of the plan's schedule, in the establishment's time zone.
-    let plan = match care_plans::version(&mut tx, resident, command.plan_version).await {
+    let plan = match care_plans::version(tx, resident, version).await {
         Err(StoreError::NotFound) => {
             return Err(AppError::invalid("plan_version_id", "is not a version of this person's plan"));
         }
@@ -232,28 +336,12 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordTask) -> AppR
         .find(|a| a.id == Some(command.action))
         .ok_or_else(|| AppError::invalid("action_id", "is not an action of this plan version"))?;
     let schedule = action.schedule.as_ref().ok_or_else(|| AppError::invalid("action_id", "has no schedule"))?;
-    let local = care_tasks::local_times(&mut tx, plan.establishment_id, &[command.scheduled_for]).await?;
+    let local = care_tasks::local_times(tx, plan.establishment_id, &[command.scheduled_for]).await?;
     let local = local.first().ok_or(AppError::NotFound)?;
     if !schedule.occurrences_within(local.date(), action.from, action.to).iter().any(|o| o.at == local.time()) {
         return Err(AppError::invalid("scheduled_for", "is not a time this action is scheduled"));
     }
-    // While the person is away the task is suspended: there is nothing to record (not even
-    // "not done"), and a record would say they were cared for while absent.
-    if let Some(away) = absences::away_at(&mut tx, resident, command.scheduled_for, now).await? {
-        let message = format!(
-            "falls while the person is away ({} since {}): the task is suspended, there is nothing to record",
-            away.kind,
-            away.from.format("%Y-%m-%dT%H:%M:%SZ")
-        );
-        return Err(AppError::invalid("scheduled_for", &message));
-    }
-    let event = reported(&action.what, &new);
-    let task = TaskRef {
-        plan_version_id: command.plan_version.as_uuid(),
-        action_id: command.action,
-        scheduled_for: command.scheduled_for,
-    };
-    Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, None, event.as_ref()).await?)
+    Ok(action.what.clone())
 }
 
 /// Corrects a task record: a new record of the same occurrence that points to it; both stay.
@@ -262,12 +350,25 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendTask) -> AppRes
     let new = NewTaskRecord::validate(command.status, command.performed_at.unwrap_or(now), command.reason, now)?;
     let resident = command.resident;
     let mut tx = app.db().begin(scope, Mode::Write);
-    may_record(&mut tx, resident, AuditAction::CareTaskAmend).await?;
+    let establishments = acting(&mut tx, resident, AuditAction::CareTaskAmend).await?;
     let task = care_tasks::record_ref(&mut tx, resident, command.record).await?;
-    let plan = care_plans::version(&mut tx, resident, PlanVersionId::from_uuid(task.plan_version_id)).await?;
-    in_force(&plan, task.scheduled_for, new.performed_at)?;
-    let what = plan.content.actions.iter().find(|a| a.id == Some(task.action_id)).map_or("Soin", |a| a.what.as_str());
-    let event = reported(what, &new);
+    let dressed = matches!(task.source, TaskSource::Dressing(_));
+    may_record(&mut tx, resident, AuditAction::CareTaskAmend, &establishments, dressed).await?;
+    let event = match task.source {
+        TaskSource::Plan(version) => {
+            let plan = care_plans::version(&mut tx, resident, PlanVersionId::from_uuid(version)).await?;
+            in_force(&plan, task.scheduled_for, new.performed_at)?;
+            let what =
+                plan.content.actions.iter().find(|a| a.id == Some(task.action_id)).map_or("Soin", |a| a.what.as_str());
+            reported(what, &new, NoteScope::WholeTeam)
+        }
+        TaskSource::Dressing(protocol) => {
+            let protocol = WoundProtocolId::from_uuid(protocol);
+            let what =
+                dressing(&mut tx, resident, protocol, task.action_id, task.scheduled_for, new.performed_at).await?;
+            reported(&what, &new, NoteScope::CareTeam)
+        }
+    };
     Ok(care_tasks::record(tx, command.key.as_ref(), resident, task, &new, Some(command.record), event.as_ref()).await?)
 }
 

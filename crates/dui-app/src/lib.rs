@@ -24,6 +24,7 @@ pub mod falls;
 pub mod insi;
 pub mod measurements;
 pub mod notes;
+pub mod nutrition;
 pub mod outbox;
 pub mod people;
 mod period;
@@ -34,6 +35,7 @@ pub mod settings;
 pub mod stays;
 pub mod structure;
 pub mod timeline;
+pub mod wounds;
 
 use std::sync::Arc;
 

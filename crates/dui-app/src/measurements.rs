@@ -10,13 +10,12 @@ use dui_domain::idempotency::{Created, IdempotencyKey};
 use dui_domain::measurement::nutrition::{History, NutritionReading, NutritionStatus};
 use dui_domain::measurement::{Measurement, MeasurementInput, MeasurementKind, MeasurementValue, NewMeasurement};
 use dui_domain::period::TimeBound;
-use dui_domain::policy;
 use dui_domain::record::NoteScope;
 use dui_domain::scope::TenantScope;
 use dui_domain::{MeasurementId, ResidentId};
-use dui_storage::{Mode, Tx, measurements};
+use dui_storage::{Mode, measurements};
 
-use crate::access::{acting, refuse};
+use crate::access::may_record_care;
 use crate::{App, AppError, AppResult};
 
 /// A measurement to record.
@@ -40,19 +39,6 @@ pub struct Series {
     pub to: Option<TimeBound>,
 }
 
-/// May record care data about the person: those who assess and read the care team's notes
-/// where the person is supported.
-async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) -> AppResult<()> {
-    let establishments = acting(tx, resident, action).await?;
-    let scope = tx.scope()?;
-    if !policy::can_assess(scope, &establishments)
-        || !policy::can_write_note(scope, &establishments, NoteScope::CareTeam)
-    {
-        return Err(refuse(tx, action, resident, "record care data").await);
-    }
-    Ok(())
-}
-
 /// The undernutrition criteria of a weight not entered in error, from the person's history.
 fn assess(measurement: &mut Measurement, history: &History) {
     if let (MeasurementKind::Weight, None, MeasurementValue::Single(value)) =
@@ -74,7 +60,7 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) 
         return Err(AppError::invalid("measured_at", "is in the future"));
     }
     let mut tx = app.db().begin(scope, Mode::Write);
-    may_record(&mut tx, command.resident, AuditAction::MeasurementCreate).await?;
+    may_record_care(&mut tx, command.resident, AuditAction::MeasurementCreate).await?;
     // A value outside its usual range is told at the hand-over, to the care team.
     let event = new.handover_summary().map(|summary| NewHandoverEvent {
         kind: HandoverEventKind::AbnormalMeasurement,
@@ -127,6 +113,6 @@ pub async fn flag_error(
 ) -> AppResult<Measurement> {
     let reason = dui_domain::measurement::error_reason(reason)?;
     let mut tx = app.db().begin(scope, Mode::Write);
-    may_record(&mut tx, resident, AuditAction::MeasurementFlagError).await?;
+    may_record_care(&mut tx, resident, AuditAction::MeasurementFlagError).await?;
     Ok(measurements::flag_error(tx, resident, id, &reason).await?)
 }

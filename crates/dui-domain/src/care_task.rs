@@ -1,6 +1,6 @@
-//! The daily care plan (plan de soins): the scheduled actions of the plans in force become each
-//! day's tasks, and what was done, not done (why) or refused is recorded — never deleted; a
-//! correction amends a record.
+//! The daily care plan (plan de soins): the scheduled actions of the plans in force, and the
+//! dressings of wounds' care protocols, become each day's tasks, and what was done, not done
+//! (why) or refused is recorded — never deleted; a correction amends a record.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -54,6 +54,9 @@ crate::text_codes! {
         /// The reassessment of a restraint, due 24 hours after the last one; recorded as a
         /// reassessment of the restraint.
         RestraintReassessment = "restraint_reassessment",
+        /// A dressing of a wound's care protocol in force; recorded as a task record naming the
+        /// protocol's version (the care team's).
+        Dressing = "dressing",
     }
 }
 
@@ -63,7 +66,11 @@ crate::text_codes! {
 pub struct TaskRecord {
     pub id: TaskRecordId,
     pub resident_id: ResidentId,
-    pub plan_version_id: Uuid,
+    /// The plan version of the action (none for a dressing).
+    pub plan_version_id: Option<Uuid>,
+    /// The version of the wound's care protocol, for a dressing.
+    pub wound_protocol_id: Option<Uuid>,
+    /// The plan's action, or the wound of a dressing.
     pub action_id: Uuid,
     pub scheduled_for: DateTime<Utc>,
     pub status: TaskStatus,
@@ -89,6 +96,9 @@ pub struct Task {
     pub kind: TaskKind,
     /// A care-plan task: the plan version and its action.
     pub plan_version_id: Option<Uuid>,
+    /// A dressing: the version of the wound's care protocol.
+    pub wound_protocol_id: Option<Uuid>,
+    /// A care-plan task's action, or a dressing's wound.
     pub action_id: Option<Uuid>,
     /// A restraint's reassessment: the restraint, and the reassessment that answered it.
     pub restraint_id: Option<RestraintId>,
@@ -207,6 +217,7 @@ mod tests {
             resident: ResidentName { id: who, family_name: "A".to_owned(), given_name: "B".to_owned() },
             kind: TaskKind::CarePlan,
             plan_version_id: Some(Uuid::from_u128(1)),
+            wound_protocol_id: None,
             action_id: Some(Uuid::from_u128(2)),
             restraint_id: None,
             reassessment_id: None,
@@ -218,7 +229,8 @@ mod tests {
             record: recorded.then(|| TaskRecord {
                 id: TaskRecordId::from_uuid(Uuid::from_u128(3)),
                 resident_id: who,
-                plan_version_id: Uuid::from_u128(1),
+                plan_version_id: Some(Uuid::from_u128(1)),
+                wound_protocol_id: None,
                 action_id: Uuid::from_u128(2),
                 scheduled_for: at(when),
                 status: TaskStatus::Done,

@@ -31,6 +31,14 @@ crate::text_codes! {
         Absence = "absence",
         Return = "return",
         Restraint = "restraint",
+        /// A wound or pressure ulcer found, or one getting worse (a higher stage, signs of
+        /// infection).
+        Wound = "wound",
+        /// A person under food and fluid watch drank less than their threshold, or left most of
+        /// their meals, over the last days.
+        IntakeAlert = "intake_alert",
+        /// A change of diet or of the textures of foods and drinks.
+        DietChange = "diet_change",
     }
 }
 

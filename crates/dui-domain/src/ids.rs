@@ -137,6 +137,30 @@ id_type!(
     MeasurementId
 );
 id_type!(
+    /// A wound or pressure ulcer of a person, from its discovery to its closure.
+    WoundId
+);
+id_type!(
+    /// One assessment of a wound (size, stage, wound bed...).
+    WoundAssessmentId
+);
+id_type!(
+    /// One version of a wound's care protocol (the dressing plan).
+    WoundProtocolId
+);
+id_type!(
+    /// One version of a person's diet and textures.
+    DietPrescriptionId
+);
+id_type!(
+    /// A food and fluid watch (surveillance alimentaire et hydrique).
+    NutritionWatchId
+);
+id_type!(
+    /// What a person ate and drank at one meal of a watched day.
+    IntakeId
+);
+id_type!(
     /// A message in the outbox, waiting to leave or gone.
     OutboxMessageId
 );

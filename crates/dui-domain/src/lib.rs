@@ -18,6 +18,7 @@ pub mod identity;
 pub mod ids;
 pub mod insi;
 pub mod measurement;
+pub mod nutrition;
 pub mod outbox;
 pub mod pagination;
 pub mod people;
@@ -35,6 +36,7 @@ pub mod tenant;
 pub mod timeline;
 pub mod transmission;
 pub mod validation;
+pub mod wound;
 
 pub use ids::*;
 pub use validation::{FieldError, ValidationErrors};

@@ -229,10 +229,21 @@ pub fn can_validate_care(scope: &TenantScope, establishments: &[EstablishmentId]
     )
 }
 
+/// Read the care indicators of `establishment` (its open pressure ulcers, counted): those who read
+/// the care team's data there, and its director (the counts, not the people: the director
+/// answers for the quality of care). Tenant administrators administer accounts and structure,
+/// as for the falls register: they do not read them.
+pub fn can_read_care_indicators(scope: &TenantScope, establishment: EstablishmentId) -> bool {
+    let care = scope_reach(scope, NoteScope::CareTeam);
+    let directs = reach_of(scope, |role| role == Role::Director);
+    [care, directs].iter().any(|reach| reach.all || reach.establishments.contains(&establishment))
+}
+
 /// Record care data about a person supported in `establishments` — measurements, alerts and
-/// allergies, falls, absences and appointments — and correct it: those who assess there and read
-/// the care team's notes (not a director as such, nor a social worker or a home helper: the
-/// secret partagé keeps care data to those who give care).
+/// allergies, falls, absences and appointments, wounds, diets, food and fluid watches — and
+/// correct it: those who assess there and read the care team's notes (not a director as such,
+/// nor a social worker or a home helper: the secret partagé keeps care data to those who give
+/// care).
 pub fn can_record_care_data(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
     can_assess(scope, establishments) && can_write_note(scope, establishments, NoteScope::CareTeam)
 }
@@ -358,6 +369,29 @@ mod tests {
             assert_eq!(can_manage_units(scope, est(20)), units20, "{name}");
             assert_eq!(can_read_users(scope), read_users, "{name}");
             assert_eq!(can_manage_users(scope), manage_users, "{name}");
+        }
+    }
+
+    #[test]
+    fn care_indicators_are_for_the_care_team_and_the_director() {
+        // (who, establishment 10, establishment 20)
+        let table = [
+            (scope(&[(None, Role::TenantAdmin)]), false, false),
+            (scope(&[(None, Role::Director)]), true, true),
+            (scope(&[(Some(10), Role::Director)]), true, false),
+            (scope(&[(Some(10), Role::Nurse)]), true, false),
+            (scope(&[(Some(10), Role::CareAssistant)]), true, false),
+            (scope(&[(Some(10), Role::SocialWorker)]), false, false),
+            (scope(&[(Some(10), Role::HomeHelper)]), false, false),
+            (scope(&[(Some(10), Role::AdministrativeStaff)]), false, false),
+        ];
+        for (scope, ten, twenty) in table {
+            assert_eq!(
+                (can_read_care_indicators(&scope, est(10)), can_read_care_indicators(&scope, est(20))),
+                (ten, twenty),
+                "{:?}",
+                scope.grants()
+            );
         }
     }
 

@@ -369,6 +369,7 @@ impl RestraintForTasks {
                     resident: self.resident.clone(),
                     kind: TaskKind::RestraintReassessment,
                     plan_version_id: None,
+                    wound_protocol_id: None,
                     action_id: None,
                     restraint_id: Some(self.restraint_id),
                     reassessment_id: answered,

@@ -73,7 +73,7 @@ pub(crate) fn note_readable(n: &str, via_emergency: &str) -> String {
 }
 
 /// Whether care data `d` of a resident `who` may see (measurements, absences, appointments,
-/// restraints) is the care team's to read where it was recorded: `who` reads care-team notes in
+/// restraints, wounds, diets, food and fluid watches) is the care team's to read where it was recorded: `who` reads care-team notes in
 /// its establishment. Through an emergency opening (`via_emergency`), anywhere the user reads
 /// them.
 pub(crate) fn care_readable(d: &str, via_emergency: &str) -> String {

@@ -1,6 +1,13 @@
-//! The daily care plan: each day's tasks from the scheduled actions of the plans in force, in
-//! the establishment's time zone, with what was recorded for them; and the records themselves
-//! (done, not done, refused; amended, never deleted).
+//! The daily care plan: each day's tasks from the scheduled actions of the plans in force and
+//! from the dressings of the wounds' care protocols in force, in the establishment's time zone,
+//! with what was recorded for them; and the records themselves (done, not done, refused;
+//! amended, never deleted).
+//!
+//! A dressing is recorded as a plan's task is, in the same table: the record names the protocol
+//! version (`wound_protocol_id`) instead of a plan version, and its `action_id` is the wound.
+//! (A wound's protocol is a nursing prescription that changes with the wound; making it an
+//! action of the projet personnalisé would make each change a new version of the plan, to be
+//! validated with the person.)
 
 use std::collections::HashMap;
 
@@ -35,8 +42,8 @@ use crate::{StoreError, StoreResult};
 
 pub(crate) const TASK_REASON: Column = Column::new("care_task_records", "reason");
 
-pub(crate) const TASK_COLUMNS: &str = "k.id, k.resident_id, k.plan_version_id, k.action_id, k.scheduled_for, k.status, \
-     k.performed_at, k.reason, k.dek_version, k.recorded_by, k.recorded_at, k.amends";
+pub(crate) const TASK_COLUMNS: &str = "k.id, k.resident_id, k.plan_version_id, k.wound_protocol_id, k.action_id, \
+     k.scheduled_for, k.status, k.performed_at, k.reason, k.dek_version, k.recorded_by, k.recorded_at, k.amends";
 
 pub(crate) fn task_record(row: &Row, keys: &Keyring) -> StoreResult<TaskRecord> {
     let id: Uuid = row.try_get("id")?;
@@ -48,6 +55,7 @@ pub(crate) fn task_record(row: &Row, keys: &Keyring) -> StoreResult<TaskRecord> 
         id: TaskRecordId::from_uuid(id),
         resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
         plan_version_id: row.try_get("plan_version_id")?,
+        wound_protocol_id: row.try_get("wound_protocol_id")?,
         action_id: row.try_get("action_id")?,
         scheduled_for: row.try_get("scheduled_for")?,
         status: parse(row, "status", TaskStatus::parse)?,
@@ -59,12 +67,31 @@ pub(crate) fn task_record(row: &Row, keys: &Keyring) -> StoreResult<TaskRecord> 
     })
 }
 
-/// What a record is about: an occurrence of a scheduled action of a plan version.
+/// Where a task comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSource {
+    /// An action of this plan version.
+    Plan(Uuid),
+    /// A dressing of this version of a wound's care protocol.
+    Dressing(Uuid),
+}
+
+/// What a record is about: an occurrence of a scheduled action of a plan version (`action_id`),
+/// or of a wound's dressing (`action_id` is the wound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskRef {
-    pub plan_version_id: Uuid,
+    pub source: TaskSource,
     pub action_id: Uuid,
     pub scheduled_for: DateTime<Utc>,
+}
+
+impl TaskRef {
+    fn ids(&self) -> (Option<Uuid>, Option<Uuid>) {
+        match self.source {
+            TaskSource::Plan(id) => (Some(id), None),
+            TaskSource::Dressing(id) => (None, Some(id)),
+        }
+    }
 }
 
 static LOCAL_TIMES: Stmt = LazyLock::new(|| {
@@ -94,12 +121,15 @@ static CURRENT_SHIFT: Stmt = LazyLock::new(|| {
 
 static DAY_PLANS: Stmt = LazyLock::new(|| {
     let each_resident = Trace {
-        from: "who, plans",
-        resident: "plans.resident_id",
-        resource: "plans.resident_id",
+        from: "who, (SELECT resident_id FROM plans UNION SELECT resident_id FROM dressings) d",
+        resident: "d.resident_id",
+        resource: "d.resident_id",
         outcome: "'success'",
         emergency: "false",
     };
+    let staying = "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = p.tenant_id AND s.resident_id = p.resident_id \
+                   AND s.establishment_id = :establishment AND (:unit::uuid IS NULL OR s.unit_id = :unit) \
+                   AND s.admitted_on <= :day AND (s.discharged_on IS NULL OR s.discharged_on > :day))";
     Sql::new(&format!(
         "WITH {WHO_CTE}, \
          day AS (SELECT (:day::date)::timestamp AT TIME ZONE e.timezone AS starts, \
@@ -110,11 +140,21 @@ static DAY_PLANS: Stmt = LazyLock::new(|| {
                   FROM care_plan_versions p JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who, day \
                   WHERE p.tenant_id = who.tenant_id AND p.status <> 'draft' \
                   AND p.activated_at < day.ends AND (p.ended_at IS NULL OR p.ended_at > day.starts) \
-                  AND EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = p.tenant_id AND s.resident_id = p.resident_id \
-                              AND s.establishment_id = :establishment AND (:unit::uuid IS NULL OR s.unit_id = :unit) \
-                              AND s.admitted_on <= :day AND (s.discharged_on IS NULL OR s.discharged_on > :day)) \
-                  AND {visible}), \
-         trace AS ({trace}) SELECT * FROM plans",
+                  AND {staying} AND {visible}), \
+         dressings AS MATERIALIZED (SELECT p.id, p.resident_id, p.content, p.dek_version, p.recorded_at AS activated_at, \
+                    p.ended_at, r.identity AS resident_identity, r.dek_version AS resident_dek_version, \
+                    w.id AS wound_id, w.kind AS wound_kind, w.site AS wound_site \
+                  FROM wound_protocols p JOIN wounds w ON w.tenant_id = p.tenant_id AND w.id = p.wound_id \
+                    JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who, day \
+                  WHERE p.tenant_id = who.tenant_id AND p.recorded_at < day.ends \
+                  AND (p.ended_at IS NULL OR p.ended_at > day.starts) \
+                  AND (who.care_all OR p.establishment_id = ANY(who.care_est)) AND {staying} AND {visible}), \
+         trace AS ({trace}) \
+         SELECT 'plan' AS source, id, resident_id, content, dek_version, activated_at, ended_at, resident_identity, \
+                resident_dek_version, NULL::uuid AS wound_id, NULL::text AS wound_kind, NULL::text AS wound_site \
+         FROM plans \
+         UNION ALL SELECT 'dressing', id, resident_id, content, dek_version, activated_at, ended_at, resident_identity, \
+                resident_dek_version, wound_id, wound_kind, wound_site FROM dressings",
         visible = visible("r"),
         trace = each_resident.sql(),
     ))
@@ -130,12 +170,16 @@ static DAY_RECORDS: Stmt = LazyLock::new(|| {
 static INSERT: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, {target}, \
-         plan AS (SELECT p.id, p.establishment_id FROM care_plan_versions p, target t WHERE p.tenant_id = t.tenant_id \
-                  AND p.resident_id = t.id AND p.id = :plan_version), \
-         k AS (INSERT INTO care_task_records (tenant_id, id, resident_id, establishment_id, plan_version_id, action_id, \
-                 scheduled_for, status, performed_at, reason, dek_version, recorded_by, amends) \
-               SELECT t.tenant_id, :id, t.id, plan.establishment_id, plan.id, :action_id, :scheduled_for, :status, \
-                      :performed_at, :reason, :dek_version, who.user_id, :amends \
+         plan AS (SELECT p.id AS plan_version_id, NULL::uuid AS wound_protocol_id, p.establishment_id \
+                  FROM care_plan_versions p, target t WHERE p.tenant_id = t.tenant_id \
+                  AND p.resident_id = t.id AND p.id = :plan_version \
+                  UNION ALL SELECT NULL, w.id, w.establishment_id FROM wound_protocols w, target t \
+                  WHERE w.tenant_id = t.tenant_id AND w.resident_id = t.id AND w.id = :wound_protocol), \
+         k AS (INSERT INTO care_task_records (tenant_id, id, resident_id, establishment_id, plan_version_id, \
+                 wound_protocol_id, action_id, scheduled_for, status, performed_at, reason, dek_version, recorded_by, \
+                 amends) \
+               SELECT t.tenant_id, :id, t.id, plan.establishment_id, plan.plan_version_id, plan.wound_protocol_id, \
+                      :action_id, :scheduled_for, :status, :performed_at, :reason, :dek_version, who.user_id, :amends \
                FROM target t, plan, who \
                WHERE :amends::uuid IS NULL OR EXISTS (SELECT 1 FROM care_task_records o WHERE o.tenant_id = t.tenant_id \
                      AND o.id = :amends AND o.resident_id = t.id AND o.action_id = :action_id \
@@ -154,8 +198,8 @@ static BY_ID: Stmt = LazyLock::new(|| {
 
 static REF: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
-        "WITH {WHO_CTE}, {target} SELECT k.plan_version_id, k.action_id, k.scheduled_for FROM care_task_records k, target t \
-         WHERE k.tenant_id = t.tenant_id AND k.resident_id = t.id AND k.id = :id",
+        "WITH {WHO_CTE}, {target} SELECT k.plan_version_id, k.wound_protocol_id, k.action_id, k.scheduled_for \
+         FROM care_task_records k, target t WHERE k.tenant_id = t.tenant_id AND k.resident_id = t.id AND k.id = :id",
         target = target()
     ))
 });
@@ -163,13 +207,17 @@ static REF: Stmt = LazyLock::new(|| {
 static RECORDS: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, {target}, \
-         data AS (SELECT k.* FROM care_task_records k, target t WHERE k.tenant_id = t.tenant_id AND k.resident_id = t.id \
-                  AND k.scheduled_for >= :from AND k.scheduled_for < :to ORDER BY k.scheduled_for, k.recorded_at LIMIT 5000), \
+         data AS (SELECT k.* FROM care_task_records k, target t, who WHERE k.tenant_id = t.tenant_id \
+                  AND k.resident_id = t.id AND k.scheduled_for >= :from AND k.scheduled_for < :to \
+                  AND (k.wound_protocol_id IS NULL OR {dressings_readable}) \
+                  ORDER BY k.scheduled_for, k.recorded_at LIMIT 5000), \
          trace AS ({trace}) \
          {listed}",
         target = target(),
         trace = Trace::read(),
         listed = listed(&format!("SELECT {TASK_COLUMNS} FROM data k"), "x.scheduled_for, x.recorded_at, x.id"),
+        // A dressing tells of a wound: the care team's data.
+        dressings_readable = crate::access::care_readable("k", "NOT t.normal"),
     ))
 });
 
@@ -203,10 +251,24 @@ pub async fn current_shift(
     }
 }
 
+/// An occurrence of the day, before its local times are instants.
+struct Pending {
+    /// When its source is in force.
+    in_force: (DateTime<Utc>, Option<DateTime<Utc>>),
+    resident: ResidentName,
+    source: TaskSource,
+    action_id: Uuid,
+    what: String,
+    who: dui_domain::care_plan::Performer,
+    at: NaiveDateTime,
+    until: Option<NaiveDateTime>,
+}
+
 /// The tasks of `day` for the people with a stay in progress in the establishment (or the
 /// unit) whom the caller sees, from the scheduled actions of the plan versions in force that
 /// day — each occurrence from the version in force at its time, none before the plan's
-/// activation —, in the establishment's time zone, with their latest records; `missed_after`
+/// activation — and from the wounds' care protocols in force (the dressings, for those who read
+/// the care team's data there), in the establishment's time zone, with their latest records; `missed_after`
 /// is the window after which a task not recorded is missed. Each person listed is recorded as
 /// read.
 pub async fn day_tasks(
@@ -232,35 +294,55 @@ pub async fn day_tasks(
     // Every occurrence, in local time; then their instants, in one round trip.
     let mut pending = Vec::new();
     for row in &rows {
-        let plan: Uuid = row.try_get("id")?;
+        let id: Uuid = row.try_get("id")?;
         let in_force: (DateTime<Utc>, Option<DateTime<Utc>>) = (row.try_get("activated_at")?, row.try_get("ended_at")?);
         let resident = ResidentId::from_uuid(row.try_get("resident_id")?);
-        let content: PlanContent = open_json(&keys, PLAN_CONTENT, plan, row.try_get("content")?)?;
         let identity: Identity =
             open_json(&keys, RESIDENT_IDENTITY, resident.as_uuid(), row.try_get("resident_identity")?)?;
         let name = ResidentName::of(identity, resident);
-        for action in content.actions {
-            let (Some(schedule), Some(action_id)) = (&action.schedule, action.id) else { continue };
-            for occurrence in schedule.occurrences_within(day, action.from, action.to) {
+        // What is scheduled: a plan's actions, or a wound's dressing.
+        let scheduled = match row.try_get::<_, &str>("source")? {
+            "dressing" => {
+                let protocol = crate::wounds::protocol_content(&keys, id, row.try_get("content")?)?;
+                let kind = parse(row, "wound_kind", dui_domain::wound::WoundKind::parse)?;
+                let site = parse(row, "wound_site", dui_domain::wound::BodySite::parse)?;
+                let what = protocol.task_label(kind, site);
+                let (schedule, who, from, to) = (protocol.schedule, protocol.who, protocol.from, protocol.to);
+                vec![(TaskSource::Dressing(id), row.try_get::<_, Uuid>("wound_id")?, what, who, schedule, from, to)]
+            }
+            _ => {
+                let content: PlanContent = open_json(&keys, PLAN_CONTENT, id, row.try_get("content")?)?;
+                content
+                    .actions
+                    .into_iter()
+                    .filter_map(|a| {
+                        let (schedule, action_id) = (a.schedule?, a.id?);
+                        Some((TaskSource::Plan(id), action_id, a.what, a.who, schedule, a.from, a.to))
+                    })
+                    .collect()
+            }
+        };
+        for (source, action_id, what, who, schedule, from, to) in scheduled {
+            for occurrence in schedule.occurrences_within(day, from, to) {
                 let until = occurrence.until.map(|u| day.and_time(u));
-                pending.push((
+                pending.push(Pending {
                     in_force,
-                    name.clone(),
-                    plan,
+                    resident: name.clone(),
+                    source,
                     action_id,
-                    action.what.clone(),
-                    action.who,
-                    day.and_time(occurrence.at),
+                    what: what.clone(),
+                    who,
+                    at: day.and_time(occurrence.at),
                     until,
-                ));
+                });
             }
         }
     }
-    let locals: Vec<NaiveDateTime> = pending.iter().flat_map(|p| [Some(p.6), p.7]).flatten().collect();
+    let locals: Vec<NaiveDateTime> = pending.iter().flat_map(|p| [Some(p.at), p.until]).flatten().collect();
     let instants = tx.query(&INSTANTS, &args! { establishment: &establishment_id, locals: &locals }).await?;
     let mut instants = instants.iter().map(|r| r.try_get::<_, DateTime<Utc>>(0));
     let mut tasks = Vec::with_capacity(pending.len());
-    for ((activated, ended), resident, plan_version_id, action_id, what, who, _, until) in pending {
+    for Pending { in_force: (activated, ended), resident, source, action_id, what, who, until, .. } in pending {
         let scheduled_for = instants.next().ok_or(StoreError::NotFound)??;
         let until = match until {
             Some(_) => Some(instants.next().ok_or(StoreError::NotFound)??),
@@ -270,10 +352,15 @@ pub async fn day_tasks(
             // Before this version was in force, or after: not its task.
             continue;
         }
+        let (plan_version_id, wound_protocol_id) = TaskRef { source, action_id, scheduled_for }.ids();
         tasks.push(Task {
             resident,
-            kind: TaskKind::CarePlan,
-            plan_version_id: Some(plan_version_id),
+            kind: match source {
+                TaskSource::Plan(_) => TaskKind::CarePlan,
+                TaskSource::Dressing(_) => TaskKind::Dressing,
+            },
+            plan_version_id,
+            wound_protocol_id,
             action_id: Some(action_id),
             restraint_id: None,
             reassessment_id: None,
@@ -336,8 +423,9 @@ pub async fn record(
     let status = new.status.as_str();
     let amends_id = amends.map(|a| a.as_uuid());
     let action = if amends.is_some() { AuditAction::CareTaskAmend } else { AuditAction::CareTaskRecord };
-    let args = args! { resident: &resident, id: &id, plan_version: &task.plan_version_id, action_id: &task.action_id,
-    scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
+    let (plan_version, wound_protocol) = task.ids();
+    let args = args! { resident: &resident, id: &id, plan_version: &plan_version, wound_protocol: &wound_protocol,
+    action_id: &task.action_id, scheduled_for: &task.scheduled_for, status: &status, performed_at: &new.performed_at,
     reason: &reason, dek_version: &dek, amends: &amends_id }
     .action(action);
     let event = crate::handover_write::EventRow::seal(&keys, event)?;
@@ -350,11 +438,12 @@ pub async fn record(
 pub async fn record_ref(tx: &mut Tx<'_>, resident: ResidentId, id: TaskRecordId) -> StoreResult<TaskRef> {
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
     let row = tx.query_one(&REF, &args! { resident: &resident, id: &id }).await?;
-    Ok(TaskRef {
-        plan_version_id: row.try_get("plan_version_id")?,
-        action_id: row.try_get("action_id")?,
-        scheduled_for: row.try_get("scheduled_for")?,
-    })
+    let source = match (row.try_get::<_, Option<Uuid>>("plan_version_id")?, row.try_get("wound_protocol_id")?) {
+        (Some(plan), _) => TaskSource::Plan(plan),
+        (None, Some(protocol)) => TaskSource::Dressing(protocol),
+        (None, None) => return Err(StoreError::Corrupt { column: "plan_version_id", value: "null".to_owned() }),
+    };
+    Ok(TaskRef { source, action_id: row.try_get("action_id")?, scheduled_for: row.try_get("scheduled_for")? })
 }
 
 /// The person's task records in a period (traceability of care), oldest first, amendments

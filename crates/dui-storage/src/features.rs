@@ -23,8 +23,11 @@ pub const ALL: &[&Feature] = &[
     &crate::notes::FEATURE,
     &crate::assessments::FEATURE,
     &crate::care_plans::FEATURE,
+    // Before the tasks: a dressing's record names its protocol.
+    &crate::wounds::FEATURE,
     &crate::care_tasks::FEATURE,
     &crate::measurements::FEATURE,
+    &crate::nutrition::FEATURE,
     &crate::absences::FEATURE,
     &crate::restraints::FEATURE,
     &crate::handover::FEATURE,

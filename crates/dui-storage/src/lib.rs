@@ -44,6 +44,7 @@ pub mod merge;
 pub mod migrate;
 pub mod notes;
 mod notices;
+pub mod nutrition;
 pub mod outbox;
 pub mod people;
 pub mod place;
@@ -69,6 +70,7 @@ mod trail;
 pub mod tx;
 mod unchanged;
 mod who;
+pub mod wounds;
 
 pub use access::RecordContext;
 pub use error::StoreError;

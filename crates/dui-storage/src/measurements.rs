@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use dui_domain::audit::AuditAction;
 
-use crate::access::{WHO_CTE, target};
+use crate::access::{WHO_CTE, care_readable, target};
 use crate::args;
 use crate::feature::{Feature, Table, to_json};
 use crate::idempotency::{Create, create_once};
@@ -54,12 +54,6 @@ const HISTORY_LIMIT: i64 = 10_000;
 /// The columns of [`history`].
 const HISTORY_COLUMNS: &str = "history.history_ids, history.history_kinds, history.history_at, \
      history.history_values, history.history_deks, person.person_id, person.person_identity, person.person_dek";
-
-/// Reads the care team's data: where the user reads care-team notes (with an emergency opening —
-/// `emergency`, an SQL condition — anywhere they do).
-fn care_readable(m: &str, emergency: &str) -> String {
-    crate::access::care_readable(m, emergency)
-}
 
 /// Two lateral items giving one row of [`HISTORY_COLUMNS`], for the resident of row `r` (its
 /// `tenant_id` and `id`), when `when` holds: their weights measured from six months (and a day)

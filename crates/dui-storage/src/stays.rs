@@ -177,6 +177,22 @@ pub async fn day_starts(
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
+static TODAY: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT (now() AT TIME ZONE coalesce( \
+           (SELECT e.timezone FROM stays s JOIN establishments e ON e.tenant_id = s.tenant_id AND e.id = s.establishment_id \
+            WHERE s.tenant_id = :tenant AND s.resident_id = :resident \
+            ORDER BY s.discharged_on DESC NULLS FIRST, s.admitted_on DESC LIMIT 1), 'Europe/Paris'))::date",
+    )
+});
+
+/// Today in the calendar of the person's establishment (as [`day_starts`] reads it). A check,
+/// not recorded.
+pub async fn today(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<NaiveDate> {
+    let resident = resident.as_uuid();
+    Ok(tx.query_one(&TODAY, &args! { resident: &resident }).await?.try_get(0)?)
+}
+
 /// A resident's stays, most recent first, as the transaction's last statement.
 pub async fn list(tx: Tx<'_>, resident: ResidentId, reading: Reading) -> StoreResult<Vec<Stay>> {
     let resident = resident.as_uuid();

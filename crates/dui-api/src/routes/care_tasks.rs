@@ -7,7 +7,7 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_app::care_tasks;
 use dui_domain::care_task::{Task, TaskRecord, TaskState, TaskStatus};
-use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId};
+use dui_domain::{EstablishmentId, PlanVersionId, ResidentId, TaskRecordId, UnitId, WoundProtocolId};
 use serde::Deserialize;
 use dui_domain::period::TimeBound;
 use utoipa::{IntoParams, ToSchema};
@@ -63,7 +63,11 @@ pub async fn day_tasks(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordTask {
-    pub plan_version_id: Uuid,
+    /// The plan version of the action, as listed by the day's tasks (or `wound_protocol_id`).
+    pub plan_version_id: Option<Uuid>,
+    /// The wound's protocol version, for a dressing, as listed by the day's tasks.
+    pub wound_protocol_id: Option<Uuid>,
+    /// The plan's action, or the wound of a dressing.
     pub action_id: Uuid,
     /// The occurrence, as listed by the day's tasks.
     pub scheduled_for: DateTime<Utc>,
@@ -75,7 +79,8 @@ pub struct RecordTask {
 }
 
 /// Records what happened for a task: done, not done (with why), or refused by the person. Once
-/// per occurrence (409 after): corrections are amendments.
+/// per occurrence (409 after): corrections are amendments. A plan's task names its plan
+/// version; a wound's dressing its protocol version (recorded by the care team).
 #[utoipa::path(post, path = "/residents/{resident_id}/tasks", tag = "care",
     params(("resident_id" = ResidentId, Path), IdempotencyHeader), request_body = RecordTask,
     responses((status = 201, body = TaskRecord), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -88,7 +93,8 @@ pub async fn record_task(
 ) -> Result<Response, ApiError> {
     let command = care_tasks::RecordTask {
         resident,
-        plan_version: PlanVersionId::from_uuid(body.plan_version_id),
+        plan_version: body.plan_version_id.map(PlanVersionId::from_uuid),
+        wound_protocol: body.wound_protocol_id.map(WoundProtocolId::from_uuid),
         action: body.action_id,
         scheduled_for: body.scheduled_for,
         status: body.status,

@@ -28,6 +28,8 @@ tenant_api!(
     assessments,
     care_plans,
     measurements,
+    wounds,
+    nutrition,
     alerts,
     falls,
     timeline,
