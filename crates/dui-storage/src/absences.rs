@@ -268,10 +268,7 @@ pub async fn record_return(
     returned_at: DateTime<Utc>,
     event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Absence> {
-    let event = match event {
-        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
-        None => crate::handover_write::EventRow::default(),
-    };
+    let event = crate::handover_write::EventRow::seal_in(&tx, event).await?;
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
     let args = args! { resident: &resident, id: &id, returned_at: &returned_at }.action(AuditAction::AbsenceReturn);
     let args = event.bind(args);

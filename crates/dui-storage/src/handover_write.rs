@@ -40,6 +40,15 @@ impl EventRow {
         })
     }
 
+    /// [`EventRow::seal`] for a write that seals nothing else: the transaction's keys are taken
+    /// only when there is an event.
+    pub(crate) async fn seal_in(tx: &crate::tx::Tx<'_>, event: Option<&NewHandoverEvent>) -> StoreResult<Self> {
+        match event {
+            Some(event) => Self::seal(&*tx.sealing_keys(1).await?, Some(event)),
+            None => Ok(Self::default()),
+        }
+    }
+
     /// Binds the event's values (`:ev_*`) to a statement that has [`emit`] in its `WITH` clause.
     pub(crate) fn bind<'a>(&'a self, args: Args<'a>) -> Args<'a> {
         args.set("ev_id", &self.id)

@@ -220,10 +220,7 @@ pub async fn admit(
     transferred_from: Option<StayId>,
     event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Created<Stay>> {
-    let event = match event {
-        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
-        None => crate::handover_write::EventRow::default(),
-    };
+    let event = crate::handover_write::EventRow::seal_in(&tx, event).await?;
     let id = Uuid::now_v7();
     let resident = resident.as_uuid();
     let establishment = new.establishment_id.as_uuid();
@@ -246,10 +243,7 @@ pub async fn change(
     change: StayChange,
     event: Option<&dui_domain::handover::NewHandoverEvent>,
 ) -> StoreResult<Stay> {
-    let event = match event {
-        Some(event) => crate::handover_write::EventRow::seal(&*tx.sealing_keys(1).await?, Some(event))?,
-        None => crate::handover_write::EventRow::default(),
-    };
+    let event = crate::handover_write::EventRow::seal_in(&tx, event).await?;
     let (on, mode, unit, move_unit) = match change {
         StayChange::Discharge { on, mode } => (Some(on), Some(mode.as_str()), None, false),
         StayChange::MoveUnit { unit } => (None, None, unit.map(|u| u.as_uuid()), true),
