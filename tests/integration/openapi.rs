@@ -105,3 +105,34 @@ fn no_schema_combines_a_closed_object_with_other_properties() {
     // The measurement's time is a property of its body.
     assert!(schemas["CreateMeasurement"]["properties"]["measured_at"].is_object());
 }
+
+/// Every `$ref` names a schema of the document: a dangling one leaves that part undocumented
+/// and untested by contract tools.
+#[test]
+fn every_reference_resolves() {
+    fn walk(value: &Value, at: &str, schemas: &serde_json::Map<String, Value>, dangling: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                if let Some(Value::String(reference)) = fields.get("$ref") {
+                    let known =
+                        reference.strip_prefix("#/components/schemas/").is_some_and(|name| schemas.contains_key(name));
+                    if !known {
+                        dangling.push(format!("{at}: {reference}"));
+                    }
+                }
+                for (key, inner) in fields {
+                    walk(inner, &format!("{at}/{key}"), schemas, dangling);
+                }
+            }
+            Value::Array(items) => {
+                items.iter().enumerate().for_each(|(i, item)| walk(item, &format!("{at}/{i}"), schemas, dangling))
+            }
+            _ => {}
+        }
+    }
+    let document: Value = serde_json::from_str(dui_api::openapi_json()).unwrap();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let mut dangling = Vec::new();
+    walk(&document, "", schemas, &mut dangling);
+    assert!(dangling.is_empty(), "references to nothing: {dangling:#?}");
+}

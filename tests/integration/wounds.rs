@@ -101,10 +101,12 @@ async fn a_wound_is_recorded_assessed_charted_and_closed() {
         .post(
             &assess,
             &nurse.token,
-            json!({"assessed_on": "2026-11-20", "length_cm": 2.5, "width_cm": 1.5, "exudate": "low"}),
+            // A score written `2.0` is the integer 2, as JSON Schema reads it.
+            json!({"assessed_on": "2026-11-20", "length_cm": 2.5, "width_cm": 1.5, "exudate": "low", "pain": 2.0}),
         )
         .await;
     assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!(second.json["pain"], 2, "{}", second.text);
 
     // The list: the latest stage seen, the assessments and the size over time.
     let listed = app.get(&wounds, &nurse.token).await;

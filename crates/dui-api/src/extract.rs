@@ -25,8 +25,77 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Json(value))
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(unreadable)?;
+        Ok(Json(from_json(&bytes)?))
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::Rejected {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        detail: "The request body must be sent as application/json.".to_owned(),
+        errors: Vec::new(),
+    }
+}
+
+fn unreadable(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    ApiError::Rejected {
+        status: rejection.status(),
+        detail: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "The request body is larger than allowed.".to_owned()
+        } else {
+            format!("The request body cannot be read: {}", rejection.body_text())
+        },
+        errors: Vec::new(),
+    }
+}
+
+/// Reads a JSON body. JSON Schema counts `5.0` as an integer, so a number written with a zero
+/// fraction is accepted where an integer is expected: when the first reading fails on a
+/// floating-point number, such numbers are rewritten as integers and the body is read again.
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection @ axum::extract::rejection::JsonRejection::JsonDataError(_))
+            if rejection.body_text().contains("invalid type: floating point") =>
+        {
+            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                return Err(rejection.into());
+            };
+            if !integral_floats_as_integers(&mut value) {
+                return Err(rejection.into());
+            }
+            let again = serde_json::to_vec(&value).map_err(|_| ApiError::from(rejection))?;
+            Ok(axum::Json::<T>::from_bytes(&again)?.0)
+        }
+        Err(rejection) => Err(rejection.into()),
+    }
+}
+
+/// Rewrites every number with a zero fraction that an integer can hold exactly; true when one was.
+fn integral_floats_as_integers(value: &mut serde_json::Value) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => match number.as_f64() {
+            Some(float) if float.fract() == 0.0 && float.abs() < EXACT => {
+                // In range and without fraction, so the conversion is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let integer = float as i64;
+                *value = serde_json::Value::from(integer);
+                true
+            }
+            _ => false,
+        },
+        serde_json::Value::Array(items) => {
+            items.iter_mut().fold(false, |any, item| integral_floats_as_integers(item) | any)
+        }
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().fold(false, |any, item| integral_floats_as_integers(item) | any)
+        }
+        _ => false,
     }
 }
 
@@ -58,11 +127,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
-            return Err(ApiError::Rejected {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                detail: "The request body must be sent as application/json.".to_owned(),
-                errors: Vec::new(),
-            });
+            return Err(unsupported_media_type());
         }
         let key = req.headers().get(&IDEMPOTENCY_KEY).map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
         let mut digest = Sha256::new();
@@ -70,17 +135,9 @@ where
         digest.update(b" ");
         digest.update(req.uri().path().as_bytes());
         digest.update(b"\n");
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| ApiError::Rejected {
-            status: rejection.status(),
-            detail: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "The request body is larger than allowed.".to_owned()
-            } else {
-                format!("The request body cannot be read: {}", rejection.body_text())
-            },
-            errors: Vec::new(),
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(unreadable)?;
         digest.update(&bytes);
-        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes)?;
+        let body = from_json(&bytes)?;
         let key = key.map(|key| IdempotencyKey::new(&key, digest.finalize().into())).transpose()?;
         Ok(CreateRequest { body, key })
     }

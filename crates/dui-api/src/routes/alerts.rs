@@ -36,6 +36,7 @@ pub enum AlertFilter {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AlertsParams {
+    #[param(inline)]
     pub status: Option<AlertFilter>,
 }
 

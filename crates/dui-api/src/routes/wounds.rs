@@ -37,6 +37,7 @@ pub enum WoundStatus {
 #[into_params(parameter_in = Query)]
 pub struct WoundsParams {
     /// Open wounds (default), closed ones, or all.
+    #[param(inline)]
     pub status: Option<WoundStatus>,
 }
 
