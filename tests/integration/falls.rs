@@ -238,3 +238,62 @@ async fn the_care_team_reads_the_register_in_full_and_the_director_without_detai
     let listed = trail.as_array().unwrap().iter().filter(|e| e["action"] == "fall.list").count();
     assert_eq!(listed, 3, "the nurse's two lists and the director's one: {trail}");
 }
+
+/// The person's timeline carries what the hand-over told of them, each entry linked to its
+/// source and read under the scope it was told in; admissions stay entries of their own.
+#[tokio::test]
+async fn the_timeline_tells_what_the_handover_told_to_those_who_may_read_it() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted = admit(&app, &tenant, json!({"identity": identity("Chronologie", "Rose", "1930-06-06")})).await;
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let social = app.user(&tenant, &[(Some(ehpad), Role::SocialWorker)]).await;
+
+    let fell = app.post(&format!("{record}/falls"), &nurse.token, fall(&days_ago(0), &["bruise"])).await;
+    assert_eq!(fell.status, 201, "{}", fell.text);
+    let away = app
+        .post(
+            &format!("{record}/absences"),
+            &nurse.token,
+            json!({"kind": "consultation", "destination": {"name": "Cabinet de cardiologie"}, "transport": "taxi"}),
+        )
+        .await;
+    assert_eq!(away.status, 201, "{}", away.text);
+
+    let events = |timeline: &TestResponse| -> Vec<(String, String, Value)> {
+        timeline
+            .json
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", timeline.text))
+            .iter()
+            .filter(|e| e["type"] == "event")
+            .map(|e| {
+                let event = &e["event"];
+                (
+                    event["kind"].as_str().unwrap().to_owned(),
+                    event["source_type"].as_str().unwrap().to_owned(),
+                    event["source_id"].clone(),
+                )
+            })
+            .collect()
+    };
+    let theirs = app.get(&format!("{record}/timeline"), &nurse.token).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(
+        events(&theirs),
+        [
+            ("absence".to_owned(), "absence".to_owned(), away.json["id"].clone()),
+            ("fall".to_owned(), "fall".to_owned(), fell.json["id"].clone())
+        ]
+    );
+    let types: Vec<&str> = theirs.json.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "admission").count(), 1, "{}", theirs.text);
+    // The fall was the care team's: the social worker's timeline has the departure only.
+    let social_view = app.get(&format!("{record}/timeline"), &social.token).await;
+    assert_eq!(events(&social_view).iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["absence"]);
+    // A period before them shows neither.
+    let earlier = app.get(&format!("{record}/timeline?to={}", days_ago(2)), &nurse.token).await;
+    assert_eq!(events(&earlier), [], "{}", earlier.text);
+}

@@ -249,6 +249,32 @@ async fn weights_carry_the_undernutrition_criteria_and_the_status_gathers_them()
                {"criterion": "weight_loss_6_months", "severity": "severe"},
                {"criterion": "low_bmi", "severity": "severe"}])
     );
+    // The hand-over heard of it when it appeared and when it worsened, the care team only.
+    let feed = format!("/api/v1/establishments/{}/handover", tenant.establishments[0].id);
+    let told = app.get(&feed, &nurse.token).await;
+    let told: Vec<(&str, &str)> = told.json["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", told.text))
+        .iter()
+        .filter(|e| e["source_type"] == "measurement")
+        .map(|e| (e["kind"].as_str().unwrap(), e["summary"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (
+                "undernutrition",
+                "Dénutrition sévère : 51,0 kg ; perte de 13,6 % en 1 mois ; perte de 18,4 % en 6 mois ; IMC 19,9"
+            ),
+            ("undernutrition", "Dénutrition modérée : 59,0 kg ; perte de 5,6 % en 1 mois"),
+        ]
+    );
+    let theirs = app.get(&feed, &social.token).await;
+    assert_eq!(
+        theirs.json["events"].as_array().map(|e| e.iter().filter(|e| e["kind"] == "undernutrition").count()),
+        Some(0)
+    );
+
     // A weight entered in error is no longer the latest, nor a reference.
     let flagged = app
         .post(

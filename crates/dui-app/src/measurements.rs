@@ -69,6 +69,22 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordMeasurement) 
         summary,
         occurred_at: measured_at,
     });
+    // A weight showing undernutrition the one before did not (or a more severe one) is told to
+    // the care team too; a weight has no usual range, so it is the only event it can make.
+    let event = match (new.kind, new.reference.value) {
+        (MeasurementKind::Weight, MeasurementValue::Single(value)) => {
+            let history = measurements::history_at(&mut tx, command.resident, measured_at).await?;
+            let weight = NutritionReading { id: MeasurementId::from_uuid(uuid::Uuid::now_v7()), measured_at, value };
+            history.worsened_by(&weight).map(|summary| NewHandoverEvent {
+                kind: HandoverEventKind::Undernutrition,
+                source_type: "measurement",
+                scope: NoteScope::CareTeam,
+                summary,
+                occurred_at: measured_at,
+            })
+        }
+        _ => event,
+    };
     let (mut created, history) =
         measurements::record(tx, command.key.as_ref(), command.resident, &new, measured_at, event.as_ref()).await?;
     assess(&mut created.value, &history);

@@ -1,5 +1,6 @@
-//! A person's timeline: notes, assessments, versions of the projet personnalisé and stays,
-//! merged in one chronology, newest first. Read in one snapshot and recorded as one reading.
+//! A person's timeline: notes, assessments, versions of the projet personnalisé, stays and what
+//! the hand-over told of the person (falls, alerts, absences, restraints, wounds...), merged in
+//! one chronology, newest first. Read in one snapshot and recorded as one reading.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dui_domain::ResidentId;
@@ -7,7 +8,7 @@ use dui_domain::audit::AuditAction;
 use dui_domain::pagination::PageRequest;
 use dui_domain::period::TimeBound;
 use dui_domain::scope::TenantScope;
-use dui_storage::{Mode, Reading, assessments, care_plans, notes, residents, stays};
+use dui_storage::{Mode, Reading, assessments, care_plans, handover, notes, residents, stays};
 
 use crate::{App, AppError, AppResult};
 
@@ -17,8 +18,9 @@ fn day(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// The person's timeline over a period (at most a year; default the last 30 days): notes and
-/// assessments the caller may read, plan versions, admissions and discharges, newest first.
+/// The person's timeline over a period (at most a year; default the last 30 days): notes,
+/// assessments and hand-over events the caller may read, plan versions, admissions and
+/// discharges, newest first.
 pub async fn read(
     app: &App,
     scope: &TenantScope,
@@ -63,6 +65,9 @@ pub async fn read(
                 superseded: assessment.superseded_by.is_some(),
             });
         }
+    }
+    for (at, event) in handover::of_person_within(&mut tx, resident, from, to).await? {
+        entries.push(Entry::Event { at, event: Box::new(event) });
     }
     // Notes, newest first, page by page until the period's start (at most 2,000).
     let mut page = PageRequest::first(200);

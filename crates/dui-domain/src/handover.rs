@@ -85,6 +85,26 @@ impl std::fmt::Debug for HandoverEvent {
     }
 }
 
+/// An event as a person's timeline shows it: what was told at the hand-over about them.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordEvent {
+    pub id: Uuid,
+    pub kind: HandoverEventKind,
+    /// What the event comes from, to open it (`care_task_record`, `measurement`, `fall`...).
+    pub source_type: String,
+    pub source_id: Uuid,
+    pub scope: NoteScope,
+    pub summary: String,
+    pub recorded_by: Option<UserId>,
+}
+
+impl std::fmt::Debug for RecordEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordEvent").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
 /// The event of an admission (a first stay, a transfer, a return) on `on`.
 pub fn admission(
     mode: crate::record::StayMode,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::assessment::recorded::AssessmentStatus;
 use crate::care_plan::PlanStatus;
+use crate::handover::RecordEvent;
 use crate::transmission::Note;
 
 /// One event of the timeline.
@@ -30,6 +31,10 @@ pub enum TimelineEntry {
     Admission { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
     /// A discharge.
     Discharge { at: DateTime<Utc>, stay_id: Uuid, establishment_id: Uuid },
+    /// What the hand-over told of the person (a task refused, an abnormal measurement, a fall,
+    /// an alert, an absence, a restraint, a wound, a diet change...), linked to its source;
+    /// admissions and discharges are the entries above.
+    Event { at: DateTime<Utc>, event: Box<RecordEvent> },
 }
 
 impl TimelineEntry {
@@ -40,7 +45,8 @@ impl TimelineEntry {
             | Self::Assessment { at, .. }
             | Self::CarePlan { at, .. }
             | Self::Admission { at, .. }
-            | Self::Discharge { at, .. } => *at,
+            | Self::Discharge { at, .. }
+            | Self::Event { at, .. } => *at,
         }
     }
 }

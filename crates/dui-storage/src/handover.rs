@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use dui_crypto::Keyring;
-use dui_domain::handover::{HandoverEvent, HandoverEventKind};
+use dui_domain::handover::{HandoverEvent, HandoverEventKind, RecordEvent};
 use dui_domain::record::NoteScope;
 use dui_domain::resident::Identity;
 use dui_domain::transmission::ResidentName;
@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::StoreResult;
-use crate::access::{WHO_CTE, note_readable, visible};
+use crate::access::{WHO_CTE, note_readable, target, visible};
 use crate::feature::{Feature, Table, to_json};
 use crate::residents::RESIDENT_IDENTITY;
 use crate::rows::parse;
@@ -104,6 +104,53 @@ pub(crate) async fn feed(
         });
     }
     Ok(events)
+}
+
+/// The most events a timeline shows (the newest of its period).
+pub const TIMELINE_EVENTS: i64 = 2_000;
+
+static OF_PERSON: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target} \
+         SELECT {EVENT_COLUMNS} FROM handover_events e, target t, who \
+         WHERE e.tenant_id = t.tenant_id AND e.resident_id = t.id AND e.occurred_at >= :from AND e.occurred_at < :to \
+         AND e.kind NOT IN ('admission', 'discharge') AND {readable} \
+         ORDER BY e.occurred_at DESC, e.id DESC LIMIT {TIMELINE_EVENTS}",
+        target = target(),
+        readable = note_readable("e", "NOT t.normal"),
+    ))
+});
+
+/// The events told about a person that occurred from `from` to `to` (excluded), newest first,
+/// that the reader may read; admissions and discharges left out (their stays tell them). Not
+/// recorded: the caller records its reading. Empty when the person is out of reach.
+pub async fn of_person_within(
+    tx: &mut Tx<'_>,
+    resident: ResidentId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StoreResult<Vec<(DateTime<Utc>, RecordEvent)>> {
+    let resident = resident.as_uuid();
+    let rows = tx.query(&OF_PERSON, &crate::args! { resident: &resident, from: &from, to: &to }).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = tx.keyring(crate::sealing::versions(&rows)?).await?;
+    rows.iter()
+        .map(|row| {
+            let (id, summary) = parts(row, &keys)?;
+            let event = RecordEvent {
+                id,
+                kind: parse(row, "kind", HandoverEventKind::parse)?,
+                source_type: row.try_get("source_type")?,
+                source_id: row.try_get("source_id")?,
+                scope: parse(row, "scope", NoteScope::parse)?,
+                summary,
+                recorded_by: row.try_get::<_, Option<Uuid>>("recorded_by")?.map(UserId::from_uuid),
+            };
+            Ok((row.try_get("occurred_at")?, event))
+        })
+        .collect()
 }
 
 /// An event as the person's export shows it.

@@ -360,6 +360,19 @@ pub async fn series(
     Ok((measurements, history))
 }
 
+/// The weights (of the six months before `at`, up to it) and heights of a resident the caller
+/// records for, as the undernutrition criteria of a weight measured at `at` need them; read in
+/// the write's transaction, whose trace covers it.
+pub async fn history_at(tx: &mut Tx<'_>, resident: ResidentId, at: DateTime<Utc>) -> StoreResult<History> {
+    let (db, tenant) = (tx.db(), tx.tenant());
+    let (resident, at) = (resident.as_uuid(), Some(at));
+    let rows = tx.query(&SERIES_HISTORY, &args! { resident: &resident, from: &at, to: &at }).await?;
+    match rows.first() {
+        Some(row) => SealedHistory::of(row)?.open(db, tenant).await,
+        None => Ok(History::default()),
+    }
+}
+
 /// A resident's weights and heights for their nutrition status (see [`history`]); the reading is
 /// recorded as `action`. `NotFound` (recorded as refused) when the resident is out of reach.
 pub async fn nutrition(tx: Tx<'_>, resident: ResidentId, action: AuditAction) -> StoreResult<History> {

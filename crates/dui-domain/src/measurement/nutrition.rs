@@ -270,6 +270,48 @@ impl History {
         }
     }
 
+    /// What the hand-over says of `weight`, a weighing not yet among the weights, when it shows
+    /// undernutrition that the weight before it did not show, or a more severe one: "Dénutrition
+    /// sévère : 52,3 kg ; perte de 10,2 % en 1 mois ; IMC 19,1". `None` otherwise: a weighing that
+    /// confirms what the team knows already is not news.
+    pub fn worsened_by(&self, weight: &NutritionReading) -> Option<String> {
+        let now = self.assess(weight);
+        let severity = now.undernutrition?;
+        let before = self
+            .weights
+            .iter()
+            .filter(|w| {
+                w.id != weight.id && (w.measured_at, w.id.as_uuid()) < (weight.measured_at, weight.id.as_uuid())
+            })
+            .max_by_key(|w| (w.measured_at, w.id.as_uuid()));
+        let rank = |u: Option<Undernutrition>| match u {
+            None => 0,
+            Some(Undernutrition::Moderate) => 1,
+            Some(Undernutrition::Severe) => 2,
+        };
+        if before.is_some_and(|before| rank(self.assess(before).undernutrition) >= rank(Some(severity))) {
+            return None;
+        }
+        let decimal = |value: f64| format!("{value:.1}").replace('.', ",");
+        let mut parts = vec![format!("{} kg", decimal(weight.value))];
+        for met in &now.criteria {
+            parts.push(match met.criterion {
+                NutritionCriterion::WeightLoss1Month => {
+                    format!("perte de {} % en 1 mois", decimal(now.loss_1_month.map_or(0.0, |l| l.loss_percent)))
+                }
+                NutritionCriterion::WeightLoss6Months => {
+                    format!("perte de {} % en 6 mois", decimal(now.loss_6_months.map_or(0.0, |l| l.loss_percent)))
+                }
+                NutritionCriterion::LowBmi => format!("IMC {}", decimal(now.bmi.unwrap_or_default())),
+            });
+        }
+        let how = match severity {
+            Undernutrition::Moderate => "modérée",
+            Undernutrition::Severe => "sévère",
+        };
+        Some(format!("Dénutrition {how} : {}", parts.join(" ; ")))
+    }
+
     /// The status: what the latest weight shows.
     pub fn status(&self, resident: crate::ResidentId) -> NutritionStatus {
         let latest = self.weights.iter().max_by_key(|w| (w.measured_at, w.id.as_uuid())).copied();
@@ -358,6 +400,30 @@ mod tests {
         assert_eq!((a.age, a.criteria_set), (Some(87), Some(NutritionCriteriaSet::Aged70AndOver)));
         // 59 kg at 1.55 m: BMI 24.6, no criterion.
         assert_eq!(a.bmi, Some(24.6));
+    }
+
+    #[test]
+    fn the_hand_over_hears_of_undernutrition_when_it_appears_or_worsens() {
+        let h = history(&[("2026-09-01", 63.0), ("2026-10-01", 62.5)], Some(155.0));
+        // 59.0 kg a month later: 5.6 % lost, new.
+        assert_eq!(
+            h.worsened_by(&reading("2026-11-01", 59.0)).as_deref(),
+            Some("Dénutrition modérée : 59,0 kg ; perte de 5,6 % en 1 mois")
+        );
+        // Within the criteria before and still moderate: not news.
+        let h = history(&[("2026-09-01", 63.0), ("2026-10-01", 62.5), ("2026-11-01", 59.0)], Some(155.0));
+        assert_eq!(h.worsened_by(&reading("2026-11-08", 58.9)), None);
+        // Severe now (10 % in a month, BMI under 22): told, with each criterion.
+        assert_eq!(
+            h.worsened_by(&reading("2026-11-29", 52.0)).as_deref(),
+            Some("Dénutrition sévère : 52,0 kg ; perte de 11,9 % en 1 mois ; perte de 17,5 % en 6 mois ; IMC 21,6")
+        );
+        // A stable weight says nothing; a first weighing with a low BMI is news.
+        assert_eq!(h.worsened_by(&reading("2026-11-08", 62.4)), None);
+        assert_eq!(
+            history(&[], Some(170.0)).worsened_by(&reading("2026-11-08", 57.5)).as_deref(),
+            Some("Dénutrition sévère : 57,5 kg ; IMC 19,9")
+        );
     }
 
     #[test]
