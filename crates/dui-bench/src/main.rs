@@ -577,6 +577,7 @@ async fn run(common: &Common, out: &std::path::Path, only: &[String], rounds: Op
             establishments: manifest.tenants.iter().map(|t| t.establishments.len()).sum(),
             residents: manifest.residents(),
             notes: manifest.notes(),
+            events: manifest.events(),
         },
         operations,
         handover_at_200: Some(handover_at_200),

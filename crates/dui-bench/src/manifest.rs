@@ -21,6 +21,9 @@ pub struct TenantData {
     pub establishments: Vec<EstablishmentData>,
     /// Notes in the tenant at the end of seeding.
     pub notes: u64,
+    /// Hand-over events in the tenant at the end of seeding.
+    #[serde(default)]
+    pub events: u64,
     /// Former residents (discharged) in the tenant.
     #[serde(default)]
     pub former: u64,
@@ -64,5 +67,9 @@ impl Manifest {
 
     pub fn notes(&self) -> u64 {
         self.tenants.iter().map(|t| t.notes).sum()
+    }
+
+    pub fn events(&self) -> u64 {
+        self.tenants.iter().map(|t| t.events).sum()
     }
 }

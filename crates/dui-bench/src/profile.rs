@@ -19,6 +19,9 @@ pub struct Profile {
     pub stay_years: u32,
     /// Notes per resident per day, on average.
     pub notes_per_day: f64,
+    /// Hand-over events (tasks refused or not done, abnormal measurements, falls, departures...)
+    /// per resident per day, on average.
+    pub events_per_day: f64,
     /// Saturation runs, open-loop steps.
     pub step: Duration,
     /// The fixed-rate runs (hand-over at 200 requests/s, the mix, the noisy neighbour).
@@ -37,6 +40,7 @@ pub const SMALL: Profile = Profile {
     former: 0,
     stay_years: 0,
     notes_per_day: 1.0,
+    events_per_day: 0.3,
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
     jobs: 2,
@@ -51,6 +55,7 @@ pub const PLATFORM: Profile = Profile {
     former: 0,
     stay_years: 0,
     notes_per_day: 1.0,
+    events_per_day: 0.3,
     step: Duration::from_secs(4),
     long_step: Duration::from_secs(10),
     jobs: 2,
@@ -65,6 +70,7 @@ pub const LARGE: Profile = Profile {
     establishments: &[80; 20],
     days: 365,
     notes_per_day: 1.0,
+    events_per_day: 0.3,
     former: 98_400,
     stay_years: 10,
     step: Duration::from_secs(4),
@@ -83,6 +89,7 @@ pub const SMOKE: Profile = Profile {
     former: 40,
     stay_years: 2,
     notes_per_day: 1.0,
+    events_per_day: 0.3,
     step: Duration::from_millis(400),
     long_step: Duration::from_millis(600),
     jobs: 2,

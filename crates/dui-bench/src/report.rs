@@ -41,6 +41,8 @@ pub struct Dataset {
     pub establishments: usize,
     pub residents: usize,
     pub notes: u64,
+    /// Hand-over events (the feed reads them with the notes).
+    pub events: u64,
 }
 
 /// Figures of a phase with the server's usage during it.
@@ -222,14 +224,15 @@ impl Report {
         let mut md = String::new();
         md.push_str(&format!(
             "# dui load benchmark — profile `{}`\n\n{} · {} cores shared by the server, PostgreSQL and the load generator · \
-             dataset: {} tenants, {} establishments, {} residents, {} notes\n\n",
+             dataset: {} tenants, {} establishments, {} residents, {} notes, {} hand-over events\n\n",
             self.profile,
             self.started_at.format("%Y-%m-%d %H:%M UTC"),
             self.machine.cores,
             self.dataset.tenants,
             self.dataset.establishments,
             self.dataset.residents,
-            self.dataset.notes
+            self.dataset.notes,
+            self.dataset.events
         ));
         if let Some(c) = &self.machine.durable_commit {
             md.push_str(&format!(

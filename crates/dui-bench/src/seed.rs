@@ -1,7 +1,8 @@
 //! The dataset generator: tenants, establishments, units, staff, residents with their stays,
 //! assessments and projets personnalisés — written through the same storage code and encryption
 //! as production — and years of notes through the bulk import (binary COPY), the way a real
-//! migration loads a previous DUI's history.
+//! migration loads a previous DUI's history, with the hand-over events of those years (sealed
+//! as the use cases seal them, loaded the same way).
 //!
 //! Resumable: every create carries an idempotency key derived from the seed, structure is
 //! looked up before it is made, each establishment's notes are imported in one transaction and
@@ -108,11 +109,12 @@ pub async fn seed(
     }
     bar.finish_with_message("done");
     eprintln!(
-        "dataset {}: {} tenants, {} residents, {} notes, in {:.0} s",
+        "dataset {}: {} tenants, {} residents, {} notes, {} hand-over events, in {:.0} s",
         profile.name,
         manifest.tenants.len(),
         manifest.residents(),
         manifest.notes(),
+        manifest.events(),
         started.elapsed().as_secs_f64()
     );
     Ok(manifest)
@@ -157,6 +159,7 @@ async fn seed_tenant(
     let console = TenantScope::new(tenant.id, migration, vec![Grant { establishment: None, role: Role::TenantAdmin }]);
     let mut establishments = Vec::new();
     let mut notes = 0;
+    let mut events_seeded = 0;
     for (e, &size) in profile.establishments.iter().enumerate() {
         let code = establishment_finess(index, e);
         let establishment = match existing.iter().find(|x| x.finess.as_str() == code) {
@@ -224,23 +227,41 @@ async fn seed_tenant(
             identities.push(identity);
             bar.inc(1);
         }
+        // The marker holds the establishment's own counts: "<notes> <events>".
         let marker = markers.join(format!("{}.done", establishment.id));
-        if !marker.exists() {
-            let writers: Vec<UserId> = staff
-                .iter()
-                .filter(|s| s.role == Role::Nurse.as_str() || s.role == Role::CareAssistant.as_str())
-                .map(|s| UserId::from_uuid(s.id))
-                .collect();
-            let mut rng = Rng::derive(seed, &[index as u64, e as u64, 3]);
-            let history = history(&mut rng, profile, &residents, &admissions, &writers, establishment.id, unit.id);
-            for chunk in history.chunks(25_000) {
-                notes += dui_app::notes::import(&app, &console, chunk).await?;
+        let counted: Option<(u64, u64)> = std::fs::read_to_string(&marker).ok().and_then(|text| {
+            let mut counts = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some((counts.next()??, counts.next().flatten().unwrap_or(0)))
+        });
+        let (notes_here, events_here) = match counted {
+            Some(counts) => counts,
+            None => {
+                let writers: Vec<UserId> = staff
+                    .iter()
+                    .filter(|s| s.role == Role::Nurse.as_str() || s.role == Role::CareAssistant.as_str())
+                    .map(|s| UserId::from_uuid(s.id))
+                    .collect();
+                let mut rng = Rng::derive(seed, &[index as u64, e as u64, 3]);
+                let history = history(&mut rng, profile, &residents, &admissions, &writers, establishment.id, unit.id);
+                let mut notes_here = 0;
+                for chunk in history.chunks(25_000) {
+                    notes_here += dui_app::notes::import(&app, &console, chunk).await?;
+                }
+                drop(history);
+                let mut rng = Rng::derive(seed, &[index as u64, e as u64, 4]);
+                let told = events(&mut rng, profile, &residents, &admissions, &writers, establishment.id, unit.id);
+                let mut events_here = 0;
+                for chunk in told.chunks(25_000) {
+                    let tx = app.db().begin(&console, dui_storage::Mode::Write);
+                    events_here += dui_storage::bench::seed_handover_events(tx, chunk).await?;
+                }
+                std::fs::write(&marker, format!("{notes_here} {events_here}"))?;
+                (notes_here, events_here)
             }
-            std::fs::write(&marker, notes.to_string())?;
-            bar.set_message(format!("{} notes", notes));
-        } else {
-            notes += std::fs::read_to_string(&marker).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
-        }
+        };
+        notes += notes_here;
+        events_seeded += events_here;
+        bar.set_message(format!("{notes} notes"));
         establishments.push(EstablishmentData {
             id: establishment.id.as_uuid(),
             unit: unit.id.as_uuid(),
@@ -252,7 +273,7 @@ async fn seed_tenant(
     let places: Vec<(EstablishmentId, UnitId)> =
         establishments.iter().map(|e| (EstablishmentId::from_uuid(e.id), UnitId::from_uuid(e.unit))).collect();
     let former = seed_former(&app, &console, profile, seed, index, &places, bar).await?;
-    Ok(TenantData { id: tenant.id.as_uuid(), finess, establishments, notes, former })
+    Ok(TenantData { id: tenant.id.as_uuid(), finess, establishments, notes, events: events_seeded, former })
 }
 
 /// The organisation's former residents: `profile.former` people admitted over the last
@@ -498,6 +519,65 @@ fn history(
         }
     }
     notes
+}
+
+/// What the hand-over told of an establishment's residents over the profile's days, as the use
+/// cases write it: mostly tasks refused or not done and abnormal measurements, some falls,
+/// departures and returns.
+fn events(
+    rng: &mut Rng,
+    profile: Profile,
+    residents: &[ResidentId],
+    admissions: &[NaiveDate],
+    writers: &[UserId],
+    establishment: EstablishmentId,
+    unit: UnitId,
+) -> Vec<dui_storage::bench::SeededEvent> {
+    use dui_domain::handover::HandoverEventKind as Kind;
+    const TOLD: &[(Kind, &str, NoteScope, &str)] = &[
+        (Kind::TaskRefused, "care_task_record", NoteScope::WholeTeam, "Toilette : refusé — Ne voulait pas ce matin"),
+        (Kind::TaskRefused, "care_task_record", NoteScope::WholeTeam, "Douche : refusé — Trop fatiguée"),
+        (Kind::TaskNotDone, "care_task_record", NoteScope::WholeTeam, "Lever : non fait — Endormie"),
+        (Kind::TaskNotDone, "care_task_record", NoteScope::WholeTeam, "Aide au repas : non fait — Absente du service"),
+        (Kind::AbnormalMeasurement, "measurement", NoteScope::CareTeam, "Température 38,4 °C (haute)"),
+        (Kind::AbnormalMeasurement, "measurement", NoteScope::CareTeam, "SpO2 91 % (basse)"),
+        (Kind::AbnormalMeasurement, "measurement", NoteScope::CareTeam, "Tension artérielle 172/95 mmHg (haute)"),
+        (Kind::Fall, "fall", NoteScope::CareTeam, "Chute (room, retrouvé(e) au sol) : bruise"),
+        (Kind::Absence, "absence", NoteScope::WholeTeam, "Consultation à l'extérieur à partir du 12/11/2026 14:00 UTC"),
+        (Kind::Return, "absence", NoteScope::WholeTeam, "Retour le 12/11/2026 17:30 UTC"),
+    ];
+    let now = Utc::now();
+    let first_day = now.date_naive() - Duration::days(i64::from(profile.days));
+    let mut events = Vec::new();
+    for (resident, admitted) in residents.iter().zip(admissions) {
+        let mut day = first_day.max(*admitted);
+        while day <= now.date_naive() {
+            let x = rng.unit() * 2.0 * profile.events_per_day;
+            let count = x.floor() as usize + usize::from(rng.chance(x.fract()));
+            for _ in 0..count {
+                let seconds = 6 * 3600 + rng.below(16 * 3600) as i64;
+                let Some(midnight) = day.and_hms_opt(0, 0, 0) else { continue };
+                let occurred_at = Utc.from_utc_datetime(&midnight) + Duration::seconds(seconds);
+                if occurred_at > now - Duration::minutes(5) {
+                    continue;
+                }
+                let (kind, source_type, scope, summary) = *rng.pick(TOLD);
+                events.push(dui_storage::bench::SeededEvent {
+                    resident: *resident,
+                    establishment,
+                    unit: Some(unit),
+                    kind,
+                    source_type,
+                    scope,
+                    summary: summary.to_owned(),
+                    occurred_at,
+                    recorded_by: *rng.pick(writers),
+                });
+            }
+            day += Duration::days(1);
+        }
+    }
+    events
 }
 
 /// Refreshes the planner's statistics after a load.

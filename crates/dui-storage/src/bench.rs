@@ -111,3 +111,97 @@ pub async fn seal_note_body(
     let body = crate::sealing::seal_json(&keys, crate::notes::NOTE_BODY, id, content)?;
     Ok((body, keys.active_version() as i32))
 }
+
+/// A hand-over event as the dataset generator makes it: what the use cases would have written
+/// with a refused task, an abnormal measurement, a fall... (its source row is not made: the
+/// feed does not read it).
+#[derive(Debug, Clone)]
+pub struct SeededEvent {
+    pub resident: dui_domain::ResidentId,
+    pub establishment: dui_domain::EstablishmentId,
+    pub unit: Option<dui_domain::UnitId>,
+    pub kind: dui_domain::handover::HandoverEventKind,
+    pub source_type: &'static str,
+    pub scope: dui_domain::record::NoteScope,
+    pub summary: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub recorded_by: dui_domain::UserId,
+}
+
+const EVENT_STAGE: &str = "CREATE TEMPORARY TABLE seed_events (tenant_id uuid, id uuid, resident_id uuid, \
+     establishment_id uuid, unit_id uuid, kind text, source_type text, source_id uuid, scope text, summary bytea, \
+     dek_version integer, occurred_at timestamptz, recorded_by uuid) ON COMMIT DROP";
+
+const EVENT_COPY: &str = "COPY seed_events (tenant_id, id, resident_id, establishment_id, unit_id, kind, source_type, \
+     source_id, scope, summary, dek_version, occurred_at, recorded_by) FROM STDIN (FORMAT binary)";
+
+static SEEDED: crate::sql::Stmt = std::sync::LazyLock::new(|| {
+    Sql::new(
+        "WITH e AS (INSERT INTO handover_events (tenant_id, id, resident_id, establishment_id, unit_id, kind, \
+                      source_type, source_id, scope, summary, dek_version, occurred_at, recorded_by) \
+                    SELECT * FROM seed_events WHERE tenant_id = :tenant RETURNING 1) \
+         SELECT count(*) FROM e",
+    )
+});
+
+/// Writes `events` of the transaction's tenant, sealed as the use cases seal them (ids of their
+/// time, as if written then), in one transaction, and commits; returns how many were written.
+pub async fn seed_handover_events(mut tx: crate::tx::Tx<'_>, events: &[SeededEvent]) -> crate::StoreResult<u64> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let tenant = tx.tenant().as_uuid();
+    let keys = tx.sealing_keys(events.len() as u64).await?;
+    let dek = keys.active_version() as i32;
+    tx.batch(EVENT_STAGE).await?;
+    let sink = tx.copy_in(EVENT_COPY).await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT,
+        Type::TEXT,
+        Type::UUID,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::UUID,
+    ];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for event in events {
+        let id = crate::import::note_id_at(event.occurred_at);
+        let summary = crate::sealing::seal_json(&keys, crate::handover::EVENT_SUMMARY, id, &event.summary)?;
+        let source = uuid::Uuid::now_v7();
+        let (resident, establishment, unit, author) = (
+            event.resident.as_uuid(),
+            event.establishment.as_uuid(),
+            event.unit.map(|u| u.as_uuid()),
+            event.recorded_by.as_uuid(),
+        );
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &tenant,
+            &id,
+            &resident,
+            &establishment,
+            &unit,
+            &event.kind.as_str(),
+            &event.source_type,
+            &source,
+            &event.scope.as_str(),
+            &summary,
+            &dek,
+            &event.occurred_at,
+            &author,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.as_mut().finish().await?;
+    let rows = tx.finish(&SEEDED, &crate::args! {}).await?;
+    let written: i64 = rows.first().ok_or(crate::StoreError::NotFound)?.try_get(0)?;
+    Ok(written as u64)
+}
