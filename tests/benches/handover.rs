@@ -1,4 +1,5 @@
-//! The hand-over feed under load: one unit of 80 residents with two years of notes behind it,
+//! The hand-over feed under load: one unit of 80 residents with two years of notes and
+//! hand-over events behind it,
 //! the feed read through the real server (HTTP, authentication, access rule, decryption, the
 //! trail), sequentially and with concurrent readers. Prints latency percentiles.
 //!
@@ -18,6 +19,9 @@ const RESIDENTS: usize = 80;
 /// Notes per resident per day in the history (a busy EHPAD unit).
 const NOTES_PER_DAY: usize = 6;
 const DAYS: usize = 730;
+/// Hand-over events per resident per day in the history, in tenths (a refused task, an abnormal
+/// measurement... every third day or so).
+const EVENTS_PER_DAY_TENTHS: usize = 3;
 /// Notes per resident written today through the API (what the feed shows).
 const RECENT_NOTES: usize = 3;
 const SEQUENTIAL: usize = 1_000;
@@ -62,6 +66,13 @@ fn main() {
         let first = app.post(&format!("{}/notes", records[0]), &nurse.token, json!({"text": "Modèle"})).await;
         assert_eq!(first.status, 201, "{}", first.text);
 
+        // Today's hand-over events, through the API: an abnormal temperature for each resident.
+        for record in &records {
+            let fever =
+                app.post(&format!("{record}/measurements"), &nurse.token, json!({"kind": "temperature", "value": 38.6})).await;
+            assert_eq!(fever.status, 201, "{}", fever.text);
+        }
+
         // Two years of history for every resident of the unit, before today.
         let started = Instant::now();
         let owner = app.db.connect(&app.db.owner_url).await;
@@ -84,10 +95,34 @@ fn main() {
             ))
             .await
             .unwrap();
-        owner.batch_execute("VACUUM ANALYZE notes").await.unwrap();
+        // And two years of hand-over events (copies of today's, as for the notes).
+        owner
+            .batch_execute(&format!(
+                "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true); \
+                 INSERT INTO handover_events (tenant_id, id, resident_id, establishment_id, unit_id, kind, source_type, \
+                                              source_id, scope, summary, dek_version, occurred_at, recorded_by) \
+                 SELECT e.tenant_id, (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || '7000' || '9' \
+                                      || lpad(to_hex(g), 8, '0') || substr(md5(e.id::text), 1, 7))::uuid, \
+                        e.resident_id, e.establishment_id, e.unit_id, e.kind, e.source_type, e.source_id, \
+                        (ARRAY['whole_team', 'care_team'])[1 + g % 2], e.summary, e.dek_version, t, e.recorded_by \
+                 FROM handover_events e, generate_series(1, {per_resident}) g, \
+                      LATERAL (SELECT now() - interval '1 day' - (g * interval '1 day' / {per_day}) AS t) x \
+                 WHERE e.kind = 'abnormal_measurement'; \
+                 COMMIT;",
+                tenant = tenant.id,
+                per_resident = EVENTS_PER_DAY_TENTHS * DAYS / 10,
+                per_day = EVENTS_PER_DAY_TENTHS as f64 / 10.0,
+            ))
+            .await
+            .unwrap();
+        owner.batch_execute("VACUUM ANALYZE notes; VACUUM ANALYZE handover_events").await.unwrap();
         owner.execute("SELECT set_config('app.tenant_id', $1, false)", &[&tenant.id.to_string()]).await.unwrap();
         let count: i64 = owner.query_one("SELECT count(*) FROM notes", &[]).await.unwrap().get(0);
-        println!("history: {count} notes for {RESIDENTS} residents, made in {:.1} s", started.elapsed().as_secs_f64());
+        let events: i64 = owner.query_one("SELECT count(*) FROM handover_events", &[]).await.unwrap().get(0);
+        println!(
+            "history: {count} notes and {events} hand-over events for {RESIDENTS} residents, made in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         // Today's notes, through the API.
         for record in &records {
             for n in 0..RECENT_NOTES {
@@ -106,7 +141,9 @@ fn main() {
         assert_eq!(check.status(), 200);
         let body: serde_json::Value = check.json().await.unwrap();
         let shown = body["items"].as_array().unwrap().len();
-        println!("feed of the unit since the previous shift: {shown} notes about {RESIDENTS} residents\n");
+        let told = body["events"].as_array().unwrap().len();
+        println!("feed of the unit since the previous shift: {shown} notes and {told} events about {RESIDENTS} residents\n");
+        assert!(told >= RESIDENTS, "the feed shows today's events (fevers and admissions)");
         assert!(shown >= RESIDENTS * RECENT_NOTES / 2, "the feed shows today's notes");
 
         // Where the database's time goes, for one read.
