@@ -155,6 +155,73 @@ pub fn active_substances(lines: &[Composition]) -> Vec<ActiveSubstance> {
     shown
 }
 
+/// A speciality as a search lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrugSummary {
+    pub cis: String,
+    pub denomination: String,
+    pub form: String,
+    pub routes: Vec<String>,
+    pub marketed: bool,
+    /// No longer listed by the latest import of the referential.
+    pub withdrawn: bool,
+    /// Its rank in the search's order (what a page continues after).
+    #[serde(skip)]
+    pub rank: i64,
+}
+
+/// A speciality with its presentations, its composition line by line (SA and FT both), and its
+/// active substances as displayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrugDetail {
+    #[serde(flatten)]
+    pub speciality: Speciality,
+    pub withdrawn: bool,
+    pub presentations: Vec<Presentation>,
+    pub compositions: Vec<Composition>,
+    pub active_substances: Vec<ActiveSubstance>,
+}
+
+/// What a search looks for, from the text typed: a code when it is one (8 digits a CIS, 7 a
+/// CIP7, 13 a CIP13), else a name, normalised as allergies' substances are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrugQuery {
+    All,
+    Cis(String),
+    Cip7(String),
+    Cip13(String),
+    /// The normalised text: matches a denomination that starts with it, or that has each of its
+    /// words as a whole word.
+    Name(String),
+}
+
+impl DrugQuery {
+    /// Reads the text typed (spaces inside a code are allowed: "3400 9359 5583 8").
+    pub fn parse(text: Option<&str>) -> Result<Self, crate::validation::ValidationErrors> {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(Self::All) };
+        if text.chars().count() > 200 {
+            return Err(crate::validation::ValidationErrors::single("q", "must be at most 200 characters"));
+        }
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if is_cis(&compact) {
+            return Ok(Self::Cis(compact));
+        }
+        if is_cip7(&compact) {
+            return Ok(Self::Cip7(compact));
+        }
+        if is_cip13(&compact) {
+            return Ok(Self::Cip13(compact));
+        }
+        let normalised = normalise_substance(text);
+        if normalised.is_empty() {
+            return Err(crate::validation::ValidationErrors::single("q", "must have letters or digits"));
+        }
+        Ok(Self::Name(normalised))
+    }
+}
+
 /// An allergy of the person that one of a drug's active substances matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -164,6 +231,16 @@ pub struct AllergyMatch {
     pub substance: String,
     /// The allergy's substance, as typed.
     pub allergy_substance: String,
+}
+
+/// What a drug's allergy check answers: its active substances, and which of the person's
+/// allergies in force (those the caller may read) one of them matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AllergyCheck {
+    pub cis: String,
+    pub active_substances: Vec<ActiveSubstance>,
+    pub matches: Vec<AllergyMatch>,
 }
 
 /// Whether the allergy's substance names `name`: the same normalised text, or its words found
@@ -303,6 +380,17 @@ mod tests {
     fn allergies_no_longer_in_force_are_not_checked() {
         let resolved = allergy("Amoxicilline", AllergyStatus::Resolved);
         assert!(allergy_check(&augmentin(), &[resolved]).is_empty());
+    }
+
+    #[test]
+    fn a_query_is_a_code_or_a_normalised_name() {
+        assert_eq!(DrugQuery::parse(None), Ok(DrugQuery::All));
+        assert_eq!(DrugQuery::parse(Some("  ")), Ok(DrugQuery::All));
+        assert_eq!(DrugQuery::parse(Some("60234100")), Ok(DrugQuery::Cis("60234100".to_owned())));
+        assert_eq!(DrugQuery::parse(Some("3595583")), Ok(DrugQuery::Cip7("3595583".to_owned())));
+        assert_eq!(DrugQuery::parse(Some("3400 9359 5583 8")), Ok(DrugQuery::Cip13("3400935955838".to_owned())));
+        assert_eq!(DrugQuery::parse(Some("Pénicilline G")), Ok(DrugQuery::Name("penicilline g".to_owned())));
+        assert!(DrugQuery::parse(Some("--")).is_err());
     }
 
     #[test]

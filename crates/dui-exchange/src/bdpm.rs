@@ -34,8 +34,8 @@ pub struct Parsed<T> {
 /// The characters Windows-1252 puts at 0x80–0x9F (Latin-1 has control characters there); the
 /// five bytes it leaves undefined are read as the replacement character.
 const CP1252_HIGH: [char; 32] = [
-    '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž', '\u{FFFD}',
-    '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{FFFD}', 'ž', 'Ÿ',
+    '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž', '\u{FFFD}', '\u{FFFD}',
+    '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{FFFD}', 'ž', 'Ÿ',
 ];
 
 /// The text of a file: UTF-8 (a byte-order mark dropped) when it is valid UTF-8, else
@@ -112,11 +112,15 @@ fn date(fields: &[String], index: usize, name: &str) -> Result<Option<NaiveDate>
     if value.is_empty() {
         return Ok(None);
     }
-    NaiveDate::parse_from_str(value, "%d/%m/%Y").map(Some).map_err(|_| format!("{name} must be dd/mm/yyyy, not {value:?}"))
+    NaiveDate::parse_from_str(value, "%d/%m/%Y")
+        .map(Some)
+        .map_err(|_| format!("{name} must be dd/mm/yyyy, not {value:?}"))
 }
 
 fn list(value: Option<String>) -> Vec<String> {
-    value.map(|v| v.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    value
+        .map(|v| v.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// `CIS_bdpm.txt`.
@@ -175,7 +179,8 @@ pub fn compositions(bytes: &[u8]) -> Parsed<Composition> {
     parse_all(bytes, |f| {
         let cis = code(f, 0, "CIS", is_cis, 8)?;
         let substance_code = field(f, 2);
-        if substance_code.is_empty() || substance_code.len() > 12 || !substance_code.bytes().all(|b| b.is_ascii_digit()) {
+        if substance_code.is_empty() || substance_code.len() > 12 || !substance_code.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(format!("substance code must be digits, not {substance_code:?}"));
         }
         let nature = ComponentNature::parse(field(f, 6))
