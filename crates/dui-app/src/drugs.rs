@@ -45,7 +45,7 @@ pub async fn check_allergies(
     cis: &str,
 ) -> AppResult<AllergyCheck> {
     let cis = checked_cis(cis)?;
-    let drug = store::get(app.db().begin(scope, Mode::Read), cis).await?.ok_or(AppError::NotFound)?;
+    // The person first: one the caller may not read is absent, whatever the drug.
     let allergies: Vec<_> = crate::alerts::list(app, scope, resident, false)
         .await?
         .into_iter()
@@ -54,6 +54,7 @@ pub async fn check_allergies(
             AlertEntry::Alert { .. } => None,
         })
         .collect();
+    let drug = store::get(app.db().begin(scope, Mode::Read), cis).await?.ok_or(AppError::NotFound)?;
     let matches = allergy_check(&drug.active_substances, &allergies);
     Ok(AllergyCheck { cis: drug.speciality.cis, active_substances: drug.active_substances, matches })
 }
