@@ -63,8 +63,8 @@ fn keep<T>(
         windows_1252.push(file);
     }
     rejected.extend(parsed.rejected.into_iter().map(|Rejected { line, reason }| RejectedLine { file, line, reason }));
-    // The parser gives the rows in file order; their numbers are those not rejected, so they are
-    // recomputed by the caller only for the cross-file checks below.
+    // The rows in file order, each with its index among the rows kept: the caller turns it into
+    // a line number for the checks across files.
     parsed.rows.into_iter().enumerate().collect()
 }
 
