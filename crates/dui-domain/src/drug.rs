@@ -311,9 +311,9 @@ mod tests {
         })
         .unwrap();
         Allergy {
-            id: AllergyId::from_uuid(uuid::Uuid::now_v7()),
-            resident_id: ResidentId::from_uuid(uuid::Uuid::now_v7()),
-            establishment_id: EstablishmentId::from_uuid(uuid::Uuid::now_v7()),
+            id: AllergyId::from_uuid(uuid::Uuid::from_u128(7)),
+            resident_id: ResidentId::from_uuid(uuid::Uuid::from_u128(7)),
+            establishment_id: EstablishmentId::from_uuid(uuid::Uuid::from_u128(7)),
             kind: new.kind,
             substance: new.details.substance,
             reaction: None,
@@ -321,8 +321,8 @@ mod tests {
             source: new.source,
             scope: NoteScope::CareTeam,
             status,
-            recorded_by: UserId::from_uuid(uuid::Uuid::now_v7()),
-            recorded_at: chrono::Utc::now(),
+            recorded_by: UserId::from_uuid(uuid::Uuid::from_u128(7)),
+            recorded_at: chrono::DateTime::UNIX_EPOCH,
             resolved_at: None,
             resolved_by: None,
             entered_in_error: None,
