@@ -67,6 +67,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read appointments"
         | "read restraints"
         | "read alerts"
+        | "check drug allergies"
         | "read falls"
         | "read wounds"
         | "read diet"
@@ -313,6 +314,7 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
                         "external_prescriber": {"name": "Dr Matrice", "rpps": "10003456789"}})),
         ),
         call("read alerts", Method::GET, format!("{r}/alerts"), None),
+        call("check drug allergies", Method::GET, format!("{r}/drugs/68585615/allergy-check"), None),
         call(
             "record allergy",
             Method::POST,
@@ -360,6 +362,8 @@ async fn user_with(app: &TestApp, tenant: &TestTenant, role: Role, establishment
 #[tokio::test]
 async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_record_endpoint() {
     let app = TestApp::spawn().await;
+    // The drug referential, for the allergy check.
+    crate::drugs::import_fixture(&app).await;
     let a = app.tenant("Alpha").await;
     let b = app.tenant("Beta").await;
     let (ehpad, saad) = (a.establishments[0].id, a.establishments[1].id);
@@ -435,7 +439,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 57);
+    assert_eq!(checked, 32 * 58);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

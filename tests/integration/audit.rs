@@ -599,6 +599,7 @@ impl Trail<'_> {
 #[tokio::test]
 async fn each_operation_leaves_exactly_its_events() {
     let app = TestApp::spawn().await;
+    crate::drugs::import_fixture(&app).await;
     let tenant = app.tenant("Alpha").await;
     let (ehpad, saad) = (tenant.establishments[0].id, tenant.establishments[1].id);
     let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
@@ -772,6 +773,13 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("an alert", &["nurse alert.create success alert"]).await;
     ok(app.get(&format!("{record}/alerts"), &nurse.token).await);
     trail.expect("the alerts read", &["nurse alert.read success R"]).await;
+    // The drug referential is public data: reading it is recorded nowhere; checking a drug
+    // against the person's allergies is a read of the person's alerts.
+    ok(app.get("/api/v1/drugs?q=augmentin", &nurse.token).await);
+    ok(app.get("/api/v1/drugs/68585615", &nurse.token).await);
+    trail.expect("the drug referential read", &[]).await;
+    ok(app.get(&format!("{record}/drugs/68585615/allergy-check"), &nurse.token).await);
+    trail.expect("a drug checked against the allergies", &["nurse alert.read success R"]).await;
     let alert = alert.json["id"].as_str().unwrap().to_owned();
     ok(app.post(&format!("{record}/alerts/{alert}/end"), &nurse.token, json!({})).await);
     trail.expect("an alert ended", &["nurse alert.end success alert"]).await;

@@ -228,3 +228,24 @@ async fn keys_are_rotated_and_data_resealed_from_the_command_line() {
     assert_eq!(tables["residents"][0]["identity"]["first_names"], "Ada");
     assert!(!out.with_extension("partial").exists());
 }
+
+#[tokio::test]
+async fn the_drug_referential_is_imported_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let file = config_file(&app);
+    let dir = crate::drugs::fixture_dir();
+    run(&file, &["drugs", "import", "--dir", dir.to_str().unwrap()]).await;
+    run(&file, &["drugs", "import", "--dir", dir.to_str().unwrap()]).await;
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let row = owner
+        .query_one("SELECT (SELECT count(*) FROM drug_specialities), (SELECT count(*) FROM drug_imports)", &[])
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (15, 1), "imported once");
+    // A folder without the files: an error naming the file, nothing written.
+    let empty = tempfile::tempdir().unwrap();
+    let path = file.path().to_str().unwrap();
+    let argv = ["dui", "--config", path, "drugs", "import", "--dir", empty.path().to_str().unwrap()];
+    let error = dui::cli::run(Cli::try_parse_from(argv).unwrap()).await.unwrap_err();
+    assert!(format!("{error:#}").contains("CIS_bdpm.txt"), "{error:#}");
+}

@@ -23,7 +23,11 @@ fn attempt(method: Method, route: &'static str, path: String, body: Option<Value
 }
 
 /// Tenant routes that take no id: they are checked by listing instead.
-const LIST_ROUTES: [(&str, &str); 14] = [
+const LIST_ROUTES: [(&str, &str); 16] = [
+    // The drug referential is national public data, the same for every tenant, with no tenant
+    // data behind it (drugs::the_referential_is_the_same_for_every_tenant).
+    ("get", "/api/v1/drugs"),
+    ("get", "/api/v1/drugs/{cis}"),
     // Each tenant's own settings (assessments::the_roles_that_validate_the_gir_are_a_setting_of_the_tenant).
     ("get", "/api/v1/settings"),
     ("patch", "/api/v1/settings"),
@@ -834,6 +838,12 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
             Method::GET,
             "/api/v1/establishments/{establishment_id}/restraints/overdue",
             format!("/api/v1/establishments/{a_est}/restraints/overdue"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/drugs/{cis}/allergy-check",
+            format!("/api/v1/residents/{a_resident}/drugs/60234100/allergy-check"),
             None,
         ),
         attempt(

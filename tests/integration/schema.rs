@@ -7,7 +7,10 @@ use uuid::Uuid;
 /// Platform-level tables: they describe tenants, not their residents, or record what happens
 /// before a tenant is known (refused authentications) or above tenants (operators' actions); the
 /// outbox's doorbell says only which tenant has messages due on which channel, and from when.
-const PLATFORM_TABLES: [&str; 7] = [
+/// The drug referential is national public data (the BDPM), the same for every tenant and
+/// saying nothing of anyone: the application role only reads it, the import writes it as the
+/// owner.
+const PLATFORM_TABLES: [&str; 12] = [
     "tenants",
     "platform_operators",
     "identity_providers",
@@ -15,6 +18,11 @@ const PLATFORM_TABLES: [&str; 7] = [
     "platform_events",
     "auth_failures",
     "outbox_due",
+    "drug_imports",
+    "drug_specialities",
+    "drug_presentations",
+    "drug_compositions",
+    "drug_substances",
 ];
 
 async fn tenant_tables(client: &tokio_postgres::Client) -> Vec<String> {

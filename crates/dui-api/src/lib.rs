@@ -54,6 +54,7 @@ use crate::routes::{platform, system, tenant_routes};
         (name = "structure", description = "Establishments and units of your tenant"),
         (name = "people", description = "Users, roles and identities of your tenant"),
         (name = "residents", description = "The people supported: their records and the professionals' notes"),
+        (name = "drugs", description = "The drug referential (national public drug database), the same for every tenant"),
         (name = "audit", description = "The tenant's audit trail"),
         (name = "outbox", description = "What leaves the system: messages, their attempts, retry and cancel"),
         (name = "platform", description = "Tenants, for platform operators"),

@@ -6,8 +6,11 @@
 //! * [`xml`]: reading a document into a small tree, refusing DTDs and entities (nothing is
 //!   fetched or expanded).
 //! * [`soap`]: SOAP 1.2 envelopes, their headers, body and faults.
+//! * [`bdpm`]: the text files of the national public drug database (specialities, presentations,
+//!   compositions).
 //! * [`insi`]: the INSi teleservice: INS retrieval by identity traits.
 
+pub mod bdpm;
 pub mod insi;
 pub mod soap;
 pub mod xml;

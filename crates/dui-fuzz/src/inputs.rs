@@ -147,6 +147,27 @@ pub fn finess_input() -> impl Strategy<Value = String> {
     (department, 0u32..10_000_000).prop_flat_map(|(d, n)| maybe_edited(format!("{d}{n:07}"), 4))
 }
 
+/// Lines of the national drug database's three files, as published (UTF-8, or Windows-1252
+/// for the accents), each kept or edited, joined in any order.
+pub fn bdpm_input() -> impl Strategy<Value = Vec<u8>> {
+    let lines = vec![
+        "60234100\tDOLIPRANE 500 mg, comprimé\tcomprimé\torale\tAutorisation active\tProcédure nationale\tCommercialisée\t09/07/1998\t\t\t OPELLA HEALTHCARE FRANCE\tNon",
+        "68585615\tAUGMENTIN 1 g/125 mg, poudre pour suspension buvable\tpoudre\torale;intraveineuse\tAutorisation active\tProcédure nationale\tNon commercialisée\t31/12/2001\tAlerte\tEU/1/00/000\tA;B\tOui",
+        "60234100\t3595583\tplaquette(s) de 16 comprimé(s)\tPrésentation active\tDéclaration de commercialisation\t16/03/2011\t3400935955838\toui\t65 %\t1,16\t1,18\t0,02\t",
+        "68585615\tcomprimé\t00214\tAMOXICILLINE TRIHYDRATÉE\t1 g\tun comprimé\tSA\t1",
+        "68585615\tcomprimé\t00213\tAMOXICILLINE\t1 g\tun comprimé\tFT\t1",
+    ];
+    let line = prop::sample::select(lines).prop_flat_map(|line| maybe_edited(line.to_owned(), 2));
+    (prop::collection::vec(line, 0..6), any::<bool>()).prop_map(|(lines, windows_1252)| {
+        let text = lines.join("\r\n");
+        if windows_1252 {
+            text.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }).collect()
+        } else {
+            text.into_bytes()
+        }
+    })
+}
+
 /// A name, valid or edited.
 pub fn identity_text_input() -> impl Strategy<Value = String> {
     let names = vec!["Marie-Hélène", "D'Artagnan", "Œdipe Lætitia", "Ngô Thị Thu", "Müller", "Ñúñez", "Zoë  Brontë"];

@@ -30,6 +30,7 @@ pub fn corpus(name: &str, count: usize, seed: u64) -> Vec<Vec<u8>> {
         "identity_text" => inputs::identity_text_input().prop_map(String::into_bytes).boxed(),
         "token" => inputs::token_input(chrono::Utc::now().timestamp()).prop_map(String::into_bytes).boxed(),
         "insi_answer" => inputs::insi_input().boxed(),
+        "bdpm" => inputs::bdpm_input().boxed(),
         "plan_pdf" => inputs::plan_texts()
             .prop_map(|t| {
                 let mut parts = vec![t.establishment];

@@ -132,6 +132,29 @@ pub fn insi_answer(input: &[u8]) {
     let _ = insi::read_request(input);
 }
 
+/// A file of the national drug database, read as each of its three kinds: every line is a
+/// record or set aside with its number, never both, and a record's codes have their lengths.
+pub fn bdpm(input: &[u8]) {
+    use dui_exchange::bdpm;
+    let lines = bdpm::decode(input).0.split('\n').filter(|l| !l.trim().is_empty()).count();
+    let specialities = bdpm::specialities(input);
+    assert_eq!(specialities.rows.len() + specialities.rejected.len(), lines, "each line read once");
+    for s in &specialities.rows {
+        assert!(dui_domain::drug::is_cis(&s.cis) && !s.denomination.is_empty(), "accepted {s:?}");
+    }
+    let presentations = bdpm::presentations(input);
+    assert_eq!(presentations.rows.len() + presentations.rejected.len(), lines, "each line read once");
+    for p in &presentations.rows {
+        assert!(dui_domain::drug::is_cip13(&p.cip13) && dui_domain::drug::is_cip7(&p.cip7), "accepted {p:?}");
+    }
+    let compositions = bdpm::compositions(input);
+    assert_eq!(compositions.rows.len() + compositions.rejected.len(), lines, "each line read once");
+    let _ = dui_domain::drug::active_substances(&compositions.rows);
+    for rejected in specialities.rejected.iter().chain(&presentations.rejected).chain(&compositions.rejected) {
+        assert!(rejected.line >= 1 && !rejected.reason.is_empty());
+    }
+}
+
 fn depth(element: &Element) -> usize {
     1 + element.children.iter().map(depth).max().unwrap_or(0)
 }
@@ -296,6 +319,7 @@ pub const ALL: &[(&str, Target)] = &[
     ("identity_text", |data| identity_text(&String::from_utf8_lossy(data))),
     ("token", |data| token(&String::from_utf8_lossy(data))),
     ("insi_answer", insi_answer),
+    ("bdpm", bdpm),
     ("plan_pdf", |data| {
         plan_pdf(&PlanTexts::from_text(&String::from_utf8_lossy(data)));
     }),

@@ -103,6 +103,11 @@ fn service_text() -> impl Strategy<Value = String> {
     })
 }
 
+#[test]
+fn bdpm() {
+    fuzz("bdpm", 5_000, inputs::bdpm_input(), |input| targets::bdpm(&input));
+}
+
 /// What the local teleservice writes, the client reads back the same.
 #[test]
 fn insi_answers_read_back() {

@@ -47,8 +47,23 @@ pub enum Command {
     /// The audit trail: verify its hash chains, export it.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The drug referential (national public drug database, BDPM), shared by every tenant.
+    #[command(subcommand)]
+    Drugs(DrugsCommand),
     /// Check the configuration and print it (secrets redacted).
     CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrugsCommand {
+    /// Import CIS_bdpm.txt, CIS_CIP_bdpm.txt and CIS_COMPO_bdpm.txt from a folder, as the owner
+    /// role, in one transaction: specialities no longer listed are marked withdrawn, the same
+    /// files imported again change nothing. Prints the counts and each line set aside, and why.
+    Import {
+        /// The folder holding the three files.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +287,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(command) => keys(command, &connect(&config)?).await,
         Command::Audit(command) => audit(command, &connect(&config)?).await,
+        Command::Drugs(DrugsCommand::Import { dir }) => {
+            let owner = config
+                .database
+                .owner_url
+                .as_ref()
+                .context("database.owner_url (DUI_DATABASE__OWNER_URL) is required")?;
+            let report = crate::drugs::import_dir(owner.expose(), config.database.ca_file.as_deref(), &dir).await?;
+            crate::drugs::print(&report);
+            Ok(())
+        }
         Command::Demo(_) | Command::CheckConfig => unreachable!("handled above"),
     }
 }

@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod drugs;
 pub mod exchange;
 pub mod server;

@@ -31,6 +31,7 @@ tenant_api!(
     wounds,
     nutrition,
     alerts,
+    drugs,
     falls,
     timeline,
     care_tasks,
