@@ -24,6 +24,7 @@ mod instruments;
 mod isolation;
 mod limits;
 mod measurements;
+mod medical;
 mod migrations;
 mod nutrition;
 mod openapi;

@@ -32,6 +32,7 @@ tenant_api!(
     nutrition,
     alerts,
     falls,
+    medical,
     timeline,
     care_tasks,
     absences,
