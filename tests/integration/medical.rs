@@ -35,10 +35,17 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
 
     let problems = format!("{record}/medical/problems");
     let hypertension = app
-        .post(&problems, &nurse.token, json!({"kind": "active_problem", "text": "Hypertension artérielle", "cim10": "i10"}))
+        .post(
+            &problems,
+            &nurse.token,
+            json!({"kind": "active_problem", "text": "Hypertension artérielle", "cim10": "i10"}),
+        )
         .await;
     assert_eq!(hypertension.status, 201, "{}", hypertension.text);
-    assert_eq!((hypertension.json["cim10"].as_str(), hypertension.json["status"].as_str()), (Some("I10"), Some("active")));
+    assert_eq!(
+        (hypertension.json["cim10"].as_str(), hypertension.json["status"].as_str()),
+        (Some("I10"), Some("active"))
+    );
     let diabetes = app
         .post(
             &problems,
@@ -48,10 +55,15 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
         .await;
     assert_eq!((diabetes.status, diabetes.json["onset"].as_str()), (201, Some("1998-04")), "{}", diabetes.text);
     let history = app
-        .post(&problems, &nurse.token, json!({"kind": "history", "text": "Prothèse totale de hanche droite", "onset": "2015"}))
+        .post(
+            &problems,
+            &nurse.token,
+            json!({"kind": "history", "text": "Prothèse totale de hanche droite", "onset": "2015"}),
+        )
         .await;
     assert_eq!(history.status, 201, "{}", history.text);
-    let mistaken = app.post(&problems, &nurse.token, json!({"kind": "active_problem", "text": "Démence", "cim10": "F03"})).await;
+    let mistaken =
+        app.post(&problems, &nurse.token, json!({"kind": "active_problem", "text": "Démence", "cim10": "F03"})).await;
     assert_eq!(mistaken.status, 201, "{}", mistaken.text);
 
     // The hypertension is resolved; the dementia was another resident's: flagged, with a reason.
@@ -60,13 +72,19 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
     app.post(&resolve, &nurse.token, json!({"resolved_on": "2099-01-01"})).await.problem(422);
     let resolved = app.post(&resolve, &nurse.token, json!({"resolved_on": "2026-01-15"})).await;
     assert_eq!(resolved.status, 200, "{}", resolved.text);
-    assert_eq!((resolved.json["status"].as_str(), resolved.json["resolved_on"].as_str()), (Some("resolved"), Some("2026-01-15")));
+    assert_eq!(
+        (resolved.json["status"].as_str(), resolved.json["resolved_on"].as_str()),
+        (Some("resolved"), Some("2026-01-15"))
+    );
     app.post(&resolve, &nurse.token, json!({})).await.problem(409);
     let flag = format!("{problems}/{}/entered-in-error", id(&mistaken));
     assert_eq!(fields(&app.post(&flag, &nurse.token, json!({"reason": "x"})).await), ["reason"]);
     let flagged = app.post(&flag, &nurse.token, json!({"reason": "Autre résidente"})).await;
     assert_eq!(flagged.status, 200, "{}", flagged.text);
-    assert_eq!((flagged.json["status"].as_str(), flagged.json["text"].as_str()), (Some("entered_in_error"), Some("Démence")));
+    assert_eq!(
+        (flagged.json["status"].as_str(), flagged.json["text"].as_str()),
+        (Some("entered_in_error"), Some("Démence"))
+    );
     assert_eq!(flagged.json["entered_in_error"]["reason"], "Autre résidente");
     app.post(&flag, &nurse.token, json!({"reason": "Encore une fois"})).await.problem(409);
 
@@ -81,9 +99,16 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
         .await;
     assert_eq!((flu.status, flu.json["batch"].as_str()), (201, Some("X4521")), "{}", flu.text);
     let covid = app
-        .post(&vaccinations, &nurse.token, json!({"vaccine": "Comirnaty", "given_on": "2026-11-02", "dose": 4, "booster": true}))
+        .post(
+            &vaccinations,
+            &nurse.token,
+            json!({"vaccine": "Comirnaty", "given_on": "2026-11-02", "dose": 4, "booster": true}),
+        )
         .await;
-    assert_eq!((covid.status, covid.json["dose"].as_i64(), covid.json["booster"].as_bool()), (201, Some(4), Some(true)));
+    assert_eq!(
+        (covid.status, covid.json["dose"].as_i64(), covid.json["booster"].as_bool()),
+        (201, Some(4), Some(true))
+    );
     let flag = format!("{vaccinations}/{}/entered-in-error", id(&covid));
     let flagged = app.post(&flag, &nurse.token, json!({"reason": "Saisie en double"})).await;
     assert_eq!((flagged.status, flagged.json["status"].as_str()), (200, Some("entered_in_error")), "{}", flagged.text);
@@ -102,7 +127,11 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
     let second = json!({"role": "attending", "name": "Dr Paul Bernard", "since": "2026-11-01"});
     app.post(&physicians, &nurse.token, second.clone()).await.problem(409);
     let specialist = app
-        .post(&physicians, &nurse.token, json!({"role": "specialist", "name": "Dr Lefèvre", "speciality": "Cardiologie"}))
+        .post(
+            &physicians,
+            &nurse.token,
+            json!({"role": "specialist", "name": "Dr Lefèvre", "speciality": "Cardiologie"}),
+        )
         .await;
     assert_eq!(specialist.status, 201, "{}", specialist.text);
     let end = format!("{physicians}/{}/end", id(&attending));
@@ -137,7 +166,10 @@ async fn a_nurse_records_problems_vaccinations_and_physicians_and_reads_them_bac
     }
     for (body, expected) in [
         (json!({"role": "specialist", "name": "Dr X", "speciality": "Neurologie", "rpps": "1234"}), vec!["rpps"]),
-        (json!({"role": "specialist", "name": "Dr X", "speciality": "Neurologie", "rpps": "1000345678A"}), vec!["rpps"]),
+        (
+            json!({"role": "specialist", "name": "Dr X", "speciality": "Neurologie", "rpps": "1000345678A"}),
+            vec!["rpps"],
+        ),
         (json!({"role": "specialist", "name": "Dr X"}), vec!["speciality"]),
         (json!({"role": "specialist", "name": "Dr X", "speciality": "ORL", "email": "non"}), vec!["email"]),
     ] {

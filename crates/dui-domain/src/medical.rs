@@ -103,7 +103,9 @@ pub fn check_partial_date(value: &str, today: NaiveDate) -> Result<String, Strin
     let value = value.trim();
     let bad = || "is not a date: a year (1998), a year and month (1998-04) or a day (1998-04-17)".to_owned();
     let parts: Vec<&str> = value.split('-').collect();
-    let number = |s: &str, len: usize| (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten();
+    let number = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten()
+    };
     let (first, normalised) = match parts.as_slice() {
         [y] => {
             let y = number(y, 4).ok_or_else(bad)?;
@@ -114,7 +116,8 @@ pub fn check_partial_date(value: &str, today: NaiveDate) -> Result<String, Strin
             (NaiveDate::from_ymd_opt(y as i32, m, 1).ok_or_else(bad)?, format!("{y:04}-{m:02}"))
         }
         [y, m, d] => {
-            let (y, m, d) = (number(y, 4).ok_or_else(bad)?, number(m, 2).ok_or_else(bad)?, number(d, 2).ok_or_else(bad)?);
+            let (y, m, d) =
+                (number(y, 4).ok_or_else(bad)?, number(m, 2).ok_or_else(bad)?, number(d, 2).ok_or_else(bad)?);
             (NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(bad)?, format!("{y:04}-{m:02}-{d:02}"))
         }
         _ => return Err(bad()),
@@ -180,8 +183,10 @@ impl NewProblem {
         let mut errors = ValidationErrors::new();
         let text = errors.check("text", text(&input.text, 1, MAX_TEXT));
         let cim10 = input.cim10.filter(|c| !c.trim().is_empty()).and_then(|c| errors.check("cim10", check_cim10(&c)));
-        let onset =
-            input.onset.filter(|o| !o.trim().is_empty()).and_then(|o| errors.check("onset", check_partial_date(&o, today)));
+        let onset = input
+            .onset
+            .filter(|o| !o.trim().is_empty())
+            .and_then(|o| errors.check("onset", check_partial_date(&o, today)));
         errors.into_result(|| NewProblem {
             kind: input.kind,
             details: ProblemDetails { text: text.unwrap_or_default(), cim10, onset },
@@ -417,7 +422,11 @@ impl NewPhysician {
 
 /// When a physician stops following the person, checked: not before they started, not in the
 /// future (`None`: today).
-pub fn check_until(until: Option<NaiveDate>, since: NaiveDate, today: NaiveDate) -> Result<NaiveDate, ValidationErrors> {
+pub fn check_until(
+    until: Option<NaiveDate>,
+    since: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, ValidationErrors> {
     let until = until.unwrap_or(today);
     let mut errors = ValidationErrors::new();
     if until > today {
@@ -477,7 +486,11 @@ pub struct MedicalFile {
 
 impl MedicalFile {
     /// Sorts entries read in any order into the file.
-    pub fn of(problems: Vec<MedicalProblem>, mut vaccinations: Vec<Vaccination>, mut physicians: Vec<Physician>) -> Self {
+    pub fn of(
+        problems: Vec<MedicalProblem>,
+        mut vaccinations: Vec<Vaccination>,
+        mut physicians: Vec<Physician>,
+    ) -> Self {
         let (mut active_problems, mut history): (Vec<_>, Vec<_>) = problems
             .into_iter()
             .partition(|p| p.kind == ProblemKind::ActiveProblem && p.status == ProblemStatus::Active);
@@ -499,7 +512,9 @@ mod tests {
 
     #[test]
     fn cim10_codes_have_their_shape() {
-        for (given, kept) in [("I10", "I10"), ("e11.9", "E11.9"), ("F03", "F03"), ("S72.00", "S72.00"), ("E119", "E11.9")] {
+        for (given, kept) in
+            [("I10", "I10"), ("e11.9", "E11.9"), ("F03", "F03"), ("S72.00", "S72.00"), ("E119", "E11.9")]
+        {
             assert_eq!(check_cim10(given).as_deref(), Ok(kept), "{given}");
         }
         for bad in ["", "I1", "110", "I10.", "E11.123", "EE1.9", "I10-1", "I 10"] {

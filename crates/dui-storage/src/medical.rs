@@ -218,8 +218,7 @@ pub async fn record_vaccination(
     let args = args! { resident: &resident, id: &id, given_on: &new.given_on, details: &details, dek_version: &dek }
         .action(AuditAction::VaccinationCreate);
     let map = |row: &Row| vaccination(row, &keys);
-    create_once(tx, key, Create { id, insert: &INSERT_VACCINATION, args, reload: &VACCINATION_BY_ID, map: &map })
-        .await
+    create_once(tx, key, Create { id, insert: &INSERT_VACCINATION, args, reload: &VACCINATION_BY_ID, map: &map }).await
 }
 
 /// Records a physician of a visible resident, and commits.
@@ -339,8 +338,7 @@ fn flag_statements(table: &str, columns: &str, alias: &str) -> (Sql, Sql) {
     (Sql::new(&sealed), Sql::new(&flag))
 }
 
-static PROBLEM_FLAG: LazyLock<(Sql, Sql)> =
-    LazyLock::new(|| flag_statements("medical_problems", PROBLEM_COLUMNS, "p"));
+static PROBLEM_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| flag_statements("medical_problems", PROBLEM_COLUMNS, "p"));
 static VACCINATION_FLAG: LazyLock<(Sql, Sql)> =
     LazyLock::new(|| flag_statements("vaccinations", VACCINATION_COLUMNS, "v"));
 
@@ -404,8 +402,8 @@ pub async fn resolve_problem(
     resolved_on: NaiveDate,
 ) -> StoreResult<MedicalProblem> {
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
-    let args = args! { resident: &resident, id: &id, resolved_on: &resolved_on }
-        .action(AuditAction::MedicalProblemResolve);
+    let args =
+        args! { resident: &resident, id: &id, resolved_on: &resolved_on }.action(AuditAction::MedicalProblemResolve);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(&RESOLVE, &args).await?;
     db.open_one(tenant, rows.first().ok_or(StoreError::NotFound)?, problem).await
@@ -413,7 +411,12 @@ pub async fn resolve_problem(
 
 /// Ends a physician's following of the person on `until`, and commits. `NotFound` when it has
 /// ended already, or is out of reach.
-pub async fn end_physician(tx: Tx<'_>, resident: ResidentId, id: PhysicianId, until: NaiveDate) -> StoreResult<Physician> {
+pub async fn end_physician(
+    tx: Tx<'_>,
+    resident: ResidentId,
+    id: PhysicianId,
+    until: NaiveDate,
+) -> StoreResult<Physician> {
     let (resident, id) = (resident.as_uuid(), id.as_uuid());
     let args = args! { resident: &resident, id: &id, until: &until }.action(AuditAction::PhysicianEnd);
     let (db, tenant) = (tx.db(), tx.tenant());
