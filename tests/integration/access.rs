@@ -69,6 +69,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read alerts"
         | "check drug allergies"
         | "read falls"
+        | "read medical file"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
@@ -79,7 +80,11 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         // the secret partagé keeps the care team's notes to those who give care).
         "record assessment" | "record measurement" | "record absence" | "record appointment" | "record allergy"
         | "record alert" | "record fall" | "record wound" | "assess wound" | "set wound protocol" | "record diet"
-        | "record intake" => (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator])),
+        | "record intake" | "record physician" => {
+            (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
+        }
+        // The medical file's history, problems and vaccinations: the health professionals.
+        "record medical problem" | "record vaccination" => (201, allowed(&[CoordinatingPhysician, Nurse])),
         // Allowed callers get past the roles to the rule: a watch is in progress already.
         "start nutrition watch" => {
             (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
@@ -331,6 +336,25 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
                         "circumstances": "Perte d'équilibre", "consequences": ["none"]})),
         ),
         call("read establishment falls", Method::GET, format!("/api/v1/establishments/{ehpad}/falls"), None),
+        call("read medical file", Method::GET, format!("{r}/medical"), None),
+        call(
+            "record medical problem",
+            Method::POST,
+            format!("{r}/medical/problems"),
+            Some(json!({"kind": "active_problem", "text": "Hypertension artérielle", "cim10": "I10"})),
+        ),
+        call(
+            "record vaccination",
+            Method::POST,
+            format!("{r}/medical/vaccinations"),
+            Some(json!({"vaccine": "Vaxigrip Tetra", "given_on": "2026-10-20"})),
+        ),
+        call(
+            "record physician",
+            Method::POST,
+            format!("{r}/medical/physicians"),
+            Some(json!({"role": "specialist", "name": "Dr Matrice", "speciality": "Gériatrie"})),
+        ),
         call("export record", Method::GET, format!("{r}/export"), None),
         call("access report", Method::GET, format!("{r}/access-report"), None),
         call("list emergency openings", Method::GET, "/api/v1/emergency-accesses".to_owned(), None),
@@ -439,7 +463,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 58);
+    assert_eq!(checked, 32 * 62);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

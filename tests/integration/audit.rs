@@ -799,6 +799,34 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("the establishment's falls", &["nurse fall.list success R"]).await;
     app.post(&format!("{record}/falls"), &director.token, fall).await.problem(403);
     trail.expect("a fall refused", &["director fall.create denied R"]).await;
+    // The medical file: a problem resolved and another flagged, a vaccination flagged, a
+    // physician ended; the file read; a care assistant records no problem (the refusal recorded).
+    let medical = format!("{record}/medical");
+    let problem = json!({"kind": "active_problem", "text": "Hypertension artérielle", "cim10": "I10"});
+    let recorded = ok(app.post(&format!("{medical}/problems"), &nurse.token, problem.clone()).await);
+    trail.expect("a problem", &["nurse medical_problem.create success medical_problem"]).await;
+    let problem_id = recorded.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{medical}/problems/{problem_id}/resolve"), &nurse.token, json!({})).await);
+    trail.expect("a problem resolved", &["nurse medical_problem.resolve success medical_problem"]).await;
+    let flag = json!({"reason": "Autre résident"});
+    ok(app.post(&format!("{medical}/problems/{problem_id}/entered-in-error"), &nurse.token, flag.clone()).await);
+    trail.expect("a problem flagged", &["nurse medical_problem.flag_error success medical_problem"]).await;
+    let vaccination = json!({"vaccine": "Vaxigrip Tetra", "given_on": "2026-10-20"});
+    let recorded = ok(app.post(&format!("{medical}/vaccinations"), &nurse.token, vaccination).await);
+    trail.expect("a vaccination", &["nurse vaccination.create success vaccination"]).await;
+    let vaccination_id = recorded.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{medical}/vaccinations/{vaccination_id}/entered-in-error"), &nurse.token, flag).await);
+    trail.expect("a vaccination flagged", &["nurse vaccination.flag_error success vaccination"]).await;
+    let physician = json!({"role": "attending", "name": "Dr Claire Martin"});
+    let recorded = ok(app.post(&format!("{medical}/physicians"), &nurse.token, physician).await);
+    trail.expect("a physician", &["nurse physician.create success physician"]).await;
+    let physician_id = recorded.json["id"].as_str().unwrap().to_owned();
+    ok(app.post(&format!("{medical}/physicians/{physician_id}/end"), &nurse.token, json!({})).await);
+    trail.expect("a physician ended", &["nurse physician.end success physician"]).await;
+    ok(app.get(&medical, &nurse.token).await);
+    trail.expect("the medical file", &["nurse medical.read success R"]).await;
+    app.post(&format!("{medical}/problems"), &director.token, problem).await.problem(403);
+    trail.expect("a problem refused", &["director medical_problem.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

@@ -64,7 +64,17 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
     let fall = json!({"occurred_at": "2026-11-01T03:00:00Z", "place": "bathroom", "discovery": "found_on_floor",
                       "circumstances": "Glissade sur carrelage mouillé", "consequences": ["wound"],
                       "care_given": "Pansement arcade sourcilière"});
-    let care = [("allergies", allergy), ("alerts", alert), ("falls", fall)];
+    let problem = json!({"kind": "history", "text": "Zébulonose congénitale", "cim10": "Q89.9"});
+    let vaccination = json!({"vaccine": "Quetzalvax", "given_on": "2026-10-20", "batch": "LOTZEB42"});
+    let physician = json!({"role": "attending", "name": "Dr Zébulonnet", "rpps": "10003456789"});
+    let care = [
+        ("allergies", allergy),
+        ("alerts", alert),
+        ("falls", fall),
+        ("medical/problems", problem),
+        ("medical/vaccinations", vaccination),
+        ("medical/physicians", physician),
+    ];
     for (kind, body) in care {
         let recorded = app.post(&format!("{record}/{kind}"), &nurse.token, body).await;
         assert_eq!(recorded.status, 201, "{}", recorded.text);
@@ -87,10 +97,23 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
             assert!(!dump.contains(word.as_str()), "the dump reveals {word:?}");
         }
     }
-    for word in ["zébulonicilline", "zebulonicilline", "quincke", "quetzalphobie", "carrelage", "pansement"] {
+    for word in [
+        "zébulonicilline",
+        "zebulonicilline",
+        "quincke",
+        "quetzalphobie",
+        "carrelage",
+        "pansement",
+        "zébulonose",
+        "q89.9",
+        "quetzalvax",
+        "lotzeb42",
+        "zébulonnet",
+        "10003456789",
+    ] {
         assert!(!dump.contains(word), "the dump reveals {word:?}");
     }
-    for table in ["allergies", "major_alerts", "falls"] {
+    for table in ["allergies", "major_alerts", "falls", "medical_problems", "vaccinations", "physicians"] {
         assert!(dump.contains(&format!("insert into public.{table}")), "the dump holds the {table}' rows");
     }
     assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");

@@ -64,6 +64,9 @@ struct Targets {
     a_allergy: String,
     a_alert: String,
     a_fall: String,
+    a_problem: String,
+    a_vaccination: String,
+    a_physician: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -207,6 +210,11 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
                "circumstances": "Retrouvée au sol", "consequences": ["none"]}),
     )
     .await;
+    let a_problem =
+        created("medical/problems", json!({"kind": "active_problem", "text": "Hypertension", "cim10": "I10"})).await;
+    let a_vaccination =
+        created("medical/vaccinations", json!({"vaccine": "Vaxigrip Tetra", "given_on": "2026-10-20"})).await;
+    let a_physician = created("medical/physicians", json!({"role": "attending", "name": "Dr Claire Martin"})).await;
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -284,6 +292,9 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_allergy,
         a_alert,
         a_fall,
+        a_problem,
+        a_vaccination,
+        a_physician,
         a_wound,
         a_watch,
         some_record,
@@ -315,6 +326,9 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_allergy,
         a_alert,
         a_fall,
+        a_problem,
+        a_vaccination,
+        a_physician,
         a_wound,
         a_watch,
         some_record,
@@ -937,6 +951,61 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/medical",
+            format!("/api/v1/residents/{a_resident}/medical"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/problems",
+            format!("/api/v1/residents/{a_resident}/medical/problems"),
+            Some(json!({"kind": "history", "text": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/problems/{problem_id}/resolve",
+            format!("/api/v1/residents/{a_resident}/medical/problems/{a_problem}/resolve"),
+            Some(json!({})),
+        ),
+        // A's problem, resolved through B's own record.
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/problems/{problem_id}/resolve",
+            format!("/api/v1/residents/{b_resident}/medical/problems/{a_problem}/resolve"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/problems/{problem_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/medical/problems/{a_problem}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/vaccinations",
+            format!("/api/v1/residents/{a_resident}/medical/vaccinations"),
+            Some(json!({"vaccine": "intrusion", "given_on": "2026-10-20"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/vaccinations/{vaccination_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/medical/vaccinations/{a_vaccination}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/physicians",
+            format!("/api/v1/residents/{a_resident}/medical/physicians"),
+            Some(json!({"role": "specialist", "name": "intrusion", "speciality": "intrusion"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/physicians/{physician_id}/end",
+            format!("/api/v1/residents/{a_resident}/medical/physicians/{a_physician}/end"),
+            Some(json!({})),
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/falls",
             format!("/api/v1/establishments/{a_est}/falls"),
             None,
@@ -1251,6 +1320,11 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         (falls.json["falls"][0]["version"].as_i64(), falls.json["falls"][0]["entered_in_error"].is_null()),
         (Some(1), true)
     );
+    let file = app.get(&format!("/api/v1/residents/{a_resident}/medical"), &a_nurse.token).await;
+    let counts = ["active_problems", "history", "vaccinations", "physicians"]
+        .map(|k| file.json[k].as_array().map_or(99, Vec::len));
+    assert_eq!(counts, [1, 0, 1, 1], "A's medical file untouched: {}", file.text);
+    assert_eq!(file.json["physicians"][0]["in_force"], true);
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");
@@ -1300,6 +1374,9 @@ impl Targets {
             self.a_allergy.clone(),
             self.a_alert.clone(),
             self.a_fall.clone(),
+            self.a_problem.clone(),
+            self.a_vaccination.clone(),
+            self.a_physician.clone(),
             self.a_wound.clone(),
             self.a_watch.clone(),
             self.a_contact.clone(),

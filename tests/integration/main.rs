@@ -25,6 +25,7 @@ mod instruments;
 mod isolation;
 mod limits;
 mod measurements;
+mod medical;
 mod migrations;
 mod nutrition;
 mod openapi;

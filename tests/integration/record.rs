@@ -1262,6 +1262,26 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         )
         .await;
     assert_eq!(intake.status, 201, "{}", intake.text);
+    // The medical file: a problem, a vaccination, the attending physician.
+    for (kind, body) in [
+        (
+            "problems",
+            json!({"kind": "active_problem", "text": "Diabète de type 2", "cim10": "E11.9", "onset": "1998-04"}),
+        ),
+        (
+            "vaccinations",
+            json!({"vaccine": "Vaxigrip Tetra", "given_on": "2026-10-20", "dose": 1, "batch": "X4521",
+                                "code": "3400930000000", "given_by": "IDE Durand"}),
+        ),
+        (
+            "physicians",
+            json!({"role": "attending", "name": "Dr Claire Martin", "rpps": "10003456789",
+                              "phone": "01 23 45 67 89", "email": "c.martin@example.org", "since": "2020-03-01"}),
+        ),
+    ] {
+        let recorded = app.post(&format!("/api/v1/residents/{id}/medical/{kind}"), &nurse.token, body).await;
+        assert_eq!(recorded.status, 201, "{}", recorded.text);
+    }
 
     // A document about the person, waiting to leave.
     crate::outbox::enqueue(app, tenant.id, crate::outbox::message(Some(id.parse().unwrap()), &format!("about-{id}")))
@@ -1313,6 +1333,9 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("allergies", 1),
         ("major_alerts", 1),
         ("falls", 2),
+        ("medical_problems", 1),
+        ("vaccinations", 1),
+        ("physicians", 1),
         ("absences", 2),
         ("appointments", 1),
         ("restraints", 1),

@@ -111,6 +111,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("FlagEntryError", "reason", extract::TEXT_3),
         ("CreateAllergy", "substance", extract::TEXT),
         ("CreateFall", "circumstances", extract::TEXT),
+        ("CreateProblem", "text", extract::TEXT),
+        ("CreateVaccination", "vaccine", extract::TEXT),
+        ("CreatePhysician", "name", extract::TEXT),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -24,6 +24,7 @@ mod error;
 pub mod falls;
 pub mod insi;
 pub mod measurements;
+pub mod medical;
 pub mod notes;
 pub mod nutrition;
 pub mod outbox;

@@ -147,6 +147,14 @@ actions! {
     FallFlagError = "fall.flag_error" on "fall", "A fall flagged as entered in error.";
     FallRead = "fall.read" on "resident", "A record's falls register read.";
     FallList = "fall.list" on "resident", "A person's falls shown in an establishment's falls register (one event per person).";
+    MedicalProblemCreate = "medical_problem.create" on "medical_problem", "A medical history entry or an active problem recorded.";
+    MedicalProblemResolve = "medical_problem.resolve" on "medical_problem", "An active problem resolved.";
+    MedicalProblemFlagError = "medical_problem.flag_error" on "medical_problem", "A medical history entry or problem flagged as entered in error.";
+    VaccinationCreate = "vaccination.create" on "vaccination", "A vaccination recorded.";
+    VaccinationFlagError = "vaccination.flag_error" on "vaccination", "A vaccination flagged as entered in error.";
+    PhysicianCreate = "physician.create" on "physician", "An attending physician or a specialist of the person recorded.";
+    PhysicianEnd = "physician.end" on "physician", "A physician of the person no longer in charge.";
+    MedicalRead = "medical.read" on "resident", "A record's medical file read.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

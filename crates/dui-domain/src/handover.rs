@@ -39,6 +39,8 @@ crate::text_codes! {
         IntakeAlert = "intake_alert",
         /// A change of diet or of the textures of foods and drinks.
         DietChange = "diet_change",
+        /// A new active problem in the medical file (told to the medical scope).
+        MedicalProblem = "medical_problem",
     }
 }
 
@@ -189,6 +191,21 @@ pub fn allergy(new: &crate::alert::NewAllergy, at: DateTime<Utc>) -> NewHandover
         ),
         occurred_at: at,
     }
+}
+
+/// The event of a new active problem of the medical file, told to those who read the medical
+/// scope (a history entry is not news for the next shift): its text and CIM-10 code.
+pub fn medical_problem(new: &crate::medical::NewProblem, at: DateTime<Utc>) -> Option<NewHandoverEvent> {
+    (new.kind == crate::medical::ProblemKind::ActiveProblem).then(|| NewHandoverEvent {
+        kind: HandoverEventKind::MedicalProblem,
+        source_type: "medical_problem",
+        scope: NoteScope::Medical,
+        summary: match &new.details.cim10 {
+            Some(code) => format!("Problème actif : {} ({code})", new.details.text),
+            None => format!("Problème actif : {}", new.details.text),
+        },
+        occurred_at: at,
+    })
 }
 
 /// The event of a new major alert, in the scope it was recorded in.

@@ -192,3 +192,15 @@ id_type!(
     /// A fall of a resident, as first recorded (its corrections are records that amend it).
     FallId
 );
+id_type!(
+    /// An entry of a resident's medical history, or an active problem.
+    MedicalProblemId
+);
+id_type!(
+    /// A vaccination of a resident.
+    VaccinationId
+);
+id_type!(
+    /// A physician of a resident (the attending physician, a specialist).
+    PhysicianId
+);

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod ids;
 pub mod insi;
 pub mod measurement;
+pub mod medical;
 pub mod nutrition;
 pub mod outbox;
 pub mod pagination;

@@ -266,6 +266,13 @@ pub fn can_record_alert(scope: &TenantScope, establishments: &[EstablishmentId],
     can_record_care_data(scope, establishments) && can_write_note(scope, establishments, note_scope)
 }
 
+/// Record or change the medical file (history, problems, vaccinations) of a person supported in
+/// `establishments`: the health professionals who give care there — those who record care data
+/// and read the medical scope (the coordinating physician and the nurses).
+pub fn can_record_medical(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    can_record_alert(scope, establishments, NoteScope::Medical)
+}
+
 /// Where the caller reads the falls register without what is said about each fall: as director
 /// (of the establishment, or tenant-wide). The director answers for the quality of care and
 /// declares serious adverse events (a fall with a fracture, a death) to the authorities, for

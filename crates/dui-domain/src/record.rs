@@ -166,7 +166,7 @@ impl fmt::Debug for ContactDetails {
     }
 }
 
-fn phone(value: &str) -> Result<String, String> {
+pub(crate) fn phone(value: &str) -> Result<String, String> {
     let value = value.trim();
     let digits = value.chars().filter(char::is_ascii_digit).count();
     let allowed = value.chars().all(|c| c.is_ascii_digit() || " +.-()".contains(c));

@@ -82,6 +82,16 @@ pub(crate) fn care_readable(d: &str, via_emergency: &str) -> String {
     )
 }
 
+/// Whether medical data `d` of a resident `who` may see (the medical file's history, problems
+/// and vaccinations) is readable: `who` reads medical-scope notes where it was recorded (the
+/// coordinating physician, the nurses). Through an emergency opening (`via_emergency`), anywhere
+/// the user reads them.
+pub(crate) fn medical_readable(d: &str, via_emergency: &str) -> String {
+    format!(
+        "(who.medical_all OR {d}.establishment_id = ANY(who.medical_est) OR ({via_emergency} AND cardinality(who.medical_est) > 0))"
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The context of an action on a resident's record, for the use case that decides.
 // ---------------------------------------------------------------------------------------------

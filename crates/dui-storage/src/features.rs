@@ -33,6 +33,7 @@ pub const ALL: &[&Feature] = &[
     &crate::handover::FEATURE,
     &crate::alerts::FEATURE,
     &crate::falls::FEATURE,
+    &crate::medical::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -41,6 +41,7 @@ mod keys;
 mod keystore;
 mod listing;
 pub mod measurements;
+pub mod medical;
 pub mod merge;
 pub mod migrate;
 pub mod notes;

@@ -33,6 +33,7 @@ tenant_api!(
     alerts,
     drugs,
     falls,
+    medical,
     timeline,
     care_tasks,
     absences,
