@@ -20,8 +20,10 @@ use dui_storage::{Mode, StoreError, Tx};
 use crate::access::{acting, refuse};
 use crate::{App, AppError, AppResult};
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
+/// Today in the calendar of the person's establishment: what "not in the future" means for the
+/// dates of the file (a vaccination given at 00:30 in Paris is given today, not tomorrow).
+async fn today(tx: &mut Tx<'_>, resident: ResidentId) -> AppResult<NaiveDate> {
+    Ok(dui_storage::stays::today(tx, resident).await?)
 }
 
 /// A history entry or problem to record.
@@ -83,13 +85,13 @@ pub async fn record_problem(
     scope: &TenantScope,
     command: RecordProblem,
 ) -> AppResult<Created<MedicalProblem>> {
-    let new = NewProblem::validate(command.problem, today())?;
     let (resident, action) = (command.resident, AuditAction::MedicalProblemCreate);
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     if !medical(scope, &establishments) {
         return Err(refuse(&mut tx, action, resident, "record in the medical file").await);
     }
+    let new = NewProblem::validate(command.problem, today(&mut tx, resident).await?)?;
     let event = dui_domain::handover::medical_problem(&new, Utc::now());
     Ok(medical::record_problem(tx, command.key.as_ref(), resident, &new, event.as_ref()).await?)
 }
@@ -102,7 +104,6 @@ pub async fn resolve_problem(
     id: MedicalProblemId,
     resolved_on: Option<NaiveDate>,
 ) -> AppResult<MedicalProblem> {
-    let resolved_on = check_resolved_on(resolved_on, today())?;
     let action = AuditAction::MedicalProblemResolve;
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
@@ -114,6 +115,7 @@ pub async fn resolve_problem(
     if meta.closed {
         return Err(AppError::Conflict("This problem is resolved already.".to_owned()));
     }
+    let resolved_on = check_resolved_on(resolved_on, today(&mut tx, resident).await?)?;
     Ok(medical::resolve_problem(tx, resident, id, resolved_on).await?)
 }
 
@@ -143,13 +145,13 @@ pub async fn record_vaccination(
     scope: &TenantScope,
     command: RecordVaccination,
 ) -> AppResult<Created<Vaccination>> {
-    let new = NewVaccination::validate(command.vaccination, today())?;
     let (resident, action) = (command.resident, AuditAction::VaccinationCreate);
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     if !medical(scope, &establishments) {
         return Err(refuse(&mut tx, action, resident, "record in the medical file").await);
     }
+    let new = NewVaccination::validate(command.vaccination, today(&mut tx, resident).await?)?;
     Ok(medical::record_vaccination(tx, command.key.as_ref(), resident, &new).await?)
 }
 
@@ -179,13 +181,13 @@ pub async fn record_physician(
     scope: &TenantScope,
     command: RecordPhysician,
 ) -> AppResult<Created<Physician>> {
-    let new = NewPhysician::validate(command.physician, today())?;
     let (resident, action) = (command.resident, AuditAction::PhysicianCreate);
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     if !policy::can_record_care_data(scope, &establishments) {
         return Err(refuse(&mut tx, action, resident, "record a physician").await);
     }
+    let new = NewPhysician::validate(command.physician, today(&mut tx, resident).await?)?;
     if new.role == PhysicianRole::Attending && medical::attending_in_force(&mut tx, resident).await? {
         return Err(AppError::Conflict(
             "The person has an attending physician in force: end it first (POST .../physicians/{id}/end).".to_owned(),
@@ -211,7 +213,7 @@ pub async fn end_physician(
     if meta.closed {
         return Err(AppError::Conflict("This physician no longer follows the person.".to_owned()));
     }
-    let until = check_until(until, meta.since, today())?;
+    let until = check_until(until, meta.since, today(&mut tx, resident).await?)?;
     Ok(medical::end_physician(tx, resident, id, until).await?)
 }
 
