@@ -214,9 +214,10 @@ impl DrugQuery {
         if is_cip13(&compact) {
             return Ok(Self::Cip13(compact));
         }
+        // Nothing to search by (punctuation only, as a blank box): every speciality.
         let normalised = normalise_substance(text);
         if normalised.is_empty() {
-            return Err(crate::validation::ValidationErrors::single("q", "must have letters or digits"));
+            return Ok(Self::All);
         }
         Ok(Self::Name(normalised))
     }
@@ -390,7 +391,9 @@ mod tests {
         assert_eq!(DrugQuery::parse(Some("3595583")), Ok(DrugQuery::Cip7("3595583".to_owned())));
         assert_eq!(DrugQuery::parse(Some("3400 9359 5583 8")), Ok(DrugQuery::Cip13("3400935955838".to_owned())));
         assert_eq!(DrugQuery::parse(Some("Pénicilline G")), Ok(DrugQuery::Name("penicilline g".to_owned())));
-        assert!(DrugQuery::parse(Some("--")).is_err());
+        assert_eq!(DrugQuery::parse(Some("--")), Ok(DrugQuery::All));
+        assert_eq!(DrugQuery::parse(Some("")), Ok(DrugQuery::All));
+        assert!(DrugQuery::parse(Some(&"a".repeat(201))).is_err());
     }
 
     #[test]

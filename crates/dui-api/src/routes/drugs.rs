@@ -23,8 +23,9 @@ pub type DrugPage = PageBody<DrugSummary>;
 pub struct DrugSearchParams {
     /// A CIS (8 digits), CIP7 (7) or CIP13 (13) code, or words of the name, with or without
     /// accents ("doliprane", "amoxicilline acide clavulanique"): a name that starts with them, or
-    /// has each of them as a whole word. Absent: every speciality.
-    #[param(min_length = 1, max_length = 200)]
+    /// has each of them as a whole word. Absent, blank or without a letter or digit: every
+    /// speciality.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// The `next_cursor` of the previous page, unchanged; absent for the first page.
     #[param(pattern = "^A[Q-Za-f][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048]$")]
