@@ -225,7 +225,14 @@ static END: Stmt = LazyLock::new(|| {
 
 /// The statements that flag an entry of `table` (alias `x`) in error: its sealed details and
 /// their key version, read to be sealed again with the reason; and the flag, with its trace.
-fn flag_statements(table: &str, columns: &str, alias: &str) -> (String, String) {
+/// `readable` is the kind's reading rule (`note_readable`, `medical_readable`...): only a reader
+/// flags.
+pub(crate) fn flag_statements(
+    table: &str,
+    columns: &str,
+    alias: &str,
+    readable: fn(&str, &str) -> String,
+) -> (String, String) {
     let sealed = format!(
         "SELECT details, dek_version FROM {table} WHERE tenant_id = :tenant AND id = :id AND resident_id = :resident"
     );
@@ -238,19 +245,19 @@ fn flag_statements(table: &str, columns: &str, alias: &str) -> (String, String) 
                AND {readable} RETURNING {alias}.*), \
          trace AS ({trace}) SELECT {columns} FROM {alias}",
         target = target(),
-        readable = note_readable(alias, "NOT t.normal"),
+        readable = readable(alias, "NOT t.normal"),
         trace = Trace::written(alias),
     );
     (sealed, flag)
 }
 
 static ALLERGY_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
-    let (sealed, flag) = flag_statements("allergies", ALLERGY_COLUMNS, "a");
+    let (sealed, flag) = flag_statements("allergies", ALLERGY_COLUMNS, "a", note_readable);
     (Sql::new(&sealed), Sql::new(&flag))
 });
 
 static ALERT_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
-    let (sealed, flag) = flag_statements("major_alerts", ALERT_COLUMNS, "m");
+    let (sealed, flag) = flag_statements("major_alerts", ALERT_COLUMNS, "m", note_readable);
     (Sql::new(&sealed), Sql::new(&flag))
 });
 

@@ -318,23 +318,10 @@ static END: Stmt = LazyLock::new(|| {
     ))
 });
 
-/// The statements that flag an entry of `table` (alias `x`) in error, as alerts' are.
+/// The statements that flag an entry of `table` in error, as alerts' are, under the medical
+/// reading rule.
 fn flag_statements(table: &str, columns: &str, alias: &str) -> (Sql, Sql) {
-    let sealed = format!(
-        "SELECT details, dek_version FROM {table} WHERE tenant_id = :tenant AND id = :id AND resident_id = :resident"
-    );
-    let flag = format!(
-        "WITH {WHO_CTE}, {target}, \
-         {alias} AS (UPDATE {table} {alias} SET error_at = now(), error_by = who.user_id, error_reason = :reason, \
-                 details = :details, dek_version = :dek_version FROM target t, who \
-               WHERE {alias}.tenant_id = t.tenant_id AND {alias}.resident_id = t.id AND {alias}.id = :id \
-               AND {alias}.error_at IS NULL AND {alias}.dek_version = :sealed_under AND t.record_status = 'active' \
-               AND {readable} RETURNING {alias}.*), \
-         trace AS ({trace}) SELECT {columns} FROM {alias}",
-        target = target(),
-        readable = medical_readable(alias, "NOT t.normal"),
-        trace = Trace::written(alias),
-    );
+    let (sealed, flag) = crate::alerts::flag_statements(table, columns, alias, medical_readable);
     (Sql::new(&sealed), Sql::new(&flag))
 }
 
