@@ -611,3 +611,66 @@ async fn falls_alerts_and_departures_are_told_at_the_hand_over_to_those_who_may_
         theirs.json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["return", "absence", "alert", "admission"], "{}", theirs.text);
 }
+
+#[tokio::test]
+async fn the_feed_records_each_person_it_shows_once_those_told_by_events_only_included() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let wing = tenant.units[0].id.to_string();
+    let with_notes = admit_into(&app, &tenant, &wing, "Avec", "Anne").await;
+    let events_only = admit_into(&app, &tenant, &wing, "Sans", "Berthe").await;
+    let quiet = admit_into(&app, &tenant, &wing, "Calme", "Claire").await;
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    let night = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+    // From after the admissions: only what follows is in the period.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let since = format!("since={}", chrono::Utc::now().to_rfc3339()).replace('+', "%2B");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for text in ["Levée à 7 h", "Petit déjeuner pris", "Promenade au jardin"] {
+        write(&app, &with_notes, &nurse, json!({"text": text})).await;
+    }
+    for record in [&with_notes, &events_only] {
+        let fever = app
+            .post(&format!("{record}/measurements"), &nurse.token, json!({"kind": "temperature", "value": 38.9}))
+            .await;
+        assert_eq!(fever.status, 201, "{}", fever.text);
+    }
+
+    let feed = format!("/api/v1/establishments/{ehpad}/handover?{since}&limit=2");
+    let first = app.get(&feed, &night.token).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json["items"].as_array().unwrap().len(), 2, "{}", first.text);
+    let told: Vec<&str> = first.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resident"]["family_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(told, ["Sans", "Avec"], "{}", first.text);
+    // The next page holds the last note, and no event again.
+    let cursor = first.json["next_cursor"].as_str().unwrap();
+    let next = app.get(&format!("{feed}&cursor={cursor}"), &night.token).await;
+    assert_eq!(next.json["items"].as_array().unwrap().len(), 1, "{}", next.text);
+    assert_eq!(next.json["events"], json!([]), "{}", next.text);
+
+    // The first reading recorded each person shown once (the notes' and the events' people
+    // together), the second the one person of its note; the person nothing was told of, none.
+    let owner = app.db.connect(&app.db.owner_url).await;
+    owner.batch_execute(&format!("SET app.tenant_id = '{}'", tenant.id)).await.unwrap();
+    let id = |record: &str| record.rsplit('/').next().unwrap().parse::<uuid::Uuid>().unwrap();
+    let mut reads = Vec::new();
+    for record in [&with_notes, &events_only, &quiet] {
+        let count: i64 = owner
+            .query_one(
+                "SELECT count(*) FROM audit_events WHERE action = 'handover.read' AND actor_id = $1 AND resident_id = $2 \
+                 AND outcome = 'success'",
+                &[&night.id.as_uuid(), &id(record)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        reads.push(count);
+    }
+    assert_eq!(reads, [2, 1, 0]);
+}

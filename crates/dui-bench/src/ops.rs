@@ -246,7 +246,6 @@ struct Connection {
     set_tenant: Statement,
     feed_start: Statement,
     handover: Statement,
-    handover_events: Statement,
     summary: Statement,
     summary_alerts: Statement,
     summary_notes: Statement,
@@ -299,7 +298,6 @@ impl Baseline {
                 set_tenant: prepare(statements.set_tenant).await?,
                 feed_start: prepare(statements.feed_start.text()).await?,
                 handover: prepare(statements.handover_by_unit.text()).await?,
-                handover_events: prepare(statements.handover_events_by_unit.text()).await?,
                 summary: prepare(statements.summary.text()).await?,
                 summary_alerts: prepare(statements.summary_alerts.text()).await?,
                 summary_notes: prepare(statements.summary_notes.text()).await?,
@@ -476,14 +474,9 @@ impl Raw {
                 let limit =
                     dui_domain::pagination::PageRequest::first(dui_domain::pagination::DEFAULT_PAGE_SIZE).fetch_limit();
                 let after = None::<Uuid>;
-                // The day's other events first, then the notes, recording the people of both.
-                let events = args! { place: &user.unit, lower: &lower };
-                let params = who.bind(&statements.handover_events_by_unit, &events).map_err(bind)?;
-                let rows = c.client.query(&c.handover_events, &params).await.map_err(sql)?;
-                let mut also: Vec<Uuid> = rows.iter().map(|r| r.get::<_, Uuid>("resident_id")).collect();
-                also.dedup();
+                // The notes and the day's other events, recording the people of both.
                 let feed = args! { place: &user.unit, lower: &lower, after: &after, limit: &limit,
-                read_up_to: &read_up_to, also: &also }
+                read_up_to: &read_up_to }
                 .action(AuditAction::HandoverRead);
                 let params = who.bind(&statements.handover_by_unit, &feed).map_err(bind)?;
                 tokio::try_join!(c.client.query(&c.handover, &params), c.client.batch_execute("COMMIT"))

@@ -22,10 +22,8 @@ pub struct Statements {
     pub set_tenant: &'static str,
     /// Hand-over feed: where the previous shift started, and the reader's marker.
     pub feed_start: Sql,
-    /// Hand-over feed of a unit, with its trace.
+    /// Hand-over feed of a unit, its notes and its other events, with its trace.
     pub handover_by_unit: Sql,
-    /// The hand-over's other events of a unit (read first; the notes' statement records them).
-    pub handover_events_by_unit: Sql,
     /// Resident summary: the record, GIR and plan, with its trace.
     pub summary: Sql,
     /// Resident summary: the alerts and allergies in force.
@@ -53,7 +51,6 @@ pub fn statements() -> Statements {
         set_tenant: crate::tx::SET_TENANT,
         feed_start: Sql::new(crate::notes::FEED_START),
         handover_by_unit: Sql::new(&crate::notes::handover_sql(true)),
-        handover_events_by_unit: Sql::new(&crate::handover::feed_sql(true)),
         summary: Sql::new(&crate::summary::summary_sql(true)),
         summary_alerts: Sql::new(&crate::alerts::summary_alerts_sql()),
         summary_notes: Sql::new(&crate::summary::summary_notes_sql()),

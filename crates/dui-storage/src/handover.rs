@@ -1,5 +1,6 @@
 //! The events of the hand-over besides the notes: written by the statement of the change they
-//! report (the `ev` item of its `WITH` clause, [`emit`]), read with the feed's notes.
+//! report (the `ev` item of its `WITH` clause, [`emit`]), read by the feed's statement with
+//! its notes.
 
 use std::sync::LazyLock;
 
@@ -7,7 +8,6 @@ use chrono::{DateTime, Utc};
 use dui_crypto::Keyring;
 use dui_domain::handover::{HandoverEvent, HandoverEventKind, RecordEvent};
 use dui_domain::record::NoteScope;
-use dui_domain::resident::Identity;
 use dui_domain::transmission::ResidentName;
 use dui_domain::{ResidentId, UserId};
 use tokio_postgres::Row;
@@ -16,7 +16,6 @@ use uuid::Uuid;
 use crate::StoreResult;
 use crate::access::{WHO_CTE, note_readable, target, visible};
 use crate::feature::{Feature, Table, to_json};
-use crate::residents::RESIDENT_IDENTITY;
 use crate::rows::parse;
 use crate::sealing::open_json;
 use crate::sql::{Sql, Stmt};
@@ -30,80 +29,54 @@ const EVENT_COLUMNS: &str = "e.id, e.resident_id, e.establishment_id, e.unit_id,
 /// How many events a feed shows at most (the newest).
 pub const FEED_EVENTS: i64 = 200;
 
-/// The events of a feed; not recorded here: the feed's notes statement records each person it
-/// shows, those of the events included.
-pub(crate) fn feed_sql(by_unit: bool) -> String {
+/// The events of a feed, as the `events` item of the feed's `WITH` clause (after `who`): those
+/// of unit (or establishment) `:place` from id `:lower` on, newest first, that the reader may
+/// read about people they may see; none when the page is not the first (`:after` set).
+pub(crate) fn feed_events_cte(by_unit: bool) -> String {
     let place = if by_unit { "e.unit_id = :place" } else { "e.establishment_id = :place" };
     format!(
-        "WITH {WHO_CTE}, \
-         feed AS MATERIALIZED (SELECT e.* FROM handover_events e, who WHERE e.tenant_id = who.tenant_id AND {place} \
-             AND e.id >= :lower AND {readable} \
+        "events AS MATERIALIZED (SELECT e.* FROM handover_events e, who WHERE :after::uuid IS NULL \
+             AND e.tenant_id = who.tenant_id AND {place} AND e.id >= :lower AND {readable} \
              AND (SELECT {visible} FROM residents r WHERE r.tenant_id = e.tenant_id AND r.id = e.resident_id) \
-             ORDER BY e.id DESC LIMIT {FEED_EVENTS}) \
-         SELECT {EVENT_COLUMNS}, r.identity AS resident_identity, r.dek_version AS resident_dek_version \
-         FROM feed e JOIN residents r ON r.tenant_id = e.tenant_id AND r.id = e.resident_id ORDER BY e.id DESC",
+             ORDER BY e.id DESC LIMIT {FEED_EVENTS})",
         readable = note_readable("e", "false"),
         visible = visible("r"),
     )
 }
 
-static FEED_BY_UNIT: Stmt = LazyLock::new(|| Sql::new(&feed_sql(true)));
-static FEED_BY_ESTABLISHMENT: Stmt = LazyLock::new(|| Sql::new(&feed_sql(false)));
+/// The columns of an event of [`feed_events_cte`] as the feed's rows carry them beside a
+/// note's, each under a name of its own.
+pub(crate) const FEED_EVENT_COLUMNS: &str = "e.id AS event_id, e.resident_id AS event_resident_id, \
+     e.kind AS event_kind, e.source_type AS event_source_type, e.source_id AS event_source_id, \
+     e.scope AS event_scope, e.summary AS event_summary, e.dek_version AS event_dek_version, \
+     e.occurred_at AS event_occurred_at, e.recorded_by AS event_recorded_by";
+
+/// The event of a feed's row, if the row is one (and not a note); `read_up_to` tells whether
+/// it is unread.
+pub(crate) fn feed_event(
+    row: &Row,
+    keys: &Keyring,
+    resident: ResidentName,
+    read_up_to: Option<Uuid>,
+) -> StoreResult<Option<HandoverEvent>> {
+    let Some(id) = row.try_get::<_, Option<Uuid>>("event_id")? else { return Ok(None) };
+    Ok(Some(HandoverEvent {
+        id,
+        resident,
+        kind: parse(row, "event_kind", HandoverEventKind::parse)?,
+        source_type: row.try_get("event_source_type")?,
+        source_id: row.try_get("event_source_id")?,
+        scope: parse(row, "event_scope", NoteScope::parse)?,
+        summary: open_json(keys, EVENT_SUMMARY, id, row.try_get("event_summary")?)?,
+        occurred_at: row.try_get("event_occurred_at")?,
+        recorded_by: row.try_get::<_, Option<Uuid>>("event_recorded_by")?.map(UserId::from_uuid),
+        unread: read_up_to.is_none_or(|marker| id > marker),
+    }))
+}
 
 fn parts(row: &Row, keys: &Keyring) -> StoreResult<(Uuid, String)> {
     let id: Uuid = row.try_get("id")?;
     Ok((id, open_json(keys, EVENT_SUMMARY, id, row.try_get("summary")?)?))
-}
-
-/// The events of a feed (unit or establishment `place`) from id `lower` on, newest first, that
-/// the reader may read about people they may see; `read_up_to` tells which are unread. Not
-/// recorded: the caller records the people shown.
-pub(crate) async fn feed(
-    tx: &mut Tx<'_>,
-    by_unit: bool,
-    place: Uuid,
-    lower: Uuid,
-    read_up_to: Option<Uuid>,
-) -> StoreResult<Vec<HandoverEvent>> {
-    let sql: &Sql = if by_unit { &FEED_BY_UNIT } else { &FEED_BY_ESTABLISHMENT };
-    let rows = tx.query(sql, &crate::args! { place: &place, lower: &lower }).await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut needed = crate::sealing::versions(&rows)?;
-    for row in &rows {
-        needed.push(row.try_get::<_, i32>("resident_dek_version")? as u32);
-    }
-    let keys = tx.keyring(needed).await?;
-    let mut names: std::collections::HashMap<Uuid, ResidentName> = std::collections::HashMap::new();
-    let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let (id, summary) = parts(row, &keys)?;
-        let resident: Uuid = row.try_get("resident_id")?;
-        let name = match names.get(&resident) {
-            Some(name) => name.clone(),
-            None => {
-                let identity: Identity =
-                    open_json(&keys, RESIDENT_IDENTITY, resident, row.try_get("resident_identity")?)?;
-                let name = ResidentName::of(identity, ResidentId::from_uuid(resident));
-                names.insert(resident, name.clone());
-                name
-            }
-        };
-        events.push(HandoverEvent {
-            id,
-            resident: name,
-            kind: parse(row, "kind", HandoverEventKind::parse)?,
-            source_type: row.try_get("source_type")?,
-            source_id: row.try_get("source_id")?,
-            scope: parse(row, "scope", NoteScope::parse)?,
-            summary,
-            occurred_at: row.try_get("occurred_at")?,
-            recorded_by: row.try_get::<_, Option<Uuid>>("recorded_by")?.map(UserId::from_uuid),
-            unread: read_up_to.is_none_or(|marker| id > marker),
-        });
-    }
-    Ok(events)
 }
 
 /// The most events a timeline shows (the newest of its period).

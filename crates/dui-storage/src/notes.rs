@@ -347,41 +347,43 @@ pub async fn handover(mut tx: Tx<'_>, feed: Feed, start: FeedStart, page: PageRe
     };
     let sql: &Sql = if unit.is_some() { &HANDOVER_BY_UNIT } else { &HANDOVER_BY_ESTABLISHMENT };
     let place = unit.unwrap_or(establishment);
-    let events = match page.after {
-        None => crate::handover::feed(&mut tx, unit.is_some(), place, lower, read_up_to).await?,
-        Some(_) => Vec::new(),
-    };
-    // The people the events show are recorded as read with those of the notes, once each.
-    let also: Vec<Uuid> = events.iter().map(|e| e.resident.id.as_uuid()).collect();
     let limit = page.fetch_limit();
-    let args = args! { place: &place, lower: &lower, after: &page.after, limit: &limit, read_up_to: &read_up_to,
-    also: &also }
-    .action(AuditAction::HandoverRead);
+    let args = args! { place: &place, lower: &lower, after: &page.after, limit: &limit, read_up_to: &read_up_to }
+        .action(AuditAction::HandoverRead);
     let (db, tenant) = (tx.db(), tx.tenant());
     let rows = tx.finish(sql, &args).await?;
     let mut versions = versions(&rows)?;
     for row in &rows {
         versions.push(row.try_get::<_, i32>("resident_dek_version")? as u32);
+        if let Some(version) = row.try_get::<_, Option<i32>>("event_dek_version")? {
+            versions.push(version as u32);
+        }
     }
     let keys = if rows.is_empty() { None } else { Some(db.keyring(tenant, versions).await?) };
     let mut items = Vec::with_capacity(rows.len());
+    let mut events = Vec::new();
     let mut names: std::collections::HashMap<Uuid, ResidentName> = std::collections::HashMap::new();
     for row in &rows {
         let keys = keys.as_ref().ok_or(StoreError::NotFound)?;
-        let note = note(row, keys)?;
-        let resident = note.resident_id;
-        let name = match names.get(&resident.as_uuid()) {
+        let resident: Uuid = row.try_get("feed_resident_id")?;
+        let name = match names.get(&resident) {
             Some(name) => name.clone(),
             None => {
                 let identity: Identity =
-                    open_json(keys, RESIDENT_IDENTITY, resident.as_uuid(), row.try_get("resident_identity")?)?;
-                let name = ResidentName::of(identity, resident);
-                names.insert(resident.as_uuid(), name.clone());
+                    open_json(keys, RESIDENT_IDENTITY, resident, row.try_get("resident_identity")?)?;
+                let name = ResidentName::of(identity, ResidentId::from_uuid(resident));
+                names.insert(resident, name.clone());
                 name
             }
         };
-        let unread = read_up_to.is_none_or(|marker| note.id.as_uuid() > marker);
-        items.push(FeedNote { note, resident: name, unread });
+        match crate::handover::feed_event(row, keys, name.clone(), read_up_to)? {
+            Some(event) => events.push(event),
+            None => {
+                let note = note(row, keys)?;
+                let unread = read_up_to.is_none_or(|marker| note.id.as_uuid() > marker);
+                items.push(FeedNote { note, resident: name, unread });
+            }
+        }
     }
     Ok(HandoverPage {
         since,
@@ -403,10 +405,8 @@ pub async fn explain_handover(tx: Tx<'_>, feed: Feed, since: DateTime<Utc>, anal
     };
     let place = feed.unit.map_or(feed.establishment.as_uuid(), |u| u.as_uuid());
     let (lower, limit) = (first_id_at(since), PageRequest::first(50).fetch_limit());
-    let also: Vec<Uuid> = Vec::new();
-    let args = args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit, read_up_to: &None::<Uuid>,
-    also: &also }
-    .action(AuditAction::HandoverRead);
+    let args = args! { place: &place, lower: &lower, after: &None::<Uuid>, limit: &limit, read_up_to: &None::<Uuid> }
+        .action(AuditAction::HandoverRead);
     let rows = tx.finish(sql, &args).await?;
     rows.iter()
         .map(|row| Ok(row.try_get::<_, String>(0)?))
@@ -425,7 +425,10 @@ pub async fn set_read_marker(tx: Tx<'_>, feed: Feed, up_to: NoteId) -> StoreResu
 }
 
 /// The hand-over feed's statement: `:place` the unit (or establishment), `:lower` the lowest
-/// id, `:after` the cursor, `:limit` the fetch limit. The notes are walked newest first on the
+/// id, `:after` the cursor, `:limit` the fetch limit. One row per note, newest first, then one
+/// per event of the period ([`crate::handover::feed_events_cte`], on the first page only), each
+/// with its person's identity (`feed_resident_id`); each person shown is recorded as read once.
+/// Who the reader is is worked out once for both. The notes are walked newest first on the
 /// (tenant, unit or establishment, id) index and the walk stops at the page: whether the person
 /// is visible is a scalar subquery per note, which PostgreSQL cannot turn into a join of the
 /// whole period (a hash join over every note since the start, sorted afterwards, is what it
@@ -433,12 +436,13 @@ pub async fn set_read_marker(tx: Tx<'_>, feed: Feed, up_to: NoteId) -> StoreResu
 pub(crate) fn handover_sql(by_unit: bool) -> String {
     let place = if by_unit { "n.unit_id = :place" } else { "n.establishment_id = :place" };
     let each_resident = Trace {
-        from: "who, (SELECT resident_id FROM feed UNION SELECT unnest(:also::uuid[])) d",
+        from: "who, (SELECT resident_id FROM feed UNION SELECT resident_id FROM events) d",
         resident: "d.resident_id",
         resource: "d.resident_id",
         outcome: "'success'",
         emergency: "false",
     };
+    // A full join on nothing: each row holds a note or an event, never both.
     format!(
         "WITH {WHO_CTE}, \
          feed AS MATERIALIZED (SELECT n.* FROM notes n, who WHERE n.tenant_id = who.tenant_id AND {place} \
@@ -447,12 +451,18 @@ pub(crate) fn handover_sql(by_unit: bool) -> String {
              AND (n.error_at IS NULL OR n.id <= :read_up_to::uuid) \
              AND (SELECT {} FROM residents r WHERE r.tenant_id = n.tenant_id AND r.id = n.resident_id) \
              ORDER BY n.id DESC LIMIT :limit), \
+         {}, \
          trace AS ({}) \
-         SELECT {NOTE_COLUMNS}, r.identity AS resident_identity, r.dek_version AS resident_dek_version \
-         FROM feed n JOIN residents r ON r.tenant_id = n.tenant_id AND r.id = n.resident_id ORDER BY n.id DESC",
+         SELECT {NOTE_COLUMNS}, {}, coalesce(n.resident_id, e.resident_id) AS feed_resident_id, \
+                r.identity AS resident_identity, r.dek_version AS resident_dek_version \
+         FROM feed n FULL JOIN events e ON false \
+         JOIN residents r ON r.tenant_id = coalesce(n.tenant_id, e.tenant_id) AND r.id = coalesce(n.resident_id, e.resident_id) \
+         ORDER BY n.id DESC NULLS LAST, e.id DESC",
         note_readable("n", "false"),
         visible("r"),
-        each_resident.sql()
+        crate::handover::feed_events_cte(by_unit),
+        each_resident.sql(),
+        crate::handover::FEED_EVENT_COLUMNS,
     )
 }
 
