@@ -7,7 +7,7 @@ use dui_domain::resident::RecordStatus;
 use dui_domain::scope::TenantScope;
 use dui_domain::{EstablishmentId, ResidentId};
 use dui_storage::access::{deny, record_context};
-use dui_storage::{RecordContext, Tx};
+use dui_storage::{RecordContext, StoreError, Tx};
 
 use crate::{AppError, AppResult};
 
@@ -52,6 +52,42 @@ pub(crate) async fn refuse(tx: &mut Tx<'_>, action: AuditAction, resident: Resid
         Ok(()) => AppError::Forbidden(format!("Your roles do not allow you to {what} for this person.")),
         Err(error) => error.into(),
     }
+}
+
+/// The entry an operation is about, as the store found it: out of reach (`NotFound`), it is
+/// absent and the refusal is recorded.
+pub(crate) async fn found<T>(
+    tx: &mut Tx<'_>,
+    action: AuditAction,
+    resident: ResidentId,
+    found: Result<T, StoreError>,
+) -> AppResult<T> {
+    match found {
+        Ok(entry) => Ok(entry),
+        Err(StoreError::NotFound) => {
+            deny(tx, action, resident).await?;
+            Err(AppError::NotFound)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The entry a change is about ([`found`]: absent, the refusal recorded, unless the caller
+/// reads it), if the caller `may` change it (refused otherwise, saying they may not `what`). The
+/// entry is looked for first, so that an entry out of reach is absent whoever asks.
+pub(crate) async fn changeable<T>(
+    tx: &mut Tx<'_>,
+    action: AuditAction,
+    resident: ResidentId,
+    entry: Result<T, StoreError>,
+    may: bool,
+    what: &str,
+) -> AppResult<T> {
+    let entry = found(tx, action, resident, entry).await?;
+    if !may {
+        return Err(refuse(tx, action, resident, what).await);
+    }
+    Ok(entry)
 }
 
 /// May record the care team's data about the person (measurements, wounds, diets, watches): those

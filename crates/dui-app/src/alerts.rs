@@ -12,10 +12,10 @@ use dui_domain::policy;
 use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::{AlertId, AllergyId, ResidentId};
-use dui_storage::alerts::{self, EntryMeta};
-use dui_storage::{Mode, StoreError, Tx};
+use dui_storage::Mode;
+use dui_storage::alerts;
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, changeable, refuse};
 use crate::{App, AppError, AppResult};
 
 /// An allergy to record.
@@ -34,30 +34,8 @@ pub struct RecordAlert {
     pub key: Option<IdempotencyKey>,
 }
 
-/// The entry a change is about — absent (the refusal recorded) unless the caller reads it —
-/// and whether the caller may change it: those who record care data where the person is
-/// supported. The entry is looked for first, so that an entry out of reach is absent whoever
-/// asks.
-async fn changeable(
-    tx: &mut Tx<'_>,
-    resident: ResidentId,
-    action: AuditAction,
-    establishments: &[dui_domain::EstablishmentId],
-    found: Result<EntryMeta, StoreError>,
-) -> AppResult<EntryMeta> {
-    let meta = match found {
-        Ok(meta) => meta,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if !policy::can_record_care_data(tx.scope()?, establishments) {
-        return Err(refuse(tx, action, resident, "change care data").await);
-    }
-    Ok(meta)
-}
+/// Who changes an alert or an allergy: those who record care data where the person is supported.
+const CHANGE: &str = "change care data";
 
 /// Records an allergy or intolerance, in a scope the writer reads (the care team by default).
 /// Who may: those who record care data where the person is supported.
@@ -97,7 +75,9 @@ pub async fn resolve_allergy(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = alerts::allergy_meta(&mut tx, resident, id).await;
-    let meta = changeable(&mut tx, resident, action, &establishments, found).await?;
+    let meta =
+        changeable(&mut tx, action, resident, found, policy::can_record_care_data(scope, &establishments), CHANGE)
+            .await?;
     if meta.in_error {
         return Err(AppError::Conflict("This allergy was entered in error: it is not in force.".to_owned()));
     }
@@ -119,7 +99,9 @@ pub async fn end_alert(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = alerts::alert_meta(&mut tx, resident, id).await;
-    let meta = changeable(&mut tx, resident, action, &establishments, found).await?;
+    let meta =
+        changeable(&mut tx, action, resident, found, policy::can_record_care_data(scope, &establishments), CHANGE)
+            .await?;
     if meta.in_error {
         return Err(AppError::Conflict("This alert was entered in error: it is not in force.".to_owned()));
     }
@@ -144,7 +126,10 @@ pub async fn flag_allergy(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = alerts::allergy_meta(&mut tx, resident, id).await;
-    if changeable(&mut tx, resident, action, &establishments, found).await?.in_error {
+    if changeable(&mut tx, action, resident, found, policy::can_record_care_data(scope, &establishments), CHANGE)
+        .await?
+        .in_error
+    {
         return Err(AppError::Conflict("This allergy is flagged as entered in error already.".to_owned()));
     }
     Ok(alerts::flag_allergy(tx, resident, id, &reason).await?)
@@ -163,7 +148,10 @@ pub async fn flag_alert(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = alerts::alert_meta(&mut tx, resident, id).await;
-    if changeable(&mut tx, resident, action, &establishments, found).await?.in_error {
+    if changeable(&mut tx, action, resident, found, policy::can_record_care_data(scope, &establishments), CHANGE)
+        .await?
+        .in_error
+    {
         return Err(AppError::Conflict("This alert is flagged as entered in error already.".to_owned()));
     }
     Ok(alerts::flag_alert(tx, resident, id, &reason).await?)

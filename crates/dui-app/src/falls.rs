@@ -19,9 +19,9 @@ use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::{EstablishmentId, FallId, ResidentId};
 use dui_storage::falls::{self as store, FallMeta};
-use dui_storage::{Mode, StoreError, Tx};
+use dui_storage::{Mode, Tx};
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, changeable, refuse};
 use crate::{App, AppError, AppResult};
 
 /// The longest period of a person's register: ten years.
@@ -85,17 +85,9 @@ async fn may_record(tx: &mut Tx<'_>, resident: ResidentId, action: AuditAction) 
 async fn fall_in_force(tx: &mut Tx<'_>, resident: ResidentId, id: FallId, action: AuditAction) -> AppResult<FallMeta> {
     let establishments = acting(tx, resident, action).await?;
     let oversight = policy::fall_register_oversight(tx.scope()?);
-    let meta = match store::meta(tx, resident, id, &oversight).await {
-        Ok(meta) => meta,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if !policy::can_record_care_data(tx.scope()?, &establishments) {
-        return Err(refuse(tx, action, resident, "change a fall").await);
-    }
+    let entry = store::meta(tx, resident, id, &oversight).await;
+    let may = policy::can_record_care_data(tx.scope()?, &establishments);
+    let meta = changeable(tx, action, resident, entry, may, "change a fall").await?;
     if !meta.in_full {
         dui_storage::access::deny(tx, action, resident).await?;
         return Err(AppError::NotFound);

@@ -14,10 +14,10 @@ use dui_domain::policy;
 use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::{EstablishmentId, MedicalProblemId, PhysicianId, ResidentId, VaccinationId};
-use dui_storage::medical::{self, Entry, EntryMeta};
-use dui_storage::{Mode, StoreError, Tx};
+use dui_storage::medical::{self, Entry};
+use dui_storage::{Mode, Tx};
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, changeable, refuse};
 use crate::{App, AppError, AppResult};
 
 /// Today in the calendar of the person's establishment: what "not in the future" means for the
@@ -50,29 +50,8 @@ pub struct RecordPhysician {
     pub key: Option<IdempotencyKey>,
 }
 
-/// The entry a change is about — absent (the refusal recorded) unless the caller reads it — and
-/// whether the caller may change it (`may`). The entry is looked for first, so that an entry out
-/// of reach is absent whoever asks.
-async fn changeable(
-    tx: &mut Tx<'_>,
-    resident: ResidentId,
-    action: AuditAction,
-    may: bool,
-    found: Result<EntryMeta, StoreError>,
-) -> AppResult<EntryMeta> {
-    let meta = match found {
-        Ok(meta) => meta,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if !may {
-        return Err(refuse(tx, action, resident, "change the medical file").await);
-    }
-    Ok(meta)
-}
+/// What those who are not health professionals of the team may not do.
+const CHANGE: &str = "change the medical file";
 
 fn medical(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
     policy::can_record_medical(scope, establishments)
@@ -108,7 +87,7 @@ pub async fn resolve_problem(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = medical::problem_meta(&mut tx, resident, id).await;
-    let meta = changeable(&mut tx, resident, action, medical(scope, &establishments), found).await?;
+    let meta = changeable(&mut tx, action, resident, found, medical(scope, &establishments), CHANGE).await?;
     if meta.in_error {
         return Err(AppError::Conflict("This entry was entered in error.".to_owned()));
     }
@@ -133,7 +112,7 @@ pub async fn flag_problem(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = medical::problem_meta(&mut tx, resident, id).await;
-    if changeable(&mut tx, resident, action, medical(scope, &establishments), found).await?.in_error {
+    if changeable(&mut tx, action, resident, found, medical(scope, &establishments), CHANGE).await?.in_error {
         return Err(AppError::Conflict("This entry is flagged as entered in error already.".to_owned()));
     }
     Ok(medical::flag_problem(tx, resident, id, &reason).await?)
@@ -168,7 +147,7 @@ pub async fn flag_vaccination(
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
     let found = medical::vaccination_meta(&mut tx, resident, id).await;
-    if changeable(&mut tx, resident, action, medical(scope, &establishments), found).await?.in_error {
+    if changeable(&mut tx, action, resident, found, medical(scope, &establishments), CHANGE).await?.in_error {
         return Err(AppError::Conflict("This vaccination is flagged as entered in error already.".to_owned()));
     }
     Ok(medical::flag_vaccination(tx, resident, id, &reason).await?)
@@ -209,7 +188,7 @@ pub async fn end_physician(
     let establishments = acting(&mut tx, resident, action).await?;
     let found = medical::physician_meta(&mut tx, resident, id).await;
     let may = policy::can_record_care_data(scope, &establishments);
-    let meta = changeable(&mut tx, resident, action, may, found).await?;
+    let meta = changeable(&mut tx, action, resident, found, may, "change the person's physicians").await?;
     if meta.closed {
         return Err(AppError::Conflict("This physician no longer follows the person.".to_owned()));
     }

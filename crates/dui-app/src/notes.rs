@@ -12,9 +12,9 @@ use dui_domain::transmission::{NewNote, Note, NoteDraft};
 use dui_domain::{EstablishmentId, NoteId, ResidentId, UnitId};
 use dui_storage::import::ImportedNote;
 use dui_storage::notes::{self, Feed, FeedStart, HandoverPage};
-use dui_storage::{Mode, Reading, StoreError, Tx, care_plans};
+use dui_storage::{Mode, Reading, Tx, care_plans};
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, found, refuse};
 use crate::{App, AppError, AppResult};
 
 /// A note to write about a person.
@@ -76,14 +76,8 @@ pub async fn amend(app: &App, scope: &TenantScope, command: AmendNote) -> AppRes
     let resident = command.resident;
     let action = AuditAction::NoteAmend;
     let mut tx = app.db().begin(scope, Mode::Write);
-    let original = match notes::meta(&mut tx, resident, command.note).await {
-        Ok(meta) => meta,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(&mut tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let entry = notes::meta(&mut tx, resident, command.note).await;
+    let original = found(&mut tx, action, resident, entry).await?;
     let draft = NoteDraft {
         kind: command.draft.kind.or(Some(original.kind)),
         scope: command.draft.scope.or(Some(original.scope)),
@@ -118,14 +112,8 @@ pub async fn flag_error(
     let reason = free_text("reason", reason, 3)?;
     let action = AuditAction::NoteFlagError;
     let mut tx = app.db().begin(scope, Mode::Write);
-    let meta = match notes::meta(&mut tx, resident, note).await {
-        Ok(meta) => meta,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(&mut tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let entry = notes::meta(&mut tx, resident, note).await;
+    let meta = found(&mut tx, action, resident, entry).await?;
     if meta.author_id != scope.user_id() && !policy::can_oversee_records(scope, &[meta.establishment_id]) {
         return Err(refuse(&mut tx, action, resident, "flag another professional's note").await);
     }
