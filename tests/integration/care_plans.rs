@@ -39,9 +39,7 @@ fn etag(response: &TestResponse) -> String {
 /// Records that the person validated the plan version at `version` (signed, today as the
 /// establishment counts days), and returns the version's new ETag, to activate it with.
 pub async fn validated(app: &TestApp, version: &str, token: &str) -> String {
-    let owner = app.db.connect(&app.db.owner_url).await;
-    let today: chrono::NaiveDate =
-        owner.query_one("SELECT (now() AT TIME ZONE 'Europe/Paris')::date", &[]).await.unwrap().get(0);
+    let today = app.local_today().await;
     let mut last = None;
     // The establishment's day is Paris's, or UTC's in tests that move it.
     for on in [today, chrono::Utc::now().date_naive()] {
@@ -128,9 +126,7 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
 
     // The person validates it (here, her legal representative): not before it was written.
     // Today as the establishment counts days (Paris).
-    let owner = app.db.connect(&app.db.owner_url).await;
-    let today: chrono::NaiveDate =
-        owner.query_one("SELECT (now() AT TIME ZONE 'Europe/Paris')::date", &[]).await.unwrap().get(0);
+    let today = app.local_today().await;
     let before = json!({"by": "legal_representative", "name": "Paul Projet", "on": today - chrono::Days::new(2),
                         "method": "signature"});
     let refused = app.post(&format!("{v1}/validation"), &nurse.token, before).await;
@@ -208,8 +204,9 @@ async fn a_plan_is_versioned_reviewed_validated_and_closed() {
     app.get(&format!("{record}/timeline?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z"), &nurse.token)
         .await
         .problem(422);
-    // Days too, the end day included: today's events are in "from 30 days ago to today".
-    let today = chrono::Utc::now().date_naive();
+    // Days too, the end day included: today's events are in "from 30 days ago to today" (the
+    // establishment's today).
+    let today = app.local_today().await;
     let by_days = format!("{record}/timeline?from={}&to={today}", today - chrono::Days::new(30));
     let by_days = app.get(&by_days, &nurse.token).await;
     assert_eq!(by_days.status, 200, "{}", by_days.text);

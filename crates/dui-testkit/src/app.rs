@@ -89,6 +89,13 @@ pub fn random_finess() -> String {
 }
 
 impl TestApp {
+    /// Today as the test tenants' establishments count days (Europe/Paris), read from the
+    /// database's clock: near midnight it is not UTC's day.
+    pub async fn local_today(&self) -> chrono::NaiveDate {
+        let owner = self.db.connect(&self.db.owner_url).await;
+        owner.query_one("SELECT (now() AT TIME ZONE 'Europe/Paris')::date", &[]).await.unwrap().get(0)
+    }
+
     /// The use cases, on the server's storage: for seeding and inspecting through the same code
     /// as the API.
     pub fn app(&self) -> dui_app::App {
