@@ -823,6 +823,13 @@ async fn each_operation_leaves_exactly_its_events() {
     let physician_id = recorded.json["id"].as_str().unwrap().to_owned();
     ok(app.post(&format!("{medical}/physicians/{physician_id}/end"), &nurse.token, json!({})).await);
     trail.expect("a physician ended", &["nurse physician.end success physician"]).await;
+    let physician = json!({"role": "specialist", "name": "Dr Erreur", "speciality": "Cardiologie"});
+    let recorded = ok(app.post(&format!("{medical}/physicians"), &nurse.token, physician).await);
+    trail.expect("another physician", &["nurse physician.create success physician"]).await;
+    let physician_id = recorded.json["id"].as_str().unwrap().to_owned();
+    let flag = json!({"reason": "Pas le bon médecin"});
+    ok(app.post(&format!("{medical}/physicians/{physician_id}/entered-in-error"), &nurse.token, flag).await);
+    trail.expect("a physician flagged", &["nurse physician.flag_error success physician"]).await;
     ok(app.get(&medical, &nurse.token).await);
     trail.expect("the medical file", &["nurse medical.read success R"]).await;
     app.post(&format!("{medical}/problems"), &director.token, problem).await.problem(403);

@@ -1005,6 +1005,12 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
             Some(json!({})),
         ),
         attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/medical/physicians/{physician_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/medical/physicians/{a_physician}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
             Method::GET,
             "/api/v1/establishments/{establishment_id}/falls",
             format!("/api/v1/establishments/{a_est}/falls"),

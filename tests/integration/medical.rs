@@ -304,3 +304,90 @@ async fn the_persons_export_carries_the_medical_file() {
     assert_eq!(export.json["record"]["vaccinations"][0]["vaccine"], "Boostrixtetra");
     assert_eq!(export.json["record"]["physicians"][0]["rpps"], "10003456789");
 }
+
+#[tokio::test]
+async fn one_attending_physician_in_force_held_by_the_database_through_races_errors_and_merges() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let admitted = admit(&app, &tenant, json!({"identity": identity("Traitant", "Odile", "1933-03-03")})).await;
+    let kept = admitted.json["id"].as_str().unwrap().to_owned();
+    let record = format!("/api/v1/residents/{kept}");
+    let physicians = format!("{record}/medical/physicians");
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+
+    // Five professionals record an attending physician at the same moment: one is.
+    let mut tries = tokio::task::JoinSet::new();
+    for i in 0..5 {
+        let body = json!({"role": "attending", "name": format!("Dr Course {i}"), "phone": "01 23 45 67 89"});
+        let request = app.client.post(app.url(&physicians)).bearer_auth(&nurse.token).json(&body);
+        tries.spawn(async move { TestApp::read(request.send().await.unwrap()).await });
+    }
+    let answers = tries.join_all().await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409], "{:?}", answers.iter().map(|a| &a.text).collect::<Vec<_>>());
+    let first = answers.iter().find(|a| a.status == 201).unwrap();
+    let first_id = first.json["id"].as_str().unwrap().to_owned();
+
+    // The record's first screen says who to call.
+    let summary = app.get(&format!("{record}/summary"), &nurse.token).await;
+    assert_eq!(summary.status, 200, "{}", summary.text);
+    assert_eq!(summary.json["attending_physician"]["id"], first_id.as_str());
+    assert_eq!(summary.json["attending_physician"]["phone"], "01 23 45 67 89");
+
+    // Recorded by mistake: flagged with its reason, no longer in force, and a new one may be
+    // recorded; nothing more is done to a flagged entry.
+    let flag = format!("{physicians}/{first_id}/entered-in-error");
+    app.post(&flag, &nurse.token, json!({"reason": " "})).await.problem(422);
+    let flagged = app.post(&flag, &nurse.token, json!({"reason": "Pas son médecin : homonyme"})).await;
+    assert_eq!(flagged.status, 200, "{}", flagged.text);
+    assert_eq!(flagged.json["in_force"], false);
+    assert_eq!(flagged.json["entered_in_error"]["reason"], "Pas son médecin : homonyme");
+    app.post(&flag, &nurse.token, json!({"reason": "encore"})).await.problem(409);
+    app.post(&format!("{physicians}/{first_id}/end"), &nurse.token, json!({})).await.problem(409);
+    let summary = app.get(&format!("{record}/summary"), &nurse.token).await;
+    assert_eq!(summary.json["attending_physician"], Value::Null, "{}", summary.text);
+    let right = app.post(&physicians, &nurse.token, json!({"role": "attending", "name": "Dr Juste"})).await;
+    assert_eq!(right.status, 201, "{}", right.text);
+    let file = app.get(&format!("{record}/medical"), &nurse.token).await;
+    let first_name = flagged.json["name"].as_str().unwrap().to_owned();
+    assert_eq!(texts(&file.json["physicians"], "name"), ["Dr Juste".to_owned(), first_name]);
+
+    // A duplicate record with its own attending physician is merged: the duplicate's one ends
+    // (the record kept has one), and comes back in force when the merge is undone.
+    let duplicate =
+        admit(&app, &tenant, json!({"identity": identity("Traitant", "Odile", "1933-03-03"), "confirm_homonym": true}))
+            .await;
+    let duplicate = duplicate.json["id"].as_str().unwrap().to_owned();
+    let other = app
+        .post(
+            &format!("/api/v1/residents/{duplicate}/medical/physicians"),
+            &nurse.token,
+            json!({"role": "attending", "name": "Dr Doublon"}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    let referent = app.user(&tenant, &[(Some(ehpad), Role::IdentityVigilance)]).await;
+    let reason = "Même personne, doublon créé à l'admission";
+    let merged = app
+        .post(&format!("{record}/merge"), &referent.token, json!({"duplicate_id": duplicate, "reason": reason}))
+        .await;
+    assert_eq!(merged.status, 200, "{}", merged.text);
+    let file = app.get(&format!("{record}/medical"), &nurse.token).await;
+    let in_force: Vec<(String, bool)> = file.json["physicians"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["entered_in_error"].is_null())
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["in_force"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(in_force, [("Dr Juste".to_owned(), true), ("Dr Doublon".to_owned(), false)], "{}", file.text);
+    let undo = json!({"duplicate_id": duplicate, "reason": "Deux personnes distinctes, pas un doublon"});
+    let undone = app.post(&format!("{record}/unmerge"), &referent.token, undo).await;
+    assert_eq!(undone.status, 200, "{}", undone.text);
+    let back = app.get(&format!("/api/v1/residents/{duplicate}/medical"), &nurse.token).await;
+    assert_eq!(back.json["physicians"][0]["name"], "Dr Doublon", "{}", back.text);
+    assert_eq!(back.json["physicians"][0]["in_force"], true, "{}", back.text);
+    assert_eq!(back.json["physicians"][0]["until"], Value::Null, "{}", back.text);
+}

@@ -283,6 +283,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         }
         "establishments_timezone_known" => "This time zone is not known (use an IANA name such as Europe/Paris).",
         "tenant_settings_changed" => "The settings changed meanwhile: read them again, then redo your change.",
+        "physicians_one_attending" => {
+            "The person has an attending physician in force (recorded meanwhile): end it first, or read the file again."
+        }
         "care_task_records_once" => "This task is recorded already: amend the record instead.",
         "wound_protocols_one_in_force" => "The wound's protocol was changed meanwhile: read it again.",
         "restraints_replaced_once" => "This prescription was replaced already: read the person's restraints again.",

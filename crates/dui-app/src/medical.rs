@@ -189,11 +189,38 @@ pub async fn end_physician(
     let found = medical::physician_meta(&mut tx, resident, id).await;
     let may = policy::can_record_care_data(scope, &establishments);
     let meta = changeable(&mut tx, action, resident, found, may, "change the person's physicians").await?;
+    if meta.in_error {
+        return Err(AppError::Conflict(
+            "This physician was entered in error: they never followed the person.".to_owned(),
+        ));
+    }
     if meta.closed {
         return Err(AppError::Conflict("This physician no longer follows the person.".to_owned()));
     }
     let until = check_until(until, meta.since, today(&mut tx, resident).await?)?;
     Ok(medical::end_physician(tx, resident, id, until).await?)
+}
+
+/// Flags a physician recorded by mistake (the wrong doctor, the wrong person) as entered in
+/// error: it stays, flagged, with who, when and why, and is no longer in force. By those who
+/// record the person's physicians.
+pub async fn flag_physician(
+    app: &App,
+    scope: &TenantScope,
+    resident: ResidentId,
+    id: PhysicianId,
+    reason: &str,
+) -> AppResult<Physician> {
+    let reason = free_text("reason", reason, 3)?;
+    let action = AuditAction::PhysicianFlagError;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let establishments = acting(&mut tx, resident, action).await?;
+    let found = medical::physician_meta(&mut tx, resident, id).await;
+    let may = policy::can_record_care_data(scope, &establishments);
+    if changeable(&mut tx, action, resident, found, may, "change the person's physicians").await?.in_error {
+        return Err(AppError::Conflict("This physician is flagged as entered in error already.".to_owned()));
+    }
+    Ok(medical::flag_physician(tx, resident, id, &reason).await?)
 }
 
 /// The medical file as the caller may read it: the history, problems and vaccinations for the

@@ -154,6 +154,7 @@ actions! {
     VaccinationFlagError = "vaccination.flag_error" on "vaccination", "A vaccination flagged as entered in error.";
     PhysicianCreate = "physician.create" on "physician", "An attending physician or a specialist of the person recorded.";
     PhysicianEnd = "physician.end" on "physician", "A physician of the person no longer in charge.";
+    PhysicianFlagError = "physician.flag_error" on "physician", "A physician recorded by mistake flagged as entered in error.";
     MedicalRead = "medical.read" on "resident", "A record's medical file read.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";

@@ -446,11 +446,14 @@ pub struct Physician {
     pub since: NaiveDate,
     /// The day they stopped following the person; none while they do.
     pub until: Option<NaiveDate>,
-    /// Following the person now.
+    /// Following the person now (not ended, not entered in error).
     pub in_force: bool,
     pub ended_by: Option<UserId>,
     pub recorded_by: UserId,
     pub recorded_at: DateTime<Utc>,
+    /// Recorded by mistake (the wrong physician, the wrong person): flagged, with who, when
+    /// and why; kept in the list, not in force.
+    pub entered_in_error: Option<EnteredInError>,
 }
 
 impl std::fmt::Debug for Physician {

@@ -95,8 +95,31 @@ pub struct ResidentSummary {
     pub gir: Option<crate::assessment::recorded::GirPoint>,
     /// The version of the projet personnalisé in force.
     pub care_plan: Option<PlanInForce>,
+    /// The attending physician (médecin traitant) in force, if the reader reads the person's
+    /// physicians: who to call.
+    pub attending_physician: Option<AttendingPhysician>,
     /// The latest notes the reader may read, newest first.
     pub last_notes: Vec<crate::transmission::Note>,
+}
+
+/// The attending physician in force, as the record's first screen shows them.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttendingPhysician {
+    /// The entry in the medical file's physicians.
+    pub id: crate::PhysicianId,
+    pub name: String,
+    /// The RPPS number (11 digits).
+    pub rpps: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub since: NaiveDate,
+}
+
+impl std::fmt::Debug for AttendingPhysician {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendingPhysician").field("id", &self.id).finish_non_exhaustive()
+    }
 }
 
 /// Which version of the projet personnalisé is in force, and when it is due for review.

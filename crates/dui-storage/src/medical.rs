@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::access::{WHO_CTE, care_readable, medical_readable, target};
 use crate::alerts::{Flagging, flag_entered_in_error};
 use crate::args;
-use crate::feature::{Feature, Table, to_json};
+use crate::feature::{Feature, Merge, Table, to_json};
 use crate::idempotency::{Create, create_once};
 use crate::listing::{listed, open_listed};
 use crate::rows::parse;
@@ -37,6 +37,7 @@ pub(crate) const PROBLEM_ERROR_REASON: Column = Column::new("medical_problems", 
 pub(crate) const VACCINATION_DETAILS: Column = Column::new("vaccinations", "details");
 pub(crate) const VACCINATION_ERROR_REASON: Column = Column::new("vaccinations", "error_reason");
 pub(crate) const PHYSICIAN_DETAILS: Column = Column::new("physicians", "details");
+pub(crate) const PHYSICIAN_ERROR_REASON: Column = Column::new("physicians", "error_reason");
 
 /// A problem's columns, from alias `p`, named as the union of the three tables' columns (so that
 /// one statement reads the whole file: [`entry`]).
@@ -50,10 +51,10 @@ const VACCINATION_COLUMNS: &str = "'vaccination'::text AS entry, v.id, v.residen
      v.recorded_by, v.recorded_at, v.error_at, v.error_by, v.error_reason";
 
 /// A physician's columns, from alias `d`, named as [`PROBLEM_COLUMNS`] are. In force while no
-/// end has come.
+/// end has come and it is not entered in error.
 const PHYSICIAN_COLUMNS: &str = "'physician'::text AS entry, d.id, d.resident_id, d.establishment_id, d.role AS kind, \
      d.details, d.dek_version, d.since AS day, d.until, d.ended_by AS closed_by, d.recorded_by, d.recorded_at, \
-     NULL::timestamptz AS error_at, NULL::uuid AS error_by, NULL::bytea AS error_reason";
+     d.error_at, d.error_by, d.error_reason";
 
 fn entered_in_error(row: &Row, keys: &Keyring, column: Column, id: Uuid) -> StoreResult<Option<EnteredInError>> {
     Ok(match row.try_get::<_, Option<DateTime<Utc>>>("error_at")? {
@@ -114,6 +115,7 @@ pub(crate) fn physician(row: &Row, keys: &Keyring) -> StoreResult<Physician> {
     let id: Uuid = row.try_get("id")?;
     let details: PhysicianDetails = open_json(keys, PHYSICIAN_DETAILS, id, row.try_get("details")?)?;
     let until: Option<NaiveDate> = row.try_get("until")?;
+    let entered_in_error = entered_in_error(row, keys, PHYSICIAN_ERROR_REASON, id)?;
     Ok(Physician {
         id: PhysicianId::from_uuid(id),
         resident_id: ResidentId::from_uuid(row.try_get("resident_id")?),
@@ -126,10 +128,11 @@ pub(crate) fn physician(row: &Row, keys: &Keyring) -> StoreResult<Physician> {
         email: details.email,
         since: row.try_get("day")?,
         until,
-        in_force: until.is_none(),
+        in_force: until.is_none() && entered_in_error.is_none(),
         ended_by: row.try_get::<_, Option<Uuid>>("closed_by")?.map(UserId::from_uuid),
         recorded_by: UserId::from_uuid(row.try_get("recorded_by")?),
         recorded_at: row.try_get("recorded_at")?,
+        entered_in_error,
     })
 }
 
@@ -274,7 +277,7 @@ static VACCINATION_META: Stmt = LazyLock::new(|| {
 static PHYSICIAN_META: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, {target} \
-         SELECT d.until IS NOT NULL AS closed, false AS in_error, d.since \
+         SELECT d.until IS NOT NULL AS closed, d.error_at IS NOT NULL AS in_error, d.since \
          FROM physicians d, target t, who WHERE d.tenant_id = t.tenant_id AND d.resident_id = t.id \
          AND d.id = :id AND {readable}",
         target = target(),
@@ -287,7 +290,7 @@ static ATTENDING_IN_FORCE: Stmt = LazyLock::new(|| {
     Sql::new(&format!(
         "WITH {WHO_CTE}, {target} \
          SELECT EXISTS (SELECT 1 FROM physicians d, target t WHERE d.tenant_id = t.tenant_id AND d.resident_id = t.id \
-                        AND d.role = 'attending' AND d.until IS NULL) AS in_force",
+                        AND d.role = 'attending' AND d.until IS NULL AND d.error_at IS NULL) AS in_force",
         target = target(),
     ))
 });
@@ -310,7 +313,7 @@ static END: Stmt = LazyLock::new(|| {
         "WITH {WHO_CTE}, {target}, \
          d AS (UPDATE physicians d SET until = :until, ended_by = who.user_id FROM target t, who \
                WHERE d.tenant_id = t.tenant_id AND d.resident_id = t.id AND d.id = :id AND d.until IS NULL \
-               AND d.since <= :until AND t.record_status = 'active' AND {readable} RETURNING d.*), \
+               AND d.error_at IS NULL AND d.since <= :until AND t.record_status = 'active' AND {readable} RETURNING d.*), \
          trace AS ({trace}) SELECT {PHYSICIAN_COLUMNS} FROM d",
         target = target(),
         readable = care_readable("d", "NOT t.normal"),
@@ -318,16 +321,19 @@ static END: Stmt = LazyLock::new(|| {
     ))
 });
 
-/// The statements that flag an entry of `table` in error, as alerts' are, under the medical
-/// reading rule.
-fn flag_statements(table: &str, columns: &str, alias: &str) -> (Sql, Sql) {
-    let (sealed, flag) = crate::alerts::flag_statements(table, columns, alias, medical_readable);
+/// The statements that flag an entry of `table` in error, as alerts' are, under the reading
+/// rule `readable`.
+fn flag_statements(table: &str, columns: &str, alias: &str, readable: fn(&str, &str) -> String) -> (Sql, Sql) {
+    let (sealed, flag) = crate::alerts::flag_statements(table, columns, alias, readable);
     (Sql::new(&sealed), Sql::new(&flag))
 }
 
-static PROBLEM_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| flag_statements("medical_problems", PROBLEM_COLUMNS, "p"));
+static PROBLEM_FLAG: LazyLock<(Sql, Sql)> =
+    LazyLock::new(|| flag_statements("medical_problems", PROBLEM_COLUMNS, "p", medical_readable));
 static VACCINATION_FLAG: LazyLock<(Sql, Sql)> =
-    LazyLock::new(|| flag_statements("vaccinations", VACCINATION_COLUMNS, "v"));
+    LazyLock::new(|| flag_statements("vaccinations", VACCINATION_COLUMNS, "v", medical_readable));
+static PHYSICIAN_FLAG: LazyLock<(Sql, Sql)> =
+    LazyLock::new(|| flag_statements("physicians", PHYSICIAN_COLUMNS, "d", care_readable));
 
 /// The whole file that the caller may read: problems and vaccinations for the health
 /// professionals, physicians for the care team.
@@ -447,6 +453,19 @@ pub async fn flag_vaccination(
     flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, vaccination).await
 }
 
+/// Flags a physician as entered in error (see [`flag_entered_in_error`]).
+pub async fn flag_physician(tx: Tx<'_>, resident: ResidentId, id: PhysicianId, reason: &str) -> StoreResult<Physician> {
+    let (sealed, flag) = &*PHYSICIAN_FLAG;
+    let flagging = Flagging {
+        sealed,
+        flag,
+        details: PHYSICIAN_DETAILS,
+        reason: PHYSICIAN_ERROR_REASON,
+        action: AuditAction::PhysicianFlagError,
+    };
+    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, physician).await
+}
+
 /// The medical file of a resident that the caller may read, in no particular order (the domain
 /// orders it), as the transaction's last statement; the reading is recorded. `NotFound` when
 /// the resident is out of reach.
@@ -481,11 +500,30 @@ pub(crate) const FEATURE: Feature = Feature {
         ),
         Table::of_person(
             "physicians",
-            &[PHYSICIAN_DETAILS],
+            &[PHYSICIAN_DETAILS, PHYSICIAN_ERROR_REASON],
             "physicians d",
             PHYSICIAN_COLUMNS,
             "d.since, d.id",
             |row, keys| to_json(physician(row, keys)),
-        ),
+        )
+        // One attending physician in force per person: when both records have one, the
+        // duplicate's ends with the merge (it stays in the history).
+        .merged(Merge::Rule {
+            merge: || {
+                "UPDATE physicians d SET resident_id = :survivor, \
+                   until = CASE WHEN o.ends THEN greatest(d.since, current_date) ELSE d.until END, \
+                   ended_by = CASE WHEN o.ends THEN who.user_id ELSE d.ended_by END \
+                 FROM ok, who, LATERAL ( \
+                   SELECT p.id, (p.role = 'attending' AND p.until IS NULL AND p.error_at IS NULL AND EXISTS ( \
+                       SELECT 1 FROM physicians k WHERE k.tenant_id = p.tenant_id AND k.resident_id = :survivor \
+                       AND k.role = 'attending' AND k.until IS NULL AND k.error_at IS NULL)) AS ends \
+                   FROM physicians p WHERE p.tenant_id = who.tenant_id AND p.resident_id = :duplicate) o \
+                 WHERE ok.found_both AND d.tenant_id = who.tenant_id AND d.resident_id = :duplicate AND d.id = o.id \
+                 RETURNING d.id, o.ends AS ended"
+                    .to_owned()
+            },
+            undo: "until = CASE WHEN t.id::text = ANY(m.ended) THEN NULL ELSE t.until END, \
+                   ended_by = CASE WHEN t.id::text = ANY(m.ended) THEN NULL ELSE t.ended_by END",
+        }),
     ],
 };

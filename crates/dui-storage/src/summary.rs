@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 use dui_domain::ResidentId;
 use dui_domain::alert::order_alerts;
 use dui_domain::audit::AuditAction;
-use dui_domain::resident::{PlanInForce, ResidentSummary};
+use dui_domain::resident::{AttendingPhysician, PlanInForce, ResidentSummary};
 use uuid::Uuid;
 
-use crate::access::{WHO_CTE, note_readable, target, urgent, visible};
+use crate::access::{WHO_CTE, care_readable, note_readable, target, urgent, visible};
 use crate::args;
 use crate::notes::NOTE_COLUMNS;
 use crate::residents::RESIDENT_COLUMNS;
@@ -37,7 +37,9 @@ pub(crate) fn summary_sql(recorded: bool) -> String {
          SELECT {RESIDENT_COLUMNS}, {STAY_COLUMNS}, NOT r.normal AS via_emergency, \
                 g.id AS gir_id, g.assessed_on AS gir_assessed_on, g.gir AS gir_gir, g.gir_group AS gir_gir_group, \
                 g.gir_rank AS gir_gir_rank, g.assessor_id AS gir_assessor_id, g.establishment_id AS gir_establishment_id, \
-                p.id AS plan_version_id, p.version AS plan_version, p.review_due_on AS plan_review_due_on \
+                p.id AS plan_version_id, p.version AS plan_version, p.review_due_on AS plan_review_due_on, \
+                d.id AS attending_id, d.details AS attending_details, d.dek_version AS attending_dek_version, \
+                d.since AS attending_since \
          FROM target r {CURRENT_STAY} \
          LEFT JOIN LATERAL (SELECT a.* FROM assessments a, who WHERE a.tenant_id = r.tenant_id AND a.resident_id = r.id \
                  AND a.instrument = 'aggir' AND a.status = 'validated' AND {gir_readable} \
@@ -46,7 +48,11 @@ pub(crate) fn summary_sql(recorded: bool) -> String {
                  ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1) g ON true \
          LEFT JOIN LATERAL (SELECT p.id, p.version, p.review_due_on FROM care_plan_versions p \
                  WHERE p.tenant_id = r.tenant_id AND p.resident_id = r.id AND p.status = 'active' \
-                 ORDER BY p.version DESC LIMIT 1) p ON true",
+                 ORDER BY p.version DESC LIMIT 1) p ON true \
+         LEFT JOIN LATERAL (SELECT d.id, d.details, d.dek_version, d.since FROM physicians d, who \
+                 WHERE d.tenant_id = r.tenant_id AND d.resident_id = r.id AND d.role = 'attending' \
+                 AND d.until IS NULL AND d.error_at IS NULL AND {physician_readable} LIMIT 1) d ON true",
+        physician_readable = care_readable("d", "NOT r.normal"),
         visible = visible("r"),
         urgent = urgent("r"),
         trace = crate::trace::read_trace(recorded),
@@ -91,6 +97,9 @@ pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<Resi
     let mut wanted = versions(&record)?;
     wanted.extend(versions(&alerts)?);
     wanted.extend(versions(&notes)?);
+    if let Some(version) = row.try_get::<_, Option<i32>>("attending_dek_version")? {
+        wanted.push(version as u32);
+    }
     let keys = db.keyring(tenant, wanted).await?;
     let gir = match row.try_get::<_, Option<Uuid>>("gir_id")? {
         Some(_) => Some(crate::assessments::gir_point(row, "gir_")?),
@@ -106,7 +115,27 @@ pub async fn summary(tx: Tx<'_>, id: ResidentId, notes: i64) -> StoreResult<Resi
         }),
         None => None,
     };
+    let attending_physician = match row.try_get::<_, Option<Uuid>>("attending_id")? {
+        Some(id) => {
+            let details: dui_domain::medical::PhysicianDetails = crate::sealing::open_json(
+                &keys,
+                crate::medical::PHYSICIAN_DETAILS,
+                id,
+                row.try_get("attending_details")?,
+            )?;
+            Some(AttendingPhysician {
+                id: dui_domain::PhysicianId::from_uuid(id),
+                name: details.name,
+                rpps: details.rpps,
+                phone: details.phone,
+                email: details.email,
+                since: row.try_get("attending_since")?,
+            })
+        }
+        None => None,
+    };
     Ok(ResidentSummary {
+        attending_physician,
         alerts,
         resident: crate::residents::resident(row, &keys)?,
         gir,

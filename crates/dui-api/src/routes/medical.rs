@@ -240,6 +240,25 @@ pub async fn end_physician(
     Ok(Json(medical::end_physician(state.app(), &scope, resident, id, body.until).await?))
 }
 
+/// Flags a physician recorded by mistake (the wrong doctor, the wrong person) as entered in
+/// error: it stays in the list, flagged with who, when and why, and is no longer in force (an
+/// attending physician may then be recorded). By those who give care where the person is
+/// supported.
+#[utoipa::path(post, path = "/residents/{resident_id}/medical/physicians/{physician_id}/entered-in-error",
+    tag = "care",
+    params(("resident_id" = ResidentId, Path), ("physician_id" = PhysicianId, Path)),
+    request_body = FlagEntryError,
+    responses((status = 200, body = Physician), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn flag_physician(
+    State(state): State<AppState>,
+    TenantAuth(scope): TenantAuth,
+    Path((resident, id)): Path<(ResidentId, PhysicianId)>,
+    Json(body): Json<FlagEntryError>,
+) -> Result<Json<Physician>, ApiError> {
+    Ok(Json(medical::flag_physician(state.app(), &scope, resident, id, &body.reason).await?))
+}
+
 /// The routes of this module (paths relative to the API's base).
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
@@ -251,4 +270,5 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(flag_vaccination))
         .routes(routes!(create_physician))
         .routes(routes!(end_physician))
+        .routes(routes!(flag_physician))
 }
