@@ -155,6 +155,10 @@ actions! {
     PhysicianCreate = "physician.create" on "physician", "An attending physician or a specialist of the person recorded.";
     PhysicianEnd = "physician.end" on "physician", "A physician of the person no longer in charge.";
     MedicalRead = "medical.read" on "resident", "A record's medical file read.";
+    DocumentCreate = "document.create" on "document", "A document attached to a record.";
+    DocumentFlagError = "document.flag_error" on "document", "A document flagged as entered in error.";
+    DocumentRead = "document.read" on "resident", "A record's documents listed, or one document's metadata read.";
+    DocumentDownload = "document.download" on "document", "A document's content read (downloaded).";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";
