@@ -25,6 +25,11 @@ use crate::problem::{ApiError, Problem};
 use crate::routes::alerts::FlagEntryError;
 use crate::state::AppState;
 
+/// A file's bytes, as they are (OpenAPI: a binary string).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileContent(pub Vec<u8>);
+
 /// The metadata of a document sent with its content.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -50,8 +55,8 @@ pub struct DocumentParams {
 #[utoipa::path(post, path = "/residents/{resident_id}/documents", tag = "documents",
     params(("resident_id" = ResidentId, Path), DocumentParams, IdempotencyHeader),
     request_body(description = "The file, as it is.",
-        content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"),
-                (Vec<u8> = "application/octet-stream"))),
+        content((FileContent = "application/pdf"), (FileContent = "image/jpeg"), (FileContent = "image/png"),
+                (FileContent = "application/octet-stream"))),
     responses((status = 201, body = Document), (status = 400, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
               (status = 415, body = Problem), (status = 422, body = Problem)))]
@@ -125,7 +130,7 @@ pub async fn get_document(
 #[utoipa::path(get, path = "/residents/{resident_id}/documents/{document_id}/content", tag = "documents",
     params(("resident_id" = ResidentId, Path), ("document_id" = DocumentId, Path)),
     responses((status = 200, description = "The file.",
-               content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
+               content((FileContent = "application/pdf"), (FileContent = "image/jpeg"), (FileContent = "image/png"))),
               (status = 404, body = Problem)))]
 pub async fn download_document(
     State(state): State<AppState>,
