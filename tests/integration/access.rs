@@ -70,6 +70,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "check drug allergies"
         | "read falls"
         | "read medical file"
+        | "read documents"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
@@ -80,7 +81,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         // the secret partagé keeps the care team's notes to those who give care).
         "record assessment" | "record measurement" | "record absence" | "record appointment" | "record allergy"
         | "record alert" | "record fall" | "record wound" | "assess wound" | "set wound protocol" | "record diet"
-        | "record intake" | "record physician" => {
+        | "record intake" | "record physician" | "add document" => {
             (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
         }
         // The medical file's history, problems and vaccinations: the health professionals.
@@ -176,13 +177,23 @@ struct Call {
     method: Method,
     path: String,
     body: Option<Value>,
+    /// A raw body (a document's content), sent instead of `body`.
+    raw: Option<Vec<u8>>,
 }
 
 fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) -> Vec<Call> {
     let r = format!("/api/v1/residents/{resident}");
-    let call = |name, method, path: String, body: Option<Value>| Call { name, method, path, body };
+    let call = |name, method, path: String, body: Option<Value>| Call { name, method, path, body, raw: None };
     let day = chrono::Utc::now();
     vec![
+        call("read documents", Method::GET, format!("{r}/documents"), None),
+        Call {
+            name: "add document",
+            method: Method::POST,
+            path: format!("{r}/documents?kind=advance_directives&title=Directives"),
+            body: None,
+            raw: Some(crate::documents::tiny_pdf()),
+        },
         call("read record", Method::GET, r.clone(), None),
         call("read notes", Method::GET, format!("{r}/notes"), None),
         call("read stays", Method::GET, format!("{r}/stays"), None),
@@ -436,15 +447,22 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
             };
             n += 1;
             for call in calls(&resident, &wound, &caller, ehpad, n) {
-                let response = app
-                    .request_with(
-                        call.method.clone(),
-                        &call.path,
-                        Some(&caller.token),
-                        call.body.clone(),
-                        &[("If-Match", "\"1\"")],
-                    )
-                    .await;
+                let response = match &call.raw {
+                    Some(raw) => {
+                        crate::documents::upload_to(&app, &caller.token, &call.path, "application/pdf", raw.clone())
+                            .await
+                    }
+                    None => {
+                        app.request_with(
+                            call.method.clone(),
+                            &call.path,
+                            Some(&caller.token),
+                            call.body.clone(),
+                            &[("If-Match", "\"1\"")],
+                        )
+                        .await
+                    }
+                };
                 let want = expected(role, placement, call.name);
                 checked += 1;
                 if response.status != want {
@@ -463,7 +481,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 62);
+    assert_eq!(checked, 32 * 64);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

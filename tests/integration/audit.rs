@@ -834,6 +834,24 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("the medical file", &["nurse medical.read success R"]).await;
     app.post(&format!("{medical}/problems"), &director.token, problem).await.problem(403);
     trail.expect("a problem refused", &["director medical_problem.create denied R"]).await;
+    // Documents: added, listed, read, downloaded (the event names the document), flagged; a
+    // director adds none (the refusal recorded).
+    let documents = format!("{record}/documents");
+    let directives = format!("{documents}?kind=advance_directives&title=Directives");
+    let pdf = crate::documents::tiny_pdf;
+    let added = ok(crate::documents::upload_to(&app, &nurse.token, &directives, "application/pdf", pdf()).await);
+    trail.expect("a document", &["nurse document.create success document"]).await;
+    let document = format!("{documents}/{}", added.json["id"].as_str().unwrap());
+    ok(app.get(&documents, &nurse.token).await);
+    trail.expect("the documents listed", &["nurse document.read success R"]).await;
+    ok(app.get(&document, &nurse.token).await);
+    trail.expect("a document's metadata", &["nurse document.read success R"]).await;
+    ok(app.get(&format!("{document}/content"), &nurse.token).await);
+    trail.expect("a document downloaded", &["nurse document.download success document"]).await;
+    ok(app.post(&format!("{document}/entered-in-error"), &nurse.token, json!({"reason": "Autre résident"})).await);
+    trail.expect("a document flagged", &["nurse document.flag_error success document"]).await;
+    crate::documents::upload_to(&app, &director.token, &directives, "application/pdf", pdf()).await.problem(403);
+    trail.expect("a document refused", &["director document.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

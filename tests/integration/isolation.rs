@@ -67,6 +67,7 @@ struct Targets {
     a_problem: String,
     a_vaccination: String,
     a_physician: String,
+    a_document: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -215,6 +216,18 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
     let a_vaccination =
         created("medical/vaccinations", json!({"vaccine": "Vaxigrip Tetra", "given_on": "2026-10-20"})).await;
     let a_physician = created("medical/physicians", json!({"role": "attending", "name": "Dr Claire Martin"})).await;
+    let a_document = crate::documents::upload(
+        app,
+        &a_nurse.token,
+        &format!("/api/v1/residents/{a_resident}"),
+        "kind=advance_directives&title=Directives",
+        "application/pdf",
+        crate::documents::tiny_pdf(),
+        &[],
+    )
+    .await;
+    assert_eq!(a_document.status, 201, "{}", a_document.text);
+    let a_document = a_document.json["id"].as_str().unwrap().to_owned();
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -295,6 +308,7 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_problem,
         a_vaccination,
         a_physician,
+        a_document,
         a_wound,
         a_watch,
         some_record,
@@ -329,6 +343,7 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_problem,
         a_vaccination,
         a_physician,
+        a_document,
         a_wound,
         a_watch,
         some_record,
@@ -1012,6 +1027,49 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/documents",
+            format!("/api/v1/residents/{a_resident}/documents"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/documents",
+            format!("/api/v1/residents/{a_resident}/documents?kind=other&title=intrusion"),
+            Some(json!({"intrusion": true})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/documents/{document_id}",
+            format!("/api/v1/residents/{a_resident}/documents/{a_document}"),
+            None,
+        ),
+        // A's document, through B's own record.
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/documents/{document_id}",
+            format!("/api/v1/residents/{b_resident}/documents/{a_document}"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/documents/{document_id}/content",
+            format!("/api/v1/residents/{a_resident}/documents/{a_document}/content"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/documents/{document_id}/content",
+            format!("/api/v1/residents/{b_resident}/documents/{a_document}/content"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/documents/{document_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/documents/{a_document}/entered-in-error"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/falls",
             format!("/api/v1/establishments/{a_est}/falls"),
             None,
@@ -1383,6 +1441,7 @@ impl Targets {
             self.a_problem.clone(),
             self.a_vaccination.clone(),
             self.a_physician.clone(),
+            self.a_document.clone(),
             self.a_wound.clone(),
             self.a_watch.clone(),
             self.a_contact.clone(),

@@ -13,6 +13,7 @@ mod care_plans;
 mod care_tasks;
 mod cli;
 mod connections;
+mod documents;
 mod drugs;
 mod encryption;
 mod errors;

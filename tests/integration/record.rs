@@ -1283,6 +1283,19 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         assert_eq!(recorded.status, 201, "{}", recorded.text);
     }
 
+    // A document attached to the record, in two chunks.
+    let document = crate::documents::upload(
+        app,
+        &nurse.token,
+        &format!("/api/v1/residents/{id}"),
+        "kind=advance_directives&title=Directives%20anticip%C3%A9es",
+        "application/pdf",
+        crate::documents::large_pdf(300 * 1024),
+        &[],
+    )
+    .await;
+    assert_eq!(document.status, 201, "{}", document.text);
+
     // A document about the person, waiting to leave.
     crate::outbox::enqueue(app, tenant.id, crate::outbox::message(Some(id.parse().unwrap()), &format!("about-{id}")))
         .await;

@@ -381,6 +381,13 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError::NotFound,
             AppError::Forbidden(detail) => ApiError::Forbidden(detail),
             AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::Unsupported(detail) => {
+                ApiError::Rejected { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, detail, errors: Vec::new() }
+            }
+            AppError::TooLarge(detail) => {
+                ApiError::Rejected { status: StatusCode::PAYLOAD_TOO_LARGE, detail, errors: Vec::new() }
+            }
+            AppError::Unreadable(detail) => ApiError::BadRequest(detail),
             AppError::Store(error) => error.into(),
         }
     }

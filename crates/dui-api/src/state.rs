@@ -19,6 +19,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
+    /// The largest document accepted (its content is streamed, not bound by `body_limit_bytes`).
+    pub document_max_bytes: u64,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub token_leeway_secs: u64,
     /// How long an identity provider look-up (or a miss) is remembered.
@@ -45,6 +47,7 @@ impl Default for ApiConfig {
         Self {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
+            document_max_bytes: 20 * 1024 * 1024,
             token_leeway_secs: 30,
             provider_cache_ttl: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),

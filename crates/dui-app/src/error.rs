@@ -18,6 +18,15 @@ pub enum AppError {
     /// The record's state refuses it (merged, validated, reviewed already...).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The content is not of a format accepted (what was found and what is accepted).
+    #[error("unsupported content: {0}")]
+    Unsupported(String),
+    /// The content is larger than allowed.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The content could not be read (the client stopped sending it).
+    #[error("unreadable: {0}")]
+    Unreadable(String),
     /// What storage said: constraints, stale versions, duplicates, unavailability.
     #[error(transparent)]
     Store(StoreError),

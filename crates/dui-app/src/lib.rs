@@ -18,6 +18,7 @@ pub mod audit;
 pub mod care_plans;
 pub mod care_tasks;
 pub mod contacts;
+pub mod documents;
 pub mod drugs;
 pub mod emergency;
 mod error;

@@ -7,11 +7,13 @@
 //! * [`sealed`]: the sealed-field format. AES-256-GCM, a random 96-bit nonce, and associated data
 //!   binding the ciphertext to its tenant, table, column and row, so that a value copied
 //!   anywhere else does not open.
+//! * [`chunked`]: large values (documents) sealed chunk by chunk, each bound to its place.
 //! * [`blind`]: keyed HMAC-SHA256 blind indexes for exact-match search on encrypted values.
 //!
 //! Nothing here does I/O: storing wrapped keys and counting encryptions is storage's job.
 
 pub mod blind;
+pub mod chunked;
 pub mod kek;
 pub mod key;
 pub mod keyring;

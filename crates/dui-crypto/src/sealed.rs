@@ -26,11 +26,19 @@ pub(crate) const TAG_LEN: usize = 16;
 pub struct Column {
     pub table: &'static str,
     pub column: &'static str,
+    /// The plaintext is raw bytes (a document's content), not JSON: the exports carry it in
+    /// base64.
+    pub raw: bool,
 }
 
 impl Column {
     pub const fn new(table: &'static str, column: &'static str) -> Self {
-        Self { table, column }
+        Self { table, column, raw: false }
+    }
+
+    /// A column whose values are raw bytes rather than JSON.
+    pub const fn raw(table: &'static str, column: &'static str) -> Self {
+        Self { table, column, raw: true }
     }
 }
 

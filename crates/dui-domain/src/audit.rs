@@ -156,6 +156,10 @@ actions! {
     PhysicianEnd = "physician.end" on "physician", "A physician of the person no longer in charge.";
     PhysicianFlagError = "physician.flag_error" on "physician", "A physician recorded by mistake flagged as entered in error.";
     MedicalRead = "medical.read" on "resident", "A record's medical file read.";
+    DocumentCreate = "document.create" on "document", "A document attached to a record.";
+    DocumentFlagError = "document.flag_error" on "document", "A document flagged as entered in error.";
+    DocumentRead = "document.read" on "resident", "A record's documents listed, or one document's metadata read.";
+    DocumentDownload = "document.download" on "document", "A document's content read (downloaded).";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

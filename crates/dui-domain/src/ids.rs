@@ -201,6 +201,10 @@ id_type!(
     VaccinationId
 );
 id_type!(
+    /// A document attached to a resident's record.
+    DocumentId
+);
+id_type!(
     /// A physician of a resident (the attending physician, a specialist).
     PhysicianId
 );

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod care_plan;
 pub mod care_task;
 pub mod codes;
+pub mod document;
 pub mod drug;
 pub mod emergency;
 pub mod fall;

@@ -248,6 +248,14 @@ pub fn can_record_care_data(scope: &TenantScope, establishments: &[Establishment
     can_assess(scope, establishments) && can_write_note(scope, establishments, NoteScope::CareTeam)
 }
 
+/// Add a document to the record of a person supported in `establishments`, or flag one as
+/// entered in error: those who record care data there, whatever the document's kind (the
+/// directives anticipées and the designation of the personne de confiance included: the team
+/// that cares for the person keeps their papers).
+pub fn can_add_document(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {
+    can_record_care_data(scope, establishments)
+}
+
 /// Prescribe a restraint (contention) for a person supported in `establishments`: the
 /// coordinating physician there, who is then the prescriber.
 pub fn can_prescribe_restraint(scope: &TenantScope, establishments: &[EstablishmentId]) -> bool {

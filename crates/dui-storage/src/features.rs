@@ -34,6 +34,7 @@ pub const ALL: &[&Feature] = &[
     &crate::alerts::FEATURE,
     &crate::falls::FEATURE,
     &crate::medical::FEATURE,
+    &crate::documents::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -38,7 +38,7 @@ impl Db {
 // ---------------------------------------------------------------------------------------------
 
 use crate::feature::{Feature, Table, TenantExport};
-static CLAIM_NAMED: Stmt = std::sync::LazyLock::new(|| {
+pub(crate) static CLAIM_NAMED: Stmt = std::sync::LazyLock::new(|| {
     Sql::new(
         "INSERT INTO idempotency_keys (tenant_id, user_id, key, fingerprint, resource_id) \
          VALUES (:tenant, :user, :key, :fingerprint, :resource) \
@@ -49,7 +49,7 @@ static CLAIM_NAMED: Stmt = std::sync::LazyLock::new(|| {
     )
 });
 
-static EXISTING_NAMED: Stmt = std::sync::LazyLock::new(|| {
+pub(crate) static EXISTING_NAMED: Stmt = std::sync::LazyLock::new(|| {
     Sql::new(
         "SELECT fingerprint, resource_id FROM idempotency_keys \
          WHERE tenant_id = :tenant AND user_id = :user AND key = :key \

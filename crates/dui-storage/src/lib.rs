@@ -25,6 +25,7 @@ pub mod care_tasks;
 pub mod cluster;
 pub mod consents;
 pub mod contacts;
+pub mod documents;
 pub mod drugs;
 pub mod emergency;
 mod error;

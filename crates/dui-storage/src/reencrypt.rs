@@ -19,6 +19,9 @@ static WITH_KEYS: Stmt =
     std::sync::LazyLock::new(|| Sql::new("SELECT id FROM tenants WHERE status <> 'shredded' ORDER BY id"));
 use crate::{Db, StoreError, StoreResult};
 
+/// Rows resealed per batch in a table of raw bytes.
+const RAW_BATCH: i64 = 8;
+
 /// Where the job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReencryptProgress {
@@ -92,7 +95,10 @@ impl Db {
                     return Ok(done);
                 }
                 let mut tx = self.begin_for_tenant(tenant, Mode::Write);
-                let rows = tx.query(&select, &args! { target: &target, batch: &options.batch_size }).await?;
+                // A table of raw bytes (a document's chunks, 256 KiB each) goes a few rows at a time.
+                let batch =
+                    if columns.iter().any(|c| c.raw) { options.batch_size.min(RAW_BATCH) } else { options.batch_size };
+                let rows = tx.query(&select, &args! { target: &target, batch: &batch }).await?;
                 if rows.is_empty() {
                     break;
                 }

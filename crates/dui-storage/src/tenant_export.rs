@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
 
+use base64::Engine;
 use dui_crypto::{Column, KeyPurpose, Keyring, SecretKey};
 use dui_domain::TenantId;
 use dui_domain::structure::Finess;
@@ -40,6 +41,8 @@ pub const VERSION: i64 = 2;
 
 /// Rows imported per statement.
 const BATCH: usize = 500;
+/// Rows imported per statement for a table holding raw bytes (a document's chunks, 256 KiB each).
+const RAW_BATCH: usize = 8;
 
 /// How many rows of each table were exported or imported, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -149,6 +152,13 @@ fn open_sealed(
     let id = row_id(object, table)?;
     for column in table.sealed {
         let value = match row.try_get::<_, Option<&[u8]>>(column.column)? {
+            // Raw bytes (a document's content) travel in base64.
+            Some(sealed) if column.raw => Value::String(
+                base64::engine::general_purpose::STANDARD.encode(
+                    keys.open(*column, id, sealed)
+                        .map_err(|e| crate::sealing::refuse_sealed(keys.tenant(), *column, id, e))?,
+                ),
+            ),
             Some(sealed) => open_json::<Value>(keys, *column, id, sealed)?,
             None => Value::Null,
         };
@@ -194,6 +204,8 @@ struct Importing {
     has_dek_version: bool,
     dek_version_nullable: bool,
     pending: Vec<Value>,
+    /// Rows per statement: fewer for a table of raw bytes (a document's chunks are large).
+    batch: usize,
     count: u64,
 }
 
@@ -303,7 +315,7 @@ impl Db {
             }
             seals += prepare_row(&mut row, importing, tenant, &keys, active)?;
             importing.pending.push(Value::Object(row));
-            if importing.pending.len() >= BATCH {
+            if importing.pending.len() >= importing.batch {
                 flush(&mut tx, importing).await?;
             }
         }
@@ -373,6 +385,7 @@ async fn importing(tx: &mut crate::tx::Tx<'_>, carried: Carried) -> StoreResult<
         has_dek_version,
         dek_version_nullable,
         pending: Vec::new(),
+        batch: if table.sealed.iter().any(|c| c.raw) { RAW_BATCH } else { BATCH },
         count: 0,
     })
 }
@@ -423,14 +436,23 @@ fn prepare_row(
 }
 
 fn seal(keys: &Keyring, column: Column, id: Uuid, value: &Value) -> StoreResult<Vec<u8>> {
+    if column.raw {
+        let bytes = value
+            .as_str()
+            .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .ok_or_else(|| StoreError::Import(format!("{}.{} is not in base64", column.table, column.column)))?;
+        return keys.seal(column, id, &bytes).map_err(|e| StoreError::Crypto(e.to_string()));
+    }
     seal_json(keys, column, id, value)
 }
 
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(2 + bytes.len() * 2);
     text.push_str("\\x");
     for byte in bytes {
-        text.push_str(&format!("{byte:02x}"));
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
     }
     text
 }

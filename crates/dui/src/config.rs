@@ -346,6 +346,9 @@ pub struct HttpConfig {
     pub listen: String,
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
+    /// The largest document (PDF, JPEG, PNG) accepted on a person's record, in bytes. Its
+    /// content is streamed, chunk by chunk, so this bounds storage, not memory.
+    pub document_max_bytes: u64,
     /// After SIGTERM, how long `/readyz` fails before the listener closes (let the load balancer
     /// notice).
     pub shutdown_delay_secs: u64,
@@ -439,6 +442,7 @@ impl Default for HttpConfig {
             listen: "0.0.0.0:8080".to_owned(),
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
+            document_max_bytes: 20 * 1024 * 1024,
             shutdown_delay_secs: 0,
             shutdown_grace_secs: 30,
             trust_forwarded_for: false,
@@ -536,6 +540,9 @@ impl Config {
         if self.crypto.key_cache_ttl_secs == 0 {
             // A keyring that is never fresh would be loaded again at every encryption, forever.
             problems.push("crypto.key_cache_ttl_secs must be at least 1".to_owned());
+        }
+        if self.http.document_max_bytes == 0 {
+            problems.push("http.document_max_bytes must be at least 1".to_owned());
         }
         if self.http.body_limit_bytes < 1024 {
             problems.push("http.body_limit_bytes must be at least 1024".to_owned());

@@ -137,6 +137,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let api = ApiConfig {
         request_timeout: config.request_timeout(),
         body_limit_bytes: config.http.body_limit_bytes,
+        document_max_bytes: config.http.document_max_bytes,
         token_leeway_secs: config.auth.leeway_secs,
         provider_cache_ttl: Duration::from_secs(config.auth.provider_cache_ttl_secs),
         readiness_timeout: Duration::from_secs(2),

@@ -1,0 +1,188 @@
+//! Documents attached to a person's record: added (streamed: the content is read, checked,
+//! hashed, sealed and stored chunk by chunk as it arrives, never held whole), listed, read,
+//! downloaded (chunk by chunk again), flagged when entered in error. Read by those who read the
+//! care team's data where the person is supported; added and flagged by those who record care
+//! data (`policy::can_add_document`), whatever the document's kind.
+
+use std::fmt::Display;
+
+use bytes::Bytes;
+use dui_domain::audit::AuditAction;
+use dui_domain::document::{
+    ContentFacts, ContentType, Document, DocumentInput, NewDocument, SIGNATURE_LEN, check_declared, sniff,
+};
+use dui_domain::idempotency::{Created, IdempotencyKey};
+use dui_domain::pagination::{Page, PageRequest};
+use dui_domain::policy;
+use dui_domain::record::free_text;
+use dui_domain::scope::TenantScope;
+use dui_domain::{DocumentId, ResidentId};
+use dui_storage::documents::{self, CHUNK_SIZE, Opened, Upload};
+use dui_storage::{Mode, StoreError};
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::access::{acting, refuse};
+use crate::{App, AppError, AppResult};
+
+/// A document to add: its metadata, and its content as it arrives.
+pub struct AddDocument<S> {
+    pub resident: ResidentId,
+    pub document: DocumentInput,
+    /// The type the client declared, if any: it must be the one found in the content (or
+    /// `application/octet-stream`).
+    pub declared_type: Option<String>,
+    /// The length the client announced, if any: refused at once when over the limit.
+    pub declared_length: Option<u64>,
+    /// The largest content accepted, in bytes (the server's setting).
+    pub max_bytes: u64,
+    /// The idempotency key, with the fingerprint of the request without its content: the
+    /// content's SHA-256 completes it once the content is read.
+    pub key: Option<IdempotencyKey>,
+    pub content: S,
+}
+
+impl<S> std::fmt::Debug for AddDocument<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddDocument")
+            .field("resident", &self.resident)
+            .field("kind", &self.document.kind)
+            .field("declared_type", &self.declared_type)
+            .field("declared_length", &self.declared_length)
+            .finish_non_exhaustive()
+    }
+}
+
+fn too_large(max: u64) -> AppError {
+    AppError::TooLarge(format!("A document may be at most {max} bytes."))
+}
+
+/// The format of the content from its first bytes, and its agreement with the declared type.
+fn decide(head: &[u8], declared: Option<&str>) -> AppResult<ContentType> {
+    let found = sniff(head).map_err(AppError::Unsupported)?;
+    check_declared(declared, found).map_err(AppError::Unsupported)?;
+    Ok(found)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds a document to a person's record: by those who record care data where the person is
+/// supported. The content is refused as soon as its first bytes show it is not a PDF, a JPEG or
+/// a PNG (or not the type declared), or once it passes `max_bytes`; nothing of a refused or
+/// interrupted upload stays. With an idempotency key, the same request (content included) sent
+/// again returns the document made the first time.
+pub async fn add<S, E>(app: &App, scope: &TenantScope, command: AddDocument<S>) -> AppResult<Created<Document>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    let (resident, action) = (command.resident, AuditAction::DocumentCreate);
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let establishments = acting(&mut tx, resident, action).await?;
+    if !policy::can_add_document(scope, &establishments) {
+        return Err(refuse(&mut tx, action, resident, "add a document").await);
+    }
+    let new = NewDocument::validate(command.document, dui_storage::stays::today(&mut tx, resident).await?)?;
+    if command.declared_length.is_some_and(|length| length > command.max_bytes) {
+        return Err(too_large(command.max_bytes));
+    }
+    let declared = command.declared_type.as_deref();
+    let mut upload = Upload::start(tx);
+    let mut content = command.content;
+    let mut digest = Sha256::new();
+    // One chunk is held until the next bytes arrive (or the content ends), to know whether it is
+    // the last: at most one chunk in memory, whatever the file's size.
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_SIZE);
+    let mut size: u64 = 0;
+    let mut format: Option<ContentType> = None;
+    while let Some(frame) = content.next().await {
+        let mut frame = frame.map_err(|e| AppError::Unreadable(format!("The content could not be read: {e}")))?;
+        size += frame.len() as u64;
+        if size > command.max_bytes {
+            return Err(too_large(command.max_bytes));
+        }
+        digest.update(&frame);
+        while !frame.is_empty() {
+            if chunk.len() == CHUNK_SIZE {
+                upload.put(&chunk, false).await?;
+                chunk.clear();
+            }
+            let taken = frame.split_to((CHUNK_SIZE - chunk.len()).min(frame.len()));
+            chunk.extend_from_slice(&taken);
+            if format.is_none() && chunk.len() >= SIGNATURE_LEN {
+                format = Some(decide(&chunk, declared)?);
+            }
+        }
+    }
+    let content_type = match format {
+        Some(format) => format,
+        // Shorter than a signature (or empty): what it is, said as for any other.
+        None => decide(&chunk, declared)?,
+    };
+    upload.put(&chunk, true).await?;
+    let sha256: [u8; 32] = digest.finalize().into();
+    let facts = ContentFacts { content_type, size_bytes: size, sha256: hex(&sha256) };
+    let key = match command.key {
+        Some(key) => {
+            let mut fingerprint = Sha256::new();
+            fingerprint.update(key.fingerprint());
+            fingerprint.update(sha256);
+            Some(IdempotencyKey::new(key.key(), fingerprint.finalize().into())?)
+        }
+        None => None,
+    };
+    Ok(upload.finish(key.as_ref(), resident, &new, &facts).await?)
+}
+
+/// A person's documents the caller reads, newest first, those entered in error included
+/// (flagged). Metadata only.
+pub async fn list(
+    app: &App,
+    scope: &TenantScope,
+    resident: ResidentId,
+    page: PageRequest,
+) -> AppResult<Page<Document>> {
+    Ok(documents::list(app.db().begin(scope, Mode::Write), resident, page).await?)
+}
+
+/// One document's metadata.
+pub async fn get(app: &App, scope: &TenantScope, resident: ResidentId, id: DocumentId) -> AppResult<Document> {
+    Ok(documents::one(app.db().begin(scope, Mode::Write), resident, id).await?)
+}
+
+/// A document's metadata and its content, to be read chunk by chunk; the download is recorded
+/// before any content is given.
+pub async fn download(app: &App, scope: &TenantScope, resident: ResidentId, id: DocumentId) -> AppResult<Opened> {
+    Ok(documents::open(app.db().begin(scope, Mode::Write), resident, id).await?)
+}
+
+/// Flags a document as entered in error: it stays, flagged, with who, when and why.
+pub async fn flag_error(
+    app: &App,
+    scope: &TenantScope,
+    resident: ResidentId,
+    id: DocumentId,
+    reason: &str,
+) -> AppResult<Document> {
+    let reason = free_text("reason", reason, 3)?;
+    let action = AuditAction::DocumentFlagError;
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let establishments = acting(&mut tx, resident, action).await?;
+    let in_error = match documents::in_error(&mut tx, resident, id).await {
+        Ok(in_error) => in_error,
+        Err(StoreError::NotFound) => {
+            dui_storage::access::deny(&mut tx, action, resident).await?;
+            return Err(AppError::NotFound);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if !policy::can_add_document(scope, &establishments) {
+        return Err(refuse(&mut tx, action, resident, "flag a document").await);
+    }
+    if in_error {
+        return Err(AppError::Conflict("This document is flagged as entered in error already.".to_owned()));
+    }
+    Ok(documents::flag(tx, resident, id, &reason).await?)
+}
