@@ -155,6 +155,11 @@ actions! {
     PhysicianCreate = "physician.create" on "physician", "An attending physician or a specialist of the person recorded.";
     PhysicianEnd = "physician.end" on "physician", "A physician of the person no longer in charge.";
     MedicalRead = "medical.read" on "resident", "A record's medical file read.";
+    PrescriptionCreate = "prescription.create" on "prescription", "A prescription recorded (its first version).";
+    PrescriptionRevise = "prescription.revise" on "prescription", "A new version of a prescription, superseding the one in force.";
+    PrescriptionStop = "prescription.stop" on "prescription", "A prescription stopped, with a reason.";
+    PrescriptionList = "prescription.list" on "resident", "A record's prescriptions listed.";
+    PrescriptionRead = "prescription.read" on "resident", "A prescription read with its versions.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

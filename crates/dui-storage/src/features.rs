@@ -34,6 +34,7 @@ pub const ALL: &[&Feature] = &[
     &crate::alerts::FEATURE,
     &crate::falls::FEATURE,
     &crate::medical::FEATURE,
+    &crate::prescriptions::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

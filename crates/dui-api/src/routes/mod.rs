@@ -34,6 +34,7 @@ tenant_api!(
     drugs,
     falls,
     medical,
+    prescriptions,
     timeline,
     care_tasks,
     absences,
