@@ -346,6 +346,17 @@ async fn the_care_team_reads_only_physicians_and_nurses_write_and_others_do_not_
     app.get(&format!("{prescriptions}/{id}"), &visitor.token).await.problem(404);
     app.post(&prescriptions, &visitor.token, three_lines()).await.problem(404);
     app.post(&format!("{prescriptions}/{id}/stop"), &visitor.token, json!({"reason": "Essai"})).await.problem(404);
+    // Through an emergency opening, she reads them, and as a nurse she may stop one.
+    let reason = "Remplacement de nuit : malaise, besoin du traitement en cours";
+    let opened = app
+        .post(&format!("/api/v1/residents/{resident}/emergency-access"), &visitor.token, json!({"reason": reason}))
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let read = app.get(&prescriptions, &visitor.token).await;
+    assert_eq!((read.status, read.json.as_array().map(Vec::len)), (200, Some(1)), "{}", read.text);
+    let stopped =
+        app.post(&format!("{prescriptions}/{id}/stop"), &visitor.token, json!({"reason": "Malaise, avis du 15"})).await;
+    assert_eq!((stopped.status, stopped.json["status"].as_str()), (200, Some("stopped")), "{}", stopped.text);
     // An unknown prescription of a person reached is absent.
     let unknown = uuid::Uuid::now_v7();
     app.get(&format!("{prescriptions}/{unknown}"), &nurse.token).await.problem(404);
