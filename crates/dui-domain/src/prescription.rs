@@ -657,8 +657,8 @@ mod tests {
         let mut zero = line("60234100", Schedule::Moments { moments: vec![] });
         zero.dose.quantity = 0.0;
         let mut ends = line("6023410", Schedule::EveryHours { interval_hours: 30, first_at: NaiveTime::MIN });
-        ends.starts_on = Some(day(2026, 12, 5));
-        ends.ends_on = Some(day(2026, 12, 4));
+        ends.starts_on = Some(day(2026, 12, 9));
+        ends.ends_on = Some(day(2026, 12, 8));
         let if_needed = line(
             "60234100",
             Schedule::IfNeeded { max_per_day: None, min_interval_hours: None, condition: "douleur".into() },
