@@ -71,6 +71,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read falls"
         | "read medical file"
         | "read documents"
+        | "read prescriptions"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
@@ -86,6 +87,8 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         }
         // The medical file's history, problems and vaccinations: the health professionals.
         "record medical problem" | "record vaccination" => (201, allowed(&[CoordinatingPhysician, Nurse])),
+        // Prescriptions: the physicians and nurses transcribe them; the care team reads them.
+        "record prescription" => (201, allowed(&[CoordinatingPhysician, Nurse])),
         // Allowed callers get past the roles to the rule: a watch is in progress already.
         "start nutrition watch" => {
             (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
@@ -348,6 +351,15 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
         ),
         call("read establishment falls", Method::GET, format!("/api/v1/establishments/{ehpad}/falls"), None),
         call("read medical file", Method::GET, format!("{r}/medical"), None),
+        call("read prescriptions", Method::GET, format!("{r}/prescriptions"), None),
+        call(
+            "record prescription",
+            Method::POST,
+            format!("{r}/prescriptions"),
+            Some(json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30", "source": "paper",
+                        "lines": [{"cis": "60234100", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                                   "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}}]})),
+        ),
         call(
             "record medical problem",
             Method::POST,
@@ -481,7 +493,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 64);
+    assert_eq!(checked, 32 * 66);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -852,6 +852,29 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a document flagged", &["nurse document.flag_error success document"]).await;
     crate::documents::upload_to(&app, &director.token, &directives, "application/pdf", pdf()).await.problem(403);
     trail.expect("a document refused", &["director document.create denied R"]).await;
+    // Prescriptions: one recorded, changed, stopped; listed and read; a director writes none.
+    let prescriptions = format!("{record}/prescriptions");
+    let line = |quantity: f64| {
+        json!({"cis": "60234100", "dose": {"quantity": quantity, "unit": "comprimé"}, "route": "oral",
+               "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}})
+    };
+    let prescription = json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30",
+                              "source": "paper", "lines": [line(1.0)]});
+    let recorded = ok(app.post(&prescriptions, &nurse.token, prescription.clone()).await);
+    trail.expect("a prescription", &["nurse prescription.create success prescription"]).await;
+    let one = format!("{prescriptions}/{}", recorded.json["prescription_id"].as_str().unwrap());
+    let change = json!({"replaces": recorded.json["id"], "prescriber": {"name": "Dr Claire Martin"},
+                        "prescribed_on": "2026-11-30", "source": "paper", "lines": [line(0.5)]});
+    ok(app.post(&format!("{one}/versions"), &nurse.token, change).await);
+    trail.expect("a prescription changed", &["nurse prescription.revise success prescription"]).await;
+    ok(app.post(&format!("{one}/stop"), &nurse.token, json!({"reason": "Fin du traitement"})).await);
+    trail.expect("a prescription stopped", &["nurse prescription.stop success prescription"]).await;
+    ok(app.get(&prescriptions, &nurse.token).await);
+    trail.expect("the prescriptions", &["nurse prescription.list success R"]).await;
+    ok(app.get(&one, &nurse.token).await);
+    trail.expect("a prescription read", &["nurse prescription.read success R"]).await;
+    app.post(&prescriptions, &director.token, prescription).await.problem(403);
+    trail.expect("a prescription refused", &["director prescription.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

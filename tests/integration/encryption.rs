@@ -67,6 +67,13 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
     let problem = json!({"kind": "history", "text": "Zébulonose congénitale", "cim10": "Q89.9"});
     let vaccination = json!({"vaccine": "Quetzalvax", "given_on": "2026-10-20", "batch": "LOTZEB42"});
     let physician = json!({"role": "attending", "name": "Dr Zébulonnet", "rpps": "10003456789"});
+    // A prescription: its drugs are public data of the referential (in clear there), what is
+    // prescribed to the person is not.
+    crate::drugs::import_fixture(&app).await;
+    let prescription = json!({"prescriber": {"name": "Dr Quetzalordo"}, "prescribed_on": "2026-11-30",
+        "source": "paper", "lines": [{"cis": "69000009", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+            "schedule": {"kind": "if_needed", "max_per_day": 3, "condition": "Si quetzalgie"},
+            "notes": "Zébulonade dans la compote"}]});
     let care = [
         ("allergies", allergy),
         ("alerts", alert),
@@ -74,6 +81,7 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         ("medical/problems", problem),
         ("medical/vaccinations", vaccination),
         ("medical/physicians", physician),
+        ("prescriptions", prescription),
     ];
     for (kind, body) in care {
         let recorded = app.post(&format!("{record}/{kind}"), &nurse.token, body).await;
@@ -110,10 +118,15 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         "lotzeb42",
         "zébulonnet",
         "10003456789",
+        "quetzalordo",
+        "quetzalgie",
+        "zébulonade",
     ] {
         assert!(!dump.contains(word), "the dump reveals {word:?}");
     }
-    for table in ["allergies", "major_alerts", "falls", "medical_problems", "vaccinations", "physicians"] {
+    for table in
+        ["allergies", "major_alerts", "falls", "medical_problems", "vaccinations", "physicians", "prescriptions"]
+    {
         assert!(dump.contains(&format!("insert into public.{table}")), "the dump holds the {table}' rows");
     }
     assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");

@@ -68,6 +68,8 @@ struct Targets {
     a_vaccination: String,
     a_physician: String,
     a_document: String,
+    a_prescription: String,
+    a_prescription_version: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -228,6 +230,20 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
     .await;
     assert_eq!(a_document.status, 201, "{}", a_document.text);
     let a_document = a_document.json["id"].as_str().unwrap().to_owned();
+    // A prescription, of a drug of the referential.
+    crate::drugs::import_fixture(app).await;
+    let a_prescription = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/prescriptions"),
+            &a_nurse.token,
+            json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30", "source": "paper",
+                   "lines": [{"cis": "60234100", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                              "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}}]}),
+        )
+        .await;
+    assert_eq!(a_prescription.status, 201, "{}", a_prescription.text);
+    let a_prescription_version = a_prescription.json["id"].as_str().unwrap().to_owned();
+    let a_prescription = a_prescription.json["prescription_id"].as_str().unwrap().to_owned();
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -309,6 +325,8 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_vaccination,
         a_physician,
         a_document,
+        a_prescription,
+        a_prescription_version,
         a_wound,
         a_watch,
         some_record,
@@ -344,6 +362,8 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_vaccination,
         a_physician,
         a_document,
+        a_prescription,
+        a_prescription_version,
         a_wound,
         a_watch,
         some_record,
@@ -1070,6 +1090,48 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         ),
         attempt(
             Method::GET,
+            "/api/v1/residents/{resident_id}/prescriptions",
+            format!("/api/v1/residents/{a_resident}/prescriptions"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/prescriptions",
+            format!("/api/v1/residents/{a_resident}/prescriptions"),
+            Some(json!({"prescriber": {"name": "intrusion"}, "prescribed_on": "2026-11-30", "source": "paper",
+                        "lines": [{"cis": "60234100", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                                   "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}}]})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/prescriptions/{prescription_id}",
+            format!("/api/v1/residents/{a_resident}/prescriptions/{a_prescription}"),
+            None,
+        ),
+        // A's prescription, read through B's own record.
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/prescriptions/{prescription_id}",
+            format!("/api/v1/residents/{b_resident}/prescriptions/{a_prescription}"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/prescriptions/{prescription_id}/versions",
+            format!("/api/v1/residents/{a_resident}/prescriptions/{a_prescription}/versions"),
+            Some(json!({"replaces": a_prescription_version, "prescriber": {"name": "intrusion"},
+                        "prescribed_on": "2026-11-30", "source": "paper",
+                        "lines": [{"cis": "60234100", "dose": {"quantity": 9, "unit": "comprimé"}, "route": "oral",
+                                   "schedule": {"kind": "moments", "moments": [{"moment": "noon"}]}}]})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/prescriptions/{prescription_id}/stop",
+            format!("/api/v1/residents/{a_resident}/prescriptions/{a_prescription}/stop"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
             "/api/v1/establishments/{establishment_id}/falls",
             format!("/api/v1/establishments/{a_est}/falls"),
             None,
@@ -1389,6 +1451,15 @@ async fn tenant_b_cannot_reach_any_of_tenant_a_by_id() {
         .map(|k| file.json[k].as_array().map_or(99, Vec::len));
     assert_eq!(counts, [1, 0, 1, 1], "A's medical file untouched: {}", file.text);
     assert_eq!(file.json["physicians"][0]["in_force"], true);
+    let prescriptions = app.get(&format!("/api/v1/residents/{a_resident}/prescriptions"), &a_nurse.token).await;
+    let versions: Vec<(i64, &str)> = prescriptions
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["version"].as_i64().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(versions, [(1, "active")], "A's prescription untouched: {}", prescriptions.text);
     let record = app.get(&format!("/api/v1/residents/{a_resident}"), &a.admin.token).await;
     assert_eq!(record.json["identity"]["birth_name"], "Isolée");
     assert_eq!(record.json["record_status"], "active");

@@ -33,6 +33,7 @@ mod openapi;
 mod outbox;
 mod people;
 mod platform;
+mod prescriptions;
 mod principals;
 mod record;
 mod residents;

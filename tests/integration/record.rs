@@ -1282,6 +1282,28 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
         let recorded = app.post(&format!("/api/v1/residents/{id}/medical/{kind}"), &nurse.token, body).await;
         assert_eq!(recorded.status, 201, "{}", recorded.text);
     }
+    // A prescription changed once (two versions, the first superseded), of drugs of the
+    // referential.
+    crate::drugs::import_fixture(app).await;
+    let prescription = |replaces: Option<&Value>, quantity: f64| {
+        let mut body = json!({"prescriber": {"name": "Dr Claire Martin", "rpps": "10003456789"},
+            "prescribed_on": "2026-11-30", "source": "paper",
+            "lines": [{"cis": "60234100", "dose": {"quantity": quantity, "unit": "comprimé"}, "route": "oral",
+                       "schedule": {"kind": "moments", "moments": [{"moment": "morning"}, {"moment": "evening"}]},
+                       "crushable": true, "notes": "Avec un grand verre d'eau"},
+                      {"cis": "69000009", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                       "schedule": {"kind": "if_needed", "max_per_day": 3, "condition": "si douleurs"}}]});
+        if let Some(replaces) = replaces {
+            body["replaces"] = replaces.clone();
+        }
+        body
+    };
+    let prescriptions = format!("/api/v1/residents/{id}/prescriptions");
+    let first = app.post(&prescriptions, &nurse.token, prescription(None, 1.0)).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let versions = format!("{prescriptions}/{}/versions", first.json["prescription_id"].as_str().unwrap());
+    let changed = app.post(&versions, &nurse.token, prescription(Some(&first.json["id"]), 0.5)).await;
+    assert_eq!(changed.status, 201, "{}", changed.text);
 
     // A document attached to the record, in two chunks.
     let document = crate::documents::upload(
@@ -1349,6 +1371,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("medical_problems", 1),
         ("vaccinations", 1),
         ("physicians", 1),
+        ("prescriptions", 2),
         ("absences", 2),
         ("appointments", 1),
         ("restraints", 1),

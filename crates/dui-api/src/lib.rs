@@ -114,6 +114,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("CreateProblem", "text", extract::TEXT),
         ("CreateVaccination", "vaccine", extract::TEXT),
         ("CreatePhysician", "name", extract::TEXT),
+        ("Prescriber", "name", extract::TEXT),
+        ("Dose", "unit", extract::TEXT),
+        ("StopBody", "reason", extract::TEXT_3),
         ("ReviewEmergencyAccess", "comment", extract::TEXT),
     ];
     if let Some(components) = doc.components.as_mut() {

@@ -288,6 +288,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         }
         "care_task_records_once" => "This task is recorded already: amend the record instead.",
         "wound_protocols_one_in_force" => "The wound's protocol was changed meanwhile: read it again.",
+        "prescriptions_stale_version" | "prescriptions_one_active" => {
+            "This version is no longer the one in force: read the prescription again, then redo your change."
+        }
         "restraints_replaced_once" => "This prescription was replaced already: read the person's restraints again.",
         "restraints_time_limited" => "A restraint is prescribed for at most 7 days: renew it with a new prescription.",
         "units_name_unique" => "A unit with this name already exists in this establishment.",

@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod people;
 mod period;
 pub mod platform;
+pub mod prescriptions;
 pub mod residents;
 pub mod restraints;
 pub mod settings;

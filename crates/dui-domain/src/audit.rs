@@ -160,6 +160,11 @@ actions! {
     DocumentFlagError = "document.flag_error" on "document", "A document flagged as entered in error.";
     DocumentRead = "document.read" on "resident", "A record's documents listed, or one document's metadata read.";
     DocumentDownload = "document.download" on "document", "A document's content read (downloaded).";
+    PrescriptionCreate = "prescription.create" on "prescription", "A prescription recorded (its first version).";
+    PrescriptionRevise = "prescription.revise" on "prescription", "A new version of a prescription, superseding the one in force.";
+    PrescriptionStop = "prescription.stop" on "prescription", "A prescription stopped, with a reason.";
+    PrescriptionList = "prescription.list" on "resident", "A record's prescriptions listed.";
+    PrescriptionRead = "prescription.read" on "resident", "A prescription read with its versions.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

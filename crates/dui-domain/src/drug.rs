@@ -9,7 +9,7 @@
 //! person's allergies.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AllergyId;
 use crate::alert::{Allergy, normalise_substance};
@@ -104,8 +104,8 @@ pub struct Composition {
 }
 
 /// A speciality's active substance as displayed: the therapeutic fraction when there is one,
-/// with the active substance (the salt) it comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// with the active substance (the salt) it comes from. Kept in a prescription as it was then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActiveSubstance {
     /// The name to display (the FT's, else the SA's).
@@ -114,7 +114,7 @@ pub struct ActiveSubstance {
     pub dosage: Option<String>,
     pub dosage_reference: Option<String>,
     /// The active substance's name when the FT is displayed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_substance: Option<String>,
 }
 

@@ -41,6 +41,12 @@ crate::text_codes! {
         DietChange = "diet_change",
         /// A new active problem in the medical file (told to the medical scope).
         MedicalProblem = "medical_problem",
+        /// A new prescription (its drugs).
+        PrescriptionNew = "prescription_new",
+        /// A prescription changed: a new version in force.
+        PrescriptionChanged = "prescription_changed",
+        /// A prescription stopped, with why.
+        PrescriptionStopped = "prescription_stopped",
     }
 }
 
@@ -273,4 +279,23 @@ pub fn restraint_stopped(at: DateTime<Utc>) -> NewHandoverEvent {
         summary: "Contention arrêtée".to_owned(),
         occurred_at: at,
     }
+}
+
+/// The event of a prescription: a new one, a new version of one, or one stopped (with why), told
+/// to the care team who give the drugs.
+pub fn prescription(
+    kind: HandoverEventKind,
+    denominations: &str,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+) -> NewHandoverEvent {
+    let summary = match (kind, reason) {
+        (HandoverEventKind::PrescriptionStopped, Some(reason)) => {
+            format!("Traitement arrêté : {denominations} — {reason}")
+        }
+        (HandoverEventKind::PrescriptionStopped, None) => format!("Traitement arrêté : {denominations}"),
+        (HandoverEventKind::PrescriptionChanged, _) => format!("Traitement modifié : {denominations}"),
+        _ => format!("Nouveau traitement : {denominations}"),
+    };
+    NewHandoverEvent { kind, source_type: "prescription", scope: NoteScope::CareTeam, summary, occurred_at: at }
 }

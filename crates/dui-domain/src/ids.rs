@@ -208,3 +208,11 @@ id_type!(
     /// A physician of a resident (the attending physician, a specialist).
     PhysicianId
 );
+id_type!(
+    /// A prescription of a resident: the lineage of its versions.
+    PrescriptionId
+);
+id_type!(
+    /// One version of a prescription (what an administration names, with a line number).
+    PrescriptionVersionId
+);

@@ -27,6 +27,7 @@ pub mod pagination;
 pub mod people;
 pub mod period;
 pub mod policy;
+pub mod prescription;
 pub mod record;
 pub mod resident;
 pub mod restraint;

@@ -455,6 +455,27 @@ pub async fn flag_alert(tx: Tx<'_>, resident: ResidentId, id: AlertId, reason: &
     flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, alert).await
 }
 
+/// The allergies and intolerances in force of a visible resident that the caller may read,
+/// within an operation (for its safety checks; not recorded).
+static ALLERGIES_IN_FORCE: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE}, {target} SELECT {ALLERGY_COLUMNS} FROM allergies a, target t, who \
+         WHERE a.tenant_id = t.tenant_id AND a.resident_id = t.id AND a.resolved_at IS NULL AND a.error_at IS NULL \
+         AND {readable} ORDER BY a.id LIMIT 500",
+        target = target(),
+        readable = note_readable("a", "NOT t.normal"),
+    ))
+});
+
+/// The allergies and intolerances in force of a visible resident that the caller may read, for
+/// a check inside an operation (not recorded).
+pub async fn allergies_in_force(tx: &mut Tx<'_>, resident: ResidentId) -> StoreResult<Vec<Allergy>> {
+    let resident = resident.as_uuid();
+    let rows = tx.query(&ALLERGIES_IN_FORCE, &args! { resident: &resident }).await?;
+    let keys = tx.keyring(crate::sealing::versions(&rows)?).await?;
+    rows.iter().map(|row| allergy(row, &keys)).collect()
+}
+
 /// A resident's allergies and alerts that the caller may read — in force, or `all` of them —
 /// in no particular order (the domain orders them), as the transaction's last statement; the
 /// reading is recorded. `NotFound` when the resident is out of reach.

@@ -430,3 +430,15 @@ pub async fn get(mut tx: Tx<'_>, cis: &str) -> StoreResult<Option<DrugDetail>> {
     let active_substances = active_substances(&compositions);
     Ok(Some(DrugDetail { speciality, withdrawn, presentations, compositions, active_substances }))
 }
+
+/// A speciality as a prescription keeps it (its denomination and active substances now), within
+/// an operation; none when the CIS is unknown.
+pub async fn prescribed(tx: &mut Tx<'_>, cis: &str) -> StoreResult<Option<dui_domain::prescription::PrescribedDrug>> {
+    let Some(row) = tx.query_opt(&SPECIALITY, &args! { cis: &cis }).await? else { return Ok(None) };
+    let compositions = all(&tx.query(&COMPOSITIONS, &args! { cis: &cis }).await?, composition)?;
+    Ok(Some(dui_domain::prescription::PrescribedDrug {
+        cis: cis.to_owned(),
+        denomination: row.try_get("denomination")?,
+        active_substances: active_substances(&compositions),
+    }))
+}

@@ -35,6 +35,7 @@ pub const ALL: &[&Feature] = &[
     &crate::falls::FEATURE,
     &crate::medical::FEATURE,
     &crate::documents::FEATURE,
+    &crate::prescriptions::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -54,6 +54,7 @@ pub mod place;
 pub mod plans;
 pub mod platform;
 mod pool;
+pub mod prescriptions;
 mod principals;
 pub mod record_merges;
 mod reencrypt;

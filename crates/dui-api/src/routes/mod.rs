@@ -35,6 +35,7 @@ tenant_api!(
     falls,
     medical,
     documents,
+    prescriptions,
     timeline,
     care_tasks,
     absences,
