@@ -17,12 +17,12 @@ use dui_domain::policy;
 use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::{DocumentId, ResidentId};
+use dui_storage::Mode;
 use dui_storage::documents::{self, CHUNK_SIZE, Opened, Upload};
-use dui_storage::{Mode, StoreError};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::access::{acting, refuse};
+use crate::access::{acting, changeable, refuse};
 use crate::{App, AppError, AppResult};
 
 /// A document to add: its metadata, and its content as it arrives.
@@ -170,17 +170,9 @@ pub async fn flag_error(
     let action = AuditAction::DocumentFlagError;
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
-    let in_error = match documents::in_error(&mut tx, resident, id).await {
-        Ok(in_error) => in_error,
-        Err(StoreError::NotFound) => {
-            dui_storage::access::deny(&mut tx, action, resident).await?;
-            return Err(AppError::NotFound);
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if !policy::can_add_document(scope, &establishments) {
-        return Err(refuse(&mut tx, action, resident, "flag a document").await);
-    }
+    let found = documents::in_error(&mut tx, resident, id).await;
+    let may = policy::can_add_document(scope, &establishments);
+    let in_error = changeable(&mut tx, action, resident, found, may, "flag a document").await?;
     if in_error {
         return Err(AppError::Conflict("This document is flagged as entered in error already.".to_owned()));
     }
