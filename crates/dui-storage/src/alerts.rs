@@ -251,14 +251,14 @@ pub(crate) fn flag_statements(
     (sealed, flag)
 }
 
-static ALLERGY_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
-    let (sealed, flag) = flag_statements("allergies", ALLERGY_COLUMNS, "a", note_readable);
-    (Sql::new(&sealed), Sql::new(&flag))
+static ALLERGY_FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    let (details, reason, action) = (ALLERGY_DETAILS, ALLERGY_ERROR_REASON, AuditAction::AllergyFlagError);
+    Flagging::of("allergies", ALLERGY_COLUMNS, "a", note_readable, [details, reason], action)
 });
 
-static ALERT_FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
-    let (sealed, flag) = flag_statements("major_alerts", ALERT_COLUMNS, "m", note_readable);
-    (Sql::new(&sealed), Sql::new(&flag))
+static ALERT_FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    let (details, reason, action) = (ALERT_DETAILS, ALERT_ERROR_REASON, AuditAction::AlertFlagError);
+    Flagging::of("major_alerts", ALERT_COLUMNS, "m", note_readable, [details, reason], action)
 });
 
 /// A resident's allergies and alerts that the caller may read: those in force, or all of them
@@ -390,15 +390,31 @@ pub async fn end_alert(
 }
 
 /// How an entry of a table is flagged in error (see [`flag_entered_in_error`]).
-pub(crate) struct Flagging<'a> {
+pub(crate) struct Flagging {
     /// Reads `details` and `dek_version` of `:id` of `:resident`.
-    pub sealed: &'a Sql,
+    pub sealed: Sql,
     /// Flags `:id`, sealing `:reason` and `:details` again under `:dek_version`, if the row is
     /// still sealed under `:sealed_under`; returns the row.
-    pub flag: &'a Sql,
+    pub flag: Sql,
     pub details: Column,
     pub reason: Column,
     pub action: AuditAction,
+}
+
+impl Flagging {
+    /// The flagging of an entry of `table` with [`flag_statements`]; `columns` its sealed
+    /// details and error reason.
+    pub(crate) fn of(
+        table: &str,
+        columns: &str,
+        alias: &str,
+        readable: fn(&str, &str) -> String,
+        [details, reason]: [Column; 2],
+        action: AuditAction,
+    ) -> Self {
+        let (sealed, flag) = flag_statements(table, columns, alias, readable);
+        Flagging { sealed: Sql::new(&sealed), flag: Sql::new(&flag), details, reason, action }
+    }
 }
 
 /// Flags an entry as entered in error with a reason; it stays, flagged; commits. A row's
@@ -407,14 +423,14 @@ pub(crate) struct Flagging<'a> {
 /// it is flagged already or out of reach.
 pub(crate) async fn flag_entered_in_error<T>(
     mut tx: Tx<'_>,
-    flagging: Flagging<'_>,
+    flagging: &Flagging,
     resident: ResidentId,
     id: Uuid,
     reason: &str,
     map: fn(&Row, &Keyring) -> StoreResult<T>,
 ) -> StoreResult<T> {
     let resident = resident.as_uuid();
-    let row = tx.query_one(flagging.sealed, &args! { id: &id, resident: &resident }).await?;
+    let row = tx.query_one(&flagging.sealed, &args! { id: &id, resident: &resident }).await?;
     let sealed_under: i32 = row.try_get("dek_version")?;
     let old = tx.keyring([sealed_under as u32]).await?;
     let details: serde_json::Value = open_json(&old, flagging.details, id, row.try_get("details")?)?;
@@ -425,34 +441,18 @@ pub(crate) async fn flag_entered_in_error<T>(
     let args = args! { resident: &resident, id: &id, reason: &reason, details: &details, dek_version: &dek,
     sealed_under: &sealed_under }
     .action(flagging.action);
-    let rows = tx.finish(flagging.flag, &args).await?;
+    let rows = tx.finish(&flagging.flag, &args).await?;
     map(rows.first().ok_or(StoreError::NotFound)?, &keys)
 }
 
 /// Flags an allergy as entered in error (see [`flag_entered_in_error`]).
 pub async fn flag_allergy(tx: Tx<'_>, resident: ResidentId, id: AllergyId, reason: &str) -> StoreResult<Allergy> {
-    let (sealed, flag) = &*ALLERGY_FLAG;
-    let flagging = Flagging {
-        sealed,
-        flag,
-        details: ALLERGY_DETAILS,
-        reason: ALLERGY_ERROR_REASON,
-        action: AuditAction::AllergyFlagError,
-    };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, allergy).await
+    flag_entered_in_error(tx, &ALLERGY_FLAG, resident, id.as_uuid(), reason, allergy).await
 }
 
 /// Flags an alert as entered in error (see [`flag_entered_in_error`]).
 pub async fn flag_alert(tx: Tx<'_>, resident: ResidentId, id: AlertId, reason: &str) -> StoreResult<MajorAlert> {
-    let (sealed, flag) = &*ALERT_FLAG;
-    let flagging = Flagging {
-        sealed,
-        flag,
-        details: ALERT_DETAILS,
-        reason: ALERT_ERROR_REASON,
-        action: AuditAction::AlertFlagError,
-    };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, alert).await
+    flag_entered_in_error(tx, &ALERT_FLAG, resident, id.as_uuid(), reason, alert).await
 }
 
 /// The allergies and intolerances in force of a visible resident that the caller may read,

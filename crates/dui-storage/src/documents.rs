@@ -268,9 +268,15 @@ static CHUNK: Stmt = LazyLock::new(|| {
     )
 });
 
-static FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
-    let (sealed, flag) = crate::alerts::flag_statements("documents", DOCUMENT_COLUMNS, "d", care_readable);
-    (Sql::new(&sealed), Sql::new(&flag))
+static FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    Flagging::of(
+        "documents",
+        DOCUMENT_COLUMNS,
+        "d",
+        care_readable,
+        [DETAILS, ERROR_REASON],
+        AuditAction::DocumentFlagError,
+    )
 });
 
 /// A resident's documents the caller reads, newest first, as the transaction's last statement;
@@ -304,10 +310,7 @@ pub async fn in_error(tx: &mut Tx<'_>, resident: ResidentId, id: DocumentId) -> 
 
 /// Flags a document as entered in error (see [`flag_entered_in_error`]).
 pub async fn flag(tx: Tx<'_>, resident: ResidentId, id: DocumentId, reason: &str) -> StoreResult<Document> {
-    let (sealed, flag) = &*FLAG;
-    let flagging =
-        Flagging { sealed, flag, details: DETAILS, reason: ERROR_REASON, action: AuditAction::DocumentFlagError };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, document).await
+    flag_entered_in_error(tx, &FLAG, resident, id.as_uuid(), reason, document).await
 }
 
 /// A document opened for download: its metadata and its content, chunk by chunk.

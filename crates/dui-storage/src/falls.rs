@@ -170,7 +170,7 @@ static META: Stmt = LazyLock::new(|| {
     ))
 });
 
-static FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
+static FLAG: LazyLock<Flagging> = LazyLock::new(|| {
     let sealed =
         "SELECT details, dek_version FROM falls WHERE tenant_id = :tenant AND id = :id AND resident_id = :resident";
     let flag = format!(
@@ -185,7 +185,13 @@ static FLAG: LazyLock<(Sql, Sql)> = LazyLock::new(|| {
         readable = care_readable("f", true),
         trace = Trace::written("f"),
     );
-    (Sql::new(sealed), Sql::new(&flag))
+    Flagging {
+        sealed: Sql::new(sealed),
+        flag: Sql::new(&flag),
+        details: FALL_DETAILS,
+        reason: FALL_ERROR_REASON,
+        action: AuditAction::FallFlagError,
+    }
 });
 
 /// Every record of a resident's falls the caller reads, in full or without details (the
@@ -286,10 +292,7 @@ pub async fn meta(tx: &mut Tx<'_>, resident: ResidentId, id: FallId, quality: &S
 /// Flags a fall (its first record) as entered in error, with a reason; commits. `NotFound`
 /// when it is flagged already or out of reach.
 pub async fn flag_error(tx: Tx<'_>, resident: ResidentId, fall: FallId, reason: &str) -> StoreResult<FallRecord> {
-    let (sealed, flag) = &*FLAG;
-    let flagging =
-        Flagging { sealed, flag, details: FALL_DETAILS, reason: FALL_ERROR_REASON, action: AuditAction::FallFlagError };
-    flag_entered_in_error(tx, flagging, resident, fall.as_uuid(), reason, fall_record).await
+    flag_entered_in_error(tx, &FLAG, resident, fall.as_uuid(), reason, fall_record).await
 }
 
 /// Every record of a resident's falls the caller reads (in full, or without details where

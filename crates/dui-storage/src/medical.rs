@@ -321,19 +321,18 @@ static END: Stmt = LazyLock::new(|| {
     ))
 });
 
-/// The statements that flag an entry of `table` in error, as alerts' are, under the reading
-/// rule `readable`.
-fn flag_statements(table: &str, columns: &str, alias: &str, readable: fn(&str, &str) -> String) -> (Sql, Sql) {
-    let (sealed, flag) = crate::alerts::flag_statements(table, columns, alias, readable);
-    (Sql::new(&sealed), Sql::new(&flag))
-}
-
-static PROBLEM_FLAG: LazyLock<(Sql, Sql)> =
-    LazyLock::new(|| flag_statements("medical_problems", PROBLEM_COLUMNS, "p", medical_readable));
-static VACCINATION_FLAG: LazyLock<(Sql, Sql)> =
-    LazyLock::new(|| flag_statements("vaccinations", VACCINATION_COLUMNS, "v", medical_readable));
-static PHYSICIAN_FLAG: LazyLock<(Sql, Sql)> =
-    LazyLock::new(|| flag_statements("physicians", PHYSICIAN_COLUMNS, "d", care_readable));
+static PROBLEM_FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    let (details, reason, action) = (PROBLEM_DETAILS, PROBLEM_ERROR_REASON, AuditAction::MedicalProblemFlagError);
+    Flagging::of("medical_problems", PROBLEM_COLUMNS, "p", medical_readable, [details, reason], action)
+});
+static VACCINATION_FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    let (details, reason, action) = (VACCINATION_DETAILS, VACCINATION_ERROR_REASON, AuditAction::VaccinationFlagError);
+    Flagging::of("vaccinations", VACCINATION_COLUMNS, "v", medical_readable, [details, reason], action)
+});
+static PHYSICIAN_FLAG: LazyLock<Flagging> = LazyLock::new(|| {
+    let (details, reason, action) = (PHYSICIAN_DETAILS, PHYSICIAN_ERROR_REASON, AuditAction::PhysicianFlagError);
+    Flagging::of("physicians", PHYSICIAN_COLUMNS, "d", care_readable, [details, reason], action)
+});
 
 /// The whole file that the caller may read: problems and vaccinations for the health
 /// professionals, physicians for the care team.
@@ -424,15 +423,7 @@ pub async fn flag_problem(
     id: MedicalProblemId,
     reason: &str,
 ) -> StoreResult<MedicalProblem> {
-    let (sealed, flag) = &*PROBLEM_FLAG;
-    let flagging = Flagging {
-        sealed,
-        flag,
-        details: PROBLEM_DETAILS,
-        reason: PROBLEM_ERROR_REASON,
-        action: AuditAction::MedicalProblemFlagError,
-    };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, problem).await
+    flag_entered_in_error(tx, &PROBLEM_FLAG, resident, id.as_uuid(), reason, problem).await
 }
 
 /// Flags a vaccination as entered in error (see [`flag_entered_in_error`]).
@@ -442,28 +433,12 @@ pub async fn flag_vaccination(
     id: VaccinationId,
     reason: &str,
 ) -> StoreResult<Vaccination> {
-    let (sealed, flag) = &*VACCINATION_FLAG;
-    let flagging = Flagging {
-        sealed,
-        flag,
-        details: VACCINATION_DETAILS,
-        reason: VACCINATION_ERROR_REASON,
-        action: AuditAction::VaccinationFlagError,
-    };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, vaccination).await
+    flag_entered_in_error(tx, &VACCINATION_FLAG, resident, id.as_uuid(), reason, vaccination).await
 }
 
 /// Flags a physician as entered in error (see [`flag_entered_in_error`]).
 pub async fn flag_physician(tx: Tx<'_>, resident: ResidentId, id: PhysicianId, reason: &str) -> StoreResult<Physician> {
-    let (sealed, flag) = &*PHYSICIAN_FLAG;
-    let flagging = Flagging {
-        sealed,
-        flag,
-        details: PHYSICIAN_DETAILS,
-        reason: PHYSICIAN_ERROR_REASON,
-        action: AuditAction::PhysicianFlagError,
-    };
-    flag_entered_in_error(tx, flagging, resident, id.as_uuid(), reason, physician).await
+    flag_entered_in_error(tx, &PHYSICIAN_FLAG, resident, id.as_uuid(), reason, physician).await
 }
 
 /// The medical file of a resident that the caller may read, in no particular order (the domain
