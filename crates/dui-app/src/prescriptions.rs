@@ -65,10 +65,8 @@ async fn complete(
 ) -> AppResult<NewPrescription> {
     let today = dui_storage::stays::today(tx, resident).await?;
     let checked = CheckedPrescription::validate(input, today)?;
-    let mut drugs = Vec::with_capacity(checked.lines.len());
-    for line in &checked.lines {
-        drugs.push(dui_storage::drugs::prescribed(tx, &line.cis).await?);
-    }
+    let cis: Vec<String> = checked.lines.iter().map(|line| line.cis.clone()).collect();
+    let drugs = dui_storage::drugs::prescribed(tx, &cis).await?;
     let allergies = dui_storage::alerts::allergies_in_force(tx, resident).await?;
     let others = store::others_in_force(tx, resident, lineage).await?;
     Ok(NewPrescription::of(checked, drugs, &allergies, &others)?)

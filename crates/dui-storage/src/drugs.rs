@@ -431,14 +431,35 @@ pub async fn get(mut tx: Tx<'_>, cis: &str) -> StoreResult<Option<DrugDetail>> {
     Ok(Some(DrugDetail { speciality, withdrawn, presentations, compositions, active_substances }))
 }
 
-/// A speciality as a prescription keeps it (its denomination and active substances now), within
-/// an operation; none when the CIS is unknown.
-pub async fn prescribed(tx: &mut Tx<'_>, cis: &str) -> StoreResult<Option<dui_domain::prescription::PrescribedDrug>> {
-    let Some(row) = tx.query_opt(&SPECIALITY, &args! { cis: &cis }).await? else { return Ok(None) };
-    let compositions = all(&tx.query(&COMPOSITIONS, &args! { cis: &cis }).await?, composition)?;
-    Ok(Some(dui_domain::prescription::PrescribedDrug {
-        cis: cis.to_owned(),
-        denomination: row.try_get("denomination")?,
-        active_substances: active_substances(&compositions),
-    }))
+static PRESCRIBED: Stmt =
+    LazyLock::new(|| Sql::new("SELECT cis, denomination FROM drug_specialities WHERE cis = ANY(:cis)"));
+
+static PRESCRIBED_COMPOSITIONS: Stmt = LazyLock::new(|| {
+    Sql::new(
+        "SELECT cis, element, substance_code, substance, dosage, dosage_reference, nature, link \
+         FROM drug_compositions WHERE cis = ANY(:cis) ORDER BY cis, line",
+    )
+});
+
+/// The specialities as a prescription keeps them (their denomination and active substances
+/// now), one for each of `cis` in order, within an operation; none for a CIS the referential
+/// does not know. Two statements, however many lines.
+pub async fn prescribed(
+    tx: &mut Tx<'_>,
+    cis: &[String],
+) -> StoreResult<Vec<Option<dui_domain::prescription::PrescribedDrug>>> {
+    let specialities = tx.query(&PRESCRIBED, &args! { cis: &cis }).await?;
+    let compositions = all(&tx.query(&PRESCRIBED_COMPOSITIONS, &args! { cis: &cis }).await?, composition)?;
+    let mut found = std::collections::HashMap::with_capacity(specialities.len());
+    for row in &specialities {
+        let code: String = row.try_get("cis")?;
+        let own: Vec<Composition> = compositions.iter().filter(|c| c.cis == code).cloned().collect();
+        let drug = dui_domain::prescription::PrescribedDrug {
+            cis: code.clone(),
+            denomination: row.try_get("denomination")?,
+            active_substances: active_substances(&own),
+        };
+        found.insert(code, drug);
+    }
+    Ok(cis.iter().map(|c| found.get(c).cloned()).collect())
 }
