@@ -37,8 +37,10 @@ enum Placement {
 /// What the API must answer, written out role by role (independently of `dui_domain::policy`).
 fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
     use Role::*;
-    let resident_endpoint =
-        !matches!(endpoint, "list emergency openings" | "export audit trail" | "admit" | "read establishment falls");
+    let resident_endpoint = !matches!(
+        endpoint,
+        "list emergency openings" | "export audit trail" | "admit" | "read establishment falls" | "read dose plan"
+    );
     if resident_endpoint && placement != Placement::InScope {
         return 404;
     }
@@ -72,6 +74,7 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         | "read medical file"
         | "read documents"
         | "read prescriptions"
+        | "read dose history"
         | "read wounds"
         | "read diet"
         | "read nutrition watches"
@@ -89,6 +92,8 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
         "record medical problem" | "record vaccination" => (201, allowed(&[CoordinatingPhysician, Nurse])),
         // Prescriptions: the physicians and nurses transcribe them; the care team reads them.
         "record prescription" => (201, allowed(&[CoordinatingPhysician, Nurse])),
+        // Doses: the nurses and the physician administer, the care assistants help with taking.
+        "record dose" => (201, allowed(&[CoordinatingPhysician, Nurse, CareAssistant])),
         // Allowed callers get past the roles to the rule: a watch is in progress already.
         "start nutrition watch" => {
             (409, allowed(&[CoordinatingPhysician, Nurse, CareAssistant, Psychologist, Educator]))
@@ -158,6 +163,14 @@ fn expected(role: Role, placement: Placement, endpoint: &str) -> u16 {
                 _ => 404,
             };
         }
+        // The round's plan lists, to whoever works in the establishment, the doses of the people
+        // they see whose prescriptions they read (none for those outside the care team).
+        "read dose plan" => {
+            return match placement {
+                Placement::InScope => 200,
+                _ => 404,
+            };
+        }
         "admit" => {
             return match placement {
                 Placement::InScope
@@ -184,7 +197,12 @@ struct Call {
     raw: Option<Vec<u8>>,
 }
 
-fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId, n: usize) -> Vec<Call> {
+fn calls(
+    (resident, wound, version): (&str, &str, &str),
+    caller: &TestUser,
+    ehpad: EstablishmentId,
+    n: usize,
+) -> Vec<Call> {
     let r = format!("/api/v1/residents/{resident}");
     let call = |name, method, path: String, body: Option<Value>| Call { name, method, path, body, raw: None };
     let day = chrono::Utc::now();
@@ -352,6 +370,14 @@ fn calls(resident: &str, wound: &str, caller: &TestUser, ehpad: EstablishmentId,
         call("read establishment falls", Method::GET, format!("/api/v1/establishments/{ehpad}/falls"), None),
         call("read medical file", Method::GET, format!("{r}/medical"), None),
         call("read prescriptions", Method::GET, format!("{r}/prescriptions"), None),
+        call("read dose plan", Method::GET, format!("/api/v1/establishments/{ehpad}/doses"), None),
+        call("read dose history", Method::GET, format!("{r}/administrations?from=2026-11-01&to=2026-11-30"), None),
+        call(
+            "record dose",
+            Method::POST,
+            format!("{r}/administrations"),
+            Some(json!({"prescription_version_id": version, "line": 1, "outcome": "given"})),
+        ),
         call(
             "record prescription",
             Method::POST,
@@ -442,6 +468,18 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         )
         .await;
     assert_eq!(watch.status, 201, "{}", watch.text);
+    // A drug given if needed, for the doses.
+    let prescription = app
+        .post(
+            &format!("/api/v1/residents/{resident}/prescriptions"),
+            &carer.token,
+            json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30", "source": "paper",
+                   "lines": [{"cis": "69000009", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                              "schedule": {"kind": "if_needed", "max_per_day": 24, "condition": "si douleurs"}}]}),
+        )
+        .await;
+    assert_eq!(prescription.status, 201, "{}", prescription.text);
+    let version = prescription.json["id"].as_str().unwrap().to_owned();
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -458,7 +496,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
                 Placement::OtherTenant => user_with(&app, &b, role, b.establishments[0].id).await,
             };
             n += 1;
-            for call in calls(&resident, &wound, &caller, ehpad, n) {
+            for call in calls((&resident, &wound, &version), &caller, ehpad, n) {
                 let response = match &call.raw {
                     Some(raw) => {
                         crate::documents::upload_to(&app, &caller.token, &call.path, "application/pdf", raw.clone())
@@ -493,7 +531,7 @@ async fn every_role_in_scope_out_of_scope_and_from_another_tenant_on_every_recor
         }
     }
     assert!(failures.is_empty(), "{} of {checked} answers differ:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 32 * 66);
+    assert_eq!(checked, 32 * 69);
 
     // The record is untouched by the refused writes: only allowed callers left notes.
     let notes = app.get(&format!("/api/v1/residents/{resident}/notes?limit=200"), &a.admin.token).await;

@@ -875,6 +875,28 @@ async fn each_operation_leaves_exactly_its_events() {
     trail.expect("a prescription read", &["nurse prescription.read success R"]).await;
     app.post(&prescriptions, &director.token, prescription).await.problem(403);
     trail.expect("a prescription refused", &["director prescription.create denied R"]).await;
+    // Doses: one given if needed, flagged in error; the history and the round's plan read; a
+    // director records none.
+    let if_needed = json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30", "source": "paper",
+                           "lines": [{"cis": "69000009", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                                      "schedule": {"kind": "if_needed", "max_per_day": 3, "condition": "si douleurs"}}]});
+    let recorded = ok(app.post(&prescriptions, &nurse.token, if_needed).await);
+    trail.expect("a prescription if needed", &["nurse prescription.create success prescription"]).await;
+    let doses = format!("{record}/administrations");
+    let dose = json!({"prescription_version_id": recorded.json["id"], "line": 1, "outcome": "given"});
+    let given = ok(app.post(&doses, &nurse.token, dose.clone()).await);
+    trail.expect("a dose", &["nurse administration.create success administration"]).await;
+    let flag = format!("{doses}/{}/entered-in-error", given.json["id"].as_str().unwrap());
+    ok(app.post(&flag, &nurse.token, json!({"reason": "Mauvaise personne"})).await);
+    trail.expect("a dose flagged", &["nurse administration.flag_error success administration"]).await;
+    let today = app.local_today().await;
+    let (from, to) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
+    ok(app.get(&format!("{doses}?from={from}&to={to}"), &nurse.token).await);
+    trail.expect("the doses", &["nurse administration.list success R"]).await;
+    ok(app.get(&format!("/api/v1/establishments/{ehpad}/doses"), &nurse.token).await);
+    trail.expect("the round's plan", &["nurse administration.plan success R"]).await;
+    app.post(&doses, &director.token, dose).await.problem(403);
+    trail.expect("a dose refused", &["director administration.create denied R"]).await;
     let assessed = ok(app
         .post(
             &format!("{record}/assessments"),

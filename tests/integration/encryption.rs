@@ -87,6 +87,12 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         let recorded = app.post(&format!("{record}/{kind}"), &nurse.token, body).await;
         assert_eq!(recorded.status, 201, "{}", recorded.text);
     }
+    // A dose of it, refused, with what the person said.
+    let version = app.get(&format!("{record}/prescriptions"), &nurse.token).await.json[0]["id"].clone();
+    let dose = json!({"prescription_version_id": version, "line": 1, "outcome": "refused",
+                      "note": "Quetzalrefus catégorique"});
+    let refused = app.post(&format!("{record}/administrations"), &nurse.token, dose).await;
+    assert_eq!(refused.status, 201, "{}", refused.text);
     let pg_dump = cluster::find_program("pg_dump").expect("pg_dump is installed with PostgreSQL");
     let url = cluster::url_for(&app.db.admin_url, "postgres", &app.db.name).unwrap();
     let output = Command::new(pg_dump).args(["--data-only", "--inserts", "--dbname", &url]).output().unwrap();
@@ -121,12 +127,20 @@ async fn a_database_dump_reveals_no_name_no_ins_no_note() {
         "quetzalordo",
         "quetzalgie",
         "zébulonade",
+        "quetzalrefus",
     ] {
         assert!(!dump.contains(word), "the dump reveals {word:?}");
     }
-    for table in
-        ["allergies", "major_alerts", "falls", "medical_problems", "vaccinations", "physicians", "prescriptions"]
-    {
+    for table in [
+        "allergies",
+        "major_alerts",
+        "falls",
+        "medical_problems",
+        "vaccinations",
+        "physicians",
+        "prescriptions",
+        "administrations",
+    ] {
         assert!(dump.contains(&format!("insert into public.{table}")), "the dump holds the {table}' rows");
     }
     assert!(!dump.contains("1931-05-17"), "the dump reveals a birth date");

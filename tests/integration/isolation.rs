@@ -70,6 +70,7 @@ struct Targets {
     a_document: String,
     a_prescription: String,
     a_prescription_version: String,
+    a_administration: String,
     a_wound: String,
     a_watch: String,
     some_record: uuid::Uuid,
@@ -238,12 +239,24 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
             &a_nurse.token,
             json!({"prescriber": {"name": "Dr Claire Martin"}, "prescribed_on": "2026-11-30", "source": "paper",
                    "lines": [{"cis": "60234100", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
-                              "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}}]}),
+                              "schedule": {"kind": "moments", "moments": [{"moment": "morning"}]}},
+                             {"cis": "69000009", "dose": {"quantity": 1, "unit": "comprimé"}, "route": "oral",
+                              "schedule": {"kind": "if_needed", "max_per_day": 3, "condition": "si douleurs"}}]}),
         )
         .await;
     assert_eq!(a_prescription.status, 201, "{}", a_prescription.text);
     let a_prescription_version = a_prescription.json["id"].as_str().unwrap().to_owned();
     let a_prescription = a_prescription.json["prescription_id"].as_str().unwrap().to_owned();
+    // A dose of it, given if needed.
+    let a_administration = app
+        .post(
+            &format!("/api/v1/residents/{a_resident}/administrations"),
+            &a_nurse.token,
+            json!({"prescription_version_id": a_prescription_version, "line": 2, "outcome": "given"}),
+        )
+        .await;
+    assert_eq!(a_administration.status, 201, "{}", a_administration.text);
+    let a_administration = a_administration.json["id"].as_str().unwrap().to_owned();
     // A wound and a food and fluid watch.
     let a_wound = app
         .post(
@@ -327,6 +340,7 @@ async fn seed(app: &TestApp, a: &TestTenant, idp: &FakeIdp) -> Targets {
         a_document,
         a_prescription,
         a_prescription_version,
+        a_administration,
         a_wound,
         a_watch,
         some_record,
@@ -364,6 +378,7 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
         a_document,
         a_prescription,
         a_prescription_version,
+        a_administration,
         a_wound,
         a_watch,
         some_record,
@@ -1128,6 +1143,30 @@ fn attempts(targets: &Targets, own: &Own) -> Vec<Attempt> {
             Method::POST,
             "/api/v1/residents/{resident_id}/prescriptions/{prescription_id}/stop",
             format!("/api/v1/residents/{a_resident}/prescriptions/{a_prescription}/stop"),
+            Some(json!({"reason": "intrusion"})),
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/establishments/{establishment_id}/doses",
+            format!("/api/v1/establishments/{a_est}/doses"),
+            None,
+        ),
+        attempt(
+            Method::GET,
+            "/api/v1/residents/{resident_id}/administrations",
+            format!("/api/v1/residents/{a_resident}/administrations?from=2026-11-01&to=2026-11-30"),
+            None,
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/administrations",
+            format!("/api/v1/residents/{a_resident}/administrations"),
+            Some(json!({"prescription_version_id": a_prescription_version, "line": 2, "outcome": "given"})),
+        ),
+        attempt(
+            Method::POST,
+            "/api/v1/residents/{resident_id}/administrations/{administration_id}/entered-in-error",
+            format!("/api/v1/residents/{a_resident}/administrations/{a_administration}/entered-in-error"),
             Some(json!({"reason": "intrusion"})),
         ),
         attempt(

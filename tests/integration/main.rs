@@ -3,6 +3,7 @@
 
 mod absences;
 mod access;
+mod administrations;
 mod alerts;
 mod architecture;
 mod assessments;

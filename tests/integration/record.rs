@@ -1304,6 +1304,11 @@ pub(crate) async fn fill_record(app: &TestApp, tenant: &TestTenant, birth_name: 
     let versions = format!("{prescriptions}/{}/versions", first.json["prescription_id"].as_str().unwrap());
     let changed = app.post(&versions, &nurse.token, prescription(Some(&first.json["id"]), 0.5)).await;
     assert_eq!(changed.status, 201, "{}", changed.text);
+    // A dose of its drug given if needed.
+    let dose = json!({"prescription_version_id": changed.json["id"], "line": 2, "outcome": "given",
+                      "note": "Donné avec une compote"});
+    let given = app.post(&format!("/api/v1/residents/{id}/administrations"), &nurse.token, dose).await;
+    assert_eq!(given.status, 201, "{}", given.text);
 
     // A document attached to the record, in two chunks.
     let document = crate::documents::upload(
@@ -1372,6 +1377,7 @@ async fn the_whole_record_is_exported_for_the_person_and_the_export_is_recorded(
         ("vaccinations", 1),
         ("physicians", 1),
         ("prescriptions", 2),
+        ("administrations", 1),
         ("absences", 2),
         ("appointments", 1),
         ("restraints", 1),

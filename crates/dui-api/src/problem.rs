@@ -286,6 +286,9 @@ fn constraint_message(constraint: &str) -> Option<&'static str> {
         "physicians_one_attending" => {
             "The person has an attending physician in force (recorded meanwhile): end it first, or read the file again."
         }
+        "administrations_once" => {
+            "This dose is recorded already: read the plan again (flag the record entered in error to correct it)."
+        }
         "care_task_records_once" => "This task is recorded already: amend the record instead.",
         "wound_protocols_one_in_force" => "The wound's protocol was changed meanwhile: read it again.",
         "prescriptions_stale_version" | "prescriptions_one_active" => {

@@ -12,6 +12,7 @@
 
 pub mod absences;
 mod access;
+pub mod administrations;
 pub mod alerts;
 pub mod assessments;
 pub mod audit;

@@ -10,6 +10,7 @@ mod ops;
 mod profile;
 mod report;
 mod rng;
+mod round;
 mod seed;
 mod server;
 
@@ -109,6 +110,18 @@ enum Command {
     /// The fault campaign: the server killed under load, PostgreSQL restarted, crashed and cut
     /// off, a slow database, an overload, SIGTERM; every acknowledged write read back.
     Chaos(chaos::ChaosArgs),
+    /// The medication round: in several units at once, a nurse lists each round's plan and
+    /// records its doses; the latencies of both (prescriptions made once, kept with the dataset).
+    Round {
+        #[command(flatten)]
+        common: Common,
+        /// Units doing their rounds at once (one per tenant, from the first).
+        #[arg(long, default_value_t = 8)]
+        units: usize,
+        /// Rounds each unit does (each round a nurse has not done yet, from yesterday back).
+        #[arg(long, default_value_t = 8)]
+        rounds: usize,
+    },
     /// Print the analysed plan of the hand-over feed's statement for the first tenant's
     /// 80-resident unit, as one of its nurses reads it (for diagnosing).
     Explain(Common),
@@ -145,6 +158,15 @@ fn main() -> anyhow::Result<()> {
                 run(&common, &out, &[], rounds).await?;
             }
             Command::Explain(common) => explain(&common).await?,
+            Command::Round { common, units, rounds } => {
+                let profile = common.profile()?;
+                let env = common.environment(&profile).await?;
+                let manifest = Manifest::read(&seed::manifest_path(&env.dir))?;
+                let issuer = dui::server::own_issuer(&env.config)?;
+                let minted_at = chrono::Utc::now();
+                let mint = |tenant: uuid::Uuid, user: uuid::Uuid| Session::token(&issuer, minted_at, tenant, user);
+                round::run(&env, &manifest, &mint, units, rounds).await?
+            }
             Command::Chaos(args) => chaos::run(args).await?,
             Command::Cost { common, only, rate, seconds } => cost(&common, &only, rate, seconds).await?,
             Command::Compare { a, b } => {

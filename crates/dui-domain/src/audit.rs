@@ -165,6 +165,10 @@ actions! {
     PrescriptionStop = "prescription.stop" on "prescription", "A prescription stopped, with a reason.";
     PrescriptionList = "prescription.list" on "resident", "A record's prescriptions listed.";
     PrescriptionRead = "prescription.read" on "resident", "A prescription read with its versions.";
+    AdministrationCreate = "administration.create" on "administration", "A dose recorded: given, partly given, refused or not given.";
+    AdministrationFlagError = "administration.flag_error" on "administration", "A dose's record flagged as entered in error.";
+    AdministrationPlan = "administration.plan" on "resident", "A person's doses of the day listed in a round's plan.";
+    AdministrationList = "administration.list" on "resident", "A record's doses given, refused or not given listed.";
     // Exchanges.
     OutboxEnqueue = "outbox.enqueue" on "outbox_message", "A message put in the outbox.";
     OutboxRead = "outbox.read" on "resident", "A record's outgoing messages read.";

@@ -47,6 +47,10 @@ crate::text_codes! {
         PrescriptionChanged = "prescription_changed",
         /// A prescription stopped, with why.
         PrescriptionStopped = "prescription_stopped",
+        /// A dose refused by the person.
+        DoseRefused = "dose_refused",
+        /// A dose not given (why), or only partly taken.
+        DoseNotGiven = "dose_not_given",
     }
 }
 
@@ -279,6 +283,13 @@ pub fn restraint_stopped(at: DateTime<Utc>) -> NewHandoverEvent {
         summary: "Contention arrêtée".to_owned(),
         occurred_at: at,
     }
+}
+
+/// The event of a dose refused, not given or partly taken (`summary`: the administration's
+/// words), told to the care team who give the drugs.
+pub fn dose(refused: bool, summary: String, at: DateTime<Utc>) -> NewHandoverEvent {
+    let kind = if refused { HandoverEventKind::DoseRefused } else { HandoverEventKind::DoseNotGiven };
+    NewHandoverEvent { kind, source_type: "administration", scope: NoteScope::CareTeam, summary, occurred_at: at }
 }
 
 /// The event of a prescription: a new one, a new version of one, or one stopped (with why), told

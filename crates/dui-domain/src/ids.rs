@@ -216,3 +216,7 @@ id_type!(
     /// One version of a prescription (what an administration names, with a line number).
     PrescriptionVersionId
 );
+id_type!(
+    /// The record of one dose of a prescription: given, partly given, refused or not given.
+    AdministrationId
+);

@@ -4,6 +4,7 @@
 //! passed in by the callers. Everything here can be tested with plain values.
 
 pub mod absence;
+pub mod administration;
 pub mod alert;
 pub mod assessment;
 pub mod audit;

@@ -281,6 +281,23 @@ pub fn can_record_medical(scope: &TenantScope, establishments: &[EstablishmentId
     can_record_alert(scope, establishments, NoteScope::Medical)
 }
 
+/// Which act the caller's records of doses are for a person supported in `establishments`: the
+/// administration of the nurses and the coordinating physician there; the help with taking of
+/// the care assistants (aides-soignants, AES), who give prepared drugs by the routes without
+/// difficulty; none for the others.
+pub fn administration_act(
+    scope: &TenantScope,
+    establishments: &[EstablishmentId],
+) -> Option<crate::administration::Act> {
+    if holds_any(scope, &[Role::CoordinatingPhysician, Role::Nurse], establishments) {
+        Some(crate::administration::Act::Administration)
+    } else if holds_any(scope, &[Role::CareAssistant], establishments) {
+        Some(crate::administration::Act::HelpWithTaking)
+    } else {
+        None
+    }
+}
+
 /// Where the caller reads the falls register without what is said about each fall: as director
 /// (of the establishment, or tenant-wide). The director answers for the quality of care and
 /// declares serious adverse events (a fall with a fracture, a death) to the authorities, for

@@ -236,6 +236,24 @@ pub async fn local_times(
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
+/// The instant of each local time of `establishment` (its time zone), in order. `NotFound` when
+/// the establishment is not the tenant's.
+pub async fn instants(
+    tx: &mut Tx<'_>,
+    establishment: EstablishmentId,
+    locals: &[NaiveDateTime],
+) -> StoreResult<Vec<DateTime<Utc>>> {
+    if locals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let establishment = establishment.as_uuid();
+    let rows = tx.query(&INSTANTS, &args! { establishment: &establishment, locals: &locals }).await?;
+    if rows.len() != locals.len() {
+        return Err(StoreError::NotFound);
+    }
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
 /// The shift in progress at `now` in the establishment: from its start to the next shift's
 /// start, as instants (the establishment's shifts and time zone).
 pub async fn current_shift(

@@ -36,6 +36,7 @@ pub const ALL: &[&Feature] = &[
     &crate::medical::FEATURE,
     &crate::documents::FEATURE,
     &crate::prescriptions::FEATURE,
+    &crate::administrations::FEATURE,
     &crate::outbox::FEATURE,
     &crate::audit::FEATURE,
     &crate::keys::FEATURE,

@@ -14,6 +14,7 @@
 
 pub mod absences;
 pub mod access;
+pub mod administrations;
 pub mod alerts;
 pub mod assessments;
 pub mod assignments;

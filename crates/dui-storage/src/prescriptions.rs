@@ -371,6 +371,6 @@ pub(crate) const FEATURE: Feature = Feature {
 };
 
 /// [`columns`] of `p`, as a constant for the feature's declaration.
-const PRESCRIPTION_COLUMNS: &str = "p.id, p.prescription_id, p.resident_id, p.establishment_id, p.version, p.replaces, \
+pub(crate) const PRESCRIPTION_COLUMNS: &str = "p.id, p.prescription_id, p.resident_id, p.establishment_id, p.version, p.replaces, \
      p.status, p.prescribed_on, p.valid_until, p.flagged, p.content, p.dek_version, p.recorded_by, p.recorded_at, \
      p.ended_at, p.ended_by, p.stopped_on, p.stop_reason";

@@ -36,6 +36,7 @@ tenant_api!(
     medical,
     documents,
     prescriptions,
+    administrations,
     timeline,
     care_tasks,
     absences,
