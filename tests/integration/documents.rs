@@ -47,6 +47,11 @@ pub(crate) async fn upload_to(
 /// Sends `bytes` as a PDF in chunked transfer encoding (no length announced), over a plain
 /// connection; returns the answer's status line.
 async fn chunked_upload(app: &TestApp, path: &str, token: &str, bytes: &[u8]) -> String {
+    upload_in_pieces(app, path, token, bytes, std::time::Duration::ZERO).await
+}
+
+/// [`chunked_upload`], waiting `pause` between pieces of 64 KiB: a tablet on a slow link.
+async fn upload_in_pieces(app: &TestApp, path: &str, token: &str, bytes: &[u8], pause: std::time::Duration) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.base_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -62,6 +67,9 @@ async fn chunked_upload(app: &TestApp, path: &str, token: &str, bytes: &[u8]) ->
         frame.extend_from_slice(b"\r\n");
         if stream.write_all(&frame).await.is_err() {
             break;
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
     }
     let _ = stream.write_all(b"0\r\n\r\n").await;
@@ -334,8 +342,8 @@ async fn a_file_over_the_limit_is_refused_and_leaves_nothing() {
     // Announced too large: refused before it is read.
     let response = upload(&app, &nurse.token, &record, query, "application/pdf", large_pdf(700 * 1024), &[]).await;
     assert!(response.problem(413)["detail"].as_str().unwrap().contains("614400"), "{}", response.text);
-    // Sent without a length (chunked): refused once the limit is passed, after chunks were
-    // stored — which go with the rest.
+    // Sent without a length (chunked): refused once the limit is passed, before anything is
+    // stored.
     let status =
         chunked_upload(&app, &format!("{record}/documents?{query}"), &nurse.token, &large_pdf(700 * 1024)).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
@@ -344,6 +352,52 @@ async fn a_file_over_the_limit_is_refused_and_leaves_nothing() {
     let exact = upload(&app, &nurse.token, &record, query, "application/pdf", large_pdf(600 * 1024), &[]).await;
     assert_eq!(exact.status, 201, "{}", exact.text);
     assert_eq!(stored(&app, &tenant).await, (1, 3));
+}
+
+/// Uploads from tablets on slow links: each is received before the database is asked for
+/// anything, so that while they arrive the pool's connections and the tenant's places serve the
+/// other requests; and an upload may take longer than an ordinary request.
+#[tokio::test]
+async fn slow_uploads_hold_no_connection_and_may_outlast_the_request_timeout() {
+    let app = TestApp::spawn_with(|config| {
+        config.database.pool_size = 4;
+        config.database.acquire_timeout_ms = 500;
+        config.limits.tenant_concurrency = Some(2);
+        config.limits.queue_timeout_ms = 500;
+        config.http.request_timeout_secs = 1;
+        config.http.upload_timeout_secs = 30;
+    })
+    .await;
+    let tenant = app.tenant("Alpha").await;
+    let record = record(&app, &tenant, "Lente").await;
+    let nurse = app.user(&tenant, &[(Some(tenant.establishments[0].id), Role::Nurse)]).await;
+    let path = format!("{record}/documents?kind=hospital_letter&title=Compte%20rendu");
+    // Four scans of 320 KiB, each sent in five pieces half a second apart (about 2.5 s: longer than
+    // the request timeout), all at once: more than the pool's connections and the tenant's
+    // places.
+    let pdf = large_pdf(320 * 1024);
+    let pause = std::time::Duration::from_millis(500);
+    let upload = || upload_in_pieces(&app, &path, &nurse.token, &pdf, pause);
+    // Meanwhile the record is read, again and again: answered, not queued behind the uploads.
+    let reads = async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(app.get(&record, &nurse.token).await.status);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        statuses
+    };
+    let (a, b, c, d, read) = tokio::join!(upload(), upload(), upload(), upload(), reads);
+    let uploaded = [a, b, c, d];
+    assert_eq!(read, [200; 5]);
+    for status in &uploaded {
+        assert!(status.starts_with("HTTP/1.1 201"), "{uploaded:?}");
+    }
+    let listed = app.get(&format!("{record}/documents"), &nurse.token).await;
+    assert_eq!(listed.json["items"].as_array().unwrap().len(), 4, "{}", listed.text);
+    // An ordinary request still has its own limit.
+    assert_eq!(app.get(&record, &nurse.token).await.status, 200);
 }
 
 #[tokio::test]

@@ -71,7 +71,10 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let started = Instant::now();
-    let timeout = state.config().request_timeout;
+    // A document's upload may take longer: its content arrives before anything else is done.
+    let upload =
+        method == axum::http::Method::POST && path.starts_with("/api/v1/residents/") && path.ends_with("/documents");
+    let timeout = if upload { state.config().upload_timeout } else { state.config().request_timeout };
 
     let lent = dui_storage::place::lend(Arc::new(place.clone()), next.run(request));
     let outcome = tokio::time::timeout(timeout, lent).instrument(span.clone()).await;

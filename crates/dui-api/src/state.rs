@@ -17,6 +17,9 @@ use crate::providers::ProviderCache;
 pub struct ApiConfig {
     /// A request that takes longer is answered 503 and its work cancelled.
     pub request_timeout: Duration,
+    /// The same for a document's upload (a scan sent from a tablet on a slow link): its content
+    /// is received before the database is asked, so the time it takes holds no connection.
+    pub upload_timeout: Duration,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
     /// The largest document accepted (its content is streamed, not bound by `body_limit_bytes`).
@@ -46,6 +49,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
             body_limit_bytes: 1024 * 1024,
             document_max_bytes: 20 * 1024 * 1024,
             token_leeway_secs: 30,

@@ -1,5 +1,6 @@
-//! Documents attached to a person's record: added (streamed: the content is read, checked,
-//! hashed, sealed and stored chunk by chunk as it arrives, never held whole), listed, read,
+//! Documents attached to a person's record: added (streamed: the content is read, checked and
+//! hashed as it arrives, received whole into a sealed spool — no database connection is held
+//! while a slow client sends it —, then sealed and stored chunk by chunk, never held whole), listed, read,
 //! downloaded (chunk by chunk again), flagged when entered in error. Read by those who read the
 //! care team's data where the person is supported; added and flagged by those who record care
 //! data (`policy::can_add_document`), whatever the document's kind.
@@ -17,8 +18,8 @@ use dui_domain::policy;
 use dui_domain::record::free_text;
 use dui_domain::scope::TenantScope;
 use dui_domain::{DocumentId, ResidentId};
-use dui_storage::Mode;
-use dui_storage::documents::{self, CHUNK_SIZE, Opened, Upload};
+use dui_storage::documents::{self, CHUNK_SIZE, Opened, Spool, Upload};
+use dui_storage::{Mode, StoreError};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
@@ -78,49 +79,65 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Display,
 {
-    let (resident, action) = (command.resident, AuditAction::DocumentCreate);
+    let resident = command.resident;
+    // Decided before the content is received: a refusal is told at once.
     let mut tx = app.db().begin(scope, Mode::Write);
-    let establishments = acting(&mut tx, resident, action).await?;
-    if !policy::can_add_document(scope, &establishments) {
-        return Err(refuse(&mut tx, action, resident, "add a document").await);
-    }
-    let new = NewDocument::validate(command.document, dui_storage::stays::today(&mut tx, resident).await?)?;
+    may_add(&mut tx, scope, resident, command.document.clone()).await?;
+    tx.commit().await?;
     if command.declared_length.is_some_and(|length| length > command.max_bytes) {
         return Err(too_large(command.max_bytes));
     }
+    // Received whole into a spool (sealed under a key held in memory) before the database is
+    // asked for anything: a slow upload holds no connection of the pool.
     let declared = command.declared_type.as_deref();
-    let mut upload = Upload::start(tx);
+    let mut spool =
+        Spool::new(&std::env::temp_dir()).map_err(|e| AppError::Store(StoreError::Unavailable(e.to_string())))?;
     let mut content = command.content;
     let mut digest = Sha256::new();
-    // One chunk is held until the next bytes arrive (or the content ends), to know whether it is
-    // the last: at most one chunk in memory, whatever the file's size.
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_SIZE);
-    let mut size: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(SIGNATURE_LEN);
     let mut format: Option<ContentType> = None;
     while let Some(frame) = content.next().await {
-        let mut frame = frame.map_err(|e| AppError::Unreadable(format!("The content could not be read: {e}")))?;
-        size += frame.len() as u64;
-        if size > command.max_bytes {
+        let frame = frame.map_err(|e| AppError::Unreadable(format!("The content could not be read: {e}")))?;
+        if spool.size() + frame.len() as u64 > command.max_bytes {
             return Err(too_large(command.max_bytes));
         }
         digest.update(&frame);
-        while !frame.is_empty() {
-            if chunk.len() == CHUNK_SIZE {
-                upload.put(&chunk, false).await?;
-                chunk.clear();
-            }
-            let taken = frame.split_to((CHUNK_SIZE - chunk.len()).min(frame.len()));
-            chunk.extend_from_slice(&taken);
-            if format.is_none() && chunk.len() >= SIGNATURE_LEN {
-                format = Some(decide(&chunk, declared)?);
+        if format.is_none() {
+            head.extend_from_slice(&frame[..(SIGNATURE_LEN - head.len()).min(frame.len())]);
+            if head.len() == SIGNATURE_LEN {
+                format = Some(decide(&head, declared)?);
             }
         }
+        spool.write(&frame).map_err(|e| AppError::Store(StoreError::Unavailable(e.to_string())))?;
     }
     let content_type = match format {
         Some(format) => format,
         // Shorter than a signature (or empty): what it is, said as for any other.
-        None => decide(&chunk, declared)?,
+        None => decide(&head, declared)?,
     };
+    let size = spool.size();
+    let mut pieces = spool.finish().map_err(|e| AppError::Store(StoreError::Unavailable(e.to_string())))?;
+    // Written in one transaction, where the decision is taken again.
+    let mut tx = app.db().begin(scope, Mode::Write);
+    let new = may_add(&mut tx, scope, resident, command.document).await?;
+    let mut upload = Upload::start(tx);
+    let unavailable = |e: dui_storage::documents::SpoolError| AppError::Store(StoreError::Unavailable(e.to_string()));
+    // Chunks of CHUNK_SIZE, the last one known by the size (an empty content is one empty chunk).
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_SIZE);
+    let mut written = 0u64;
+    while let Some(piece) = pieces.next_piece().map_err(unavailable)? {
+        let mut piece = piece.as_slice();
+        while !piece.is_empty() {
+            let taken = (CHUNK_SIZE - chunk.len()).min(piece.len());
+            chunk.extend_from_slice(&piece[..taken]);
+            piece = &piece[taken..];
+            written += taken as u64;
+            if chunk.len() == CHUNK_SIZE && written < size {
+                upload.put(&chunk, false).await?;
+                chunk.clear();
+            }
+        }
+    }
     upload.put(&chunk, true).await?;
     let sha256: [u8; 32] = digest.finalize().into();
     let facts = ContentFacts { content_type, size_bytes: size, sha256: hex(&sha256) };
@@ -134,6 +151,22 @@ where
         None => None,
     };
     Ok(upload.finish(key.as_ref(), resident, &new, &facts).await?)
+}
+
+/// Whether the caller may add a document to the person's record, in `tx`: the refusal is
+/// recorded. The document's metadata, checked.
+async fn may_add(
+    tx: &mut dui_storage::Tx<'_>,
+    scope: &TenantScope,
+    resident: ResidentId,
+    document: DocumentInput,
+) -> AppResult<NewDocument> {
+    let action = AuditAction::DocumentCreate;
+    let establishments = acting(tx, resident, action).await?;
+    if !policy::can_add_document(scope, &establishments) {
+        return Err(refuse(tx, action, resident, "add a document").await);
+    }
+    Ok(NewDocument::validate(document, dui_storage::stays::today(tx, resident).await?)?)
 }
 
 /// A person's documents the caller reads, newest first, those entered in error included

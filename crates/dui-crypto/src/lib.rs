@@ -18,6 +18,7 @@ pub mod kek;
 pub mod key;
 pub mod keyring;
 pub mod sealed;
+pub mod spool;
 
 pub use blind::BlindIndex;
 pub use kek::{KekRing, KeyPurpose, WrappedKey};

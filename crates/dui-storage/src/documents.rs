@@ -13,6 +13,7 @@ use std::sync::{Arc, LazyLock};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use dui_crypto::chunked::chunk_place;
+pub use dui_crypto::spool::{Spool, SpoolError, SpoolReader};
 use dui_crypto::{Column, Keyring};
 use dui_domain::audit::AuditAction;
 use dui_domain::document::{ContentFacts, ContentType, Document, DocumentKind, DocumentStatus, NewDocument};

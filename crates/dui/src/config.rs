@@ -345,6 +345,9 @@ pub struct HttpConfig {
     /// Address and port to listen on.
     pub listen: String,
     pub request_timeout_secs: u64,
+    /// How long a document's upload may take (its content is received before the database is
+    /// asked for anything: a slow upload holds no connection).
+    pub upload_timeout_secs: u64,
     pub body_limit_bytes: usize,
     /// The largest document (PDF, JPEG, PNG) accepted on a person's record, in bytes. Its
     /// content is streamed, chunk by chunk, so this bounds storage, not memory.
@@ -441,6 +444,7 @@ impl Default for HttpConfig {
         Self {
             listen: "0.0.0.0:8080".to_owned(),
             request_timeout_secs: 30,
+            upload_timeout_secs: 600,
             body_limit_bytes: 1024 * 1024,
             document_max_bytes: 20 * 1024 * 1024,
             shutdown_delay_secs: 0,
@@ -536,6 +540,9 @@ impl Config {
         }
         if self.http.request_timeout_secs == 0 {
             problems.push("http.request_timeout_secs must be at least 1".to_owned());
+        }
+        if self.http.upload_timeout_secs < self.http.request_timeout_secs {
+            problems.push("http.upload_timeout_secs must be at least http.request_timeout_secs".to_owned());
         }
         if self.crypto.key_cache_ttl_secs == 0 {
             // A keyring that is never fresh would be loaded again at every encryption, forever.

@@ -136,6 +136,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     .map_err(anyhow::Error::msg)?;
     let api = ApiConfig {
         request_timeout: config.request_timeout(),
+        upload_timeout: Duration::from_secs(config.http.upload_timeout_secs),
         body_limit_bytes: config.http.body_limit_bytes,
         document_max_bytes: config.http.document_max_bytes,
         token_leeway_secs: config.auth.leeway_secs,
