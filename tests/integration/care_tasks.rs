@@ -396,3 +396,46 @@ async fn a_task_not_recorded_is_late_then_missed_after_the_tenants_window() {
     }
     assert!(late > 0, "tasks of the last 24 hours are late");
 }
+
+/// "Today" is the establishment's: in a time zone whose day is not UTC's at this hour (14 hours
+/// ahead after 10:00 UTC, 12 hours behind before), the day's lists default to the local day,
+/// and an assessment dated today is not "in the future".
+#[tokio::test]
+async fn today_is_the_establishments_day_not_utcs() {
+    use chrono::Timelike;
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Alpha").await;
+    let ehpad = tenant.establishments[0].id;
+    let zone = if chrono::Utc::now().hour() >= 10 { "Etc/GMT-14" } else { "Etc/GMT+12" };
+    let changed =
+        app.patch(&format!("/api/v1/establishments/{ehpad}"), &tenant.admin.token, json!({"timezone": zone})).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let owner = app.db.connect(&app.db.owner_url).await;
+    let sql = format!("SELECT (now() AT TIME ZONE '{zone}')::date, (now() AT TIME ZONE 'UTC')::date");
+    let row = owner.query_one(sql.as_str(), &[]).await.unwrap();
+    let (local, utc): (chrono::NaiveDate, chrono::NaiveDate) = (row.get(0), row.get(1));
+    assert_ne!(local, utc, "the zone's day differs from UTC's now");
+    let admitted = admit(
+        &app,
+        &tenant,
+        json!({"admitted_on": utc - chrono::Duration::days(30), "identity": identity("Fuseau", "Rose", "1933-02-02")}),
+    )
+    .await;
+    assert_eq!(admitted.status, 201, "{}", admitted.text);
+    let record = format!("/api/v1/residents/{}", admitted.json["id"].as_str().unwrap());
+    let nurse = app.user(&tenant, &[(Some(ehpad), Role::Nurse)]).await;
+
+    let away = app.get(&format!("/api/v1/establishments/{ehpad}/away"), &nurse.token).await;
+    assert_eq!((away.status, away.json["date"].as_str()), (200, Some(local.to_string().as_str())), "{}", away.text);
+    let doses = app.get(&format!("/api/v1/establishments/{ehpad}/doses"), &nurse.token).await;
+    assert_eq!(doses.json["date"].as_str(), Some(local.to_string().as_str()), "{}", doses.text);
+    let assessment = |day: chrono::NaiveDate| {
+        json!({"instrument": "algoplus", "assessed_on": day,
+               "answers": {"visage": "yes", "regard": "no", "plaintes": "no", "corps": "no", "comportements": "no"}})
+    };
+    let assessments = format!("{record}/assessments");
+    let today = app.post(&assessments, &nurse.token, assessment(local)).await;
+    assert_eq!(today.status, 201, "{}", today.text);
+    let tomorrow = app.post(&assessments, &nurse.token, assessment(local + chrono::Duration::days(1))).await;
+    assert_eq!(tomorrow.problem(422)["errors"][0]["field"], "assessed_on");
+}

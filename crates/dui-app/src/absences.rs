@@ -241,7 +241,11 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayQuery) -> AppResult<A
     }
     crate::structure::get_establishment(app, scope, query.establishment).await?;
     let now = Utc::now();
-    let day = query.date.unwrap_or_else(|| now.date_naive());
-    let tx = app.db().begin(scope, Mode::Write);
+    let mut tx = app.db().begin(scope, Mode::Write);
+    // Today in the establishment's calendar, not UTC's.
+    let day = match query.date {
+        Some(day) => day,
+        None => dui_storage::care_tasks::local_times(&mut tx, query.establishment, &[now]).await?[0].date(),
+    };
     Ok(absences::day(tx, query.establishment, query.unit, day, now).await?)
 }

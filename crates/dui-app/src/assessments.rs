@@ -1,7 +1,7 @@
 //! Needs assessments of a person: drafts, validation (then immutable), corrections that
 //! supersede, and the GIR history.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use dui_domain::assessment::instrument;
 use dui_domain::assessment::recorded::{Assessment, AssessmentStatus, GirPoint};
 use dui_domain::audit::AuditAction;
@@ -42,8 +42,10 @@ pub struct ChangeAssessment {
     pub answers: serde_json::Value,
 }
 
-fn assessed_on(date: NaiveDate) -> AppResult<NaiveDate> {
-    if date > Utc::now().date_naive() {
+/// The day of an assessment, not after today in the person's establishment's calendar (at 00:30
+/// in Paris, UTC's day is still yesterday).
+async fn assessed_on(tx: &mut dui_storage::Tx<'_>, resident: ResidentId, date: NaiveDate) -> AppResult<NaiveDate> {
+    if date > dui_storage::stays::today(tx, resident).await? {
         return Err(AppError::invalid("assessed_on", "is in the future"));
     }
     Ok(date)
@@ -67,11 +69,11 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordAssessment) -
         )
     })?;
     let evaluation = instrument.evaluate(&command.answers)?;
-    let assessed_on = assessed_on(command.assessed_on)?;
     let note_scope = command.scope.unwrap_or(NoteScope::CareTeam);
     let (resident, action) = (command.resident, AuditAction::AssessmentCreate);
     let mut tx = app.db().begin(scope, Mode::Write);
     let establishments = acting(&mut tx, resident, action).await?;
+    let assessed_on = assessed_on(&mut tx, resident, command.assessed_on).await?;
     if !policy::can_assess(scope, &establishments) || !policy::can_write_note(scope, &establishments, note_scope) {
         return Err(refuse(&mut tx, action, resident, "record this assessment").await);
     }
@@ -130,7 +132,7 @@ pub async fn change(app: &App, scope: &TenantScope, command: ChangeAssessment) -
     }
     let instrument = instrument(&current.instrument, Some(&current.instrument_version)).ok_or(AppError::NotFound)?;
     let evaluation = instrument.evaluate(&command.answers)?;
-    let assessed_on = assessed_on(command.assessed_on)?;
+    let assessed_on = assessed_on(&mut tx, resident, command.assessed_on).await?;
     assessments::update(tx, resident, id, Some(command.expected_version), &evaluation, assessed_on)
         .await
         .map_err(refused_change)

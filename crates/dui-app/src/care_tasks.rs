@@ -100,7 +100,11 @@ pub async fn day(app: &App, scope: &TenantScope, query: DayTasks) -> AppResult<V
         tasks.retain(|t| t.restraint_id.is_none() || seen.insert((t.restraint_id, t.scheduled_for)));
         tasks
     } else {
-        let day = query.date.unwrap_or_else(|| now.date_naive());
+        // Today in the establishment's calendar, not UTC's.
+        let day = match query.date {
+            Some(day) => day,
+            None => care_tasks::local_times(&mut tx, establishment, &[now]).await?[0].date(),
+        };
         tasks_of_day(&mut tx, establishment, query.unit, day, now, missed_after).await?
     };
     suspend_while_away(&mut tx, &mut tasks, now).await?;
