@@ -319,6 +319,19 @@ async fn warnings_are_confirmed_and_doses_are_suspended_while_the_person_is_away
         states,
         [(1, "morning", "given"), (2, "morning", "missed"), (1, "noon", "suspended"), (1, "evening", "suspended")]
     );
+    // A dose given while the person is in hospital is a mistake; not given, hospitalised, it is.
+    let mut noon = w.dose(1, Some("noon"), "given");
+    noon["given_at"] = json!(w.at("12:05").await);
+    noon["confirm"] = json!(true);
+    let refused = app.post(&doses, &w.nurse, noon.clone()).await;
+    assert_eq!(fields(&refused), ["outcome"]);
+    assert!(refused.text.contains("hospitalisation"), "{}", refused.text);
+    noon["outcome"] = json!("not_given");
+    noon["reason"] = json!("hospitalised");
+    noon["confirm"] = json!(false);
+    assert_eq!(app.post(&doses, &w.nurse, noon).await.status, 201);
+    let plan = w.plan("&round=noon").await;
+    assert_eq!(plan["doses"][0]["state"], "not_given", "{plan}");
 }
 
 #[tokio::test]

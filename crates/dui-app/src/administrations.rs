@@ -281,6 +281,8 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordDose) -> AppR
             .map(|a| a.given_at)
             .collect();
     }
+    let given_at = input.given_at.unwrap_or(now);
+    let away = absences::away_periods(&mut tx, &[resident], given_at, given_at + TimeDelta::seconds(1), now).await?;
     let (version_id, number) = (version.id, line.number);
     let context = DoseContext {
         line,
@@ -288,6 +290,7 @@ pub async fn record(app: &App, scope: &TenantScope, command: RecordDose) -> AppR
         warnings: &warnings,
         act,
         given_today: &given_today,
+        away: away.first().map(|period| period.kind),
         now,
     };
     let new = NewAdministration::decide(input, context)?;

@@ -33,7 +33,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::absence::{AwayPeriod, away_at};
+use crate::absence::{AbsenceKind, AwayPeriod, away_at};
 use crate::alert::Allergy;
 use crate::care_task::GRACE_MINUTES;
 use crate::drug::allergy_check;
@@ -431,6 +431,8 @@ pub struct DoseContext<'a> {
     /// For a line given if needed: the doses given of it in the day of `given_at`, and the
     /// local day's bounds.
     pub given_today: &'a [DateTime<Utc>],
+    /// Why the person was away when the dose was given, if they were.
+    pub away: Option<AbsenceKind>,
     pub now: DateTime<Utc>,
 }
 
@@ -523,6 +525,16 @@ impl NewAdministration {
             errors.add(
                 "line",
                 format!("is given by the {} route: a nurse administers it (no help with taking)", line.route.as_str()),
+            );
+        }
+        if let Some(kind) = context.away.filter(|_| taken) {
+            errors.add(
+                "outcome",
+                format!(
+                    "cannot be {} while the person is away ({}): record the dose not given (absent, hospitalised)",
+                    input.outcome.as_str(),
+                    kind.as_str()
+                ),
             );
         }
         if taken && !context.warnings.is_empty() && !input.confirm {
@@ -755,6 +767,7 @@ mod tests {
             warnings: &[],
             act: Act::HelpWithTaking,
             given_today: &[],
+            away: None,
             now,
         };
         let given = NewAdministration::decide(input(Outcome::Given), context).unwrap();
@@ -800,6 +813,12 @@ mod tests {
         assert!(NewAdministration::decide(input(Outcome::Refused), context).is_ok());
         let nurse = DoseContext { act: Act::Administration, ..context };
         assert!(NewAdministration::decide(input(Outcome::Given), nurse).is_ok());
+        // Away in hospital: not given, not given as such.
+        let away = DoseContext { away: Some(AbsenceKind::Hospitalisation), ..nurse };
+        assert_eq!(fields(input(Outcome::Given), away), ["outcome"]);
+        let mut hospitalised = input(Outcome::NotGiven);
+        hospitalised.reason = Some(NotGivenReason::Hospitalised);
+        assert!(NewAdministration::decide(hospitalised, away).is_ok());
     }
 
     #[test]
@@ -814,6 +833,7 @@ mod tests {
             warnings: std::slice::from_ref(&warning),
             act: Act::Administration,
             given_today: &[],
+            away: None,
             now: at("2026-12-08T07:10:00Z"),
         };
         let errors = NewAdministration::decide(input(Outcome::Given), context).unwrap_err();
@@ -842,6 +862,7 @@ mod tests {
             warnings: &[],
             act: Act::Administration,
             given_today: &earlier,
+            away: None,
             now,
         };
         let third = NewAdministration::decide(if_needed.clone(), context).unwrap();
