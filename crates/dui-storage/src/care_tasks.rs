@@ -36,6 +36,7 @@ use crate::residents::RESIDENT_IDENTITY;
 use crate::rows::parse;
 use crate::sealing::{open_json, seal_json};
 use crate::sql::{Sql, Stmt};
+use crate::stays::{DAY_BOUNDS, staying_on_day};
 use crate::trace::Trace;
 use crate::tx::Tx;
 use crate::{StoreError, StoreResult};
@@ -127,14 +128,8 @@ static DAY_PLANS: Stmt = LazyLock::new(|| {
         outcome: "'success'",
         emergency: "false",
     };
-    let staying = "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = p.tenant_id AND s.resident_id = p.resident_id \
-                   AND s.establishment_id = :establishment AND (:unit::uuid IS NULL OR s.unit_id = :unit) \
-                   AND s.admitted_on <= :day AND (s.discharged_on IS NULL OR s.discharged_on > :day))";
     Sql::new(&format!(
-        "WITH {WHO_CTE}, \
-         day AS (SELECT (:day::date)::timestamp AT TIME ZONE e.timezone AS starts, \
-                        (:day::date + 1)::timestamp AT TIME ZONE e.timezone AS ends \
-                 FROM establishments e WHERE e.tenant_id = :tenant AND e.id = :establishment), \
+        "WITH {WHO_CTE}, {DAY_BOUNDS}, \
          plans AS MATERIALIZED (SELECT p.id, p.resident_id, p.content, p.dek_version, p.activated_at, p.ended_at, \
                     r.identity AS resident_identity, r.dek_version AS resident_dek_version \
                   FROM care_plan_versions p JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who, day \
@@ -157,6 +152,7 @@ static DAY_PLANS: Stmt = LazyLock::new(|| {
                 resident_dek_version, wound_id, wound_kind, wound_site FROM dressings",
         visible = visible("r"),
         trace = each_resident.sql(),
+        staying = staying_on_day("p"),
     ))
 });
 

@@ -44,6 +44,22 @@ pub(crate) const CURRENT_STAY: &str = "LEFT JOIN LATERAL (SELECT * FROM stays s 
 pub(crate) const PLACE: &str = "place AS (SELECT s.establishment_id FROM stays s, target t WHERE s.tenant_id = t.tenant_id \
      AND s.resident_id = t.id ORDER BY (s.discharged_on IS NULL) DESC, s.admitted_on DESC LIMIT 1)";
 
+/// `day`: the bounds (`starts`, `ends`) of `:day` in the calendar of `:establishment`, and its
+/// `timezone` — the day of a plan of tasks or doses.
+pub(crate) const DAY_BOUNDS: &str = "day AS (SELECT (:day::date)::timestamp AT TIME ZONE e.timezone AS starts, \
+     (:day::date + 1)::timestamp AT TIME ZONE e.timezone AS ends, e.timezone \
+     FROM establishments e WHERE e.tenant_id = :tenant AND e.id = :establishment)";
+
+/// Whether the person of row `p` (its `resident_id`) stays in `:establishment` (in `:unit`, when
+/// given) on `:day`: whose tasks and doses a day's plan lists.
+pub(crate) fn staying_on_day(p: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM stays s WHERE s.tenant_id = {p}.tenant_id AND s.resident_id = {p}.resident_id \
+         AND s.establishment_id = :establishment AND (:unit::uuid IS NULL OR s.unit_id = :unit) \
+         AND s.admitted_on <= :day AND (s.discharged_on IS NULL OR s.discharged_on > :day))"
+    )
+}
+
 /// A stay from columns named with `prefix` (`""` for a stays row, `"stay_"` for a joined one).
 pub(crate) fn stay_with_prefix(row: &Row, prefix: &str, resident: Uuid) -> StoreResult<Option<Stay>> {
     let column = |name: &str| format!("{prefix}{name}");
