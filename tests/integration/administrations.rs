@@ -169,6 +169,13 @@ async fn a_round_lists_the_doses_owed_and_each_is_recorded_once() {
     let morning = w.plan("&round=morning").await;
     assert_eq!(states(&morning), own(&[(1, "morning", "missed"), (2, "morning", "missed")]));
     assert_eq!(w.plan("&state=missed").await["doses"].as_array().unwrap().len(), 4);
+    // One person's doses; another person of the home has none.
+    let person = w.record.trim_start_matches("/api/v1/residents/").to_owned();
+    assert_eq!(w.plan(&format!("&resident_id={person}")).await["doses"].as_array().unwrap().len(), 4);
+    let other = admit(app, &w.tenant, json!({"identity": identity("Voisine", "Rose", "1930-03-03")})).await;
+    let other = other.json["id"].as_str().unwrap().to_owned();
+    let theirs = w.plan(&format!("&resident_id={other}")).await;
+    assert_eq!((theirs["doses"].as_array().unwrap().len(), theirs["if_needed"].as_array().unwrap().len()), (0, 0));
 
     // The care assistant helps with taking the tablet, not with the injection (which they may
     // record as refused).

@@ -33,6 +33,8 @@ pub struct PlanQuery {
     /// The day, in the establishment's calendar (default: today there).
     pub date: Option<NaiveDate>,
     pub unit: Option<UnitId>,
+    /// One person's doses.
+    pub resident: Option<ResidentId>,
     /// One round of the day.
     pub round: Option<Moment>,
     /// Only the doses in this state.
@@ -73,7 +75,7 @@ pub async fn plan(app: &App, scope: &TenantScope, query: PlanQuery) -> AppResult
         Some(day) => day,
         None => dui_storage::care_tasks::local_times(&mut tx, establishment, &[now]).await?[0].date(),
     };
-    let versions = store::day_versions(&mut tx, establishment, query.unit, day).await?;
+    let versions = store::day_versions(&mut tx, establishment, query.unit, query.resident, day).await?;
     let mut pending = Vec::new();
     for version in &versions {
         for (line, content) in version.version.lines.iter().enumerate() {

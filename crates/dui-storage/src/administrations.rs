@@ -87,7 +87,7 @@ fn in_force_until(p: &str, tz: &str) -> String {
 }
 
 /// The versions in force at some time of `:day` of the prescriptions of the people staying in
-/// `:establishment` (or `:unit`) that day whom the caller sees, that the caller reads (the care
+/// `:establishment` (or `:unit`; or the one `:resident`) that day whom the caller sees, that the caller reads (the care
 /// team's data where they were recorded); each person listed is recorded as read.
 static DAY_VERSIONS: Stmt = LazyLock::new(|| {
     let each_resident = Trace {
@@ -103,6 +103,7 @@ static DAY_VERSIONS: Stmt = LazyLock::new(|| {
                     r.identity AS resident_identity, r.dek_version AS resident_dek_version \
                   FROM prescriptions p JOIN residents r ON r.tenant_id = p.tenant_id AND r.id = p.resident_id, who, day \
                   WHERE p.tenant_id = who.tenant_id AND p.recorded_at < day.ends \
+                  AND (:resident::uuid IS NULL OR p.resident_id = :resident) \
                   AND (p.status = 'active' OR {until} > day.starts) \
                   AND {readable} AND {staying} AND {visible}), \
          trace AS ({trace}) \
@@ -231,10 +232,13 @@ pub async fn day_versions(
     tx: &mut Tx<'_>,
     establishment: EstablishmentId,
     unit: Option<UnitId>,
+    resident: Option<ResidentId>,
     day: NaiveDate,
 ) -> StoreResult<Vec<DayVersion>> {
     let (establishment, unit) = (establishment.as_uuid(), unit.map(|u| u.as_uuid()));
-    let args = args! { establishment: &establishment, unit: &unit, day: &day }.action(AuditAction::AdministrationPlan);
+    let resident = resident.map(|r| r.as_uuid());
+    let args = args! { establishment: &establishment, unit: &unit, resident: &resident, day: &day }
+        .action(AuditAction::AdministrationPlan);
     let rows = tx.query(&DAY_VERSIONS, &args).await?;
     let mut needed = versions(&rows)?;
     for row in &rows {

@@ -28,6 +28,8 @@ pub struct PlanParams {
     pub date: Option<NaiveDate>,
     /// One unit of the establishment.
     pub unit_id: Option<UnitId>,
+    /// One person's doses (staying in the establishment that day).
+    pub resident_id: Option<ResidentId>,
     /// One round: `morning` (08:00), `noon` (12:00), `evening` (18:00), `bedtime` (21:00 and the
     /// night's doses before the morning).
     #[param(inline)]
@@ -37,7 +39,8 @@ pub struct PlanParams {
     pub state: Option<DoseState>,
 }
 
-/// The administration plan of a day or of one round, for an establishment or one of its units:
+/// The administration plan of a day or of one round, for an establishment, one of its units or
+/// one person:
 /// each planned dose of the prescriptions in force (drug, dose, route, crushable, warnings to
 /// confirm, whether a nurse gives it) with what was recorded and where it stands — pending,
 /// due, late, missed, given, partly given, refused, not given, suspended while the person is
@@ -52,8 +55,14 @@ pub async fn dose_plan(
     Path(establishment): Path<EstablishmentId>,
     Query(params): Query<PlanParams>,
 ) -> Result<Json<DosePlan>, ApiError> {
-    let query =
-        PlanQuery { establishment, date: params.date, unit: params.unit_id, round: params.round, state: params.state };
+    let query = PlanQuery {
+        establishment,
+        date: params.date,
+        unit: params.unit_id,
+        resident: params.resident_id,
+        round: params.round,
+        state: params.state,
+    };
     Ok(Json(administrations::plan(state.app(), &scope, query).await?))
 }
 
