@@ -112,6 +112,18 @@ pub struct CreateRequest<T> {
     pub key: Option<IdempotencyKey>,
 }
 
+/// The start of a request's fingerprint, which an idempotency key is bound to: its method and
+/// path. Each kind of request adds what else makes it itself (a create, its body; an upload, its
+/// query, declared type and content).
+pub(crate) fn fingerprint_start(method: &axum::http::Method, path: &str) -> Sha256 {
+    let mut digest = Sha256::new();
+    digest.update(method.as_str().as_bytes());
+    digest.update(b" ");
+    digest.update(path.as_bytes());
+    digest.update(b"\n");
+    digest
+}
+
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
     let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -130,11 +142,7 @@ where
             return Err(unsupported_media_type());
         }
         let key = req.headers().get(&IDEMPOTENCY_KEY).map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
-        let mut digest = Sha256::new();
-        digest.update(req.method().as_str().as_bytes());
-        digest.update(b" ");
-        digest.update(req.uri().path().as_bytes());
-        digest.update(b"\n");
+        let mut digest = fingerprint_start(req.method(), req.uri().path());
         let bytes = Bytes::from_request(req, state).await.map_err(unreadable)?;
         digest.update(&bytes);
         let body = from_json(&bytes)?;

@@ -14,12 +14,12 @@ use dui_domain::document::{Document, DocumentInput, DocumentKind};
 use dui_domain::idempotency::IdempotencyKey;
 use dui_domain::{DocumentId, ResidentId};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use utoipa::IntoParams;
 use utoipa_axum::routes;
 
 use crate::auth::TenantAuth;
-use crate::extract::{IDEMPOTENCY_KEY, IdempotencyHeader, Json, Path, Query, created};
+use crate::extract::{IDEMPOTENCY_KEY, IdempotencyHeader, Json, Path, Query, created, fingerprint_start};
 use crate::pagination::{ListParams, PageBody};
 use crate::problem::{ApiError, Problem};
 use crate::routes::alerts::FlagEntryError;
@@ -74,10 +74,7 @@ pub async fn add_document(
     // The request without its content: the content's SHA-256 completes the fingerprint.
     let key = match headers.get(&IDEMPOTENCY_KEY) {
         Some(value) => {
-            let mut digest = Sha256::new();
-            digest.update(b"POST ");
-            digest.update(request.uri().path().as_bytes());
-            digest.update(b"\n");
+            let mut digest = fingerprint_start(request.method(), request.uri().path());
             digest.update(request.uri().query().unwrap_or("").as_bytes());
             digest.update(b"\n");
             digest.update(declared_type.as_deref().unwrap_or("").as_bytes());
