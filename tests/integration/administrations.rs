@@ -297,6 +297,11 @@ async fn warnings_are_confirmed_and_doses_are_suspended_while_the_person_is_away
         )
         .await;
     assert_eq!(allergy.status, 201, "{}", allergy.text);
+    // The round's plan shows it on the tablet's doses before anyone prepares them.
+    let plan = w.plan("&round=morning").await;
+    assert_eq!(plan["doses"][0]["warnings"][0]["kind"], "allergy", "{plan}");
+    assert_eq!(plan["doses"][0]["warnings"][0]["allergy_substance"], "paracétamol");
+    assert_eq!(plan["doses"][1]["warnings"].as_array().unwrap().len(), 0, "the injection is not paracetamol");
     let mut tablet = w.dose(1, Some("morning"), "given");
     tablet["given_at"] = json!(w.at("08:05").await);
     let unconfirmed = app.post(&doses, &w.nurse, tablet.clone()).await;

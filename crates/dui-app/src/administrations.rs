@@ -58,7 +58,8 @@ struct Pending<'a> {
 
 /// The administration plan of a day, or of one of its rounds: each planned dose of the people
 /// staying in the establishment (or the unit) whom the caller sees, from the version of their
-/// prescriptions in force at its time, with its warnings, what was recorded and where it
+/// prescriptions in force at its time, with its warnings (the version's flags, and the allergies
+/// in force now), what was recorded and where it
 /// stands (pending, due, late, missed, given..., suspended while the person is away); and the
 /// lines given if needed with what was given of them that day. Each person listed is recorded as
 /// read.
@@ -76,6 +77,14 @@ pub async fn plan(app: &App, scope: &TenantScope, query: PlanQuery) -> AppResult
         None => dui_storage::care_tasks::local_times(&mut tx, establishment, &[now]).await?[0].date(),
     };
     let versions = store::day_versions(&mut tx, establishment, query.unit, query.resident, day).await?;
+    // The warnings: each version's flags, and the allergies in force now (recorded since, too).
+    let mut listed: Vec<ResidentId> = versions.iter().map(|v| v.resident.id).collect();
+    listed.sort();
+    listed.dedup();
+    let allergies = alerts::allergies_in_force_of(&mut tx, &listed).await?;
+    let allergies_of = |resident: ResidentId| -> Vec<dui_domain::alert::Allergy> {
+        allergies.iter().filter(|a| a.resident_id == resident).cloned().collect()
+    };
     let mut pending = Vec::new();
     for version in &versions {
         for (line, content) in version.version.lines.iter().enumerate() {
@@ -130,7 +139,7 @@ pub async fn plan(app: &App, scope: &TenantScope, query: PlanQuery) -> AppResult
             due_at,
             state: dose_state(due_at, administration.as_ref().map(|a| a.outcome), now, missed_after),
             nurse_only: !helpable(content.route),
-            warnings: warnings(content, &version.flags, &[]),
+            warnings: warnings(content, &version.flags, &allergies_of(day_version.resident.id)),
             administration,
         });
     }
@@ -168,7 +177,7 @@ pub async fn plan(app: &App, scope: &TenantScope, query: PlanQuery) -> AppResult
                 given: given.len() as u32,
                 last_given_at: given.iter().map(|a| a.given_at).max(),
                 nurse_only: !helpable(content.route),
-                warnings: warnings(content, &version.flags, &[]),
+                warnings: warnings(content, &version.flags, &allergies_of(day_version.resident.id)),
             });
         }
     }

@@ -476,6 +476,29 @@ pub async fn allergies_in_force(tx: &mut Tx<'_>, resident: ResidentId) -> StoreR
     rows.iter().map(|row| allergy(row, &keys)).collect()
 }
 
+/// The allergies and intolerances in force of `:residents` that the caller may read, for the
+/// warnings of a plan that lists those people (their reading is recorded by the plan).
+static ALLERGIES_IN_FORCE_OF: Stmt = LazyLock::new(|| {
+    Sql::new(&format!(
+        "WITH {WHO_CTE} SELECT {ALLERGY_COLUMNS} FROM allergies a, who \
+         WHERE a.tenant_id = :tenant AND a.resident_id = ANY(:residents) AND a.resolved_at IS NULL \
+         AND a.error_at IS NULL AND {readable} ORDER BY a.id LIMIT 10000",
+        readable = note_readable("a", "false"),
+    ))
+});
+
+/// The allergies and intolerances in force of several people that the caller may read (a plan's
+/// warnings; not recorded here).
+pub async fn allergies_in_force_of(tx: &mut Tx<'_>, residents: &[ResidentId]) -> StoreResult<Vec<Allergy>> {
+    if residents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let residents: Vec<uuid::Uuid> = residents.iter().map(|r| r.as_uuid()).collect();
+    let rows = tx.query(&ALLERGIES_IN_FORCE_OF, &args! { residents: &residents }).await?;
+    let keys = tx.keyring(crate::sealing::versions(&rows)?).await?;
+    rows.iter().map(|row| allergy(row, &keys)).collect()
+}
+
 /// A resident's allergies and alerts that the caller may read — in force, or `all` of them —
 /// in no particular order (the domain orders them), as the transaction's last statement; the
 /// reading is recorded. `NotFound` when the resident is out of reach.
