@@ -7,20 +7,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dui_domain::people::Role;
-use dui_testkit::{TestApp, TestResponse, TestTenant};
+use dui_testkit::{TestApp, TestTenant};
 use serde_json::{Value, json};
 
 use crate::drugs::import_fixture;
+use crate::prescriptions::fields;
 use crate::residents::{admit, identity};
-
-fn fields(response: &TestResponse) -> Vec<String> {
-    response.problem(422)["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 /// The instant of a local time of Paris, as the API writes instants.
 async fn paris(app: &TestApp, day: NaiveDate, time: &str) -> String {

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::drugs::import_fixture;
 use crate::residents::{admit, identity};
 
-fn fields(response: &TestResponse) -> Vec<String> {
+/// The fields a 422 answer names, in order.
+pub(crate) fn fields(response: &TestResponse) -> Vec<String> {
     response.problem(422)["errors"]
         .as_array()
         .unwrap()

@@ -87,16 +87,11 @@ fn in_force_until(p: &str, tz: &str) -> String {
 }
 
 /// The versions in force at some time of `:day` of the prescriptions of the people staying in
-/// `:establishment` (or `:unit`; or the one `:resident`) that day whom the caller sees, that the caller reads (the care
-/// team's data where they were recorded); each person listed is recorded as read.
+/// `:establishment` (or `:unit`; or the one `:resident`) that day whom the caller sees, that the
+/// caller reads (the care team's data where they were recorded); each person listed is recorded
+/// as read.
 static DAY_VERSIONS: Stmt = LazyLock::new(|| {
-    let each_resident = Trace {
-        from: "who, (SELECT DISTINCT resident_id FROM rx) d",
-        resident: "d.resident_id",
-        resource: "d.resident_id",
-        outcome: "'success'",
-        emergency: "false",
-    };
+    let each_resident = Trace::each_listed("who, (SELECT DISTINCT resident_id FROM rx) d");
     Sql::new(&format!(
         "WITH {WHO_CTE}, {DAY_BOUNDS}, \
          rx AS MATERIALIZED (SELECT {PRESCRIPTION_COLUMNS}, {until} AS in_force_until, \

@@ -121,13 +121,8 @@ static CURRENT_SHIFT: Stmt = LazyLock::new(|| {
 });
 
 static DAY_PLANS: Stmt = LazyLock::new(|| {
-    let each_resident = Trace {
-        from: "who, (SELECT resident_id FROM plans UNION SELECT resident_id FROM dressings) d",
-        resident: "d.resident_id",
-        resource: "d.resident_id",
-        outcome: "'success'",
-        emergency: "false",
-    };
+    let each_resident =
+        Trace::each_listed("who, (SELECT resident_id FROM plans UNION SELECT resident_id FROM dressings) d");
     Sql::new(&format!(
         "WITH {WHO_CTE}, {DAY_BOUNDS}, \
          plans AS MATERIALIZED (SELECT p.id, p.resident_id, p.content, p.dek_version, p.activated_at, p.ended_at, \

@@ -61,6 +61,12 @@ impl<'a> Trace<'a> {
         .sql()
     }
 
+    /// One read event per resident of a day's list (`d.resident_id` over `from`, which names the
+    /// listed rows `d`): who was shown to the caller. Lists do not open records in an emergency.
+    pub(crate) fn each_listed(from: &'a str) -> Self {
+        Trace { from, resident: "d.resident_id", resource: "d.resident_id", outcome: "'success'", emergency: "false" }
+    }
+
     /// The refusal of the action on resident `:resident`.
     pub(crate) fn denial() -> String {
         Trace { from: "who", resident: ":resident", resource: ":resident", outcome: "'denied'", emergency: "false" }
